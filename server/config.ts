@@ -1,0 +1,166 @@
+import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { z } from 'zod';
+
+export const DIGEST_ALGORITHMS = ['MD5', 'SHA-256'] as const;
+export type DigestAlgorithm = (typeof DIGEST_ALGORITHMS)[number];
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const digestAlgorithmList = z
+  .string()
+  .transform((s) => s.split(',').map((a) => a.trim().toUpperCase()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.enum(DIGEST_ALGORITHMS))
+      .min(1, 'at least one algorithm')
+      .refine((l) => new Set(l).size === l.length, 'algorithms must not repeat'),
+  );
+
+const databaseUrl = z
+  .string()
+  .refine((u) => /^(mysql|sqlite):\/\//.test(u), 'must start with mysql:// or sqlite://');
+
+/** Every setting the server reads, with its environment variable and default. */
+const schema = z
+  .object({
+    SIP_HOST: z.string().refine((h) => isIP(h) === 4, 'must be an IPv4 address').default('127.0.0.1'),
+    SIP_PORT: port.default(5060),
+    SIP_DOMAIN: z.string().min(1).optional(),
+    SIP_DOMAIN_ALIASES: z.string().default(''),
+    SIP_DIGEST_ALGORITHMS: digestAlgorithmList.default('MD5,SHA-256'),
+    SIP_NONCE_TTL_SECONDS: positiveInt.default(60),
+    SIP_MIN_EXPIRES: positiveInt.default(60),
+    SIP_MAX_EXPIRES: positiveInt.default(3600),
+    SIP_DEFAULT_EXPIRES: positiveInt.default(3600),
+    SIP_MAX_CONTACTS: positiveInt.default(3),
+    SIP_MAX_MESSAGE_BYTES: positiveInt.max(65535).default(16384),
+    SIP_TCP_IDLE_SECONDS: positiveInt.default(300),
+    SIP_TCP_MAX_CONNECTIONS: positiveInt.default(10000),
+    HTTP_HOST: z.string().default('127.0.0.1'),
+    HTTP_PORT: port.default(8080),
+    HTTP_TRUST_PROXY: bool.default('false'),
+    DATA_DIR: z.string().default('./data'),
+    DATABASE_URL: databaseUrl.optional(),
+    SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+    NODE_ID: z.string().min(1).max(100).optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_PRETTY: bool.optional(),
+  })
+  .refine((c) => c.SIP_MIN_EXPIRES <= c.SIP_MAX_EXPIRES, {
+    message: 'SIP_MIN_EXPIRES must not exceed SIP_MAX_EXPIRES',
+    path: ['SIP_MIN_EXPIRES'],
+  });
+
+export interface Config {
+  sip: {
+    host: string;
+    port: number;
+    domain: string;
+    domainAliases: string[];
+    digestAlgorithms: DigestAlgorithm[];
+    nonceTtlSeconds: number;
+    minExpires: number;
+    maxExpires: number;
+    defaultExpires: number;
+    maxContacts: number;
+    maxMessageBytes: number;
+    tcpIdleSeconds: number;
+    tcpMaxConnections: number;
+  };
+  http: { host: string; port: number; trustProxy: boolean };
+  dataDir: string;
+  databaseUrl: string;
+  /** Where the data lives, in words for the start-up banner (no password). */
+  databaseDescription: string;
+  /** Signs SIP nonces; random per process when unset (nodes sharing a domain should share it). */
+  secretKey: string | null;
+  nodeId: string;
+  log: { level: string; pretty: boolean };
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/** Reads `KEY=value` lines; blank lines and `#` comments are ignored. */
+function readEnvFile(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [i, raw] of readFileSync(file, 'utf8').split('\n').entries()) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq < 1) throw new ConfigError([`${file}:${i + 1}: expected KEY=value`]);
+    out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim().replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return out;
+}
+
+/**
+ * Validates the configuration once, at start-up. `CONFIG_FILE` names an optional env-style file;
+ * the process environment wins over it.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const fromFile = env.CONFIG_FILE ? readEnvFile(env.CONFIG_FILE) : {};
+  const merged: Record<string, string | undefined> = { ...fromFile };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') merged[k] = v;
+
+  const parsed = schema.safeParse(merged);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`),
+    );
+  }
+  const c = parsed.data;
+  const dataDir = path.resolve(c.DATA_DIR);
+  const databaseUrl = c.DATABASE_URL ?? `sqlite://${path.join(dataDir, 'switch.sqlite')}`;
+  const domain = c.SIP_DOMAIN ?? hostname();
+  return {
+    sip: {
+      host: c.SIP_HOST,
+      port: c.SIP_PORT,
+      domain,
+      domainAliases: c.SIP_DOMAIN_ALIASES.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
+      digestAlgorithms: c.SIP_DIGEST_ALGORITHMS,
+      nonceTtlSeconds: c.SIP_NONCE_TTL_SECONDS,
+      minExpires: c.SIP_MIN_EXPIRES,
+      maxExpires: c.SIP_MAX_EXPIRES,
+      defaultExpires: Math.min(Math.max(c.SIP_DEFAULT_EXPIRES, c.SIP_MIN_EXPIRES), c.SIP_MAX_EXPIRES),
+      maxContacts: c.SIP_MAX_CONTACTS,
+      maxMessageBytes: c.SIP_MAX_MESSAGE_BYTES,
+      tcpIdleSeconds: c.SIP_TCP_IDLE_SECONDS,
+      tcpMaxConnections: c.SIP_TCP_MAX_CONNECTIONS,
+    },
+    http: { host: c.HTTP_HOST, port: c.HTTP_PORT, trustProxy: c.HTTP_TRUST_PROXY },
+    dataDir,
+    databaseUrl,
+    databaseDescription: describeDatabase(databaseUrl),
+    secretKey: c.SECRET_KEY ?? null,
+    nodeId: c.NODE_ID ?? `${hostname()}:${c.SIP_PORT}`,
+    log: { level: c.LOG_LEVEL, pretty: c.LOG_PRETTY ?? Boolean(process.stdout.isTTY) },
+  };
+}
+
+function describeDatabase(url: string): string {
+  if (url.startsWith('sqlite://')) return `SQLite file ${url.slice('sqlite://'.length)}`;
+  const u = new URL(url);
+  return `MySQL database ${u.pathname.slice(1)} on ${u.hostname}:${u.port || 3306} as ${decodeURIComponent(u.username)}`;
+}
+
+/** Refuses to go on unless the data directory exists (or can be made) and is writable. */
+export function ensureDataDirWritable(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK | constants.R_OK);
+  } catch (err) {
+    throw new ConfigError([`DATA_DIR: ${dir} is not writable (${(err as Error).message})`]);
+  }
+}
