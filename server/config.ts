@@ -34,7 +34,7 @@ const schema = z
     SIP_PORT: port.default(5060),
     SIP_DOMAIN: z.string().min(1).optional(),
     SIP_DOMAIN_ALIASES: z.string().default(''),
-    SIP_DIGEST_ALGORITHMS: digestAlgorithmList.default('MD5,SHA-256'),
+    SIP_DIGEST_ALGORITHMS: digestAlgorithmList.prefault('MD5,SHA-256'),
     SIP_NONCE_TTL_SECONDS: positiveInt.default(60),
     SIP_MIN_EXPIRES: positiveInt.default(60),
     SIP_MAX_EXPIRES: positiveInt.default(3600),
@@ -45,7 +45,9 @@ const schema = z
     SIP_TCP_MAX_CONNECTIONS: positiveInt.default(10000),
     HTTP_HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: port.default(8080),
-    HTTP_TRUST_PROXY: bool.default('false'),
+    HTTP_TRUST_PROXY: bool.prefault('false'),
+    HTTP_SIGNUPS_PER_HOUR: positiveInt.default(10),
+    HTTP_LOGINS_PER_15MIN: positiveInt.default(10),
     DATA_DIR: z.string().default('./data'),
     DATABASE_URL: databaseUrl.optional(),
     SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -74,7 +76,7 @@ export interface Config {
     tcpIdleSeconds: number;
     tcpMaxConnections: number;
   };
-  http: { host: string; port: number; trustProxy: boolean };
+  http: { host: string; port: number; trustProxy: boolean; signupsPerHour: number; loginsPer15Min: number };
   dataDir: string;
   databaseUrl: string;
   /** Where the data lives, in words for the start-up banner (no password). */
@@ -139,7 +141,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tcpIdleSeconds: c.SIP_TCP_IDLE_SECONDS,
       tcpMaxConnections: c.SIP_TCP_MAX_CONNECTIONS,
     },
-    http: { host: c.HTTP_HOST, port: c.HTTP_PORT, trustProxy: c.HTTP_TRUST_PROXY },
+    http: {
+      host: c.HTTP_HOST,
+      port: c.HTTP_PORT,
+      trustProxy: c.HTTP_TRUST_PROXY,
+      signupsPerHour: c.HTTP_SIGNUPS_PER_HOUR,
+      loginsPer15Min: c.HTTP_LOGINS_PER_15MIN,
+    },
     dataDir,
     databaseUrl,
     databaseDescription: describeDatabase(databaseUrl),

@@ -1,0 +1,81 @@
+/** The HTTP side: JSON API under /api/v1, health and metrics, and the portal's static files. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import cookieParser from 'cookie-parser';
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Store } from '../store/index.ts';
+import { apiKeyRoutes } from './apiKeyRoutes.ts';
+import { authRoutes, meRoutes, type AuthLimits } from './authRoutes.ts';
+import { errorHandler, unknownRoute } from './errors.ts';
+import { registrationRoutes } from './registrationRoutes.ts';
+import { requireAuth } from './session.ts';
+import { sipAccountRoutes } from './sipAccountRoutes.ts';
+
+export interface ApiDeps {
+  config: Config;
+  store: Store;
+  log: Logger;
+  metrics: Metrics;
+  limits: AuthLimits;
+  /** True once SIP is listening and the database answers. */
+  ready: () => Promise<boolean>;
+}
+
+const PORTAL_DIR = path.resolve(import.meta.dirname, '../../web/dist');
+
+export function createApiApp(deps: ApiDeps): Express {
+  const { store, log, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.config.http.trustProxy);
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      metrics.httpRequests.observe(
+        { method: req.method, route, status: String(res.statusCode) },
+        Number(process.hrtime.bigint() - start) / 1e9,
+      );
+    });
+    res.set('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ready = await deps.ready().catch(() => false);
+    res.status(ready ? 200 : 503).json({ ready });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  const api = express.Router();
+  api.use(express.json({ limit: '256kb' }));
+  api.use(cookieParser());
+  api.use('/auth', authRoutes(store, deps.limits, log));
+  api.use('/me', meRoutes(store));
+  const tenantApi = express.Router();
+  tenantApi.use(requireAuth(store));
+  tenantApi.use('/sip-accounts', sipAccountRoutes(store, deps.config));
+  tenantApi.use('/registrations', registrationRoutes());
+  tenantApi.use('/api-keys', apiKeyRoutes());
+  api.use(tenantApi);
+  api.use(unknownRoute);
+  app.use('/api/v1', api);
+
+  if (existsSync(PORTAL_DIR)) {
+    app.use(express.static(PORTAL_DIR, { index: 'index.html' }));
+  } else {
+    app.get('/', (_req, res) => {
+      res.type('text/plain').send('The switch is running. The portal has not been built; the JSON API is at /api/v1.\n');
+    });
+  }
+  app.use(errorHandler(log));
+  return app;
+}

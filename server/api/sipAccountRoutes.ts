@@ -1,0 +1,119 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { DIGEST_ALGORITHMS, type Config } from '../config.ts';
+import { computeHa1 } from '../sip/digest.ts';
+import type { Store } from '../store/index.ts';
+import { UsernameTakenError, type SipAccount, type SipAccountChanges } from '../store/sipAccounts.ts';
+import { HttpError, notFound, parse } from './errors.ts';
+import { passwordWeakness } from './passwords.ts';
+import { scopeOf } from './session.ts';
+
+// Usernames are SIP URI user parts that need no escaping and no confusion with numbers we route.
+const username = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z][a-z0-9._-]{1,31}$/, 'must be 2-32 characters: a letter, then letters, digits, ".", "_" or "-"');
+const displayName = z.string().trim().max(100).nullable();
+const algorithms = z
+  .array(z.enum(DIGEST_ALGORITHMS))
+  .min(1)
+  .refine((l) => new Set(l).size === l.length, 'must not repeat an algorithm')
+  .nullable();
+
+const createBody = z.strictObject({
+  username,
+  password: z.string().max(200),
+  displayName: displayName.optional(),
+  digestAlgorithms: algorithms.optional(),
+});
+const patchBody = z.strictObject({
+  password: z.string().max(200).optional(),
+  displayName: displayName.optional(),
+  digestAlgorithms: algorithms.optional(),
+  enabled: z.boolean().optional(),
+});
+const idParam = z.strictObject({ id: z.string().max(64) });
+
+export function sipAccountRoutes(store: Store, config: Config): Router {
+  const r = Router();
+  const realm = config.sip.domain;
+
+  const view = (a: SipAccount) => ({
+    id: a.id,
+    username: a.username,
+    domain: realm,
+    sipUri: `sip:${a.username}@${realm}`,
+    displayName: a.displayName,
+    enabled: a.enabled,
+    digestAlgorithms: a.digestAlgorithms,
+    effectiveDigestAlgorithms: a.digestAlgorithms ?? config.sip.digestAlgorithms,
+    // HA1 digests are tied to the realm they were made for; after a domain change the password must be set again.
+    needsNewPassword: a.realm !== realm,
+    createdAt: new Date(a.createdAt).toISOString(),
+    updatedAt: new Date(a.updatedAt).toISOString(),
+  });
+
+  const checkPassword = (password: string, user: string) => {
+    const weak = passwordWeakness(password, [user, realm]);
+    if (weak) throw new HttpError(400, `password: ${weak}`, 'password');
+    return { realm, ha1Md5: computeHa1('MD5', user, realm, password), ha1Sha256: computeHa1('SHA-256', user, realm, password) };
+  };
+
+  r.get('/', async (req, res) => {
+    res.json({ items: (await scopeOf(req).sipAccounts.list()).map(view) });
+  });
+
+  r.post('/', async (req, res) => {
+    const body = parse(createBody, req.body);
+    const digests = checkPassword(body.password, body.username);
+    try {
+      const a = await scopeOf(req).sipAccounts.create({
+        username: body.username,
+        displayName: body.displayName ?? null,
+        digestAlgorithms: body.digestAlgorithms ?? null,
+        ...digests,
+      });
+      store.sipAccountLookup.invalidate(a.username);
+      res.status(201).json(view(a));
+    } catch (err) {
+      if (err instanceof UsernameTakenError) throw new HttpError(409, 'username: is already taken on this switch', 'username');
+      throw err;
+    }
+  });
+
+  r.get('/:id', async (req, res) => {
+    const { id } = parse(idParam, req.params);
+    const a = await scopeOf(req).sipAccounts.get(id);
+    if (!a) throw notFound('SIP account');
+    res.json(view(a));
+  });
+
+  r.patch('/:id', async (req, res) => {
+    const { id } = parse(idParam, req.params);
+    const body = parse(patchBody, req.body);
+    const accounts = scopeOf(req).sipAccounts;
+    const current = await accounts.get(id);
+    if (!current) throw notFound('SIP account');
+    const changes: SipAccountChanges = {};
+    if (body.password !== undefined) Object.assign(changes, checkPassword(body.password, current.username));
+    if (body.displayName !== undefined) changes.displayName = body.displayName;
+    if (body.digestAlgorithms !== undefined) changes.digestAlgorithms = body.digestAlgorithms;
+    if (body.enabled !== undefined) changes.enabled = body.enabled;
+    const a = await accounts.update(id, changes);
+    if (!a) throw notFound('SIP account');
+    store.sipAccountLookup.invalidate(a.username);
+    res.json(view(a));
+  });
+
+  r.delete('/:id', async (req, res) => {
+    const { id } = parse(idParam, req.params);
+    const accounts = scopeOf(req).sipAccounts;
+    const a = await accounts.get(id);
+    if (!a || !(await accounts.delete(id))) throw notFound('SIP account');
+    store.sipAccountLookup.invalidate(a.username);
+    res.status(204).end();
+  });
+
+  return r;
+}

@@ -1,0 +1,133 @@
+import type { DialSpec } from './dialString.ts';
+
+export type { DialSpec, DialLeg, LegOptions } from './dialString.ts';
+
+/** Read-only facts about the call a dialplan decides on; the sandbox sees a frozen copy. */
+export interface CallFacts {
+  id: string;
+  channelId: string;
+  direction: 'in' | 'out' | 'local';
+  from: { user: string; host: string; display?: string; uri: string };
+  to: { user: string; host: string; uri: string };
+  requestUri: string;
+  /** Only the headers the switch chose to expose, lower-cased names. */
+  headers: Record<string, string>;
+  source: { address: string; port: number; transport: string };
+  /** The authenticated SIP account that placed the call, if any. */
+  account?: string;
+  /** The provider (trunk) the call arrived from, if any. */
+  provider?: string;
+}
+
+export interface ExecutionRequest {
+  executionId: string;
+  tenantId: string;
+  dialplan: { name: string; version: number; source: string };
+  call: CallFacts;
+  /** IANA zone used by `now()` inside the sandbox. */
+  timeZone: string;
+}
+
+export type DialOutcome = 'answered' | 'busy' | 'no-answer' | `rejected:${number}` | 'unavailable' | 'cancelled';
+
+export interface DialResult {
+  answered: boolean;
+  result: DialOutcome;
+  sipStatus?: number;
+  /** The leg that answered, in dial-string form. */
+  target?: string;
+}
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface Registration {
+  contact: string;
+  userAgent?: string;
+  /** ISO 8601. */
+  expiresAt: string;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * What the switch does on a script's behalf, implemented by the call-handling code per execution.
+ * Every argument has been validated before it gets here; every promise is raced against a timeout
+ * by the runner, so an implementation that never settles only costs the script an error.
+ */
+export interface DialplanHost {
+  /** `signal` aborts when the execution ends or the operation times out: stop ringing then. */
+  dial(spec: DialSpec, signal: AbortSignal): Promise<DialResult>;
+  respond(status: number, reason?: string): Promise<void>;
+  log(level: LogLevel, message: string): void;
+  /** Per-tenant key/value store; the host scopes it to the tenant. */
+  store: {
+    get(key: string): Promise<JsonValue | undefined>;
+    set(key: string, value: JsonValue): Promise<void>;
+    delete(key: string): Promise<boolean>;
+    keys(prefix?: string): Promise<string[]>;
+  };
+  registrations(user: string): Promise<Registration[]>;
+}
+
+export type Action =
+  | { type: 'dial'; at: number; spec: DialSpec; result: DialResult }
+  | { type: 'respond'; at: number; status: number; reason?: string }
+  | { type: 'store.set'; at: number; key: string }
+  | { type: 'store.delete'; at: number; key: string };
+
+export interface LogLine {
+  /** Milliseconds since the execution started. */
+  at: number;
+  level: LogLevel;
+  message: string;
+}
+
+export type ExecutionOutcome = 'completed' | 'responded' | 'error' | 'timeout' | 'memory' | 'crashed' | 'rejected';
+
+export interface ExecutionError {
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+export interface ExecutionResult {
+  outcome: ExecutionOutcome;
+  error?: ExecutionError;
+  actions: Action[];
+  logs: LogLine[];
+  /** CPU time of the tenant's isolate while this execution ran (shared with its concurrent executions). */
+  cpuMs: number;
+  wallMs: number;
+}
+
+export type CompileResult = { ok: true } | { ok: false; message: string; line: number; column: number };
+
+export interface QuarantineInfo {
+  until: Date;
+  reason: string;
+}
+
+export interface WorkerStats {
+  id: number;
+  pid: number | undefined;
+  state: 'starting' | 'active' | 'draining';
+  inFlight: number;
+  completed: number;
+  rssBytes: number | undefined;
+}
+
+export interface RunnerStats {
+  workers: WorkerStats[];
+  queued: number;
+  running: number;
+  quarantined: Array<{ tenantId: string } & QuarantineInfo>;
+}
+
+export interface DialplanRunner {
+  run(request: ExecutionRequest, host: DialplanHost): Promise<ExecutionResult>;
+  /** Syntax check for saving a dialplan; parses in a worker's isolate, never in the server. */
+  compile(source: string): Promise<CompileResult>;
+  quarantined(tenantId: string): QuarantineInfo | null;
+  stats(): RunnerStats;
+  stop(): Promise<void>;
+}

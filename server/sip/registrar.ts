@@ -1,0 +1,194 @@
+/**
+ * The registrar (RFC 3261 §10.3): authenticates REGISTER, then adds, refreshes and removes the
+ * account's bindings, keeping at most `maxContacts` (the oldest go first).
+ */
+import { isIP } from 'node:net';
+import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.ts';
+import { newId, sha256Hex } from '../store/ids.ts';
+import type { Binding, LocationStore } from '../store/registrations.ts';
+import type { RequestAuthenticator } from './authenticate.ts';
+import { headerInt, headerText, parseUri, type NameAddr } from './message.ts';
+import type { ServerTransaction } from './transactions.ts';
+
+export interface RegistrarOptions {
+  domain: string;
+  domainAliases: string[];
+  minExpires: number;
+  maxExpires: number;
+  defaultExpires: number;
+  maxContacts: number;
+  nodeId: string;
+}
+
+interface ContactRequest {
+  uri: string;
+  hash: string;
+  expires: number;
+}
+
+export class Registrar {
+  private readonly domains: Set<string>;
+
+  constructor(
+    private readonly o: RegistrarOptions,
+    private readonly auth: RequestAuthenticator,
+    private readonly location: LocationStore,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.domains = new Set([o.domain.toLowerCase(), ...o.domainAliases]);
+  }
+
+  /** Our domain, an alias, or an IP literal (phones configured with the switch's address). */
+  private serves(host: string): boolean {
+    const h = host.toLowerCase();
+    return this.domains.has(h) || isIP(h.replace(/^\[|\]$/g, '')) !== 0;
+  }
+
+  private outcome(tx: ServerTransaction, outcome: string, status: number, reason?: string, headers?: Record<string, unknown>): void {
+    this.metrics.registerOutcomes.inc({ outcome });
+    tx.respond(status, reason, headers);
+  }
+
+  async handle(tx: ServerTransaction): Promise<void> {
+    const req = tx.request;
+    const aor = parseUri(req.headers.to!.uri);
+    if (!aor || !aor.user || !/^sips?$/i.test(aor.schema)) return this.outcome(tx, 'bad-request', 400, 'Bad To URI');
+    if (!this.serves(aor.host)) return this.outcome(tx, 'not-our-domain', 404, 'Domain Not Served Here');
+
+    const contacts = this.readContacts(tx);
+    if (!contacts) return;
+
+    const authenticated = await this.auth.asRegistrar(tx, decodeURIComponent(aor.user));
+    if (!authenticated) {
+      this.metrics.registerOutcomes.inc({ outcome: tx.finalStatus === 403 ? 'forbidden' : 'challenged' });
+      return;
+    }
+    const { account, algorithm } = authenticated;
+    const now = Date.now();
+    const current = await this.location.bindings(account.id, now);
+    const callId = req.headers['call-id']!;
+    const cseq = req.headers.cseq!.seq;
+
+    if (contacts !== 'query') {
+      const changes = this.plan(contacts, current, { callId, cseq, now, algorithm, tx, accountId: account.id, tenantId: account.tenantId });
+      if (changes === 'out-of-order') return this.outcome(tx, 'out-of-order', 500, 'Out Of Order CSeq');
+      await this.location.apply(changes, new Set(current.map((b) => b.id)));
+      const removed = new Set(changes.remove);
+      const byId = new Map(current.filter((b) => !removed.has(b.id)).map((b) => [b.id, b]));
+      for (const b of changes.upsert) byId.set(b.id, b);
+      current.splice(0, current.length, ...[...byId.values()].sort((a, b) => a.createdAt - b.createdAt));
+      this.log.debug({ tenantId: account.tenantId, account: account.username, bindings: current.length }, 'registration updated');
+    }
+
+    const contactHeader: NameAddr[] = current.map((b) => ({
+      uri: b.contactUri,
+      params: { expires: String(Math.max(0, Math.round((b.expiresAt - now) / 1000))) },
+    }));
+    const headers: Record<string, unknown> = { date: new Date(now).toUTCString() };
+    if (contactHeader.length) headers.contact = contactHeader;
+    this.outcome(tx, contacts === 'query' ? 'query' : 'ok', 200, 'OK', headers);
+  }
+
+  /**
+   * Reads the Contact header field: 'query' when there is none, the requested contacts otherwise,
+   * undefined after answering an error (bad contact, interval too brief).
+   */
+  private readContacts(tx: ServerTransaction): 'query' | ContactRequest[] | 'remove-all' | undefined {
+    const req = tx.request;
+    const headerExpires = headerInt(req, 'expires');
+    if (Number.isNaN(headerExpires)) {
+      this.outcome(tx, 'bad-request', 400, 'Bad Expires');
+      return undefined;
+    }
+    const contact = req.headers.contact;
+    if (contact === undefined) return 'query';
+    if (contact === '*') {
+      if (headerExpires !== 0) {
+        this.outcome(tx, 'bad-request', 400, 'Wildcard Contact Needs Expires: 0');
+        return undefined;
+      }
+      return 'remove-all';
+    }
+    const list: ContactRequest[] = [];
+    for (const c of contact) {
+      const uri = parseUri(c.uri);
+      if (!uri || !/^sips?$/i.test(uri.schema) || c.uri.length > 1024) {
+        this.outcome(tx, 'bad-request', 400, 'Bad Contact');
+        return undefined;
+      }
+      const param = c.params.expires;
+      const requested = param != null ? (/^\d{1,10}$/.test(param) ? Number(param) : Number.NaN) : (headerExpires ?? this.o.defaultExpires);
+      if (Number.isNaN(requested)) {
+        this.outcome(tx, 'bad-request', 400, 'Bad Contact Expires');
+        return undefined;
+      }
+      if (requested !== 0 && requested < this.o.minExpires) {
+        this.outcome(tx, 'interval-too-brief', 423, 'Interval Too Brief', { 'min-expires': String(this.o.minExpires) });
+        return undefined;
+      }
+      list.push({ uri: c.uri, hash: sha256Hex(c.uri.trim()), expires: Math.min(requested, this.o.maxExpires) });
+    }
+    if (list.length > this.o.maxContacts * 4) {
+      this.outcome(tx, 'bad-request', 400, 'Too Many Contacts');
+      return undefined;
+    }
+    return list;
+  }
+
+  private plan(
+    contacts: ContactRequest[] | 'remove-all',
+    current: Binding[],
+    ctx: { callId: string; cseq: number; now: number; algorithm: string; tx: ServerTransaction; accountId: string; tenantId: string },
+  ): { upsert: Binding[]; remove: string[] } | 'out-of-order' {
+    if (contacts === 'remove-all') return { upsert: [], remove: current.map((b) => b.id) };
+    const upsert: Binding[] = [];
+    const remove: string[] = [];
+    const byHash = new Map(current.map((b) => [b.contactHash, b]));
+    const src = ctx.tx.source;
+    for (const c of contacts) {
+      const existing = byHash.get(c.hash);
+      // RFC 3261 §10.3 step 7: a request older than the binding it would change is refused.
+      if (existing && existing.callId === ctx.callId && existing.cseq >= ctx.cseq) return 'out-of-order';
+      if (c.expires === 0) {
+        if (existing) remove.push(existing.id);
+        continue;
+      }
+      upsert.push({
+        id: existing?.id ?? newId(),
+        tenantId: ctx.tenantId,
+        accountId: ctx.accountId,
+        contactHash: c.hash,
+        contactUri: c.uri,
+        callId: ctx.callId,
+        cseq: ctx.cseq,
+        expiresAt: ctx.now + c.expires * 1000,
+        sourceIp: src.address,
+        sourcePort: src.port,
+        transport: src.transport,
+        userAgent: headerText(ctx.tx.request, 'user-agent')?.slice(0, 255) ?? null,
+        algorithm: ctx.algorithm,
+        nodeId: this.o.nodeId,
+        createdAt: existing?.createdAt ?? ctx.now,
+        updatedAt: ctx.now,
+      });
+    }
+    // Over the cap: evict the oldest bindings that this request does not refresh.
+    const kept = current.filter((b) => !remove.includes(b.id) && !upsert.some((u) => u.id === b.id));
+    const fresh = upsert.filter((u) => !byHash.has(u.contactHash));
+    let excess = kept.length + upsert.length - this.o.maxContacts;
+    for (const b of kept) {
+      if (excess <= 0) break;
+      remove.push(b.id);
+      excess--;
+    }
+    // A single request asking for more contacts than the cap keeps its last ones.
+    while (excess > 0 && fresh.length) {
+      const dropped = fresh.shift()!;
+      upsert.splice(upsert.indexOf(dropped), 1);
+      excess--;
+    }
+    return { upsert, remove };
+  }
+}

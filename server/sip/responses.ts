@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import type { Headers, SipRequest, SipResponse } from './message.ts';
+
+export const REASONS: Record<number, string> = {
+  100: 'Trying',
+  200: 'OK',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  416: 'Unsupported URI Scheme',
+  420: 'Bad Extension',
+  423: 'Interval Too Brief',
+  481: 'Call/Transaction Does Not Exist',
+  483: 'Too Many Hops',
+  500: 'Server Internal Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
+  513: 'Message Too Large',
+};
+
+export const SERVER_NAME = 'sipswitch';
+export const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER';
+
+export function newTag(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/**
+ * Builds a response that copies Via, From, To, Call-ID and CSeq from the request (RFC 3261 §8.2.6)
+ * as fresh objects: the request stays untouched for retransmission matching.
+ */
+export function buildResponse(
+  req: SipRequest,
+  status: number,
+  reason: string | undefined,
+  toTag: string,
+  extra: Headers = {},
+): SipResponse {
+  const h = req.headers;
+  const headers: Headers = {};
+  if (h.via) headers.via = h.via.map((v) => ({ ...v, params: { ...v.params } }));
+  if (h.from) headers.from = { ...h.from, params: { ...h.from.params } };
+  if (h.to) {
+    const params = { ...h.to.params };
+    if (status > 100 && !params.tag) params.tag = toTag;
+    headers.to = { ...h.to, params };
+  }
+  if (h['call-id'] !== undefined) headers['call-id'] = h['call-id'];
+  if (h.cseq) headers.cseq = { ...h.cseq };
+  headers.server = SERVER_NAME;
+  Object.assign(headers, extra);
+  return { status, reason: reason ?? REASONS[status] ?? 'Unknown', version: '2.0', headers, content: '' };
+}

@@ -1,0 +1,179 @@
+/**
+ * The SIP endpoint: transport → framing → validation → server transactions → request pipeline.
+ * Everything below the pipeline is protocol mechanics; what to do with a request is the pipeline's
+ * business (see pipeline.ts).
+ */
+import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.ts';
+import { isRequest, serialize, type SipRequest, type Via } from './message.ts';
+import { buildResponse, newTag } from './responses.ts';
+import { ServerTransaction, TransactionTable } from './transactions.ts';
+import { Transport, type Inbound, type Peer, type TcpConnection, type TransportOptions } from './transport.ts';
+import { canAnswer, validateRequest } from './validate.ts';
+
+export type RequestHandler = (tx: ServerTransaction) => Promise<void>;
+
+/** Stateless requests (ACK for a 2xx) have no transaction; the handler sees them here. */
+export type AckHandler = (req: SipRequest, source: Peer) => void;
+
+const MAGIC_COOKIE = 'z9hG4bK';
+
+/** RFC 3261 §17.2.3: branch + sent-by + method, with ACK matching its INVITE. */
+function transactionKey(req: SipRequest, via: Via): string {
+  const method = req.method === 'ACK' ? 'INVITE' : req.method;
+  const branch = via.params.branch ?? '';
+  if (branch.startsWith(MAGIC_COOKIE)) return `${branch}|${via.host}:${via.port ?? ''}|${method}`;
+  // RFC 2543 peers: no usable branch, so match on the dialog and sequence identifiers.
+  const fromTag = req.headers.from?.params.tag ?? '';
+  return `${req.headers['call-id']}|${req.headers.cseq?.seq}|${fromTag}|${via.host}:${via.port ?? ''}|${method}`;
+}
+
+/** Where a response to this Via goes (RFC 3261 §18.2.2 with RFC 3581 rport). */
+function responsePeer(via: Via, source: Peer): Peer {
+  if (source.transport === 'tcp') return source;
+  const port = 'rport' in via.params ? source.port : (via.port ?? 5060);
+  return { transport: 'udp', address: source.address, port };
+}
+
+/** Records where the request really came from in its top Via (RFC 3261 §18.2.1, RFC 3581). */
+function stampVia(via: Via, source: Peer): void {
+  if ('rport' in via.params) {
+    via.params.rport = String(source.port);
+    via.params.received = source.address;
+  } else if (via.host !== source.address) {
+    via.params.received = source.address;
+  }
+}
+
+export interface SipStackOptions extends TransportOptions {
+  answerDeadlineMs?: number;
+  /** False drops a source's requests unanswered, before any work is done for them (bans). */
+  admit?: (source: Peer) => boolean;
+}
+
+export class SipStack {
+  readonly transport: Transport;
+  readonly transactions: TransactionTable;
+  private inFlight = 0;
+
+  private readonly admit: (source: Peer) => boolean;
+
+  constructor(
+    options: SipStackOptions,
+    private readonly handler: RequestHandler,
+    private readonly onAck: AckHandler,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.admit = options.admit ?? (() => true);
+    this.transport = new Transport(options, (inbound) => this.receive(inbound), log);
+    this.transactions = new TransactionTable(
+      {
+        send: (peer, data, connection) => this.transport.send(peer, data, connection),
+        onResponseSent: (status) => metrics.sipResponsesSent.inc({ status: String(status) }),
+        onUnserializable: () => metrics.sipDropped.inc({ reason: 'unserializable-response' }),
+      },
+      { answerDeadlineMs: options.answerDeadlineMs ?? 10_000 },
+    );
+  }
+
+  get port(): number {
+    return this.transport.port;
+  }
+
+  async start(): Promise<void> {
+    await this.transport.start();
+    this.transactions.start();
+  }
+
+  async stop(): Promise<void> {
+    this.transactions.stop();
+    await this.transport.stop();
+  }
+
+  /** Requests currently inside the pipeline (for draining on shutdown). */
+  get busy(): number {
+    return this.inFlight;
+  }
+
+  private receive({ frame, source, connection }: Inbound): void {
+    if (!this.admit(source)) {
+      this.metrics.sipDropped.inc({ reason: 'banned-source' });
+      return;
+    }
+    switch (frame.kind) {
+      case 'keepalive':
+        // RFC 5626 §3.5.1: answer a CRLFCRLF ping on a stream with a CRLF pong.
+        if (connection?.open) connection.socket.write('\r\n');
+        return;
+      case 'garbage':
+        this.metrics.sipDropped.inc({ reason: frame.reason });
+        return;
+      case 'rejected': {
+        const m = frame.message;
+        if (isRequest(m) && canAnswer(m)) this.reject(m, source, connection, frame.status, frame.reason);
+        else this.metrics.sipDropped.inc({ reason: 'unanswerable' });
+        return;
+      }
+      case 'message':
+        break;
+    }
+    const m = frame.message;
+    if (!isRequest(m)) {
+      this.metrics.sipMessagesReceived.inc({ transport: source.transport, kind: `${Math.floor(m.status / 100)}xx` });
+      // No client transactions yet: a response we did not ask for is dropped (RFC 3261 §18.1.2).
+      this.metrics.sipDropped.inc({ reason: 'unmatched-response' });
+      return;
+    }
+    this.metrics.sipMessagesReceived.inc({ transport: source.transport, kind: m.method.slice(0, 16) });
+    const problem = validateRequest(m);
+    if (problem) {
+      if (canAnswer(m)) this.reject(m, source, connection, problem.status, problem.reason);
+      else this.metrics.sipDropped.inc({ reason: 'invalid-unanswerable' });
+      return;
+    }
+    const via = m.headers.via![0]!;
+    stampVia(via, source);
+    const key = transactionKey(m, via);
+    const existing = this.transactions.find(key);
+    if (m.method === 'ACK') {
+      if (existing?.isInvite && existing.finalStatus >= 300) this.transactions.ack(existing);
+      else this.onAck(m, source);
+      return;
+    }
+    if (existing) {
+      existing.retransmitted();
+      return;
+    }
+    const tx = new ServerTransaction(key, m, responsePeer(via, source), source, connection, this.transactions);
+    this.transactions.add(tx);
+    this.metrics.sipServerTransactions.set(this.transactions.size);
+    this.dispatch(tx);
+  }
+
+  private dispatch(tx: ServerTransaction): void {
+    this.inFlight++;
+    this.handler(tx)
+      .catch((err: unknown) => {
+        this.log.error({ err, method: tx.request.method, callId: tx.request.headers['call-id'] }, 'request handler failed');
+      })
+      .finally(() => {
+        this.inFlight--;
+        // Every request gets a final response, whatever the handler did.
+        if (!tx.answered) tx.respond(500, 'Server Internal Error');
+      });
+  }
+
+  /** Answers a request that never becomes a transaction (it failed validation or framing). */
+  private reject(req: SipRequest, source: Peer, connection: TcpConnection | undefined, status: number, reason: string): void {
+    const via = req.headers.via![0]!;
+    stampVia(via, source);
+    const data = serialize(buildResponse(req, status, reason, newTag()));
+    if (!data) {
+      this.metrics.sipDropped.inc({ reason: 'unserializable-response' });
+      return;
+    }
+    this.transport.send(responsePeer(via, source), data, connection);
+    this.metrics.sipResponsesSent.inc({ status: String(status) });
+  }
+}

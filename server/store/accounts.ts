@@ -1,0 +1,102 @@
+/**
+ * Tenants, portal users, sessions and API keys. Lookups that must work before a tenant is known
+ * (login, cookie, bearer key) live here; everything else is reached through a TenantScope.
+ */
+import type { Kysely } from 'kysely';
+import { newId, sha256Hex } from './ids.ts';
+import type { Database } from './schema.ts';
+
+export interface UserRow {
+  id: string;
+  tenantId: string;
+  email: string;
+  passwordHash: string;
+}
+
+export interface Principal {
+  tenantId: string;
+  userId: string | null;
+  via: 'session' | 'api-key';
+}
+
+export class EmailTakenError extends Error {
+  constructor() {
+    super('email already registered');
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'ER_DUP_ENTRY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint/.test(e?.message ?? '');
+}
+
+export { isUniqueViolation };
+
+export class AccountDirectory {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async createTenantWithOwner(email: string, passwordHash: string, now = Date.now()): Promise<UserRow> {
+    const tenantId = newId();
+    const userId = newId();
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await trx.insertInto('tenants').values({ id: tenantId, name: email, time_zone: 'UTC', created_at: now }).execute();
+        await trx
+          .insertInto('users')
+          .values({ id: userId, tenant_id: tenantId, email, password_hash: passwordHash, created_at: now })
+          .execute();
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new EmailTakenError();
+      throw err;
+    }
+    return { id: userId, tenantId, email, passwordHash };
+  }
+
+  async findUserByEmail(email: string): Promise<UserRow | undefined> {
+    const r = await this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+    return r && { id: r.id, tenantId: r.tenant_id, email: r.email, passwordHash: r.password_hash };
+  }
+
+  async findUser(userId: string): Promise<UserRow | undefined> {
+    const r = await this.db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+    return r && { id: r.id, tenantId: r.tenant_id, email: r.email, passwordHash: r.password_hash };
+  }
+
+  async setPassword(userId: string, passwordHash: string): Promise<void> {
+    await this.db.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', userId).execute();
+  }
+
+  async createSession(user: UserRow, token: string, ttlMs: number, now = Date.now()): Promise<void> {
+    await this.db
+      .insertInto('sessions')
+      .values({ id: sha256Hex(token), user_id: user.id, tenant_id: user.tenantId, expires_at: now + ttlMs, created_at: now })
+      .execute();
+  }
+
+  async principalForSession(token: string, now = Date.now()): Promise<Principal | undefined> {
+    const r = await this.db
+      .selectFrom('sessions')
+      .select(['tenant_id', 'user_id'])
+      .where('id', '=', sha256Hex(token))
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return r && { tenantId: r.tenant_id, userId: r.user_id, via: 'session' };
+  }
+
+  async deleteSession(token: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('id', '=', sha256Hex(token)).execute();
+  }
+
+  async deleteExpiredSessions(now = Date.now()): Promise<void> {
+    await this.db.deleteFrom('sessions').where('expires_at', '<=', now).execute();
+  }
+
+  async principalForApiKey(key: string, now = Date.now()): Promise<Principal | undefined> {
+    const hash = sha256Hex(key);
+    const r = await this.db.selectFrom('api_keys').select(['tenant_id']).where('token_hash', '=', hash).executeTakeFirst();
+    if (!r) return undefined;
+    await this.db.updateTable('api_keys').set({ last_used_at: now }).where('token_hash', '=', hash).execute();
+    return { tenantId: r.tenant_id, userId: null, via: 'api-key' };
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Opens the database named by DATABASE_URL (sqlite://path or mysql://…) and applies migrations.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, MysqlDialect, SqliteDialect, type Migration } from 'kysely';
+import { createPool } from 'mysql2';
+import * as m001 from './migrations/001_foundation.ts';
+import type { Database } from './schema.ts';
+
+export type DialectName = 'sqlite' | 'mysql';
+
+export interface Db {
+  kysely: Kysely<Database>;
+  dialect: DialectName;
+  close(): Promise<void>;
+}
+
+const migrations: Record<string, Migration> = { '001_foundation': m001 };
+
+export function openDatabase(url: string): Db {
+  if (url.startsWith('sqlite://')) {
+    const file = url.slice('sqlite://'.length);
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    const sqlite = new SQLite(file);
+    // WAL with NORMAL sync: a crash loses at most the last transactions, never corrupts the file.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return { kysely, dialect: 'sqlite', close: () => kysely.destroy() };
+  }
+  if (url.startsWith('mysql://')) {
+    const pool = createPool({
+      uri: url,
+      connectionLimit: 10,
+      // BIGINT epoch-ms columns come back as numbers; they stay far below 2^53.
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      timezone: 'Z',
+      charset: 'utf8mb4',
+    });
+    const kysely = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+    return { kysely, dialect: 'mysql', close: () => kysely.destroy() };
+  }
+  throw new Error(`unsupported DATABASE_URL scheme: ${url.split(':')[0]}`);
+}
+
+export async function migrateToLatest(db: Db): Promise<string[]> {
+  const migrator = new Migrator({
+    db: db.kysely,
+    provider: { getMigrations: async () => migrations },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,71 @@
+/**
+ * The data layer. Tenant data is reached only through `store.tenant(id)`, whose every query is
+ * scoped by that tenant id; the few cross-tenant lookups (login, SIP authentication, the location
+ * service) are named for what they are for.
+ */
+import type { Kysely } from 'kysely';
+import { AccountDirectory } from './accounts.ts';
+import { migrateToLatest, openDatabase, type Db, type DialectName } from './db.ts';
+import { SqlLocationStore } from './registrations.ts';
+import { TenantRegistrations } from './registrations.ts';
+import type { Database } from './schema.ts';
+import { TenantApiKeys } from './apiKeys.ts';
+import { SipAccountLookup } from './sipAccountLookup.ts';
+import { TenantSipAccounts } from './sipAccounts.ts';
+import { TenantSettings } from './tenantSettings.ts';
+
+export interface TenantScope {
+  readonly tenantId: string;
+  readonly settings: TenantSettings;
+  readonly sipAccounts: TenantSipAccounts;
+  readonly registrations: TenantRegistrations;
+  readonly apiKeys: TenantApiKeys;
+}
+
+export class Store {
+  readonly directory: AccountDirectory;
+  readonly sipAccountLookup: SipAccountLookup;
+  readonly location: SqlLocationStore;
+  readonly kysely: Kysely<Database>;
+
+  private constructor(private readonly db: Db) {
+    this.kysely = db.kysely;
+    this.directory = new AccountDirectory(db.kysely);
+    this.sipAccountLookup = new SipAccountLookup(db.kysely);
+    this.location = new SqlLocationStore(db.kysely);
+  }
+
+  static async open(url: string): Promise<Store> {
+    const db = openDatabase(url);
+    try {
+      await migrateToLatest(db);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    return new Store(db);
+  }
+
+  get dialect(): DialectName {
+    return this.db.dialect;
+  }
+
+  tenant(tenantId: string): TenantScope {
+    const k = this.db.kysely;
+    return {
+      tenantId,
+      settings: new TenantSettings(k, tenantId),
+      sipAccounts: new TenantSipAccounts(k, tenantId),
+      registrations: new TenantRegistrations(k, tenantId),
+      apiKeys: new TenantApiKeys(k, tenantId),
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.db.kysely.selectFrom('tenants').select('id').limit(1).execute();
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}

@@ -1,0 +1,166 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, RegistrationsTable } from './schema.ts';
+
+/** One contact bound to a SIP account (RFC 3261 §10.3). */
+export interface Binding {
+  id: string;
+  tenantId: string;
+  accountId: string;
+  contactHash: string;
+  contactUri: string;
+  callId: string;
+  cseq: number;
+  expiresAt: number;
+  sourceIp: string;
+  sourcePort: number;
+  transport: string;
+  userAgent: string | null;
+  algorithm: string;
+  nodeId: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface BindingChanges {
+  /** Bindings to insert (new id) or overwrite (existing id). */
+  upsert: Binding[];
+  remove: string[];
+}
+
+/** What the registrar needs from storage; swappable (memory, SQL) and testable alone. */
+export interface LocationStore {
+  /** Unexpired bindings of an account, oldest first. */
+  bindings(accountId: string, now: number): Promise<Binding[]>;
+  /** Applies one REGISTER's changes atomically. `existing` are the ids that are already stored. */
+  apply(changes: BindingChanges, existing: ReadonlySet<string>): Promise<void>;
+  /** Deletes up to `limit` expired bindings; returns how many. */
+  purgeExpired(now: number, limit: number): Promise<number>;
+  countActive(now: number): Promise<number>;
+}
+
+function toBinding(r: Selectable<RegistrationsTable>): Binding {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    accountId: r.account_id,
+    contactHash: r.contact_hash,
+    contactUri: r.contact_uri,
+    callId: r.call_id,
+    cseq: Number(r.cseq),
+    expiresAt: Number(r.expires_at),
+    sourceIp: r.source_ip,
+    sourcePort: r.source_port,
+    transport: r.transport,
+    userAgent: r.user_agent,
+    algorithm: r.algorithm,
+    nodeId: r.node_id,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toRow(b: Binding): RegistrationsTable {
+  return {
+    id: b.id,
+    tenant_id: b.tenantId,
+    account_id: b.accountId,
+    contact_hash: b.contactHash,
+    contact_uri: b.contactUri,
+    call_id: b.callId,
+    cseq: b.cseq,
+    expires_at: b.expiresAt,
+    source_ip: b.sourceIp,
+    source_port: b.sourcePort,
+    transport: b.transport,
+    user_agent: b.userAgent,
+    algorithm: b.algorithm,
+    node_id: b.nodeId,
+    created_at: b.createdAt,
+    updated_at: b.updatedAt,
+  };
+}
+
+export class SqlLocationStore implements LocationStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async bindings(accountId: string, now: number): Promise<Binding[]> {
+    const rows = await this.db
+      .selectFrom('registrations')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('expires_at', '>', now)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toBinding);
+  }
+
+  async apply(changes: BindingChanges, existing: ReadonlySet<string>): Promise<void> {
+    if (!changes.upsert.length && !changes.remove.length) return;
+    await this.db.transaction().execute(async (trx) => {
+      // Expired rows of the same contact may still exist (the sweeper is periodic): clear them.
+      if (changes.remove.length) await trx.deleteFrom('registrations').where('id', 'in', changes.remove).execute();
+      for (const b of changes.upsert) {
+        const row = toRow(b);
+        if (existing.has(b.id)) {
+          const { id, created_at, ...rest } = row;
+          await trx.updateTable('registrations').set(rest).where('id', '=', id).execute();
+        } else {
+          await trx
+            .deleteFrom('registrations')
+            .where('account_id', '=', b.accountId)
+            .where('contact_hash', '=', b.contactHash)
+            .execute();
+          await trx.insertInto('registrations').values(row).execute();
+        }
+      }
+    });
+  }
+
+  async purgeExpired(now: number, limit: number): Promise<number> {
+    const ids = await this.db
+      .selectFrom('registrations')
+      .select('id')
+      .where('expires_at', '<=', now)
+      .limit(limit)
+      .execute();
+    if (!ids.length) return 0;
+    await this.db.deleteFrom('registrations').where('id', 'in', ids.map((r) => r.id)).where('expires_at', '<=', now).execute();
+    return ids.length;
+  }
+
+  async countActive(now: number): Promise<number> {
+    const r = await this.db
+      .selectFrom('registrations')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('expires_at', '>', now)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+}
+
+export interface RegistrationView extends Binding {
+  username: string;
+}
+
+/** One tenant's current bindings, for the API. */
+export class TenantRegistrations {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly tenantId: string,
+  ) {}
+
+  async list(now: number, accountId?: string): Promise<RegistrationView[]> {
+    let q = this.db
+      .selectFrom('registrations')
+      .innerJoin('sip_accounts', 'sip_accounts.id', 'registrations.account_id')
+      .selectAll('registrations')
+      .select('sip_accounts.username')
+      .where('registrations.tenant_id', '=', this.tenantId)
+      .where('sip_accounts.tenant_id', '=', this.tenantId)
+      .where('registrations.expires_at', '>', now);
+    if (accountId) q = q.where('registrations.account_id', '=', accountId);
+    const rows = await q.orderBy('sip_accounts.username').orderBy('registrations.created_at').execute();
+    return rows.map((r) => ({ ...toBinding(r), username: r.username }));
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Row types of every table, as Kysely sees them. Times are epoch milliseconds (BIGINT) and flags are
+ * 0/1 integers so that one set of migrations and queries serves SQLite and MySQL alike.
+ */
+import type { Generated } from 'kysely';
+
+export interface TenantsTable {
+  id: string;
+  name: string;
+  time_zone: string;
+  created_at: number;
+}
+
+export interface UsersTable {
+  id: string;
+  tenant_id: string;
+  email: string;
+  password_hash: string;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the cookie token: a stolen database does not yield live sessions. */
+  id: string;
+  user_id: string;
+  tenant_id: string;
+  expires_at: number;
+  created_at: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  /** SHA-256 of the key; the key itself is shown once, at creation. */
+  token_hash: string;
+  prefix: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface SipAccountsTable {
+  id: string;
+  tenant_id: string;
+  /** Unique on the switch: phones register as username@SIP_DOMAIN. */
+  username: string;
+  display_name: string | null;
+  /** The realm the HA1 digests were computed for; a different SIP_DOMAIN needs new passwords. */
+  realm: string;
+  ha1_md5: string;
+  ha1_sha256: string;
+  /** Comma-separated digest algorithms offered to this account, in order; null = switch default. */
+  digest_algorithms: string | null;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RegistrationsTable {
+  id: string;
+  tenant_id: string;
+  account_id: string;
+  /** SHA-256 of the contact URI: the binding's identity within the account, indexable on MySQL. */
+  contact_hash: string;
+  contact_uri: string;
+  call_id: string;
+  cseq: number;
+  expires_at: number;
+  /** Where the REGISTER really came from (NAT): requests to this phone go there. */
+  source_ip: string;
+  source_port: number;
+  transport: string;
+  user_agent: string | null;
+  /** Digest algorithm the phone authenticated with. */
+  algorithm: string;
+  /** The node holding the phone's connection (a Path for multi-node routing later). */
+  node_id: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>;
+  tenant_id: string | null;
+  at: number;
+  kind: string;
+  detail: string;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  api_keys: ApiKeysTable;
+  sip_accounts: SipAccountsTable;
+  registrations: RegistrationsTable;
+  audit_events: AuditEventsTable;
+}

@@ -1,0 +1,82 @@
+/**
+ * Assembles one switch node: store, SIP service, HTTP API. `npm start` and the tests both start
+ * the switch through here, so what the tests exercise is what runs.
+ */
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { createApiApp } from './api/app.ts';
+import { ensureDataDirWritable, type Config } from './config.ts';
+import { createMetrics, type Metrics } from './observability/metrics.ts';
+import { startBindingSweeper } from './sip/bindingSweeper.ts';
+import { createSipService, type SipService } from './sip/service.ts';
+import type { AuthGuardOptions } from './sip/authGuard.ts';
+import { Store } from './store/index.ts';
+
+export interface RunningSwitch {
+  config: Config;
+  store: Store;
+  sip: SipService;
+  metrics: Metrics;
+  sipPort: number;
+  httpPort: number;
+  httpUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface SwitchOptions {
+  authGuard?: AuthGuardOptions;
+  sweepIntervalMs?: number;
+}
+
+export async function startSwitch(config: Config, log: Logger, options: SwitchOptions = {}): Promise<RunningSwitch> {
+  if (config.databaseUrl.startsWith('sqlite://')) ensureDataDirWritable(config.dataDir);
+  const store = await Store.open(config.databaseUrl);
+  const metrics = createMetrics();
+  const sip = createSipService(config, store, log, metrics, options.authGuard);
+  const stops: Array<() => Promise<void> | void> = [() => store.close()];
+  try {
+    await sip.stack.start();
+    stops.unshift(() => sip.stack.stop());
+    stops.unshift(startBindingSweeper(store.location, log, metrics, options.sweepIntervalMs));
+
+    const app = createApiApp({
+      config,
+      store,
+      log,
+      metrics,
+      limits: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min },
+      ready: async () => {
+        await store.ping();
+        return true;
+      },
+    });
+    const server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.http.port, config.http.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+      s.once('error', reject);
+    });
+    stops.unshift(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const address = server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
+    return {
+      config,
+      store,
+      sip,
+      metrics,
+      sipPort: sip.stack.port,
+      httpPort,
+      httpUrl: `http://${config.http.host}:${httpPort}`,
+      stop: async () => {
+        for (const stop of stops) await stop();
+      },
+    };
+  } catch (err) {
+    for (const stop of stops) await stop();
+    throw err;
+  }
+}
