@@ -1,0 +1,68 @@
+/** A JSON API client with a cookie jar, as a browser session would be. */
+import { randomBytes } from 'node:crypto';
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export const STRONG_PASSWORD = 'Plum-Orbit-Cascade-91';
+
+export class ApiClient {
+  private cookie = '';
+  bearer?: string;
+
+  constructor(readonly baseUrl: string) {}
+
+  async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    const h: Record<string, string> = { ...headers };
+    if (body !== undefined) h['content-type'] ??= 'application/json';
+    if (this.cookie) h.cookie = this.cookie;
+    if (this.bearer) h.authorization = `Bearer ${this.bearer}`;
+    const res = await fetch(`${this.baseUrl}/api/v1${path}`, {
+      method,
+      headers: h,
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const setCookie = res.headers.get('set-cookie');
+    if (setCookie) this.cookie = setCookie.split(';')[0]!.startsWith('sid=;') ? '' : setCookie.split(';')[0]!;
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* not JSON: keep the text */
+    }
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+
+  get = <T = any>(path: string) => this.request<T>('GET', path);
+  post = <T = any>(path: string, body: unknown = {}) => this.request<T>('POST', path, body);
+  patch = <T = any>(path: string, body: unknown) => this.request<T>('PATCH', path, body);
+  delete = <T = any>(path: string) => this.request<T>('DELETE', path);
+
+  hasSession(): boolean {
+    return this.cookie.startsWith('sid=') && this.cookie.length > 4;
+  }
+}
+
+export const uniqueEmail = () => `user-${randomBytes(5).toString('hex')}@example.com`;
+export const uniqueUsername = (prefix = 'u') => `${prefix}${randomBytes(4).toString('hex')}`;
+
+/** Signs up a new tenant and returns its logged-in client. */
+export async function signUp(baseUrl: string): Promise<ApiClient> {
+  const api = new ApiClient(baseUrl);
+  const r = await api.post('/auth/signup', { email: uniqueEmail(), password: STRONG_PASSWORD });
+  if (r.status !== 201) throw new Error(`signup failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return api;
+}
+
+/** Creates a SIP account and returns it with its password. */
+export async function createSipAccount(api: ApiClient, extra: Record<string, unknown> = {}) {
+  const username = uniqueUsername();
+  const password = `Sip-${randomBytes(9).toString('base64url')}`;
+  const r = await api.post('/sip-accounts', { username, password, ...extra });
+  if (r.status !== 201) throw new Error(`create account failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return { ...(r.body as { id: string; username: string }), password };
+}

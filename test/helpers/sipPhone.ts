@@ -1,0 +1,233 @@
+/**
+ * A minimal SIP user agent for tests, written independently of the switch's own SIP code: it
+ * builds requests as text, parses responses with its own small parser and computes digests itself.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+export interface SipReply {
+  status: number;
+  reason: string;
+  headers: Map<string, string[]>;
+  body: string;
+  raw: string;
+  header(name: string): string | undefined;
+}
+
+export function parseReply(raw: string): SipReply | undefined {
+  const [head = '', body = ''] = raw.split('\r\n\r\n', 2);
+  const lines = head.split('\r\n');
+  const m = /^SIP\/2\.0 (\d{3}) (.*)$/.exec(lines[0] ?? '');
+  if (!m) return undefined;
+  const headers = new Map<string, string[]>();
+  for (const line of lines.slice(1)) {
+    const i = line.indexOf(':');
+    if (i < 0) continue;
+    const name = line.slice(0, i).trim().toLowerCase();
+    headers.set(name, [...(headers.get(name) ?? []), line.slice(i + 1).trim()]);
+  }
+  return { status: Number(m[1]), reason: m[2]!, headers, body, raw, header: (n) => headers.get(n.toLowerCase())?.[0] };
+}
+
+/** Reads `key=value` / `key="value"` pairs of a challenge. */
+export function challengeParams(value: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of value.replace(/^Digest\s+/i, '').matchAll(/(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))/g)) {
+    out[m[1]!.toLowerCase()] = m[2] ?? m[3]!;
+  }
+  return out;
+}
+
+const H = (alg: string, s: string) => createHash(alg === 'SHA-256' ? 'sha256' : 'md5').update(s).digest('hex');
+
+export function digestAuthorization(o: {
+  challenge: Record<string, string>;
+  username: string;
+  password: string;
+  method: string;
+  uri: string;
+  nc?: number;
+  cnonce?: string;
+}): string {
+  const alg = (o.challenge.algorithm ?? 'MD5').toUpperCase();
+  const nc = (o.nc ?? 1).toString(16).padStart(8, '0');
+  const cnonce = o.cnonce ?? randomBytes(6).toString('hex');
+  const ha1 = H(alg, `${o.username}:${o.challenge.realm}:${o.password}`);
+  const ha2 = H(alg, `${o.method}:${o.uri}`);
+  const response = H(alg, `${ha1}:${o.challenge.nonce}:${nc}:${cnonce}:auth:${ha2}`);
+  return `Digest username="${o.username}", realm="${o.challenge.realm}", nonce="${o.challenge.nonce}", uri="${o.uri}", response="${response}", algorithm=${alg}, qop=auth, nc=${nc}, cnonce="${cnonce}"`;
+}
+
+export interface RequestOptions {
+  method: string;
+  uri?: string;
+  to?: string;
+  from?: string;
+  callId?: string;
+  cseq?: number;
+  headers?: string[];
+  body?: string;
+  branch?: string;
+}
+
+export class TestPhone {
+  private udp?: dgram.Socket;
+  private tcp?: net.Socket;
+  private tcpBuffer = '';
+  private readonly waiting: Array<(raw: string) => boolean> = [];
+  readonly received: string[] = [];
+  localPort = 0;
+  private cseq = 1;
+  readonly callId = `${randomBytes(8).toString('hex')}@test`;
+  readonly fromTag = randomBytes(4).toString('hex');
+
+  private constructor(
+    readonly transport: 'udp' | 'tcp',
+    readonly serverPort: number,
+  ) {}
+
+  static async open(transport: 'udp' | 'tcp', serverPort: number): Promise<TestPhone> {
+    const p = new TestPhone(transport, serverPort);
+    if (transport === 'udp') {
+      const s = dgram.createSocket('udp4');
+      await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+      s.on('message', (buf) => p.deliver(buf.toString('utf8')));
+      p.udp = s;
+      p.localPort = s.address().port;
+    } else {
+      const s = net.connect({ host: '127.0.0.1', port: serverPort });
+      await new Promise<void>((resolve, reject) => {
+        s.once('connect', () => resolve());
+        s.once('error', reject);
+      });
+      s.on('error', () => {});
+      s.on('data', (d) => p.onTcpData(d.toString('utf8')));
+      p.tcp = s;
+      p.localPort = s.localPort!;
+    }
+    return p;
+  }
+
+  get tcpSocket(): net.Socket | undefined {
+    return this.tcp;
+  }
+
+  private onTcpData(chunk: string): void {
+    this.tcpBuffer += chunk;
+    for (;;) {
+      this.tcpBuffer = this.tcpBuffer.replace(/^(\r\n)+/, '');
+      const end = this.tcpBuffer.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const len = Number(/content-length:\s*(\d+)/i.exec(this.tcpBuffer.slice(0, end))?.[1] ?? 0);
+      if (this.tcpBuffer.length < end + 4 + len) return;
+      this.deliver(this.tcpBuffer.slice(0, end + 4 + len));
+      this.tcpBuffer = this.tcpBuffer.slice(end + 4 + len);
+    }
+  }
+
+  private deliver(raw: string): void {
+    this.received.push(raw);
+    const i = this.waiting.findIndex((w) => w(raw));
+    if (i >= 0) this.waiting.splice(i, 1);
+  }
+
+  sendRaw(data: string | Buffer): void {
+    if (this.udp) this.udp.send(typeof data === 'string' ? Buffer.from(data) : data, this.serverPort, '127.0.0.1');
+    else this.tcp!.write(data);
+  }
+
+  /** Resolves with the first message (already received or arriving) that matches, or rejects on timeout. */
+  waitFor(match: (raw: string) => boolean, timeoutMs = 3000, from = 0): Promise<string> {
+    const seen = this.received.slice(from).find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        const i = this.waiting.indexOf(w);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(new Error(`no matching SIP message within ${timeoutMs} ms; received:\n${this.received.slice(-3).join('\n---\n')}`));
+      }, timeoutMs);
+      const w = (raw: string) => {
+        if (!match(raw)) return false;
+        clearTimeout(t);
+        resolve(raw);
+        return true;
+      };
+      this.waiting.push(w);
+    });
+  }
+
+  /** Silence check: true if nothing matching arrives within `ms`. */
+  async quiet(match: (raw: string) => boolean, ms: number): Promise<boolean> {
+    const from = this.received.length;
+    return this.waitFor(match, ms, from).then(
+      () => false,
+      () => true,
+    );
+  }
+
+  build(o: RequestOptions): { text: string; branch: string; cseq: number } {
+    const branch = o.branch ?? `z9hG4bK${randomBytes(6).toString('hex')}`;
+    const cseq = o.cseq ?? this.cseq++;
+    const uri = o.uri ?? `sip:127.0.0.1:${this.serverPort}`;
+    const proto = this.transport.toUpperCase();
+    const body = o.body ?? '';
+    const lines = [
+      `${o.method} ${uri} SIP/2.0`,
+      `Via: SIP/2.0/${proto} 127.0.0.1:${this.localPort};branch=${branch};rport`,
+      `Max-Forwards: 70`,
+      `From: <${o.from ?? 'sip:anonymous@127.0.0.1'}>;tag=${this.fromTag}`,
+      `To: <${o.to ?? 'sip:anonymous@127.0.0.1'}>`,
+      `Call-ID: ${o.callId ?? this.callId}`,
+      `CSeq: ${cseq} ${o.method}`,
+      ...(o.headers ?? []),
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      '',
+      body,
+    ];
+    return { text: lines.join('\r\n'), branch, cseq };
+  }
+
+  /** Sends a request and waits for its final response (provisional ones are skipped). */
+  async request(o: RequestOptions, timeoutMs = 3000): Promise<SipReply> {
+    const { text, branch } = this.build(o);
+    const from = this.received.length;
+    this.sendRaw(text);
+    const raw = await this.waitFor((r) => r.includes(branch) && !/^SIP\/2\.0 1\d\d/.test(r), timeoutMs, from);
+    return parseReply(raw)!;
+  }
+
+  /** REGISTER with digest authentication: the challenge round trip, then the authenticated request. */
+  async register(o: {
+    user: string;
+    password: string;
+    expires?: number;
+    contact?: string;
+    extraHeaders?: string[];
+    pickAlgorithm?: (offered: string[]) => string;
+  }): Promise<{ challenge: SipReply; final: SipReply }> {
+    const aor = `sip:${o.user}@127.0.0.1`;
+    const contact = o.contact ?? `<sip:${o.user}@127.0.0.1:${this.localPort};transport=${this.transport}>`;
+    const base = {
+      method: 'REGISTER',
+      to: aor,
+      from: aor,
+      headers: [`Contact: ${contact}`, ...(o.expires !== undefined ? [`Expires: ${o.expires}`] : []), ...(o.extraHeaders ?? [])],
+    };
+    const challenge = await this.request(base);
+    if (challenge.status !== 401) return { challenge, final: challenge };
+    const offers = challenge.headers.get('www-authenticate') ?? [];
+    const algs = offers.map((c) => (challengeParams(c).algorithm ?? 'MD5').toUpperCase());
+    const chosen = o.pickAlgorithm ? o.pickAlgorithm(algs) : algs[0]!;
+    const params = challengeParams(offers[algs.indexOf(chosen)]!);
+    const uri = `sip:127.0.0.1:${this.serverPort}`;
+    const auth = digestAuthorization({ challenge: params, username: o.user, password: o.password, method: 'REGISTER', uri });
+    const final = await this.request({ ...base, headers: [...base.headers, `Authorization: ${auth}`] });
+    return { challenge, final };
+  }
+
+  close(): void {
+    this.udp?.close();
+    this.tcp?.destroy();
+  }
+}

@@ -1,0 +1,72 @@
+/** Starts a real switch (real sockets on 127.0.0.1, a real database) for a test. */
+import { loadConfig } from '../../server/config.ts';
+import { createLogger } from '../../server/observability/log.ts';
+import { startSwitch, type RunningSwitch, type SwitchOptions } from '../../server/switch.ts';
+import { createTestDatabase, type Dialect, type TestDatabase } from './databases.ts';
+
+export interface TestSwitch {
+  running: RunningSwitch;
+  db: TestDatabase;
+  sipPort: number;
+  httpUrl: string;
+  /** Stops the switch and starts it again on the same database and SIP port. */
+  restart(): Promise<void>;
+  /** Stops the switch and drops its database. */
+  close(): Promise<void>;
+}
+
+export interface TestSwitchOptions extends SwitchOptions {
+  env?: Record<string, string>;
+}
+
+function configFor(db: TestDatabase, sipPort: number, env: Record<string, string>) {
+  return loadConfig({
+    SIP_HOST: '127.0.0.1',
+    SIP_PORT: String(sipPort),
+    SIP_DOMAIN: '127.0.0.1',
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    DATA_DIR: db.dir,
+    DATABASE_URL: db.url,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    LOG_PRETTY: 'false',
+    HTTP_SIGNUPS_PER_HOUR: '10000',
+    HTTP_LOGINS_PER_15MIN: '10000',
+    NODE_ID: 'test-node',
+    ...env,
+  });
+}
+
+async function startOnFreePort(db: TestDatabase, opts: TestSwitchOptions, port = 0): Promise<RunningSwitch> {
+  const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
+  // Port 0 picks a free UDP port; TCP then binds the same number, which is rarely taken: retry.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await startSwitch(configFor(db, port, opts.env ?? {}), log, opts);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5 || port !== 0) throw err;
+    }
+  }
+}
+
+export async function startTestSwitch(dialect: Dialect, opts: TestSwitchOptions = {}): Promise<TestSwitch> {
+  const db = await createTestDatabase(dialect);
+  let running = await startOnFreePort(db, opts);
+  const t: TestSwitch = {
+    running,
+    db,
+    sipPort: running.sipPort,
+    httpUrl: running.httpUrl,
+    restart: async () => {
+      await running.stop();
+      running = await startOnFreePort(db, opts, t.sipPort);
+      t.running = running;
+      t.httpUrl = running.httpUrl;
+    },
+    close: async () => {
+      await running.stop();
+      await db.drop();
+    },
+  };
+  return t;
+}
