@@ -1,0 +1,121 @@
+/**
+ * Dialplan worker process: hosts tenant isolates and runs executions the dispatcher sends over
+ * IPC. Forked by server/dialplan with `--no-node-snapshot --noexpose-wasm`; everything it knows
+ * arrives in messages, and it has nothing worth shutting down cleanly, so the dispatcher ends it
+ * with SIGKILL (process.exit() after a memory-limit disposal can segfault).
+ */
+import { Compiler } from './compile.ts';
+import { TenantSandbox } from './sandbox.ts';
+import type { FromWorker, HostOp, RunMessage, ToWorker, WorkerConfig, WorkerLogLevel } from './protocol.ts';
+
+const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
+
+interface Running {
+  sandbox: TenantSandbox;
+  pending: Map<number, (reply: string) => void>;
+  nextCallId: number;
+  /** The dispatcher already has an answer (done sent, or abandoned on its request). */
+  reported: boolean;
+}
+
+const sandboxes = new Map<string, TenantSandbox>();
+/** Every isolate still alive, including retiring ones no longer in `sandboxes`. */
+const all = new Set<TenantSandbox>();
+const running = new Map<string, Running>();
+const compiler = new Compiler(config.heapMb);
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+function sandboxFor(tenantId: string): TenantSandbox {
+  let sandbox = sandboxes.get(tenantId);
+  if (!sandbox || !sandbox.usable) {
+    sandbox = new TenantSandbox(tenantId, config);
+    sandboxes.set(tenantId, sandbox);
+    all.add(sandbox);
+  }
+  return sandbox;
+}
+
+const ENDED = JSON.stringify({ ok: false, message: 'the execution has ended' });
+
+function settlePending(run: Running): void {
+  for (const resolve of run.pending.values()) resolve(ENDED);
+  run.pending.clear();
+}
+
+async function execute(msg: RunMessage): Promise<void> {
+  const sandbox = sandboxFor(msg.tenantId);
+  const run: Running = { sandbox, pending: new Map(), nextCallId: 1, reported: false };
+  running.set(msg.id, run);
+  const report = await sandbox.execute(msg, {
+    hostCall: (op: HostOp, argsJson: string) =>
+      new Promise<string>((resolve) => {
+        if (run.reported) return resolve(ENDED);
+        const callId = run.nextCallId++;
+        run.pending.set(callId, resolve);
+        send({ t: 'host-call', id: msg.id, callId, op, argsJson });
+      }),
+    log: (level: WorkerLogLevel, message: string) => {
+      if (!run.reported) send({ t: 'log', id: msg.id, level, message });
+    },
+  });
+  running.delete(msg.id);
+  settlePending(run);
+  if (!run.reported) send({ t: 'done', id: msg.id, ...report });
+}
+
+function abort(id: string): void {
+  const run = running.get(id);
+  if (!run) return;
+  run.reported = true;
+  running.delete(id);
+  settlePending(run);
+  run.sandbox.abandon(id);
+  send({ t: 'done', id, outcome: 'timeout', error: { message: 'wall time limit exceeded' }, cpuMs: 0 });
+}
+
+process.on('message', (raw) => {
+  const msg = raw as ToWorker;
+  switch (msg.t) {
+    case 'run':
+      void execute(msg);
+      break;
+    case 'host-result': {
+      const run = running.get(msg.id);
+      const resolve = run?.pending.get(msg.callId);
+      if (run && resolve) {
+        run.pending.delete(msg.callId);
+        resolve(msg.reply);
+      }
+      break;
+    }
+    case 'abort':
+      abort(msg.id);
+      break;
+    case 'probe':
+      send({ t: 'probe-reply', seq: msg.seq, rssBytes: process.memoryUsage.rss(), isolates: all.size, executions: running.size });
+      break;
+    case 'compile':
+      void compiler.compile(msg.source).then((result) => send({ t: 'compiled', reqId: msg.reqId, ...result }));
+      break;
+  }
+});
+
+setInterval(() => {
+  const now = Date.now();
+  for (const sandbox of all) {
+    sandbox.checkCpu();
+    if (sandbox.liveCount === 0 && (sandbox.retiring || now - sandbox.lastUsed > config.idleIsolateMs)) sandbox.dispose('idle');
+    if (sandbox.disposed) {
+      all.delete(sandbox);
+      if (sandboxes.get(sandbox.tenantId) === sandbox) sandboxes.delete(sandbox.tenantId);
+    }
+  }
+}, config.watchdogIntervalMs);
+
+// Without its dispatcher a worker has no purpose; SIGKILL avoids exit-time crashes in isolated-vm.
+process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+
+send({ t: 'ready' });

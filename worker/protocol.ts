@@ -1,0 +1,58 @@
+/**
+ * Messages between the dispatcher (server/dialplan) and a dialplan worker process, over the
+ * `child_process.fork` IPC channel (JSON). Shared by both sides; imports nothing else, so the
+ * worker never loads server code.
+ */
+
+/** Passed as the worker's single command-line argument, JSON-encoded. */
+export interface WorkerConfig {
+  /** CPU an isolate may burn without yielding to the host before it is disposed. */
+  cpuMsPerSlice: number;
+  heapMb: number;
+  watchdogIntervalMs: number;
+  /** An isolate nobody used for this long is disposed (1 MiB+ each). */
+  idleIsolateMs: number;
+  maxLogLines: number;
+  maxLogChars: number;
+}
+
+export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** The sandbox's host operations that need an answer from the server. */
+export type HostOp = 'dial' | 'respond' | 'store.get' | 'store.set' | 'store.delete' | 'store.keys' | 'registrations';
+
+export type WorkerOutcome = 'completed' | 'error' | 'timeout' | 'memory';
+
+export interface RunMessage {
+  t: 'run';
+  id: string;
+  tenantId: string;
+  source: string;
+  /** CallFacts, already validated by the server. */
+  call: unknown;
+  timeZone: string;
+}
+
+export type ToWorker =
+  | RunMessage
+  /** `reply` is the JSON the sandbox parses: `{ok: true, value}` or `{ok: false, message}`. */
+  | { t: 'host-result'; id: string; callId: number; reply: string }
+  | { t: 'abort'; id: string }
+  | { t: 'probe'; seq: number }
+  | { t: 'compile'; reqId: number; source: string };
+
+export type FromWorker =
+  | { t: 'ready' }
+  /** `argsJson` comes from tenant code: the server validates it before acting. */
+  | { t: 'host-call'; id: string; callId: number; op: HostOp; argsJson: string }
+  | { t: 'log'; id: string; level: WorkerLogLevel; message: string }
+  | {
+      t: 'done';
+      id: string;
+      outcome: WorkerOutcome;
+      error?: { message: string; line?: number; column?: number };
+      cpuMs: number;
+    }
+  | { t: 'probe-reply'; seq: number; rssBytes: number; isolates: number; executions: number }
+  | { t: 'compiled'; reqId: number; ok: true }
+  | { t: 'compiled'; reqId: number; ok: false; message: string; line: number; column: number };
