@@ -1,0 +1,225 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { HostOp } from '../../worker/protocol.ts';
+import { legCount, maxDialSeconds, toDialSpec } from './dialString.ts';
+import type { Action, DialplanHost, DialResult, JsonValue, LogLevel, LogLine } from './types.ts';
+
+export interface SessionLimits {
+  legsPerExecution: number;
+  hostOpTimeoutMs: number;
+  maxLogLines: number;
+}
+
+const MAX_ARGS_JSON = 128 * 1024;
+const key = z.string().min(1).max(256);
+const argSchemas = {
+  dial: z.tuple([z.unknown(), z.unknown()]),
+  respond: z.tuple([
+    z.number().int().refine((s) => (s >= 180 && s <= 199) || (s >= 300 && s <= 699), 'status must be 180–199 or 300–699'),
+    z.string().max(128).regex(/^[^\r\n]*$/, 'reason must be one line').nullish(),
+  ]),
+  'store.get': z.tuple([key]),
+  'store.set': z.tuple([key, z.json()]),
+  'store.delete': z.tuple([key]),
+  'store.keys': z.tuple([z.string().max(256).nullish()]),
+  registrations: z.tuple([z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'not a valid account name')]),
+} satisfies Record<HostOp, z.ZodType>;
+
+const dialResultSchema = z.object({
+  answered: z.boolean(),
+  result: z.union([
+    z.enum(['answered', 'busy', 'no-answer', 'unavailable', 'cancelled']),
+    z.templateLiteral(['rejected:', z.number().int()]),
+  ]),
+  sipStatus: z.number().int().optional(),
+  target: z.string().optional(),
+});
+
+type Unstamped<A> = A extends Action ? Omit<A, 'at'> : never;
+
+/** An error whose message the tenant may read (anything else is reported as an internal failure). */
+class ScriptFacingError extends Error {}
+
+const reply = {
+  ok: (value: unknown) => JSON.stringify({ ok: true, value: value ?? null }),
+  error: (message: string) => JSON.stringify({ ok: false, message }),
+};
+
+/**
+ * The server side of one execution: validates every host call coming out of the sandbox, applies
+ * the per-execution rules (legs, one dial at a time, nothing after a final response), calls the
+ * DialplanHost under a timeout, and records the actions and the tenant-visible log.
+ */
+export class ExecutionSession {
+  readonly actions: Action[] = [];
+  readonly logs: LogLine[] = [];
+  private readonly startedAt = Date.now();
+  private readonly inflight = new Set<AbortController>();
+  private legsUsed = 0;
+  private dialing = false;
+  private finalStatus: number | null = null;
+  private answered = false;
+  private ended = false;
+
+  constructor(
+    private readonly host: DialplanHost,
+    private readonly limits: SessionLimits,
+    private readonly logger: Logger,
+    private readonly onFirstDial: () => void,
+  ) {}
+
+  /** True when a final SIP response went out through `respond()`. */
+  get responded(): boolean {
+    return this.finalStatus !== null;
+  }
+
+  /** Whether the script is waiting on the host right now (a running script is a crash suspect). */
+  get waitingOnHost(): boolean {
+    return this.inflight.size > 0;
+  }
+
+  private elapsed(): number {
+    return Date.now() - this.startedAt;
+  }
+
+  log(level: LogLevel, message: string): void {
+    if (this.ended || this.logs.length >= this.limits.maxLogLines) return;
+    this.logs.push({ at: this.elapsed(), level, message });
+    try {
+      this.host.log(level, message);
+    } catch (err) {
+      this.logger.warn({ err }, 'dialplan host log sink failed');
+    }
+  }
+
+  /** Answers one host call from the sandbox; always resolves with the reply JSON. */
+  async handle(op: string, argsJson: string): Promise<string> {
+    if (this.ended) return reply.error('the execution has ended');
+    if (!(op in argSchemas)) return reply.error(`unknown operation ${op}`);
+    if (argsJson.length > MAX_ARGS_JSON) return reply.error(`arguments larger than ${MAX_ARGS_JSON} bytes`);
+    const hostOp = op as HostOp;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(argsJson);
+    } catch {
+      return reply.error(`invalid arguments to ${op}`);
+    }
+    const args = argSchemas[hostOp].safeParse(raw);
+    if (!args.success) return reply.error(`invalid arguments to ${op}: ${z.prettifyError(args.error)}`);
+    try {
+      return reply.ok(await this.perform(hostOp, args.data));
+    } catch (err) {
+      if (err instanceof ScriptFacingError) return reply.error(err.message);
+      this.logger.warn({ err, op }, 'dialplan host operation failed');
+      return reply.error(`${op} failed (internal error)`);
+    }
+  }
+
+  /** Stops waiting for the host: pending operations are aborted and later calls refused. */
+  end(): void {
+    this.ended = true;
+    for (const controller of this.inflight) controller.abort();
+  }
+
+  private async perform(op: HostOp, args: unknown[]): Promise<unknown> {
+    const store = this.host.store;
+    switch (op) {
+      case 'dial':
+        return this.dial(args[0], args[1]);
+      case 'respond': {
+        const [status, reason] = args as [number, string | null | undefined];
+        this.refuseAfterFinal();
+        if (this.answered) throw new ScriptFacingError('respond: the call was already answered by a dial');
+        await this.withTimeout(op, this.limits.hostOpTimeoutMs, () => this.host.respond(status, reason ?? undefined));
+        if (status >= 300) this.finalStatus = status;
+        this.record({ type: 'respond', status, ...(reason ? { reason } : {}) });
+        return null;
+      }
+      case 'store.get':
+        return this.withTimeout(op, this.limits.hostOpTimeoutMs, () => store.get(args[0] as string));
+      case 'store.set': {
+        const [k, value] = args as [string, JsonValue];
+        await this.withTimeout(op, this.limits.hostOpTimeoutMs, () => store.set(k, value));
+        this.record({ type: 'store.set', key: k });
+        return null;
+      }
+      case 'store.delete': {
+        const k = args[0] as string;
+        const existed = await this.withTimeout(op, this.limits.hostOpTimeoutMs, () => store.delete(k));
+        this.record({ type: 'store.delete', key: k });
+        return existed;
+      }
+      case 'store.keys':
+        return this.withTimeout(op, this.limits.hostOpTimeoutMs, () => store.keys((args[0] as string | null) ?? undefined));
+      case 'registrations':
+        return this.withTimeout(op, this.limits.hostOpTimeoutMs, () => this.host.registrations(args[0] as string));
+    }
+  }
+
+  private async dial(target: unknown, options: unknown): Promise<DialResult> {
+    let spec;
+    try {
+      spec = toDialSpec(target, options);
+    } catch (err) {
+      throw new ScriptFacingError((err as Error).message);
+    }
+    this.refuseAfterFinal();
+    if (this.answered) throw new ScriptFacingError('dial: the call was already answered');
+    if (this.dialing) throw new ScriptFacingError('dial: another dial is still in progress (await it first)');
+    const legs = legCount(spec);
+    if (this.legsUsed + legs > this.limits.legsPerExecution) {
+      throw new ScriptFacingError(
+        `dial: too many legs (${this.legsUsed} used, ${legs} more requested, limit ${this.limits.legsPerExecution} per execution)`,
+      );
+    }
+    this.legsUsed += legs;
+    this.dialing = true;
+    this.onFirstDial();
+    try {
+      const timeoutMs = maxDialSeconds(spec) * 1000 + this.limits.hostOpTimeoutMs;
+      const result = dialResultSchema.parse(await this.withTimeout('dial', timeoutMs, (signal) => this.host.dial(spec, signal)));
+      this.answered = result.answered;
+      this.record({ type: 'dial', spec, result });
+      return result;
+    } finally {
+      this.dialing = false;
+    }
+  }
+
+  private refuseAfterFinal(): void {
+    if (this.finalStatus !== null) {
+      throw new ScriptFacingError(`the call was already answered with a final response (${this.finalStatus})`);
+    }
+  }
+
+  private record(action: Unstamped<Action>): void {
+    this.actions.push({ ...action, at: this.elapsed() } as Action);
+  }
+
+  /** Every host operation settles: by itself, by its timeout, or when the execution ends. */
+  private withTimeout<T>(op: string, ms: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    this.inflight.add(controller);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => controller.abort(), ms);
+      const settle = () => {
+        clearTimeout(timer);
+        this.inflight.delete(controller);
+      };
+      controller.signal.addEventListener('abort', () => {
+        settle();
+        reject(new ScriptFacingError(this.ended ? 'the execution has ended' : `${op} timed out after ${ms} ms`));
+      });
+      run(controller.signal).then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (err: unknown) => {
+          settle();
+          reject(err);
+        },
+      );
+    });
+  }
+}
