@@ -13,7 +13,7 @@ export class ApiClient {
   private cookie = '';
   bearer?: string;
 
-  constructor(readonly baseUrl: string) {}
+  constructor(public baseUrl: string) {}
 
   async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
     const h: Record<string, string> = { ...headers };
