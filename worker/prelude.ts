@@ -67,7 +67,8 @@ function logAt(level, args) {
     for (let i = 0; i < args.length; i++) message += (i ? ' ' : '') + format(args[i]);
     if (message.length > limits.maxLogChars) message = message.slice(0, limits.maxLogChars) + '…';
   }
-  logSink.applyIgnored(undefined, [level, message], logOptions);
+  // Synchronous, so a line always reaches the host before the execution's result does.
+  logSink.applySync(undefined, [level, message], logOptions);
 }
 
 const WEEKDAYS = freeze({ __proto__: null, Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 });

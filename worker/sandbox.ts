@@ -23,6 +23,7 @@ export interface ExecutionReport {
 type DisposeReason = 'timeout' | 'memory' | 'aborted' | 'idle';
 
 const MAX_ERROR_CHARS = 2000;
+const NEARLY_FULL_HEAP = 0.7;
 
 /**
  * One tenant's isolate inside this worker. Executions of that tenant share it (never another
@@ -40,6 +41,9 @@ export class TenantSandbox {
   private sliceStart = 0n;
   private lastCpu = 0n;
   private disposedFor: DisposeReason | null = null;
+  /** Last known heap use as a share of the limit, sampled whenever the isolate is between tasks. */
+  private heapShare = 0;
+  private heapSampling = false;
   /** No new executions; disposed once the live ones end. */
   retiring = false;
   lastUsed = Date.now();
@@ -70,13 +74,35 @@ export class TenantSandbox {
 
   private markSliceStart(): void {
     this.sliceStart = this.cpu();
+    this.sampleHeap();
   }
 
-  /** Called by the watchdog; disposes the isolate when the current slice is over budget. */
+  /** Answered only once the isolate is between tasks, so a busy loop simply keeps the last value. */
+  private sampleHeap(): void {
+    if (this.heapSampling || this.isolate.isDisposed) return;
+    this.heapSampling = true;
+    this.isolate.getHeapStatistics().then(
+      (s) => {
+        this.heapShare = s.used_heap_size / s.heap_size_limit;
+        this.heapSampling = false;
+      },
+      () => {},
+    );
+  }
+
+  /**
+   * Called by the watchdog; disposes the isolate when the current slice is over budget. Close to
+   * its heap limit V8 spends the budget on garbage collection before isolated-vm's memory check
+   * fires, so an overrun with a nearly full heap counts as running out of memory.
+   */
   checkCpu(): void {
     if (this.live.size === 0 || this.isolate.isDisposed) return;
     const sliceNs = this.cpu() - this.sliceStart;
-    if (sliceNs > BigInt(this.config.cpuMsPerSlice) * 1_000_000n) this.dispose('timeout');
+    if (sliceNs > BigInt(this.config.cpuMsPerSlice) * 1_000_000n) {
+      this.dispose(this.heapShare > NEARLY_FULL_HEAP ? 'memory' : 'timeout');
+      return;
+    }
+    this.sampleHeap();
   }
 
   dispose(reason: DisposeReason): void {
@@ -151,7 +177,7 @@ export class TenantSandbox {
       if (this.disposedFor === 'timeout') {
         return { outcome: 'timeout', error: { message: `CPU budget exceeded: more than ${this.config.cpuMsPerSlice} ms without yielding` } };
       }
-      if (this.disposedFor === null || /memory limit/i.test(message)) {
+      if (this.disposedFor === null || this.disposedFor === 'memory' || /memory limit/i.test(message)) {
         return { outcome: 'memory', error: { message: `memory limit exceeded (${this.config.heapMb} MB)` } };
       }
       return { outcome: 'timeout', error: { message: 'execution abandoned' } };

@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  Action,
+  CallFacts,
+  DialOutcome,
+  DialplanHost,
+  DialplanRunner,
+  DialResult,
+  DialSpec,
+  ExecutionError,
+  ExecutionOutcome,
+  JsonValue,
+  LogLine,
+  Registration,
+} from './types.ts';
+
+export interface SimulationInput {
+  tenantId: string;
+  source: string;
+  /** Facts to test with; whatever is missing gets a plausible inbound call. */
+  call?: Partial<CallFacts>;
+  /** What each leg does, keyed by its dial-string form (`alice`, `0123@mytrunk`); default no-answer. */
+  outcomes?: Record<string, DialOutcome>;
+  /** The tenant's store as the script will see it; writes land in this map. */
+  store?: Map<string, JsonValue>;
+  registrations?: Record<string, Registration[]>;
+  timeZone?: string;
+}
+
+export interface SimulationResult {
+  outcome: ExecutionOutcome;
+  error?: ExecutionError;
+  actions: Action[];
+  logs: LogLine[];
+}
+
+const DEFAULT_CALL: CallFacts = {
+  id: 'simulated-call',
+  channelId: 'simulated-channel',
+  direction: 'in',
+  from: { user: '+15550100', host: 'provider.invalid', uri: 'sip:+15550100@provider.invalid' },
+  to: { user: 'reception', host: 'tenant.invalid', uri: 'sip:reception@tenant.invalid' },
+  requestUri: 'sip:reception@tenant.invalid',
+  headers: {},
+  source: { address: '192.0.2.1', port: 5060, transport: 'udp' },
+};
+
+const FAILURE_RANK: Array<(r: DialOutcome) => boolean> = [
+  (r) => r === 'busy',
+  (r) => r.startsWith('rejected:'),
+  (r) => r === 'no-answer',
+  (r) => r === 'unavailable',
+];
+
+function statusOf(result: DialOutcome): number | undefined {
+  if (result === 'answered') return 200;
+  if (result === 'busy') return 486;
+  if (result.startsWith('rejected:')) return Number(result.slice('rejected:'.length));
+  return undefined;
+}
+
+/**
+ * What a real dial would report given each leg's outcome: the first answering leg wins its group;
+ * if every group fails, the most telling failure of the last group is reported.
+ */
+export function simulateDial(spec: DialSpec, outcomes: Record<string, DialOutcome>): DialResult {
+  let last: DialOutcome[] = [];
+  for (const group of spec.groups) {
+    last = group.map((leg) => outcomes[leg.target] ?? 'no-answer');
+    const winner = group.find((leg) => outcomes[leg.target] === 'answered');
+    if (winner) return { answered: true, result: 'answered', sipStatus: 200, target: winner.target };
+  }
+  const result = FAILURE_RANK.map((matches) => last.find(matches)).find((r) => r !== undefined) ?? last[0] ?? 'unavailable';
+  const sipStatus = statusOf(result);
+  return { answered: false, result, ...(sipStatus ? { sipStatus } : {}) };
+}
+
+/** Runs a dialplan against a described call with made-up dial outcomes; no call is placed. */
+export async function simulate(runner: DialplanRunner, input: SimulationInput): Promise<SimulationResult> {
+  const store = input.store ?? new Map<string, JsonValue>();
+  const outcomes = input.outcomes ?? {};
+  const call = input.call ?? {};
+  const host: DialplanHost = {
+    dial: async (spec) => simulateDial(spec, outcomes),
+    respond: async () => {},
+    log: () => {},
+    store: {
+      get: async (key) => store.get(key),
+      set: async (key, value) => void store.set(key, value),
+      delete: async (key) => store.delete(key),
+      keys: async (prefix) => [...store.keys()].filter((k) => !prefix || k.startsWith(prefix)).sort(),
+    },
+    registrations: async (user) => input.registrations?.[user] ?? [],
+  };
+  const result = await runner.run(
+    {
+      executionId: `simulation-${randomUUID()}`,
+      tenantId: input.tenantId,
+      dialplan: { name: 'simulation', version: 0, source: input.source },
+      call: {
+        ...DEFAULT_CALL,
+        ...call,
+        from: { ...DEFAULT_CALL.from, ...call.from },
+        to: { ...DEFAULT_CALL.to, ...call.to },
+        source: { ...DEFAULT_CALL.source, ...call.source },
+      },
+      timeZone: input.timeZone ?? 'UTC',
+    },
+    host,
+  );
+  return { outcome: result.outcome, ...(result.error ? { error: result.error } : {}), actions: result.actions, logs: result.logs };
+}
