@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PooledDialplanRunner } from '../../server/dialplan/runner.ts';
+import type { DialResult, ExecutionResult } from '../../server/dialplan/types.ts';
+import { fakeHost, request, startRunner } from './helpers.ts';
+
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function activePids(runner: PooledDialplanRunner): number[] {
+  return runner.stats().workers.filter((w) => w.state === 'active').map((w) => w.pid ?? 0);
+}
+
+function held() {
+  let release!: (r: DialResult) => void;
+  const answer = new Promise<DialResult>((resolve) => (release = resolve));
+  let ring!: () => void;
+  const ringing = new Promise<void>((resolve) => (ring = resolve));
+  return { dial: () => (ring(), answer), ringing, release: () => release({ answered: true, result: 'answered', sipStatus: 200 }) };
+}
+
+const ok = 'export default async function () { log("ok"); }';
+const dialThenLog = 'export default async function () { const r = await dial("alice"); log(r.result); }';
+const bomb = 'export default async function () { await store.get("k"); const a = new Array(35e6).fill(1.5); log(a.length); }';
+
+describe('dialplan workers', () => {
+  it('a worker killed with SIGKILL fails only its executions and is replaced', async () => {
+    const runner = await startRunner({ workers: 2 });
+    try {
+      const onFirst = held();
+      const onSecond = held();
+      const first = runner.run(request('t-k1', dialThenLog), fakeHost('t-k1', undefined, onFirst.dial));
+      await onFirst.ringing;
+      const second = runner.run(request('t-k2', dialThenLog), fakeHost('t-k2', undefined, onSecond.dial));
+      await onSecond.ringing;
+      const [victim, other] = runner.stats().workers;
+      assert.equal(victim?.inFlight, 1);
+      assert.equal(other?.inFlight, 1);
+      process.kill(victim?.pid ?? 0, 'SIGKILL');
+      const killed = await first;
+      assert.equal(killed.outcome, 'crashed');
+      assert.match(killed.error?.message ?? '', /worker died.*SIGKILL/);
+      onSecond.release();
+      assert.equal((await second).outcome, 'completed');
+      await until('a replacement worker', () => activePids(runner).length === 2 && !activePids(runner).includes(victim?.pid ?? 0));
+      const later = await Promise.all([1, 2, 3, 4].map((i) => runner.run(request(`t-k${i}`, ok), fakeHost(`t-k${i}`))));
+      assert.deepEqual(later.map((r) => r.outcome), ['completed', 'completed', 'completed', 'completed']);
+      assert.equal(runner.quarantined('t-k1'), null, 'one death is not enough to quarantine');
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it('one huge allocation aborts a worker: only that execution crashes; a repeat offender is quarantined', async () => {
+    const runner = await startRunner({ workers: 2, quarantine: { crashes: 2 } });
+    try {
+      const bystander = held();
+      const waiting = runner.run(request('t-good', dialThenLog), fakeHost('t-good', undefined, bystander.dial));
+      await bystander.ringing;
+      const first = await runner.run(request('t-evil', bomb), fakeHost('t-evil'));
+      assert.equal(first.outcome, 'crashed');
+      bystander.release();
+      assert.equal((await waiting).outcome, 'completed', 'the execution on the other worker is unaffected');
+      await until('the pool to recover', () => activePids(runner).length === 2);
+      assert.equal(runner.quarantined('t-evil'), null);
+      const second = await runner.run(request('t-evil', bomb), fakeHost('t-evil'));
+      assert.equal(second.outcome, 'crashed');
+      const info = runner.quarantined('t-evil');
+      assert.ok(info && info.until.getTime() > Date.now());
+      assert.match(info.reason, /crashed the engine 2 times/);
+      const host = fakeHost('t-evil');
+      const refused = await runner.run(request('t-evil', ok), host);
+      assert.equal(refused.outcome, 'rejected');
+      assert.match(refused.error?.message ?? '', /suspended until .*crashed the engine/);
+      assert.equal(host.logged[0]?.level, 'warn');
+      assert.equal(runner.quarantined('t-good'), null);
+      await until('the pool to recover', () => activePids(runner).length === 2);
+      assert.equal((await runner.run(request('t-good', ok), fakeHost('t-good'))).outcome, 'completed');
+      assert.deepEqual(runner.stats().quarantined.map((q) => q.tenantId), ['t-evil']);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it('replaces a worker that stops answering health probes', async () => {
+    const runner = await startRunner({ workers: 1, recycle: { probeIntervalMs: 50, probeTimeoutMs: 300 } });
+    try {
+      const [pid] = activePids(runner);
+      process.kill(pid ?? 0, 'SIGSTOP');
+      await until('the frozen worker to be replaced', () => activePids(runner).length === 1 && activePids(runner)[0] !== pid);
+      assert.equal((await runner.run(request('t-p', ok), fakeHost('t-p'))).outcome, 'completed');
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it('recycles workers under a steady load without losing or duplicating an execution', async () => {
+    // A threshold below any real RSS makes every probe recycle its worker: the harshest churn.
+    const runner = await startRunner({
+      workers: 2,
+      limits: { tenantConcurrency: 50, workerConcurrency: 8 },
+      recycle: { rssBytes: 1, probeIntervalMs: 40 },
+    });
+    try {
+      const invocations = new Map<string, number>();
+      const total = 300;
+      const pidsSeen = new Set<number>();
+      const results: ExecutionResult[] = [];
+      const source = 'export default async function (call) { await store.set("seen", call.id); const r = await dial("alice"); log(r.result); }';
+      let next = 0;
+      const lane = async () => {
+        while (next < total) {
+          const i = next++;
+          const req = request(`t-load${i % 8}`, source);
+          const host = fakeHost(req.tenantId, undefined, async () => {
+            invocations.set(req.executionId, (invocations.get(req.executionId) ?? 0) + 1);
+            await new Promise((r) => setTimeout(r, 2));
+            return { answered: true, result: 'answered' };
+          });
+          for (const w of runner.stats().workers) if (w.pid) pidsSeen.add(w.pid);
+          results.push(await runner.run(req, host));
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, lane));
+      assert.equal(results.length, total);
+      assert.deepEqual(results.filter((r) => r.outcome !== 'completed').map((r) => [r.outcome, r.error?.message]), []);
+      assert.equal(invocations.size, total, 'every execution reached the host');
+      assert.ok([...invocations.values()].every((n) => n === 1), 'no execution ran twice');
+      assert.ok(pidsSeen.size >= 4, `expected several generations of workers, saw ${pidsSeen.size} processes`);
+    } finally {
+      await runner.stop();
+    }
+  });
+});
