@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -163,11 +163,16 @@ function describeDatabase(url: string): string {
   return `MySQL database ${u.pathname.slice(1)} on ${u.hostname}:${u.port || 3306} as ${decodeURIComponent(u.username)}`;
 }
 
-/** Refuses to go on unless the data directory exists (or can be made) and is writable. */
+/**
+ * Refuses to go on unless the data directory exists (or can be made) and a file can be written in
+ * it: a permission check alone says yes to root on a read-only file system.
+ */
 export function ensureDataDirWritable(dir: string): void {
+  const probe = path.join(dir, `.write-probe-${process.pid}`);
   try {
     mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK | constants.R_OK);
+    writeFileSync(probe, 'ok');
+    rmSync(probe);
   } catch (err) {
     throw new ConfigError([`DATA_DIR: ${dir} is not writable (${(err as Error).message})`]);
   }
