@@ -7,6 +7,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, MysqlDialect, SqliteDialect, type Migration } from 'kysely';
 import { createPool } from 'mysql2';
 import * as m001 from './migrations/001_foundation.ts';
+import * as m002 from './migrations/002_dialplans.ts';
 import type { Database } from './schema.ts';
 
 export type DialectName = 'sqlite' | 'mysql';
@@ -17,7 +18,7 @@ export interface Db {
   close(): Promise<void>;
 }
 
-const migrations: Record<string, Migration> = { '001_foundation': m001 };
+const migrations: Record<string, Migration> = { '001_foundation': m001, '002_dialplans': m002 };
 
 export function openDatabase(url: string): Db {
   if (url.startsWith('sqlite://')) {

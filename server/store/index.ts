@@ -13,6 +13,8 @@ import { TenantApiKeys } from './apiKeys.ts';
 import { SipAccountLookup } from './sipAccountLookup.ts';
 import { TenantSipAccounts } from './sipAccounts.ts';
 import { TenantSettings } from './tenantSettings.ts';
+import { TenantDialplans } from './dialplans.ts';
+import { TenantKv } from './kv.ts';
 
 export interface TenantScope {
   readonly tenantId: string;
@@ -20,6 +22,8 @@ export interface TenantScope {
   readonly sipAccounts: TenantSipAccounts;
   readonly registrations: TenantRegistrations;
   readonly apiKeys: TenantApiKeys;
+  readonly dialplans: TenantDialplans;
+  readonly kv: TenantKv;
 }
 
 export class Store {
@@ -58,6 +62,8 @@ export class Store {
       sipAccounts: new TenantSipAccounts(k, tenantId),
       registrations: new TenantRegistrations(k, tenantId),
       apiKeys: new TenantApiKeys(k, tenantId),
+      dialplans: new TenantDialplans(k, tenantId),
+      kv: new TenantKv(k, tenantId),
     };
   }
 

@@ -52,6 +52,10 @@ export interface SipAccountsTable {
   /** Comma-separated digest algorithms offered to this account, in order; null = switch default. */
   digest_algorithms: string | null;
   enabled: number;
+  /** Dialplan for calls this account's phone places; null = the tenant's `default`. */
+  dialplan_out: string | null;
+  /** Dialplan for calls to this account; null = ring its phones. */
+  dialplan_in: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -79,6 +83,32 @@ export interface RegistrationsTable {
   updated_at: number;
 }
 
+export interface DialplansTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  current_version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DialplanVersionsTable {
+  id: string;
+  dialplan_id: string;
+  tenant_id: string;
+  version: number;
+  source: string;
+  created_at: number;
+}
+
+export interface KvTable {
+  tenant_id: string;
+  k: string;
+  /** JSON text. */
+  v: string;
+  updated_at: number;
+}
+
 export interface AuditEventsTable {
   id: Generated<number>;
   tenant_id: string | null;
@@ -95,4 +125,7 @@ export interface Database {
   sip_accounts: SipAccountsTable;
   registrations: RegistrationsTable;
   audit_events: AuditEventsTable;
+  dialplans: DialplansTable;
+  dialplan_versions: DialplanVersionsTable;
+  kv: KvTable;
 }

@@ -48,7 +48,7 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
   }
   const name = `sw_test_${randomBytes(6).toString('hex')}`;
   const admin = await mysql.createConnection({ uri: MYSQL_URL });
-  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
   await admin.end();
   const u = new URL(MYSQL_URL);
   u.pathname = `/${name}`;
