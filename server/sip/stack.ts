@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.ts';
 import { isRequest, serialize, type SipRequest, type Via } from './message.ts';
 import { buildResponse, newTag } from './responses.ts';
+import { ClientTransactionTable, RFC_TIMERS, type SipTimers } from './clientTransactions.ts';
 import { ServerTransaction, TransactionTable } from './transactions.ts';
 import { Transport, type Inbound, type Peer, type TcpConnection, type TransportOptions } from './transport.ts';
 import { canAnswer, validateRequest } from './validate.ts';
@@ -47,6 +48,8 @@ function stampVia(via: Via, source: Peer): void {
 
 export interface SipStackOptions extends TransportOptions {
   answerDeadlineMs?: number;
+  /** RFC 3261 timers for client transactions (tests shorten them). */
+  timers?: SipTimers;
   /** False drops a source's requests unanswered, before any work is done for them (bans). */
   admit?: (source: Peer) => boolean;
 }
@@ -54,6 +57,7 @@ export interface SipStackOptions extends TransportOptions {
 export class SipStack {
   readonly transport: Transport;
   readonly transactions: TransactionTable;
+  readonly clientTransactions: ClientTransactionTable;
   private inFlight = 0;
 
   private readonly admit: (source: Peer) => boolean;
@@ -75,6 +79,13 @@ export class SipStack {
       },
       { answerDeadlineMs: options.answerDeadlineMs ?? 10_000 },
     );
+    this.clientTransactions = new ClientTransactionTable(
+      {
+        send: (peer, data) => this.transport.send(peer, data),
+        sentBy: () => ({ host: options.host, port: this.transport.port }),
+      },
+      options.timers ?? RFC_TIMERS,
+    );
   }
 
   get port(): number {
@@ -88,6 +99,7 @@ export class SipStack {
 
   async stop(): Promise<void> {
     this.transactions.stop();
+    this.clientTransactions.stop();
     await this.transport.stop();
   }
 
@@ -121,8 +133,8 @@ export class SipStack {
     const m = frame.message;
     if (!isRequest(m)) {
       this.metrics.sipMessagesReceived.inc({ transport: source.transport, kind: `${Math.floor(m.status / 100)}xx` });
-      // No client transactions yet: a response we did not ask for is dropped (RFC 3261 §18.1.2).
-      this.metrics.sipDropped.inc({ reason: 'unmatched-response' });
+      // A response no transaction of ours is waiting for is dropped (RFC 3261 §18.1.2).
+      if (!this.clientTransactions.receive(m)) this.metrics.sipDropped.inc({ reason: 'unmatched-response' });
       return;
     }
     this.metrics.sipMessagesReceived.inc({ transport: source.transport, kind: m.method.slice(0, 16) });
