@@ -108,7 +108,8 @@ describe('sandbox isolation', () => {
       globalThis.secret = 'A'; Object.prototype.polluted = 'A'; Array.prototype.push = () => 'hijacked';
       JSON.stringify = () => 'hijacked'; await store.set('pin', '1234');
     }`;
-    assert.equal((await runner.run(request('t-a', polluter), fakeHost('t-a', stores))).outcome, 'completed');
+    const polluted = await runner.run(request('t-a', polluter), fakeHost('t-a', stores));
+    assert.equal(polluted.outcome, 'completed', JSON.stringify(polluted.error));
     const inspect = `
       r.secret = typeof secret; r.polluted = ({}).polluted ?? null; r.push = [].push(1);
       r.stringifyOk = JSON.stringify([1]) === '[1]'; r.pin = (await store.get('pin')) ?? null;
