@@ -1,0 +1,115 @@
+/**
+ * The API a dialplan sees: globals inside the sandbox. For the portal's editor (completion and
+ * checking); nothing on the server imports this file. A dialplan is an ES module:
+ *
+ *   export default async function (call) { … }
+ *
+ * There is no `require`, `import`, `process`, timers, network, WebAssembly or SharedArrayBuffer.
+ * Every function that reaches the switch returns a promise and can reject with an Error whose
+ * message explains what was refused.
+ */
+
+/** Read-only facts about the call (deeply frozen). */
+interface Call {
+  readonly id: string;
+  readonly channelId: string;
+  /** `in`: from a provider; `out`: from one of your phones to outside; `local`: phone to phone. */
+  readonly direction: 'in' | 'out' | 'local';
+  readonly from: { readonly user: string; readonly host: string; readonly display?: string; readonly uri: string };
+  readonly to: { readonly user: string; readonly host: string; readonly uri: string };
+  readonly requestUri: string;
+  /** Selected SIP headers, lower-case names. */
+  readonly headers: { readonly [name: string]: string };
+  readonly source: { readonly address: string; readonly port: number; readonly transport: string };
+  /** The SIP account that placed the call, when it authenticated as one. */
+  readonly account?: string;
+  /** The provider the call came from. */
+  readonly provider?: string;
+}
+
+interface LegOptions {
+  /** Seconds this leg rings (1–300, default 30). */
+  timeout?: number;
+  /** Seconds before this leg starts ringing (0–300, default 0). */
+  delay?: number;
+  /** Caller id presented to this leg. */
+  callerId?: string;
+}
+
+type Leg =
+  | string
+  | ({ account: string } & LegOptions)
+  | ({ number: string; provider: string } & LegOptions)
+  | ({ uri: string } & LegOptions);
+
+/**
+ * A dial string (`'alice & bob[delay=5] | 0123@mytrunk[timeout=20]'`: `&` rings in parallel,
+ * `|` tries the next group when every leg of the previous failed), an array of legs (one
+ * parallel group), or `{ groups: [[...], [...]] }`.
+ */
+type DialTarget = string | Leg[] | ({ groups: Leg[][] } & LegOptions);
+
+interface DialResult {
+  readonly answered: boolean;
+  readonly result: 'answered' | 'busy' | 'no-answer' | `rejected:${number}` | 'unavailable' | 'cancelled';
+  readonly sipStatus?: number;
+  /** The leg that answered, in dial-string form. */
+  readonly target?: string;
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+interface Registration {
+  readonly contact: string;
+  readonly userAgent?: string;
+  /** ISO 8601. */
+  readonly expiresAt: string;
+}
+
+interface Now {
+  /** Local time with offset, e.g. `2025-03-01T14:05:09+01:00`. */
+  readonly iso: string;
+  /** `YYYY-MM-DD`. */
+  readonly date: string;
+  readonly hour: number;
+  readonly minute: number;
+  /** 0 = Sunday … 6 = Saturday. */
+  readonly weekday: number;
+  readonly timeZone: string;
+}
+
+declare const call: Call;
+
+/**
+ * Rings the target and resolves when one leg answers or all have failed. At most 20 legs per
+ * execution; one dial at a time. `options` sets the defaults of every leg.
+ */
+declare function dial(target: DialTarget, options?: Pick<LegOptions, 'timeout' | 'callerId'>): Promise<DialResult>;
+
+/** Answers the call with a SIP status: 180–199 (progress) or 300–699 (final; only once). */
+declare function respond(status: number, reason?: string): Promise<void>;
+
+/** Writes a line to the dialplan's log (200 lines, 1000 characters each, per execution). */
+declare function log(...values: unknown[]): void;
+
+declare const console: {
+  log(...values: unknown[]): void;
+  info(...values: unknown[]): void;
+  debug(...values: unknown[]): void;
+  warn(...values: unknown[]): void;
+  error(...values: unknown[]): void;
+};
+
+/** The tenant's persistent key/value store. Keys are 1–256 characters; values are JSON. */
+declare const store: {
+  get(key: string): Promise<Json | undefined>;
+  set(key: string, value: Json): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  keys(prefix?: string): Promise<string[]>;
+};
+
+/** Where a SIP account's phones are registered right now. */
+declare function registrations(account: string): Promise<Registration[]>;
+
+/** The current time in the tenant's time zone. */
+declare function now(): Now;
