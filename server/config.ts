@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -34,7 +34,7 @@ const schema = z
     SIP_PORT: port.default(5060),
     SIP_DOMAIN: z.string().min(1).optional(),
     SIP_DOMAIN_ALIASES: z.string().default(''),
-    SIP_DIGEST_ALGORITHMS: digestAlgorithmList.prefault('MD5,SHA-256'),
+    SIP_DIGEST_ALGORITHMS: digestAlgorithmList.prefault('MD5'),
     SIP_NONCE_TTL_SECONDS: positiveInt.default(60),
     SIP_MIN_EXPIRES: positiveInt.default(60),
     SIP_MAX_EXPIRES: positiveInt.default(3600),
@@ -165,14 +165,18 @@ function describeDatabase(url: string): string {
 
 /**
  * Refuses to go on unless the data directory exists (or can be made) and a file can be written in
- * it: a permission check alone says yes to root on a read-only file system.
+ * it: a permission check alone says yes to root on a read-only file system. The probe goes into the
+ * nearest directory that exists before anything is created, because Node 20's recursive mkdir
+ * never returns under /proc.
  */
 export function ensureDataDirWritable(dir: string): void {
-  const probe = path.join(dir, `.write-probe-${process.pid}`);
+  let existing = path.resolve(dir);
+  while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
   try {
-    mkdirSync(dir, { recursive: true });
+    const probe = path.join(existing, `.write-probe-${process.pid}`);
     writeFileSync(probe, 'ok');
     rmSync(probe);
+    if (existing !== path.resolve(dir)) mkdirSync(dir, { recursive: true });
   } catch (err) {
     throw new ConfigError([`DATA_DIR: ${dir} is not writable (${(err as Error).message})`]);
   }

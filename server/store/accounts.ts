@@ -3,6 +3,7 @@
  * (login, cookie, bearer key) live here; everything else is reached through a TenantScope.
  */
 import type { Kysely } from 'kysely';
+import { isUniqueViolation } from './errors.ts';
 import { newId, sha256Hex } from './ids.ts';
 import type { Database } from './schema.ts';
 
@@ -25,12 +26,6 @@ export class EmailTakenError extends Error {
   }
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e?.code === 'ER_DUP_ENTRY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint/.test(e?.message ?? '');
-}
-
-export { isUniqueViolation };
 
 export class AccountDirectory {
   constructor(private readonly db: Kysely<Database>) {}

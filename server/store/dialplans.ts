@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { isUniqueViolation } from './accounts.ts';
+import { isRetryableConflict, isUniqueViolation } from './errors.ts';
 import { newId } from './ids.ts';
 import type { Database } from './schema.ts';
 
@@ -20,8 +20,6 @@ export interface Dialplan extends DialplanSummary {
   source: string;
   versions: Array<{ version: number; createdAt: number }>;
 }
-
-const isDeadlock = (err: unknown) => (err as { code?: string })?.code === 'ER_LOCK_DEADLOCK';
 
 export class DialplanExistsError extends Error {
   constructor(name: string) {
@@ -143,7 +141,7 @@ export class TenantDialplans {
         return version;
       } catch (err) {
         // Two saves raced for the same version number or name: read again and retry.
-        if (!(err instanceof DialplanExistsError) && !isUniqueViolation(err) && !isDeadlock(err)) throw err;
+        if (!(err instanceof DialplanExistsError) && !isUniqueViolation(err) && !isRetryableConflict(err)) throw err;
         await new Promise((r) => setTimeout(r, Math.random() * 20 * (attempt + 1)));
       }
     }

@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { isUniqueViolation, retryOnConflict } from './errors.ts';
 import type { Database, RegistrationsTable } from './schema.ts';
 
 /** One contact bound to a SIP account (RFC 3261 §10.3). */
@@ -97,24 +98,33 @@ export class SqlLocationStore implements LocationStore {
 
   async apply(changes: BindingChanges, existing: ReadonlySet<string>): Promise<void> {
     if (!changes.upsert.length && !changes.remove.length) return;
-    await this.db.transaction().execute(async (trx) => {
-      // Expired rows of the same contact may still exist (the sweeper is periodic): clear them.
-      if (changes.remove.length) await trx.deleteFrom('registrations').where('id', 'in', changes.remove).execute();
-      for (const b of changes.upsert) {
-        const row = toRow(b);
-        if (existing.has(b.id)) {
-          const { id, created_at, ...rest } = row;
-          await trx.updateTable('registrations').set(rest).where('id', '=', id).execute();
-        } else {
-          await trx
-            .deleteFrom('registrations')
-            .where('account_id', '=', b.accountId)
-            .where('contact_hash', '=', b.contactHash)
-            .execute();
-          await trx.insertInto('registrations').values(row).execute();
+    // Statements touch rows by primary key or insert, never lock ranges of absent rows: concurrent
+    // first registrations used to deadlock on InnoDB gap locks. A conflict that remains is retried.
+    await retryOnConflict(() =>
+      this.db.transaction().execute(async (trx) => {
+        if (changes.remove.length) await trx.deleteFrom('registrations').where('id', 'in', changes.remove).execute();
+        for (const b of changes.upsert) {
+          const row = toRow(b);
+          if (existing.has(b.id)) {
+            const { id, created_at, ...rest } = row;
+            await trx.updateTable('registrations').set(rest).where('id', '=', id).execute();
+            continue;
+          }
+          try {
+            await trx.insertInto('registrations').values(row).execute();
+          } catch (err) {
+            if (!isUniqueViolation(err)) throw err;
+            // An expired binding of the same contact that the sweeper has not removed yet.
+            await trx
+              .deleteFrom('registrations')
+              .where('account_id', '=', b.accountId)
+              .where('contact_hash', '=', b.contactHash)
+              .execute();
+            await trx.insertInto('registrations').values(row).execute();
+          }
         }
-      }
-    });
+      }),
+    );
   }
 
   async purgeExpired(now: number, limit: number): Promise<number> {

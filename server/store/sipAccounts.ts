@@ -1,6 +1,6 @@
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { DigestAlgorithm } from '../config.ts';
-import { isUniqueViolation } from './accounts.ts';
+import { isUniqueViolation } from './errors.ts';
 import { newId } from './ids.ts';
 import type { Database, SipAccountsTable } from './schema.ts';
 

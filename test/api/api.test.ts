@@ -67,7 +67,7 @@ for (const dialect of DIALECTS) {
       const a = created.body;
       assert.equal(a.username, 'alice.test-1');
       assert.equal(a.sipUri, 'sip:alice.test-1@127.0.0.1');
-      assert.deepEqual(a.effectiveDigestAlgorithms, ['MD5', 'SHA-256']);
+      assert.deepEqual(a.effectiveDigestAlgorithms, ['MD5']);
       assert.equal(JSON.stringify(a).includes('ha1'), false, 'no digests in the API');
       assert.equal((await api.get(`/sip-accounts/${a.id}`)).body.displayName, 'Alice');
       const patched = await api.patch(`/sip-accounts/${a.id}`, { digestAlgorithms: ['SHA-256', 'MD5'], displayName: null });

@@ -38,7 +38,7 @@ for (const dialect of DIALECTS) {
       const { challenge, final } = await p.register({ user: acct.username, password: acct.password, extraHeaders: ['User-Agent: TestPhone/1.0'] });
       assert.equal(challenge.status, 401);
       const offered = challenge.headers.get('www-authenticate')!.map((c) => challengeParams(c).algorithm);
-      assert.deepEqual(offered, ['MD5', 'SHA-256'], 'default order is MD5 first');
+      assert.deepEqual(offered, ['MD5'], 'MD5 alone by default: libre-based phones reject any other challenge');
       assert.equal(challengeParams(challenge.header('www-authenticate')!).qop, 'auth');
       assert.equal(final.status, 200);
       assert.match(final.header('contact')!, new RegExp(`sip:${acct.username}@127\\.0\\.0\\.1:${p.localPort}.*;expires=3600`));
@@ -53,7 +53,7 @@ for (const dialect of DIALECTS) {
       assert.ok(b.expiresIn > 3590 && b.expiresIn <= 3600);
     });
 
-    test('SHA-256 works, and an account can be offered SHA-256 first', async () => {
+    test('SHA-256 works when an account is offered it, in the order the account chose', async () => {
       const acct = await createSipAccount(api, { digestAlgorithms: ['SHA-256', 'MD5'] });
       const p = await phone();
       const { challenge, final } = await p.register({ user: acct.username, password: acct.password });
@@ -253,3 +253,22 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('registrar with a switch-wide algorithm list', () => {
+  test('SIP_DIGEST_ALGORITHMS sets what every account without its own list is offered, in order', async () => {
+    const sw = await startTestSwitch('sqlite', { env: { SIP_DIGEST_ALGORITHMS: 'MD5,SHA-256' } });
+    const api = await signUp(sw.httpUrl);
+    const acct = await createSipAccount(api);
+    const p = await TestPhone.open('udp', sw.sipPort);
+    try {
+      const { challenge, final } = await p.register({ user: acct.username, password: acct.password, pickAlgorithm: (offered) => offered[1]! });
+      assert.deepEqual(challenge.headers.get('www-authenticate')!.map((c) => challengeParams(c).algorithm), ['MD5', 'SHA-256']);
+      assert.equal(final.status, 200);
+      const [b] = (await api.get('/registrations')).body.items;
+      assert.equal(b.digestAlgorithm, 'SHA-256');
+    } finally {
+      p.close();
+      await sw.close();
+    }
+  });
+});

@@ -5,13 +5,13 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, ensureDataDirWritable, loadConfig } from '../../server/config.ts';
 
-test('defaults: SIP 5060 on 127.0.0.1, portal 8080, SQLite in ./data, MD5 then SHA-256', () => {
+test('defaults: SIP 5060 on 127.0.0.1, portal 8080, SQLite in ./data, MD5 digests', () => {
   const c = loadConfig({});
   assert.equal(c.sip.port, 5060);
   assert.equal(c.sip.host, '127.0.0.1');
   assert.equal(c.http.port, 8080);
   assert.equal(c.databaseUrl, `sqlite://${path.resolve('data/switch.sqlite')}`);
-  assert.deepEqual(c.sip.digestAlgorithms, ['MD5', 'SHA-256']);
+  assert.deepEqual(c.sip.digestAlgorithms, ['MD5']);
   assert.match(c.databaseDescription, /^SQLite file /);
 });
 
