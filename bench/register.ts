@@ -7,7 +7,7 @@
  *
  *   tsx bench/register.ts [--mysql]      (or `npm run bench`)
  *
- * Knobs: REG_RATES (the ladder, per second), STEP_S [10], USERS [10000], MYSQL_URL.
+ * Knobs: REG_RATES (the ladder, per second), STEP_S [10], USERS [10000], MYSQL_URL, PROFILE_DIR.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -155,7 +155,9 @@ interface RunningServer {
 /** Starts the switch as `npm start` does and waits until /readyz answers. */
 async function startServer(env: Record<string, string>, logFile: string): Promise<RunningServer> {
   const log = createWriteStream(logFile);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  // PROFILE_DIR=dir writes a V8 CPU profile of the switch there (open it in Chrome DevTools).
+  const profile = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.PROFILE_DIR)}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'server/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

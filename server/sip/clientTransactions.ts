@@ -4,7 +4,7 @@
  * A/E; every transaction ends by itself (Timers B/D/F/K) and reports a timeout as a synthesized 408,
  * so callers always get exactly one final outcome.
  */
-import { randomBytes } from 'node:crypto';
+import { randomToken } from './random.ts';
 import type { SipRequest, SipResponse, Via } from './message.ts';
 import { serialize } from './message.ts';
 import { T1, T2, T4 } from './transactions.ts';
@@ -35,7 +35,7 @@ export interface ClientTransportIO {
 }
 
 export function newBranch(): string {
-  return `z9hG4bK${randomBytes(10).toString('hex')}`;
+  return `z9hG4bK${randomToken(10)}`;
 }
 
 type State = 'calling' | 'proceeding' | 'completed' | 'accepted' | 'terminated';

@@ -6,7 +6,8 @@
  * `stale=true`. Replays are refused by remembering the highest nonce-count seen per nonce until the
  * nonce expires.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { randomToken } from './random.ts';
 import type { DigestAlgorithm } from '../config.ts';
 import type { AuthParams } from './message.ts';
 
@@ -93,7 +94,7 @@ export class DigestAuthenticator {
 
   newNonce(clientIp: string, now = Date.now()): string {
     const issued = now.toString(36);
-    const random = randomBytes(9).toString('base64url');
+    const random = randomToken(9, 'base64url');
     return `${issued}.${random}.${this.sign(issued, random, clientIp)}`;
   }
 

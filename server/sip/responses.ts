@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomToken } from './random.ts';
 import type { Headers, SipRequest, SipResponse } from './message.ts';
 
 export const REASONS: Record<number, string> = {
@@ -25,7 +25,7 @@ export const SERVER_NAME = 'sipswitch';
 export const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER';
 
 export function newTag(): string {
-  return randomBytes(6).toString('hex');
+  return randomToken(6);
 }
 
 /**

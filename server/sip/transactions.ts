@@ -29,7 +29,7 @@ export interface TransactionTimers {
 }
 
 export class ServerTransaction {
-  readonly toTag = newTag();
+  private tag?: string;
   private lastResponse?: Buffer;
   finalStatus = 0;
   readonly createdAt = Date.now();
@@ -50,6 +50,11 @@ export class ServerTransaction {
 
   get isInvite(): boolean {
     return this.request.method === 'INVITE';
+  }
+
+  /** Our To tag for this request's responses, made when first needed. */
+  get toTag(): string {
+    return (this.tag ??= newTag());
   }
 
   get answered(): boolean {
