@@ -5,6 +5,7 @@
  * with SIGKILL (process.exit() after a memory-limit disposal can segfault).
  */
 import { Compiler } from './compile.ts';
+import { sampleThreadCpu } from './cpuClock.ts';
 import { TenantSandbox } from './sandbox.ts';
 import type { FromWorker, HostOp, RunMessage, ToWorker, WorkerConfig, WorkerLogLevel } from './protocol.ts';
 
@@ -95,7 +96,14 @@ process.on('message', (raw) => {
       abort(msg.id);
       break;
     case 'probe':
-      send({ t: 'probe-reply', seq: msg.seq, rssBytes: process.memoryUsage.rss(), isolates: all.size, executions: running.size });
+      send({
+        t: 'probe-reply',
+        seq: msg.seq,
+        rssBytes: process.memoryUsage.rss(),
+        isolateHeapBytes: [...all].reduce((sum, s) => sum + s.heapBytes, 0),
+        isolates: all.size,
+        executions: running.size,
+      });
       break;
     case 'compile':
       void compiler.compile(msg.source).then((result) => send({ t: 'compiled', reqId: msg.reqId, ...result }));
@@ -105,8 +113,10 @@ process.on('message', (raw) => {
 
 setInterval(() => {
   const now = Date.now();
+  // Reading every thread's schedstat costs ~0.1 ms: only worth it while something runs.
+  const threads = running.size > 0 ? sampleThreadCpu() : null;
   for (const sandbox of all) {
-    sandbox.checkCpu();
+    if (threads) sandbox.checkCpu(threads);
     if (sandbox.liveCount === 0 && (sandbox.retiring || now - sandbox.lastUsed > config.idleIsolateMs)) sandbox.dispose('idle');
     if (sandbox.disposed) {
       all.delete(sandbox);

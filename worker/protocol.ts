@@ -53,6 +53,14 @@ export type FromWorker =
       error?: { message: string; line?: number; column?: number };
       cpuMs: number;
     }
-  | { t: 'probe-reply'; seq: number; rssBytes: number; isolates: number; executions: number }
+  | {
+      t: 'probe-reply';
+      seq: number;
+      rssBytes: number;
+      /** Heap of the live isolates, each bounded by `heapMb`: memory that recycling cannot win back. */
+      isolateHeapBytes: number;
+      isolates: number;
+      executions: number;
+    }
   | { t: 'compiled'; reqId: number; ok: true }
   | { t: 'compiled'; reqId: number; ok: false; message: string; line: number; column: number };

@@ -1,4 +1,5 @@
 import ivm from 'isolated-vm';
+import { busiestThreadMs, type ThreadCpu } from './cpuClock.ts';
 import { PRELUDE } from './prelude.ts';
 import type { HostOp, RunMessage, WorkerConfig, WorkerLogLevel, WorkerOutcome } from './protocol.ts';
 
@@ -24,10 +25,6 @@ type DisposeReason = 'timeout' | 'memory' | 'aborted' | 'idle';
 
 const MAX_ERROR_CHARS = 2000;
 
-function processCpuMicros(): number {
-  const usage = process.cpuUsage();
-  return usage.user + usage.system;
-}
 const NEARLY_FULL_HEAP = 0.7;
 
 /**
@@ -36,25 +33,48 @@ const NEARLY_FULL_HEAP = 0.7;
  * `await`, so CPU is policed by `checkCpu`, which a worker-wide watchdog calls every few ms: the
  * only thing that stops a running isolate is `dispose()`, which ends every execution in it.
  *
- * A "slice" is the CPU spent since the isolate last made an awaited host call (or since the last
- * execution began). The isolate is single-threaded, so a slice that overruns belongs to code of
- * this tenant that has not yielded.
+ * A "slice" is the isolate's `cpuTime` since this thread last saw it make progress: an awaited
+ * host call, a finished set-up step, a finished execution. The isolate is single-threaded, so a
+ * slice that overruns belongs to code of this tenant that has not yielded.
  *
- * `isolate.cpuTime` advances with the wall clock while the isolate runs, so on a busy machine a
- * preempted isolate looks busier than it is. An overrun therefore also needs the whole worker
- * process to have burnt the budget in real CPU since the slice began.
+ * Two things make `cpuTime` overstate a slice, and both used to kill healthy executions under
+ * load. The progress that ends a slice is only seen when this thread's event loop gets to it, and
+ * timers run before the loop delivers isolate completions, so a late watchdog tick sees stale
+ * slices: an overrun is confirmed in `setImmediate`, after the completions were delivered, and
+ * only if no progress arrived meanwhile. And the part of `cpuTime` still being measured is wall
+ * time (isolated-vm reads the thread's CPU clock only when the isolate unlocks), so a preempted
+ * isolate looks busy: some single thread must also have burnt the budget in real CPU
+ * (`cpuClock.ts`) since the first tick of the slice. Code that does not yield stays on one thread,
+ * so a real busy loop passes this as soon as it has had the budget; on a saturated machine no
+ * thread gets that much CPU in so short a time, which is exactly when false alarms came. The sum
+ * over threads, or the process's CPU, would not do: with several tenants busy at once they pass
+ * the budget together while each isolate is well within it.
  */
 export class TenantSandbox {
   private readonly isolate: ivm.Isolate;
   private readonly live = new Set<string>();
   private sliceStart = 0n;
-  /** CPU of the whole process (µs) when the slice began: an upper bound on what the isolate used. */
-  private sliceStartProcessCpu = 0;
+  /** Counts slices, so a confirmation can tell whether progress arrived since the suspicion. */
+  private sliceSeq = 0;
+  /** Threads' CPU at the first watchdog tick of the slice; null until that tick. */
+  private sliceCpuBaseline: ThreadCpu | null = null;
+  private confirming = false;
   private lastCpu = 0n;
   private disposedFor: DisposeReason | null = null;
-  /** Last known heap use as a share of the limit, sampled whenever the isolate is between tasks. */
+  /** Last known heap use as a share of the limit, sampled by the watchdog between tasks. */
   private heapShare = 0;
   private heapSampling = false;
+  /** Last sampled heap size (bytes): the share of the worker's RSS that this isolate explains. */
+  heapBytes = 0;
+  /**
+   * isolated-vm keeps a per-isolate table of modules without a lock: compiling a module adds to it
+   * on the isolate's thread, releasing one removes from it on this thread. Done at the same time
+   * they corrupt it (SIGSEGV, or SIGABRT in ~ModuleInfo under load), so a module is released only
+   * while no compile is in flight in its isolate.
+   */
+  private compiling = 0;
+  private readonly unreleasedModules: ivm.Module[] = [];
+  private preludeScript: Promise<ivm.Script> | null = null;
   /** No new executions; disposed once the live ones end. */
   retiring = false;
   lastUsed = Date.now();
@@ -85,8 +105,8 @@ export class TenantSandbox {
 
   private markSliceStart(): void {
     this.sliceStart = this.cpu();
-    this.sliceStartProcessCpu = processCpuMicros();
-    this.sampleHeap();
+    this.sliceSeq += 1;
+    this.sliceCpuBaseline = null;
   }
 
   /** Answered only once the isolate is between tasks, so a busy loop simply keeps the last value. */
@@ -96,6 +116,7 @@ export class TenantSandbox {
     this.isolate.getHeapStatistics().then(
       (s) => {
         this.heapShare = s.used_heap_size / s.heap_size_limit;
+        this.heapBytes = s.total_heap_size + s.externally_allocated_size;
         this.heapSampling = false;
       },
       () => {},
@@ -103,19 +124,31 @@ export class TenantSandbox {
   }
 
   /**
-   * Called by the watchdog; disposes the isolate when the current slice is over budget. Close to
-   * its heap limit V8 spends the budget on garbage collection before isolated-vm's memory check
-   * fires, so an overrun with a nearly full heap counts as running out of memory.
+   * Called by the watchdog with a fresh `sampleThreadCpu()`; disposes the isolate when the current
+   * slice is over budget. Close to its heap limit V8 spends the budget on garbage collection before
+   * isolated-vm's memory check fires, so an overrun with a nearly full heap counts as running out
+   * of memory.
    */
-  checkCpu(): void {
-    if (this.live.size === 0 || this.isolate.isDisposed) return;
-    const budgetMs = this.config.cpuMsPerSlice;
-    const sliceMs = Number(this.cpu() - this.sliceStart) / 1e6;
-    if (sliceMs > budgetMs && (processCpuMicros() - this.sliceStartProcessCpu) / 1000 > budgetMs) {
-      this.dispose(this.heapShare > NEARLY_FULL_HEAP ? 'memory' : 'timeout');
+  checkCpu(threads: ThreadCpu): void {
+    if (this.live.size === 0 || this.isolate.isDisposed || this.confirming) return;
+    this.sliceCpuBaseline ??= threads;
+    if (!this.overBudget(threads)) {
+      this.sampleHeap();
       return;
     }
-    this.sampleHeap();
+    const suspected = this.sliceSeq;
+    this.confirming = true;
+    setImmediate(() => {
+      this.confirming = false;
+      if (this.sliceSeq !== suspected || this.live.size === 0 || this.isolate.isDisposed) return;
+      this.dispose(this.heapShare > NEARLY_FULL_HEAP ? 'memory' : 'timeout');
+    });
+  }
+
+  private overBudget(threads: ThreadCpu): boolean {
+    const budgetMs = this.config.cpuMsPerSlice;
+    const sliceMs = Number(this.cpu() - this.sliceStart) / 1e6;
+    return sliceMs > budgetMs && busiestThreadMs(this.sliceCpuBaseline ?? threads, threads) > budgetMs;
   }
 
   dispose(reason: DisposeReason): void {
@@ -159,23 +192,28 @@ export class TenantSandbox {
         maxLogLines: this.config.maxLogLines,
         maxLogChars: this.config.maxLogChars,
       };
-      const start = await context.evalClosure(PRELUDE, [hostRef, logRef, msg.call, msg.timeZone, limits], {
+      const setup = await (await this.prelude()).run(context, { reference: true });
+      held.push(setup);
+      const start = await setup.apply(undefined, [hostRef, logRef, msg.call, msg.timeZone, limits], {
         arguments: { copy: true },
         result: { reference: true },
       });
       held.push(start);
       this.markSliceStart();
-      const module = await this.isolate.compileModule(msg.source, { filename: DIALPLAN_FILENAME });
+      const module = await this.compileModule(msg.source);
       this.markSliceStart();
-      held.push(module);
+      held.push({ release: () => this.releaseModule(module) });
       await module.instantiate(context, (specifier) => {
         throw new Error(`imports are not available in dialplans (import '${specifier}')`);
       });
       this.markSliceStart();
       await module.evaluate({ timeout: this.config.cpuMsPerSlice });
-      const resultJson: unknown = await start.apply(undefined, [module.namespace.derefInto()], {
+      const namespace = module.namespace;
+      held.push(namespace);
+      const resultJson: unknown = await start.apply(undefined, [namespace.derefInto()], {
         result: { promise: true },
       });
+      this.markSliceStart();
       const result = JSON.parse(String(resultJson)) as { ok: boolean; message?: string; stack?: string };
       if (result.ok) return { outcome: 'completed', cpuMs: cpuMs() };
       return { outcome: 'error', error: locate(result.message ?? 'error', result.stack ?? ''), cpuMs: cpuMs() };
@@ -187,6 +225,28 @@ export class TenantSandbox {
       if (!this.isolate.isDisposed) for (const h of held) h.release();
       if (this.retiring && this.live.size === 0) this.dispose('idle');
     }
+  }
+
+  private prelude(): Promise<ivm.Script> {
+    this.preludeScript ??= this.isolate.compileScript(PRELUDE, { filename: 'prelude.js' });
+    return this.preludeScript;
+  }
+
+  private async compileModule(source: string): Promise<ivm.Module> {
+    this.compiling += 1;
+    try {
+      return await this.isolate.compileModule(source, { filename: DIALPLAN_FILENAME });
+    } finally {
+      this.compiling -= 1;
+      if (this.compiling === 0 && !this.isolate.isDisposed) {
+        for (const module of this.unreleasedModules.splice(0)) module.release();
+      }
+    }
+  }
+
+  private releaseModule(module: ivm.Module): void {
+    if (this.compiling > 0) this.unreleasedModules.push(module);
+    else module.release();
   }
 
   private failure(err: unknown): Omit<ExecutionReport, 'cpuMs'> {

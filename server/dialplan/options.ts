@@ -23,6 +23,7 @@ export interface DialplanLimits {
 }
 
 export interface RecyclePolicy {
+  /** RSS beyond the live isolates' heaps (which are bounded by `heapMb` each) that recycles a worker. */
   rssBytes: number;
   /** Isolate disposals (CPU or memory) in `failureWindowMs` that make a worker suspect. */
   failures: number;

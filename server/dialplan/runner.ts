@@ -293,7 +293,9 @@ export class PooledDialplanRunner implements DialplanRunner {
         break;
       }
       case 'probe-reply':
-        if (message.rssBytes > this.policy.rssBytes) this.recycle(worker, 'memory');
+        // Tenant heaps are bounded one by one and would be rebuilt in a new process; what recycling
+        // wins back is the rest (leaks, fragmentation), so only that is held against the threshold.
+        if (message.rssBytes - message.isolateHeapBytes > this.policy.rssBytes) this.recycle(worker, 'memory');
         break;
       case 'compiled': {
         const request = this.compiles.get(message.reqId);
