@@ -52,6 +52,15 @@ const schema = z
     DATABASE_URL: databaseUrl.optional(),
     SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
     NODE_ID: z.string().min(1).max(100).optional(),
+    DIALPLAN_WORKERS: positiveInt.max(64).default(2),
+    DIALPLAN_CPU_MS: positiveInt.default(50),
+    DIALPLAN_FIRST_DIAL_SECONDS: positiveInt.default(10),
+    DIALPLAN_MAX_SECONDS: positiveInt.default(300),
+    DIALPLAN_HEAP_MB: positiveInt.min(8).max(1024).default(32),
+    DIALPLAN_MAX_LEGS: positiveInt.default(20),
+    DIALPLAN_TENANT_CONCURRENCY: positiveInt.default(5),
+    DIALPLAN_WORKER_CONCURRENCY: positiveInt.default(32),
+    DIALPLAN_WORKER_RSS_MB: positiveInt.default(150),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.optional(),
   })
@@ -85,6 +94,17 @@ export interface Config {
   secretKey: string | null;
   nodeId: string;
   log: { level: string; pretty: boolean };
+  dialplan: {
+    workers: number;
+    cpuMsPerSlice: number;
+    firstDialMs: number;
+    absoluteMs: number;
+    heapMb: number;
+    legsPerExecution: number;
+    tenantConcurrency: number;
+    workerConcurrency: number;
+    workerRssBytes: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -154,6 +174,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secretKey: c.SECRET_KEY ?? null,
     nodeId: c.NODE_ID ?? `${hostname()}:${c.SIP_PORT}`,
     log: { level: c.LOG_LEVEL, pretty: c.LOG_PRETTY ?? Boolean(process.stdout.isTTY) },
+    dialplan: {
+      workers: c.DIALPLAN_WORKERS,
+      cpuMsPerSlice: c.DIALPLAN_CPU_MS,
+      firstDialMs: c.DIALPLAN_FIRST_DIAL_SECONDS * 1000,
+      absoluteMs: c.DIALPLAN_MAX_SECONDS * 1000,
+      heapMb: c.DIALPLAN_HEAP_MB,
+      legsPerExecution: c.DIALPLAN_MAX_LEGS,
+      tenantConcurrency: c.DIALPLAN_TENANT_CONCURRENCY,
+      workerConcurrency: c.DIALPLAN_WORKER_CONCURRENCY,
+      workerRssBytes: c.DIALPLAN_WORKER_RSS_MB * 1024 * 1024,
+    },
   };
 }
 

@@ -11,12 +11,14 @@ import { startBindingSweeper } from './sip/bindingSweeper.ts';
 import { createSipService, type SipService } from './sip/service.ts';
 import type { AuthGuardOptions } from './sip/authGuard.ts';
 import { Store } from './store/index.ts';
+import { startDialplanRunner, type PooledDialplanRunner } from './dialplan/runner.ts';
 
 export interface RunningSwitch {
   config: Config;
   store: Store;
   sip: SipService;
   metrics: Metrics;
+  dialplans: PooledDialplanRunner;
   sipPort: number;
   httpPort: number;
   httpUrl: string;
@@ -35,6 +37,23 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
   const sip = createSipService(config, store, log, metrics, options.authGuard);
   const stops: Array<() => Promise<void> | void> = [() => store.close()];
   try {
+    const d = config.dialplan;
+    const dialplans = await startDialplanRunner({
+      logger: log.child({ subsystem: 'dialplan' }),
+      registry: metrics.registry,
+      workers: d.workers,
+      limits: {
+        cpuMsPerSlice: d.cpuMsPerSlice,
+        firstDialMs: d.firstDialMs,
+        absoluteMs: d.absoluteMs,
+        heapMb: d.heapMb,
+        legsPerExecution: d.legsPerExecution,
+        tenantConcurrency: d.tenantConcurrency,
+        workerConcurrency: d.workerConcurrency,
+      },
+      recycle: { rssBytes: d.workerRssBytes },
+    });
+    stops.unshift(() => dialplans.stop());
     await sip.stack.start();
     stops.unshift(() => sip.stack.stop());
     stops.unshift(startBindingSweeper(store.location, log, metrics, options.sweepIntervalMs));
@@ -45,6 +64,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       log,
       metrics,
       limits: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min },
+      dialplans,
       ready: async () => {
         await store.ping();
         return true;
@@ -68,6 +88,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       store,
       sip,
       metrics,
+      dialplans,
       sipPort: sip.stack.port,
       httpPort,
       httpUrl: `http://${config.http.host}:${httpPort}`,

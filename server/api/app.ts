@@ -7,7 +7,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Store } from '../store/index.ts';
+import type { DialplanRunner } from '../dialplan/types.ts';
 import { apiKeyRoutes } from './apiKeyRoutes.ts';
+import { dialplanRoutes } from './dialplanRoutes.ts';
 import { authRoutes, meRoutes, type AuthLimits } from './authRoutes.ts';
 import { errorHandler, unknownRoute } from './errors.ts';
 import { registrationRoutes } from './registrationRoutes.ts';
@@ -20,6 +22,7 @@ export interface ApiDeps {
   log: Logger;
   metrics: Metrics;
   limits: AuthLimits;
+  dialplans: DialplanRunner;
   /** True once SIP is listening and the database answers. */
   ready: () => Promise<boolean>;
 }
@@ -65,6 +68,7 @@ export function createApiApp(deps: ApiDeps): Express {
   tenantApi.use('/sip-accounts', sipAccountRoutes(store, deps.config));
   tenantApi.use('/registrations', registrationRoutes());
   tenantApi.use('/api-keys', apiKeyRoutes());
+  tenantApi.use('/dialplans', dialplanRoutes(deps.dialplans));
   api.use(tenantApi);
   api.use(unknownRoute);
   app.use('/api/v1', api);

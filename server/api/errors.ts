@@ -8,6 +8,8 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly field?: string,
+    /** More machine-readable detail for the client (e.g. the line and column of a syntax error). */
+    readonly extra?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -30,7 +32,7 @@ export const errorHandler =
   (log: Logger): ErrorRequestHandler =>
   (err, req, res, _next) => {
     if (err instanceof HttpError) {
-      res.status(err.status).json({ error: err.message, ...(err.field ? { field: err.field } : {}) });
+      res.status(err.status).json({ error: err.message, ...(err.field ? { field: err.field } : {}), ...err.extra });
       return;
     }
     const e = err as { type?: string; status?: number; message?: string };

@@ -6,7 +6,16 @@ import type { Store } from '../store/index.ts';
 import { UsernameTakenError, type SipAccount, type SipAccountChanges } from '../store/sipAccounts.ts';
 import { HttpError, notFound, parse } from './errors.ts';
 import { passwordWeakness } from './passwords.ts';
+import { dialplanName } from './dialplanRoutes.ts';
 import { scopeOf } from './session.ts';
+import type { TenantScope } from '../store/index.ts';
+
+/** A dialplan an account names must exist now (it may still be deleted later; then the default runs). */
+async function checkDialplans(scope: TenantScope, refs: Array<['dialplanOut' | 'dialplanIn', string | null | undefined]>) {
+  for (const [field, name] of refs) {
+    if (name && !(await scope.dialplans.get(name))) throw new HttpError(400, `${field}: there is no dialplan named ${name}`, field);
+  }
+}
 
 // Usernames are SIP URI user parts that need no escaping and no confusion with numbers we route.
 const username = z
@@ -21,17 +30,23 @@ const algorithms = z
   .refine((l) => new Set(l).size === l.length, 'must not repeat an algorithm')
   .nullable();
 
+const dialplanRef = dialplanName.nullable();
+
 const createBody = z.strictObject({
   username,
   password: z.string().max(200),
   displayName: displayName.optional(),
   digestAlgorithms: algorithms.optional(),
+  dialplanOut: dialplanRef.optional(),
+  dialplanIn: dialplanRef.optional(),
 });
 const patchBody = z.strictObject({
   password: z.string().max(200).optional(),
   displayName: displayName.optional(),
   digestAlgorithms: algorithms.optional(),
   enabled: z.boolean().optional(),
+  dialplanOut: dialplanRef.optional(),
+  dialplanIn: dialplanRef.optional(),
 });
 const idParam = z.strictObject({ id: z.string().max(64) });
 
@@ -47,6 +62,8 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
     displayName: a.displayName,
     enabled: a.enabled,
     digestAlgorithms: a.digestAlgorithms,
+    dialplanOut: a.dialplanOut,
+    dialplanIn: a.dialplanIn,
     effectiveDigestAlgorithms: a.digestAlgorithms ?? config.sip.digestAlgorithms,
     // HA1 digests are tied to the realm they were made for; after a domain change the password must be set again.
     needsNewPassword: a.realm !== realm,
@@ -67,11 +84,15 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
   r.post('/', async (req, res) => {
     const body = parse(createBody, req.body);
     const digests = checkPassword(body.password, body.username);
+    const scope = scopeOf(req);
+    await checkDialplans(scope, [['dialplanOut', body.dialplanOut], ['dialplanIn', body.dialplanIn]]);
     try {
-      const a = await scopeOf(req).sipAccounts.create({
+      const a = await scope.sipAccounts.create({
         username: body.username,
         displayName: body.displayName ?? null,
         digestAlgorithms: body.digestAlgorithms ?? null,
+        dialplanOut: body.dialplanOut ?? null,
+        dialplanIn: body.dialplanIn ?? null,
         ...digests,
       });
       store.sipAccountLookup.invalidate(a.username);
@@ -92,14 +113,18 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
   r.patch('/:id', async (req, res) => {
     const { id } = parse(idParam, req.params);
     const body = parse(patchBody, req.body);
-    const accounts = scopeOf(req).sipAccounts;
+    const scope = scopeOf(req);
+    const accounts = scope.sipAccounts;
     const current = await accounts.get(id);
     if (!current) throw notFound('SIP account');
+    await checkDialplans(scope, [['dialplanOut', body.dialplanOut], ['dialplanIn', body.dialplanIn]]);
     const changes: SipAccountChanges = {};
     if (body.password !== undefined) Object.assign(changes, checkPassword(body.password, current.username));
     if (body.displayName !== undefined) changes.displayName = body.displayName;
     if (body.digestAlgorithms !== undefined) changes.digestAlgorithms = body.digestAlgorithms;
     if (body.enabled !== undefined) changes.enabled = body.enabled;
+    if (body.dialplanOut !== undefined) changes.dialplanOut = body.dialplanOut;
+    if (body.dialplanIn !== undefined) changes.dialplanIn = body.dialplanIn;
     const a = await accounts.update(id, changes);
     if (!a) throw notFound('SIP account');
     store.sipAccountLookup.invalidate(a.username);

@@ -15,6 +15,10 @@ export interface SipAccount {
   /** Algorithms offered to this account in order; null means the switch default. */
   digestAlgorithms: DigestAlgorithm[] | null;
   enabled: boolean;
+  /** Dialplan for calls this account's phone places; null = the tenant's `default`. */
+  dialplanOut: string | null;
+  /** Dialplan for calls to this account; null = ring its phones. */
+  dialplanIn: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -26,10 +30,12 @@ export interface NewSipAccount {
   ha1Md5: string;
   ha1Sha256: string;
   digestAlgorithms: DigestAlgorithm[] | null;
+  dialplanOut?: string | null;
+  dialplanIn?: string | null;
 }
 
 export type SipAccountChanges = Partial<
-  Pick<SipAccount, 'displayName' | 'realm' | 'ha1Md5' | 'ha1Sha256' | 'digestAlgorithms' | 'enabled'>
+  Pick<SipAccount, 'displayName' | 'realm' | 'ha1Md5' | 'ha1Sha256' | 'digestAlgorithms' | 'enabled' | 'dialplanOut' | 'dialplanIn'>
 >;
 
 export class UsernameTakenError extends Error {
@@ -49,6 +55,8 @@ export function toSipAccount(r: Selectable<SipAccountsTable>): SipAccount {
     ha1Sha256: r.ha1_sha256,
     digestAlgorithms: r.digest_algorithms ? (r.digest_algorithms.split(',') as DigestAlgorithm[]) : null,
     enabled: Boolean(r.enabled),
+    dialplanOut: r.dialplan_out,
+    dialplanIn: r.dialplan_in,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
@@ -97,6 +105,8 @@ export class TenantSipAccounts {
           ha1_sha256: a.ha1Sha256,
           digest_algorithms: a.digestAlgorithms?.join(',') ?? null,
           enabled: 1,
+          dialplan_out: a.dialplanOut ?? null,
+          dialplan_in: a.dialplanIn ?? null,
           created_at: now,
           updated_at: now,
         })
@@ -116,6 +126,8 @@ export class TenantSipAccounts {
     if (c.ha1Sha256 !== undefined) set.ha1_sha256 = c.ha1Sha256;
     if (c.digestAlgorithms !== undefined) set.digest_algorithms = c.digestAlgorithms?.join(',') ?? null;
     if (c.enabled !== undefined) set.enabled = c.enabled ? 1 : 0;
+    if (c.dialplanOut !== undefined) set.dialplan_out = c.dialplanOut;
+    if (c.dialplanIn !== undefined) set.dialplan_in = c.dialplanIn;
     const r = await this.db
       .updateTable('sip_accounts')
       .set(set)

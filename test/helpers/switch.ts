@@ -33,6 +33,7 @@ function configFor(db: TestDatabase, sipPort: number, env: Record<string, string
     HTTP_SIGNUPS_PER_HOUR: '10000',
     HTTP_LOGINS_PER_15MIN: '10000',
     NODE_ID: 'test-node',
+    DIALPLAN_WORKERS: '1',
     ...env,
   });
 }
