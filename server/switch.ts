@@ -12,6 +12,7 @@ import { createSipService, type SipService } from './sip/service.ts';
 import type { AuthGuardOptions } from './sip/authGuard.ts';
 import { Store } from './store/index.ts';
 import { startDialplanRunner, type PooledDialplanRunner } from './dialplan/runner.ts';
+import { EventBus } from './calls/events.ts';
 
 export interface RunningSwitch {
   config: Config;
@@ -19,6 +20,8 @@ export interface RunningSwitch {
   sip: SipService;
   metrics: Metrics;
   dialplans: PooledDialplanRunner;
+  /** Call events: the call-handling code emits, consumers (CDRs, live view) subscribe. */
+  bus: EventBus;
   sipPort: number;
   httpPort: number;
   httpUrl: string;
@@ -35,6 +38,10 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
   const store = await Store.open(config.databaseUrl);
   const metrics = createMetrics();
   const sip = createSipService(config, store, log, metrics, options.authGuard);
+  const bus = new EventBus(config.nodeId, (err, event) =>
+    log.error({ err, eventType: event.type, tenantId: event.tenantId, callId: event.callId }, 'call event consumer failed'),
+  );
+  // Consumers of call events subscribe here, before any call can start.
   const stops: Array<() => Promise<void> | void> = [() => store.close()];
   try {
     const d = config.dialplan;
@@ -89,6 +96,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       sip,
       metrics,
       dialplans,
+      bus,
       sipPort: sip.stack.port,
       httpPort,
       httpUrl: `http://${config.http.host}:${httpPort}`,
