@@ -61,6 +61,9 @@ const schema = z
     DIALPLAN_TENANT_CONCURRENCY: positiveInt.default(5),
     DIALPLAN_WORKER_CONCURRENCY: positiveInt.default(32),
     DIALPLAN_WORKER_RSS_MB: positiveInt.default(150),
+    CDR_RETENTION_DAYS: positiveInt.max(36500).default(90),
+    CALL_MAX_SECONDS: positiveInt.default(4 * 3600),
+    CALLS_PER_TENANT: positiveInt.default(20),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.optional(),
   })
@@ -94,6 +97,7 @@ export interface Config {
   secretKey: string | null;
   nodeId: string;
   log: { level: string; pretty: boolean };
+  calls: { maxSeconds: number; tenantLimit: number };
   dialplan: {
     workers: number;
     cpuMsPerSlice: number;
@@ -105,6 +109,8 @@ export interface Config {
     workerConcurrency: number;
     workerRssBytes: number;
   };
+  /** Call records older than this are purged (in small batches, hourly). */
+  cdr: { retentionDays: number };
 }
 
 export class ConfigError extends Error {
@@ -174,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secretKey: c.SECRET_KEY ?? null,
     nodeId: c.NODE_ID ?? `${hostname()}:${c.SIP_PORT}`,
     log: { level: c.LOG_LEVEL, pretty: c.LOG_PRETTY ?? Boolean(process.stdout.isTTY) },
+    calls: { maxSeconds: c.CALL_MAX_SECONDS, tenantLimit: c.CALLS_PER_TENANT },
     dialplan: {
       workers: c.DIALPLAN_WORKERS,
       cpuMsPerSlice: c.DIALPLAN_CPU_MS,
@@ -185,6 +192,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       workerConcurrency: c.DIALPLAN_WORKER_CONCURRENCY,
       workerRssBytes: c.DIALPLAN_WORKER_RSS_MB * 1024 * 1024,
     },
+    cdr: { retentionDays: c.CDR_RETENTION_DAYS },
   };
 }
 

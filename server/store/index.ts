@@ -15,6 +15,7 @@ import { TenantSipAccounts } from './sipAccounts.ts';
 import { TenantSettings } from './tenantSettings.ts';
 import { TenantDialplans } from './dialplans.ts';
 import { TenantKv } from './kv.ts';
+import { CdrArchive, TenantCdrs } from './cdrs.ts';
 
 export interface TenantScope {
   readonly tenantId: string;
@@ -24,12 +25,15 @@ export interface TenantScope {
   readonly apiKeys: TenantApiKeys;
   readonly dialplans: TenantDialplans;
   readonly kv: TenantKv;
+  readonly cdrs: TenantCdrs;
 }
 
 export class Store {
   readonly directory: AccountDirectory;
   readonly sipAccountLookup: SipAccountLookup;
   readonly location: SqlLocationStore;
+  /** Cross-tenant: the CDR writer's inserts and the retention purge. */
+  readonly cdrs: CdrArchive;
   readonly kysely: Kysely<Database>;
 
   private constructor(private readonly db: Db) {
@@ -37,6 +41,7 @@ export class Store {
     this.directory = new AccountDirectory(db.kysely);
     this.sipAccountLookup = new SipAccountLookup(db.kysely);
     this.location = new SqlLocationStore(db.kysely);
+    this.cdrs = new CdrArchive(db.kysely);
   }
 
   static async open(url: string): Promise<Store> {
@@ -64,6 +69,7 @@ export class Store {
       apiKeys: new TenantApiKeys(k, tenantId),
       dialplans: new TenantDialplans(k, tenantId),
       kv: new TenantKv(k, tenantId),
+      cdrs: new TenantCdrs(k, tenantId),
     };
   }
 

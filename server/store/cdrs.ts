@@ -1,0 +1,333 @@
+/**
+ * Call records (CDRs): one row per call, written in batches by the CDR writer (server/cdr/), read
+ * per tenant newest first with keyset pagination, purged in small batches.
+ */
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool } from 'kysely';
+import type { Database } from './schema.ts';
+
+export type CdrDirection = 'in' | 'out' | 'local';
+export type CdrStatus = 'answered' | 'busy' | 'no-answer' | 'cancelled' | 'failed';
+export const CDR_STATUSES: readonly CdrStatus[] = ['answered', 'busy', 'no-answer', 'cancelled', 'failed'];
+export type HangupSide = 'caller' | 'callee' | 'switch';
+
+export interface CdrParty {
+  user: string;
+  host: string;
+  display?: string;
+  uri: string;
+}
+
+/** One channel of the call as it was when it hung up. */
+export interface CdrLeg {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  target?: string;
+  account?: string;
+  provider?: string;
+  from: CdrParty;
+  to: CdrParty;
+  createdAt: number;
+  ringingAt?: number;
+  answeredAt?: number;
+  endedAt?: number;
+  sipStatus?: number;
+  hangupCause?: string;
+  hangupBy?: HangupSide;
+}
+
+export interface CdrLogLine {
+  at: number;
+  level: string;
+  message: string;
+}
+
+export interface CdrSummary {
+  id: string;
+  tenantId: string;
+  callId: string;
+  nodeId: string;
+  direction: CdrDirection;
+  caller: string;
+  callee: string;
+  dialled: string[];
+  account: string | null;
+  provider: string | null;
+  startedAt: number;
+  ringingAt: number | null;
+  answeredAt: number | null;
+  endedAt: number;
+  ringMs: number | null;
+  talkMs: number;
+  status: CdrStatus;
+  sipStatus: number | null;
+  hangupCause: string | null;
+  hangupBy: HangupSide | null;
+  dialplan: { name: string; version: number | null; outcome: string | null } | null;
+}
+
+export interface Cdr extends CdrSummary {
+  legs: CdrLeg[];
+  log: CdrLogLine[];
+}
+
+export interface CdrsTable {
+  id: string;
+  tenant_id: string;
+  call_id: string;
+  node_id: string;
+  started_at: number;
+  ringing_at: number | null;
+  answered_at: number | null;
+  ended_at: number;
+  ring_ms: number | null;
+  talk_ms: number;
+  direction: string;
+  caller: string;
+  callee: string;
+  /** The dialled targets, space-separated with a space at each end, so that `% t %` matches one. */
+  dialled: string;
+  account: string | null;
+  provider: string | null;
+  status: string;
+  sip_status: number | null;
+  hangup_cause: string | null;
+  hangup_by: string | null;
+  dialplan_name: string | null;
+  dialplan_version: number | null;
+  dialplan_outcome: string | null;
+  /** JSON: CdrLeg[]. */
+  legs: string;
+  /** JSON: CdrLogLine[]. */
+  log: string;
+}
+
+type Db = Kysely<Database & { cdrs: CdrsTable }>;
+type Eb = ExpressionBuilder<Database & { cdrs: CdrsTable }, 'cdrs'>;
+
+export interface CdrFilter {
+  /** Inclusive, epoch ms. */
+  from?: number;
+  /** Exclusive, epoch ms. */
+  to?: number;
+  /** Equals the caller or the callee, or one dialled target or its user part (`0123` of `0123@trunk`). */
+  number?: string;
+  /** A disposition, or the SIP status the caller got. */
+  status?: CdrStatus | number;
+}
+
+export interface CdrPage {
+  items: CdrSummary[];
+  nextCursor: string | null;
+}
+
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('not a cursor returned by this API');
+  }
+}
+
+export interface PurgeOptions {
+  /** Rows per DELETE: small, so no statement holds its locks for long. */
+  batchSize?: number;
+  /** Pause between batches, leaving the database to other writers. */
+  pauseMs?: number;
+  signal?: AbortSignal;
+  onBatch?: (deleted: number) => void;
+}
+
+const clamp = (s: string, n: number) => (s.length > n ? s.slice(0, n) : s);
+const clampOrNull = (s: string | null | undefined, n: number) => (s == null ? null : clamp(s, n));
+
+/** Column sizes are enforced here so that no record can fail to insert (and block the writer) for its contents. */
+function toRow(c: Cdr): CdrsTable {
+  return {
+    id: c.id,
+    tenant_id: c.tenantId,
+    call_id: c.callId,
+    node_id: clamp(c.nodeId, 100),
+    started_at: c.startedAt,
+    ringing_at: c.ringingAt,
+    answered_at: c.answeredAt,
+    ended_at: c.endedAt,
+    ring_ms: c.ringMs,
+    talk_ms: c.talkMs,
+    direction: c.direction,
+    caller: clamp(c.caller, 255),
+    callee: clamp(c.callee, 255),
+    dialled: clamp(` ${c.dialled.join(' ')} `, 1024),
+    account: clampOrNull(c.account, 64),
+    provider: clampOrNull(c.provider, 64),
+    status: c.status,
+    sip_status: c.sipStatus,
+    hangup_cause: clampOrNull(c.hangupCause, 32),
+    hangup_by: c.hangupBy,
+    dialplan_name: clampOrNull(c.dialplan?.name, 64),
+    dialplan_version: c.dialplan?.version ?? null,
+    dialplan_outcome: clampOrNull(c.dialplan?.outcome, 255),
+    legs: JSON.stringify(c.legs),
+    log: JSON.stringify(c.log),
+  };
+}
+
+const nullableNumber = (v: number | null) => (v == null ? null : Number(v));
+
+function toSummary(r: Omit<Selectable<CdrsTable>, 'legs' | 'log'>): CdrSummary {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    callId: r.call_id,
+    nodeId: r.node_id,
+    direction: r.direction as CdrDirection,
+    caller: r.caller,
+    callee: r.callee,
+    dialled: r.dialled.split(' ').filter(Boolean),
+    account: r.account,
+    provider: r.provider,
+    startedAt: Number(r.started_at),
+    ringingAt: nullableNumber(r.ringing_at),
+    answeredAt: nullableNumber(r.answered_at),
+    endedAt: Number(r.ended_at),
+    ringMs: nullableNumber(r.ring_ms),
+    talkMs: Number(r.talk_ms),
+    status: r.status as CdrStatus,
+    sipStatus: nullableNumber(r.sip_status),
+    hangupCause: r.hangup_cause,
+    hangupBy: r.hangup_by as HangupSide | null,
+    dialplan: r.dialplan_name == null ? null : { name: r.dialplan_name, version: r.dialplan_version, outcome: r.dialplan_outcome },
+  };
+}
+
+const SUMMARY_COLUMNS = [
+  'id', 'tenant_id', 'call_id', 'node_id', 'started_at', 'ringing_at', 'answered_at', 'ended_at', 'ring_ms', 'talk_ms',
+  'direction', 'caller', 'callee', 'dialled', 'account', 'provider', 'status', 'sip_status', 'hangup_cause', 'hangup_by',
+  'dialplan_name', 'dialplan_version', 'dialplan_outcome',
+] as const;
+
+/** The cursor names the last row of a page; it is opaque to clients (base64url of JSON). */
+export function encodeCursor(startedAt: number, id: string): string {
+  return Buffer.from(JSON.stringify([startedAt, id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { startedAt: number; id: string } {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string' && v[1].length <= 36) {
+      return { startedAt: v[0] as number, id: v[1] };
+    }
+  } catch {
+    /* falls through */
+  }
+  throw new InvalidCursorError();
+}
+
+/** `!` rather than a backslash: it means the same in SQLite's and MySQL's string literals. */
+const likeEscape = (s: string) => s.replace(/[!%_]/g, (c) => `!${c}`);
+
+function filterConditions(eb: Eb, f: CdrFilter): Expression<SqlBool>[] {
+  const and: Expression<SqlBool>[] = [];
+  if (f.from !== undefined) and.push(eb('started_at', '>=', f.from));
+  if (f.to !== undefined) and.push(eb('started_at', '<', f.to));
+  if (typeof f.status === 'number') and.push(eb('sip_status', '=', f.status));
+  else if (f.status) and.push(eb('status', '=', f.status));
+  if (f.number) {
+    const n = likeEscape(f.number);
+    and.push(
+      eb.or([
+        eb('caller', '=', f.number),
+        eb('callee', '=', f.number),
+        sql<SqlBool>`dialled like ${`% ${n} %`} escape '!'`,
+        sql<SqlBool>`dialled like ${`% ${n}@%`} escape '!'`,
+      ]),
+    );
+  }
+  return and;
+}
+
+async function purge(db: Db, cutoff: number, tenantId: string | undefined, o: PurgeOptions): Promise<number> {
+  const batchSize = o.batchSize ?? 1000;
+  let total = 0;
+  while (!o.signal?.aborted) {
+    let q = db.selectFrom('cdrs').select('id').where('started_at', '<', cutoff);
+    if (tenantId !== undefined) q = q.where('tenant_id', '=', tenantId);
+    const ids = (await q.orderBy('started_at').limit(batchSize).execute()).map((r) => r.id);
+    if (!ids.length) break;
+    const d = db.deleteFrom('cdrs').where('id', 'in', ids).where('started_at', '<', cutoff);
+    await (tenantId === undefined ? d : d.where('tenant_id', '=', tenantId)).execute();
+    total += ids.length;
+    o.onBatch?.(ids.length);
+    if (ids.length < batchSize) break;
+    await new Promise((r) => setTimeout(r, o.pauseMs ?? 20));
+  }
+  return total;
+}
+
+/** Cross-tenant operations: the writer's batch insert and the global retention purge. */
+export class CdrArchive {
+  private readonly db: Db;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db.withTables<{ cdrs: CdrsTable }>();
+  }
+
+  /**
+   * Inserts records in one transaction. A record already stored is skipped, so a batch whose commit
+   * succeeded but whose answer was lost can be retried as a whole.
+   */
+  async insert(records: readonly Cdr[], rowsPerStatement = 500): Promise<void> {
+    if (!records.length) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < records.length; i += rowsPerStatement) {
+        await trx.insertInto('cdrs').values(records.slice(i, i + rowsPerStatement).map(toRow)).orIgnore().execute();
+      }
+    });
+  }
+
+  /** Deletes every tenant's records that started before `cutoff`, in batches; returns how many. */
+  purgeOlderThan(cutoff: number, o: PurgeOptions = {}): Promise<number> {
+    return purge(this.db, cutoff, undefined, o);
+  }
+}
+
+/** One tenant's call records. */
+export class TenantCdrs {
+  private readonly db: Db;
+
+  constructor(
+    db: Kysely<Database>,
+    private readonly tenantId: string,
+  ) {
+    this.db = db.withTables<{ cdrs: CdrsTable }>();
+  }
+
+  /** Newest first. Throws InvalidCursorError for a cursor this API did not make. */
+  async list(filter: CdrFilter, page: { limit: number; cursor?: string }): Promise<CdrPage> {
+    const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+    const rows = await this.db
+      .selectFrom('cdrs')
+      .select(SUMMARY_COLUMNS)
+      .where((eb) => {
+        const and = [eb('tenant_id', '=', this.tenantId), ...filterConditions(eb, filter)];
+        if (after) {
+          and.push(eb.or([eb('started_at', '<', after.startedAt), eb.and([eb('started_at', '=', after.startedAt), eb('id', '<', after.id)])]));
+        }
+        return eb.and(and);
+      })
+      .orderBy('started_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(page.limit + 1)
+      .execute();
+    const items = rows.slice(0, page.limit).map(toSummary);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor(last.startedAt, last.id) : null };
+  }
+
+  async get(id: string): Promise<Cdr | undefined> {
+    const r = await this.db.selectFrom('cdrs').selectAll().where('tenant_id', '=', this.tenantId).where('id', '=', id).executeTakeFirst();
+    return r && { ...toSummary(r), legs: JSON.parse(r.legs) as CdrLeg[], log: JSON.parse(r.log) as CdrLogLine[] };
+  }
+
+  /** Deletes this tenant's records that started before `cutoff`, in batches; returns how many. */
+  purgeOlderThan(cutoff: number, o: PurgeOptions = {}): Promise<number> {
+    return purge(this.db, cutoff, this.tenantId, o);
+  }
+}
