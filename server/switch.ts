@@ -13,6 +13,9 @@ import type { AuthGuardOptions } from './sip/authGuard.ts';
 import { Store } from './store/index.ts';
 import { startDialplanRunner, type PooledDialplanRunner } from './dialplan/runner.ts';
 import { EventBus } from './calls/events.ts';
+import { LiveView } from './calls/liveView.ts';
+import { startCdrWriter, type CdrWriter } from './cdr/writer.ts';
+import { startCdrRetention } from './cdr/retention.ts';
 
 export interface RunningSwitch {
   config: Config;
@@ -22,6 +25,10 @@ export interface RunningSwitch {
   dialplans: PooledDialplanRunner;
   /** Call events: the call-handling code emits, consumers (CDRs, live view) subscribe. */
   bus: EventBus;
+  /** Call records: built from the bus, written in batches. */
+  cdrWriter: CdrWriter;
+  /** Each tenant's current calls and event stream. */
+  liveView: LiveView;
   sipPort: number;
   httpPort: number;
   httpUrl: string;
@@ -43,6 +50,10 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
   );
   // Consumers of call events subscribe here, before any call can start.
   const stops: Array<() => Promise<void> | void> = [() => store.close()];
+  const cdrWriter = startCdrWriter({ bus, sink: store.cdrs, log: log.child({ subsystem: 'cdr' }), registry: metrics.registry });
+  const liveView = new LiveView(bus);
+  stops.unshift(() => liveView.stop(), () => cdrWriter.stop());
+  stops.unshift(startCdrRetention({ archive: store.cdrs, retentionDays: config.cdr.retentionDays, log: log.child({ subsystem: 'cdr' }) }));
   try {
     const d = config.dialplan;
     const dialplans = await startDialplanRunner({
@@ -72,6 +83,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       metrics,
       limits: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min },
       dialplans,
+      liveView,
       ready: async () => {
         await store.ping();
         return true;
@@ -97,6 +109,8 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       metrics,
       dialplans,
       bus,
+      cdrWriter,
+      liveView,
       sipPort: sip.stack.port,
       httpPort,
       httpUrl: `http://${config.http.host}:${httpPort}`,

@@ -8,7 +8,10 @@ import type { Config } from '../config.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Store } from '../store/index.ts';
 import type { DialplanRunner } from '../dialplan/types.ts';
+import type { LiveView } from '../calls/liveView.ts';
 import { apiKeyRoutes } from './apiKeyRoutes.ts';
+import { cdrRoutes } from './cdrRoutes.ts';
+import { liveRoutes } from './liveRoutes.ts';
 import { dialplanRoutes } from './dialplanRoutes.ts';
 import { authRoutes, meRoutes, type AuthLimits } from './authRoutes.ts';
 import { errorHandler, unknownRoute } from './errors.ts';
@@ -23,6 +26,7 @@ export interface ApiDeps {
   metrics: Metrics;
   limits: AuthLimits;
   dialplans: DialplanRunner;
+  liveView: LiveView;
   /** True once SIP is listening and the database answers. */
   ready: () => Promise<boolean>;
 }
@@ -69,6 +73,8 @@ export function createApiApp(deps: ApiDeps): Express {
   tenantApi.use('/registrations', registrationRoutes());
   tenantApi.use('/api-keys', apiKeyRoutes());
   tenantApi.use('/dialplans', dialplanRoutes(deps.dialplans));
+  tenantApi.use(cdrRoutes(log));
+  tenantApi.use(liveRoutes(deps.liveView));
   api.use(tenantApi);
   api.use(unknownRoute);
   app.use('/api/v1', api);

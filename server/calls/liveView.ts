@@ -1,0 +1,109 @@
+/**
+ * The live view: a consumer of the call event bus that keeps each tenant's current calls (their
+ * live channels and bridges, by their stable ids) and fans the tenant's events out to listeners
+ * (the portal's event stream). A listener only ever receives events of the tenant it asked for.
+ */
+import type { BridgeSnapshot, CallEvent, ChannelSnapshot, EventBus } from './events.ts';
+
+export interface LiveCall {
+  callId: string;
+  startedAt: number;
+  /** Channels not yet hung up, in order of creation. */
+  channels: ChannelSnapshot[];
+  bridges: BridgeSnapshot[];
+}
+
+interface CallEntry {
+  startedAt: number;
+  channels: Map<string, ChannelSnapshot>;
+  bridges: Map<string, BridgeSnapshot>;
+}
+
+export type LiveListener = (event: CallEvent) => void;
+
+export class LiveView {
+  private readonly tenants = new Map<string, Map<string, CallEntry>>();
+  private readonly streams = new Map<string, Set<LiveListener>>();
+  private readonly unsubscribe: () => void;
+
+  constructor(bus: EventBus) {
+    this.unsubscribe = bus.subscribe((e) => {
+      this.apply(e);
+      this.fanOut(e);
+    });
+  }
+
+  /** The tenant's current calls, oldest first. */
+  calls(tenantId: string): LiveCall[] {
+    const calls = this.tenants.get(tenantId);
+    if (!calls) return [];
+    return [...calls].map(([callId, c]) => ({ callId, startedAt: c.startedAt, channels: [...c.channels.values()], bridges: [...c.bridges.values()] }));
+  }
+
+  /** Calls `fn` with each later event of this tenant, in order; returns the unsubscribe function. */
+  subscribe(tenantId: string, fn: LiveListener): () => void {
+    let set = this.streams.get(tenantId);
+    if (!set) this.streams.set(tenantId, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (!set.size && this.streams.get(tenantId) === set) this.streams.delete(tenantId);
+    };
+  }
+
+  /** Open event streams of a tenant (for metrics, and for tests that check a stream was cleaned up). */
+  listenerCount(tenantId: string): number {
+    return this.streams.get(tenantId)?.size ?? 0;
+  }
+
+  stop(): void {
+    this.unsubscribe();
+    this.streams.clear();
+    this.tenants.clear();
+  }
+
+  private apply(e: CallEvent): void {
+    let calls = this.tenants.get(e.tenantId);
+    if (e.type === 'call.ended') {
+      calls?.delete(e.callId);
+      if (calls && !calls.size) this.tenants.delete(e.tenantId);
+      return;
+    }
+    if (!calls) this.tenants.set(e.tenantId, (calls = new Map()));
+    let call = calls.get(e.callId);
+    if (!call) calls.set(e.callId, (call = { startedAt: e.at, channels: new Map(), bridges: new Map() }));
+    switch (e.type) {
+      case 'channel.created':
+      case 'channel.state':
+        call.channels.set(e.channel.id, e.channel);
+        call.startedAt = Math.min(call.startedAt, e.channel.createdAt);
+        return;
+      case 'channel.hungup':
+        call.channels.delete(e.channel.id);
+        return;
+      case 'bridge.created':
+      case 'bridge.entered':
+      case 'bridge.left':
+        call.bridges.set(e.bridge.id, e.bridge);
+        return;
+      case 'bridge.destroyed':
+        call.bridges.delete(e.bridge.id);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private fanOut(e: CallEvent): void {
+    const set = this.streams.get(e.tenantId);
+    if (!set) return;
+    for (const fn of set) {
+      try {
+        fn(e);
+      } catch {
+        // A broken listener (a stream that failed) is dropped, never allowed to stop the others.
+        set.delete(fn);
+      }
+    }
+  }
+}

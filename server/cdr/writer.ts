@@ -1,0 +1,145 @@
+/**
+ * The CDR writer: a consumer of the call event bus. It keeps each open call's state in memory,
+ * finalises the record on `call.ended` and writes finished records in batches. A failed write is
+ * retried with back-off and the records stay queued; nothing is dropped unless the queue is full,
+ * and then each dropped record is logged whole at error level (see README.md, "Failure").
+ */
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { CallEvent, EventBus } from '../calls/events.ts';
+import type { Cdr } from '../store/cdrs.ts';
+import { applyEvent, finalise, newCallState, type CallState } from './callRecord.ts';
+
+export interface CdrSink {
+  insert(records: readonly Cdr[]): Promise<void>;
+}
+
+export interface CdrWriterOptions {
+  bus: EventBus;
+  sink: CdrSink;
+  log: Logger;
+  registry?: Registry;
+  /** A partial batch waits at most this long. */
+  flushMs?: number;
+  /** A batch this full is written at once. */
+  batchSize?: number;
+  /** Finished records held while the database is failing. */
+  maxQueue?: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+}
+
+export interface CdrWriter {
+  /** Writes everything queued now; rejects if the write fails (the records stay queued). */
+  flush(): Promise<void>;
+  /** Unsubscribes and makes a last attempt to write what is queued. */
+  stop(): Promise<void>;
+  /** Records finished but not yet written. */
+  readonly queued: number;
+  /** The in-progress state of every open call (plain objects, for persistence and inspection). */
+  openCalls(): CallState[];
+}
+
+export function startCdrWriter(o: CdrWriterOptions): CdrWriter {
+  const flushMs = o.flushMs ?? 200;
+  const batchSize = o.batchSize ?? 200;
+  const maxQueue = o.maxQueue ?? 50_000;
+  const retryBaseMs = o.retryBaseMs ?? 200;
+  const retryMaxMs = o.retryMaxMs ?? 30_000;
+  const registers = o.registry ? [o.registry] : [];
+  const written = new Counter({ name: 'cdr_written_total', help: 'Call records written', registers });
+  const failures = new Counter({ name: 'cdr_write_failures_total', help: 'Failed CDR batch writes (retried)', registers });
+  const dropped = new Counter({ name: 'cdr_dropped_total', help: 'Call records dropped because the queue was full (logged whole)', registers });
+  const queueDepth = new Gauge({ name: 'cdr_queue', help: 'Call records waiting to be written', registers });
+
+  const open = new Map<string, CallState>();
+  const queue: Cdr[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> | undefined;
+  let failedAttempts = 0;
+  let stopped = false;
+
+  const onEvent = (e: CallEvent): void => {
+    if (e.type === 'call.ended') {
+      const s = open.get(e.callId);
+      if (!s) return;
+      open.delete(e.callId);
+      enqueue(finalise(s, e.at));
+      return;
+    }
+    let s = open.get(e.callId);
+    if (!s) open.set(e.callId, (s = newCallState(e)));
+    applyEvent(s, e);
+  };
+
+  function enqueue(r: Cdr): void {
+    if (queue.length >= maxQueue) {
+      dropped.inc();
+      o.log.error({ cdr: r, queued: queue.length }, 'CDR queue full: record dropped from the queue; it is logged here whole');
+    } else {
+      queue.push(r);
+      queueDepth.set(queue.length);
+    }
+    if (queue.length >= batchSize && !writing && failedAttempts === 0) void write().catch(() => {});
+    else schedule(flushMs);
+  }
+
+  function schedule(ms: number): void {
+    if (timer || stopped) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void write().catch(() => {});
+    }, ms);
+  }
+
+  /** Writes batches until the queue is empty; one writer at a time. */
+  function write(): Promise<void> {
+    if (writing) return writing.then(() => (queue.length ? write() : undefined));
+    writing = (async () => {
+      try {
+        while (queue.length) {
+          const batch = queue.slice(0, batchSize);
+          try {
+            await o.sink.insert(batch);
+          } catch (err) {
+            failures.inc();
+            failedAttempts++;
+            const delay = Math.min(retryMaxMs, retryBaseMs * 2 ** (failedAttempts - 1)) * (0.5 + Math.random() / 2);
+            o.log.error({ err, queued: queue.length, attempt: failedAttempts, retryInMs: Math.round(delay) }, 'CDR write failed; records kept, retrying');
+            if (timer) clearTimeout(timer);
+            timer = undefined;
+            schedule(delay);
+            throw err;
+          }
+          queue.splice(0, batch.length);
+          queueDepth.set(queue.length);
+          written.inc(batch.length);
+          if (failedAttempts) o.log.warn({ afterAttempts: failedAttempts }, 'CDR writes recovered');
+          failedAttempts = 0;
+        }
+      } finally {
+        writing = undefined;
+      }
+    })();
+    return writing;
+  }
+
+  const unsubscribe = o.bus.subscribe(onEvent);
+  return {
+    flush: () => write(),
+    stop: async () => {
+      unsubscribe();
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await write().catch((err: unknown) => {
+        o.log.error({ err, lost: queue.length, records: queue }, 'CDRs not written at shutdown');
+      });
+      if (open.size) o.log.warn({ openCalls: open.size }, 'calls still open at shutdown: their records are not written');
+    },
+    get queued() {
+      return queue.length;
+    },
+    openCalls: () => [...open.values()],
+  };
+}
