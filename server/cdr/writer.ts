@@ -95,6 +95,8 @@ export function startCdrWriter(o: CdrWriterOptions): CdrWriter {
   /** Writes batches until the queue is empty; one writer at a time. */
   function write(): Promise<void> {
     if (writing) return writing.then(() => (queue.length ? write() : undefined));
+    // With nothing to write the body below would finish synchronously, clearing `writing` before it is set.
+    if (!queue.length) return Promise.resolve();
     writing = (async () => {
       try {
         while (queue.length) {
