@@ -4,7 +4,7 @@
  * arrives in messages, and it has nothing worth shutting down cleanly, so the dispatcher ends it
  * with SIGKILL (process.exit() after a memory-limit disposal can segfault).
  */
-import { Compiler } from './compile.ts';
+import { Compiler, type Prepared } from './compile.ts';
 import { sampleThreadCpu } from './cpuClock.ts';
 import { TenantSandbox } from './sandbox.ts';
 import type { FromWorker, HostOp, RunMessage, ToWorker, WorkerConfig, WorkerLogLevel } from './protocol.ts';
@@ -12,7 +12,8 @@ import type { FromWorker, HostOp, RunMessage, ToWorker, WorkerConfig, WorkerLogL
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
 
 interface Running {
-  sandbox: TenantSandbox;
+  /** Null while the dialplan is still being prepared. */
+  sandbox: TenantSandbox | null;
   pending: Map<number, (reply: string) => void>;
   nextCallId: number;
   /** The dispatcher already has an answer (done sent, or abandoned on its request). */
@@ -25,8 +26,44 @@ const all = new Set<TenantSandbox>();
 const running = new Map<string, Running>();
 const compiler = new Compiler(config.heapMb);
 
+/**
+ * Prepared dialplans by source hash, least recently used first. Bounded by size; the dispatcher
+ * assumes a source it sent is still here and sends it again when told otherwise (`need-source`).
+ */
+const prepared = new Map<string, { size: number; result: Promise<Prepared> }>();
+const PREPARED_MAX_CHARS = 16 * 1024 * 1024;
+let preparedChars = 0;
+
+function preparedFor(msg: RunMessage): Promise<Prepared> | null {
+  const found = prepared.get(msg.sourceHash);
+  if (found) {
+    prepared.delete(msg.sourceHash);
+    prepared.set(msg.sourceHash, found);
+    return found.result;
+  }
+  if (msg.source === undefined) return null;
+  const entry = { size: msg.source.length, result: compiler.prepare(msg.source) };
+  prepared.set(msg.sourceHash, entry);
+  preparedChars += entry.size;
+  for (const [hash, old] of prepared) {
+    if (preparedChars <= PREPARED_MAX_CHARS || old === entry) break;
+    prepared.delete(hash);
+    preparedChars -= old.size;
+  }
+  return entry.result;
+}
+
+let outbox: FromWorker[] = [];
+
+/** Queues a message; everything queued in this event-loop turn leaves as one IPC batch. */
 function send(message: FromWorker): void {
-  process.send?.(message);
+  if (outbox.push(message) === 1) setImmediate(flush);
+}
+
+function flush(): void {
+  const batch = outbox;
+  outbox = [];
+  if (process.connected) process.send?.(batch);
 }
 
 function sandboxFor(tenantId: string): TenantSandbox {
@@ -47,10 +84,20 @@ function settlePending(run: Running): void {
 }
 
 async function execute(msg: RunMessage): Promise<void> {
-  const sandbox = sandboxFor(msg.tenantId);
-  const run: Running = { sandbox, pending: new Map(), nextCallId: 1, reported: false };
+  const dialplan = preparedFor(msg);
+  if (!dialplan) return send({ t: 'need-source', id: msg.id });
+  const run: Running = { sandbox: null, pending: new Map(), nextCallId: 1, reported: false };
   running.set(msg.id, run);
-  const report = await sandbox.execute(msg, {
+  const ready = await dialplan;
+  if (run.reported) return;
+  if (!ready.ok) {
+    running.delete(msg.id);
+    const { message, line, column } = ready;
+    return send({ t: 'done', id: msg.id, outcome: 'error', error: { message, line, column }, cpuMs: 0 });
+  }
+  const sandbox = sandboxFor(msg.tenantId);
+  run.sandbox = sandbox;
+  const report = await sandbox.execute(msg, { hash: msg.sourceHash, code: ready.code }, {
     hostCall: (op: HostOp, argsJson: string) =>
       new Promise<string>((resolve) => {
         if (run.reported) return resolve(ENDED);
@@ -73,12 +120,15 @@ function abort(id: string): void {
   run.reported = true;
   running.delete(id);
   settlePending(run);
-  run.sandbox.abandon(id);
+  run.sandbox?.abandon(id);
   send({ t: 'done', id, outcome: 'timeout', error: { message: 'wall time limit exceeded' }, cpuMs: 0 });
 }
 
-process.on('message', (raw) => {
-  const msg = raw as ToWorker;
+process.on('message', (batch) => {
+  for (const msg of batch as ToWorker[]) handle(msg);
+});
+
+function handle(msg: ToWorker): void {
   switch (msg.t) {
     case 'run':
       void execute(msg);
@@ -106,10 +156,12 @@ process.on('message', (raw) => {
       });
       break;
     case 'compile':
-      void compiler.compile(msg.source).then((result) => send({ t: 'compiled', reqId: msg.reqId, ...result }));
+      void compiler.prepare(msg.source).then((result) => {
+        send(result.ok ? { t: 'compiled', reqId: msg.reqId, ok: true } : { t: 'compiled', reqId: msg.reqId, ...result });
+      });
       break;
   }
-});
+}
 
 setInterval(() => {
   const now = Date.now();

@@ -1,5 +1,5 @@
 /**
- * Script run in every fresh context before the tenant's module. It is compiled once per isolate
+ * Script run in every fresh context before the tenant's dialplan. It is compiled once per isolate
  * (`isolate.compileScript`; compiling it anew in each context cost 0.6 ms, more than creating the
  * context) and its completion value is the set-up function the worker then applies.
  *
@@ -19,10 +19,11 @@
  * rejection check before isolated-vm attaches its handler.
  *
  * Set-up arguments: the host Reference `(op, argsJson) => Promise<replyJson>`, the log Reference
- * `(level, message) => void`, the call facts (a copy), the time zone, the limits.
- * Returns `start(namespace) => Promise<resultJson>`, obtained by the worker as a Reference.
+ * `(level, message) => void`, the call facts (a copy), the time zone, the limits, and the
+ * dialplan's wrapper function (see compile.ts: calling it runs the top level and resolves to the
+ * default export). Returns a promise of the result JSON: one call does the whole execution.
  */
-export const PRELUDE = String.raw`(function (host, logSink, callData, timeZone, limits) {
+export const PRELUDE = String.raw`(function (host, logSink, callData, timeZone, limits, dialplan) {
 'use strict';
 const g = globalThis;
 const { stringify, parse } = JSON;
@@ -135,10 +136,11 @@ function describe(error) {
   }
 }
 
-return async function start(namespace) {
+// The dialplan's top level runs only now, after everything above is captured and installed.
+return (async function start() {
   let result;
   try {
-    const main = namespace.default;
+    const main = await dialplan();
     if (typeof main !== 'function') {
       result = { ok: false, message: 'a dialplan must export a default function: export default async function (call) { … }', stack: '' };
     } else {
@@ -149,6 +151,6 @@ return async function start(namespace) {
     result = describe(error);
   }
   return stringify(result);
-};
+})();
 })
 `;

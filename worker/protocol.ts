@@ -1,7 +1,8 @@
 /**
  * Messages between the dispatcher (server/dialplan) and a dialplan worker process, over the
- * `child_process.fork` IPC channel (JSON). Shared by both sides; imports nothing else, so the
- * worker never loads server code.
+ * `child_process.fork` IPC channel (JSON). Each IPC message is a batch: an array of these, in
+ * order, holding what one side produced in one event-loop turn (one write and one parse instead
+ * of several). Shared by both sides; imports nothing else, so the worker never loads server code.
  */
 
 /** Passed as the worker's single command-line argument, JSON-encoded. */
@@ -27,7 +28,10 @@ export interface RunMessage {
   t: 'run';
   id: string;
   tenantId: string;
-  source: string;
+  /** Names the source (a hash of it); the worker keeps prepared dialplans by it. */
+  sourceHash: string;
+  /** Left out when the worker should have it: it answers `need-source` if it has not. */
+  source?: string;
   /** CallFacts, already validated by the server. */
   call: unknown;
   timeZone: string;
@@ -43,6 +47,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { t: 'ready' }
+  /** The run named a source the worker does not have: the dispatcher sends the run again with it. */
+  | { t: 'need-source'; id: string }
   /** `argsJson` comes from tenant code: the server validates it before acting. */
   | { t: 'host-call'; id: string; callId: number; op: HostOp; argsJson: string }
   | { t: 'log'; id: string; level: WorkerLogLevel; message: string }

@@ -1,10 +1,11 @@
 import ivm from 'isolated-vm';
 import { busiestThreadMs, type ThreadCpu } from './cpuClock.ts';
+import { locate, SCRIPT_ORIGIN } from './compile.ts';
 import { PRELUDE } from './prelude.ts';
 import type { HostOp, RunMessage, WorkerConfig, WorkerLogLevel, WorkerOutcome } from './protocol.ts';
 
-/** Name given to tenant modules; stack frames and syntax errors refer to it. */
-export const DIALPLAN_FILENAME = 'dialplan.js';
+/** Compiled dialplans kept per isolate (a tenant runs few at a time; each costs heap). */
+const SCRIPTS_PER_ISOLATE = 8;
 
 /** Stops an execution that keeps the host busy without end (its cap is enforced in the prelude). */
 const MAX_HOST_OPS = 1000;
@@ -22,8 +23,6 @@ export interface ExecutionReport {
 }
 
 type DisposeReason = 'timeout' | 'memory' | 'aborted' | 'idle';
-
-const MAX_ERROR_CHARS = 2000;
 
 const NEARLY_FULL_HEAP = 0.7;
 
@@ -67,13 +66,10 @@ export class TenantSandbox {
   /** Last sampled heap size (bytes): the share of the worker's RSS that this isolate explains. */
   heapBytes = 0;
   /**
-   * isolated-vm keeps a per-isolate table of modules without a lock: compiling a module adds to it
-   * on the isolate's thread, releasing one removes from it on this thread. Done at the same time
-   * they corrupt it (SIGSEGV, or SIGABRT in ~ModuleInfo under load), so a module is released only
-   * while no compile is in flight in its isolate.
+   * Dialplans compiled in this isolate, by source hash, most recently used last: a script is not
+   * bound to a context, so each compiles once and runs in every fresh context.
    */
-  private compiling = 0;
-  private readonly unreleasedModules: ivm.Module[] = [];
+  private readonly scripts = new Map<string, Promise<ivm.Script>>();
   private preludeScript: Promise<ivm.Script> | null = null;
   /** No new executions; disposed once the live ones end. */
   retiring = false;
@@ -169,7 +165,8 @@ export class TenantSandbox {
     if (this.live.size === 0) this.dispose('aborted');
   }
 
-  async execute(msg: RunMessage, io: ExecutionIo): Promise<ExecutionReport> {
+  /** Runs one execution of `dialplan` (from `Compiler.prepare`; `hash` names its source) in a fresh context. */
+  async execute(msg: RunMessage, dialplan: { hash: string; code: string }, io: ExecutionIo): Promise<ExecutionReport> {
     this.live.add(msg.id);
     this.lastUsed = Date.now();
     const cpuAtStart = this.cpu();
@@ -194,25 +191,17 @@ export class TenantSandbox {
       };
       const setup = await (await this.prelude()).run(context, { reference: true });
       held.push(setup);
-      const start = await setup.apply(undefined, [hostRef, logRef, msg.call, msg.timeZone, limits], {
-        arguments: { copy: true },
-        result: { reference: true },
-      });
-      held.push(start);
+      const script = await this.script(dialplan.hash, dialplan.code);
       this.markSliceStart();
-      const module = await this.compileModule(msg.source);
+      // The script only defines the wrapper function; the prelude calls it after installing the API.
+      const main = await script.run(context, { reference: true });
+      held.push(main);
       this.markSliceStart();
-      held.push({ release: () => this.releaseModule(module) });
-      await module.instantiate(context, (specifier) => {
-        throw new Error(`imports are not available in dialplans (import '${specifier}')`);
-      });
-      this.markSliceStart();
-      await module.evaluate({ timeout: this.config.cpuMsPerSlice });
-      const namespace = module.namespace;
-      held.push(namespace);
-      const resultJson: unknown = await start.apply(undefined, [namespace.derefInto()], {
-        result: { promise: true },
-      });
+      const resultJson: unknown = await setup.apply(
+        undefined,
+        [hostRef, logRef, msg.call, msg.timeZone, limits, main.derefInto()],
+        { arguments: { copy: true }, result: { promise: true } },
+      );
       this.markSliceStart();
       const result = JSON.parse(String(resultJson)) as { ok: boolean; message?: string; stack?: string };
       if (result.ok) return { outcome: 'completed', cpuMs: cpuMs() };
@@ -232,21 +221,22 @@ export class TenantSandbox {
     return this.preludeScript;
   }
 
-  private async compileModule(source: string): Promise<ivm.Module> {
-    this.compiling += 1;
-    try {
-      return await this.isolate.compileModule(source, { filename: DIALPLAN_FILENAME });
-    } finally {
-      this.compiling -= 1;
-      if (this.compiling === 0 && !this.isolate.isDisposed) {
-        for (const module of this.unreleasedModules.splice(0)) module.release();
+  private script(hash: string, code: string): Promise<ivm.Script> {
+    let script = this.scripts.get(hash);
+    if (script) {
+      this.scripts.delete(hash);
+    } else {
+      script = this.isolate.compileScript(code, SCRIPT_ORIGIN);
+      // A failed compile is not kept: the next execution tries again.
+      script.catch(() => this.scripts.get(hash) === script && this.scripts.delete(hash));
+      if (this.scripts.size >= SCRIPTS_PER_ISOLATE) {
+        const [oldestHash, oldest] = this.scripts.entries().next().value as [string, Promise<ivm.Script>];
+        this.scripts.delete(oldestHash);
+        oldest.then((s) => s.release(), () => {});
       }
     }
-  }
-
-  private releaseModule(module: ivm.Module): void {
-    if (this.compiling > 0) this.unreleasedModules.push(module);
-    else module.release();
+    this.scripts.set(hash, script);
+    return script;
   }
 
   private failure(err: unknown): Omit<ExecutionReport, 'cpuMs'> {
@@ -266,19 +256,4 @@ export class TenantSandbox {
     const name = err instanceof Error && err.name !== 'Error' ? `${err.name}: ` : '';
     return { outcome: 'error', error: locate(name + message, err instanceof Error ? (err.stack ?? '') : '') };
   }
-}
-
-const POSITION_IN_MESSAGE = new RegExp(`\\s*\\[${DIALPLAN_FILENAME.replace('.', '\\.')}:(\\d+):(\\d+)\\]`);
-const POSITION_IN_STACK = new RegExp(`${DIALPLAN_FILENAME.replace('.', '\\.')}:(\\d+):(\\d+)`);
-
-/**
- * Finds where in the tenant's source an error happened: compile errors carry `[dialplan.js:L:C]`
- * in their message, runtime errors in their first stack frame from the module.
- */
-export function locate(rawMessage: string, stack: string): { message: string; line?: number; column?: number } {
-  const inMessage = POSITION_IN_MESSAGE.exec(rawMessage);
-  const message = rawMessage.replace(POSITION_IN_MESSAGE, '').slice(0, MAX_ERROR_CHARS);
-  const position = inMessage ?? POSITION_IN_STACK.exec(stack);
-  if (!position) return { message };
-  return { message, line: Number(position[1]), column: Number(position[2]) };
 }

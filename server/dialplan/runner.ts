@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -37,6 +38,8 @@ interface Execution {
   log: Logger;
   acceptedAt: number;
   worker: WorkerProcess | null;
+  /** Names the source for the worker's cache; computed when first sent. */
+  sourceHash?: string;
   timers: NodeJS.Timeout[];
   settled: boolean;
   resolve(result: ExecutionResult): void;
@@ -246,20 +249,36 @@ export class PooledDialplanRunner implements DialplanRunner {
       const { request } = execution;
       execution.worker = worker;
       worker.inFlight.add(request.executionId);
-      worker.send({
-        t: 'run',
-        id: request.executionId,
-        tenantId: request.tenantId,
-        source: request.dialplan.source,
-        call: request.call,
-        timeZone: request.timeZone,
-      });
+      this.sendRun(worker, execution);
     }
     this.metrics.queueDepth.set(this.queue.length);
   }
 
+  private sendRun(worker: WorkerProcess, execution: Execution, resend = false): void {
+    const { request } = execution;
+    const { source } = request.dialplan;
+    execution.sourceHash ??= createHash('sha256').update(source).digest('base64url');
+    worker.run(
+      { t: 'run', id: request.executionId, tenantId: request.tenantId, sourceHash: execution.sourceHash, call: request.call, timeZone: request.timeZone },
+      source,
+      resend,
+    );
+  }
+
   private onMessage(worker: WorkerProcess, message: FromWorker): void {
     switch (message.t) {
+      case 'need-source': {
+        const execution = this.executions.get(message.id);
+        // An execution timed out meanwhile is over for the worker too: it never started it.
+        if (execution?.worker === worker) {
+          this.sendRun(worker, execution, true);
+          break;
+        }
+        worker.release(message.id);
+        if (worker.state === 'draining' && worker.inFlight.size === 0) this.retire(worker);
+        this.pump();
+        break;
+      }
       case 'host-call': {
         const execution = this.executions.get(message.id);
         const { id, callId } = message;

@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { FromWorker, ToWorker, WorkerConfig } from '../../worker/protocol.ts';
+import type { FromWorker, RunMessage, ToWorker, WorkerConfig } from '../../worker/protocol.ts';
 import type { RecyclePolicy } from './options.ts';
 import type { WorkerStats } from './types.ts';
 
@@ -8,6 +8,8 @@ const WORKER_ENTRY = fileURLToPath(new URL('../../worker/main.ts', import.meta.u
 /** isolated-vm needs no startup snapshot; WebAssembly memory escapes its heap limit. */
 const WORKER_EXEC_ARGV = ['--no-node-snapshot', '--noexpose-wasm', '--import', 'tsx'];
 const STDERR_TAIL = 2048;
+/** Source hashes remembered per worker; past this the oldest is sent in full again. */
+const KNOWN_SOURCES = 1024;
 
 export interface WorkerEvents {
   message(worker: WorkerProcess, message: FromWorker): void;
@@ -41,6 +43,12 @@ export class WorkerProcess {
   private lastProbeReply = Date.now();
   private stderr = '';
   private gone = false;
+  private outbox: ToWorker[] = [];
+  /**
+   * Hashes of sources this worker was sent, least recently used first, so a run can leave the
+   * source out. A guess: the worker may have evicted one, and then asks for it (`need-source`).
+   */
+  private readonly sources = new Map<string, true>();
 
   constructor(
     readonly id: number,
@@ -63,20 +71,21 @@ export class WorkerProcess {
         reject(new Error(`worker did not start within ${policy.startTimeoutMs} ms`));
         this.kill();
       }, policy.startTimeoutMs);
-      this.child.on('message', (raw) => {
-        const message = raw as FromWorker;
-        if (message.t === 'ready' && this.state === 'starting') {
-          clearTimeout(timer);
-          this.state = 'active';
-          this.startProbes();
-          resolve();
-          return;
+      this.child.on('message', (batch) => {
+        for (const message of batch as FromWorker[]) {
+          if (message.t === 'ready' && this.state === 'starting') {
+            clearTimeout(timer);
+            this.state = 'active';
+            this.startProbes();
+            resolve();
+            continue;
+          }
+          if (message.t === 'probe-reply') {
+            this.lastProbeReply = Date.now();
+            this.rssBytes = message.rssBytes;
+          }
+          this.events.message(this, message);
         }
-        if (message.t === 'probe-reply') {
-          this.lastProbeReply = Date.now();
-          this.rssBytes = message.rssBytes;
-        }
-        this.events.message(this, message);
       });
       this.child.on('exit', (code, signal) => {
         clearTimeout(timer);
@@ -102,11 +111,27 @@ export class WorkerProcess {
     return this.stderr.trim().split('\n').slice(-3).join(' | ');
   }
 
+  /** Queues a message; everything queued in this event-loop turn leaves as one IPC batch. */
   send(message: ToWorker): void {
+    if (this.gone) return;
+    if (this.outbox.push(message) === 1) setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    const batch = this.outbox;
+    this.outbox = [];
     if (this.gone || !this.child.connected) return;
-    this.child.send(message, (err) => {
+    this.child.send(batch, (err) => {
       if (err) this.events.unresponsive(this, `IPC send failed: ${err.message}`);
     });
+  }
+
+  /** Runs an execution here, with its source only if the worker is not known to have it. */
+  run(message: Omit<RunMessage, 'source'>, source: string, resend = false): void {
+    const known = !resend && this.sources.delete(message.sourceHash);
+    this.sources.set(message.sourceHash, true);
+    if (this.sources.size > KNOWN_SOURCES) this.sources.delete(this.sources.keys().next().value as string);
+    this.send(known ? message : { ...message, source });
   }
 
   /** Asks the worker to drop an execution; if it does not confirm in time it is deemed stuck. */
