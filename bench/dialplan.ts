@@ -5,6 +5,7 @@
  * dispatcher takes to get an execution into a worker and back (run() call → result).
  * Bounded to well under a minute.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
@@ -67,7 +68,20 @@ async function once(): Promise<number> {
 // Warm-up: every tenant's isolate exists and the JIT has seen the path.
 await Promise.all(Array.from({ length: 200 }, once));
 
+/** CPU (ms) a process used so far, all threads: utime + stime from /proc (clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+const workerCpuMs = () => runner.stats().workers.reduce((sum, w) => sum + processCpuMs(w.pid ?? 0), 0);
+
 let done = 0;
+const dispatcherCpuAtStart = process.cpuUsage();
+const workerCpuAtStart = workerCpuMs();
 const saturateEnd = performance.now() + SATURATE_MS;
 await Promise.all(
   Array.from({ length: CONCURRENCY }, async () => {
@@ -78,6 +92,9 @@ await Promise.all(
   }),
 );
 const perSecond = done / (SATURATE_MS / 1000);
+const dispatcherCpu = process.cpuUsage(dispatcherCpuAtStart);
+const dispatcherUsPerExecution = (dispatcherCpu.user + dispatcherCpu.system) / done;
+const workerUsPerExecution = ((workerCpuMs() - workerCpuAtStart) * 1000) / done;
 
 const rate = perSecond / 2;
 const latencies: number[] = [];
@@ -95,6 +112,9 @@ const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((
 
 console.log(`dialplan engine: ${WORKERS} workers, ${os.cpus().length} CPUs, ${TENANTS} tenants, fresh context + 1 awaited host call per execution`);
 console.log(`  throughput (saturated, ${CONCURRENCY} in flight): ${perSecond.toFixed(0)} executions/s`);
+console.log(
+  `  CPU per execution while saturated: dispatcher ${dispatcherUsPerExecution.toFixed(0)} µs, workers ${workerUsPerExecution.toFixed(0)} µs (load average ${os.loadavg()[0]?.toFixed(1)})`,
+);
 console.log(
   `  dispatch latency at ${rate.toFixed(0)}/s (half load), ${latencies.length} executions: p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms`,
 );
