@@ -307,8 +307,9 @@ export class TenantCdrs {
       .select(SUMMARY_COLUMNS)
       .where((eb) => {
         const and = [eb('tenant_id', '=', this.tenantId), ...filterConditions(eb, filter)];
+        // The redundant `<=` gives the optimiser a range on the index (MariaDB scanned from the top without it).
         if (after) {
-          and.push(eb.or([eb('started_at', '<', after.startedAt), eb.and([eb('started_at', '=', after.startedAt), eb('id', '<', after.id)])]));
+          and.push(eb('started_at', '<=', after.startedAt), eb.or([eb('started_at', '<', after.startedAt), eb('id', '<', after.id)]));
         }
         return eb.and(and);
       })
