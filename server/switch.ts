@@ -13,6 +13,7 @@ import type { AuthGuardOptions } from './sip/authGuard.ts';
 import { Store } from './store/index.ts';
 import { startDialplanRunner, type PooledDialplanRunner } from './dialplan/runner.ts';
 import { EventBus } from './calls/events.ts';
+import { CallService } from './calls/service.ts';
 import { LiveView } from './calls/liveView.ts';
 import { startCdrWriter, type CdrWriter } from './cdr/writer.ts';
 import { startCdrRetention } from './cdr/retention.ts';
@@ -72,6 +73,16 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       recycle: { rssBytes: d.workerRssBytes },
     });
     stops.unshift(() => dialplans.stop());
+    const calls = new CallService(
+      { domain: config.sip.domain, maxCallMs: config.calls.maxSeconds * 1000, tenantCallLimit: config.calls.tenantLimit },
+      sip.stack,
+      store,
+      sip.auth,
+      dialplans,
+      bus,
+      log.child({ subsystem: 'calls' }),
+    );
+    sip.route({ steps: [calls.cancel, calls.initialInvite, calls.inDialog], onAck: (req) => calls.onAck(req) });
     await sip.stack.start();
     stops.unshift(() => sip.stack.stop());
     stops.unshift(startBindingSweeper(store.location, log, metrics, options.sweepIntervalMs));

@@ -37,9 +37,6 @@ export const answerUnhandled: Step = (tx) => {
       // No call state exists for it (RFC 3261 §9.2, §15.1.2).
       tx.respond(481);
       break;
-    case 'INVITE':
-      tx.respond(501, 'Calls Not Available Yet', { allow: 'OPTIONS, REGISTER' });
-      break;
     default:
       tx.respond(501, 'Not Implemented', { allow: ALLOWED_METHODS });
   }

@@ -7,7 +7,9 @@ import type { Store } from '../store/index.ts';
 import { AuthGuard, DEFAULT_AUTH_GUARD, type AuthGuardOptions } from './authGuard.ts';
 import { RequestAuthenticator } from './authenticate.ts';
 import { DigestAuthenticator } from './digest.ts';
-import { answerOptions, answerUnhandled, forMethod, pipeline } from './pipeline.ts';
+import type { SipRequest } from './message.ts';
+import { answerOptions, answerUnhandled, forMethod, pipeline, type Step } from './pipeline.ts';
+import type { Peer } from './transport.ts';
 import { Registrar } from './registrar.ts';
 import { SipStack } from './stack.ts';
 
@@ -15,6 +17,15 @@ export interface SipService {
   stack: SipStack;
   guard: AuthGuard;
   registrar: Registrar;
+  auth: RequestAuthenticator;
+  /** Plugs call handling in once it exists (it needs the stack to send requests). */
+  route(calls: CallRouting): void;
+}
+
+/** What the B2BUA adds to the pipeline: its steps, and the ACKs that belong to no transaction. */
+export interface CallRouting {
+  steps: Step[];
+  onAck(req: SipRequest, source: Peer): void;
 }
 
 export function createSipService(
@@ -30,13 +41,18 @@ export function createSipService(
   const guard = new AuthGuard(guardOptions);
   const auth = new RequestAuthenticator(digest, store.sipAccountLookup, guard, config.sip.digestAlgorithms, sipLog);
   const registrar = new Registrar({ ...config.sip, nodeId: config.nodeId }, auth, store.location, sipLog, metrics);
-  const handler = pipeline([answerOptions, forMethod('REGISTER', (tx) => registrar.handle(tx)), answerUnhandled]);
+  let calls: CallRouting | undefined;
+  const callSteps: Step = async (tx) => {
+    for (const step of calls?.steps ?? []) if (await step(tx)) return true;
+    return false;
+  };
+  const handler = pipeline([answerOptions, forMethod('REGISTER', (tx) => registrar.handle(tx)), callSteps, answerUnhandled]);
   const stack = new SipStack(
     { ...config.sip, admit: (source) => !guard.isIpBanned(source.address) },
     handler,
-    () => {},
+    (req, source) => calls?.onAck(req, source),
     sipLog,
     metrics,
   );
-  return { stack, guard, registrar };
+  return { stack, guard, registrar, auth, route: (c) => (calls = c) };
 }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.ts';
 import { isRequest, serialize, type SipRequest, type Via } from './message.ts';
 import { buildResponse, newTag } from './responses.ts';
-import { ClientTransactionTable, RFC_TIMERS, type SipTimers } from './clientTransactions.ts';
+import { ClientTransactionTable, newBranch, RFC_TIMERS, type SipTimers } from './clientTransactions.ts';
 import { ServerTransaction, TransactionTable } from './transactions.ts';
 import { Transport, type Inbound, type Peer, type TcpConnection, type TransportOptions } from './transport.ts';
 import { canAnswer, validateRequest } from './validate.ts';
@@ -27,6 +27,12 @@ function transactionKey(req: SipRequest, via: Via): string {
   // RFC 2543 peers: no usable branch, so match on the dialog and sequence identifiers.
   const fromTag = req.headers.from?.params.tag ?? '';
   return `${req.headers['call-id']}|${req.headers.cseq?.seq}|${fromTag}|${via.host}:${via.port ?? ''}|${method}`;
+}
+
+/** The INVITE server transaction a CANCEL refers to (RFC 3261 §9.2: same branch and sent-by). */
+export function inviteKeyForCancel(cancel: SipRequest): string | undefined {
+  const via = cancel.headers.via?.[0];
+  return via ? transactionKey({ ...cancel, method: 'INVITE' }, via) : undefined;
 }
 
 /** Where a response to this Via goes (RFC 3261 §18.2.2 with RFC 3581 rport). */
@@ -63,7 +69,7 @@ export class SipStack {
   private readonly admit: (source: Peer) => boolean;
 
   constructor(
-    options: SipStackOptions,
+    private readonly options: SipStackOptions,
     private readonly handler: RequestHandler,
     private readonly onAck: AckHandler,
     private readonly log: Logger,
@@ -101,6 +107,19 @@ export class SipStack {
     this.transactions.stop();
     this.clientTransactions.stop();
     await this.transport.stop();
+  }
+
+  /** Sends a request outside any transaction: an ACK for a 2xx (RFC 3261 §13.2.2.4). */
+  sendStateless(req: SipRequest, peer: Peer): void {
+    const { host } = this.options;
+    req.headers.via = [{ version: '2.0', protocol: peer.transport.toUpperCase(), host, port: this.port, params: { branch: newBranch(), rport: null } }];
+    const data = serialize(req);
+    if (data) this.transport.send(peer, data);
+  }
+
+  /** Our Contact for dialogs on a transport. */
+  contact(transport: Peer['transport']): string {
+    return `<sip:${this.options.host}:${this.port}${transport === 'udp' ? '' : `;transport=${transport}`}>`;
   }
 
   /** Requests currently inside the pipeline (for draining on shutdown). */

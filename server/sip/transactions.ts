@@ -32,6 +32,8 @@ export class ServerTransaction {
   private tag?: string;
   private lastResponse?: Buffer;
   finalStatus = 0;
+  /** A provisional response went out: the TU is working on it (INVITE), no deadline applies. */
+  provisionalSent = false;
   readonly createdAt = Date.now();
   /** INVITE: set when the ACK for a non-2xx final response arrived. */
   acked = false;
@@ -82,6 +84,7 @@ export class ServerTransaction {
     this.lastResponse = data;
     this.table.io.send(this.responsePeer, data, this.connection);
     this.table.io.onResponseSent(res.status);
+    if (res.status < 200) this.provisionalSent = true;
     if (res.status >= 200) {
       this.finalStatus = res.status;
       this.table.complete(this);
@@ -195,7 +198,7 @@ export class TransactionTable {
       tx.respond(500, 'Request Not Answered In Time');
     }
     for (const tx of this.invites.values()) {
-      if (!tx.answered && tx.createdAt <= deadline) tx.respond(500, 'Request Not Answered In Time');
+      if (!tx.answered && !tx.provisionalSent && tx.createdAt <= deadline) tx.respond(500, 'Request Not Answered In Time');
     }
   }
 }

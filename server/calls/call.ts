@@ -1,0 +1,231 @@
+/**
+ * One call: the inbound channel that started it, the outbound channels the dialplan placed, and the
+ * bridge that joins the answered ones. Owns the caller's INVITE transaction, so every answer to the
+ * caller (progress, the final response, the 2xx retransmissions until the ACK) goes through here.
+ */
+import type { Logger } from 'pino';
+import type { SipRequest, SipResponse } from '../sip/message.ts';
+import type { SipStack } from '../sip/stack.ts';
+import { T1, T2, type ServerTransaction } from '../sip/transactions.ts';
+import { newId } from '../store/ids.ts';
+import { Bridge } from './bridge.ts';
+import type { CallContext, Channel } from './channel.ts';
+import { bodyOf } from './dialog.ts';
+import type { DialogTable } from './dialogTable.ts';
+import type { EventBus, HangupCause } from './events.ts';
+
+export interface CallServices {
+  stack: SipStack;
+  dialogs: DialogTable;
+  bus: EventBus;
+  /** Calls end by themselves after this long (toll-fraud and stuck-call guard). */
+  maxCallMs: number;
+  onEnded(call: Call): void;
+}
+
+/** Something the call can stop: a dial in progress. */
+export interface Cancellable {
+  cancel(cause: HangupCause): void;
+}
+
+export class Call implements CallContext {
+  readonly id = newId();
+  readonly log: Logger;
+  inbound!: Channel;
+  readonly outbound = new Set<Channel>();
+  bridge?: Bridge;
+  /** The caller has been given a final response. */
+  finalSent = false;
+  private retransmit2xx?: NodeJS.Timeout;
+  private maxDuration?: NodeJS.Timeout;
+  /** The caller's INVITE had no SDP: its ACK carries the answer for the callee (late offer). */
+  private lateOffer = false;
+  private pendingAck?: { channel: Channel; seq: number };
+  private readonly dialing = new Set<Cancellable>();
+  private ended = false;
+
+  constructor(
+    readonly tenantId: string,
+    readonly inviteTx: ServerTransaction,
+    readonly services: CallServices,
+    log: Logger,
+  ) {
+    this.log = log.child({ callId: this.id, tenantId });
+    this.lateOffer = !inviteTx.request.content;
+  }
+
+  get bus(): EventBus {
+    return this.services.bus;
+  }
+
+  get caller(): Channel {
+    return this.inbound;
+  }
+
+  get answered(): boolean {
+    return Boolean(this.bridge);
+  }
+
+  attachInbound(channel: Channel): void {
+    this.inbound = channel;
+    this.services.dialogs.add(channel);
+  }
+
+  trackDial(d: Cancellable): () => void {
+    this.dialing.add(d);
+    return () => this.dialing.delete(d);
+  }
+
+  /** A 180/183 from a callee goes to the caller (with its SDP: early media). */
+  relayProgress(res: SipResponse): void {
+    if (this.finalSent || !this.inbound.live) return;
+    const body = bodyOf(res);
+    this.inviteTx.respond(res.status, res.reason, { contact: this.contactHeader() }, body);
+    this.inbound.setState('ringing');
+  }
+
+  /** A progress response of the switch's own (the dialplan's respond(180)). */
+  progress(status: number, reason?: string): void {
+    if (this.finalSent || !this.inbound.live) return;
+    this.inviteTx.respond(status, reason, { contact: this.contactHeader() });
+    this.inbound.setState('ringing');
+  }
+
+  private contactHeader() {
+    return [{ uri: this.services.stack.contact(this.inbound.init.peer.transport).replace(/^<|>$/g, ''), params: {} }];
+  }
+
+  /**
+   * A callee answered: answer the caller with the callee's SDP, bridge the two, stop every other
+   * branch. Returns false if the call can no longer be answered (the caller gave up meanwhile).
+   */
+  answer(callee: Channel, res: SipResponse): boolean {
+    if (this.finalSent || !this.inbound.live) return false;
+    this.finalSent = true;
+    this.inviteTx.respond(200, 'OK', { contact: this.contactHeader() }, bodyOf(res));
+    this.startRetransmitting2xx();
+    this.inbound.setState('up');
+    callee.setState('up');
+    const bridge = new Bridge(this);
+    this.bridge = bridge;
+    bridge.push(this.inbound);
+    bridge.push(callee);
+    for (const d of [...this.dialing]) d.cancel('answered-elsewhere');
+    this.maxDuration = setTimeout(() => this.hangupAll('max-duration'), this.services.maxCallMs).unref();
+    if (this.lateOffer) this.pendingAck = { channel: callee, seq: callee.dialog.state.localSeq };
+    return true;
+  }
+
+  /** RFC 3261 §13.3.1.4: the UAS core resends its 2xx until the ACK comes, then gives up with BYE. */
+  private startRetransmitting2xx(): void {
+    if (this.inviteTx.connection) return;
+    let interval = T1;
+    const started = Date.now();
+    const tick = () => {
+      if (Date.now() - started >= 64 * T1) {
+        this.log.warn('no ACK for our 2xx: ending the call');
+        this.hangupAll('switch-error');
+        return;
+      }
+      this.inviteTx.retransmitted();
+      interval = Math.min(interval * 2, T2);
+      this.retransmit2xx = setTimeout(tick, interval).unref();
+    };
+    this.retransmit2xx = setTimeout(tick, interval).unref();
+  }
+
+  /** The caller's ACK for our 2xx. With a late offer it carries the SDP answer for the callee. */
+  callerAcked(ack: SipRequest): void {
+    clearTimeout(this.retransmit2xx);
+    this.retransmit2xx = undefined;
+    const pending = this.pendingAck;
+    if (!pending) return;
+    this.pendingAck = undefined;
+    this.sendAck(pending.channel, pending.seq, bodyOf(ack));
+  }
+
+  /** ACK for a callee's 2xx to our INVITE (a new transaction of its own, §13.2.2.4). */
+  sendAck(callee: Channel, seq: number, body?: { type: string; content: string }): void {
+    const stack = this.services.stack;
+    stack.sendStateless(callee.dialog.ack(seq, stack.contact(callee.init.peer.transport), body), callee.init.peer);
+  }
+
+  /** Whether the callee's 2xx should be ACKed at once (early offer) or wait for the caller's ACK. */
+  get acksImmediately(): boolean {
+    return !this.lateOffer;
+  }
+
+  /** A final failure to the caller (from the dialplan, a failed dial, or the switch). */
+  reject(status: number, reason: string | undefined, cause: HangupCause): void {
+    if (this.finalSent) return;
+    this.finalSent = true;
+    this.inviteTx.respond(status, reason);
+    this.inbound.hungUp(cause, 'switch', status);
+    for (const d of [...this.dialing]) d.cancel('cancelled');
+    this.maybeEnd();
+  }
+
+  /** The caller sent CANCEL before any answer: stop every branch, 487 to the INVITE. */
+  callerCancelled(): void {
+    if (this.finalSent) return;
+    this.finalSent = true;
+    for (const d of [...this.dialing]) d.cancel('cancelled');
+    this.inviteTx.respond(487, 'Request Terminated');
+    this.inbound.hungUp('cancelled', 'caller', 487);
+    this.maybeEnd();
+  }
+
+  /** A BYE from one side of the bridge: it ends, the other side gets a BYE from us. */
+  byeFrom(channel: Channel, tx: ServerTransaction): void {
+    tx.respond(200, 'OK');
+    const by = channel === this.inbound ? 'caller' : 'callee';
+    channel.hungUp('normal', by);
+    this.services.dialogs.remove(channel);
+    for (const other of this.bridge?.peersOf(channel) ?? []) this.sendBye(other, 'normal', by);
+    this.maybeEnd();
+  }
+
+  /** Ends every live leg (max duration, no ACK, shutdown). */
+  hangupAll(cause: HangupCause): void {
+    for (const d of [...this.dialing]) d.cancel('cancelled');
+    if (!this.finalSent) {
+      this.reject(cause === 'max-duration' ? 408 : 500, undefined, cause);
+      return;
+    }
+    for (const c of [this.inbound, ...this.outbound]) if (c.live && c.state === 'up') this.sendBye(c, cause, 'switch');
+    this.maybeEnd();
+  }
+
+  sendBye(channel: Channel, cause: HangupCause, by: 'caller' | 'callee' | 'switch'): void {
+    if (!channel.live) return;
+    channel.hungUp(cause, by);
+    this.services.dialogs.remove(channel);
+    this.byeRequest(channel);
+  }
+
+  /** Sends BYE in a channel's dialog, whatever its state (a late 2xx to a branch given up on). */
+  byeRequest(channel: Channel): void {
+    const stack = this.services.stack;
+    const bye = channel.dialog.request('BYE', stack.contact(channel.init.peer.transport));
+    stack.clientTransactions.send(bye, channel.init.peer, {
+      onFinal: (res) => {
+        if (res.status >= 300) channel.log.info({ status: res.status }, 'BYE not accepted by the other side');
+      },
+    });
+  }
+
+  /** When no channel is live any more, the call is over: tidy up once and say so. */
+  maybeEnd(): void {
+    if (this.ended) return;
+    if (this.inbound.live || [...this.outbound].some((c) => c.live)) return;
+    if (this.dialing.size) return;
+    this.ended = true;
+    clearTimeout(this.retransmit2xx);
+    clearTimeout(this.maxDuration);
+    this.bridge?.destroy();
+    this.services.dialogs.remove(this.inbound);
+    for (const c of this.outbound) this.services.dialogs.remove(c);
+    this.bus.emit({ type: 'call.ended', tenantId: this.tenantId, callId: this.id });
+    this.services.onEnded(this);
+  }
+}

@@ -1,0 +1,114 @@
+import type { Logger } from 'pino';
+import { newId } from '../store/ids.ts';
+import type { Peer } from '../sip/transport.ts';
+import type { SipDialog } from './dialog.ts';
+import type { ChannelSnapshot, ChannelState, EventBus, HangupCause, Party } from './events.ts';
+
+/** What every part of one call shares. */
+export interface CallContext {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly bus: EventBus;
+  readonly log: Logger;
+}
+
+export interface ChannelInit {
+  direction: 'inbound' | 'outbound';
+  dialog: SipDialog;
+  from: Party;
+  to: Party;
+  target?: string;
+  account?: string;
+  provider?: string;
+  peer: Peer;
+}
+
+/**
+ * One SIP dialog leg with a stable id (UUIDv7) for its whole life: transfers and pickups move it
+ * between bridges, nothing renames it. Every state change is an event with a full snapshot.
+ */
+export class Channel {
+  readonly id = newId();
+  state: ChannelState = 'down';
+  readonly createdAt = Date.now();
+  ringingAt?: number;
+  answeredAt?: number;
+  endedAt?: number;
+  bridgeId?: string;
+  hangupCause?: HangupCause;
+  sipStatus?: number;
+  readonly log: Logger;
+
+  constructor(
+    readonly call: CallContext,
+    readonly init: ChannelInit,
+  ) {
+    this.log = call.log.child({ channelId: this.id });
+    call.bus.emit({ type: 'channel.created', tenantId: call.tenantId, callId: call.id, channel: this.snapshot() });
+  }
+
+  get dialog(): SipDialog {
+    return this.init.dialog;
+  }
+
+  get direction(): 'inbound' | 'outbound' {
+    return this.init.direction;
+  }
+
+  get live(): boolean {
+    return this.state !== 'hungup';
+  }
+
+  snapshot(): ChannelSnapshot {
+    const i = this.init;
+    return {
+      id: this.id,
+      callId: this.call.id,
+      tenantId: this.call.tenantId,
+      direction: i.direction,
+      state: this.state,
+      protocolId: i.dialog.state.callId,
+      from: i.from,
+      to: i.to,
+      ...(i.target ? { target: i.target } : {}),
+      ...(i.account ? { account: i.account } : {}),
+      ...(i.provider ? { provider: i.provider } : {}),
+      peer: { address: i.peer.address, port: i.peer.port, transport: i.peer.transport },
+      createdAt: this.createdAt,
+      ...(this.ringingAt ? { ringingAt: this.ringingAt } : {}),
+      ...(this.answeredAt ? { answeredAt: this.answeredAt } : {}),
+      ...(this.endedAt ? { endedAt: this.endedAt } : {}),
+      ...(this.bridgeId ? { bridgeId: this.bridgeId } : {}),
+      ...(this.hangupCause ? { hangupCause: this.hangupCause } : {}),
+      ...(this.sipStatus ? { sipStatus: this.sipStatus } : {}),
+    };
+  }
+
+  /** down → ringing → up; a state is entered once, hung up is final. */
+  setState(state: 'ringing' | 'up'): void {
+    if (!this.live || this.state === state || (state === 'ringing' && this.state === 'up')) return;
+    this.state = state;
+    if (state === 'ringing') this.ringingAt = Date.now();
+    else this.answeredAt = Date.now();
+    this.call.bus.emit({ type: 'channel.state', tenantId: this.call.tenantId, callId: this.call.id, channel: this.snapshot() });
+  }
+
+  /** Marks the channel ended (the SIP side is the caller's business); false if it already was. */
+  hungUp(cause: HangupCause, by: 'caller' | 'callee' | 'switch', sipStatus?: number): boolean {
+    if (!this.live) return false;
+    this.state = 'hungup';
+    this.endedAt = Date.now();
+    this.hangupCause = cause;
+    if (sipStatus) this.sipStatus = sipStatus;
+    this.call.bus.emit({
+      type: 'channel.hungup',
+      tenantId: this.call.tenantId,
+      callId: this.call.id,
+      channel: this.snapshot(),
+      cause,
+      by,
+      ...(sipStatus ? { sipStatus } : {}),
+    });
+    return true;
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Carries out a dialplan's dial(): groups one after another (`|`), the legs of a group at once
+ * (`&`), every registered contact of an account as its own branch. The first answer wins and the
+ * other branches are cancelled; when every branch of a group fails, the next group is tried.
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { DialLeg, DialOutcome, DialResult, DialSpec } from '../dialplan/types.ts';
+import { parseUri } from '../sip/message.ts';
+import type { LocationStore } from '../store/registrations.ts';
+import type { SipAccount } from '../store/sipAccounts.ts';
+import { Branch, type BranchOutcome, type Destination } from './branch.ts';
+import type { Call } from './call.ts';
+import type { HangupCause, Party } from './events.ts';
+
+export interface DialerDeps {
+  domain: string;
+  location: LocationStore;
+  /** The tenant's account by username, or null (also for another tenant's account). */
+  account(username: string): Promise<SipAccount | null>;
+}
+
+/** Ranking of failures when a whole group fails: the most telling one is reported. */
+const FAILURE_ORDER: Array<(r: DialOutcome) => boolean> = [
+  (r) => r === 'busy',
+  (r) => r.startsWith('rejected:'),
+  (r) => r === 'no-answer',
+  (r) => r === 'unavailable',
+  (r) => r === 'cancelled',
+];
+
+function worst(results: Array<{ result: DialOutcome; status?: number; target: string }>): DialResult {
+  for (const is of FAILURE_ORDER) {
+    const hit = results.find((r) => is(r.result));
+    if (hit) return { answered: false, result: hit.result, ...(hit.status ? { sipStatus: hit.status } : {}), target: hit.target };
+  }
+  return { answered: false, result: 'unavailable' };
+}
+
+export class Dialer {
+  constructor(private readonly deps: DialerDeps) {}
+
+  /** Where a leg rings: one destination per registered contact, or the URI itself. */
+  async destinations(leg: DialLeg): Promise<Destination[]> {
+    const domain = this.deps.domain;
+    if (leg.kind === 'account') {
+      const account = await this.deps.account(leg.account);
+      if (!account || !account.enabled) return [];
+      const to: Party = { user: account.username, host: domain, uri: `sip:${account.username}@${domain}` };
+      const bindings = await this.deps.location.bindings(account.id, Date.now());
+      return bindings.map((b) => ({
+        requestUri: b.contactUri,
+        to,
+        // NAT: the phone is reached where its REGISTER came from, not where its Contact claims.
+        peer: { transport: b.transport === 'tcp' ? 'tcp' : 'udp', address: b.sourceIp, port: b.sourcePort },
+        target: leg.target,
+        account: account.username,
+      }));
+    }
+    if (leg.kind === 'uri') {
+      const uri = parseUri(leg.uri);
+      if (!uri) return [];
+      let address = uri.host.replace(/^\[|\]$/g, '');
+      if (!isIP(address)) {
+        try {
+          address = (await lookup(address, { family: 4 })).address;
+        } catch {
+          return [];
+        }
+      }
+      const transport = String(uri.params.transport ?? 'udp').toLowerCase() === 'tcp' ? 'tcp' : 'udp';
+      return [
+        {
+          requestUri: leg.uri,
+          to: { user: uri.user ?? '', host: uri.host, uri: leg.uri },
+          peer: { transport, address, port: uri.port || 5060 },
+          target: leg.target,
+        },
+      ];
+    }
+    // Providers (trunks) come with their own subsystem; until then such a leg cannot ring.
+    return [];
+  }
+
+  async dial(call: Call, spec: DialSpec, caller: Party, signal: AbortSignal): Promise<DialResult> {
+    let last: DialResult = { answered: false, result: 'unavailable' };
+    for (const group of spec.groups) {
+      if (signal.aborted || call.finalSent) return { answered: false, result: 'cancelled' };
+      const result = await this.dialGroup(call, group, caller, signal);
+      if (result.answered) return result;
+      last = result;
+    }
+    return last;
+  }
+
+  private async dialGroup(call: Call, group: DialLeg[], caller: Party, signal: AbortSignal): Promise<DialResult> {
+    const failures: Array<{ result: DialOutcome; status?: number; target: string }> = [];
+    const branches: Branch[] = [];
+    const delayed = new Set<NodeJS.Timeout>();
+    let stopped: HangupCause | undefined;
+    const cancelAll = (cause: HangupCause) => {
+      stopped = cause;
+      for (const t of delayed) clearTimeout(t);
+      for (const b of branches) b.cancel(cause);
+    };
+    const untrack = call.trackDial({ cancel: cancelAll });
+    const onAbort = () => cancelAll('cancelled');
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const perLeg = await Promise.all(group.map(async (leg) => ({ leg, dests: await this.destinations(leg) })));
+      const outcomes: Array<Promise<{ o: BranchOutcome; target: string }>> = [];
+      for (const { leg, dests } of perLeg) {
+        if (!dests.length) {
+          call.log.info({ target: leg.target }, 'dial leg has nowhere to ring');
+          failures.push({ result: 'unavailable', target: leg.target });
+          continue;
+        }
+        for (const dest of dests) {
+          outcomes.push(
+            new Promise((resolve) => {
+              const launch = () => {
+                if (stopped) return resolve({ o: { answered: false, result: 'cancelled' }, target: leg.target });
+                const b = new Branch(call, dest, caller, leg.options.timeout);
+                branches.push(b);
+                b.start();
+                void b.outcome.then((o) => resolve({ o, target: leg.target }));
+              };
+              if (leg.options.delay > 0) {
+                const t = setTimeout(() => {
+                  delayed.delete(t);
+                  launch();
+                }, leg.options.delay * 1000);
+                delayed.add(t);
+              } else launch();
+            }),
+          );
+        }
+      }
+      // Settle as soon as one branch answers; otherwise when all have failed.
+      const answered = await new Promise<{ target: string; status: number } | undefined>((resolve) => {
+        let pending = outcomes.length;
+        if (!pending) resolve(undefined);
+        for (const p of outcomes) {
+          void p.then(({ o, target }) => {
+            if (o.answered) resolve({ target, status: o.status });
+            else failures.push({ result: o.result, ...(o.status ? { status: o.status } : {}), target });
+            if (--pending === 0) resolve(undefined);
+          });
+        }
+      });
+      if (answered) return { answered: true, result: 'answered', sipStatus: answered.status, target: answered.target };
+      return stopped === 'cancelled' ? { answered: false, result: 'cancelled' } : worst(failures);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      untrack();
+      call.maybeEnd();
+    }
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * What a dialplan's calls (dial, respond, log, store, registrations) do for one real call. The
+ * runner has validated every argument; this is the trusted side that acts.
+ */
+import type { DialplanHost, DialResult, LogLevel, Registration } from '../dialplan/types.ts';
+import type { TenantScope } from '../store/index.ts';
+import type { LocationStore } from '../store/registrations.ts';
+import type { SipAccount } from '../store/sipAccounts.ts';
+import type { Call } from './call.ts';
+import type { Dialer } from './dialer.ts';
+import type { HangupCause, Party } from './events.ts';
+
+const CAUSE_BY_STATUS: Record<number, HangupCause> = { 486: 'busy', 600: 'busy', 480: 'no-answer', 408: 'no-answer' };
+
+export interface CallHost extends DialplanHost {
+  /** The outcome of the last dial, for the final answer when the script ends without one. */
+  lastDial(): DialResult | undefined;
+}
+
+export function callHost(o: {
+  call: Call;
+  scope: TenantScope;
+  location: LocationStore;
+  dialer: Dialer;
+  caller: Party;
+  channelId: string;
+  account(username: string): Promise<SipAccount | null>;
+}): CallHost {
+  const { call, scope } = o;
+  let last: DialResult | undefined;
+  return {
+    async dial(spec, signal) {
+      last = await o.dialer.dial(call, spec, o.caller, signal);
+      return last;
+    },
+    async respond(status, reason) {
+      if (status < 200) call.progress(status, reason);
+      else call.reject(status, reason, CAUSE_BY_STATUS[status] ?? 'rejected');
+    },
+    log(level: LogLevel, message: string) {
+      call.bus.emit({ type: 'dialplan.log', tenantId: call.tenantId, callId: call.id, channelId: o.channelId, level, message });
+    },
+    store: {
+      get: (key) => scope.kv.get(key),
+      set: (key, value) => scope.kv.set(key, value),
+      delete: (key) => scope.kv.delete(key),
+      keys: (prefix) => scope.kv.keys(prefix),
+    },
+    async registrations(user): Promise<Registration[]> {
+      const now = Date.now();
+      const account = await o.account(user);
+      if (!account) return [];
+      return (await o.location.bindings(account.id, now)).map((b) => ({
+        contact: b.contactUri,
+        ...(b.userAgent ? { userAgent: b.userAgent } : {}),
+        expiresAt: new Date(b.expiresAt).toISOString(),
+      }));
+    },
+    lastDial: () => last,
+  };
+}

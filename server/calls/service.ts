@@ -1,0 +1,308 @@
+/**
+ * The B2BUA's entry points into the SIP pipeline: a new INVITE becomes a Call (identify the caller,
+ * pick the dialplan, check limits, run it); requests inside a dialog go to the channel they belong
+ * to; CANCEL and ACK find their call.
+ */
+import type { Logger } from 'pino';
+import { selectDialplan, type CallOrigin } from '../dialplan/selection.ts';
+import type { CallFacts, DialplanRunner, DialResult } from '../dialplan/types.ts';
+import type { RequestAuthenticator } from '../sip/authenticate.ts';
+import { headerText, parseUri, type SipRequest } from '../sip/message.ts';
+import type { Step } from '../sip/pipeline.ts';
+import { inviteKeyForCancel, type SipStack } from '../sip/stack.ts';
+import type { ServerTransaction } from '../sip/transactions.ts';
+import type { Peer } from '../sip/transport.ts';
+import type { Store } from '../store/index.ts';
+import { newId } from '../store/ids.ts';
+import type { SipAccount } from '../store/sipAccounts.ts';
+import { Call } from './call.ts';
+import { Channel } from './channel.ts';
+import { bodyOf, SipDialog } from './dialog.ts';
+import { DialogTable } from './dialogTable.ts';
+import { Dialer } from './dialer.ts';
+import type { EventBus, Party } from './events.ts';
+import { callHost } from './host.ts';
+
+export interface CallServiceOptions {
+  domain: string;
+  maxCallMs: number;
+  /** Calls a tenant may have at once (toll-fraud guard). */
+  tenantCallLimit: number;
+}
+
+/** SIP status for a call the dialplan left unanswered, from its last dial. */
+function statusAfter(last: DialResult | undefined): [number, string] {
+  if (!last) return [404, 'Not Found'];
+  if (last.result === 'busy') return [486, 'Busy Here'];
+  if (last.result === 'no-answer') return [480, 'No Answer'];
+  if (last.result.startsWith('rejected:')) return [Number(last.result.slice(9)), 'Rejected'];
+  return [480, 'Temporarily Unavailable'];
+}
+
+function partyOf(addr: { uri: string; name?: string } | undefined, fallbackHost: string): Party {
+  const uri = parseUri(addr?.uri ?? '');
+  const display = addr?.name?.replace(/^"|"$/g, '');
+  return {
+    user: uri?.user ? decodeURIComponent(uri.user) : '',
+    host: uri?.host ?? fallbackHost,
+    ...(display ? { display } : {}),
+    uri: addr?.uri ?? '',
+  };
+}
+
+export class CallService {
+  readonly dialogs = new DialogTable();
+  private readonly dialer: Dialer;
+  /** Calls by their INVITE server transaction, so a CANCEL finds its call. */
+  private readonly byInvite = new Map<string, Call>();
+  private readonly perTenant = new Map<string, number>();
+
+  constructor(
+    private readonly o: CallServiceOptions,
+    private readonly stack: SipStack,
+    private readonly store: Store,
+    private readonly auth: RequestAuthenticator,
+    private readonly runner: DialplanRunner,
+    private readonly bus: EventBus,
+    private readonly log: Logger,
+  ) {
+    this.dialer = new Dialer({ domain: o.domain, location: store.location, account: (u) => this.store.sipAccountLookup.byUsername(u) });
+  }
+
+  get activeCalls(): number {
+    return this.byInvite.size;
+  }
+
+  private accountOf(tenantId: string) {
+    return async (username: string): Promise<SipAccount | null> => {
+      const a = await this.store.sipAccountLookup.byUsername(username);
+      return a && a.tenantId === tenantId ? a : null;
+    };
+  }
+
+  /** Pipeline step: a new INVITE (no To tag). */
+  readonly initialInvite: Step = async (tx) => {
+    const req = tx.request;
+    if (req.method !== 'INVITE' || req.headers.to?.params.tag) return false;
+    await this.startCall(tx);
+    return true;
+  };
+
+  /** Pipeline step: CANCEL for an INVITE we are handling. */
+  readonly cancel: Step = (tx) => {
+    if (tx.request.method !== 'CANCEL') return false;
+    const key = inviteKeyForCancel(tx.request);
+    const call = key ? this.byInvite.get(key) : undefined;
+    if (!call) {
+      tx.respond(481);
+      return true;
+    }
+    tx.respond(200, 'OK');
+    call.callerCancelled();
+    return true;
+  };
+
+  /** Pipeline step: a request inside a dialog (it has a To tag). */
+  readonly inDialog: Step = (tx) => {
+    const req = tx.request;
+    if (!req.headers.to?.params.tag || req.method === 'CANCEL') return false;
+    const channel = this.dialogs.match(req);
+    if (!channel) {
+      tx.respond(481);
+      return true;
+    }
+    const call = channel.call as Call;
+    channel.dialog.state.remoteSeq = Math.max(channel.dialog.state.remoteSeq, req.headers.cseq!.seq);
+    switch (req.method) {
+      case 'BYE':
+        call.byeFrom(channel, tx);
+        break;
+      case 'OPTIONS':
+        tx.respond(200, 'OK');
+        break;
+      default:
+        this.relay(call, channel, tx);
+    }
+    return true;
+  };
+
+  /** ACK outside any transaction of ours: the caller's ACK for our 2xx. */
+  onAck(req: SipRequest): void {
+    const channel = this.dialogs.match(req);
+    if (!channel) return;
+    const call = channel.call as Call;
+    if (channel === call.inbound) call.callerAcked(req);
+  }
+
+  /** Passes a mid-call request (re-INVITE, UPDATE, INFO, …) to the other side and its answer back. */
+  private relay(call: Call, from: Channel, tx: ServerTransaction): void {
+    const to = call.bridge?.peersOf(from)[0];
+    if (!to) {
+      tx.respond(481);
+      return;
+    }
+    const req = tx.request;
+    const extra: Record<string, unknown> = {};
+    for (const h of ['event', 'subscription-state', 'info-package', 'session-expires', 'min-se', 'supported', 'require']) {
+      const v = headerText(req, h);
+      if (v) extra[h] = v;
+    }
+    const out = to.dialog.request(req.method, this.stack.contact(to.init.peer.transport), extra, bodyOf(req));
+    const seq = out.headers.cseq!.seq;
+    this.stack.clientTransactions.send(out, to.init.peer, {
+      onProvisional: (res) => {
+        if (res.status > 100) tx.respond(res.status, res.reason);
+      },
+      onFinal: (res) => {
+        if (req.method === 'INVITE' && res.status < 300) {
+          to.dialog.confirmFrom(res);
+          call.sendAck(to, seq);
+        }
+        const headers: Record<string, unknown> = {};
+        if (req.method === 'INVITE' && res.status < 300) headers.contact = [{ uri: this.stack.contact(from.init.peer.transport).replace(/^<|>$/g, ''), params: {} }];
+        const st = headerText(res, 'session-expires');
+        if (st) headers['session-expires'] = st;
+        tx.respond(res.status, res.reason, headers, bodyOf(res));
+      },
+    });
+  }
+
+  private async startCall(tx: ServerTransaction): Promise<void> {
+    const req = tx.request;
+    const from = partyOf(req.headers.from, this.o.domain);
+    const ruri = parseUri(req.uri);
+    const calledUser = ruri?.user ? decodeURIComponent(ruri.user) : '';
+    const fromAccount = from.user ? await this.store.sipAccountLookup.byUsername(from.user) : null;
+
+    // A caller claiming to be one of our accounts must prove it; a stranger may still call an
+    // account (like e-mail), which runs that account's receiving dialplan.
+    let origin: CallOrigin;
+    let caller: SipAccount | undefined;
+    let callee: SipAccount | null = null;
+    if (fromAccount || req.headers['proxy-authorization']) {
+      const authed = await this.auth.asProxy(tx, from.user);
+      if (!authed) return;
+      caller = authed.account;
+      origin = { kind: 'account', account: caller };
+    } else {
+      callee = calledUser ? await this.store.sipAccountLookup.byUsername(calledUser) : null;
+      if (!callee || !callee.enabled) {
+        const authed = await this.auth.asProxy(tx, from.user || 'anonymous');
+        if (!authed) return;
+        caller = authed.account;
+        origin = { kind: 'account', account: caller };
+      } else origin = { kind: 'to-account', callee };
+    }
+    const tenantId = caller?.tenantId ?? callee!.tenantId;
+    const log = this.log.child({ tenantId, sipCallId: req.headers['call-id'] });
+
+    tx.respond(100, 'Trying');
+    const active = this.perTenant.get(tenantId) ?? 0;
+    if (active >= this.o.tenantCallLimit) {
+      log.warn({ limit: this.o.tenantCallLimit }, 'tenant call limit reached: call refused');
+      tx.respond(503, 'Too Many Calls', { 'retry-after': '30' });
+      return;
+    }
+
+    const scope = this.store.tenant(tenantId);
+    const call = new Call(tenantId, tx, { stack: this.stack, dialogs: this.dialogs, bus: this.bus, maxCallMs: this.o.maxCallMs, onEnded: (c) => this.ended(c) }, log);
+    this.perTenant.set(tenantId, active + 1);
+    this.byInvite.set(tx.key, call);
+    const to = partyOf(req.headers.to, this.o.domain);
+    const inbound = new Channel(call, {
+      direction: 'inbound',
+      dialog: SipDialog.asUas(req, tx.toTag, tx.responsePeer),
+      from,
+      to,
+      ...(caller ? { account: caller.username } : {}),
+      peer: tx.responsePeer,
+    });
+    call.attachInbound(inbound);
+
+    const callerParty: Party = { ...from, host: this.o.domain, uri: `sip:${from.user || 'anonymous'}@${this.o.domain}` };
+    const account = this.accountOf(tenantId);
+    const host = callHost({ call, scope, location: this.store.location, dialer: this.dialer, caller: callerParty, channelId: inbound.id, account });
+    try {
+      const dialplan = await selectDialplan(scope, origin);
+      if (!dialplan) {
+        await this.defaultRouting(call, host, origin, calledUser, account);
+      } else {
+        await this.runDialplan(call, host, dialplan, { caller, callee, from, to, calledUser, source: tx.source, tx });
+      }
+    } catch (err) {
+      log.error({ err, channelId: inbound.id }, 'call handling failed');
+      call.reject(500, 'Server Internal Error', 'switch-error');
+    }
+    if (!call.finalSent) {
+      const [status, reason] = statusAfter(host.lastDial());
+      call.reject(status, reason, status === 486 ? 'busy' : status === 480 ? 'no-answer' : 'rejected');
+    }
+  }
+
+  /** No dialplan: a call to an account rings its phones; a phone calling a colleague rings theirs. */
+  private async defaultRouting(call: Call, host: ReturnType<typeof callHost>, origin: CallOrigin, calledUser: string, account: (u: string) => Promise<SipAccount | null>) {
+    const target = origin.kind === 'to-account' ? origin.callee : await account(calledUser);
+    if (!target) return;
+    const controller = new AbortController();
+    await host.dial({ groups: [[{ kind: 'account', account: target.username, target: target.username, options: { timeout: 30, delay: 0 } }]] }, controller.signal);
+  }
+
+  private async runDialplan(
+    call: Call,
+    host: ReturnType<typeof callHost>,
+    dialplan: { name: string; version: number; source: string },
+    c: { caller?: SipAccount; callee: SipAccount | null; from: Party; to: Party; calledUser: string; source: Peer; tx: ServerTransaction },
+  ): Promise<void> {
+    const inbound = call.inbound;
+    const tenant = await this.store.tenant(call.tenantId).settings.get();
+    const target = c.caller ? await this.accountOf(call.tenantId)(c.calledUser) : null;
+    const facts: CallFacts = {
+      id: call.id,
+      channelId: inbound.id,
+      direction: c.caller ? (target ? 'local' : 'out') : 'in',
+      from: c.from,
+      to: { user: c.calledUser || c.to.user, host: c.to.host, uri: c.to.uri },
+      requestUri: c.tx.request.uri,
+      headers: selectedHeaders(c.tx.request),
+      source: { address: c.source.address, port: c.source.port, transport: c.source.transport },
+      ...(c.caller ? { account: c.caller.username } : {}),
+    };
+    this.bus.emit({ type: 'dialplan.started', tenantId: call.tenantId, callId: call.id, channelId: inbound.id, dialplan: { name: dialplan.name, version: dialplan.version } });
+    const result = await this.runner.run(
+      { executionId: newId(), tenantId: call.tenantId, dialplan, call: facts, timeZone: tenant?.timeZone ?? 'UTC' },
+      host,
+    );
+    this.bus.emit({
+      type: 'dialplan.ended',
+      tenantId: call.tenantId,
+      callId: call.id,
+      channelId: inbound.id,
+      outcome: result.outcome,
+      ...(result.error ? { error: result.error.message } : {}),
+    });
+    if (call.finalSent) return;
+    if (result.outcome === 'rejected') call.reject(503, 'Too Many Concurrent Dialplans', 'dialplan-error');
+    else if (result.outcome !== 'completed' && result.outcome !== 'responded') {
+      call.log.warn({ channelId: inbound.id, outcome: result.outcome, error: result.error?.message }, 'dialplan failed');
+      call.reject(500, 'Dialplan Failed', 'dialplan-error');
+    }
+  }
+
+  private ended(call: Call): void {
+    this.byInvite.delete(call.inviteTx.key);
+    const n = (this.perTenant.get(call.tenantId) ?? 1) - 1;
+    if (n > 0) this.perTenant.set(call.tenantId, n);
+    else this.perTenant.delete(call.tenantId);
+  }
+}
+
+const EXPOSED_HEADERS = ['user-agent', 'p-asserted-identity', 'diversion', 'referred-by', 'subject', 'priority'];
+
+function selectedHeaders(req: SipRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of EXPOSED_HEADERS) {
+    const v = headerText(req, h);
+    if (v) out[h] = v.slice(0, 512);
+  }
+  return out;
+}
