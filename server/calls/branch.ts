@@ -24,6 +24,38 @@ export interface Destination {
 
 export type BranchOutcome = { answered: true; status: number } | { answered: false; result: DialOutcome; status?: number };
 
+/**
+ * What a branch's progress and answer mean depends on why it was placed: for a dial, the caller is
+ * answered and bridged; for a transfer, the transferee is moved to a new bridge.
+ */
+export interface BranchPurpose {
+  /** The INVITE's body (the caller's SDP offer), or none for a late offer. */
+  offer?: { type: string; content: string };
+  maxForwards: number;
+  /** A dial for the caller stops once the caller has its final answer; a transfer does not. */
+  answersCaller: boolean;
+  progress(res: SipResponse): void;
+  /** The branch answered: take it (and ACK it, now or later) or refuse it (false: it is hung up). */
+  answered(channel: Channel, res: SipResponse, inviteSeq: number): boolean;
+}
+
+/** A dial's branches answer the caller: the caller's INVITE supplies the offer. */
+export function dialPurpose(call: Call): BranchPurpose {
+  const invite = call.inviteTx.request;
+  const offer = bodyOf(invite);
+  return {
+    ...(offer ? { offer } : {}),
+    maxForwards: Math.max(0, Number(invite.headers['max-forwards'] ?? 70) - 1),
+    answersCaller: true,
+    progress: (res) => call.relayProgress(res),
+    answered: (channel, res, seq) => {
+      if (!call.answer(channel, res)) return false;
+      if (call.acksImmediately) call.sendAck(channel, seq);
+      return true;
+    },
+  };
+}
+
 const FAILURE_BY_STATUS = (status: number): { result: DialOutcome; cause: HangupCause } => {
   if (status === 486 || status === 600) return { result: 'busy', cause: 'busy' };
   if (status === 408 || status === 480) return { result: 'no-answer', cause: 'no-answer' };
@@ -48,6 +80,7 @@ export class Branch {
     private readonly dest: Destination,
     caller: Party,
     private readonly ringSeconds: number,
+    private readonly purpose: BranchPurpose,
   ) {
     const dialog = new SipDialog({
       callId: newCallId(),
@@ -77,10 +110,13 @@ export class Branch {
   start(): void {
     const call = this.call;
     const stack = call.services.stack;
-    const callerInvite = call.inviteTx.request;
-    const maxForwards = Math.max(0, Number(callerInvite.headers['max-forwards'] ?? 70) - 1);
     const display = this.channel.init.from.display;
-    const invite = this.channel.dialog.request('INVITE', stack.contact(this.dest.peer.transport), { 'max-forwards': String(maxForwards), allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS' }, bodyOf(callerInvite));
+    const invite = this.channel.dialog.request(
+      'INVITE',
+      stack.contact(this.dest.peer.transport),
+      { 'max-forwards': String(this.purpose.maxForwards), allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY' },
+      this.purpose.offer,
+    );
     if (display) invite.headers.from = { ...invite.headers.from!, name: `"${display.replace(/["\\]/g, '')}"` };
     this.invite = invite;
     this.ringTimer = setTimeout(() => this.cancel('no-answer'), this.ringSeconds * 1000).unref();
@@ -98,7 +134,7 @@ export class Branch {
     }
     if (res.status === 100) return;
     this.channel.setState('ringing');
-    this.call.relayProgress(res);
+    this.purpose.progress(res);
   }
 
   private final(res: SipResponse): void {
@@ -117,7 +153,7 @@ export class Branch {
       this.channel.dialog.confirmFrom(res);
       // Answering the caller cancels every branch still dialling: not this one.
       this.winning = !this.cancelledAs;
-      if (this.cancelledAs || !this.call.answer(this.channel, res)) {
+      if (this.cancelledAs || !this.purpose.answered(this.channel, res, seq)) {
         // Answered after we gave up on it (a race with CANCEL) or after another branch won:
         // complete the handshake and hang up, so no phone is left connected to nobody.
         this.call.sendAck(this.channel, seq);
@@ -126,7 +162,6 @@ export class Branch {
         return;
       }
       this.call.services.dialogs.add(this.channel);
-      if (this.call.acksImmediately) this.call.sendAck(this.channel, seq);
       this.finish({ answered: true, status: res.status });
       return;
     }

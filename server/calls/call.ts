@@ -33,7 +33,11 @@ export class Call implements CallContext {
   readonly log: Logger;
   inbound!: Channel;
   readonly outbound = new Set<Channel>();
-  bridge?: Bridge;
+  readonly bridges = new Set<Bridge>();
+  /** Transferees whose transfer is under way: a BYE from the transferer must not reach them. */
+  readonly transferring = new Set<Channel>();
+  /** Transferers whose transfer succeeded: their BYE ends only their own leg. */
+  readonly transferredAway = new Set<Channel>();
   /** The caller has been given a final response. */
   finalSent = false;
   private retransmit2xx?: NodeJS.Timeout;
@@ -63,7 +67,19 @@ export class Call implements CallContext {
   }
 
   get answered(): boolean {
-    return Boolean(this.bridge);
+    return this.bridges.size > 0;
+  }
+
+  bridgeOf(channel: Channel): Bridge | undefined {
+    for (const b of this.bridges) if (b.channels.has(channel)) return b;
+    return undefined;
+  }
+
+  newBridge(...channels: Channel[]): Bridge {
+    const bridge = new Bridge(this);
+    this.bridges.add(bridge);
+    for (const c of channels) bridge.push(c);
+    return bridge;
   }
 
   attachInbound(channel: Channel): void {
@@ -106,10 +122,7 @@ export class Call implements CallContext {
     this.startRetransmitting2xx();
     this.inbound.setState('up');
     callee.setState('up');
-    const bridge = new Bridge(this);
-    this.bridge = bridge;
-    bridge.push(this.inbound);
-    bridge.push(callee);
+    this.newBridge(this.inbound, callee);
     for (const d of [...this.dialing]) d.cancel('answered-elsewhere');
     this.maxDuration = setTimeout(() => this.hangupAll('max-duration'), this.services.maxCallMs).unref();
     if (this.lateOffer) this.pendingAck = { channel: callee, seq: callee.dialog.state.localSeq };
@@ -179,9 +192,14 @@ export class Call implements CallContext {
   byeFrom(channel: Channel, tx: ServerTransaction): void {
     tx.respond(200, 'OK');
     const by = channel === this.inbound ? 'caller' : 'callee';
-    channel.hungUp('normal', by);
+    const bridge = this.bridgeOf(channel);
+    channel.hungUp(this.transferredAway.has(channel) ? 'transferred' : 'normal', by);
     this.services.dialogs.remove(channel);
-    for (const other of this.bridge?.peersOf(channel) ?? []) this.sendBye(other, 'normal', by);
+    for (const other of bridge?.peersOf(channel) ?? []) if (!this.transferring.has(other)) this.sendBye(other, 'normal', by);
+    if (bridge && !bridge.peersOf(channel).length) {
+      this.bridges.delete(bridge);
+      bridge.destroy();
+    }
     this.maybeEnd();
   }
 
@@ -222,7 +240,8 @@ export class Call implements CallContext {
     this.ended = true;
     clearTimeout(this.retransmit2xx);
     clearTimeout(this.maxDuration);
-    this.bridge?.destroy();
+    for (const b of this.bridges) b.destroy();
+    this.bridges.clear();
     this.services.dialogs.remove(this.inbound);
     for (const c of this.outbound) this.services.dialogs.remove(c);
     this.bus.emit({ type: 'call.ended', tenantId: this.tenantId, callId: this.id });

@@ -9,7 +9,7 @@ import type { DialLeg, DialOutcome, DialResult, DialSpec } from '../dialplan/typ
 import { parseUri } from '../sip/message.ts';
 import type { LocationStore } from '../store/registrations.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
-import { Branch, type BranchOutcome, type Destination } from './branch.ts';
+import { Branch, dialPurpose, type BranchOutcome, type BranchPurpose, type Destination } from './branch.ts';
 import type { Call } from './call.ts';
 import type { HangupCause, Party } from './events.ts';
 
@@ -82,18 +82,18 @@ export class Dialer {
     return [];
   }
 
-  async dial(call: Call, spec: DialSpec, caller: Party, signal: AbortSignal): Promise<DialResult> {
+  async dial(call: Call, spec: DialSpec, caller: Party, signal: AbortSignal, purpose: BranchPurpose = dialPurpose(call)): Promise<DialResult> {
     let last: DialResult = { answered: false, result: 'unavailable' };
     for (const group of spec.groups) {
-      if (signal.aborted || call.finalSent) return { answered: false, result: 'cancelled' };
-      const result = await this.dialGroup(call, group, caller, signal);
+      if (signal.aborted || (purpose.answersCaller && call.finalSent)) return { answered: false, result: 'cancelled' };
+      const result = await this.dialGroup(call, group, caller, signal, purpose);
       if (result.answered) return result;
       last = result;
     }
     return last;
   }
 
-  private async dialGroup(call: Call, group: DialLeg[], caller: Party, signal: AbortSignal): Promise<DialResult> {
+  private async dialGroup(call: Call, group: DialLeg[], caller: Party, signal: AbortSignal, purpose: BranchPurpose): Promise<DialResult> {
     const failures: Array<{ result: DialOutcome; status?: number; target: string }> = [];
     const branches: Branch[] = [];
     const delayed = new Set<NodeJS.Timeout>();
@@ -120,7 +120,8 @@ export class Dialer {
             new Promise((resolve) => {
               const launch = () => {
                 if (stopped) return resolve({ o: { answered: false, result: 'cancelled' }, target: leg.target });
-                const b = new Branch(call, dest, caller, leg.options.timeout);
+                const from = leg.options.callerId ? { user: leg.options.callerId, host: this.deps.domain, uri: `sip:${leg.options.callerId}@${this.deps.domain}` } : caller;
+                const b = new Branch(call, dest, from, leg.options.timeout, purpose);
                 branches.push(b);
                 b.start();
                 void b.outcome.then((o) => resolve({ o, target: leg.target }));

@@ -22,6 +22,7 @@ import { DialogTable } from './dialogTable.ts';
 import { Dialer } from './dialer.ts';
 import type { EventBus, Party } from './events.ts';
 import { callHost } from './host.ts';
+import { blindTransfer } from './transfer.ts';
 
 export interface CallServiceOptions {
   domain: string;
@@ -120,6 +121,12 @@ export class CallService {
       case 'OPTIONS':
         tx.respond(200, 'OK');
         break;
+      case 'REFER':
+        void blindTransfer(call, channel, tx, { dialer: this.dialer, account: this.accountOf(call.tenantId), log: call.log }).catch((err: unknown) => {
+          call.log.error({ err, channelId: channel.id }, 'transfer failed');
+          if (!tx.answered) tx.respond(500);
+        });
+        break;
       default:
         this.relay(call, channel, tx);
     }
@@ -136,7 +143,7 @@ export class CallService {
 
   /** Passes a mid-call request (re-INVITE, UPDATE, INFO, …) to the other side and its answer back. */
   private relay(call: Call, from: Channel, tx: ServerTransaction): void {
-    const to = call.bridge?.peersOf(from)[0];
+    const to = call.bridgeOf(from)?.peersOf(from)[0];
     if (!to) {
       tx.respond(481);
       return;

@@ -22,7 +22,7 @@ export const REASONS: Record<number, string> = {
 };
 
 export const SERVER_NAME = 'sipswitch';
-export const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER';
+export const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, UPDATE, INFO';
 
 export function newTag(): string {
   return randomToken(6);
