@@ -68,13 +68,15 @@ describe('SIP robustness', () => {
     assert.match(r.header('allow')!, /REGISTER/);
   });
 
-  test('methods not handled yet get a final response; ACK gets none', async () => {
+  test('every method gets a final response (ACK excepted); a stranger placing a call is challenged', async () => {
     const p = await phone();
     const foo = await p.request({ method: 'FOO' });
     assert.equal(foo.status, 501);
     assert.ok(foo.header('allow'));
     assert.equal((await p.request({ method: 'BYE' })).status, 481);
-    assert.equal((await p.request({ method: 'INVITE', body: 'v=0\r\n', headers: ['Content-Type: application/sdp'] })).status, 501);
+    const invite = await p.request({ method: 'INVITE', to: 'sip:nobody-here@127.0.0.1', body: 'v=0\r\n', headers: ['Content-Type: application/sdp'] });
+    assert.equal(invite.status, 407);
+    assert.match(invite.header('proxy-authenticate')!, /^Digest /);
     const ack = p.build({ method: 'ACK' });
     p.sendRaw(ack.text);
     assert.ok(await p.quiet((r) => r.includes(ack.branch), 400));
