@@ -6,7 +6,8 @@ export const DIALPLAN_FILENAME = 'dialplan.js';
 const MAX_ERROR_CHARS = 2000;
 
 /** A dialplan turned into a classic script, or why it cannot run (1-based position in the source). */
-export type Prepared = { ok: true; code: string } | { ok: false; message: string; line: number; column: number };
+/** `lines`: how many lines the source has; frames below them are the prelude's. */
+export type Prepared = { ok: true; code: string; lines: number } | { ok: false; message: string; line: number; column: number };
 
 /**
  * The binding that holds the default export in the prepared script. A tenant who declares this
@@ -87,7 +88,7 @@ export class Compiler {
       try {
         const script = await isolate.compileScript(WRAPPER_HEAD + code + wrapperTail(binding), SCRIPT_ORIGIN);
         script.release();
-        return { ok: true, code: WRAPPER_HEAD + code + wrapperTail(binding) };
+        return { ok: true, code: WRAPPER_HEAD + code + wrapperTail(binding), lines: source.split(LINE_TERMINATOR).length };
       } catch (err) {
         failure = compileError(err);
       }
@@ -226,16 +227,20 @@ function rewriteExport(code: string, at: number): Rewrite {
 }
 
 const POSITION_IN_MESSAGE = new RegExp(`\\s*\\[${DIALPLAN_FILENAME.replace('.', '\\.')}:(\\d+):(\\d+)\\]`);
-const POSITION_IN_STACK = new RegExp(`${DIALPLAN_FILENAME.replace('.', '\\.')}:(\\d+):(\\d+)`);
+const POSITION_IN_STACK = new RegExp(`${DIALPLAN_FILENAME.replace('.', '\\.')}:(\\d+):(\\d+)`, 'g');
 
 /**
  * Finds where in the tenant's source an error happened: compile errors carry `[dialplan.js:L:C]`
- * in their message, runtime errors in their first stack frame from the dialplan.
+ * in their message, runtime errors in their first stack frame in the tenant's lines (up to
+ * `lastLine`; the prelude follows them in the same script).
  */
-export function locate(rawMessage: string, stack: string): { message: string; line?: number; column?: number } {
-  const inMessage = POSITION_IN_MESSAGE.exec(rawMessage);
+export function locate(rawMessage: string, stack: string, lastLine = Infinity): { message: string; line?: number; column?: number } {
   const message = rawMessage.replace(POSITION_IN_MESSAGE, '').slice(0, MAX_ERROR_CHARS);
-  const position = inMessage ?? POSITION_IN_STACK.exec(stack);
-  if (!position) return { message };
-  return { message, line: Number(position[1]), column: Number(position[2]) };
+  const inMessage = POSITION_IN_MESSAGE.exec(rawMessage);
+  if (inMessage) return { message, line: Number(inMessage[1]), column: Number(inMessage[2]) };
+  for (const frame of stack.matchAll(POSITION_IN_STACK)) {
+    const line = Number(frame[1]);
+    if (line >= 1 && line <= lastLine) return { message, line, column: Number(frame[2]) };
+  }
+  return { message };
 }

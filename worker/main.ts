@@ -97,7 +97,7 @@ async function execute(msg: RunMessage): Promise<void> {
   }
   const sandbox = sandboxFor(msg.tenantId);
   run.sandbox = sandbox;
-  const report = await sandbox.execute(msg, { hash: msg.sourceHash, code: ready.code }, {
+  const report = await sandbox.execute(msg, { hash: msg.sourceHash, code: ready.code, lines: ready.lines }, {
     hostCall: (op: HostOp, argsJson: string) =>
       new Promise<string>((resolve) => {
         if (run.reported) return resolve(ENDED);
@@ -178,7 +178,7 @@ setInterval(() => {
 }, config.watchdogIntervalMs);
 
 // Without its dispatcher a worker has no purpose; SIGKILL avoids exit-time crashes in isolated-vm.
-process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+process.on('disconnect', () => (process.env.PROF ? process.exit(0) : process.kill(process.pid, 'SIGKILL')));
 
 // The first time-zone lookup loads ICU data (~20 ms of CPU): pay it here, not in a tenant's slice.
 new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', timeZoneName: 'longOffset' }).formatToParts(new Date());

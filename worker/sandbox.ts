@@ -1,7 +1,7 @@
 import ivm from 'isolated-vm';
 import { busiestThreadMs, type ThreadCpu } from './cpuClock.ts';
 import { locate, SCRIPT_ORIGIN } from './compile.ts';
-import { PRELUDE } from './prelude.ts';
+import { executable } from './prelude.ts';
 import type { HostOp, RunMessage, WorkerConfig, WorkerLogLevel, WorkerOutcome } from './protocol.ts';
 
 /** Compiled dialplans kept per isolate (a tenant runs few at a time; each costs heap). */
@@ -74,7 +74,6 @@ export class TenantSandbox {
    * bound to a context, so each compiles once and runs in every fresh context.
    */
   private readonly scripts = new Map<string, Promise<ivm.Script>>();
-  private preludeScript: Promise<ivm.Script> | null = null;
   /** No new executions; disposed once the live ones end. */
   retiring = false;
   lastUsed = Date.now();
@@ -177,7 +176,7 @@ export class TenantSandbox {
   }
 
   /** Runs one execution of `dialplan` (from `Compiler.prepare`; `hash` names its source) in a fresh context. */
-  async execute(msg: RunMessage, dialplan: { hash: string; code: string }, io: ExecutionIo): Promise<ExecutionReport> {
+  async execute(msg: RunMessage, dialplan: { hash: string; code: string; lines: number }, io: ExecutionIo): Promise<ExecutionReport> {
     this.live.add(msg.id);
     this.lastUsed = Date.now();
     const cpuAtStart = this.cpu();
@@ -200,23 +199,20 @@ export class TenantSandbox {
         maxLogLines: this.config.maxLogLines,
         maxLogChars: this.config.maxLogChars,
       };
-      const setup = await (await this.prelude()).run(context, { reference: true });
-      held.push(setup);
       const script = await this.script(dialplan.hash, dialplan.code);
       this.markSliceStart();
-      // The script only defines the wrapper function; the prelude calls it after installing the API.
-      const main = await script.run(context, { reference: true });
-      held.push(main);
+      // Running the script only defines functions; the set-up function runs the tenant's code.
+      const setup = await script.run(context, { reference: true });
+      held.push(setup);
       this.markSliceStart();
-      const resultJson: unknown = await setup.apply(
-        undefined,
-        [hostRef, logRef, msg.call, msg.timeZone, limits, main.derefInto()],
-        { arguments: { copy: true }, result: { promise: true } },
-      );
+      const resultJson: unknown = await setup.apply(undefined, [hostRef, logRef, msg.call, msg.timeZone, limits], {
+        arguments: { copy: true },
+        result: { promise: true },
+      });
       this.markSliceStart();
       const result = JSON.parse(String(resultJson)) as { ok: boolean; message?: string; stack?: string };
       if (result.ok) return { outcome: 'completed', cpuMs: cpuMs() };
-      return { outcome: 'error', error: locate(result.message ?? 'error', result.stack ?? ''), cpuMs: cpuMs() };
+      return { outcome: 'error', error: locate(result.message ?? 'error', result.stack ?? '', dialplan.lines), cpuMs: cpuMs() };
     } catch (err) {
       return { ...this.failure(err), cpuMs: cpuMs() };
     } finally {
@@ -227,17 +223,12 @@ export class TenantSandbox {
     }
   }
 
-  private prelude(): Promise<ivm.Script> {
-    this.preludeScript ??= this.isolate.compileScript(PRELUDE, { filename: 'prelude.js' });
-    return this.preludeScript;
-  }
-
   private script(hash: string, code: string): Promise<ivm.Script> {
     let script = this.scripts.get(hash);
     if (script) {
       this.scripts.delete(hash);
     } else {
-      script = this.isolate.compileScript(code, SCRIPT_ORIGIN);
+      script = this.isolate.compileScript(executable(code), SCRIPT_ORIGIN);
       // A failed compile is not kept: the next execution tries again.
       script.catch(() => this.scripts.get(hash) === script && this.scripts.delete(hash));
       if (this.scripts.size >= SCRIPTS_PER_ISOLATE) {
