@@ -1,0 +1,188 @@
+/**
+ * Answered calls through the switch, caller sipp → switch → callee sipp, hung up by each side.
+ * Each test checks what the sipp peers saw, the call's events in order with stable channel ids,
+ * and the call record from GET /cdrs.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import {
+  assertBetween,
+  assertSippOk,
+  authRow,
+  bodyOf,
+  dialplanSource,
+  EventLog,
+  flowOf,
+  newTenant,
+  noSipp,
+  recordOf,
+  scenario,
+  scratch,
+  startSipp,
+  registeredUas,
+  type Account,
+  type SippPeer,
+} from './harness.ts';
+
+describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
+  let sw: TestSwitch;
+  const tmp = scratch();
+  const peers: SippPeer[] = [];
+  const logs: EventLog[] = [];
+  const remote = () => `127.0.0.1:${sw.sipPort}`;
+  /** A registered callee: sipp registers `account` from a fresh port, then plays `file` there. */
+  const uasFor = async (account: Account, file: string, keys: Record<string, string>, pauseMs = 500) => {
+    const uas = await registeredUas(sw, tmp.dir, account, file, keys, pauseMs);
+    peers.push(uas);
+    return uas;
+  };
+
+  before(async () => {
+    sw = await startTestSwitch('sqlite');
+  });
+  after(async () => {
+    for (const p of peers) p.kill();
+    for (const l of logs) l.stop();
+    await sw?.close();
+    tmp.remove();
+  });
+
+  test('an account calls a colleague through the default dialplan (407 first); the caller hangs up', async () => {
+    const t = await newTenant(sw);
+    const log = new EventLog(sw, t.id);
+    logs.push(log);
+    const alice = await t.account();
+    const bob = await t.account();
+    await t.dialplan('default', dialplanSource(`  const r = await dial(call.to.user, { timeout: 10 });\n  log('dialled ' + r.result);`));
+
+    const callee = await uasFor(bob, 'uas_answer.xml', { party: 'bob' });
+    const caller = await startSipp({
+      dir: tmp.dir,
+      name: 'caller',
+      scenario: scenario('uac_auth_call.xml'),
+      remote: remote(),
+      service: bob.username,
+      inf: [authRow(alice)],
+      keys: { party: 'alice' },
+      pauseMs: 1000,
+    });
+    peers.push(caller);
+    const [c, b] = await Promise.all([caller.done, callee.done]);
+    assertSippOk('caller', c);
+    assertSippOk('callee', b);
+    assert.deepEqual(flowOf(c.messages), ['>INVITE', '<407', '>ACK', '>INVITE', '<100', '<180', '<200', '>ACK', '>BYE', '<200']);
+    assert.deepEqual(flowOf(b.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
+    // The callee's answer (its SDP) reached the caller, and the caller's offer reached the callee.
+    assert.match(bodyOf(c.messages.find((m) => m.kind === '200' && m.dir === 'received')!), /o=bob /);
+    assert.match(bodyOf(b.messages.find((m) => m.kind === 'INVITE')!), /o=alice /);
+
+    await log.ended();
+    log.assertWellFormed();
+    assert.deepEqual(log.lifeOf('A'), ['created', 'ringing', 'up', 'hungup normal caller']);
+    assert.deepEqual(log.lifeOf('B'), ['created', 'ringing', 'up', 'hungup normal caller']);
+    log.assertInOrder([
+      'channel.created A',
+      'dialplan.started default',
+      'channel.created B',
+      'channel.state B ringing',
+      'channel.state A ringing',
+      'channel.state A up',
+      'channel.state B up',
+      'bridge.created',
+      'bridge.entered A',
+      'bridge.entered B',
+      'channel.hungup A normal caller',
+      'channel.hungup B normal caller',
+      'bridge.left A',
+      'bridge.left B',
+      'bridge.destroyed',
+      'call.ended',
+    ]);
+    log.assertInOrder(['dialplan.started default', 'dialplan.log dialled answered', 'dialplan.ended completed']);
+    const created = log.ofType('channel.created');
+    assert.equal(created[0]!.channel.direction, 'inbound');
+    assert.equal(created[0]!.channel.account, alice.username);
+    assert.equal(created[1]!.channel.direction, 'outbound');
+    assert.equal(created[1]!.channel.target, bob.username);
+    assert.equal(created[1]!.channel.account, bob.username);
+    assert.equal(created[1]!.channel.peer.port, callee.port, 'rung at the binding source address');
+
+    const cdr = await recordOf(sw, t, log.events[0]!.callId);
+    assert.equal(cdr.status, 'answered');
+    assert.equal(cdr.sipStatus, 200);
+    assert.equal(cdr.hangupCause, 'normal');
+    assert.equal(cdr.hangupBy, 'caller');
+    assert.equal(cdr.direction, 'local');
+    assert.equal(cdr.caller, alice.username);
+    assert.equal(cdr.callee, bob.username);
+    assert.equal(cdr.account, alice.username);
+    assert.deepEqual(cdr.dialled, [bob.username]);
+    assert.deepEqual(cdr.dialplan, { name: 'default', version: 1, outcome: 'completed' });
+    assert.deepEqual(
+      cdr.legs.map((l: any) => [l.id, l.direction, l.hangupCause, l.hangupBy]),
+      [
+        [log.idOf('A'), 'inbound', 'normal', 'caller'],
+        [log.idOf('B'), 'outbound', 'normal', 'caller'],
+      ],
+    );
+    assertBetween('talkMs', cdr.talkMs, 800, 5000);
+    assertBetween('ringMs', cdr.ringMs, 0, 2000);
+    assert.ok(cdr.answeredAt >= cdr.ringingAt && cdr.endedAt >= cdr.answeredAt, 'times in order');
+  });
+
+  test('a stranger calls an account directly (its phones ring); the callee hangs up', async () => {
+    const t = await newTenant(sw);
+    const log = new EventLog(sw, t.id);
+    logs.push(log);
+    const bob = await t.account();
+
+    const callee = await uasFor(bob, 'uas_answer_hangup.xml', { party: 'bob' }, 1000);
+    const caller = await startSipp({
+      dir: tmp.dir,
+      name: 'caller',
+      scenario: scenario('uac_call_wait_bye.xml'),
+      remote: remote(),
+      service: bob.username,
+      keys: { party: 'stranger', caller: 'stranger' },
+    });
+    peers.push(caller);
+    const [c, b] = await Promise.all([caller.done, callee.done]);
+    assertSippOk('caller', c);
+    assertSippOk('callee', b);
+    assert.deepEqual(flowOf(c.messages), ['>INVITE', '<100', '<180', '<200', '>ACK', '<BYE', '>200']);
+    assert.deepEqual(flowOf(b.messages), ['<INVITE', '>180', '>200', '<ACK', '>BYE', '<200']);
+
+    await log.ended();
+    log.assertWellFormed();
+    assert.deepEqual(log.lifeOf('A'), ['created', 'ringing', 'up', 'hungup normal callee']);
+    assert.deepEqual(log.lifeOf('B'), ['created', 'ringing', 'up', 'hungup normal callee']);
+    log.assertInOrder([
+      'channel.created A',
+      'channel.created B',
+      'channel.state B ringing',
+      'channel.state A ringing',
+      'channel.state A up',
+      'channel.state B up',
+      'bridge.created',
+      'bridge.entered A',
+      'bridge.entered B',
+      'channel.hungup B normal callee',
+      'channel.hungup A normal callee',
+      'bridge.destroyed',
+      'call.ended',
+    ]);
+    assert.equal(log.ofType('dialplan.started').length, 0, 'no dialplan for a call to an account without one');
+
+    const cdr = await recordOf(sw, t, log.events[0]!.callId);
+    assert.equal(cdr.status, 'answered');
+    assert.equal(cdr.sipStatus, 200);
+    assert.equal(cdr.hangupCause, 'normal');
+    assert.equal(cdr.hangupBy, 'callee');
+    assert.equal(cdr.direction, 'in');
+    assert.equal(cdr.caller, 'stranger');
+    assert.equal(cdr.callee, bob.username);
+    assert.equal(cdr.legs.length, 2);
+    assertBetween('talkMs', cdr.talkMs, 800, 5000);
+  });
+});
