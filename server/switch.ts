@@ -14,6 +14,7 @@ import { Store } from './store/index.ts';
 import { startDialplanRunner, type PooledDialplanRunner } from './dialplan/runner.ts';
 import { EventBus } from './calls/events.ts';
 import { CallService } from './calls/service.ts';
+import { persistCalls } from './calls/persistence.ts';
 import { LiveView } from './calls/liveView.ts';
 import { startCdrWriter, type CdrWriter } from './cdr/writer.ts';
 import { startCdrRetention } from './cdr/retention.ts';
@@ -83,6 +84,8 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       log.child({ subsystem: 'calls' }),
     );
     sip.route({ steps: [calls.cancel, calls.initialInvite, calls.inDialog], onAck: (req) => calls.onAck(req) });
+    const persistence = persistCalls({ bus, store: store.liveCalls, nodeId: config.nodeId, callById: (id) => calls.callById(id), log });
+    stops.unshift(() => persistence.stop());
     await sip.stack.start();
     stops.unshift(() => sip.stack.stop());
     stops.unshift(startBindingSweeper(store.location, log, metrics, options.sweepIntervalMs));

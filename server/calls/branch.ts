@@ -125,6 +125,12 @@ export class Branch {
       onFinal: (res) => this.final(res),
       onRetransmitted2xx: () => call.sendAck(this.channel, this.invite.headers.cseq!.seq),
     });
+    this.channel.pendingInvite = {
+      branch: this.tx.branch,
+      requestUri: invite.uri,
+      cseq: invite.headers.cseq!.seq,
+      ringUntil: Date.now() + this.ringSeconds * 1000,
+    };
   }
 
   private provisional(res: SipResponse): void {
@@ -139,6 +145,7 @@ export class Branch {
 
   private final(res: SipResponse): void {
     clearTimeout(this.ringTimer);
+    this.channel.pendingInvite = undefined;
     const seq = this.invite.headers.cseq!.seq;
     if (this.done) {
       // Given up on before it ever answered provisionally, and now it answers after all.

@@ -232,6 +232,41 @@ export class Call implements CallContext {
     });
   }
 
+  /**
+   * Everything a restarted node needs to carry on with this call (issue: restarts): the caller's
+   * INVITE (to answer it or match its CANCEL), every dialog (to relay BYE and re-INVITE), every
+   * INVITE still ringing (to CANCEL it, or ACK+BYE a late 2xx), bridges and deadlines.
+   */
+  persistentState() {
+    const req = this.inviteTx.request;
+    const channels = [this.inbound, ...this.outbound].filter((c) => c.live);
+    return {
+      version: 1,
+      callId: this.id,
+      tenantId: this.tenantId,
+      caller: {
+        channelId: this.inbound.id,
+        inviteKey: this.inviteTx.key,
+        toTag: this.inviteTx.toTag,
+        head: { via: req.headers.via, from: req.headers.from, to: req.headers.to, callId: req.headers['call-id'], cseq: req.headers.cseq },
+        peer: this.inviteTx.responsePeer,
+        finalSent: this.finalSent,
+        lateOffer: this.lateOffer,
+      },
+      channels: channels.map((c) => ({
+        snapshot: c.snapshot(),
+        dialog: c.dialog.state,
+        ...(c.pendingInvite ? { pendingInvite: c.pendingInvite } : {}),
+      })),
+      bridges: [...this.bridges].map((b) => b.snapshot()),
+      maxUntil: this.answeredAt ? this.answeredAt + this.services.maxCallMs : null,
+    };
+  }
+
+  private get answeredAt(): number | undefined {
+    return this.inbound.answeredAt;
+  }
+
   /** When no channel is live any more, the call is over: tidy up once and say so. */
   maybeEnd(): void {
     if (this.ended) return;

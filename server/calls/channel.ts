@@ -4,6 +4,13 @@ import type { Peer } from '../sip/transport.ts';
 import type { SipDialog } from './dialog.ts';
 import type { ChannelSnapshot, ChannelState, EventBus, HangupCause, Party } from './events.ts';
 
+export interface PendingInvite {
+  branch: string;
+  requestUri: string;
+  cseq: number;
+  ringUntil: number;
+}
+
 /** What every part of one call shares. */
 export interface CallContext {
   readonly id: string;
@@ -37,6 +44,8 @@ export class Channel {
   bridgeId?: string;
   hangupCause?: HangupCause;
   sipStatus?: number;
+  /** Outbound, until its INVITE has a final answer: what a CANCEL (or a restart) needs. */
+  pendingInvite?: PendingInvite;
   readonly log: Logger;
 
   constructor(

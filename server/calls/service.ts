@@ -57,6 +57,7 @@ export class CallService {
   /** Calls by their INVITE server transaction, so a CANCEL finds its call. */
   private readonly byInvite = new Map<string, Call>();
   private readonly perTenant = new Map<string, number>();
+  private readonly byId = new Map<string, Call>();
 
   constructor(
     private readonly o: CallServiceOptions,
@@ -71,7 +72,11 @@ export class CallService {
   }
 
   get activeCalls(): number {
-    return this.byInvite.size;
+    return this.byId.size;
+  }
+
+  callById(id: string): Call | undefined {
+    return this.byId.get(id);
   }
 
   private accountOf(tenantId: string) {
@@ -215,6 +220,7 @@ export class CallService {
     const call = new Call(tenantId, tx, { stack: this.stack, dialogs: this.dialogs, bus: this.bus, maxCallMs: this.o.maxCallMs, onEnded: (c) => this.ended(c) }, log);
     this.perTenant.set(tenantId, active + 1);
     this.byInvite.set(tx.key, call);
+    this.byId.set(call.id, call);
     const to = partyOf(req.headers.to, this.o.domain);
     const inbound = new Channel(call, {
       direction: 'inbound',
@@ -297,6 +303,7 @@ export class CallService {
 
   private ended(call: Call): void {
     this.byInvite.delete(call.inviteTx.key);
+    this.byId.delete(call.id);
     const n = (this.perTenant.get(call.tenantId) ?? 1) - 1;
     if (n > 0) this.perTenant.set(call.tenantId, n);
     else this.perTenant.delete(call.tenantId);

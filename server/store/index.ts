@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import { AccountDirectory } from './accounts.ts';
 import { migrateToLatest, openDatabase, type Db, type DialectName } from './db.ts';
 import { SqlLocationStore } from './registrations.ts';
+import { LiveCallStore } from './liveCalls.ts';
 import { TenantRegistrations } from './registrations.ts';
 import type { Database } from './schema.ts';
 import { TenantApiKeys } from './apiKeys.ts';
@@ -32,6 +33,7 @@ export class Store {
   readonly directory: AccountDirectory;
   readonly sipAccountLookup: SipAccountLookup;
   readonly location: SqlLocationStore;
+  readonly liveCalls: LiveCallStore;
   /** Cross-tenant: the CDR writer's inserts and the retention purge. */
   readonly cdrs: CdrArchive;
   readonly kysely: Kysely<Database>;
@@ -41,6 +43,7 @@ export class Store {
     this.directory = new AccountDirectory(db.kysely);
     this.sipAccountLookup = new SipAccountLookup(db.kysely);
     this.location = new SqlLocationStore(db.kysely);
+    this.liveCalls = new LiveCallStore(db.kysely);
     this.cdrs = new CdrArchive(db.kysely);
   }
 

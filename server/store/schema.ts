@@ -109,6 +109,15 @@ export interface KvTable {
   updated_at: number;
 }
 
+export interface LiveCallsTable {
+  call_id: string;
+  tenant_id: string;
+  node_id: string;
+  /** JSON of the call's restart state (server/calls/persistence.ts). */
+  state: string;
+  updated_at: number;
+}
+
 export interface AuditEventsTable {
   id: Generated<number>;
   tenant_id: string | null;
@@ -128,4 +137,5 @@ export interface Database {
   dialplans: DialplansTable;
   dialplan_versions: DialplanVersionsTable;
   kv: KvTable;
+  live_calls: LiveCallsTable;
 }
