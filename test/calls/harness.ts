@@ -239,7 +239,7 @@ export class EventLog {
     });
   }
 
-  /** Resolves with the first call's `call.ended`, or rejects after `ms` with what was seen. */
+  /** Resolves shortly after the call's `call.ended`, or rejects after `ms` with what was seen. */
   async ended(ms = 15_000): Promise<CallEvent[]> {
     const deadline = Date.now() + ms;
     while (!this.events.some((e) => e.type === 'call.ended')) {
@@ -253,6 +253,9 @@ export class EventLog {
         });
       });
     }
+    // Anything the switch still emits for this call after call.ended is a fault that
+    // assertWellFormed reports (a consumer has already finalised the call): give it time to show.
+    await sleep(300);
     return this.events;
   }
 
