@@ -1,0 +1,144 @@
+/**
+ * What happens inside an answered call and just before it: re-INVITE (hold, a=sendonly) from
+ * either side relayed with its SDP, answered and ACKed; early media (183 with SDP) reaching the
+ * caller before the 200. Caller sipp → switch → registered callee sipp; each test checks the SIP
+ * flow each peer saw, the call's events and its record.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import {
+  assertBetween,
+  assertSippOk,
+  bodyOf,
+  EventLog,
+  flowOf,
+  headerOf,
+  newTenant,
+  noSipp,
+  recordOf,
+  registeredUas,
+  scenario,
+  scratch,
+  startSipp,
+  type Account,
+  type SippMessage,
+  type SippPeer,
+} from './harness.ts';
+
+/** The SDP lines that matter for a comparison (the relay may re-wrap the body). */
+const sdpLines = (m: SippMessage) => bodyOf(m).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+
+describe('mid-call requests and early media (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
+  let sw: TestSwitch;
+  const tmp = scratch();
+  const peers: SippPeer[] = [];
+  const logs: EventLog[] = [];
+  const remote = () => `127.0.0.1:${sw.sipPort}`;
+  const uasFor = async (account: Account, file: string, party: string, pauseMs = 500) => {
+    const uas = await registeredUas(sw, tmp.dir, account, file, { party }, pauseMs);
+    peers.push(uas);
+    return uas;
+  };
+  const callerCalling = async (file: string, service: string, pauseMs = 500) => {
+    const uac = await startSipp({ dir: tmp.dir, name: 'caller', scenario: scenario(file), remote: remote(), service, keys: { party: 'caller' }, pauseMs });
+    peers.push(uac);
+    return uac;
+  };
+
+  before(async () => {
+    sw = await startTestSwitch('sqlite');
+  });
+  after(async () => {
+    for (const p of peers) p.kill();
+    for (const l of logs) l.stop();
+    await sw?.close();
+    tmp.remove();
+  });
+
+  async function setUp() {
+    const t = await newTenant(sw);
+    const log = new EventLog(sw, t.id);
+    logs.push(log);
+    return { t, log, bob: await t.account() };
+  }
+
+  /** Two channels, one bridge, nothing else happening to them in between. */
+  function assertPlainAnsweredCall(log: EventLog, hungUpBy: 'caller' | 'callee') {
+    log.assertWellFormed();
+    assert.deepEqual(log.lifeOf('A'), ['created', 'ringing', 'up', `hungup normal ${hungUpBy}`]);
+    assert.deepEqual(log.lifeOf('B'), ['created', 'ringing', 'up', `hungup normal ${hungUpBy}`]);
+    assert.equal(log.ofType('bridge.created').length, 1);
+    assert.equal(log.ofType('bridge.left').length, 2, 'nobody leaves the bridge before the hangup');
+  }
+
+  for (const side of ['caller', 'callee'] as const) {
+    test(`re-INVITE from the ${side} (hold, a=sendonly) is relayed with its SDP, answered (a=recvonly) and ACKed`, async () => {
+      const { t, log, bob } = await setUp();
+      const fromCaller = side === 'caller';
+      const callee = await uasFor(bob, fromCaller ? 'uas_accept_reinvite.xml' : 'uas_send_reinvite.xml', 'bob');
+      const caller = await callerCalling(fromCaller ? 'uac_reinvite.xml' : 'uac_accept_reinvite.xml', bob.username);
+      const [c, b] = await Promise.all([caller.done, callee.done]);
+      assertSippOk('caller', c);
+      assertSippOk('callee', b);
+      const [holder, held] = fromCaller ? [c, b] : [b, c];
+      // The party on hold got a re-INVITE, answered it, and got the ACK for its answer.
+      const heldFlow = flowOf(held.messages);
+      const at = heldFlow.lastIndexOf('<INVITE');
+      assert.ok(at > 0, `no re-INVITE reached the ${fromCaller ? 'callee' : 'caller'}: ${heldFlow.join(' ')}`);
+      assert.deepEqual(heldFlow.slice(at, at + 3), ['<INVITE', '>200', '<ACK']);
+      // The holder's re-INVITE was answered with a 200 carrying the held party's SDP, which it ACKed.
+      const holderFlow = flowOf(holder.messages).filter((k) => k !== '<100');
+      const sent = holderFlow.lastIndexOf('>INVITE');
+      assert.deepEqual(holderFlow.slice(sent, sent + 3), ['>INVITE', '<200', '>ACK']);
+
+      const reinviteSent = holder.messages.filter((m) => m.kind === 'INVITE' && m.dir === 'sent').at(-1)!;
+      const reinviteGot = held.messages.filter((m) => m.kind === 'INVITE' && m.dir === 'received').at(-1)!;
+      assert.deepEqual(sdpLines(reinviteGot), sdpLines(reinviteSent), 'the re-INVITE SDP is relayed unchanged');
+      assert.ok(sdpLines(reinviteGot).includes('a=sendonly'));
+      const okSent = held.messages.filter((m) => m.kind === '200' && m.dir === 'sent' && /INVITE/.test(headerOf(m, 'CSeq') ?? '')).at(-1)!;
+      const okGot = holder.messages.filter((m) => m.kind === '200' && m.dir === 'received' && /INVITE/.test(headerOf(m, 'CSeq') ?? '')).at(-1)!;
+      assert.deepEqual(sdpLines(okGot), sdpLines(okSent), 'the answer SDP is relayed unchanged');
+      assert.ok(sdpLines(okGot).includes('a=recvonly'));
+      // In the held party's dialog the re-INVITE comes from the switch: the dialog's Call-ID, a higher CSeq.
+      const first = held.messages.find((m) => m.kind === 'INVITE')!;
+      assert.equal(headerOf(reinviteGot, 'Call-ID'), headerOf(first, 'Call-ID'));
+
+      await log.ended();
+      assertPlainAnsweredCall(log, fromCaller ? 'caller' : 'callee');
+      const cdr = await recordOf(sw, t, log.events[0]!.callId);
+      assert.equal(cdr.status, 'answered');
+      assert.equal(cdr.hangupCause, 'normal');
+      assert.equal(cdr.hangupBy, fromCaller ? 'caller' : 'callee');
+      assert.equal(cdr.legs.length, 2);
+      assertBetween('talkMs', cdr.talkMs, 400, 6000);
+    });
+  }
+
+  test('early media: the callee’s 183 with SDP reaches the caller, with that SDP, before the 200', async () => {
+    const { t, log, bob } = await setUp();
+    const callee = await uasFor(bob, 'uas_early_media.xml', 'bob');
+    const caller = await callerCalling('uac_early_media.xml', bob.username);
+    const [c, b] = await Promise.all([caller.done, callee.done]);
+    assertSippOk('caller', c);
+    assertSippOk('callee', b);
+    assert.deepEqual(flowOf(c.messages), ['>INVITE', '<100', '<183', '<200', '>ACK', '>BYE', '<200']);
+    assert.deepEqual(flowOf(b.messages), ['<INVITE', '>183', '>200', '<ACK', '<BYE', '>200']);
+    const sent183 = b.messages.find((m) => m.kind === '183')!;
+    const got183 = c.messages.find((m) => m.kind === '183')!;
+    assert.deepEqual(sdpLines(got183), sdpLines(sent183), 'the early SDP is relayed unchanged');
+    assert.ok(sdpLines(got183).includes('s=early-bob'));
+    assert.match(headerOf(got183, 'Content-Type') ?? '', /application\/sdp/);
+    // The 200's SDP is the callee's final answer, not the early one.
+    assert.ok(sdpLines(c.messages.find((m) => m.kind === '200')!).includes('s=bob'));
+
+    await log.ended();
+    assertPlainAnsweredCall(log, 'caller');
+    log.assertInOrder(['channel.state B ringing', 'channel.state A ringing', 'channel.state B up', 'channel.hungup A normal caller', 'call.ended']);
+    const cdr = await recordOf(sw, t, log.events[0]!.callId);
+    assert.equal(cdr.status, 'answered');
+    assert.equal(cdr.hangupBy, 'caller');
+    // The callee waited 500 ms between its 183 and its 200.
+    assertBetween('ringMs', cdr.ringMs, 400, 3000);
+  });
+});
