@@ -74,6 +74,8 @@ export class TenantSandbox {
    * bound to a context, so each compiles once and runs in every fresh context.
    */
   private readonly scripts = new Map<string, Promise<ivm.Script>>();
+  /** A fresh context made ahead for the next execution (`prepareSpare`). */
+  private spare: Promise<ivm.Context> | null = null;
   /** No new executions; disposed once the live ones end. */
   retiring = false;
   lastUsed = Date.now();
@@ -185,7 +187,10 @@ export class TenantSandbox {
     try {
       // Set-up runs on the isolate thread too; each finished step ends a slice, so neither this
       // execution nor a concurrent one of the tenant is charged for the host's own work.
-      const context = await this.isolate.createContext();
+      // Taken before the first await: a context must never serve two executions.
+      const fresh = this.spare ?? this.isolate.createContext();
+      this.spare = null;
+      const context = await fresh;
       this.markSliceStart();
       held.push(context);
       const hostRef = new ivm.Reference(async (op: HostOp, argsJson: string) => {
@@ -220,7 +225,20 @@ export class TenantSandbox {
       this.lastUsed = Date.now();
       if (!this.isolate.isDisposed) for (const h of held) h.release();
       if (this.retiring && this.live.size === 0) this.dispose('idle');
+      this.prepareSpare();
     }
+  }
+
+  /**
+   * Creates the context for the next execution, never used by anything before it gets it, once
+   * this one is over: the next execution skips the 0.5 ms `createContext` on its path. (Made any
+   * earlier, it was queued on the isolate thread ahead of this execution's own continuation.)
+   */
+  private prepareSpare(): void {
+    if (this.spare || !this.usable) return;
+    const spare = this.isolate.createContext();
+    spare.catch(() => {});
+    this.spare = spare;
   }
 
   private script(hash: string, code: string): Promise<ivm.Script> {

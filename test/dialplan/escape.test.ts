@@ -119,6 +119,20 @@ describe('sandbox isolation', () => {
     assert.deepEqual([...stores.of('t-b').keys()], []);
   });
 
+  it('gives each of several executions started together a context of its own', async () => {
+    const source = `export default async function () {
+      const seen = typeof globalThis.mark;
+      globalThis.mark = 1;
+      await store.get('k');
+      log(seen);
+    }`;
+    const results = await Promise.all(Array.from({ length: 5 }, () => runner.run(request('t-together', source), fakeHost('t-together'))));
+    for (let round = 0; round < 3; round++) {
+      results.push(...(await Promise.all(Array.from({ length: 5 }, () => runner.run(request('t-together', source), fakeHost('t-together'))))));
+    }
+    assert.deepEqual(results.map((r) => [r.outcome, r.logs[0]?.message]), Array.from({ length: 20 }, () => ['completed', 'undefined']));
+  });
+
   it("runs tenants in distinct isolates: one tenant's heap exhaustion or busy loop leaves another's execution alive", async () => {
     let release!: (r: DialResult) => void;
     const held = new Promise<DialResult>((resolve) => (release = resolve));
