@@ -14,14 +14,21 @@ export const DIALECTS: Dialect[] = ['sqlite', 'mysql'];
 
 const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 
+/** Several patient attempts: on a loaded machine (CI runs test files in parallel) a connect can take seconds. */
 async function probeMysql(): Promise<string | undefined> {
-  try {
-    const c = await mysql.createConnection({ uri: MYSQL_URL, connectTimeout: 3000 });
-    await c.end();
-    return undefined;
-  } catch (err) {
-    return `MySQL/MariaDB not reachable at ${MYSQL_URL} (${(err as Error).message}); start MariaDB or set MYSQL_URL`;
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const c = await mysql.createConnection({ uri: MYSQL_URL, connectTimeout: 10_000 });
+      await c.end();
+      return undefined;
+    } catch (err) {
+      last = err;
+      if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' && !process.env.CI) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
+  return `MySQL/MariaDB not reachable at ${MYSQL_URL} (${(last as Error).message}); start MariaDB or set MYSQL_URL`;
 }
 
 const mysqlProblem = await probeMysql();
