@@ -391,8 +391,14 @@ function label(e: CallEvent, names: Map<string, string>): string {
   }
 }
 
-/** The call's record as `GET /cdrs` lists it and `GET /cdrs/:id` details it. */
+/**
+ * The call's record as `GET /cdrs` lists it and `GET /cdrs/:id` details it. Also checks that the
+ * ended call is gone from the live view (`GET /calls`), which is built from the same events.
+ */
 export async function recordOf(sw: TestSwitch, t: Tenant, callId: string): Promise<any> {
+  const live = await t.api.get('/calls');
+  assert.equal(live.status, 200);
+  assert.deepEqual(live.body.items, [], `no call left in GET /calls after call.ended: ${JSON.stringify(live.body.items)}`);
   await sw.running.cdrWriter.flush();
   const list = await t.api.get('/cdrs?limit=50');
   assert.equal(list.status, 200);
