@@ -81,9 +81,9 @@ export type CallEvent = Base &
     | { type: 'bridge.left'; bridge: BridgeSnapshot; channelId: string }
     | { type: 'bridge.destroyed'; bridge: BridgeSnapshot }
     | { type: 'transfer.blind'; transferer: string; transferee: string; target: string; result: 'ok' | 'failed'; sipStatus?: number }
-    | { type: 'dialplan.started'; channelId: string; dialplan: { name: string; version: number } }
-    | { type: 'dialplan.log'; channelId: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
-    | { type: 'dialplan.ended'; channelId: string; outcome: string; error?: string }
+    | { type: 'dialplan.started'; channelId: string; executionId: string; dialplan: { name: string; version: number } }
+    | { type: 'dialplan.log'; channelId: string; executionId?: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
+    | { type: 'dialplan.ended'; channelId: string; executionId: string; outcome: string; error?: string }
     | { type: 'call.ended' }
   );
 

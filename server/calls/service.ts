@@ -280,16 +280,15 @@ export class CallService {
       source: { address: c.source.address, port: c.source.port, transport: c.source.transport },
       ...(c.caller ? { account: c.caller.username } : {}),
     };
-    this.bus.emit({ type: 'dialplan.started', tenantId: call.tenantId, callId: call.id, channelId: inbound.id, dialplan: { name: dialplan.name, version: dialplan.version } });
-    const result = await this.runner.run(
-      { executionId: newId(), tenantId: call.tenantId, dialplan, call: facts, timeZone: tenant?.timeZone ?? 'UTC' },
-      host,
-    );
+    const executionId = newId();
+    this.bus.emit({ type: 'dialplan.started', tenantId: call.tenantId, callId: call.id, channelId: inbound.id, executionId, dialplan: { name: dialplan.name, version: dialplan.version } });
+    const result = await this.runner.run({ executionId, tenantId: call.tenantId, dialplan, call: facts, timeZone: tenant?.timeZone ?? 'UTC' }, host);
     this.bus.emit({
       type: 'dialplan.ended',
       tenantId: call.tenantId,
       callId: call.id,
       channelId: inbound.id,
+      executionId,
       outcome: result.outcome,
       ...(result.error ? { error: result.error.message } : {}),
     });

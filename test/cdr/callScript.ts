@@ -111,13 +111,13 @@ export class CallScript {
 
   dialplan(name: string, version: number, lines: Array<[level: 'debug' | 'info' | 'warn' | 'error', message: string]> = []): this {
     const channelId = this.id('A');
-    this.emit({ type: 'dialplan.started', channelId, dialplan: { name, version } });
+    this.emit({ type: 'dialplan.started', channelId, executionId: `${channelId}-x`, dialplan: { name, version } });
     for (const [level, message] of lines) this.emit({ type: 'dialplan.log', channelId, level, message });
     return this;
   }
 
   dialplanEnded(outcome: string, error?: string): this {
-    this.emit({ type: 'dialplan.ended', channelId: this.id('A'), outcome, ...(error ? { error } : {}) });
+    this.emit({ type: 'dialplan.ended', channelId: this.id('A'), executionId: `${this.id('A')}-x`, outcome, ...(error ? { error } : {}) });
     return this;
   }
 
