@@ -165,8 +165,11 @@ function handle(msg: ToWorker): void {
 
 setInterval(() => {
   const now = Date.now();
-  // Reading every thread's schedstat costs ~0.1 ms: only worth it while something runs.
-  const threads = running.size > 0 ? sampleThreadCpu() : null;
+  // Reading every thread's schedstat costs ~0.1 ms: only worth it while something runs, which
+  // includes code left behind by ended executions (an isolate whose CPU time moves).
+  let advanced = false;
+  for (const sandbox of all) advanced = sandbox.cpuAdvanced() || advanced;
+  const threads = running.size > 0 || advanced ? sampleThreadCpu() : null;
   for (const sandbox of all) {
     if (threads) sandbox.checkCpu(threads);
     if (sandbox.liveCount === 0 && (sandbox.retiring || now - sandbox.lastUsed > config.idleIsolateMs)) sandbox.dispose('idle');
@@ -178,7 +181,7 @@ setInterval(() => {
 }, config.watchdogIntervalMs);
 
 // Without its dispatcher a worker has no purpose; SIGKILL avoids exit-time crashes in isolated-vm.
-process.on('disconnect', () => (process.env.PROF ? process.exit(0) : process.kill(process.pid, 'SIGKILL')));
+process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 
 // The first time-zone lookup loads ICU data (~20 ms of CPU): pay it here, not in a tenant's slice.
 new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', timeZoneName: 'longOffset' }).formatToParts(new Date());

@@ -99,6 +99,12 @@ export class TenantSandbox {
     return this.isolate.isDisposed;
   }
 
+  /** Whether the isolate used CPU since the last call: the watchdog's cheap test before sampling threads. */
+  cpuAdvanced(): boolean {
+    const before = this.lastCpu;
+    return this.cpu() !== before;
+  }
+
   private cpu(): bigint {
     if (!this.isolate.isDisposed) this.lastCpu = this.isolate.cpuTime;
     return this.lastCpu;
@@ -136,19 +142,23 @@ export class TenantSandbox {
    * slice is over budget. Close to its heap limit V8 spends the budget on garbage collection before
    * isolated-vm's memory check fires, so an overrun with a nearly full heap counts as running out
    * of memory.
+   *
+   * An isolate with no live execution is policed too: code a dialplan left behind (say
+   * `store.get(k).finally(() => { for (;;) {} })`, which runs once the ended execution's host calls
+   * are settled) otherwise kept a core busy until the isolate went idle, 60 s later.
    */
   checkCpu(threads: ThreadCpu): void {
-    if (this.live.size === 0 || this.isolate.isDisposed || this.confirming) return;
+    if (this.isolate.isDisposed || this.confirming) return;
     this.sliceCpuBaseline ??= threads;
     if (!this.overBudget(threads)) {
-      this.sampleHeap();
+      if (this.live.size > 0) this.sampleHeap();
       return;
     }
     const suspected = this.sliceSeq;
     this.confirming = true;
     setImmediate(() => {
       this.confirming = false;
-      if (this.sliceSeq !== suspected || this.live.size === 0 || this.isolate.isDisposed) return;
+      if (this.sliceSeq !== suspected || this.isolate.isDisposed) return;
       this.dispose(this.heapShare > NEARLY_FULL_HEAP ? 'memory' : 'timeout');
     });
   }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { PooledDialplanRunner } from '../../server/dialplan/runner.ts';
 import type { DialResult } from '../../server/dialplan/types.ts';
@@ -18,6 +19,12 @@ function heldDial() {
 }
 
 const ok = 'export default async function () { log("ok"); }';
+
+/** CPU a process used so far, all threads (utime + stime from /proc, in clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 describe('dialplan limits', () => {
   let runner: PooledDialplanRunner;
@@ -58,6 +65,18 @@ describe('dialplan limits', () => {
       assert.ok(result.logs.length <= 200);
     }
     await expectHealthy('t-loop2');
+  });
+
+  it('stops a busy loop a dialplan left running after its execution ended', async () => {
+    const source = 'export default async function () { store.get("k").finally(() => { for (;;) {} }); }';
+    const result = await runner.run(request('t-left', source), fakeHost('t-left'));
+    assert.equal(result.outcome, 'completed');
+    const pid = runner.stats().workers[0]?.pid ?? 0;
+    const before = processCpuMs(pid);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const used = processCpuMs(pid) - before;
+    assert.ok(used < 400, `the worker used ${used} ms of CPU in the second after the execution ended`);
+    await expectHealthy('t-left');
   });
 
   it('ends gradual memory growth with the memory outcome and recovers', async () => {
