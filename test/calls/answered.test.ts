@@ -185,4 +185,41 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
     assert.equal(cdr.legs.length, 2);
     assertBetween('talkMs', cdr.talkMs, 800, 5000);
   });
+
+  test('parallel dial: the first answer wins, the other ringing branch is cancelled', async () => {
+    const t = await newTenant(sw);
+    const log = new EventLog(sw, t.id);
+    logs.push(log);
+    const bob = await t.account();
+    const carol = await t.account();
+    await t.dialplan('both', dialplanSource(`  await dial('${bob.username} & ${carol.username}', { timeout: 10 });`));
+    const group = await t.account({ dialplanIn: 'both' });
+    const b = await uasFor(bob, 'uas_answer.xml', { party: 'bob' });
+    const cr = await uasFor(carol, 'uas_ring_until_cancel.xml', { party: 'carol' });
+    const caller = await startSipp({ dir: tmp.dir, name: 'caller', scenario: scenario('uac_call.xml'), remote: remote(), service: group.username, pauseMs: 800 });
+    peers.push(caller);
+    const [c, rb, rc] = await Promise.all([caller.done, b.done, cr.done]);
+    assertSippOk('caller', c);
+    assertSippOk('bob', rb);
+    assertSippOk('carol', rc);
+    assert.deepEqual(flowOf(rb.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
+    assert.deepEqual(flowOf(rc.messages), ['<INVITE', '>180', '<CANCEL', '>200', '>487', '<ACK']);
+    // The caller gets one final answer, bob's (one or two 180s before it, as both phones ring).
+    assert.deepEqual(flowOf(c.messages).filter((k) => k !== '<180'), ['>INVITE', '<100', '<200', '>ACK', '>BYE', '<200']);
+    assert.match(bodyOf(c.messages.find((m) => m.kind === '200' && m.dir === 'received')!), /o=bob /);
+
+    await log.ended();
+    log.assertWellFormed();
+    const byTarget = (u: string) => log.names().get(log.ofType('channel.created').find((e) => e.channel.target === u)!.channel.id)!;
+    const [B, C] = [byTarget(bob.username), byTarget(carol.username)];
+    assert.deepEqual(log.lifeOf(B), ['created', 'ringing', 'up', 'hungup normal caller']);
+    assert.deepEqual(log.lifeOf(C), ['created', 'ringing', 'hungup answered-elsewhere switch']);
+    log.assertInOrder([`channel.state ${B} up`, 'bridge.created', `channel.hungup ${C} answered-elsewhere switch`, 'channel.hungup A normal caller', 'call.ended']);
+
+    const cdr = await recordOf(sw, t, log.events[0]!.callId);
+    assert.equal(cdr.status, 'answered');
+    assert.equal(cdr.hangupBy, 'caller');
+    assert.equal(cdr.legs.length, 3);
+    assert.deepEqual(new Set(cdr.dialled), new Set([bob.username, carol.username]));
+  });
 });
