@@ -12,9 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { CallEvent } from '../../server/calls/events.ts';
 import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
 import type { TestSwitch } from '../helpers/switch.ts';
-import { exitOf, freeUdpTcpPort, lastSippStats, skipWithout, startTool, type Finished } from '../interop/tools.ts';
-
-export const noSipp = skipWithout('sipp', 'sip-tester');
+import { exitOf, freeUdpTcpPort, lastSippStats, startTool, type Finished } from '../interop/tools.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/sipp/', import.meta.url));
 export const scenario = (name: string) => path.join(FIXTURES, name);

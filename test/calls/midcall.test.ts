@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { skipWithout } from '../interop/tools.ts';
 import {
   assertBetween,
   assertSippOk,
@@ -15,7 +16,6 @@ import {
   flowOf,
   headerOf,
   newTenant,
-  noSipp,
   recordOf,
   registeredUas,
   scenario,
@@ -28,6 +28,8 @@ import {
 
 /** The SDP lines that matter for a comparison (the relay may re-wrap the body). */
 const sdpLines = (m: SippMessage) => bodyOf(m).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+
+const noSipp = skipWithout('sipp', 'sip-tester');
 
 describe('mid-call requests and early media (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
   let sw: TestSwitch;

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { skipWithout } from '../interop/tools.ts';
 import {
   assertSippOk,
   bodyOf,
@@ -15,7 +16,6 @@ import {
   flowOf,
   headerOf,
   newTenant,
-  noSipp,
   recordOf,
   registeredUas,
   scenario,
@@ -23,6 +23,8 @@ import {
   startSipp,
   type SippPeer,
 } from './harness.ts';
+
+const noSipp = skipWithout('sipp', 'sip-tester');
 
 describe('blind transfer by REFER (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
   let sw: TestSwitch;

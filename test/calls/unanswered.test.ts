@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { skipWithout } from '../interop/tools.ts';
 import {
   assertBetween,
   assertSippOk,
@@ -15,7 +16,6 @@ import {
   flowOf,
   headerOf,
   newTenant,
-  noSipp,
   recordOf,
   registeredUas,
   scenario,
@@ -24,6 +24,8 @@ import {
   type Account,
   type SippPeer,
 } from './harness.ts';
+
+const noSipp = skipWithout('sipp', 'sip-tester');
 
 describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
   let sw: TestSwitch;
