@@ -417,8 +417,3 @@ export function scratch(): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'sipswitch-calls-'));
   return { dir, remove: () => (process.env.KEEP_TRACES ? undefined : rmSync(dir, { recursive: true, force: true })) };
 }
-
-/** Kills every peer still running (by PID) and waits for all of them. */
-export async function settle(peers: SippPeer[]): Promise<SippResult[]> {
-  return Promise.all(peers.map((p) => p.done));
-}

@@ -157,6 +157,8 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     assertSippOk('bob', rb);
     assertSippOk('carol', rc);
     assert.deepEqual(flowOf(c.messages), ['>INVITE', '<100', '<180', '<180', '>CANCEL', '<200', '<487', '>ACK']);
+    assert.match(headerOf(c.messages.find((m) => m.kind === '200')!, 'CSeq') ?? '', /^1 CANCEL$/);
+    assert.match(headerOf(c.messages.find((m) => m.kind === '487')!, 'CSeq') ?? '', /^1 INVITE$/);
     for (const [name, r] of [['bob', rb], ['carol', rc]] as const) {
       assert.deepEqual(flowOf(r.messages), ['<INVITE', '>180', '<CANCEL', '>200', '>487', '<ACK'], `${name}'s branch was cancelled`);
     }
