@@ -109,7 +109,7 @@ export class CallService {
   };
 
   /** Pipeline step: a request inside a dialog (it has a To tag). */
-  readonly inDialog: Step = (tx) => {
+  readonly inDialog: Step = async (tx) => {
     const req = tx.request;
     if (!req.headers.to?.params.tag || req.method === 'CANCEL') return false;
     const channel = this.dialogs.match(req);
@@ -133,7 +133,8 @@ export class CallService {
         });
         break;
       default:
-        this.relay(call, channel, tx);
+        // The request is answered when the other side answers: the step ends only then.
+        await this.relay(call, channel, tx);
     }
     return true;
   };
@@ -147,13 +148,16 @@ export class CallService {
   }
 
   /** Passes a mid-call request (re-INVITE, UPDATE, INFO, …) to the other side and its answer back. */
-  private relay(call: Call, from: Channel, tx: ServerTransaction): void {
+  private relay(call: Call, from: Channel, tx: ServerTransaction): Promise<void> {
     const to = call.bridgeOf(from)?.peersOf(from)[0];
     if (!to) {
       tx.respond(481);
-      return;
+      return Promise.resolve();
     }
     const req = tx.request;
+    if (req.method === 'INVITE') tx.respond(100, 'Trying');
+    let answered!: () => void;
+    const done = new Promise<void>((r) => (answered = r));
     const extra: Record<string, unknown> = {};
     for (const h of ['event', 'subscription-state', 'info-package', 'session-expires', 'min-se', 'supported', 'require']) {
       const v = headerText(req, h);
@@ -175,8 +179,10 @@ export class CallService {
         const st = headerText(res, 'session-expires');
         if (st) headers['session-expires'] = st;
         tx.respond(res.status, res.reason, headers, bodyOf(res));
+        answered();
       },
     });
+    return done;
   }
 
   private async startCall(tx: ServerTransaction): Promise<void> {
@@ -235,6 +241,8 @@ export class CallService {
     const callerParty: Party = { ...from, host: this.o.domain, uri: `sip:${from.user || 'anonymous'}@${this.o.domain}` };
     const account = this.accountOf(tenantId);
     const host = callHost({ call, scope, location: this.store.location, dialer: this.dialer, caller: callerParty, channelId: inbound.id, account });
+    // The call lasts at least as long as its dialplan runs: its events belong to this call.
+    const untrack = call.trackDial({ cancel: () => {} });
     try {
       const dialplan = await selectDialplan(scope, origin);
       if (!dialplan) {
@@ -250,6 +258,8 @@ export class CallService {
       const [status, reason] = statusAfter(host.lastDial());
       call.reject(status, reason, status === 486 ? 'busy' : status === 480 ? 'no-answer' : 'rejected');
     }
+    untrack();
+    call.maybeEnd();
   }
 
   /** No dialplan: a call to an account rings its phones; a phone calling a colleague rings theirs. */
