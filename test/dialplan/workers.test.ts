@@ -29,6 +29,25 @@ const dialThenLog = 'export default async function () { const r = await dial("al
 const bomb = 'export default async function () { await store.get("k"); const a = new Array(35e6).fill(1.5); log(a.length); }';
 
 describe('dialplan workers', () => {
+  it('sends a source again when the worker has evicted it', async () => {
+    const runner = await startRunner({ workers: 1 });
+    try {
+      // The worker keeps 16 Mi characters of prepared dialplans; 70 of 250 kB each push the first out,
+      // while the dispatcher still believes the worker has it and sends only its hash.
+      const padding = `\n// ${'x'.repeat(250_000)}`;
+      const sourceOf = (n: number) => `export default async function () { log('dialplan ${n}'); }${padding}`;
+      for (let n = 0; n < 70; n++) {
+        const result = await runner.run(request('t-evict', sourceOf(n)), fakeHost('t-evict'));
+        assert.equal(result.outcome, 'completed', JSON.stringify(result.error));
+      }
+      const again = await runner.run(request('t-evict', sourceOf(0)), fakeHost('t-evict'));
+      assert.equal(again.outcome, 'completed', JSON.stringify(again.error));
+      assert.deepEqual(again.logs.map((l) => l.message), ['dialplan 0']);
+    } finally {
+      await runner.stop();
+    }
+  });
+
   it('a worker killed with SIGKILL fails only its executions and is replaced', async () => {
     const runner = await startRunner({ workers: 2 });
     try {
