@@ -8,8 +8,15 @@ import type { Peer } from '../sip/transport.ts';
 import type { Call } from './call.ts';
 import { Channel } from './channel.ts';
 import { bodyOf, newCallId, newLocalTag, SipDialog } from './dialog.ts';
-import type { DialOutcome } from '../dialplan/types.ts';
+import type { DialOutcome, LegOptions } from '../dialplan/types.ts';
 import type { HangupCause, Party } from './events.ts';
+
+/** Header names as the SIP layer keys them; values were validated with the dial (X- headers only). */
+function lowerCased(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) out[k.toLowerCase()] = v;
+  return out;
+}
 
 export interface Destination {
   /** Request-URI: the registered contact or the dialled URI. */
@@ -36,7 +43,7 @@ export interface BranchPurpose {
   answersCaller: boolean;
   progress(res: SipResponse): void;
   /** The branch answered: take it (and ACK it, now or later) or refuse it (false: it is hung up). */
-  answered(channel: Channel, res: SipResponse, inviteSeq: number): boolean;
+  answered(channel: Channel, res: SipResponse, inviteSeq: number, options: LegOptions): boolean;
 }
 
 /** A dial's branches answer the caller: the caller's INVITE supplies the offer. */
@@ -48,8 +55,8 @@ export function dialPurpose(call: Call): BranchPurpose {
     maxForwards: Math.max(0, Number(invite.headers['max-forwards'] ?? 70) - 1),
     answersCaller: true,
     progress: (res) => call.relayProgress(res),
-    answered: (channel, res, seq) => {
-      if (!call.answer(channel, res)) return false;
+    answered: (channel, res, seq, options) => {
+      if (!call.answer(channel, res, options.maxDuration)) return false;
       if (call.acksImmediately) call.sendAck(channel, seq);
       return true;
     },
@@ -79,7 +86,7 @@ export class Branch {
     private readonly call: Call,
     private readonly dest: Destination,
     caller: Party,
-    private readonly ringSeconds: number,
+    private readonly options: LegOptions,
     private readonly purpose: BranchPurpose,
   ) {
     const dialog = new SipDialog({
@@ -114,12 +121,12 @@ export class Branch {
     const invite = this.channel.dialog.request(
       'INVITE',
       stack.contact(this.dest.peer.transport),
-      { 'max-forwards': String(this.purpose.maxForwards), allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY' },
+      { ...lowerCased(this.options.headers), 'max-forwards': String(this.purpose.maxForwards), allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY' },
       this.purpose.offer,
     );
     if (display) invite.headers.from = { ...invite.headers.from!, name: `"${display.replace(/["\\]/g, '')}"` };
     this.invite = invite;
-    this.ringTimer = setTimeout(() => this.cancel('no-answer'), this.ringSeconds * 1000).unref();
+    this.ringTimer = setTimeout(() => this.cancel('no-answer'), this.options.timeout * 1000).unref();
     this.tx = stack.clientTransactions.send(invite, this.dest.peer, {
       onProvisional: (res) => this.provisional(res),
       onFinal: (res) => this.final(res),
@@ -129,7 +136,7 @@ export class Branch {
       branch: this.tx.branch,
       requestUri: invite.uri,
       cseq: invite.headers.cseq!.seq,
-      ringUntil: Date.now() + this.ringSeconds * 1000,
+      ringUntil: Date.now() + this.options.timeout * 1000,
     };
   }
 
@@ -160,7 +167,7 @@ export class Branch {
       this.channel.dialog.confirmFrom(res);
       // Answering the caller cancels every branch still dialling: not this one.
       this.winning = !this.cancelledAs;
-      if (this.cancelledAs || !this.purpose.answered(this.channel, res, seq)) {
+      if (this.cancelledAs || !this.purpose.answered(this.channel, res, seq, this.options)) {
         // Answered after we gave up on it (a race with CANCEL) or after another branch won:
         // complete the handshake and hang up, so no phone is left connected to nobody.
         this.call.sendAck(this.channel, seq);

@@ -115,7 +115,7 @@ export class Call implements CallContext {
    * A callee answered: answer the caller with the callee's SDP, bridge the two, stop every other
    * branch. Returns false if the call can no longer be answered (the caller gave up meanwhile).
    */
-  answer(callee: Channel, res: SipResponse): boolean {
+  answer(callee: Channel, res: SipResponse, maxDurationSeconds?: number): boolean {
     if (this.finalSent || !this.inbound.live) return false;
     this.finalSent = true;
     this.inviteTx.respond(200, 'OK', { contact: this.contactHeader() }, bodyOf(res));
@@ -124,7 +124,8 @@ export class Call implements CallContext {
     callee.setState('up');
     this.newBridge(this.inbound, callee);
     for (const d of [...this.dialing]) d.cancel('answered-elsewhere');
-    this.maxDuration = setTimeout(() => this.hangupAll('max-duration'), this.services.maxCallMs).unref();
+    this.limitMs = Math.min(this.services.maxCallMs, (maxDurationSeconds ?? Infinity) * 1000);
+    this.maxDuration = setTimeout(() => this.hangupAll('max-duration'), this.limitMs).unref();
     if (this.lateOffer) this.pendingAck = { channel: callee, seq: callee.dialog.state.localSeq };
     return true;
   }
@@ -259,9 +260,11 @@ export class Call implements CallContext {
         ...(c.pendingInvite ? { pendingInvite: c.pendingInvite } : {}),
       })),
       bridges: [...this.bridges].map((b) => b.snapshot()),
-      maxUntil: this.answeredAt ? this.answeredAt + this.services.maxCallMs : null,
+      maxUntil: this.answeredAt ? this.answeredAt + this.limitMs : null,
     };
   }
+
+  private limitMs = 0;
 
   private get answeredAt(): number | undefined {
     return this.inbound.answeredAt;

@@ -121,7 +121,7 @@ export class Dialer {
               const launch = () => {
                 if (stopped) return resolve({ o: { answered: false, result: 'cancelled' }, target: leg.target });
                 const from = leg.options.callerId ? { user: leg.options.callerId, host: this.deps.domain, uri: `sip:${leg.options.callerId}@${this.deps.domain}` } : caller;
-                const b = new Branch(call, dest, from, leg.options.timeout, purpose);
+                const b = new Branch(call, dest, from, leg.options, purpose);
                 branches.push(b);
                 b.start();
                 void b.outcome.then((o) => resolve({ o, target: leg.target }));

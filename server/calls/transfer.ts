@@ -56,6 +56,7 @@ export async function blindTransfer(call: Call, transferer: Channel, tx: ServerT
     answersCaller: false,
     progress: () => {},
     answered: (newChannel, res, seq) => {
+      // The transferred call keeps the limits it had: a leg's maxDuration applies to dials only.
       const offer = bodyOf(res);
       if (!transferee.live || !offer) return false;
       call.bridgeOf(transferee)?.pull(transferee);

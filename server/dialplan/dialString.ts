@@ -12,6 +12,7 @@ import { z } from 'zod';
  *   option      = "timeout=" seconds          ; 1..300, how long this leg rings (default 30)
  *               / "delay=" seconds            ; 0..300, wait before ringing this leg (default 0)
  *               / "callerId=" value           ; caller id presented on this leg
+ *               / "maxDuration=" seconds      ; 1..86400, how long the call may last once answered
  *
  * Whitespace around `&`, `|` and the brackets is ignored. Example:
  *   `alice & bob[delay=5] | +4930123456@mytrunk[timeout=20,callerId=+4930999]`
@@ -35,6 +36,10 @@ export interface LegOptions {
   /** Seconds to wait before ringing this leg. */
   delay: number;
   callerId?: string;
+  /** Seconds the call may last once this leg answers (the switch-wide limit still applies). */
+  maxDuration?: number;
+  /** Extra `X-` headers for this leg's INVITE (structured form only). */
+  headers?: Record<string, string>;
 }
 
 export type DialLeg = DialTarget & {
@@ -65,20 +70,34 @@ const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const NUMBER = /^\+?[0-9*#]{1,32}$/;
 const CALLER_ID = /^[+A-Za-z0-9._-]{1,64}$/;
 
+const MAX_DURATION = 24 * 3600;
 const seconds = (min: number) => z.number().int().min(min).max(300);
+/** Only `X-` extension headers: a script must not be able to forge or break the SIP the switch sends. */
+const extraHeaders = z
+  .record(
+    z.string().regex(/^X-[A-Za-z0-9-]{1,62}$/, 'only X- headers (letters, digits, -) may be added'),
+    z.string().max(256).regex(/^[^\r\n\0]*$/, 'header values are one line'),
+  )
+  .refine((h) => Object.keys(h).length <= 10, 'at most 10 headers');
 const optionShapes = {
   timeout: seconds(1).optional(),
   delay: seconds(0).optional(),
   callerId: z.string().regex(CALLER_ID, 'letters, digits, + . _ - (at most 64)').optional(),
+  maxDuration: z.number().int().min(1).max(MAX_DURATION).optional(),
+  headers: extraHeaders.optional(),
 };
 type PartialOptions = Partial<LegOptions>;
 
 function withDefaults(own: PartialOptions, defaults: PartialOptions): LegOptions {
   const callerId = own.callerId ?? defaults.callerId;
+  const maxDuration = own.maxDuration ?? defaults.maxDuration;
+  const headers = own.headers || defaults.headers ? { ...defaults.headers, ...own.headers } : undefined;
   return {
     timeout: own.timeout ?? defaults.timeout ?? DEFAULT_LEG_TIMEOUT,
     delay: own.delay ?? defaults.delay ?? 0,
     ...(callerId === undefined ? {} : { callerId }),
+    ...(maxDuration === undefined ? {} : { maxDuration }),
+    ...(headers === undefined ? {} : { headers }),
   };
 }
 
@@ -161,8 +180,12 @@ function parseOptions(s: Scanner): PartialOptions {
     } else if (name === 'callerId') {
       if (!CALLER_ID.test(value)) s.fail(`'${value}' is not a valid callerId`, valueAt);
       options.callerId = value;
+    } else if (name === 'maxDuration') {
+      const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+      if (!(n >= 1 && n <= MAX_DURATION)) s.fail(`maxDuration must be whole seconds from 1 to ${MAX_DURATION}, not '${value}'`, valueAt);
+      options.maxDuration = n;
     } else {
-      s.fail(`unknown option '${name}' (known: timeout, delay, callerId)`, nameAt);
+      s.fail(`unknown option '${name}' (known: timeout, delay, callerId, maxDuration)`, nameAt);
     }
     s.skipSpace();
     const c = s.peek();
@@ -221,8 +244,8 @@ const dialOptions = z.strictObject(optionShapes).nullish();
 
 function fromStructured(entry: StructuredLeg, defaults: PartialOptions): DialLeg {
   if (typeof entry === 'string') return parseSingleLeg(entry, defaults);
-  const { timeout, delay, callerId } = entry;
-  const options = withDefaults({ timeout, delay, callerId }, defaults);
+  const { timeout, delay, callerId, maxDuration, headers } = entry;
+  const options = withDefaults({ timeout, delay, callerId, maxDuration, headers }, defaults);
   if ('account' in entry) return leg({ kind: 'account', account: entry.account }, options);
   if ('number' in entry) return leg({ kind: 'provider', number: entry.number, provider: entry.provider }, options);
   return leg({ kind: 'uri', uri: entry.uri }, options);
@@ -245,11 +268,13 @@ export function toDialSpec(target: unknown, options: unknown): DialSpec {
   const value = parsed.data;
   if (typeof value === 'string') return parseDialString(value, defaults);
   if (Array.isArray(value)) return { groups: [value.map((e) => fromStructured(e, defaults))] };
-  const { groups, timeout, delay, callerId } = value;
+  const { groups, timeout, delay, callerId, maxDuration, headers } = value;
   const merged: PartialOptions = { ...defaults };
   if (timeout !== undefined) merged.timeout = timeout;
   if (delay !== undefined) merged.delay = delay;
   if (callerId !== undefined) merged.callerId = callerId;
+  if (maxDuration !== undefined) merged.maxDuration = maxDuration;
+  if (headers !== undefined) merged.headers = headers;
   return { groups: groups.map((g) => g.map((e) => fromStructured(e, merged))) };
 }
 

@@ -34,6 +34,10 @@ interface LegOptions {
   delay?: number;
   /** Caller id presented to this leg. */
   callerId?: string;
+  /** Seconds the call may last once this leg answers (1–86400; the switch's own limit still applies). */
+  maxDuration?: number;
+  /** Extra headers on this leg's INVITE: `X-` names only, one-line values (structured form and options only). */
+  headers?: { [name: `X-${string}`]: string };
 }
 
 type Leg =
@@ -84,7 +88,7 @@ declare const call: Call;
  * Rings the target and resolves when one leg answers or all have failed. At most 20 legs per
  * execution; one dial at a time. `options` sets the defaults of every leg.
  */
-declare function dial(target: DialTarget, options?: Pick<LegOptions, 'timeout' | 'callerId'>): Promise<DialResult>;
+declare function dial(target: DialTarget, options?: Pick<LegOptions, 'timeout' | 'callerId' | 'maxDuration' | 'headers'>): Promise<DialResult>;
 
 /** Answers the call with a SIP status: 180–199 (progress) or 300–699 (final; only once). */
 declare function respond(status: number, reason?: string): Promise<void>;

@@ -226,6 +226,16 @@ export class TestPhone {
     return { challenge, final };
   }
 
+  /** Answers a request this phone received (raw text), echoing Via, From, Call-ID and CSeq. */
+  reply(raw: string, status: number, reason: string, extra: string[] = [], body = ''): void {
+    const head = raw.split('\r\n\r\n')[0]!.split('\r\n');
+    const keep = head.filter((l) => /^(via|from|call-id|cseq):/i.test(l));
+    const to = head.find((l) => /^to:/i.test(l))!;
+    this.sendRaw(
+      [`SIP/2.0 ${status} ${reason}`, ...keep, /;tag=/.test(to) ? to : `${to};tag=${this.fromTag}`, `Contact: <sip:phone@127.0.0.1:${this.localPort}>`, ...extra, `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'),
+    );
+  }
+
   close(): void {
     this.udp?.close();
     this.tcp?.destroy();

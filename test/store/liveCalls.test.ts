@@ -10,16 +10,6 @@ import { DIALECTS, skipUnless } from '../helpers/databases.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 
-/** Answers a request received by `phone` (raw text) with a status, echoing what RFC 3261 says to. */
-function reply(phone: TestPhone, raw: string, status: number, reason: string, extra: string[] = [], body = ''): void {
-  const head = raw.split('\r\n\r\n')[0]!.split('\r\n');
-  const keep = head.filter((l) => /^(via|from|call-id|cseq):/i.test(l));
-  const to = head.find((l) => /^to:/i.test(l))!;
-  phone.sendRaw(
-    [`SIP/2.0 ${status} ${reason}`, ...keep, /;tag=/.test(to) ? to : `${to};tag=callee1`, `Contact: <sip:callee@127.0.0.1:${phone.localPort}>`, ...extra, `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'),
-  );
-}
-
 const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
 
 async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 3000): Promise<T> {
@@ -53,7 +43,7 @@ for (const dialect of DIALECTS) {
         const invite = caller.build({ method: 'INVITE', uri: `sip:${alice.username}@127.0.0.1`, to: `sip:${alice.username}@127.0.0.1`, from: 'sip:stranger@example.net', headers: [`Contact: <sip:stranger@127.0.0.1:${caller.localPort}>`, 'Content-Type: application/sdp'], body: SDP });
         caller.sendRaw(invite.text);
         const inbound = await callee.waitFor((r) => r.startsWith('INVITE '), 3000, from);
-        reply(callee, inbound, 180, 'Ringing');
+        callee.reply(inbound, 180, 'Ringing');
         await caller.waitFor((r) => r.startsWith('SIP/2.0 180'));
 
         const ringing = await eventually('the ringing call persisted', async () => {
@@ -70,7 +60,7 @@ for (const dialect of DIALECTS) {
         assert.match(inbound, new RegExp(branch.pendingInvite.branch), 'the branch id of the INVITE sent to the callee');
         assert.equal(branch.dialog.peer.port, callee.localPort);
 
-        reply(callee, inbound, 200, 'OK', ['Content-Type: application/sdp'], SDP);
+        callee.reply(inbound, 200, 'OK', ['Content-Type: application/sdp'], SDP);
         await caller.waitFor((r) => r.startsWith('SIP/2.0 200'));
         const up = await eventually('the answered call persisted', async () => {
           const s = (await sw.running.store.liveCalls.get(ringing.callId))?.state as any;
@@ -87,7 +77,7 @@ for (const dialect of DIALECTS) {
         const toTag = /To: [^\r]*;tag=([^\s;\r]+)/.exec((await caller.waitFor((r) => r.startsWith('SIP/2.0 200'))))![1];
         caller.sendRaw(byeReq.text.replace(/^(To: [^\r]*)/m, `$1;tag=${toTag}`));
         const byeAtCallee = await callee.waitFor((r) => r.startsWith('BYE '), 3000, bye);
-        reply(callee, byeAtCallee, 200, 'OK');
+        callee.reply(byeAtCallee, 200, 'OK');
         await eventually('the ended call removed', async () => ((await sw.running.store.liveCalls.get(ringing.callId)) ? undefined : true));
       } finally {
         caller.close();
