@@ -3,7 +3,7 @@
  * its own channel, ring timeout and cancellation. Reports exactly one outcome.
  */
 import type { SipRequest, SipResponse } from '../sip/message.ts';
-import type { ClientTransaction } from '../sip/clientTransactions.ts';
+import { requestOnInvite, type ClientTransaction } from '../sip/clientTransactions.ts';
 import type { Peer } from '../sip/transport.ts';
 import type { Call } from './call.ts';
 import { Channel } from './channel.ts';
@@ -212,21 +212,7 @@ export class Branch {
   private sendCancel(): void {
     if (this.cancelSent || !this.tx) return;
     this.cancelSent = true;
-    const inv = this.invite;
-    const cancel: SipRequest = {
-      method: 'CANCEL',
-      uri: inv.uri,
-      version: '2.0',
-      headers: {
-        from: inv.headers.from,
-        to: inv.headers.to,
-        'call-id': inv.headers['call-id'],
-        cseq: { seq: inv.headers.cseq!.seq, method: 'CANCEL' },
-        'max-forwards': '70',
-        ...(inv.headers.route ? { route: inv.headers.route } : {}),
-      },
-      content: '',
-    };
-    this.call.services.stack.clientTransactions.send(cancel, this.dest.peer, { onFinal: () => {} }, this.tx.branch);
+    // The CANCEL carries the INVITE's branch: that is how the callee matches it (RFC 3261 §9.1).
+    this.call.services.stack.clientTransactions.send(requestOnInvite(this.invite, 'CANCEL'), this.dest.peer, { onFinal: () => {} }, this.tx.branch);
   }
 }

@@ -34,6 +34,28 @@ export interface ClientTransportIO {
   sentBy(transport: Peer['transport']): { host: string; port: number };
 }
 
+/**
+ * A request that belongs to an INVITE's transaction rather than to a dialog: the ACK for a non-2xx
+ * and the CANCEL (RFC 3261 §17.1.1.3, §9.1) copy its Request-URI, From, Call-ID, CSeq number and
+ * Route; the ACK takes the To of the response it acknowledges.
+ */
+export function requestOnInvite(invite: SipRequest, method: 'ACK' | 'CANCEL', to = invite.headers.to): SipRequest {
+  return {
+    method,
+    uri: invite.uri,
+    version: '2.0',
+    headers: {
+      from: invite.headers.from,
+      to,
+      'call-id': invite.headers['call-id'],
+      cseq: { seq: invite.headers.cseq!.seq, method },
+      'max-forwards': '70',
+      ...(invite.headers.route ? { route: invite.headers.route } : {}),
+    },
+    content: '',
+  };
+}
+
 export function newBranch(): string {
   return `z9hG4bK${randomToken(10)}`;
 }
@@ -158,22 +180,8 @@ export class ClientTransaction {
 
   /** ACK for a non-2xx final (RFC 3261 §17.1.1.3): same branch, the response's To tag. */
   private sendAck(res: SipResponse): void {
-    const req = this.request;
-    const ack: SipRequest = {
-      method: 'ACK',
-      uri: req.uri,
-      version: '2.0',
-      headers: {
-        via: [req.headers.via![0]!],
-        from: req.headers.from,
-        to: res.headers.to,
-        'call-id': req.headers['call-id'],
-        cseq: { seq: req.headers.cseq!.seq, method: 'ACK' },
-        'max-forwards': '70',
-        ...(req.headers.route ? { route: req.headers.route } : {}),
-      },
-      content: '',
-    };
+    const ack = requestOnInvite(this.request, 'ACK', res.headers.to);
+    ack.headers.via = [this.request.headers.via![0]!];
     const data = serialize(ack);
     if (data) this.table.io.send(this.peer, data);
   }
