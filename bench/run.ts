@@ -19,6 +19,7 @@ try {
 
 // Further benchmarks go here, each bounded like the ones above.
 await import('./cdrs.ts').then((m) => m.cdrBench({ mysql: args.includes('--mysql') })).catch((err: unknown) => { console.error(`cdr bench failed: ${(err as Error).stack ?? String(err)}`); process.exitCode = 1; });
+await import('./calls.ts').then((m) => m.callsBench()).catch((err: unknown) => { console.error(`calls bench failed: ${(err as Error).stack ?? String(err)}`); process.exitCode = 1; });
 
 // Owned and run on its own by the dialplan work; a process of its own keeps its state out of ours.
 const dialplan = fileURLToPath(new URL('./dialplan.ts', import.meta.url));
