@@ -82,9 +82,13 @@ export function dialplanRoutes(runner: DialplanRunner): Router {
   const r = Router();
 
   r.get('/', async (req, res) => {
-    const items = await scopeOf(req).dialplans.list();
+    const scope = scopeOf(req);
+    const items = await scope.dialplans.list();
+    // A tenant whose scripts keep killing workers is suspended for a while; it is told so, and why.
+    const held = runner.quarantined(scope.tenantId);
     res.json({
       items: items.map((d) => ({ name: d.name, version: d.version, updatedAt: new Date(d.updatedAt).toISOString() })),
+      quarantine: held ? { until: held.until.toISOString(), reason: held.reason } : null,
     });
   });
 

@@ -101,9 +101,14 @@ export class SipStack {
   async start(): Promise<void> {
     await this.transport.start();
     this.transactions.start();
+    // Sampled, not set per request: off the hot path, and true also once traffic stops.
+    this.sampler = setInterval(() => this.metrics.sipServerTransactions.set(this.transactions.size), 1000).unref();
   }
 
+  private sampler?: NodeJS.Timeout;
+
   async stop(): Promise<void> {
+    clearInterval(this.sampler);
     this.transactions.stop();
     this.clientTransactions.stop();
     await this.transport.stop();
@@ -178,7 +183,6 @@ export class SipStack {
     }
     const tx = new ServerTransaction(key, m, responsePeer(via, source), source, connection, this.transactions);
     this.transactions.add(tx);
-    this.metrics.sipServerTransactions.set(this.transactions.size);
     this.dispatch(tx);
   }
 
