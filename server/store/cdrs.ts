@@ -2,8 +2,9 @@
  * Call records (CDRs): one row per call, written in batches by the CDR writer (server/cdr/), read
  * per tenant newest first with keyset pagination, purged in small batches.
  */
-import { sql, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool } from 'kysely';
+import { type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import type { Database } from './schema.ts';
+import { searchableNumbers } from './cdrNumbers.ts';
 
 export type CdrDirection = 'in' | 'out' | 'local';
 export type CdrStatus = 'answered' | 'busy' | 'no-answer' | 'cancelled' | 'failed';
@@ -101,8 +102,16 @@ export interface CdrsTable {
   log: string;
 }
 
-type Db = Kysely<Database & { cdrs: CdrsTable }>;
-type Eb = ExpressionBuilder<Database & { cdrs: CdrsTable }, 'cdrs'>;
+interface CdrNumbersTable {
+  tenant_id: string;
+  number: string;
+  started_at: number;
+  cdr_id: string;
+}
+
+type Tables = Database & { cdrs: CdrsTable; cdr_numbers: CdrNumbersTable };
+type Db = Kysely<Tables>;
+type Eb = ExpressionBuilder<Tables, 'cdrs'>;
 
 export interface CdrFilter {
   /** Inclusive, epoch ms. */
@@ -203,6 +212,12 @@ const SUMMARY_COLUMNS = [
   'dialplan_name', 'dialplan_version', 'dialplan_outcome',
 ] as const;
 
+function pageOf(rows: Array<Parameters<typeof toSummary>[0]>, limit: number): CdrPage {
+  const items = rows.slice(0, limit).map(toSummary);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.startedAt, last.id) : null };
+}
+
 /** The cursor names the last row of a page; it is opaque to clients (base64url of JSON). */
 export function encodeCursor(startedAt: number, id: string): string {
   return Buffer.from(JSON.stringify([startedAt, id])).toString('base64url');
@@ -220,26 +235,12 @@ export function decodeCursor(cursor: string): { startedAt: number; id: string } 
   throw new InvalidCursorError();
 }
 
-/** `!` rather than a backslash: it means the same in SQLite's and MySQL's string literals. */
-const likeEscape = (s: string) => s.replace(/[!%_]/g, (c) => `!${c}`);
-
 function filterConditions(eb: Eb, f: CdrFilter): Expression<SqlBool>[] {
   const and: Expression<SqlBool>[] = [];
   if (f.from !== undefined) and.push(eb('started_at', '>=', f.from));
   if (f.to !== undefined) and.push(eb('started_at', '<', f.to));
   if (typeof f.status === 'number') and.push(eb('sip_status', '=', f.status));
   else if (f.status) and.push(eb('status', '=', f.status));
-  if (f.number) {
-    const n = likeEscape(f.number);
-    and.push(
-      eb.or([
-        eb('caller', '=', f.number),
-        eb('callee', '=', f.number),
-        sql<SqlBool>`dialled like ${`% ${n} %`} escape '!'`,
-        sql<SqlBool>`dialled like ${`% ${n}@%`} escape '!'`,
-      ]),
-    );
-  }
   return and;
 }
 
@@ -251,8 +252,11 @@ async function purge(db: Db, cutoff: number, tenantId: string | undefined, o: Pu
     if (tenantId !== undefined) q = q.where('tenant_id', '=', tenantId);
     const ids = (await q.orderBy('started_at').limit(batchSize).execute()).map((r) => r.id);
     if (!ids.length) break;
-    const d = db.deleteFrom('cdrs').where('id', 'in', ids).where('started_at', '<', cutoff);
-    await (tenantId === undefined ? d : d.where('tenant_id', '=', tenantId)).execute();
+    await db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('cdr_numbers').where('cdr_id', 'in', ids).execute();
+      const d = trx.deleteFrom('cdrs').where('id', 'in', ids).where('started_at', '<', cutoff);
+      await (tenantId === undefined ? d : d.where('tenant_id', '=', tenantId)).execute();
+    });
     total += ids.length;
     o.onBatch?.(ids.length);
     if (ids.length < batchSize) break;
@@ -266,7 +270,7 @@ export class CdrArchive {
   private readonly db: Db;
 
   constructor(db: Kysely<Database>) {
-    this.db = db.withTables<{ cdrs: CdrsTable }>();
+    this.db = db.withTables<{ cdrs: CdrsTable; cdr_numbers: CdrNumbersTable }>();
   }
 
   /**
@@ -277,7 +281,12 @@ export class CdrArchive {
     if (!records.length) return;
     await this.db.transaction().execute(async (trx) => {
       for (let i = 0; i < records.length; i += rowsPerStatement) {
-        await trx.insertInto('cdrs').values(records.slice(i, i + rowsPerStatement).map(toRow)).orIgnore().execute();
+        const slice = records.slice(i, i + rowsPerStatement);
+        await trx.insertInto('cdrs').values(slice.map(toRow)).orIgnore().execute();
+        const numbers = slice.flatMap((c) =>
+          searchableNumbers(c.caller, c.callee, c.dialled).map((number) => ({ tenant_id: c.tenantId, number, started_at: c.startedAt, cdr_id: c.id })),
+        );
+        if (numbers.length) await trx.insertInto('cdr_numbers').values(numbers).orIgnore().execute();
       }
     });
   }
@@ -296,12 +305,13 @@ export class TenantCdrs {
     db: Kysely<Database>,
     private readonly tenantId: string,
   ) {
-    this.db = db.withTables<{ cdrs: CdrsTable }>();
+    this.db = db.withTables<{ cdrs: CdrsTable; cdr_numbers: CdrNumbersTable }>();
   }
 
   /** Newest first. Throws InvalidCursorError for a cursor this API did not make. */
   async list(filter: CdrFilter, page: { limit: number; cursor?: string }): Promise<CdrPage> {
     const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+    if (filter.number) return this.listByNumber(filter.number, filter, page.limit, after);
     const rows = await this.db
       .selectFrom('cdrs')
       .select(SUMMARY_COLUMNS)
@@ -317,9 +327,31 @@ export class TenantCdrs {
       .orderBy('id', 'desc')
       .limit(page.limit + 1)
       .execute();
-    const items = rows.slice(0, page.limit).map(toSummary);
-    const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor(last.startedAt, last.id) : null };
+    return pageOf(rows, page.limit);
+  }
+
+  /** Driven from the numbers index: newest first among this number's records, then the other filters. */
+  private async listByNumber(number: string, filter: CdrFilter, limit: number, after?: { startedAt: number; id: string }): Promise<CdrPage> {
+    const rows = await this.db
+      .selectFrom('cdr_numbers as n')
+      .innerJoin('cdrs', 'cdrs.id', 'n.cdr_id')
+      .select(SUMMARY_COLUMNS.map((c) => `cdrs.${c}` as const))
+      .where((eb) => {
+        const and = [eb('n.tenant_id', '=', this.tenantId), eb('n.number', '=', number), eb('cdrs.tenant_id', '=', this.tenantId)];
+        if (filter.from !== undefined) and.push(eb('n.started_at', '>=', filter.from));
+        if (filter.to !== undefined) and.push(eb('n.started_at', '<', filter.to));
+        if (typeof filter.status === 'number') and.push(eb('cdrs.sip_status', '=', filter.status));
+        else if (filter.status) and.push(eb('cdrs.status', '=', filter.status));
+        if (after) {
+          and.push(eb('n.started_at', '<=', after.startedAt), eb.or([eb('n.started_at', '<', after.startedAt), eb('n.cdr_id', '<', after.id)]));
+        }
+        return eb.and(and);
+      })
+      .orderBy('n.started_at', 'desc')
+      .orderBy('n.cdr_id', 'desc')
+      .limit(limit + 1)
+      .execute();
+    return pageOf(rows, limit);
   }
 
   async get(id: string): Promise<Cdr | undefined> {

@@ -10,6 +10,7 @@ import * as m001 from './migrations/001_foundation.ts';
 import * as m002 from './migrations/002_dialplans.ts';
 import * as m003 from './migrations/003_cdrs.ts';
 import * as m004 from './migrations/004_live_calls.ts';
+import * as m005 from './migrations/005_cdr_numbers.ts';
 import type { Database } from './schema.ts';
 
 export type DialectName = 'sqlite' | 'mysql';
@@ -41,7 +42,7 @@ function withStatementCache(db: SQLite.Database, max = 500): SqliteDatabase {
   };
 }
 
-const migrations: Record<string, Migration> = { '001_foundation': m001, '002_dialplans': m002, '003_cdrs': m003, '004_live_calls': m004 };
+const migrations: Record<string, Migration> = { '001_foundation': m001, '002_dialplans': m002, '003_cdrs': m003, '004_live_calls': m004, '005_cdr_numbers': m005 };
 
 export function openDatabase(url: string): Db {
   if (url.startsWith('sqlite://')) {
