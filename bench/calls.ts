@@ -23,12 +23,17 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { computeHa1 } from '../server/sip/digest.ts';
 import { Store } from '../server/store/index.ts';
+import { CLK_TCK, childrenOf, ownTicks, pssKb, stealTicks, statusKb, switchTicks, udpDrops } from './lib/proc.ts';
+import { bounded, killAll, sleep, track } from './lib/processes.ts';
+import { requireSipp, sippMs, sippStats, spawnSipp } from './lib/sipp.ts';
+import { drain, metrics, startServer, switchEnv, type RunningServer } from './lib/switch.ts';
+import { table, type Columns } from './lib/table.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const UAC_SF = path.join(ROOT, 'test/fixtures/sipp/bench_uac.xml');
@@ -55,8 +60,6 @@ const ACCOUNT = 'bench';
 const LADDER_BUDGET_MS = 3 * 60_000;
 /** The switch keeps an INVITE transaction 64×T1 = 32 s after its 2xx (RFC 6026 Accepted / Timer L). */
 const TX_LINGER_S = 32;
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-const SIPP_BUF = '4194304';
 
 /** Per-tenant limits raised for the bench (the defaults are 20 calls and 5 dialplans per tenant). */
 const LIMITS: Record<string, string> = {
@@ -73,136 +76,22 @@ const DIALPLAN = `export default async function (call) {
 }
 `;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// ------------------------------------------------------------------ /proc readings
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-      for (const k of kids ? kids.split(' ') : []) out.push(Number(k));
-    }
-  } catch {
-    /* gone */
-  }
-  return out;
-}
-
-/** utime+stime (clock ticks) of a process, and cutime+cstime: what its exited, reaped children used. */
-function procTicks(pid: number): { own: number; reaped: number } {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
-  } catch {
-    return { own: 0, reaped: 0 };
-  }
-}
-const ownTicks = (pid: number) => procTicks(pid).own;
-
-/**
- * utime+stime (clock ticks) of the switch's main process and, separately, of its descendants (the
- * dialplan workers), counting workers that were recycled or died (reaped) as well as live ones.
- */
-function switchTicks(pid: number): { main: number; workers: number } {
-  const tree = (p: number): number => {
-    const t = procTicks(p);
-    return t.own + t.reaped + childrenOf(p).reduce((s, k) => s + tree(k), 0);
-  };
-  const t = procTicks(pid);
-  return { main: t.own, workers: t.reaped + childrenOf(pid).reduce((s, k) => s + tree(k), 0) };
-}
-
-function statusKb(pid: number, field: string): number {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function pssKb(pid: number): number {
-  try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function udpDrops(): number {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
-  return Number(lines[1]?.split(/\s+/)[5] ?? 0);
-}
-
-function stealTicks(): number {
-  return Number(readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/)[8] ?? 0);
-}
-
 const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
-
-// ------------------------------------------------------------------ sipp output
-
-function sippStats(file: string): { last: Record<string, string>; peakInFlight: number } {
-  if (!existsSync(file)) return { last: {}, peakInFlight: 0 };
-  const rows = readFileSync(file, 'latin1').split('\n').filter((l) => l.trim()).map((l) => l.split(';'));
-  const header = rows[0] ?? [];
-  const current = header.indexOf('CurrentCall');
-  const peakInFlight = Math.max(0, ...rows.slice(1).map((r) => Number(r[current] ?? 0)));
-  const lastRow = rows.length > 1 ? rows.at(-1)! : [];
-  return { last: Object.fromEntries(header.map((h, i) => [h, lastRow[i] ?? ''])), peakInFlight };
-}
 
 const num = (v: string | undefined) => Number(v ?? 0) || 0;
 
-/** sipp's "hh:mm:ss:uuuuuu" as milliseconds. */
-function sippMs(v: string | undefined): number | null {
-  const p = v?.split(':').map(Number);
-  if (!p || p.length !== 4 || p.some(Number.isNaN)) return null;
-  return (p[0]! * 3600 + p[1]! * 60 + p[2]!) * 1000 + p[3]! / 1000;
-}
+/** Waits (at most 45 s) until the switch, dialplan workers included, is idle again, so one step's leftovers do not hit the next. */
+const settle = (pid: number) =>
+  drain(
+    pid,
+    (p) => {
+      const t = switchTicks(p);
+      return t.main + t.workers;
+    },
+    45_000,
+  );
 
 // ------------------------------------------------------------------ processes
-
-/** Every process this bench starts, so an exception or Ctrl-C cannot leave one behind. */
-const live = new Set<ChildProcess>();
-const killAll = () => {
-  for (const c of live) if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
-};
-process.once('exit', killAll);
-
-function track(child: ChildProcess): ChildProcess {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  return child;
-}
-
-/** Resolves with the exit code; SIGTERM after `ms`, SIGKILL 5 s later (as `timeout -k 5`), by PID. */
-function bounded(child: ChildProcess, ms: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    let kill: NodeJS.Timeout | undefined;
-    const term = setTimeout(() => {
-      if (child.pid) process.kill(child.pid, 'SIGTERM');
-      kill = setTimeout(() => child.pid && child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 5000);
-    }, ms);
-    const done = (code: number | null) => {
-      clearTimeout(term);
-      clearTimeout(kill);
-      resolve(code);
-    };
-    if (child.exitCode !== null || child.signalCode !== null) done(child.exitCode);
-    else child.once('exit', done);
-  });
-}
-
-function teeInto(child: ChildProcess, file: WriteStream): void {
-  child.stdout!.pipe(file, { end: false });
-  child.stderr!.pipe(file, { end: false });
-  child.once('close', () => file.end());
-}
 
 /** CPU of a short-lived process: sampled every 100 ms while it runs (its last 100 ms are lost). */
 function cpuSampler(pid: number): () => number {
@@ -225,11 +114,6 @@ function portTaken(port: number): Promise<boolean> {
     s.once('error', () => resolve(true));
     s.bind(port, '127.0.0.1', () => s.close(() => resolve(false)));
   });
-}
-
-interface RunningServer {
-  pid: number;
-  stop(): Promise<void>;
 }
 
 /**
@@ -269,61 +153,6 @@ async function gcAndMemoryUsage(inspectPort: number): Promise<Record<string, num
   }
 }
 
-async function startServer(env: Record<string, string>, logFile: string, inspectPort?: number): Promise<RunningServer> {
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const profile = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.PROFILE_DIR)}`] : [];
-  const inspect = inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
-  const child = track(
-    spawn(process.execPath, [...profile, ...inspect, '--import', 'tsx', 'server/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }),
-  );
-  teeInto(child, log);
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGTERM');
-    await bounded(child, 15_000);
-  };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`the switch exited with ${child.exitCode} while starting; see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
-    }
-    try {
-      if ((await fetch(`http://127.0.0.1:${HTTP_PORT}/readyz`)).ok) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`the switch was not ready within 30 s; see ${logFile}`);
-    }
-    await sleep(200);
-  }
-  return { pid: child.pid!, stop };
-}
-
-async function metrics(): Promise<Record<string, number>> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${HTTP_PORT}/metrics`)).text();
-    const out: Record<string, number> = {};
-    for (const m of text.matchAll(/^([a-z_]+) (\S+)$/gm)) out[m[1]!] = Number(m[2]);
-    return out;
-  } catch {
-    return {};
-  }
-}
-
-/** Waits (at most `ms`) until the switch is idle again, so one step's leftovers do not hit the next. */
-async function drain(pid: number, ms = 45_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const t0 = switchTicks(pid);
-    await sleep(1000);
-    const t1 = switchTicks(pid);
-    if ((t1.main + t1.workers - t0.main - t0.workers) / CLK_TCK < 0.05) return;
-  }
-  console.log(`# note: the switch was still busy after ${ms / 1000} s`);
-}
-
 // ------------------------------------------------------------------ sipp peers
 
 interface Sipp {
@@ -333,14 +162,7 @@ interface Sipp {
 }
 
 function sipp(args: string[], outDir: string, tag: string, timeoutS: number): Sipp {
-  const stf = path.join(outDir, `${tag}.csv`);
-  const child = track(
-    spawn('sipp', [...args, '-timeout', `${timeoutS}s`, '-nostdin', '-buff_size', SIPP_BUF, '-max_recv_loops', '10000', '-trace_stat', '-fd', '1', '-stf', stf, '-trace_err', '-error_file', path.join(outDir, `${tag}.err`)], {
-      cwd: outDir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-  teeInto(child, createWriteStream(path.join(outDir, `${tag}.log`)));
+  const { child, stf } = spawnSipp(args, outDir, tag, timeoutS);
   return { child, stf, cpu: cpuSampler(child.pid!) };
 }
 
@@ -473,7 +295,7 @@ async function callStep(rate: number, serverPid: number, outDir: string, tag: st
   };
 }
 
-const COLUMNS: Array<[string, (s: StepResult) => string | number]> = [
+const COLUMNS: Columns<StepResult> = [
   ['target/s', (s) => s.target],
   ['achieved/s', (s) => s.achieved],
   ['calls', (s) => s.calls],
@@ -496,9 +318,7 @@ const COLUMNS: Array<[string, (s: StepResult) => string | number]> = [
   ['clean', (s) => (s.clean ? 'yes' : 'no')],
 ];
 
-function printRow(cells: Array<string | number>): void {
-  console.log(cells.map((c, i) => String(c).padStart(Math.max(COLUMNS[i]![0].length, 5))).join(' '));
-}
+const TABLE = table(COLUMNS, { minWidth: 5, gap: ' ' });
 
 // ------------------------------------------------------------------ 2. latency from packets
 
@@ -717,7 +537,7 @@ async function memSample(pid: number, inspectPort: number, at: string, uacStf?: 
   let heap: number | null = null;
   let tx: number | null = null;
   for (let i = 0; i < 4; i++) {
-    const m = await metrics();
+    const m = await metrics(HTTP_PORT);
     if (m.nodejs_heap_size_used_bytes !== undefined) heap = Math.min(heap ?? Infinity, Math.round(m.nodejs_heap_size_used_bytes / 1024));
     if (m.sip_server_transactions !== undefined) tx = m.sip_server_transactions;
     await sleep(250);
@@ -791,8 +611,7 @@ async function heldCalls(serverPid: number, inspectPort: number, outDir: string,
 const mb = (kb: number | null | undefined) => (kb == null ? '?' : (kb / 1024).toFixed(1));
 
 export async function callsBench(): Promise<void> {
-  if (spawnSync('sipp', ['-v']).error) throw new Error('the calls bench needs sipp on PATH (apt-get install sip-tester)');
-  const sippVersion = /SIPp (v\S+)/.exec(spawnSync('sipp', ['-v'], { encoding: 'utf8' }).stdout)?.[1] ?? '?';
+  const sippVersion = requireSipp('calls');
   for (const p of [SIP_PORT, UAC_PORT, UAS_PORT, HTTP_PORT, INSPECT_PORT]) if (await portTaken(p)) throw new Error(`UDP port ${p} is already in use on this machine`);
   const benchStart = Date.now();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -820,20 +639,9 @@ export async function callsBench(): Promise<void> {
     await server?.stop();
     server = undefined;
     server = await startServer(
-      {
-        SIP_HOST: '127.0.0.1',
-        SIP_PORT: String(SIP_PORT),
-        SIP_DOMAIN: '127.0.0.1',
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(HTTP_PORT),
-        DATA_DIR: dataDir,
-        DATABASE_URL: databaseUrl,
-        LOG_LEVEL: 'warn',
-        LOG_PRETTY: 'false',
-        ...LIMITS,
-      },
+      { ...switchEnv({ sipPort: SIP_PORT, httpPort: HTTP_PORT, dataDir, databaseUrl }), ...LIMITS },
       path.join(outDir, `switch.${section}.log`),
-      inspectPort,
+      { inspectPort, append: true },
     );
     const pid = server.pid;
     const idle = Math.round(statusKb(pid, 'VmRSS') / 1024);
@@ -843,7 +651,7 @@ export async function callsBench(): Promise<void> {
       `# fresh switch for ${section}: pid ${pid}, idle RSS ${idle} MB, ${childrenOf(pid).length} dialplan workers; warm-up ${w.ok}/${WARMUP_CALLS} calls at ${WARMUP_RATE}/s ok` +
         (w.failed || w.failedUas ? `, ${w.failed} failed (UAS ${w.failedUas})` : ''),
     );
-    await drain(pid);
+    await settle(pid);
     return pid;
   };
 
@@ -853,7 +661,7 @@ export async function callsBench(): Promise<void> {
     // ---- 1. ladder
     console.log(`\n## 1. calls/s: sipp UAC -> switch (dialplan per call) -> sipp UAS, 0 hold, ${STEP_S} s steps`);
     let pid = await fresh('ladder');
-    printRow(COLUMNS.map(([name]) => name));
+    TABLE.header();
     const ladderStart = Date.now();
     let unclean = 0;
     for (const rate of RATES) {
@@ -863,7 +671,7 @@ export async function callsBench(): Promise<void> {
       }
       const s = await callStep(rate, pid, outDir, `calls.r${rate}`);
       steps.push(s);
-      printRow(COLUMNS.map(([, get]) => get(s)));
+      TABLE.row(s);
       if (s.clean) {
         unclean = 0;
         await sleep(1000);
@@ -878,8 +686,8 @@ export async function callsBench(): Promise<void> {
     console.log(`\n## 2. switch's INVITE received -> outbound INVITE sent, at ${LAT_RATE} calls/s for ${LAT_S} s`);
     pid = await fresh('latency');
     lat = await latency(pid, outDir);
-    printRow(COLUMNS.map(([name]) => name));
-    printRow(COLUMNS.map(([, get]) => get(lat!.step)));
+    TABLE.header();
+    TABLE.row(lat.step);
     console.log(`# method: ${lat.method}${lat.note ? `; ${lat.note}` : ''}`);
     if (lat.packets) for (const r of lat.packets) console.log(`  ${r.kind.padEnd(40)} n=${r.n}  p50 ${r.p50 ?? '-'} us  p90 ${r.p90 ?? '-'} us  p99 ${r.p99 ?? '-'} us  max ${r.max ?? '-'} us  mean ${r.mean ?? '-'} us`);
     if (lat.sippRtt) console.log(`  sipp INVITE->200 at the UAC (1 ms resolution, whole path incl. UAS): n=${lat.sippRtt.n} p50 ${lat.sippRtt.p50} ms, p99 ${lat.sippRtt.p99} ms, max ${lat.sippRtt.max} ms`);
