@@ -48,7 +48,8 @@ for (const dialect of DIALECTS) {
 
         const ringing = await eventually('the ringing call persisted', async () => {
           const rows = await sw.running.store.liveCalls.forNode('test-node');
-          const row = rows.find((r) => (r.state as any).channels.some((c: any) => c.pendingInvite));
+          // Written every 100 ms: wait for the state written after the 180, not an earlier one.
+          const row = rows.find((r) => (r.state as any).channels.some((c: any) => c.pendingInvite && c.snapshot.state === 'ringing'));
           return row?.state as any;
         });
         assert.equal(ringing.caller.finalSent, false);
