@@ -4,72 +4,45 @@
  * and the call record from GET /cdrs.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { describe, test } from 'node:test';
 import { skipWithout } from '../interop/tools.ts';
 import {
   assertBetween,
   assertSippOk,
   authRow,
   bodyOf,
+  callSuite,
   dialplanSource,
-  EventLog,
   flowOf,
-  newTenant,
   recordOf,
   scenario,
-  scratch,
   startSipp,
-  registeredUas,
-  type Account,
-  type SippPeer,
 } from './harness.ts';
 
 const noSipp = skipWithout('sipp', 'sip-tester');
 
 describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
-  let sw: TestSwitch;
-  const tmp = scratch();
-  const peers: SippPeer[] = [];
-  const logs: EventLog[] = [];
-  const remote = () => `127.0.0.1:${sw.sipPort}`;
-  /** A registered callee: sipp registers `account` from a fresh port, then plays `file` there. */
-  const uasFor = async (account: Account, file: string, keys: Record<string, string>, pauseMs = 500) => {
-    const uas = await registeredUas(sw, tmp.dir, account, file, keys, pauseMs);
-    peers.push(uas);
-    return uas;
-  };
-
-  before(async () => {
-    sw = await startTestSwitch('sqlite');
-  });
-  after(async () => {
-    for (const p of peers) p.kill();
-    for (const l of logs) l.stop();
-    await sw?.close();
-    tmp.remove();
-  });
+  const suite = callSuite();
+  const uasFor = suite.uas;
 
   test('an account calls a colleague through the default dialplan (407 first); the caller hangs up', async () => {
-    const t = await newTenant(sw);
-    const log = new EventLog(sw, t.id);
-    logs.push(log);
+    const { t, log } = await suite.tenantWithLog();
     const alice = await t.account();
     const bob = await t.account();
     await t.dialplan('default', dialplanSource(`  const r = await dial(call.to.user, { timeout: 10 });\n  log('dialled ' + r.result);`));
 
     const callee = await uasFor(bob, 'uas_answer.xml', { party: 'bob' });
     const caller = await startSipp({
-      dir: tmp.dir,
+      dir: suite.dir,
       name: 'caller',
       scenario: scenario('uac_auth_call.xml'),
-      remote: remote(),
+      remote: suite.remote(),
       service: bob.username,
       inf: [authRow(alice)],
       keys: { party: 'alice' },
       pauseMs: 1000,
     });
-    peers.push(caller);
+    suite.track(caller);
     const [c, b] = await Promise.all([caller.done, callee.done]);
     assertSippOk('caller', c);
     assertSippOk('callee', b);
@@ -110,7 +83,7 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
     assert.equal(created[1]!.channel.account, bob.username);
     assert.equal(created[1]!.channel.peer.port, callee.port, 'rung at the binding source address');
 
-    const cdr = await recordOf(sw, t, log.events[0]!.callId);
+    const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
     assert.equal(cdr.status, 'answered');
     assert.equal(cdr.sipStatus, 200);
     assert.equal(cdr.hangupCause, 'normal');
@@ -134,21 +107,19 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
   });
 
   test('a stranger calls an account directly (its phones ring); the callee hangs up', async () => {
-    const t = await newTenant(sw);
-    const log = new EventLog(sw, t.id);
-    logs.push(log);
+    const { t, log } = await suite.tenantWithLog();
     const bob = await t.account();
 
     const callee = await uasFor(bob, 'uas_answer_hangup.xml', { party: 'bob' }, 1000);
     const caller = await startSipp({
-      dir: tmp.dir,
+      dir: suite.dir,
       name: 'caller',
       scenario: scenario('uac_call_wait_bye.xml'),
-      remote: remote(),
+      remote: suite.remote(),
       service: bob.username,
       keys: { party: 'stranger', caller: 'stranger' },
     });
-    peers.push(caller);
+    suite.track(caller);
     const [c, b] = await Promise.all([caller.done, callee.done]);
     assertSippOk('caller', c);
     assertSippOk('callee', b);
@@ -176,7 +147,7 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
     ]);
     assert.equal(log.ofType('dialplan.started').length, 0, 'no dialplan for a call to an account without one');
 
-    const cdr = await recordOf(sw, t, log.events[0]!.callId);
+    const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
     assert.equal(cdr.status, 'answered');
     assert.equal(cdr.sipStatus, 200);
     assert.equal(cdr.hangupCause, 'normal');
@@ -189,17 +160,15 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
   });
 
   test('parallel dial: the first answer wins, the other ringing branch is cancelled', async () => {
-    const t = await newTenant(sw);
-    const log = new EventLog(sw, t.id);
-    logs.push(log);
+    const { t, log } = await suite.tenantWithLog();
     const bob = await t.account();
     const carol = await t.account();
     await t.dialplan('both', dialplanSource(`  await dial('${bob.username} & ${carol.username}', { timeout: 10 });`));
     const group = await t.account({ dialplanIn: 'both' });
     const b = await uasFor(bob, 'uas_answer.xml', { party: 'bob' });
     const cr = await uasFor(carol, 'uas_ring_until_cancel.xml', { party: 'carol' });
-    const caller = await startSipp({ dir: tmp.dir, name: 'caller', scenario: scenario('uac_call.xml'), remote: remote(), service: group.username, pauseMs: 800 });
-    peers.push(caller);
+    const caller = await startSipp({ dir: suite.dir, name: 'caller', scenario: scenario('uac_call.xml'), remote: suite.remote(), service: group.username, pauseMs: 800 });
+    suite.track(caller);
     const [c, rb, rc] = await Promise.all([caller.done, b.done, cr.done]);
     assertSippOk('caller', c);
     assertSippOk('bob', rb);
@@ -218,7 +187,7 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
     assert.deepEqual(log.lifeOf(C), ['created', 'ringing', 'hungup answered-elsewhere switch']);
     log.assertInOrder([`channel.state ${B} up`, 'bridge.created', `channel.hungup ${C} answered-elsewhere switch`, 'channel.hungup A normal caller', 'call.ended']);
 
-    const cdr = await recordOf(sw, t, log.events[0]!.callId);
+    const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
     assert.equal(cdr.status, 'answered');
     assert.equal(cdr.hangupBy, 'caller');
     assert.equal(cdr.legs.length, 3);

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CallEvent } from '../../server/calls/events.ts';
 import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
-import type { TestSwitch } from '../helpers/switch.ts';
+import { after, before } from 'node:test';
+import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { exitOf, freeUdpTcpPort, lastSippStats, startTool, type Finished } from '../interop/tools.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/sipp/', import.meta.url));
@@ -416,4 +417,52 @@ export function assertBetween(what: string, v: number | null | undefined, min: n
 export function scratch(): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'sipswitch-calls-'));
   return { dir, remove: () => (process.env.KEEP_TRACES ? undefined : rmSync(dir, { recursive: true, force: true })) };
+}
+
+/**
+ * The scaffolding every call-flow suite shares: one switch for the suite, a scratch directory,
+ * and every sipp peer and event log a test starts, all stopped when the suite ends. Call it inside
+ * describe(), where it registers its before/after hooks.
+ */
+export function callSuite() {
+  let sw: TestSwitch | undefined;
+  const tmp = scratch();
+  const peers: SippPeer[] = [];
+  const logs: EventLog[] = [];
+  before(async () => {
+    sw = await startTestSwitch('sqlite');
+  });
+  after(async () => {
+    for (const p of peers) p.kill();
+    for (const l of logs) l.stop();
+    await sw?.close();
+    tmp.remove();
+  });
+  const suite = {
+    get sw(): TestSwitch {
+      if (!sw) throw new Error('the suite switch has not started');
+      return sw;
+    },
+    dir: tmp.dir,
+    remote: () => `127.0.0.1:${suite.sw.sipPort}`,
+    /** Stopped with the suite. */
+    track(peer: SippPeer): SippPeer {
+      peers.push(peer);
+      return peer;
+    },
+    /** A registered callee: sipp registers `account` from a fresh port, then plays `file` there. */
+    uas: async (account: Account, file: string, keys: Record<string, string>, pauseMs = 500) =>
+      suite.track(await registeredUas(suite.sw, tmp.dir, account, file, keys, pauseMs)),
+    /** A sipp caller (not one of the tenant's accounts) calling `service`. */
+    caller: async (file: string, service: string, party: string, pauseMs = 500) =>
+      suite.track(await startSipp({ dir: tmp.dir, name: 'caller', scenario: scenario(file), remote: suite.remote(), service, keys: { party }, pauseMs })),
+    /** A fresh tenant with its call events recorded. */
+    tenantWithLog: async () => {
+      const t = await newTenant(suite.sw);
+      const log = new EventLog(suite.sw, t.id);
+      logs.push(log);
+      return { t, log };
+    },
+  };
+  return suite;
 }

@@ -5,25 +5,19 @@
  * flow each peer saw, the call's events and its record.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { describe, test } from 'node:test';
 import { skipWithout } from '../interop/tools.ts';
 import {
+  type Account,
   assertBetween,
   assertSippOk,
   bodyOf,
+  callSuite,
   EventLog,
   flowOf,
   headerOf,
-  newTenant,
   recordOf,
-  registeredUas,
-  scenario,
-  scratch,
-  startSipp,
-  type Account,
   type SippMessage,
-  type SippPeer,
 } from './harness.ts';
 
 /** The SDP lines that matter for a comparison (the relay may re-wrap the body). */
@@ -32,36 +26,12 @@ const sdpLines = (m: SippMessage) => bodyOf(m).split(/\r?\n/).map((l) => l.trim(
 const noSipp = skipWithout('sipp', 'sip-tester');
 
 describe('mid-call requests and early media (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
-  let sw: TestSwitch;
-  const tmp = scratch();
-  const peers: SippPeer[] = [];
-  const logs: EventLog[] = [];
-  const remote = () => `127.0.0.1:${sw.sipPort}`;
-  const uasFor = async (account: Account, file: string, party: string, pauseMs = 500) => {
-    const uas = await registeredUas(sw, tmp.dir, account, file, { party }, pauseMs);
-    peers.push(uas);
-    return uas;
-  };
-  const callerCalling = async (file: string, service: string, pauseMs = 500) => {
-    const uac = await startSipp({ dir: tmp.dir, name: 'caller', scenario: scenario(file), remote: remote(), service, keys: { party: 'caller' }, pauseMs });
-    peers.push(uac);
-    return uac;
-  };
-
-  before(async () => {
-    sw = await startTestSwitch('sqlite');
-  });
-  after(async () => {
-    for (const p of peers) p.kill();
-    for (const l of logs) l.stop();
-    await sw?.close();
-    tmp.remove();
-  });
+  const suite = callSuite();
+  const uasFor = (account: Account, file: string, party: string, pauseMs = 500) => suite.uas(account, file, { party }, pauseMs);
+  const callerCalling = (file: string, service: string, pauseMs = 500) => suite.caller(file, service, 'caller', pauseMs);
 
   async function setUp() {
-    const t = await newTenant(sw);
-    const log = new EventLog(sw, t.id);
-    logs.push(log);
+    const { t, log } = await suite.tenantWithLog();
     return { t, log, bob: await t.account() };
   }
 
@@ -109,7 +79,7 @@ describe('mid-call requests and early media (sqlite)', { skip: noSipp, timeout: 
       await log.ended();
       // In both scenarios the caller hangs up at the end.
       assertPlainAnsweredCall(log, 'caller');
-      const cdr = await recordOf(sw, t, log.events[0]!.callId);
+      const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
       assert.equal(cdr.status, 'answered');
       assert.equal(cdr.hangupCause, 'normal');
       assert.equal(cdr.hangupBy, 'caller');
@@ -138,7 +108,7 @@ describe('mid-call requests and early media (sqlite)', { skip: noSipp, timeout: 
     await log.ended();
     assertPlainAnsweredCall(log, 'caller');
     log.assertInOrder(['channel.state B ringing', 'channel.state A ringing', 'channel.state B up', 'channel.hungup A normal caller', 'call.ended']);
-    const cdr = await recordOf(sw, t, log.events[0]!.callId);
+    const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
     assert.equal(cdr.status, 'answered');
     assert.equal(cdr.hangupBy, 'caller');
     // The callee waited 500 ms between its 183 and its 200.

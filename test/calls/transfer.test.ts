@@ -6,62 +6,44 @@
  * final NOTIFY; C later hangs up, which ends B's leg too.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { describe, test } from 'node:test';
 import { skipWithout } from '../interop/tools.ts';
 import {
   assertSippOk,
   bodyOf,
-  EventLog,
+  callSuite,
   flowOf,
   headerOf,
-  newTenant,
   recordOf,
   registeredUas,
   scenario,
-  scratch,
   startSipp,
-  type SippPeer,
 } from './harness.ts';
 
 const noSipp = skipWithout('sipp', 'sip-tester');
 
 describe('blind transfer by REFER (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
-  let sw: TestSwitch;
-  const tmp = scratch();
-  const peers: SippPeer[] = [];
-  let log: EventLog | undefined;
-
-  before(async () => {
-    sw = await startTestSwitch('sqlite');
-  });
-  after(async () => {
-    for (const p of peers) p.kill();
-    log?.stop();
-    await sw?.close();
-    tmp.remove();
-  });
+  const suite = callSuite();
 
   test('A refers B to C: 202, NOTIFYs (100 then 200), B is re-INVITEd with C’s SDP and talks to C; transfer.blind ok', async () => {
-    const t = await newTenant(sw);
-    log = new EventLog(sw, t.id);
+    const { t, log } = await suite.tenantWithLog();
     const bob = await t.account();
     const carol = await t.account();
-    const b = await registeredUas(sw, tmp.dir, bob, 'uas_transferee.xml', { party: 'bob' });
-    peers.push(b);
+    const b = await registeredUas(suite.sw, suite.dir, bob, 'uas_transferee.xml', { party: 'bob' });
+    suite.track(b);
     // C plays "target": the transferee checks that its re-INVITE carries o=target.
-    const c = await registeredUas(sw, tmp.dir, carol, 'uas_answer_hangup.xml', { party: 'target' }, 1000);
-    peers.push(c);
+    const c = await registeredUas(suite.sw, suite.dir, carol, 'uas_answer_hangup.xml', { party: 'target' }, 1000);
+    suite.track(c);
     const a = await startSipp({
-      dir: tmp.dir,
+      dir: suite.dir,
       name: 'transferer',
       scenario: scenario('uac_refer.xml'),
-      remote: `127.0.0.1:${sw.sipPort}`,
+      remote: `127.0.0.1:${suite.sw.sipPort}`,
       service: bob.username,
       keys: { party: 'alice', refer_to: carol.username },
       pauseMs: 500,
     });
-    peers.push(a);
+    suite.track(a);
     const [ra, rb, rc] = await Promise.all([a.done, b.done, c.done]);
     assertSippOk('A (transferer)', ra);
     assertSippOk('B (transferee)', rb);
@@ -121,7 +103,7 @@ describe('blind transfer by REFER (sqlite)', { skip: noSipp, timeout: 60_000 }, 
     );
     log.assertInOrder(['channel.created C', 'channel.state C ringing', 'channel.state C up', 'transfer.blind ok', 'channel.hungup A transferred caller', 'channel.hungup C normal callee', 'channel.hungup B normal callee', 'call.ended']);
 
-    const cdr = await recordOf(sw, t, log.events[0]!.callId);
+    const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
     assert.equal(cdr.status, 'answered');
     assert.deepEqual(cdr.legs.map((l: any) => l.id), [A, B, C]);
     assert.ok(cdr.dialled.includes(carol.username), `dialled ${JSON.stringify(cdr.dialled)}`);

@@ -5,64 +5,28 @@
  * flow each peer saw, the call's events in order and the call record.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { describe, test } from 'node:test';
 import { skipWithout } from '../interop/tools.ts';
 import {
+  type Account,
   assertBetween,
   assertSippOk,
+  callSuite,
   dialplanSource,
-  EventLog,
   flowOf,
   headerOf,
-  newTenant,
   recordOf,
-  registeredUas,
-  scenario,
-  scratch,
-  startSipp,
-  type Account,
-  type SippPeer,
 } from './harness.ts';
 
 const noSipp = skipWithout('sipp', 'sip-tester');
 
 describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
-  let sw: TestSwitch;
-  const tmp = scratch();
-  const peers: SippPeer[] = [];
-  const logs: EventLog[] = [];
-  const remote = () => `127.0.0.1:${sw.sipPort}`;
-  const uasFor = async (account: Account, file: string, party: string) => {
-    const uas = await registeredUas(sw, tmp.dir, account, file, { party });
-    peers.push(uas);
-    return uas;
-  };
-  const callerCalling = async (file: string, service: string, pauseMs = 500) => {
-    const uac = await startSipp({ dir: tmp.dir, name: 'caller', scenario: scenario(file), remote: remote(), service, keys: { party: 'stranger' }, pauseMs });
-    peers.push(uac);
-    return uac;
-  };
-
-  before(async () => {
-    sw = await startTestSwitch('sqlite');
-  });
-  after(async () => {
-    for (const p of peers) p.kill();
-    for (const l of logs) l.stop();
-    await sw?.close();
-    tmp.remove();
-  });
-
-  async function tenantWithLog() {
-    const t = await newTenant(sw);
-    const log = new EventLog(sw, t.id);
-    logs.push(log);
-    return { t, log };
-  }
+  const suite = callSuite();
+  const uasFor = (account: Account, file: string, party: string) => suite.uas(account, file, { party });
+  const callerCalling = (file: string, service: string, pauseMs = 500) => suite.caller(file, service, 'stranger', pauseMs);
 
   test('busy: the callee answers 486, the caller gets 486', async () => {
-    const { t, log } = await tenantWithLog();
+    const { t, log } = await suite.tenantWithLog();
     const bob = await t.account();
     const callee = await uasFor(bob, 'uas_busy.xml', 'bob');
     const caller = await callerCalling('uac_busy.xml', bob.username);
@@ -79,7 +43,7 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     log.assertInOrder(['channel.created A', 'channel.created B', 'channel.hungup B busy callee 486', 'channel.hungup A busy switch 486', 'call.ended']);
     assert.equal(log.ofType('bridge.created').length, 0, 'nothing bridged');
 
-    const cdr = await recordOf(sw, t, log.events[0]!.callId);
+    const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
     assert.equal(cdr.status, 'busy');
     assert.equal(cdr.sipStatus, 486);
     assert.equal(cdr.hangupCause, 'busy');
@@ -93,7 +57,7 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
   });
 
   test('no answer: alice[timeout=2] rings 2 s, the callee gets CANCEL, the caller 480', async () => {
-    const { t, log } = await tenantWithLog();
+    const { t, log } = await suite.tenantWithLog();
     await t.dialplan('ring-two-seconds', dialplanSource(`  const r = await dial(call.to.user + '[timeout=2]');\n  log('dial: ' + r.result);`));
     const alice = await t.account({ dialplanIn: 'ring-two-seconds' });
     const callee = await uasFor(alice, 'uas_ring_until_cancel.xml', 'alice');
@@ -130,7 +94,7 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
       'call.ended',
     ]);
 
-    const cdr = await recordOf(sw, t, log.events[0]!.callId);
+    const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
     assert.equal(cdr.status, 'no-answer');
     assert.equal(cdr.sipStatus, 480);
     assert.equal(cdr.hangupCause, 'no-answer');
@@ -144,7 +108,7 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
   });
 
   test('caller CANCEL while two phones ring in parallel: both get CANCEL, the caller 200 and 487', async () => {
-    const { t, log } = await tenantWithLog();
+    const { t, log } = await suite.tenantWithLog();
     const bob = await t.account();
     const carol = await t.account();
     await t.dialplan('ring-both', dialplanSource(`  const r = await dial('${bob.username} & ${carol.username}', { timeout: 20 });\n  log('dial: ' + r.result);`));
@@ -173,7 +137,7 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     assert.deepEqual(new Set(log.ofType('channel.created').slice(1).map((e) => e.channel.target)), new Set([bob.username, carol.username]));
     assert.equal(log.ofType('bridge.created').length, 0, 'nothing bridged');
 
-    const cdr = await recordOf(sw, t, log.events[0]!.callId);
+    const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
     assert.equal(cdr.status, 'cancelled');
     assert.equal(cdr.sipStatus, 487);
     assert.equal(cdr.hangupCause, 'cancelled');
@@ -186,7 +150,7 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
   });
 
   test('sequential fallback: bob | carol, bob busy, carol answers', async () => {
-    const { t, log } = await tenantWithLog();
+    const { t, log } = await suite.tenantWithLog();
     const bob = await t.account();
     const carol = await t.account();
     await t.dialplan('fallback', dialplanSource(`  const r = await dial('${bob.username} | ${carol.username}', { timeout: 10 });\n  log('dial: ' + r.result + ' ' + r.target);`));
@@ -229,7 +193,7 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     log.assertInOrder(['dialplan.started fallback', `dialplan.log dial: answered ${carol.username}`, 'dialplan.ended completed']);
     assert.equal(log.ofType('bridge.entered').some((e) => e.channelId === log.idOf('B')), false, 'bob never bridged');
 
-    const cdr = await recordOf(sw, t, log.events[0]!.callId);
+    const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
     assert.equal(cdr.status, 'answered');
     assert.equal(cdr.sipStatus, 200);
     assert.equal(cdr.hangupCause, 'normal');
