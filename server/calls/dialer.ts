@@ -16,7 +16,7 @@ import type { HangupCause, Party } from './events.ts';
 export interface DialerDeps {
   domain: string;
   location: LocationStore;
-  /** The tenant's account by username, or null (also for another tenant's account). */
+  /** An account by its switch-wide username (any tenant's: the dialer checks whose it is). */
   account(username: string): Promise<SipAccount | null>;
 }
 
@@ -41,11 +41,12 @@ export class Dialer {
   constructor(private readonly deps: DialerDeps) {}
 
   /** Where a leg rings: one destination per registered contact, or the URI itself. */
-  async destinations(leg: DialLeg): Promise<Destination[]> {
+  async destinations(leg: DialLeg, tenantId: string): Promise<Destination[]> {
     const domain = this.deps.domain;
     if (leg.kind === 'account') {
       const account = await this.deps.account(leg.account);
-      if (!account || !account.enabled) return [];
+      // A dialplan reaches its own tenant's phones only; another tenant's account is not there.
+      if (!account || !account.enabled || account.tenantId !== tenantId) return [];
       const to: Party = { user: account.username, host: domain, uri: `sip:${account.username}@${domain}` };
       const bindings = await this.deps.location.bindings(account.id, Date.now());
       return bindings.map((b) => ({
@@ -107,7 +108,7 @@ export class Dialer {
     const onAbort = () => cancelAll('cancelled');
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const perLeg = await Promise.all(group.map(async (leg) => ({ leg, dests: await this.destinations(leg) })));
+      const perLeg = await Promise.all(group.map(async (leg) => ({ leg, dests: await this.destinations(leg, call.tenantId) })));
       const outcomes: Array<Promise<{ o: BranchOutcome; target: string }>> = [];
       for (const { leg, dests } of perLeg) {
         if (!dests.length) {

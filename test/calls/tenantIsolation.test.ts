@@ -1,0 +1,52 @@
+/** A dialplan reaches its own tenant's phones only: dialling another tenant's account rings nothing. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createSipAccount, signUp } from '../helpers/api.ts';
+import { TestPhone } from '../helpers/sipPhone.ts';
+import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+
+const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
+
+describe('calls between tenants', () => {
+  let sw: TestSwitch;
+  before(async () => {
+    sw = await startTestSwitch('sqlite');
+  });
+  after(async () => {
+    await sw.close();
+  });
+
+  test("a dialplan dialling another tenant's account name rings none of that tenant's phones", async () => {
+    const victimTenant = await signUp(sw.httpUrl);
+    const victim = await createSipAccount(victimTenant);
+    const attacker = await signUp(sw.httpUrl);
+    const front = await createSipAccount(attacker);
+    await attacker.request('PUT', '/dialplans/steal', {
+      source: `export default async function () {\n  const r = await dial('${victim.username}', { timeout: 3 });\n  log('dial: ' + r.result);\n}\n`,
+    });
+    assert.equal((await attacker.patch(`/sip-accounts/${front.id}`, { dialplanIn: 'steal' })).status, 200);
+
+    const victimPhone = await TestPhone.open('udp', sw.sipPort);
+    const caller = await TestPhone.open('udp', sw.sipPort);
+    try {
+      assert.equal((await victimPhone.register({ user: victim.username, password: victim.password })).final.status, 200);
+      const mark = victimPhone.received.length;
+      const invite = caller.build({
+        method: 'INVITE',
+        uri: `sip:${front.username}@127.0.0.1`,
+        to: `sip:${front.username}@127.0.0.1`,
+        from: 'sip:stranger@example.net',
+        headers: [`Contact: <sip:s@127.0.0.1:${caller.localPort}>`, 'Content-Type: application/sdp'],
+        body: SDP,
+      });
+      caller.sendRaw(invite.text);
+      const final = await caller.waitFor((r) => r.includes(invite.branch) && /^SIP\/2\.0 [3-6]\d\d/.test(r), 8000);
+      assert.match(final, /^SIP\/2\.0 480 /);
+      assert.ok(await victimPhone.quiet((r) => r.startsWith('INVITE '), 300), "the other tenant's phone never rang");
+      assert.equal(victimPhone.received.slice(mark).filter((r) => r.startsWith('INVITE ')).length, 0);
+    } finally {
+      caller.close();
+      victimPhone.close();
+    }
+  });
+});
