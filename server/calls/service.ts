@@ -187,6 +187,12 @@ export class CallService {
 
   private async startCall(tx: ServerTransaction): Promise<void> {
     const req = tx.request;
+    // Every hop through the switch lowers Max-Forwards (branch.ts): a dialplan that dials the
+    // switch itself ends here instead of looping (RFC 3261 §16.3).
+    if (Number(req.headers['max-forwards'] ?? 70) <= 0) {
+      tx.respond(483, 'Too Many Hops');
+      return;
+    }
     const from = partyOf(req.headers.from, this.o.domain);
     const ruri = parseUri(req.uri);
     const calledUser = ruri?.user ? decodeURIComponent(ruri.user) : '';

@@ -50,3 +50,43 @@ describe('calls between tenants', () => {
     }
   });
 });
+
+describe('loops', () => {
+  let sw: TestSwitch;
+  before(async () => {
+    // Limits well above the hop count, so only Max-Forwards can be what stops the loop.
+    sw = await startTestSwitch('sqlite', { env: { DIALPLAN_TENANT_CONCURRENCY: '40', CALLS_PER_TENANT: '40' } });
+  });
+  after(async () => {
+    await sw.close();
+  });
+
+  test('a dialplan that dials the switch itself ends at Max-Forwards 0 instead of looping', async () => {
+    const api = await signUp(sw.httpUrl);
+    const loop = await createSipAccount(api);
+    await api.request('PUT', '/dialplans/loop', {
+      source: `export default async function () {\n  await dial('sip:${loop.username}@127.0.0.1:${sw.sipPort}', { timeout: 20 });\n}\n`,
+    });
+    assert.equal((await api.patch(`/sip-accounts/${loop.id}`, { dialplanIn: 'loop' })).status, 200);
+    const caller = await TestPhone.open('udp', sw.sipPort);
+    try {
+      const invite = caller.build({
+        method: 'INVITE',
+        uri: `sip:${loop.username}@127.0.0.1`,
+        to: `sip:${loop.username}@127.0.0.1`,
+        from: 'sip:stranger@example.net',
+        headers: [`Contact: <sip:s@127.0.0.1:${caller.localPort}>`, 'Content-Type: application/sdp'],
+        body: SDP,
+      }).text.replace('Max-Forwards: 70', 'Max-Forwards: 5');
+      caller.sendRaw(invite);
+      const final = await caller.waitFor((r) => /^SIP\/2\.0 [3-6]\d\d/.test(r), 15000);
+      // The innermost hop is refused with 483; each hop above it fails its dial and answers the one before.
+      assert.match(final, /^SIP\/2\.0 (483|480|4\d\d) /);
+      const metrics = await (await fetch(`${sw.httpUrl}/metrics`)).text();
+      const invites = Number(/sip_messages_received_total\{transport="udp",kind="INVITE"\} (\d+)/.exec(metrics)?.[1]);
+      assert.ok(invites >= 5 && invites <= 12, `INVITEs received: ${invites} (the caller's, then one per hop until Max-Forwards ran out)`);
+    } finally {
+      caller.close();
+    }
+  });
+});
