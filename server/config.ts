@@ -51,7 +51,14 @@ const schema = z
     DATA_DIR: z.string().default('./data'),
     DATABASE_URL: databaseUrl.optional(),
     SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+    CREDENTIALS_KEY: z.string().optional(),
+    CREDENTIALS_KEY_FILE: z.string().optional(),
     NODE_ID: z.string().min(1).max(100).optional(),
+    DNS_SERVERS: z.string().default(''),
+    DNS_TIMEOUT_MS: positiveInt.default(2000),
+    PROVIDER_RETRY_MIN_SECONDS: positiveInt.default(30),
+    PROVIDER_RETRY_MAX_SECONDS: positiveInt.default(1800),
+    PROVIDER_NXDOMAIN_DISABLE_HOURS: z.coerce.number().positive().default(24),
     DIALPLAN_WORKERS: positiveInt.max(64).default(2),
     DIALPLAN_CPU_MS: positiveInt.default(50),
     DIALPLAN_FIRST_DIAL_SECONDS: positiveInt.default(10),
@@ -95,6 +102,14 @@ export interface Config {
   databaseDescription: string;
   /** Signs SIP nonces; random per process when unset (nodes sharing a domain should share it). */
   secretKey: string | null;
+  /**
+   * Seals provider passwords: the key itself (`CREDENTIALS_KEY`, 32 bytes as hex or base64) or a
+   * file holding it; without either, a key is generated into `DATA_DIR/credentials.key`.
+   */
+  credentials: { key: string | null; keyFile: string };
+  /** Resolvers for provider hosts (`host:port`, comma-separated); empty means the system's. */
+  dns: { servers: string[]; timeoutMs: number };
+  providers: { retryMinMs: number; retryMaxMs: number; nxdomainDisableMs: number };
   nodeId: string;
   log: { level: string; pretty: boolean };
   calls: { maxSeconds: number; tenantLimit: number };
@@ -178,6 +193,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl,
     databaseDescription: describeDatabase(databaseUrl),
     secretKey: c.SECRET_KEY ?? null,
+    credentials: { key: c.CREDENTIALS_KEY ?? null, keyFile: path.resolve(c.CREDENTIALS_KEY_FILE ?? path.join(dataDir, 'credentials.key')) },
+    dns: { servers: c.DNS_SERVERS.split(',').map((s) => s.trim()).filter(Boolean), timeoutMs: c.DNS_TIMEOUT_MS },
+    providers: {
+      retryMinMs: c.PROVIDER_RETRY_MIN_SECONDS * 1000,
+      retryMaxMs: Math.max(c.PROVIDER_RETRY_MAX_SECONDS, c.PROVIDER_RETRY_MIN_SECONDS) * 1000,
+      nxdomainDisableMs: c.PROVIDER_NXDOMAIN_DISABLE_HOURS * 3600_000,
+    },
     nodeId: c.NODE_ID ?? `${hostname()}:${c.SIP_PORT}`,
     log: { level: c.LOG_LEVEL, pretty: c.LOG_PRETTY ?? Boolean(process.stdout.isTTY) },
     calls: { maxSeconds: c.CALL_MAX_SECONDS, tenantLimit: c.CALLS_PER_TENANT },

@@ -11,6 +11,7 @@ import * as m002 from './migrations/002_dialplans.ts';
 import * as m003 from './migrations/003_cdrs.ts';
 import * as m004 from './migrations/004_live_calls.ts';
 import * as m005 from './migrations/005_cdr_numbers.ts';
+import * as m006 from './migrations/006_providers.ts';
 import type { Database } from './schema.ts';
 
 export type DialectName = 'sqlite' | 'mysql';
@@ -42,7 +43,10 @@ function withStatementCache(db: SQLite.Database, max = 500): SqliteDatabase {
   };
 }
 
-const migrations: Record<string, Migration> = { '001_foundation': m001, '002_dialplans': m002, '003_cdrs': m003, '004_live_calls': m004, '005_cdr_numbers': m005 };
+const migrations: Record<string, Migration> = {
+  '001_foundation': m001, '002_dialplans': m002, '003_cdrs': m003, '004_live_calls': m004, '005_cdr_numbers': m005,
+  '006_providers': m006,
+};
 
 export function openDatabase(url: string): Db {
   if (url.startsWith('sqlite://')) {

@@ -17,6 +17,8 @@ import { TenantSettings } from './tenantSettings.ts';
 import { TenantDialplans } from './dialplans.ts';
 import { TenantKv } from './kv.ts';
 import { CdrArchive, TenantCdrs } from './cdrs.ts';
+import { ProviderDirectory, TenantProviders } from './providers.ts';
+import type { CredentialCipher } from '../providers/credentials.ts';
 
 export interface TenantScope {
   readonly tenantId: string;
@@ -27,6 +29,12 @@ export interface TenantScope {
   readonly dialplans: TenantDialplans;
   readonly kv: TenantKv;
   readonly cdrs: TenantCdrs;
+  readonly providers: TenantProviders;
+}
+
+export interface StoreOptions {
+  /** Seals provider passwords; without one, providers cannot be given a password. */
+  cipher?: CredentialCipher;
 }
 
 export class Store {
@@ -36,18 +44,24 @@ export class Store {
   readonly liveCalls: LiveCallStore;
   /** Cross-tenant: the CDR writer's inserts and the retention purge. */
   readonly cdrs: CdrArchive;
+  /** Cross-tenant: the registration agent, the dialer and incoming-call routing. */
+  readonly providers: ProviderDirectory;
   readonly kysely: Kysely<Database>;
 
-  private constructor(private readonly db: Db) {
+  private constructor(
+    private readonly db: Db,
+    private readonly cipher: CredentialCipher | null,
+  ) {
     this.kysely = db.kysely;
     this.directory = new AccountDirectory(db.kysely);
     this.sipAccountLookup = new SipAccountLookup(db.kysely);
     this.location = new SqlLocationStore(db.kysely);
     this.liveCalls = new LiveCallStore(db.kysely);
     this.cdrs = new CdrArchive(db.kysely);
+    this.providers = new ProviderDirectory(db.kysely, cipher);
   }
 
-  static async open(url: string): Promise<Store> {
+  static async open(url: string, options: StoreOptions = {}): Promise<Store> {
     const db = openDatabase(url);
     try {
       await migrateToLatest(db);
@@ -55,7 +69,7 @@ export class Store {
       await db.close();
       throw err;
     }
-    return new Store(db);
+    return new Store(db, options.cipher ?? null);
   }
 
   get dialect(): DialectName {
@@ -73,6 +87,7 @@ export class Store {
       dialplans: new TenantDialplans(k, tenantId),
       kv: new TenantKv(k, tenantId),
       cdrs: new TenantCdrs(k, tenantId),
+      providers: new TenantProviders(k, tenantId, this.cipher),
     };
   }
 

@@ -126,6 +126,48 @@ export interface AuditEventsTable {
   detail: string;
 }
 
+export interface ProvidersTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  host: string;
+  port: number | null;
+  transport: string;
+  outbound_proxy: string | null;
+  username: string | null;
+  auth_username: string | null;
+  password_enc: string | null;
+  realm: string | null;
+  from_user: string | null;
+  from_host: string | null;
+  from_display: string | null;
+  /** JSON object of header name → value template. */
+  headers: string;
+  register: number;
+  register_expires: number;
+  contact_user: string | null;
+  line_token: string;
+  dialplan: string | null;
+  /** JSON array of addresses (IPs or CIDRs) the provider's calls come from. */
+  source_addresses: string;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ProviderStatusTable {
+  provider_id: string;
+  tenant_id: string;
+  state: string;
+  last_status: number | null;
+  last_reason: string | null;
+  last_error: string | null;
+  next_attempt_at: number | null;
+  registered_until: number | null;
+  rtt_ms: number | null;
+  updated_at: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -138,4 +180,6 @@ export interface Database {
   dialplan_versions: DialplanVersionsTable;
   kv: KvTable;
   live_calls: LiveCallsTable;
+  providers: ProvidersTable;
+  provider_status: ProviderStatusTable;
 }
