@@ -98,6 +98,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       limits: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min },
       dialplans,
       liveView,
+      sipPort: sip.stack.port,
       ready: async () => {
         await store.ping();
         return true;

@@ -1,5 +1,4 @@
 /** The HTTP side: JSON API under /api/v1, health and metrics, and the portal's static files. */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import cookieParser from 'cookie-parser';
 import express, { type Express } from 'express';
@@ -15,8 +14,11 @@ import { liveRoutes } from './liveRoutes.ts';
 import { dialplanRoutes } from './dialplanRoutes.ts';
 import { authRoutes, meRoutes, type AuthLimits } from './authRoutes.ts';
 import { errorHandler, unknownRoute } from './errors.ts';
+import { passwordRoutes } from './passwordRoutes.ts';
+import { portalRoutes } from './portalRoutes.ts';
 import { registrationRoutes } from './registrationRoutes.ts';
 import { requireAuth } from './session.ts';
+import { settingsRoutes } from './settingsRoutes.ts';
 import { sipAccountRoutes } from './sipAccountRoutes.ts';
 
 export interface ApiDeps {
@@ -27,6 +29,8 @@ export interface ApiDeps {
   limits: AuthLimits;
   dialplans: DialplanRunner;
   liveView: LiveView;
+  /** The SIP port actually bound (config.sip.port may be 0: any free port). */
+  sipPort: number;
   /** True once SIP is listening and the database answers. */
   ready: () => Promise<boolean>;
 }
@@ -66,12 +70,14 @@ export function createApiApp(deps: ApiDeps): Express {
   api.use(express.json({ limit: '256kb' }));
   api.use(cookieParser());
   api.use('/auth', authRoutes(store, deps.limits, log));
+  api.use('/me/password', passwordRoutes(store));
   api.use('/me', meRoutes(store));
   const tenantApi = express.Router();
   tenantApi.use(requireAuth(store));
   tenantApi.use('/sip-accounts', sipAccountRoutes(store, deps.config));
   tenantApi.use('/registrations', registrationRoutes());
   tenantApi.use('/api-keys', apiKeyRoutes());
+  tenantApi.use('/settings', settingsRoutes(deps.config, deps.sipPort));
   tenantApi.use('/dialplans', dialplanRoutes(deps.dialplans));
   tenantApi.use(cdrRoutes(log));
   tenantApi.use(liveRoutes(deps.liveView));
@@ -79,13 +85,7 @@ export function createApiApp(deps: ApiDeps): Express {
   api.use(unknownRoute);
   app.use('/api/v1', api);
 
-  if (existsSync(PORTAL_DIR)) {
-    app.use(express.static(PORTAL_DIR, { index: 'index.html' }));
-  } else {
-    app.get('/', (_req, res) => {
-      res.type('text/plain').send('The switch is running. The portal has not been built; the JSON API is at /api/v1.\n');
-    });
-  }
+  app.use(portalRoutes(PORTAL_DIR));
   app.use(errorHandler(log));
   return app;
 }

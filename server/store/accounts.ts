@@ -83,6 +83,11 @@ export class AccountDirectory {
     await this.db.deleteFrom('sessions').where('id', '=', sha256Hex(token)).execute();
   }
 
+  /** Logs a user out everywhere except the session holding `keepToken` (after a password change). */
+  async deleteOtherSessions(userId: string, keepToken: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('user_id', '=', userId).where('id', '!=', sha256Hex(keepToken)).execute();
+  }
+
   async deleteExpiredSessions(now = Date.now()): Promise<void> {
     await this.db.deleteFrom('sessions').where('expires_at', '<=', now).execute();
   }

@@ -1,0 +1,80 @@
+/**
+ * `GET /settings`, `PATCH /settings`: what the portal shows on its settings page and beside each
+ * phone: the tenant's time zone, where phones connect to (the SIP domain, proxy address and
+ * transports) and the limits in force for the tenant.
+ */
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Config } from '../config.ts';
+import { notFound, parse } from './errors.ts';
+import { scopeOf } from './session.ts';
+
+/** An IANA zone this runtime knows (the dialplan's `now()` and the portal format times in it). */
+export const timeZone = z
+  .string()
+  .trim()
+  .min(1, 'is required')
+  .max(64)
+  .refine((tz) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be an IANA time zone such as Europe/Berlin or UTC');
+
+const patchBody = z.strictObject({ timeZone: timeZone.optional() });
+
+/** The address phones should use as their outbound proxy: the SIP bind address unless it is a wildcard. */
+function proxyHost(config: Config): string {
+  return config.sip.host === '0.0.0.0' ? config.sip.domain : config.sip.host;
+}
+
+export function settingsRoutes(config: Config, sipPort: number): Router {
+  const r = Router();
+
+  const limits = {
+    callsAtOnce: config.calls.tenantLimit,
+    callMaxSeconds: config.calls.maxSeconds,
+    registration: {
+      minExpiresSeconds: config.sip.minExpires,
+      maxExpiresSeconds: config.sip.maxExpires,
+      contactsPerAccount: config.sip.maxContacts,
+    },
+    dialplan: {
+      cpuMsPerSlice: config.dialplan.cpuMsPerSlice,
+      secondsBeforeFirstDial: config.dialplan.firstDialMs / 1000,
+      maxSeconds: config.dialplan.absoluteMs / 1000,
+      heapMb: config.dialplan.heapMb,
+      legsPerExecution: config.dialplan.legsPerExecution,
+      concurrentExecutions: config.dialplan.tenantConcurrency,
+    },
+    cdrRetentionDays: config.cdr.retentionDays,
+    portal: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min },
+  };
+  const sip = {
+    domain: config.sip.domain,
+    domainAliases: config.sip.domainAliases,
+    proxy: { host: proxyHost(config), port: sipPort },
+    transports: ['udp', 'tcp'],
+    digestAlgorithms: config.sip.digestAlgorithms,
+  };
+
+  const view = (tenant: { name: string; timeZone: string }) => ({ name: tenant.name, timeZone: tenant.timeZone, sip, limits });
+
+  r.get('/', async (req, res) => {
+    const tenant = await scopeOf(req).settings.get();
+    if (!tenant) throw notFound('tenant');
+    res.json(view(tenant));
+  });
+
+  r.patch('/', async (req, res) => {
+    const body = parse(patchBody, req.body);
+    const tenant = await scopeOf(req).settings.update(body);
+    if (!tenant) throw notFound('tenant');
+    res.json(view(tenant));
+  });
+
+  return r;
+}
