@@ -18,6 +18,8 @@ import { persistCalls } from './calls/persistence.ts';
 import { LiveView } from './calls/liveView.ts';
 import { startCdrWriter, type CdrWriter } from './cdr/writer.ts';
 import { startCdrRetention } from './cdr/retention.ts';
+import { loadCredentialCipher } from './providers/credentialKey.ts';
+import { startProviderService, type ProviderService } from './providers/service.ts';
 
 export interface RunningSwitch {
   config: Config;
@@ -31,6 +33,8 @@ export interface RunningSwitch {
   cdrWriter: CdrWriter;
   /** Each tenant's current calls and event stream. */
   liveView: LiveView;
+  /** Providers (trunks): registration agent, DNS, outbound and incoming routing. */
+  providers: ProviderService;
   sipPort: number;
   httpPort: number;
   httpUrl: string;
@@ -44,7 +48,7 @@ export interface SwitchOptions {
 
 export async function startSwitch(config: Config, log: Logger, options: SwitchOptions = {}): Promise<RunningSwitch> {
   if (config.databaseUrl.startsWith('sqlite://')) ensureDataDirWritable(config.dataDir);
-  const store = await Store.open(config.databaseUrl);
+  const store = await Store.open(config.databaseUrl, { cipher: loadCredentialCipher(config, log) });
   const metrics = createMetrics();
   const sip = createSipService(config, store, log, metrics, options.authGuard);
   const bus = new EventBus(config.nodeId, (err, event) =>
@@ -74,8 +78,23 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       recycle: { rssBytes: d.workerRssBytes },
     });
     stops.unshift(() => dialplans.stop());
+    // The agent sends through the stack, which is started below; its first REGISTERs wait on timers.
+    const providers = await startProviderService({
+      directory: store.providers,
+      stack: sip.stack,
+      log: log.child({ subsystem: 'providers' }),
+      registry: metrics.registry,
+      options: { ...config.providers, dnsServers: config.dns.servers, dnsTimeoutMs: config.dns.timeoutMs },
+      onStatus: (status) => liveView.providerStatus(status),
+    });
+    stops.unshift(() => providers.stop());
     const calls = new CallService(
-      { domain: config.sip.domain, maxCallMs: config.calls.maxSeconds * 1000, tenantCallLimit: config.calls.tenantLimit },
+      {
+        domain: config.sip.domain,
+        maxCallMs: config.calls.maxSeconds * 1000,
+        tenantCallLimit: config.calls.tenantLimit,
+        providers: providers.calls,
+      },
       sip.stack,
       store,
       sip.auth,
@@ -98,6 +117,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       limits: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min },
       dialplans,
       liveView,
+      providers,
       sipPort: sip.stack.port,
       ready: async () => {
         await store.ping();
@@ -126,6 +146,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       bus,
       cdrWriter,
       liveView,
+      providers,
       sipPort: sip.stack.port,
       httpPort,
       httpUrl: `http://${config.http.host}:${httpPort}`,

@@ -20,6 +20,7 @@ import { registrationRoutes } from './registrationRoutes.ts';
 import { requireAuth } from './session.ts';
 import { settingsRoutes } from './settingsRoutes.ts';
 import { sipAccountRoutes } from './sipAccountRoutes.ts';
+import { providerRoutes, type ProviderControl } from './providerRoutes.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -29,6 +30,7 @@ export interface ApiDeps {
   limits: AuthLimits;
   dialplans: DialplanRunner;
   liveView: LiveView;
+  providers: ProviderControl;
   /** The SIP port actually bound (config.sip.port may be 0: any free port). */
   sipPort: number;
   /** True once SIP is listening and the database answers. */
@@ -79,6 +81,7 @@ export function createApiApp(deps: ApiDeps): Express {
   tenantApi.use('/api-keys', apiKeyRoutes());
   tenantApi.use('/settings', settingsRoutes(deps.config, deps.sipPort));
   tenantApi.use('/dialplans', dialplanRoutes(deps.dialplans));
+  tenantApi.use('/providers', providerRoutes(deps.providers));
   tenantApi.use(cdrRoutes(log));
   tenantApi.use(liveRoutes(deps.liveView));
   api.use(tenantApi);

@@ -42,7 +42,7 @@ export function liveRoutes(live: LiveView, o: LiveRouteOptions = {}): Router {
     };
     const unsubscribe = live.subscribe(tenantId, (e) => {
       if (res.writableLength > maxBuffered) return close();
-      res.write(`id: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`);
+      res.write(`${'seq' in e ? `id: ${e.seq}\n` : ''}data: ${JSON.stringify(e)}\n\n`);
     });
     // Comments keep idle connections open through proxies and reveal dead clients.
     const heartbeat = setInterval(() => {

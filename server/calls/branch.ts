@@ -10,6 +10,7 @@ import { Channel } from './channel.ts';
 import { bodyOf, newCallId, newLocalTag, SipDialog } from './dialog.ts';
 import type { DialOutcome, LegOptions } from '../dialplan/types.ts';
 import type { HangupCause, Party } from './events.ts';
+import { answerChallenge, readChallenge, type DigestCredentials } from '../sip/digestClient.ts';
 
 /** Header names as the SIP layer keys them; values were validated with the dial (X- headers only). */
 function lowerCased(headers: Record<string, string> | undefined): Record<string, string> {
@@ -27,7 +28,22 @@ export interface Destination {
   /** The dial-string form of the leg this destination belongs to. */
   target: string;
   account?: string;
+  /** The provider this leg goes through (its name), for records and logs. */
+  provider?: string;
+  /** From for this leg when the destination decides it (a provider's From templates). */
+  from?: Party;
+  /** Extra headers the destination adds (a provider's header templates), lower-cased names. */
+  headers?: Record<string, string>;
+  /** Preloaded route (a provider's outbound proxy). */
+  route?: string[];
+  /** Credentials for answering one 401/407 (a provider leg); the dialplan never sees them. */
+  auth?: DigestCredentials;
+  /** Further addresses to try in order when this one fails to answer or is unavailable (DNS SRV/A). */
+  alternates?: Peer[];
 }
+
+/** How long a destination with alternates gets to send any response before the next is tried. */
+export const FAILOVER_AFTER_MS = 4000;
 
 export type BranchOutcome = { answered: true; status: number } | { answered: false; result: DialOutcome; status?: number };
 
@@ -77,10 +93,13 @@ export class Branch {
   private tx?: ClientTransaction;
   private invite!: SipRequest;
   private ringTimer?: NodeJS.Timeout;
+  private failoverTimer?: NodeJS.Timeout;
   private cancelledAs?: HangupCause;
   private cancelSent = false;
   private done = false;
   private winning = false;
+  private challengeAnswered = false;
+  private readonly alternates: Peer[];
 
   constructor(
     private readonly call: Call,
@@ -89,25 +108,28 @@ export class Branch {
     private readonly options: LegOptions,
     private readonly purpose: BranchPurpose,
   ) {
+    const from = dest.from ?? caller;
+    this.alternates = [...(dest.alternates ?? [])];
     const dialog = new SipDialog({
       callId: newCallId(),
       localTag: newLocalTag(),
       remoteTag: null,
-      localUri: caller.uri,
+      localUri: from.uri,
       remoteUri: dest.to.uri,
       localSeq: 0,
       remoteSeq: 0,
       remoteTarget: dest.requestUri,
-      routeSet: [],
+      routeSet: dest.route ?? [],
       peer: dest.peer,
     });
     this.channel = new Channel(call, {
       direction: 'outbound',
       dialog,
-      from: caller,
+      from,
       to: dest.to,
       target: dest.target,
       ...(dest.account ? { account: dest.account } : {}),
+      ...(dest.provider ? { provider: dest.provider } : {}),
       peer: dest.peer,
     });
     call.outbound.add(this.channel);
@@ -115,32 +137,74 @@ export class Branch {
   }
 
   start(): void {
-    const call = this.call;
-    const stack = call.services.stack;
+    this.ringTimer = setTimeout(() => this.cancel('no-answer'), this.options.timeout * 1000).unref();
+    this.sendInvite();
+  }
+
+  /** Sends the INVITE (again, after a challenge or to the next address) in a new transaction. */
+  private sendInvite(authorization?: { header: string; value: unknown }): void {
+    const stack = this.call.services.stack;
+    const peer = this.channel.dialog.state.peer;
     const display = this.channel.init.from.display;
     const invite = this.channel.dialog.request(
       'INVITE',
-      stack.contact(this.dest.peer.transport),
-      { ...lowerCased(this.options.headers), 'max-forwards': String(this.purpose.maxForwards), allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY' },
+      stack.contact(peer.transport),
+      {
+        ...lowerCased(this.options.headers),
+        ...this.dest.headers,
+        'max-forwards': String(this.purpose.maxForwards),
+        allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY',
+        ...(authorization ? { [authorization.header]: authorization.value } : {}),
+      },
       this.purpose.offer,
     );
     if (display) invite.headers.from = { ...invite.headers.from!, name: `"${display.replace(/["\\]/g, '')}"` };
     this.invite = invite;
-    this.ringTimer = setTimeout(() => this.cancel('no-answer'), this.options.timeout * 1000).unref();
-    this.tx = stack.clientTransactions.send(invite, this.dest.peer, {
-      onProvisional: (res) => this.provisional(res),
-      onFinal: (res) => this.final(res),
-      onRetransmitted2xx: () => call.sendAck(this.channel, this.invite.headers.cseq!.seq),
+    const tx = stack.clientTransactions.send(invite, peer, {
+      onProvisional: (res) => {
+        if (tx === this.tx) this.provisional(res);
+      },
+      onFinal: (res) => {
+        if (tx === this.tx) this.final(res);
+        else if (res.status < 300) this.hangUpStray(res, peer, invite);
+      },
+      onRetransmitted2xx: () => {
+        if (tx === this.tx) this.call.sendAck(this.channel, invite.headers.cseq!.seq);
+      },
     });
+    this.tx = tx;
+    clearTimeout(this.failoverTimer);
+    if (this.alternates.length) this.failoverTimer = setTimeout(() => this.failOver(true), FAILOVER_AFTER_MS).unref();
     this.channel.pendingInvite = {
-      branch: this.tx.branch,
+      branch: tx.branch,
       requestUri: invite.uri,
       cseq: invite.headers.cseq!.seq,
       ringUntil: Date.now() + this.options.timeout * 1000,
     };
   }
 
+  /** The current address did not answer (in time) or is unavailable: try the next, if any. */
+  private failOver(afterSilence: boolean): boolean {
+    if (this.done || this.cancelledAs || (afterSilence && this.tx?.gotProvisional)) return false;
+    const next = this.alternates.shift();
+    if (!next) return false;
+    this.channel.log.info({ from: this.channel.dialog.state.peer, to: next }, 'destination did not answer: trying the next address');
+    this.channel.dialog.state.peer = next;
+    this.sendInvite();
+    return true;
+  }
+
+  /** A 2xx from an address we had moved on from: complete its handshake and hang it up. */
+  private hangUpStray(res: SipResponse, peer: Peer, invite: SipRequest): void {
+    const stack = this.call.services.stack;
+    const stray = new SipDialog({ ...this.channel.dialog.state, routeSet: [...this.channel.dialog.state.routeSet], peer, localSeq: invite.headers.cseq!.seq });
+    stray.confirmFrom(res);
+    stack.sendStateless(stray.ack(invite.headers.cseq!.seq, stack.contact(peer.transport)), peer);
+    stack.clientTransactions.send(stray.request('BYE', stack.contact(peer.transport)), peer, { onFinal: () => {} });
+  }
+
   private provisional(res: SipResponse): void {
+    clearTimeout(this.failoverTimer);
     if (this.cancelledAs) {
       this.sendCancel();
       return;
@@ -151,6 +215,8 @@ export class Branch {
   }
 
   private final(res: SipResponse): void {
+    clearTimeout(this.failoverTimer);
+    if (!this.done && !this.cancelledAs && res.status >= 300 && this.retried(res)) return;
     clearTimeout(this.ringTimer);
     this.channel.pendingInvite = undefined;
     const seq = this.invite.headers.cseq!.seq;
@@ -189,10 +255,24 @@ export class Branch {
     this.finish({ answered: false, result: failure.result, status: res.status });
   }
 
+  /** A challenge answered once with the destination's credentials, or the next address tried. */
+  private retried(res: SipResponse): boolean {
+    if ((res.status === 401 || res.status === 407) && this.dest.auth && !this.challengeAnswered) {
+      const challenge = readChallenge(res);
+      if (!challenge) return false;
+      this.challengeAnswered = true;
+      this.sendInvite({ header: challenge.header, value: [answerChallenge(challenge, this.dest.auth, 'INVITE', this.invite.uri)] });
+      return true;
+    }
+    if (res.status === 408 || res.status === 503) return this.failOver(false);
+    return false;
+  }
+
   private finish(o: BranchOutcome): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.ringTimer);
+    clearTimeout(this.failoverTimer);
     this.settle(o);
   }
 
@@ -213,6 +293,6 @@ export class Branch {
     if (this.cancelSent || !this.tx) return;
     this.cancelSent = true;
     // The CANCEL carries the INVITE's branch: that is how the callee matches it (RFC 3261 §9.1).
-    this.call.services.stack.clientTransactions.send(requestOnInvite(this.invite, 'CANCEL'), this.dest.peer, { onFinal: () => {} }, this.tx.branch);
+    this.call.services.stack.clientTransactions.send(requestOnInvite(this.invite, 'CANCEL'), this.channel.dialog.state.peer, { onFinal: () => {} }, this.tx.branch);
   }
 }

@@ -108,7 +108,7 @@ export class Call implements CallContext {
   }
 
   private contactHeader() {
-    return [{ uri: this.services.stack.contact(this.inbound.init.peer.transport).replace(/^<|>$/g, ''), params: {} }];
+    return [{ uri: this.services.stack.contact(this.inbound.peer.transport).replace(/^<|>$/g, ''), params: {} }];
   }
 
   /**
@@ -161,7 +161,7 @@ export class Call implements CallContext {
   /** ACK for a callee's 2xx to our INVITE (a new transaction of its own, §13.2.2.4). */
   sendAck(callee: Channel, seq: number, body?: { type: string; content: string }): void {
     const stack = this.services.stack;
-    stack.sendStateless(callee.dialog.ack(seq, stack.contact(callee.init.peer.transport), body), callee.init.peer);
+    stack.sendStateless(callee.dialog.ack(seq, stack.contact(callee.peer.transport), body), callee.peer);
   }
 
   /** Whether the callee's 2xx should be ACKed at once (early offer) or wait for the caller's ACK. */
@@ -225,8 +225,8 @@ export class Call implements CallContext {
   /** Sends BYE in a channel's dialog, whatever its state (a late 2xx to a branch given up on). */
   byeRequest(channel: Channel): void {
     const stack = this.services.stack;
-    const bye = channel.dialog.request('BYE', stack.contact(channel.init.peer.transport));
-    stack.clientTransactions.send(bye, channel.init.peer, {
+    const bye = channel.dialog.request('BYE', stack.contact(channel.peer.transport));
+    stack.clientTransactions.send(bye, channel.peer, {
       onFinal: (res) => {
         if (res.status >= 300) channel.log.info({ status: res.status }, 'BYE not accepted by the other side');
       },

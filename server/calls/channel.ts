@@ -60,6 +60,11 @@ export class Channel {
     return this.init.dialog;
   }
 
+  /** Where this channel's other end is now (a provider leg may have failed over to another address). */
+  get peer(): Peer {
+    return this.init.dialog.state.peer;
+  }
+
   get direction(): 'inbound' | 'outbound' {
     return this.init.direction;
   }

@@ -12,12 +12,16 @@ import type { SipAccount } from '../store/sipAccounts.ts';
 import { Branch, dialPurpose, type BranchOutcome, type BranchPurpose, type Destination } from './branch.ts';
 import type { Call } from './call.ts';
 import type { HangupCause, Party } from './events.ts';
+import { providerDestinations, type ProviderDestinationDeps } from '../providers/outbound.ts';
+import type { Logger } from 'pino';
 
 export interface DialerDeps {
   domain: string;
   location: LocationStore;
   /** An account by its switch-wide username (any tenant's: the dialer checks whose it is). */
   account(username: string): Promise<SipAccount | null>;
+  /** Providers for `number@provider` legs; without them such legs cannot ring. */
+  providers?: ProviderDestinationDeps;
 }
 
 /** Ranking of failures when a whole group fails: the most telling one is reported. */
@@ -41,7 +45,7 @@ export class Dialer {
   constructor(private readonly deps: DialerDeps) {}
 
   /** Where a leg rings: one destination per registered contact, or the URI itself. */
-  async destinations(leg: DialLeg, tenantId: string): Promise<Destination[]> {
+  async destinations(leg: DialLeg, tenantId: string, caller: Party, log: Logger): Promise<Destination[]> {
     const domain = this.deps.domain;
     if (leg.kind === 'account') {
       const account = await this.deps.account(leg.account);
@@ -79,8 +83,14 @@ export class Dialer {
         },
       ];
     }
-    // Providers (trunks) come with their own subsystem; until then such a leg cannot ring.
-    return [];
+    if (!this.deps.providers) return [];
+    return providerDestinations(
+      this.deps.providers,
+      tenantId,
+      { number: leg.number, provider: leg.provider, target: leg.target, ...(leg.options.callerId ? { callerId: leg.options.callerId } : {}) },
+      caller,
+      log,
+    );
   }
 
   async dial(call: Call, spec: DialSpec, caller: Party, signal: AbortSignal, purpose: BranchPurpose = dialPurpose(call)): Promise<DialResult> {
@@ -108,7 +118,7 @@ export class Dialer {
     const onAbort = () => cancelAll('cancelled');
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const perLeg = await Promise.all(group.map(async (leg) => ({ leg, dests: await this.destinations(leg, call.tenantId) })));
+      const perLeg = await Promise.all(group.map(async (leg) => ({ leg, dests: await this.destinations(leg, call.tenantId, caller, call.log) })));
       const outcomes: Array<Promise<{ o: BranchOutcome; target: string }>> = [];
       for (const { leg, dests } of perLeg) {
         if (!dests.length) {

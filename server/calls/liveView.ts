@@ -4,6 +4,17 @@
  * (the portal's event stream). A listener only ever receives events of the tenant it asked for.
  */
 import type { BridgeSnapshot, CallEvent, ChannelSnapshot, EventBus } from './events.ts';
+import type { ProviderStatus } from '../store/providers.ts';
+
+/** A provider's registration state changed (not a call event: it has no seq of the call bus). */
+export interface ProviderStatusEvent {
+  type: 'provider.status';
+  tenantId: string;
+  at: number;
+  provider: Omit<ProviderStatus, 'tenantId' | 'updatedAt'>;
+}
+
+export type LiveEvent = CallEvent | ProviderStatusEvent;
 
 export interface LiveCall {
   callId: string;
@@ -19,7 +30,7 @@ interface CallEntry {
   bridges: Map<string, BridgeSnapshot>;
 }
 
-export type LiveListener = (event: CallEvent) => void;
+export type LiveListener = (event: LiveEvent) => void;
 
 export class LiveView {
   private readonly tenants = new Map<string, Map<string, CallEntry>>();
@@ -54,6 +65,12 @@ export class LiveView {
   /** Open event streams of a tenant (for metrics, and for tests that check a stream was cleaned up). */
   listenerCount(tenantId: string): number {
     return this.streams.get(tenantId)?.size ?? 0;
+  }
+
+  /** Tells the tenant's open streams that one of its providers changed registration state. */
+  providerStatus(s: ProviderStatus): void {
+    const { tenantId, updatedAt, ...provider } = s;
+    this.fanOut({ type: 'provider.status', tenantId, at: updatedAt, provider });
   }
 
   stop(): void {
@@ -94,7 +111,7 @@ export class LiveView {
     }
   }
 
-  private fanOut(e: CallEvent): void {
+  private fanOut(e: LiveEvent): void {
     const set = this.streams.get(e.tenantId);
     if (!set) return;
     for (const fn of set) {

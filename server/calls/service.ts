@@ -23,12 +23,17 @@ import { Dialer } from './dialer.ts';
 import type { EventBus, Party } from './events.ts';
 import { callHost } from './host.ts';
 import { blindTransfer } from './transfer.ts';
+import { identifyProvider } from '../providers/incoming.ts';
+import type { ProviderDestinationDeps } from '../providers/outbound.ts';
+import type { Provider } from '../store/providers.ts';
 
 export interface CallServiceOptions {
   domain: string;
   maxCallMs: number;
   /** Calls a tenant may have at once (toll-fraud guard). */
   tenantCallLimit: number;
+  /** Providers: dialled by `number@provider` legs and recognised on incoming INVITEs. */
+  providers?: ProviderDestinationDeps;
 }
 
 /** SIP status for a call the dialplan left unanswered, from its last dial. */
@@ -68,7 +73,12 @@ export class CallService {
     private readonly bus: EventBus,
     private readonly log: Logger,
   ) {
-    this.dialer = new Dialer({ domain: o.domain, location: store.location, account: (u) => this.store.sipAccountLookup.byUsername(u) });
+    this.dialer = new Dialer({
+      domain: o.domain,
+      location: store.location,
+      account: (u) => this.store.sipAccountLookup.byUsername(u),
+      ...(o.providers ? { providers: o.providers } : {}),
+    });
   }
 
   get activeCalls(): number {
@@ -163,9 +173,9 @@ export class CallService {
       const v = headerText(req, h);
       if (v) extra[h] = v;
     }
-    const out = to.dialog.request(req.method, this.stack.contact(to.init.peer.transport), extra, bodyOf(req));
+    const out = to.dialog.request(req.method, this.stack.contact(to.peer.transport), extra, bodyOf(req));
     const seq = out.headers.cseq!.seq;
-    this.stack.clientTransactions.send(out, to.init.peer, {
+    this.stack.clientTransactions.send(out, to.peer, {
       onProvisional: (res) => {
         if (res.status > 100) tx.respond(res.status, res.reason);
       },
@@ -175,7 +185,7 @@ export class CallService {
           call.sendAck(to, seq);
         }
         const headers: Record<string, unknown> = {};
-        if (req.method === 'INVITE' && res.status < 300) headers.contact = [{ uri: this.stack.contact(from.init.peer.transport).replace(/^<|>$/g, ''), params: {} }];
+        if (req.method === 'INVITE' && res.status < 300) headers.contact = [{ uri: this.stack.contact(from.peer.transport).replace(/^<|>$/g, ''), params: {} }];
         const st = headerText(res, 'session-expires');
         if (st) headers['session-expires'] = st;
         tx.respond(res.status, res.reason, headers, bodyOf(res));
@@ -195,15 +205,27 @@ export class CallService {
     }
     const from = partyOf(req.headers.from, this.o.domain);
     const ruri = parseUri(req.uri);
-    const calledUser = ruri?.user ? decodeURIComponent(ruri.user) : '';
-    const fromAccount = from.user ? await this.store.sipAccountLookup.byUsername(from.user) : null;
+    let calledUser = ruri?.user ? decodeURIComponent(ruri.user) : '';
+
+    // A provider's call names its entry (line token) or comes from an address the entry lists.
+    const fromProvider = this.o.providers ? await identifyProvider(this.o.providers.directory, ruri, tx.source) : { kind: 'none' as const };
+    if (fromProvider.kind === 'unknown-line') {
+      tx.respond(404, 'Unknown Line');
+      return;
+    }
+    const provider: Provider | undefined = fromProvider.kind === 'provider' ? fromProvider.provider : undefined;
+    const fromAccount = !provider && from.user ? await this.store.sipAccountLookup.byUsername(from.user) : null;
 
     // A caller claiming to be one of our accounts must prove it; a stranger may still call an
     // account (like e-mail), which runs that account's receiving dialplan.
     let origin: CallOrigin;
     let caller: SipAccount | undefined;
     let callee: SipAccount | null = null;
-    if (fromAccount || req.headers['proxy-authorization']) {
+    if (provider) {
+      origin = { kind: 'provider', dialplan: provider.dialplan };
+      // The Request-URI carries our registered Contact; the number called is in To.
+      calledUser = partyOf(req.headers.to, this.o.domain).user || calledUser;
+    } else if (fromAccount || req.headers['proxy-authorization']) {
       const authed = await this.auth.asProxy(tx, from.user);
       if (!authed) return;
       caller = authed.account;
@@ -217,7 +239,7 @@ export class CallService {
         origin = { kind: 'account', account: caller };
       } else origin = { kind: 'to-account', callee };
     }
-    const tenantId = caller?.tenantId ?? callee!.tenantId;
+    const tenantId = provider?.tenantId ?? caller?.tenantId ?? callee!.tenantId;
     const log = this.log.child({ tenantId, sipCallId: req.headers['call-id'] });
 
     tx.respond(100, 'Trying');
@@ -240,6 +262,7 @@ export class CallService {
       from,
       to,
       ...(caller ? { account: caller.username } : {}),
+      ...(provider ? { provider: provider.name } : {}),
       peer: tx.responsePeer,
     });
     call.attachInbound(inbound);
@@ -254,7 +277,7 @@ export class CallService {
       if (!dialplan) {
         await this.defaultRouting(call, host, origin, calledUser, account);
       } else {
-        await this.runDialplan(call, host, dialplan, { caller, callee, from, to, calledUser, source: tx.source, tx });
+        await this.runDialplan(call, host, dialplan, { caller, callee, provider, from, to, calledUser, source: tx.source, tx });
       }
     } catch (err) {
       log.error({ err, channelId: inbound.id }, 'call handling failed');
@@ -280,7 +303,7 @@ export class CallService {
     call: Call,
     host: ReturnType<typeof callHost>,
     dialplan: { name: string; version: number; source: string },
-    c: { caller?: SipAccount; callee: SipAccount | null; from: Party; to: Party; calledUser: string; source: Peer; tx: ServerTransaction },
+    c: { caller?: SipAccount; callee: SipAccount | null; provider?: Provider; from: Party; to: Party; calledUser: string; source: Peer; tx: ServerTransaction },
   ): Promise<void> {
     const inbound = call.inbound;
     const tenant = await this.store.tenant(call.tenantId).settings.get();
@@ -295,6 +318,7 @@ export class CallService {
       headers: selectedHeaders(c.tx.request),
       source: { address: c.source.address, port: c.source.port, transport: c.source.transport },
       ...(c.caller ? { account: c.caller.username } : {}),
+      ...(c.provider ? { provider: c.provider.name } : {}),
     };
     const executionId = newId();
     this.bus.emit({ type: 'dialplan.started', tenantId: call.tenantId, callId: call.id, channelId: inbound.id, executionId, dialplan: { name: dialplan.name, version: dialplan.version } });

@@ -99,19 +99,19 @@ function notify(call: Call, to: Channel, sipfrag: string, subscriptionState: str
   const stack = call.services.stack;
   const req = to.dialog.request(
     'NOTIFY',
-    stack.contact(to.init.peer.transport),
+    stack.contact(to.peer.transport),
     { event: 'refer', 'subscription-state': subscriptionState },
     { type: 'message/sipfrag;version=2.0', content: `${sipfrag}\r\n` },
   );
-  stack.clientTransactions.send(req, to.init.peer, { onFinal: () => {} });
+  stack.clientTransactions.send(req, to.peer, { onFinal: () => {} });
 }
 
 /** Gives the transferee the new party's SDP; its answer completes the new party's INVITE in the ACK. */
 function reinvite(call: Call, transferee: Channel, target: Channel, offer: { type: string; content: string }, targetSeq: number): void {
   const stack = call.services.stack;
-  const req = transferee.dialog.request('INVITE', stack.contact(transferee.init.peer.transport), {}, offer);
+  const req = transferee.dialog.request('INVITE', stack.contact(transferee.peer.transport), {}, offer);
   const seq = req.headers.cseq!.seq;
-  stack.clientTransactions.send(req, transferee.init.peer, {
+  stack.clientTransactions.send(req, transferee.peer, {
     onFinal: (res) => {
       if (res.status < 300) {
         transferee.dialog.confirmFrom(res);

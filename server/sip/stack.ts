@@ -124,7 +124,14 @@ export class SipStack {
 
   /** Our Contact for dialogs on a transport. */
   contact(transport: Peer['transport']): string {
-    return `<sip:${this.options.host}:${this.port}${transport === 'udp' ? '' : `;transport=${transport}`}>`;
+    return `<${this.contactUri(transport)}>`;
+  }
+
+  /** A SIP URI that reaches this node, e.g. the Contact we register at a provider. */
+  contactUri(transport: Peer['transport'], user?: string, params: Record<string, string> = {}): string {
+    const userPart = user ? `${user}@` : ''; // callers pass validated user parts
+    const extra = Object.entries(params).map(([k, v]) => `;${k}=${v}`).join('');
+    return `sip:${userPart}${this.options.host}:${this.port}${transport === 'udp' ? '' : `;transport=${transport}`}${extra}`;
   }
 
   /** Requests currently inside the pipeline (for draining on shutdown). */

@@ -1,0 +1,227 @@
+/**
+ * /api/v1/providers: a tenant's SIP trunks. Passwords are write-only: accepted on create and
+ * update, sealed in the store, never returned (only `hasPassword`). Every change reaches the
+ * registration agent at once, so it takes effect without a restart.
+ */
+import { isIP } from 'node:net';
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Provider, ProviderStatus, ProviderChanges, NewProvider } from '../store/providers.ts';
+import { NoCredentialKeyError, ProviderNameTakenError } from '../store/providers.ts';
+import type { TenantScope } from '../store/index.ts';
+import { templateProblems } from '../providers/templates.ts';
+import { dialplanName } from './dialplanRoutes.ts';
+import { HttpError, notFound, parse } from './errors.ts';
+import { scopeOf } from './session.ts';
+
+/** What the API needs of the provider subsystem. */
+export interface ProviderControl {
+  /** The registration state the agent holds now (fresher than the store's copy). */
+  status(providerId: string): ProviderStatus | undefined;
+  /** A provider was created, changed or deleted. */
+  changed(providerId: string): Promise<void>;
+  /** The SIP URI a provider should send this entry's calls to. */
+  contactUri(p: Provider): string;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const host = z
+  .string()
+  .trim()
+  .refine((h) => isIP(h.replace(/^\[|\]$/g, '')) !== 0 || HOSTNAME.test(h), 'must be a host name or an IP address (put the port in "port")')
+  .transform((h) => h.replace(/^\[|\]$/g, ''));
+const hostPort = z
+  .string()
+  .trim()
+  .refine((v) => {
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(v);
+    if (!m) return false;
+    const h = m[1]!.replace(/^\[|\]$/g, '');
+    return (isIP(h) !== 0 || HOSTNAME.test(h)) && (!m[2] || (Number(m[2]) > 0 && Number(m[2]) < 65536));
+  }, 'must be host or host:port');
+// URI user parts that need no escaping.
+const uriUser = z.string().trim().regex(/^[A-Za-z0-9+._~-]{1,64}$/, 'must be 1-64 letters, digits or + . _ ~ -');
+const template = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .superRefine((t, ctx) => {
+      for (const p of templateProblems(t)) ctx.addIssue({ code: 'custom', message: p });
+    });
+// Headers the switch writes itself; a template must not replace them.
+const RESERVED_HEADERS = new Set(['via', 'from', 'to', 'call-id', 'cseq', 'contact', 'max-forwards', 'content-length', 'content-type', 'authorization', 'proxy-authorization', 'route', 'record-route', 'allow', 'expires']);
+const headers = z
+  .record(
+    z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'header names are letters, digits and "-"')
+      .refine((n) => !RESERVED_HEADERS.has(n.toLowerCase()), 'is set by the switch and cannot be templated'),
+    template(512),
+  )
+  .refine((h) => Object.keys(h).length <= 20, 'at most 20 headers');
+const sourceAddress = z
+  .string()
+  .trim()
+  .refine((s) => {
+    const [addr, bits, extra] = s.split('/');
+    const family = isIP(addr ?? '');
+    if (!family || extra !== undefined) return false;
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  }, 'must be an IP address or a CIDR block like 203.0.113.0/24');
+
+const fields = {
+  name: z.string().trim().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_" or "-" (it is what dial("number@name") uses)'),
+  host,
+  port: z.number().int().min(1).max(65535).nullable(),
+  transport: z.enum(['udp', 'tcp']),
+  outboundProxy: hostPort.nullable(),
+  username: uriUser.nullable(),
+  authUsername: z.string().regex(/^[^"\\\r\n]{1,128}$/, 'must be 1-128 characters without quotes, backslashes or line breaks').nullable(),
+  password: z.string().min(1).max(200).nullable(),
+  realm: z.string().max(255).regex(/^[^"\\\r\n]*$/, 'must not contain quotes, backslashes or line breaks').nullable(),
+  fromUser: template(128).nullable(),
+  fromHost: template(255).nullable(),
+  fromDisplay: template(128).nullable(),
+  headers,
+  register: z.boolean(),
+  registerExpires: z.number().int().min(60).max(86400),
+  contactUser: uriUser.nullable(),
+  dialplan: dialplanName.nullable(),
+  sourceAddresses: z.array(sourceAddress).max(20),
+  enabled: z.boolean(),
+};
+
+const createBody = z.strictObject({
+  name: fields.name,
+  host: fields.host,
+  port: fields.port.default(null),
+  transport: fields.transport.default('udp'),
+  outboundProxy: fields.outboundProxy.default(null),
+  username: fields.username.default(null),
+  authUsername: fields.authUsername.default(null),
+  password: fields.password.optional(),
+  realm: fields.realm.default(null),
+  fromUser: fields.fromUser.default(null),
+  fromHost: fields.fromHost.default(null),
+  fromDisplay: fields.fromDisplay.default(null),
+  headers: fields.headers.default({}),
+  register: fields.register.default(false),
+  registerExpires: fields.registerExpires.default(3600),
+  contactUser: fields.contactUser.default(null),
+  dialplan: fields.dialplan.default(null),
+  sourceAddresses: fields.sourceAddresses.default([]),
+  enabled: fields.enabled.default(true),
+});
+const patchBody = z.strictObject(Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.optional()])) as {
+  [K in keyof typeof fields]: z.ZodOptional<(typeof fields)[K]>;
+});
+const idParam = z.strictObject({ id: z.string().max(64) });
+
+async function checkDialplan(scope: TenantScope, name: string | null | undefined): Promise<void> {
+  if (name && !(await scope.dialplans.get(name))) throw new HttpError(400, `dialplan: there is no dialplan named ${name}`, 'dialplan');
+}
+
+function checkRegistration(p: { register?: boolean; username?: string | null; contactUser?: string | null }): void {
+  if (p.register && !p.username) throw new HttpError(400, 'username: a provider that registers needs a username', 'username');
+}
+
+const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
+
+export function providerRoutes(control: ProviderControl): Router {
+  const r = Router();
+
+  const view = (p: Provider, stored?: ProviderStatus) => {
+    const s = control.status(p.id) ?? stored;
+    return {
+      id: p.id,
+      name: p.name,
+      host: p.host,
+      port: p.port,
+      transport: p.transport,
+      outboundProxy: p.outboundProxy,
+      username: p.username,
+      authUsername: p.authUsername,
+      realm: p.realm,
+      fromUser: p.fromUser,
+      fromHost: p.fromHost,
+      fromDisplay: p.fromDisplay,
+      headers: p.headers,
+      register: p.register,
+      registerExpires: p.registerExpires,
+      contactUser: p.contactUser,
+      contactUri: control.contactUri(p),
+      dialplan: p.dialplan,
+      sourceAddresses: p.sourceAddresses,
+      enabled: p.enabled,
+      hasPassword: p.hasPassword,
+      status: {
+        state: s?.state ?? (p.enabled ? (p.register ? 'registering' : 'idle') : 'disabled'),
+        lastStatus: s?.lastStatus ?? null,
+        lastReason: s?.lastReason ?? null,
+        lastError: s?.lastError ?? null,
+        nextAttemptAt: iso(s?.nextAttemptAt),
+        registeredUntil: iso(s?.registeredUntil),
+        rttMs: s?.rttMs ?? null,
+      },
+      createdAt: iso(p.createdAt),
+      updatedAt: iso(p.updatedAt),
+    };
+  };
+
+  const storing = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof ProviderNameTakenError) throw new HttpError(409, `name: ${err.message}`, 'name');
+      if (err instanceof NoCredentialKeyError) throw new HttpError(503, err.message);
+      throw err;
+    }
+  };
+
+  r.get('/', async (req, res) => {
+    const scope = scopeOf(req);
+    const [list, statuses] = await Promise.all([scope.providers.list(), scope.providers.statuses()]);
+    res.json({ items: list.map((p) => view(p, statuses.get(p.id))) });
+  });
+
+  r.post('/', async (req, res) => {
+    const body = parse(createBody, req.body);
+    const scope = scopeOf(req);
+    await checkDialplan(scope, body.dialplan);
+    checkRegistration(body);
+    const p = await storing(() => scope.providers.create(body as NewProvider));
+    await control.changed(p.id);
+    res.status(201).json(view(p));
+  });
+
+  r.get('/:id', async (req, res) => {
+    const { id } = parse(idParam, req.params);
+    const scope = scopeOf(req);
+    const p = await scope.providers.get(id);
+    if (!p) throw notFound('provider');
+    res.json(view(p, (await scope.providers.statuses()).get(id)));
+  });
+
+  r.patch('/:id', async (req, res) => {
+    const { id } = parse(idParam, req.params);
+    const body = parse(patchBody, req.body) as ProviderChanges;
+    const scope = scopeOf(req);
+    const current = await scope.providers.get(id);
+    if (!current) throw notFound('provider');
+    await checkDialplan(scope, body.dialplan);
+    checkRegistration({ ...current, ...body });
+    const p = await storing(() => scope.providers.update(id, body));
+    if (!p) throw notFound('provider');
+    await control.changed(p.id);
+    res.json(view(p));
+  });
+
+  r.delete('/:id', async (req, res) => {
+    const { id } = parse(idParam, req.params);
+    if (!(await scopeOf(req).providers.delete(id))) throw notFound('provider');
+    await control.changed(id);
+    res.status(204).end();
+  });
+
+  return r;
+}

@@ -1,0 +1,77 @@
+/**
+ * Where a `number@provider` leg rings: the tenant's provider entry, its next hop resolved through
+ * DNS (SRV, then A/AAAA; the other addresses kept for failover), the From and headers its
+ * templates make for this call, and its credentials for the one challenge the provider may send.
+ */
+import type { Logger } from 'pino';
+import type { Destination } from '../calls/branch.ts';
+import type { Party } from '../calls/events.ts';
+import type { ProviderDirectory } from '../store/providers.ts';
+import { DnsLookupError, type SipResolver } from './dns.ts';
+import { nextHop } from './registrationAgent.ts';
+import { renderTemplate, type TemplateValues } from './templates.ts';
+
+export interface ProviderLeg {
+  number: string;
+  provider: string;
+  target: string;
+  callerId?: string;
+}
+
+export interface ProviderDestinationDeps {
+  directory: ProviderDirectory;
+  resolver: SipResolver;
+}
+
+function bracketed(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+export async function providerDestinations(deps: ProviderDestinationDeps, tenantId: string, leg: ProviderLeg, caller: Party, log: Logger): Promise<Destination[]> {
+  const p = await deps.directory.byTenantName(tenantId, leg.provider);
+  if (!p || !p.enabled) {
+    log.info({ provider: leg.provider }, p ? 'provider is disabled' : 'no provider of that name');
+    return [];
+  }
+  const hop = nextHop(p);
+  let targets;
+  try {
+    targets = await deps.resolver.resolve(hop);
+  } catch (err) {
+    if (!(err instanceof DnsLookupError)) throw err;
+    log.warn({ provider: p.name, host: err.hostname, kind: err.kind }, 'provider host did not resolve');
+    return [];
+  }
+  const [first, ...rest] = targets.map((t) => ({ transport: t.transport, address: t.address, port: t.port }));
+  if (!first) return [];
+
+  const values: TemplateValues = {
+    caller: leg.callerId ?? caller.user,
+    callerName: caller.display ?? '',
+    number: leg.number,
+    username: p.username ?? '',
+  };
+  const fromUser = p.fromUser ? renderTemplate(p.fromUser, values) : values.caller;
+  const fromHost = p.fromHost ? renderTemplate(p.fromHost, values) : p.host;
+  const display = p.fromDisplay ? renderTemplate(p.fromDisplay, values) : caller.display;
+  const host = bracketed(p.host);
+  const transportParam = p.transport === 'tcp' ? ';transport=tcp' : '';
+  const requestUri = `sip:${leg.number}@${host}${p.port ? `:${p.port}` : ''}${transportParam}`;
+  const headers: Record<string, string> = {};
+  for (const [name, template] of Object.entries(p.headers)) headers[name.toLowerCase()] = renderTemplate(template, values);
+  const password = await deps.directory.password(p);
+  return [
+    {
+      requestUri,
+      to: { user: leg.number, host: p.host, uri: `sip:${leg.number}@${host}` },
+      peer: first,
+      alternates: rest,
+      target: leg.target,
+      provider: p.name,
+      from: { user: fromUser, host: fromHost, uri: `sip:${fromUser}@${bracketed(fromHost)}`, ...(display ? { display } : {}) },
+      headers,
+      ...(p.outboundProxy ? { route: [`sip:${bracketed(hop.host)}${hop.port ? `:${hop.port}` : ''};lr`] } : {}),
+      ...(password !== null ? { auth: { username: p.authUsername ?? p.username ?? '', password } } : {}),
+    },
+  ];
+}

@@ -1,0 +1,317 @@
+/**
+ * Keeps every enabled provider that asks for it registered: REGISTER with our Contact (carrying the
+ * entry's line token), answer the digest challenge once, refresh before expiry, follow 423
+ * Min-Expires, and back off with jitter when the provider or DNS fails. A 403/404 stops the
+ * registration with a reason the tenant sees; so does a name that answers NXDOMAIN for a long
+ * window, but never a transient DNS failure. Status is kept in memory and written to the store on
+ * every change.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { randomToken } from '../sip/random.ts';
+import { answerChallenge, readChallenge } from '../sip/digestClient.ts';
+import { headerInt, type SipRequest, type SipResponse } from '../sip/message.ts';
+import type { SipStack } from '../sip/stack.ts';
+import type { Provider, ProviderDirectory, ProviderState, ProviderStatus } from '../store/providers.ts';
+import { DnsLookupError, type SipResolver, type SipTarget } from './dns.ts';
+import { describeFailure } from './failures.ts';
+
+export interface RegistrationAgentOptions {
+  retryMinMs: number;
+  retryMaxMs: number;
+  /** How long a provider's name may answer NXDOMAIN before its registration is stopped. */
+  nxdomainDisableMs: number;
+}
+
+export interface RegistrationAgentDeps {
+  directory: ProviderDirectory;
+  resolver: SipResolver;
+  stack: SipStack;
+  log: Logger;
+  registry: Registry;
+  options: RegistrationAgentOptions;
+  /** Told of every status change (the live view). */
+  onStatus?: (status: ProviderStatus) => void;
+}
+
+/** Which host a provider's requests are sent to: its outbound proxy if it has one. */
+export function nextHop(p: Provider): { host: string; port: number | null; transport: Provider['transport'] } {
+  if (p.outboundProxy) {
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(p.outboundProxy);
+    if (m) return { host: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : null, transport: p.transport };
+  }
+  return { host: p.host, port: p.port, transport: p.transport };
+}
+
+/** The registrar's domain as it appears in our REGISTER's Request-URI and To. */
+function registrarUri(p: Provider): string {
+  const host = p.host.includes(':') && !p.host.startsWith('[') ? `[${p.host}]` : p.host;
+  return `sip:${host}${p.port ? `:${p.port}` : ''}`;
+}
+
+const REFRESH_MARGIN = 0.85;
+
+/** One provider's registration loop. */
+class ProviderRegistration {
+  status: ProviderStatus;
+  private timer?: NodeJS.Timeout;
+  private readonly callId = `${randomToken(12)}@reg`;
+  private readonly fromTag = randomToken(8);
+  private cseq = 0;
+  private expires: number;
+  private failures = 0;
+  private nxdomainSince: number | null = null;
+  private stopped = false;
+
+  constructor(
+    readonly provider: Provider,
+    private readonly agent: RegistrationAgent,
+  ) {
+    this.expires = provider.registerExpires;
+    this.status = {
+      providerId: provider.id,
+      tenantId: provider.tenantId,
+      state: 'idle',
+      lastStatus: null,
+      lastReason: null,
+      lastError: null,
+      nextAttemptAt: null,
+      registeredUntil: null,
+      rttMs: null,
+      updatedAt: Date.now(),
+    };
+  }
+
+  get log(): Logger {
+    return this.agent.deps.log;
+  }
+
+  start(previous?: ProviderStatus): void {
+    if (previous) this.status = { ...previous, providerId: this.provider.id, tenantId: this.provider.tenantId };
+    if (!this.provider.enabled) return this.settle({ state: 'disabled', lastError: 'provider is disabled', nextAttemptAt: null, registeredUntil: null });
+    if (!this.provider.register) return this.settle({ state: 'idle', lastError: null, nextAttemptAt: null, registeredUntil: null });
+    // Stopped for a reason (403, NXDOMAIN) and not edited since: a restart does not retry it.
+    if (previous?.state === 'disabled' && previous.updatedAt >= this.provider.updatedAt) return;
+    this.schedule(0);
+  }
+
+  /** Stops the loop; `unregister` also removes our binding at the provider (best effort). */
+  stop(unregister: boolean): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (unregister && this.status.state === 'registered') void this.attempt(0).catch(() => {});
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.attempt(this.expires).catch((err: unknown) => this.failed(`internal error: ${(err as Error).message}`)), delayMs);
+    this.timer.unref();
+  }
+
+  private settle(change: Partial<ProviderStatus>): void {
+    const next = { ...this.status, ...change, updatedAt: Date.now() };
+    const changed = (Object.keys(change) as Array<keyof ProviderStatus>).some((k) => next[k] !== this.status[k]);
+    this.status = next;
+    if (changed || change.state === 'registered') this.agent.statusChanged(this);
+  }
+
+  /** One REGISTER exchange (with at most one answered challenge and Min-Expires corrections). */
+  async attempt(expires: number): Promise<void> {
+    if (this.stopped && expires !== 0) return;
+    const p = this.provider;
+    if (expires !== 0) this.settle({ state: this.status.state === 'registered' ? 'registered' : 'registering', nextAttemptAt: null });
+    let targets: SipTarget[];
+    try {
+      targets = await this.agent.deps.resolver.resolve(nextHop(p));
+      this.nxdomainSince = null;
+    } catch (err) {
+      if (!(err instanceof DnsLookupError)) throw err;
+      return this.dnsFailed(err);
+    }
+    if (!targets.length) return this.failed(`no address for ${nextHop(p).host}`);
+    const password = await this.agent.deps.directory.password(p);
+    const started = Date.now();
+    let res: SipResponse | undefined;
+    let answered = 0;
+    let minExpiresFollowed = 0;
+    let auth: { header: string; value: unknown } | undefined;
+    // Try each resolved target in turn while they time out or are unavailable.
+    for (const target of targets) {
+      for (;;) {
+        res = await this.send(target, expires, auth);
+        if ((res.status === 401 || res.status === 407) && answered < 2) {
+          const challenge = readChallenge(res);
+          const stale = /stale\s*=\s*"?true/i.test(JSON.stringify(res.headers[res.status === 407 ? 'proxy-authenticate' : 'www-authenticate'] ?? ''));
+          // Answer a challenge once; again only if the provider says our nonce went stale.
+          if (!challenge || password === null || (answered === 1 && !stale)) break;
+          answered++;
+          const username = p.authUsername ?? p.username ?? '';
+          auth = { header: challenge.header, value: [answerChallenge(challenge, { username, password }, 'REGISTER', registrarUri(p))] };
+          continue;
+        }
+        if (res.status === 423 && minExpiresFollowed < 3) {
+          const min = headerInt(res, 'min-expires');
+          if (!min || min <= expires) break;
+          minExpiresFollowed++;
+          this.expires = expires = min;
+          continue;
+        }
+        break;
+      }
+      if (res.status !== 408 && res.status !== 503) break;
+    }
+    if (expires === 0) return;
+    const r = res!;
+    const rtt = Date.now() - started;
+    if (r.status >= 200 && r.status < 300) {
+      const granted = this.grantedExpires(r) ?? expires;
+      this.failures = 0;
+      this.settle({ state: 'registered', lastStatus: r.status, lastReason: r.reason, lastError: null, registeredUntil: Date.now() + granted * 1000, rttMs: rtt });
+      const refreshIn = Math.max(1000, Math.min(granted * 1000 * REFRESH_MARGIN, (granted - 5) * 1000));
+      this.settle({ nextAttemptAt: Date.now() + refreshIn });
+      this.agent.metrics.rtt.observe(rtt / 1000);
+      this.schedule(refreshIn);
+      return;
+    }
+    this.settle({ lastStatus: r.status, lastReason: r.reason, rttMs: r.status === 408 ? null : rtt });
+    if (r.status === 403 || r.status === 404) {
+      return this.disable(describeFailure(r.status, r.reason, p));
+    }
+    this.failed(describeFailure(r.status, r.reason, p));
+  }
+
+  /** The expiry the registrar granted our Contact: its `expires` parameter, else the Expires header. */
+  private grantedExpires(res: SipResponse): number | undefined {
+    const contacts = Array.isArray(res.headers.contact) ? res.headers.contact : [];
+    const ours = contacts.find((c) => c.uri.includes(`line=${this.provider.lineToken}`));
+    const fromContact = ours?.params.expires ? Number(ours.params.expires) : undefined;
+    const value = fromContact ?? headerInt(res, 'expires');
+    return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
+  }
+
+  private send(target: SipTarget, expires: number, auth?: { header: string; value: unknown }): Promise<SipResponse> {
+    const p = this.provider;
+    const stack = this.agent.deps.stack;
+    const aor = `sip:${p.username ?? p.contactUser ?? 'anonymous'}@${p.host}`;
+    const contact = stack.contactUri(target.transport, p.contactUser ?? p.username ?? undefined, { line: p.lineToken });
+    const req: SipRequest = {
+      method: 'REGISTER',
+      uri: registrarUri(p),
+      version: '2.0',
+      headers: {
+        from: { uri: aor, params: { tag: this.fromTag } },
+        to: { uri: aor, params: {} },
+        'call-id': this.callId,
+        cseq: { seq: ++this.cseq, method: 'REGISTER' },
+        'max-forwards': '70',
+        contact: [{ uri: contact, params: {} }],
+        expires: String(expires),
+        'user-agent': 'sipswitch',
+        ...(auth ? { [auth.header]: auth.value } : {}),
+      },
+      content: '',
+    };
+    return new Promise((resolve) => {
+      stack.clientTransactions.send(req, { transport: target.transport, address: target.address, port: target.port }, { onFinal: resolve });
+    });
+  }
+
+  private dnsFailed(err: DnsLookupError): void {
+    const now = Date.now();
+    if (err.kind === 'nxdomain') {
+      this.nxdomainSince ??= now;
+      if (now - this.nxdomainSince >= this.agent.deps.options.nxdomainDisableMs) {
+        return this.disable(`the name ${err.hostname} does not exist (NXDOMAIN since ${new Date(this.nxdomainSince).toISOString()}); fix the host and save the provider`);
+      }
+      return this.failed(`the name ${err.hostname} does not exist (NXDOMAIN); retrying in case it is being set up`);
+    }
+    this.nxdomainSince = null;
+    this.failed(err.kind === 'nodata' ? `the name ${err.hostname} has no address records` : `DNS lookup of ${err.hostname} failed (${err.message}); retrying`);
+  }
+
+  private failed(reason: string): void {
+    if (this.stopped) return;
+    this.failures++;
+    const { retryMinMs, retryMaxMs } = this.agent.deps.options;
+    const base = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(this.failures - 1, 20));
+    // Jitter spreads the retries of many tenants at one provider that comes back after an outage.
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    const stillRegistered = this.status.registeredUntil !== null && this.status.registeredUntil > Date.now();
+    this.settle({ state: stillRegistered ? 'registered' : 'failed', lastError: reason, nextAttemptAt: Date.now() + delay });
+    this.log.warn({ tenantId: this.provider.tenantId, providerId: this.provider.id, provider: this.provider.name, reason, retryInMs: delay }, 'provider registration failed');
+    this.schedule(delay);
+  }
+
+  private disable(reason: string): void {
+    clearTimeout(this.timer);
+    this.settle({ state: 'disabled', lastError: reason, nextAttemptAt: null, registeredUntil: null });
+    this.log.warn({ tenantId: this.provider.tenantId, providerId: this.provider.id, provider: this.provider.name, reason }, 'provider registration stopped');
+  }
+}
+
+export class RegistrationAgent {
+  private readonly loops = new Map<string, ProviderRegistration>();
+  readonly metrics: { rtt: Histogram; states: Gauge; writes: Counter };
+
+  constructor(readonly deps: RegistrationAgentDeps) {
+    const loops = this.loops;
+    this.metrics = {
+      rtt: new Histogram({ name: 'provider_register_rtt_seconds', help: 'Round trip of provider REGISTER exchanges', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [deps.registry] }),
+      states: new Gauge({
+        name: 'provider_registrations',
+        help: 'Providers by registration state',
+        labelNames: ['state'] as const,
+        registers: [deps.registry],
+        collect() {
+          const counts: Record<ProviderState, number> = { disabled: 0, idle: 0, registering: 0, registered: 0, failed: 0 };
+          for (const l of loops.values()) counts[l.status.state]++;
+          for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+        },
+      }),
+      writes: new Counter({ name: 'provider_status_write_failures_total', help: 'Provider status writes the store refused', registers: [deps.registry] }),
+    };
+  }
+
+  async start(): Promise<void> {
+    for (const p of await this.deps.directory.all()) await this.track(p);
+  }
+
+  /** A provider was created, changed or deleted: its loop starts over with the new definition. */
+  async reload(providerId: string): Promise<void> {
+    const old = this.loops.get(providerId);
+    const p = await this.deps.directory.byId(providerId);
+    const stillRegisteredHere = old && p && p.enabled && p.register && sameRegistration(old.provider, p);
+    old?.stop(!stillRegisteredHere);
+    this.loops.delete(providerId);
+    if (p) await this.track(p);
+  }
+
+  private async track(p: Provider): Promise<void> {
+    const loop = new ProviderRegistration(p, this);
+    this.loops.set(p.id, loop);
+    loop.start(await this.deps.directory.status(p.id));
+  }
+
+  status(providerId: string): ProviderStatus | undefined {
+    return this.loops.get(providerId)?.status;
+  }
+
+  statusChanged(loop: ProviderRegistration): void {
+    if (this.loops.get(loop.provider.id) !== loop) return;
+    this.deps.onStatus?.(loop.status);
+    this.deps.directory.writeStatus(loop.status).catch((err: unknown) => {
+      this.metrics.writes.inc();
+      this.deps.log.error({ err, tenantId: loop.provider.tenantId, providerId: loop.provider.id }, 'could not store provider status');
+    });
+  }
+
+  stop(): void {
+    for (const l of this.loops.values()) l.stop(false);
+    this.loops.clear();
+  }
+}
+
+/** True when a change leaves the binding at the provider as it is (no need to unregister first). */
+function sameRegistration(a: Provider, b: Provider): boolean {
+  return a.host === b.host && a.port === b.port && a.transport === b.transport && a.outboundProxy === b.outboundProxy && a.username === b.username && a.contactUser === b.contactUser;
+}

@@ -1,0 +1,58 @@
+/**
+ * The provider subsystem of one node: DNS resolution of provider hosts, the registration agent,
+ * and what the API, the dialer and incoming-call routing need from it.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { ProviderControl } from '../api/providerRoutes.ts';
+import type { SipStack } from '../sip/stack.ts';
+import type { Provider, ProviderDirectory, ProviderStatus } from '../store/providers.ts';
+import { DnsSipResolver, type SipResolver } from './dns.ts';
+import type { ProviderDestinationDeps } from './outbound.ts';
+import { RegistrationAgent, type RegistrationAgentOptions } from './registrationAgent.ts';
+
+export interface ProviderServiceOptions extends RegistrationAgentOptions {
+  dnsServers: string[];
+  dnsTimeoutMs: number;
+}
+
+export interface ProviderService extends ProviderControl {
+  /** For the dialer (outbound legs) and incoming-call routing. */
+  readonly calls: ProviderDestinationDeps;
+  readonly agent: RegistrationAgent;
+  stop(): void;
+}
+
+export async function startProviderService(deps: {
+  directory: ProviderDirectory;
+  stack: SipStack;
+  log: Logger;
+  registry: Registry;
+  options: ProviderServiceOptions;
+  onStatus?: (status: ProviderStatus) => void;
+  resolver?: SipResolver;
+}): Promise<ProviderService> {
+  const { directory, stack, options } = deps;
+  const resolver = deps.resolver ?? new DnsSipResolver({ ...(options.dnsServers.length ? { servers: options.dnsServers } : {}), timeoutMs: options.dnsTimeoutMs });
+  const agent = new RegistrationAgent({
+    directory,
+    resolver,
+    stack,
+    log: deps.log,
+    registry: deps.registry,
+    options,
+    ...(deps.onStatus ? { onStatus: deps.onStatus } : {}),
+  });
+  await agent.start();
+  return {
+    calls: { directory, resolver },
+    agent,
+    status: (id) => agent.status(id),
+    changed: async (id) => {
+      directory.invalidate();
+      await agent.reload(id);
+    },
+    contactUri: (p: Provider) => stack.contactUri(p.transport, p.contactUser ?? p.username ?? undefined, { line: p.lineToken }),
+    stop: () => agent.stop(),
+  };
+}
