@@ -1,0 +1,278 @@
+/** The shapes the JSON API returns (see server/api/*Routes.ts). Times are ISO 8601 unless noted. */
+
+export interface Me {
+  tenant: { id: string; name: string; timeZone: string } | null;
+  user: { id: string; email: string } | null;
+  via: 'session' | 'api-key';
+}
+
+export interface Limits {
+  callsAtOnce: number;
+  callMaxSeconds: number;
+  registration: { minExpiresSeconds: number; maxExpiresSeconds: number; contactsPerAccount: number };
+  dialplan: {
+    cpuMsPerSlice: number;
+    secondsBeforeFirstDial: number;
+    maxSeconds: number;
+    heapMb: number;
+    legsPerExecution: number;
+    concurrentExecutions: number;
+  };
+  cdrRetentionDays: number;
+  portal: { signupsPerHour: number; loginsPer15Min: number };
+}
+
+export interface Settings {
+  name: string;
+  timeZone: string;
+  sip: {
+    domain: string;
+    domainAliases: string[];
+    proxy: { host: string; port: number };
+    transports: string[];
+    digestAlgorithms: string[];
+  };
+  limits: Limits;
+}
+
+export type DigestAlgorithm = 'MD5' | 'SHA-256';
+
+export interface SipAccount {
+  id: string;
+  username: string;
+  domain: string;
+  sipUri: string;
+  displayName: string | null;
+  enabled: boolean;
+  digestAlgorithms: DigestAlgorithm[] | null;
+  effectiveDigestAlgorithms: DigestAlgorithm[];
+  dialplanOut: string | null;
+  dialplanIn: string | null;
+  needsNewPassword: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Registration {
+  id: string;
+  accountId: string;
+  username: string;
+  contact: string;
+  source: { address: string; port: number; transport: string };
+  userAgent: string | null;
+  digestAlgorithm: string;
+  expiresAt: string;
+  expiresIn: number;
+  registeredAt: string;
+  refreshedAt: string;
+  nodeId: string;
+}
+
+export type ProviderState = 'disabled' | 'idle' | 'registering' | 'registered' | 'failed';
+
+export interface ProviderStatus {
+  state: ProviderState;
+  lastStatus: number | null;
+  lastReason: string | null;
+  lastError: string | null;
+  nextAttemptAt: string | null;
+  registeredUntil: string | null;
+  rttMs: number | null;
+}
+
+export interface ProviderFields {
+  name: string;
+  host: string;
+  port: number | null;
+  transport: 'udp' | 'tcp';
+  outboundProxy: string | null;
+  username: string | null;
+  authUsername: string | null;
+  realm: string | null;
+  fromUser: string | null;
+  fromHost: string | null;
+  fromDisplay: string | null;
+  headers: Record<string, string>;
+  register: boolean;
+  registerExpires: number;
+  contactUser: string | null;
+  dialplan: string | null;
+  sourceAddresses: string[];
+  enabled: boolean;
+}
+
+export interface Provider extends ProviderFields {
+  id: string;
+  hasPassword: boolean;
+  /** Where the provider should send this provider's incoming calls (the Contact the switch registers). */
+  contactUri: string;
+  status: ProviderStatus;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DialplanSummary {
+  name: string;
+  version: number;
+  updatedAt: string;
+}
+
+export interface DialplanList {
+  items: DialplanSummary[];
+  quarantine: { until: string; reason: string } | null;
+}
+
+export interface Dialplan extends DialplanSummary {
+  source: string;
+  versions: Array<{ version: number; createdAt: string }>;
+}
+
+export type DialOutcome = 'answered' | 'busy' | 'no-answer' | 'unavailable' | 'cancelled' | `rejected:${number}`;
+
+export interface DialLeg {
+  target: string;
+  timeout: number;
+  delay: number;
+  callerId?: string;
+}
+
+export type SimulatedAction =
+  | { type: 'dial'; at: number; spec: { groups: DialLeg[][] }; result: { answered: boolean; result: string; sipStatus?: number; target?: string } }
+  | { type: 'respond'; at: number; status: number; reason?: string }
+  | { type: 'store.set'; at: number; key: string }
+  | { type: 'store.delete'; at: number; key: string };
+
+export interface SimulationResult {
+  outcome: string;
+  error?: { message: string; line?: number; column?: number };
+  actions: SimulatedAction[];
+  logs: Array<{ at: number; level: string; message: string }>;
+}
+
+export type CdrStatus = 'answered' | 'busy' | 'no-answer' | 'cancelled' | 'failed';
+export const CDR_STATUSES: CdrStatus[] = ['answered', 'busy', 'no-answer', 'cancelled', 'failed'];
+
+export interface CdrSummary {
+  id: string;
+  callId: string;
+  direction: 'in' | 'out' | 'local';
+  caller: string;
+  callee: string;
+  dialled: string[];
+  account: string | null;
+  provider: string | null;
+  startedAt: string;
+  ringingAt: string | null;
+  answeredAt: string | null;
+  endedAt: string;
+  ringMs: number | null;
+  talkMs: number;
+  status: CdrStatus;
+  sipStatus: number | null;
+  hangupCause: string | null;
+  hangupBy: 'caller' | 'callee' | 'switch' | null;
+  dialplan: { name: string; version: number | null; outcome: string | null } | null;
+  nodeId: string;
+}
+
+export interface CdrParty {
+  user: string;
+  host: string;
+  display?: string;
+  uri: string;
+}
+
+export interface CdrLeg {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  target?: string;
+  account?: string;
+  provider?: string;
+  from: CdrParty;
+  to: CdrParty;
+  createdAt: string | null;
+  ringingAt: string | null;
+  answeredAt: string | null;
+  endedAt: string | null;
+  sipStatus?: number;
+  hangupCause?: string;
+  hangupBy?: 'caller' | 'callee' | 'switch';
+}
+
+export interface Cdr extends CdrSummary {
+  legs: CdrLeg[];
+  log: Array<{ at: string; level: string; message: string }>;
+}
+
+export interface CdrPage {
+  items: CdrSummary[];
+  nextCursor: string | null;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+// Live calls: the snapshots of server/calls/events.ts (times in epoch milliseconds).
+
+export type ChannelState = 'down' | 'ringing' | 'up' | 'hungup';
+
+export interface ChannelSnapshot {
+  id: string;
+  callId: string;
+  direction: 'inbound' | 'outbound';
+  state: ChannelState;
+  protocolId: string;
+  from: CdrParty;
+  to: CdrParty;
+  target?: string;
+  account?: string;
+  provider?: string;
+  peer: { address: string; port: number; transport: string };
+  createdAt: number;
+  ringingAt?: number;
+  answeredAt?: number;
+  endedAt?: number;
+  bridgeId?: string;
+  hangupCause?: string;
+  sipStatus?: number;
+}
+
+export interface BridgeSnapshot {
+  id: string;
+  callId: string;
+  channelIds: string[];
+  createdAt: number;
+}
+
+export interface LiveCall {
+  callId: string;
+  startedAt: number;
+  channels: ChannelSnapshot[];
+  bridges: BridgeSnapshot[];
+}
+
+interface EventBase {
+  seq: number;
+  at: number;
+  nodeId: string;
+  tenantId: string;
+  callId: string;
+}
+
+export type CallEvent = EventBase &
+  (
+    | { type: 'channel.created' | 'channel.state'; channel: ChannelSnapshot }
+    | { type: 'channel.hungup'; channel: ChannelSnapshot; cause: string; sipStatus?: number; by: 'caller' | 'callee' | 'switch' }
+    | { type: 'bridge.created' | 'bridge.destroyed'; bridge: BridgeSnapshot }
+    | { type: 'bridge.entered' | 'bridge.left'; bridge: BridgeSnapshot; channelId: string }
+    | { type: 'transfer.blind'; transferer: string; transferee: string; target: string; result: 'ok' | 'failed'; sipStatus?: number }
+    | { type: 'dialplan.started'; channelId: string; executionId: string; dialplan: { name: string; version: number } }
+    | { type: 'dialplan.log'; channelId: string; level: string; message: string }
+    | { type: 'dialplan.ended'; channelId: string; executionId: string; outcome: string; error?: string }
+    | { type: 'call.ended' }
+  );

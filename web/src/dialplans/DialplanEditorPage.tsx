@@ -1,0 +1,189 @@
+/**
+ * Writing a dialplan: the editor, saving (the server compiles it; a syntax error comes back with
+ * its line and is marked there), test runs, and versions. A name that has no dialplan yet opens
+ * a new one, created by its first save.
+ */
+import type { EditorView } from '@codemirror/view';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api, ApiError } from '../api/client.ts';
+import type { Dialplan } from '../api/types.ts';
+import { ErrorNote, Loading, Notice } from '../components/Feedback.tsx';
+import { Page, Section } from '../components/Page.tsx';
+import { Link, navigate } from '../router.tsx';
+import { CodeEditor, replaceDocument } from './CodeEditor.tsx';
+import { revealLine, showErrors, type SourceError } from './editorSetup.ts';
+import { TestRunPanel } from './TestRunPanel.tsx';
+import { VersionsPanel } from './VersionsPanel.tsx';
+
+export const NEW_DIALPLAN_SOURCE = `export default async function (call) {
+  log(\`\${call.from.user} calls \${call.to.user}\`);
+  const r = await dial(call.to.user, { timeout: 20 });
+  if (!r.answered) return respond(480, 'Nobody answered');
+}
+`;
+
+type Loaded = { status: 'loading' } | { status: 'new' } | { status: 'saved'; dialplan: Dialplan } | { status: 'error'; error: unknown };
+
+export default function DialplanEditorPage({ name }: { name: string }) {
+  const [loaded, setLoaded] = useState<Loaded>({ status: 'loading' });
+  const [dirty, setDirty] = useState(false);
+  const [errors, setErrors] = useState<SourceError[]>([]);
+  const [notice, setNotice] = useState<string>();
+  const [saveError, setSaveError] = useState<unknown>();
+  const [saving, setSaving] = useState(false);
+  const view = useRef<EditorView | null>(null);
+  const draft = useRef('');
+
+  const load = useCallback(async () => {
+    try {
+      const d = await api.get<Dialplan>(`/dialplans/${encodeURIComponent(name)}`);
+      setLoaded({ status: 'saved', dialplan: d });
+      return d;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) setLoaded({ status: 'new' });
+      else setLoaded({ status: 'error', error: err });
+      return undefined;
+    }
+  }, [name]);
+
+  useEffect(() => {
+    void load().then((d) => {
+      draft.current = d?.source ?? NEW_DIALPLAN_SOURCE;
+      if (view.current) replaceDocument(view.current, draft.current);
+      setDirty(false);
+    });
+  }, [load]);
+
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, [dirty]);
+
+  const mark = useCallback((list: SourceError[]) => {
+    setErrors(list);
+    if (view.current) showErrors(view.current, list);
+  }, []);
+
+  const save = useCallback(async () => {
+    setSaving(true);
+    setSaveError(undefined);
+    setNotice(undefined);
+    try {
+      const r = await api.put<{ version: number }>(`/dialplans/${encodeURIComponent(name)}`, { source: draft.current });
+      mark([]);
+      setDirty(false);
+      setNotice(`Saved as version ${r.version}. New calls use it now.`);
+      await load();
+    } catch (err) {
+      if (err instanceof ApiError && typeof err.body.line === 'number') {
+        mark([{ line: err.body.line, column: Number(err.body.column ?? 1), message: String(err.body.compileError ?? err.message), origin: 'save' }]);
+        setSaveError(new Error('Not saved: the dialplan does not compile. The error is marked in the editor.'));
+      } else setSaveError(err);
+    } finally {
+      setSaving(false);
+    }
+  }, [name, load, mark]);
+
+  const remove = async () => {
+    if (!window.confirm(`Delete the dialplan ${name} and all its versions?`)) return;
+    try {
+      await api.delete(`/dialplans/${encodeURIComponent(name)}`);
+      navigate('/dialplans');
+    } catch (err) {
+      setSaveError(err);
+    }
+  };
+
+  const onRestored = async (version: number, from: number) => {
+    const d = await load();
+    if (d && view.current) {
+      draft.current = d.source;
+      replaceDocument(view.current, d.source);
+      setDirty(false);
+      mark([]);
+    }
+    setNotice(`Version ${from} restored as version ${version}.`);
+  };
+
+  if (loaded.status === 'error') {
+    return (
+      <Page title={name}>
+        <ErrorNote error={loaded.error} />
+      </Page>
+    );
+  }
+  const dialplan = loaded.status === 'saved' ? loaded.dialplan : undefined;
+  return (
+    <Page
+      title={name}
+      subtitle={
+        <>
+          <Link to="/dialplans">Dialplans</Link> · {loaded.status === 'new' ? 'new, not saved yet' : dialplan ? `version ${dialplan.version}` : ''}
+          {dirty && <span className="tag warn">unsaved changes</span>}
+        </>
+      }
+      actions={
+        <>
+          <button type="button" className="btn primary" onClick={() => void save()} disabled={saving || loaded.status === 'loading'}>
+            {saving ? 'Saving…' : 'Save'}
+          </button>
+          {dialplan && (
+            <button type="button" className="btn danger" onClick={() => void remove()}>
+              Delete
+            </button>
+          )}
+        </>
+      }
+    >
+      <div className="editor-layout">
+        <div className="editor-main">
+          <div className="card editor-card">
+            {loaded.status === 'loading' && <Loading what="the dialplan" />}
+            <CodeEditor
+              initial=""
+              viewRef={view}
+              callbacks={{
+                onChange: (s) => {
+                  draft.current = s;
+                  setDirty(true);
+                },
+                onSave: () => void save(),
+              }}
+            />
+            <p className="hint" id="editor-help">
+              Ctrl-Space completes the dialplan API (<code>dial</code>, <code>call.</code>, <code>store.</code>, …). Ctrl-S saves. Tab indents; press Esc, then Tab, to leave the editor.
+            </p>
+          </div>
+          <div aria-live="polite">
+            {notice && <Notice tone="success">{notice}</Notice>}
+            <ErrorNote error={saveError} />
+            {errors.length > 0 && (
+              <ul className="source-errors" data-testid="source-errors">
+                {errors.map((e, i) => (
+                  <li key={i}>
+                    <button type="button" className="link" onClick={() => view.current && revealLine(view.current, e.line, e.column)}>
+                      Line {e.line}, column {e.column}
+                    </button>
+                    : {e.message} <span className="muted">({e.origin})</span>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </div>
+        </div>
+        <div className="editor-side">
+          <Section title="Test run" id="test-run">
+            <TestRunPanel name={name} source={() => draft.current} onErrors={mark} />
+          </Section>
+          {dialplan && (
+            <Section title="Versions" id="versions">
+              <VersionsPanel dialplan={dialplan} dirty={dirty} onRestored={(v, from) => void onRestored(v, from)} />
+            </Section>
+          )}
+        </div>
+      </div>
+    </Page>
+  );
+}

@@ -1,0 +1,94 @@
+/**
+ * The dialplan editor's CodeMirror 6 set-up: JavaScript highlighting, completion of the dialplan
+ * API, a gutter for the errors the server reports, and the usual editing keys. Ctrl/Cmd-S saves.
+ */
+import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from '@codemirror/autocomplete';
+import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
+import { javascript, javascriptLanguage } from '@codemirror/lang-javascript';
+import { bracketMatching, defaultHighlightStyle, foldGutter, foldKeymap, indentOnInput, syntaxHighlighting } from '@codemirror/language';
+import { lintGutter, lintKeymap, setDiagnostics, type Diagnostic } from '@codemirror/lint';
+import { EditorState, type Extension } from '@codemirror/state';
+import {
+  drawSelection,
+  EditorView,
+  highlightActiveLine,
+  highlightActiveLineGutter,
+  highlightSpecialChars,
+  keymap,
+  lineNumbers,
+} from '@codemirror/view';
+import { dialplanApi } from './apiModel.ts';
+import { dialplanCompletion } from './completion.ts';
+
+export interface EditorCallbacks {
+  onChange(source: string): void;
+  onSave(): void;
+}
+
+/** The page's CSP nonce (see web/vite.config.ts), for the style elements CodeMirror creates. */
+const cspNonce = document.querySelector<HTMLMetaElement>('meta[property="csp-nonce"]')?.nonce ?? '';
+
+export function editorExtensions(cb: EditorCallbacks): Extension[] {
+  return [
+    EditorView.cspNonce.of(cspNonce),
+    lineNumbers(),
+    highlightActiveLineGutter(),
+    highlightSpecialChars(),
+    history(),
+    foldGutter(),
+    lintGutter(),
+    drawSelection(),
+    EditorState.allowMultipleSelections.of(true),
+    indentOnInput(),
+    syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+    bracketMatching(),
+    closeBrackets(),
+    autocompletion({ activateOnTyping: true }),
+    highlightActiveLine(),
+    javascript(),
+    javascriptLanguage.data.of({ autocomplete: dialplanCompletion(dialplanApi) }),
+    keymap.of([
+      { key: 'Mod-s', preventDefault: true, run: () => (cb.onSave(), true) },
+      ...closeBracketsKeymap,
+      ...defaultKeymap,
+      ...historyKeymap,
+      ...foldKeymap,
+      ...completionKeymap,
+      ...lintKeymap,
+      indentWithTab,
+    ]),
+    EditorView.updateListener.of((u) => {
+      if (u.docChanged) cb.onChange(u.state.doc.toString());
+    }),
+    EditorView.contentAttributes.of({ 'aria-label': 'Dialplan source', 'aria-describedby': 'editor-help' }),
+  ];
+}
+
+export interface SourceError {
+  line: number;
+  column: number;
+  message: string;
+  /** Where it came from: `save` (the server's compile check) or `test run`. */
+  origin: string;
+}
+
+/** Marks the errors at their line and column (1-based, as the server reports them). */
+export function showErrors(view: EditorView, errors: SourceError[]): void {
+  const doc = view.state.doc;
+  const diagnostics: Diagnostic[] = errors.map((e) => {
+    const line = doc.line(Math.min(Math.max(1, e.line), doc.lines));
+    let from = Math.min(line.from + Math.max(0, e.column - 1), line.to);
+    if (from === line.to && line.length > 0) from = line.to - 1;
+    const to = Math.min(from + 1, line.to);
+    return { from, to: Math.max(to, from), severity: 'error', message: e.message, source: e.origin };
+  });
+  view.dispatch(setDiagnostics(view.state, diagnostics));
+}
+
+/** Moves the cursor to an error and focuses the editor. */
+export function revealLine(view: EditorView, line: number, column = 1): void {
+  const l = view.state.doc.line(Math.min(Math.max(1, line), view.state.doc.lines));
+  const pos = Math.min(l.from + Math.max(0, column - 1), l.to);
+  view.dispatch({ selection: { anchor: pos }, scrollIntoView: true });
+  view.focus();
+}

@@ -1,0 +1,75 @@
+/** One call as it happens: each channel by its stable id, its state, and the dialplan's log so far. */
+import { Badge } from '../components/Badge.tsx';
+import { duration } from '../format.ts';
+import { CHANNEL_LABEL, CHANNEL_TONE, hangupWords } from '../calls/words.ts';
+import { useFormat } from '../session.tsx';
+import { channelsOf, type LiveCallView } from './liveState.ts';
+
+export function LiveCallCard({ call, now }: { call: LiveCallView; now: number }) {
+  const fmt = useFormat();
+  const channels = channelsOf(call);
+  const first = channels[0];
+  const bridged = Object.values(call.bridges).some((b) => b.channelIds.length > 1);
+  const ended = call.endedAt !== undefined;
+  return (
+    <article className={`card live-call${ended ? ' ended' : ''}`} data-testid="live-call" data-call-id={call.callId} data-ended={ended ? 'yes' : 'no'}>
+      <header className="live-call-header">
+        <h3>
+          <span className="mono">{first ? `${first.from.user} → ${first.to.user}` : call.callId}</span>
+        </h3>
+        <span className="muted">
+          {ended ? `ended ${fmt.time(call.endedAt)} after ${duration(call.endedAt! - call.startedAt)}` : `${duration(now - call.startedAt)} · started ${fmt.time(call.startedAt)}`}
+          {bridged && !ended && ' · talking'}
+        </span>
+      </header>
+      <div className="table-wrap">
+        <table className="channels">
+          <thead>
+            <tr>
+              <th scope="col">Channel id</th>
+              <th scope="col">Leg</th>
+              <th scope="col">State</th>
+              <th scope="col">Peer</th>
+              <th scope="col">Since</th>
+            </tr>
+          </thead>
+          <tbody>
+            {channels.map((ch) => (
+              <tr key={ch.id} data-channel-id={ch.id} data-state={ch.state}>
+                <td className="mono small">{ch.id}</td>
+                <td>
+                  {ch.direction === 'inbound' ? 'caller' : 'callee'}
+                  <span className="mono muted"> {ch.direction === 'inbound' ? (ch.account ?? ch.from.user) : (ch.target ?? ch.to.user)}</span>
+                </td>
+                <td>
+                  <Badge tone={CHANNEL_TONE[ch.state]}>{CHANNEL_LABEL[ch.state]}</Badge>
+                  {ch.state === 'hungup' && <span className="muted"> {hangupWords(ch.hangupCause, ch.hangupBy, ch.sipStatus)}</span>}
+                </td>
+                <td className="mono small">
+                  {ch.peer.address}:{ch.peer.port}/{ch.peer.transport.toUpperCase()}
+                </td>
+                <td>{fmt.time(ch.endedAt ?? ch.answeredAt ?? ch.ringingAt ?? ch.createdAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {call.dialplan && (
+        <p className="muted">
+          Dialplan {call.dialplan.name} v{call.dialplan.version}
+          {call.dialplan.outcome && `: ${call.dialplan.outcome}`}
+          {call.dialplan.error && ` (${call.dialplan.error})`}
+        </p>
+      )}
+      {call.logs.length > 0 && (
+        <ol className="log compact">
+          {call.logs.map((l, i) => (
+            <li key={i} className={`level-${l.level}`}>
+              <span className="muted">{fmt.time(l.at)}</span> <span className="mono">{l.message}</span>
+            </li>
+          ))}
+        </ol>
+      )}
+    </article>
+  );
+}

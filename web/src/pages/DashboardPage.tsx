@@ -1,0 +1,149 @@
+/** The state of everything at a glance: phones, providers, calls now, calls lately. */
+import { useEffect } from 'react';
+import type { CdrPage, Provider, Registration, SipAccount } from '../api/types.ts';
+import { Badge } from '../components/Badge.tsx';
+import { Empty, ErrorNote } from '../components/Feedback.tsx';
+import { Page, Section } from '../components/Page.tsx';
+import { duration } from '../format.ts';
+import { CHANNEL_LABEL, CHANNEL_TONE, STATUS_TONE } from '../calls/words.ts';
+import { useLive } from '../live/LiveProvider.tsx';
+import { channelsOf } from '../live/liveState.ts';
+import { bindingsByAccount, phoneState, sourceOf } from '../phones/phoneState.ts';
+import { describeProviderStatus, providerTone, STATE_LABEL } from '../providers/statusWords.ts';
+import { Link } from '../router.tsx';
+import { useFormat } from '../session.tsx';
+import { useApi } from '../useApi.ts';
+import { REGISTRATION_POLL_MS } from './PhonesPage.tsx';
+import { PROVIDER_POLL_MS, providersMissing } from './ProvidersPage.tsx';
+
+function Phones() {
+  const accounts = useApi<{ items: SipAccount[] }>('/sip-accounts');
+  const registrations = useApi<{ items: Registration[] }>('/registrations', { pollMs: REGISTRATION_POLL_MS });
+  const bindings = bindingsByAccount(registrations.data?.items);
+  const items = accounts.data?.items ?? [];
+  const registered = items.filter((a) => a.enabled && (bindings.get(a.id)?.length ?? 0) > 0).length;
+  return (
+    <Section title="Phones" actions={<Link to="/phones">All phones</Link>}>
+      <ErrorNote error={accounts.error ?? registrations.error} />
+      <p className="big-number">
+        {registered} <span>of {items.length} registered</span>
+      </p>
+      {accounts.data && items.length === 0 && (
+        <Empty>
+          No phones yet. <Link to="/phones">Create one</Link>.
+        </Empty>
+      )}
+      <ul className="plain-list">
+        {items.slice(0, 8).map((a) => {
+          const b = bindings.get(a.id) ?? [];
+          const s = phoneState(a, b);
+          return (
+            <li key={a.id}>
+              <Link to={`/phones/${a.id}`}>{a.username}</Link> <Badge tone={s.tone}>{s.label}</Badge>
+              {b[0] && <span className="muted mono small"> {sourceOf(b[0])}</span>}
+            </li>
+          );
+        })}
+      </ul>
+    </Section>
+  );
+}
+
+function Providers() {
+  const fmt = useFormat();
+  const providers = useApi<{ items: Provider[] }>('/providers', { pollMs: PROVIDER_POLL_MS });
+  const list = providers.data?.items ?? [];
+  return (
+    <Section title="Providers" actions={<Link to="/providers">All providers</Link>}>
+      {providersMissing(providers.error) ? <p className="muted">This switch does not offer SIP providers yet.</p> : <ErrorNote error={providers.error} />}
+      {providers.data && list.length === 0 && (
+        <Empty>
+          No providers. <Link to="/providers/new">Add one</Link> to reach the phone network.
+        </Empty>
+      )}
+      <ul className="plain-list">
+        {list.map((p) => (
+          <li key={p.id}>
+            <Link to={`/providers/${p.id}`}>{p.name}</Link> <Badge tone={providerTone(p.status)}>{STATE_LABEL[p.status.state]}</Badge>
+            {p.status.state === 'failed' && <div className="muted small">{describeProviderStatus(p, fmt.dateTime)}</div>}
+          </li>
+        ))}
+      </ul>
+    </Section>
+  );
+}
+
+function CallsNow() {
+  const { state } = useLive();
+  const calls = Object.values(state.calls);
+  return (
+    <Section title="Calls in progress" actions={<Link to="/live">Live view</Link>}>
+      <p className="big-number">{calls.length}</p>
+      {calls.length === 0 ? (
+        <p className="muted">No calls right now.</p>
+      ) : (
+        <ul className="plain-list">
+          {calls.map((c) => {
+            const chs = channelsOf(c);
+            const caller = chs[0];
+            const callee = chs.find((x) => x.direction === 'outbound' && x.state !== 'hungup') ?? chs[1];
+            const state = callee?.state ?? caller?.state ?? 'down';
+            return (
+              <li key={c.callId}>
+                <span className="mono">
+                  {caller?.from.user} → {caller?.to.user}
+                </span>{' '}
+                <Badge tone={CHANNEL_TONE[state]}>{CHANNEL_LABEL[state]}</Badge>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </Section>
+  );
+}
+
+function RecentCalls() {
+  const fmt = useFormat();
+  const { state } = useLive();
+  const recent = useApi<CdrPage>('/cdrs?limit=8');
+  useEffect(() => {
+    if (state.endedCount === 0) return;
+    const t = setTimeout(() => void recent.reload(), 800);
+    return () => clearTimeout(t);
+  }, [state.endedCount]);
+  return (
+    <Section title="Recent calls" actions={<Link to="/calls">Call records</Link>}>
+      <ErrorNote error={recent.error} />
+      {recent.data?.items.length === 0 && <Empty>No calls yet.</Empty>}
+      <ul className="plain-list">
+        {recent.data?.items.map((c) => (
+          <li key={c.id}>
+            <Link to={`/calls/${c.id}`} className="mono">
+              {c.caller} → {c.callee}
+            </Link>{' '}
+            <Badge tone={STATUS_TONE[c.status]}>{c.status}</Badge>
+            <span className="muted small">
+              {' '}
+              {fmt.dateTime(c.startedAt)}
+              {c.talkMs ? ` · ${duration(c.talkMs)}` : ''}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </Section>
+  );
+}
+
+export function DashboardPage() {
+  return (
+    <Page title="Dashboard">
+      <div className="grid two">
+        <Phones />
+        <Providers />
+        <CallsNow />
+        <RecentCalls />
+      </div>
+    </Page>
+  );
+}

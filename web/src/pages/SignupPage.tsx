@@ -1,0 +1,76 @@
+import { useState, type FormEvent } from 'react';
+import { api, ApiError } from '../api/client.ts';
+import { ErrorNote } from '../components/Feedback.tsx';
+import { fieldErrors, TextField } from '../components/Form.tsx';
+import { Link, navigate } from '../router.tsx';
+import { useSession } from '../session.tsx';
+import { AuthFrame } from './AuthForm.tsx';
+
+const MIN_PASSWORD = 10;
+
+export function SignupPage() {
+  const { refresh } = useSession();
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [confirm, setConfirm] = useState('');
+  const [error, setError] = useState<unknown>();
+  const [local, setLocal] = useState<Record<string, string>>({});
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const m: Record<string, string> = {};
+    if (!/^\S+@\S+\.\S+$/.test(email.trim())) m.email = 'Enter an email address, like you@example.com.';
+    if (password.length < MIN_PASSWORD) m.password = `Use at least ${MIN_PASSWORD} characters; a few unrelated words work well.`;
+    else if (confirm !== password) m.confirm = 'The two passwords differ.';
+    setLocal(m);
+    if (Object.keys(m).length) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api.post('/auth/signup', { email, password });
+      await refresh();
+      navigate('/', { replace: true });
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+
+  const errs = fieldErrors(error, ['email', 'password']);
+  const taken = error instanceof ApiError && error.status === 409;
+  return (
+    <AuthFrame
+      title="Create your account"
+      onSubmit={submit}
+      footer={
+        <>
+          Already have an account? <Link to="/login">Log in</Link>
+        </>
+      }
+    >
+      <ErrorNote error={errs.general} />
+      <TextField label="Email" type="email" name="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} error={local.email ?? errs.forField('email')} required />
+      {taken && (
+        <p className="hint">
+          <Link to="/login">Log in with this email</Link>
+        </p>
+      )}
+      <TextField
+        label="Password"
+        type="password"
+        name="password"
+        autoComplete="new-password"
+        value={password}
+        onChange={(e) => setPassword(e.target.value)}
+        error={local.password ?? errs.forField('password')}
+        hint={`At least ${MIN_PASSWORD} characters and hard to guess.`}
+        required
+      />
+      <TextField label="Repeat the password" type="password" name="confirm" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} error={local.confirm} required />
+      <button type="submit" className="btn primary wide" disabled={busy}>
+        {busy ? 'Creating your account…' : 'Create account'}
+      </button>
+    </AuthFrame>
+  );
+}
