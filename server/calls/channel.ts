@@ -87,7 +87,7 @@ export class Channel {
       ...(i.target ? { target: i.target } : {}),
       ...(i.account ? { account: i.account } : {}),
       ...(i.provider ? { provider: i.provider } : {}),
-      peer: { address: i.peer.address, port: i.peer.port, transport: i.peer.transport },
+      peer: { address: this.peer.address, port: this.peer.port, transport: this.peer.transport },
       createdAt: this.createdAt,
       ...(this.ringingAt ? { ringingAt: this.ringingAt } : {}),
       ...(this.answeredAt ? { answeredAt: this.answeredAt } : {}),
