@@ -41,7 +41,13 @@ function statusAfter(last: DialResult | undefined): [number, string] {
   if (!last) return [404, 'Not Found'];
   if (last.result === 'busy') return [486, 'Busy Here'];
   if (last.result === 'no-answer') return [480, 'No Answer'];
-  if (last.result.startsWith('rejected:')) return [Number(last.result.slice(9)), 'Rejected'];
+  if (last.result.startsWith('rejected:')) {
+    const status = Number(last.result.slice(9));
+    // A challenge is for the hop that got it (a provider refusing our credentials): passed on,
+    // it would ask the caller for credentials it has no use for. RFC 3398 maps both to 403.
+    if (status === 401 || status === 407) return [403, 'Forbidden'];
+    return [status, 'Rejected'];
+  }
   return [480, 'Temporarily Unavailable'];
 }
 
