@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { CallEvent } from '../../server/calls/events.ts';
 import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
 import { after, before } from 'node:test';
-import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { startTestSwitch, type TestSwitch, type TestSwitchOptions } from '../helpers/switch.ts';
 import { exitOf, freeUdpTcpPort, lastSippStats, startTool, type Finished } from '../interop/tools.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/sipp/', import.meta.url));
@@ -424,13 +424,13 @@ export function scratch(): { dir: string; remove(): void } {
  * and every sipp peer and event log a test starts, all stopped when the suite ends. Call it inside
  * describe(), where it registers its before/after hooks.
  */
-export function callSuite() {
+export function callSuite(options: TestSwitchOptions = {}) {
   let sw: TestSwitch | undefined;
   const tmp = scratch();
   const peers: SippPeer[] = [];
   const logs: EventLog[] = [];
   before(async () => {
-    sw = await startTestSwitch('sqlite');
+    sw = await startTestSwitch('sqlite', options);
   });
   after(async () => {
     for (const p of peers) p.kill();
