@@ -10,6 +10,7 @@ import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { startBindingSweeper } from './sip/bindingSweeper.ts';
 import { createSipService, type SipService } from './sip/service.ts';
 import type { AuthGuardOptions } from './sip/authGuard.ts';
+import type { SipTimers } from './sip/clientTransactions.ts';
 import { Store } from './store/index.ts';
 import { startDialplanRunner, type PooledDialplanRunner } from './dialplan/runner.ts';
 import { EventBus } from './calls/events.ts';
@@ -44,13 +45,15 @@ export interface RunningSwitch {
 export interface SwitchOptions {
   authGuard?: AuthGuardOptions;
   sweepIntervalMs?: number;
+  /** Client transaction timers (RFC 3261 T1/T2/T4); tests shorten them so an unanswered request ends in seconds. */
+  sipTimers?: SipTimers;
 }
 
 export async function startSwitch(config: Config, log: Logger, options: SwitchOptions = {}): Promise<RunningSwitch> {
   if (config.databaseUrl.startsWith('sqlite://')) ensureDataDirWritable(config.dataDir);
   const store = await Store.open(config.databaseUrl, { cipher: loadCredentialCipher(config, log) });
   const metrics = createMetrics();
-  const sip = createSipService(config, store, log, metrics, options.authGuard);
+  const sip = createSipService(config, store, log, metrics, options.authGuard, options.sipTimers);
   const bus = new EventBus(config.nodeId, (err, event) =>
     log.error({ err, eventType: event.type, tenantId: event.tenantId, callId: event.callId }, 'call event consumer failed'),
   );

@@ -12,6 +12,7 @@ import { answerOptions, answerUnhandled, forMethod, pipeline, type Step } from '
 import type { Peer } from './transport.ts';
 import { Registrar } from './registrar.ts';
 import { SipStack } from './stack.ts';
+import type { SipTimers } from './clientTransactions.ts';
 
 export interface SipService {
   stack: SipStack;
@@ -34,6 +35,7 @@ export function createSipService(
   log: Logger,
   metrics: Metrics,
   guardOptions: AuthGuardOptions = DEFAULT_AUTH_GUARD,
+  timers?: SipTimers,
 ): SipService {
   const sipLog = log.child({ subsystem: 'sip' });
   const secret = config.secretKey ? Buffer.from(config.secretKey) : randomBytes(32);
@@ -48,7 +50,7 @@ export function createSipService(
   };
   const handler = pipeline([answerOptions, forMethod('REGISTER', (tx) => registrar.handle(tx)), callSteps, answerUnhandled]);
   const stack = new SipStack(
-    { ...config.sip, admit: (source) => !guard.isIpBanned(source.address) },
+    { ...config.sip, admit: (source) => !guard.isIpBanned(source.address), ...(timers ? { timers } : {}) },
     handler,
     (req, source) => calls?.onAck(req, source),
     sipLog,

@@ -1,4 +1,5 @@
 /** Starts a real switch (real sockets on 127.0.0.1, a real database) for a test. */
+import { pino } from 'pino';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/observability/log.ts';
 import { startSwitch, type RunningSwitch, type SwitchOptions } from '../../server/switch.ts';
@@ -17,6 +18,8 @@ export interface TestSwitch {
 
 export interface TestSwitchOptions extends SwitchOptions {
   env?: Record<string, string>;
+  /** Receives every log line (JSON, all levels), e.g. to show a secret never reaches the logs. */
+  logLines?: string[];
 }
 
 function configFor(db: TestDatabase, sipPort: number, env: Record<string, string>) {
@@ -39,7 +42,10 @@ function configFor(db: TestDatabase, sipPort: number, env: Record<string, string
 }
 
 async function startOnFreePort(db: TestDatabase, opts: TestSwitchOptions, port = 0): Promise<RunningSwitch> {
-  const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
+  const lines = opts.logLines;
+  const log = lines
+    ? pino({ level: 'trace', base: { pid: process.pid } }, { write: (line: string) => void lines.push(line) })
+    : createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
   // Port 0 picks a free UDP port; TCP then binds the same number, which is rarely taken: retry.
   for (let attempt = 0; ; attempt++) {
     try {
