@@ -101,12 +101,20 @@ export class Transport {
 
   private accept(socket: net.Socket): void {
     const address = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
-    const port = socket.remotePort ?? 0;
-    const conn = new TcpConnection(socket, { transport: 'tcp', address, port }, this.options.maxMessageBytes);
-    const key = peerKey(address, port);
+    this.adopt(socket, { transport: 'tcp', address, port: socket.remotePort ?? 0 });
+  }
+
+  /** Reads frames from a connection (accepted or opened by us) and keeps it findable by its peer. */
+  private adopt(socket: net.Socket, peer: Peer): TcpConnection {
+    const conn = new TcpConnection(socket, peer, this.options.maxMessageBytes);
+    const key = peerKey(peer.address, peer.port);
     this.connections.set(key, conn);
+    socket.setNoDelay(true);
     socket.setTimeout(this.options.tcpIdleSeconds * 1000, () => socket.destroy());
-    socket.on('error', () => socket.destroy());
+    socket.on('error', (err) => {
+      this.log.debug({ err: err.message, peer }, 'TCP connection failed');
+      socket.destroy();
+    });
     socket.on('close', () => {
       if (this.connections.get(key) === conn) this.connections.delete(key);
     });
@@ -117,14 +125,28 @@ export class Transport {
       // An unframeable stream cannot be resynchronised: whatever could be answered was, end it.
       if (conn.framer.fatal) socket.end();
     });
+    return conn;
   }
 
-  /** Sends bytes to a peer: over its TCP connection if one is open, else by UDP. */
+  /**
+   * A new connection to a peer we have none with (a provider over TCP, a phone whose connection
+   * closed). Writes before the connection is up are queued by the socket; if it fails, the
+   * transaction above times out like any unanswered request.
+   */
+  private connect(peer: Peer): TcpConnection | undefined {
+    if (this.connections.size >= this.options.tcpMaxConnections) return undefined;
+    const local = this.options.host === '0.0.0.0' ? {} : { localAddress: this.options.host };
+    const socket = net.connect({ host: peer.address, port: peer.port, ...local });
+    return this.adopt(socket, peer);
+  }
+
+  /** Sends bytes to a peer: by UDP, or over its TCP connection (opened if there is none). */
   send(peer: Peer, data: Buffer, connection?: TcpConnection): boolean {
     if (peer.transport === 'tcp') {
-      const conn = connection?.open ? connection : this.connections.get(peerKey(peer.address, peer.port));
-      if (!conn?.open) {
-        this.log.debug({ peer }, 'no open TCP connection to send on');
+      const existing = connection?.open ? connection : this.connections.get(peerKey(peer.address, peer.port));
+      const conn = existing?.open ? existing : this.connect(peer);
+      if (!conn || conn.socket.destroyed) {
+        this.log.debug({ peer }, 'no TCP connection to send on');
         return false;
       }
       conn.socket.write(data);
