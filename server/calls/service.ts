@@ -23,7 +23,7 @@ import { Dialer } from './dialer.ts';
 import type { EventBus, Party } from './events.ts';
 import { callHost } from './host.ts';
 import { blindTransfer } from './transfer.ts';
-import { identifyProvider } from '../providers/incoming.ts';
+import { providerByLine, providerBySource } from '../providers/incoming.ts';
 import type { ProviderDestinationDeps } from '../providers/outbound.ts';
 import type { Provider } from '../store/providers.ts';
 
@@ -213,14 +213,24 @@ export class CallService {
     const ruri = parseUri(req.uri);
     let calledUser = ruri?.user ? decodeURIComponent(ruri.user) : '';
 
-    // A provider's call names its entry (line token) or comes from an address the entry lists.
-    const fromProvider = this.o.providers ? await identifyProvider(this.o.providers.directory, ruri, tx.source) : { kind: 'none' as const };
-    if (fromProvider.kind === 'unknown-line') {
+    // A provider's call names its entry by the line token of the Contact we register there.
+    const directory = this.o.providers?.directory;
+    const byLine = directory ? await providerByLine(directory, ruri) : { kind: 'none' as const };
+    if (byLine.kind === 'unknown-line') {
       tx.respond(404, 'Unknown Line');
       return;
     }
-    const provider: Provider | undefined = fromProvider.kind === 'provider' ? fromProvider.provider : undefined;
+    let provider: Provider | undefined = byLine.kind === 'provider' ? byLine.provider : undefined;
     const fromAccount = !provider && from.user ? await this.store.sipAccountLookup.byUsername(from.user) : null;
+    const claimsAccount = Boolean(fromAccount || req.headers['proxy-authorization']);
+    // Or it comes from an address the entry lists. A phone of ours is still a phone there (an
+    // office's phones and its gateway often share one public address), and a call to an account
+    // belongs to that account's tenant whatever another tenant's entry lists.
+    let addressed: SipAccount | null = null;
+    if (!provider && !claimsAccount) {
+      addressed = calledUser ? await this.store.sipAccountLookup.byUsername(calledUser) : null;
+      if (directory) provider = await providerBySource(directory, ruri, tx.source, addressed?.tenantId);
+    }
 
     // A caller claiming to be one of our accounts must prove it; a stranger may still call an
     // account (like e-mail), which runs that account's receiving dialplan.
@@ -231,13 +241,13 @@ export class CallService {
       origin = { kind: 'provider', dialplan: provider.dialplan };
       // The Request-URI carries our registered Contact; the number called is in To.
       calledUser = partyOf(req.headers.to, this.o.domain).user || calledUser;
-    } else if (fromAccount || req.headers['proxy-authorization']) {
+    } else if (claimsAccount) {
       const authed = await this.auth.asProxy(tx, from.user);
       if (!authed) return;
       caller = authed.account;
       origin = { kind: 'account', account: caller };
     } else {
-      callee = calledUser ? await this.store.sipAccountLookup.byUsername(calledUser) : null;
+      callee = addressed;
       if (!callee || !callee.enabled) {
         const authed = await this.auth.asProxy(tx, from.user || 'anonymous');
         if (!authed) return;

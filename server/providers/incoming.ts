@@ -10,7 +10,7 @@ import type { SipUri } from '../sip/message.ts';
 import type { Peer } from '../sip/transport.ts';
 import type { Provider, ProviderDirectory } from '../store/providers.ts';
 
-export type ProviderMatch = { kind: 'provider'; provider: Provider } | { kind: 'unknown-line' } | { kind: 'none' };
+export type LineMatch = { kind: 'provider'; provider: Provider } | { kind: 'unknown-line' } | { kind: 'none' };
 
 function sourceList(p: Provider): BlockList {
   const list = new BlockList();
@@ -31,15 +31,23 @@ function fromSource(p: Provider, source: Peer): boolean {
   return list.check(source.address, isIP(source.address) === 6 ? 'ipv6' : 'ipv4');
 }
 
-export async function identifyProvider(directory: ProviderDirectory, requestUri: SipUri | undefined, source: Peer): Promise<ProviderMatch> {
+/** The entry the Request-URI's line token names; a token that names no enabled entry is unknown. */
+export async function providerByLine(directory: ProviderDirectory, requestUri: SipUri | undefined): Promise<LineMatch> {
   const line = requestUri?.params.line;
-  if (line) {
-    const p = await directory.byLineToken(line);
-    return p && p.enabled ? { kind: 'provider', provider: p } : { kind: 'unknown-line' };
-  }
-  const candidates = (await directory.withSourceAddresses()).filter((p) => fromSource(p, source));
-  if (candidates.length <= 1) return candidates[0] ? { kind: 'provider', provider: candidates[0] } : { kind: 'none' };
+  if (!line) return { kind: 'none' };
+  const p = await directory.byLineToken(line);
+  return p && p.enabled ? { kind: 'provider', provider: p } : { kind: 'unknown-line' };
+}
+
+/**
+ * The entry whose listed addresses the INVITE comes from. `addressedTenant` is the tenant whose
+ * account the Request-URI names, if it names one: only that tenant's entries are considered, so an
+ * entry listing a broad range cannot take calls meant for another tenant's accounts.
+ */
+export async function providerBySource(directory: ProviderDirectory, requestUri: SipUri | undefined, source: Peer, addressedTenant?: string): Promise<Provider | undefined> {
+  const candidates = (await directory.withSourceAddresses()).filter((p) => (addressedTenant === undefined || p.tenantId === addressedTenant) && fromSource(p, source));
+  if (candidates.length <= 1) return candidates[0];
   const user = requestUri?.user ? decodeURIComponent(requestUri.user) : undefined;
   const named = candidates.filter((p) => user !== undefined && (p.contactUser === user || p.username === user));
-  return named.length === 1 ? { kind: 'provider', provider: named[0]! } : { kind: 'none' };
+  return named.length === 1 ? named[0] : undefined;
 }
