@@ -1,9 +1,8 @@
 /**
  * The portal's static files (web/dist, built by `npm run build`). Its pages carry a content
  * security policy that allows only our own scripts, styles and connections: no inline script can
- * run even if some text slipped into the page unescaped. The one exception is style elements that
- * carry the page's nonce, fresh for every response: the dialplan editor (CodeMirror) writes its
- * styles that way. The portal routes on the client, so any GET outside /api that names no file
+ * run even if some text slipped into the page unescaped. Style elements must carry the page's
+ * nonce, fresh for every response: the dialplan editor (CodeMirror) writes its styles that way. The portal routes on the client, so any GET outside /api that names no file
  * gets index.html.
  */
 import { randomBytes } from 'node:crypto';
@@ -18,6 +17,10 @@ export const portalCsp = (nonce?: string) => [
   "default-src 'self'",
   "script-src 'self'",
   nonce ? `style-src 'self' 'nonce-${nonce}'` : "style-src 'self'",
+  // Chromium's own editing writes style attributes into the editor when a selection across lines
+  // is replaced; refused, they only fill the console. A style attribute can load nothing from
+  // elsewhere (img-src and font-src are 'self').
+  "style-src-attr 'unsafe-inline'",
   "img-src 'self' data:",
   "font-src 'self'",
   "connect-src 'self'",
