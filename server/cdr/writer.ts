@@ -38,6 +38,10 @@ export interface CdrWriter {
   readonly queued: number;
   /** The in-progress state of every open call (plain objects, for persistence and inspection). */
   openCalls(): CallState[];
+  /** One open call's state (persisted with the call, for a restart). */
+  openCall(callId: string): CallState | undefined;
+  /** Takes back the state of a call a previous run of this node had open: its record continues. */
+  resume(state: CallState): void;
 }
 
 export function startCdrWriter(o: CdrWriterOptions): CdrWriter {
@@ -143,5 +147,9 @@ export function startCdrWriter(o: CdrWriterOptions): CdrWriter {
       return queue.length;
     },
     openCalls: () => [...open.values()],
+    openCall: (callId) => open.get(callId),
+    resume: (state) => {
+      if (!open.has(state.callId)) open.set(state.callId, state);
+    },
   };
 }
