@@ -79,7 +79,7 @@ export function dialPurpose(call: Call): BranchPurpose {
   };
 }
 
-const FAILURE_BY_STATUS = (status: number): { result: DialOutcome; cause: HangupCause } => {
+export const FAILURE_BY_STATUS = (status: number): { result: DialOutcome; cause: HangupCause } => {
   if (status === 486 || status === 600) return { result: 'busy', cause: 'busy' };
   if (status === 408 || status === 480) return { result: 'no-answer', cause: 'no-answer' };
   if (status === 503 || status === 502 || status === 504) return { result: 'unavailable', cause: 'unavailable' };
@@ -190,6 +190,8 @@ export class Branch {
     if (!next) return false;
     this.channel.log.info({ from: this.channel.dialog.state.peer, to: next }, 'destination did not answer: trying the next address');
     this.channel.dialog.state.peer = next;
+    // The one challenge we answer is per address: the next server's nonce and realm are its own.
+    this.challengeAnswered = false;
     this.sendInvite();
     return true;
   }
