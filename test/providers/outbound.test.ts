@@ -35,6 +35,16 @@ const NUMBER = '5551234';
 const received = (messages: SippMessage[], kind: string) => messages.filter((m) => m.dir === 'received' && m.kind === kind);
 const requestLine = (m: SippMessage) => m.text.split(/\r?\n/, 1)[0];
 
+/** SRV records for `_sip._udp.<domain>`: one target per port, in priority order, each on 127.0.0.1. */
+function srv(domain: string, ports: number[]): void {
+  dns.set(
+    `_sip._udp.${domain}`,
+    'SRV',
+    ports.map((port, i) => ({ priority: 10 * (i + 1), weight: 0, port, target: `t${i}.${domain}` })),
+  );
+  ports.forEach((_, i) => dns.set(`t${i}.${domain}`, 'A', ['127.0.0.1']));
+}
+
 async function createProvider(t: Tenant, body: Record<string, unknown>): Promise<{ id: string; name: string }> {
   const r = await t.api.post('/providers', { name: 'acme', ...body });
   assert.equal(r.status, 201, `POST /providers: ${r.status} ${JSON.stringify(r.body)}`);
@@ -236,12 +246,7 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
     const alice = await t.account();
     const down = suite.track(await startSipp({ dir: suite.dir, name: 'srv-a', scenario: scenario('provider_uas_unavailable.xml') }));
     const up = suite.track(await startSipp({ dir: suite.dir, name: 'srv-b', scenario: scenario('uas_answer.xml'), keys: { party: 'acme-b' } }));
-    dns.set('_sip._udp.trunk.test', 'SRV', [
-      { priority: 20, weight: 0, port: up.port, target: 'b.trunk.test' },
-      { priority: 10, weight: 0, port: down.port, target: 'a.trunk.test' },
-    ]);
-    dns.set('a.trunk.test', 'A', ['127.0.0.1']);
-    dns.set('b.trunk.test', 'A', ['127.0.0.1']);
+    srv('trunk.test', [down.port, up.port]);
     await createProvider(t, { host: 'trunk.test' });
     await t.dialplan('default', dialplanSource(`  const r = await dial('${NUMBER}@acme', { timeout: 10 });\n  log('dial ' + r.result);`));
 
@@ -267,6 +272,30 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
     assert.equal(cdr.provider, 'acme');
   });
 
+  test('SRV: each address gets its own challenge answered: the first challenges and then answers 503, the second challenges and answers', async () => {
+    const { t, log } = await suite.tenantWithLog();
+    const alice = await t.account();
+    const password = 'Two-sites-8123';
+    const down = suite.track(await startSipp({ dir: suite.dir, name: 'site-a', scenario: scenario('provider_uas_auth_unavailable.xml'), keys: { realm: 'a.sites.test' } }));
+    const up = suite.track(
+      await startSipp({ dir: suite.dir, name: 'site-b', scenario: scenario('provider_uas_auth.xml'), keys: { realm: 'b.sites.test', user: 'trunkuser', pass: password, party: 'acme-b' } }),
+    );
+    srv('sites.test', [down.port, up.port]);
+    await createProvider(t, { host: 'sites.test', username: 'trunkuser', password });
+    await t.dialplan('default', dialplanSource(`  const r = await dial('${NUMBER}@acme', { timeout: 10 });\n  log('dial ' + r.result + ' ' + r.sipStatus);`));
+
+    const phone = await phoneCalls(alice);
+    const [c, a, b] = await Promise.all([phone.done, down.done, up.done]);
+    assertSippOk('first site', a);
+    assertSippOk('second site', b);
+    assertSippOk('phone', c);
+    assert.deepEqual(flowOf(a.messages), ['<INVITE', '>401', '<ACK', '<INVITE', '>503', '<ACK']);
+    assert.deepEqual(flowOf(b.messages), ['<INVITE', '>401', '<ACK', '<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
+    await log.ended();
+    log.assertWellFormed();
+    log.assertInOrder(['dialplan.log dial answered 200', 'call.ended']);
+  });
+
   test('SRV: a first target that never answers is left after the failover delay for the second', async () => {
     const { t, log } = await suite.tenantWithLog();
     const alice = await t.account();
@@ -279,12 +308,7 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
     await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
     try {
       const up = suite.track(await startSipp({ dir: suite.dir, name: 'srv-b', scenario: scenario('uas_answer.xml'), keys: { party: 'acme-b' } }));
-      dns.set('_sip._udp.quiet.test', 'SRV', [
-        { priority: 10, weight: 0, port: silent.address().port, target: 'a.quiet.test' },
-        { priority: 20, weight: 0, port: up.port, target: 'b.quiet.test' },
-      ]);
-      dns.set('a.quiet.test', 'A', ['127.0.0.1']);
-      dns.set('b.quiet.test', 'A', ['127.0.0.1']);
+      srv('quiet.test', [silent.address().port, up.port]);
       await createProvider(t, { host: 'quiet.test' });
       await t.dialplan('default', dialplanSource(`  const r = await dial('${NUMBER}@acme', { timeout: 15 });\n  log('dial ' + r.result);`));
 
