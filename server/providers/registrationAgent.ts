@@ -13,6 +13,7 @@ import { answerChallenge, readChallenge } from '../sip/digestClient.ts';
 import { headerInt, type SipRequest, type SipResponse } from '../sip/message.ts';
 import type { SipStack } from '../sip/stack.ts';
 import type { Provider, ProviderDirectory, ProviderState, ProviderStatus } from '../store/providers.ts';
+import { CredentialKeyError } from './credentials.ts';
 import { DnsLookupError, type SipResolver, type SipTarget } from './dns.ts';
 import { describeFailure } from './failures.ts';
 
@@ -55,6 +56,15 @@ const REFRESH_MARGIN = 0.85;
 class ProviderRegistration {
   status: ProviderStatus;
   private timer?: NodeJS.Timeout;
+  /** Fires when the current registration runs out without a refresh having been granted. */
+  private expiryTimer?: NodeJS.Timeout;
+  /** A REGISTER exchange (not the final unREGISTER) is under way. */
+  private attempting = false;
+  /**
+   * The password our current binding was made with: removing the binding may need it after the
+   * provider was deleted (no row to open it from) or given another password.
+   */
+  private bindingPassword: string | null = null;
   private readonly callId = `${randomToken(12)}@reg`;
   private readonly fromTag = randomToken(8);
   private cseq = 0;
@@ -92,6 +102,9 @@ class ProviderRegistration {
     if (!this.provider.register) return this.settle({ state: 'idle', lastError: null, nextAttemptAt: null, registeredUntil: null });
     // Stopped for a reason (403, NXDOMAIN) and not edited since: a restart does not retry it.
     if (previous?.state === 'disabled' && previous.updatedAt >= this.provider.updatedAt) return;
+    const until = this.status.state === 'registered' ? this.status.registeredUntil : null;
+    if (until !== null && until > Date.now()) this.expireAt(until);
+    else this.settle({ state: 'registering', registeredUntil: null, nextAttemptAt: null });
     this.schedule(0);
   }
 
@@ -99,7 +112,26 @@ class ProviderRegistration {
   stop(unregister: boolean): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.expiryTimer);
     if (unregister && this.status.state === 'registered') void this.attempt(0).catch(() => {});
+  }
+
+  private expireAt(until: number): void {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = setTimeout(() => this.lapsed(), until - Date.now());
+    this.expiryTimer.unref();
+  }
+
+  /** The registration ran out before a refresh was granted: we are no longer registered. */
+  private lapsed(): void {
+    if (this.stopped || this.status.state !== 'registered') return;
+    const waiting = `the registration ran out while waiting for ${nextHop(this.provider).host} to answer the refresh`;
+    this.settle({
+      state: this.attempting ? 'registering' : 'failed',
+      registeredUntil: null,
+      lastError: this.status.lastError ?? waiting,
+    });
+    this.log.warn({ tenantId: this.provider.tenantId, providerId: this.provider.id, provider: this.provider.name, reason: this.status.lastError }, 'provider registration ran out');
   }
 
   private schedule(delayMs: number): void {
@@ -118,6 +150,16 @@ class ProviderRegistration {
   /** One REGISTER exchange (with at most one answered challenge and Min-Expires corrections). */
   async attempt(expires: number): Promise<void> {
     if (this.stopped && expires !== 0) return;
+    if (expires === 0) return this.exchange(0);
+    this.attempting = true;
+    try {
+      await this.exchange(expires);
+    } finally {
+      this.attempting = false;
+    }
+  }
+
+  private async exchange(expires: number): Promise<void> {
     const p = this.provider;
     if (expires !== 0) this.settle({ state: this.status.state === 'registered' ? 'registered' : 'registering', nextAttemptAt: null });
     let targets: SipTarget[];
@@ -129,7 +171,13 @@ class ProviderRegistration {
       return this.dnsFailed(err);
     }
     if (!targets.length) return this.failed(`no address for ${nextHop(p).host}`);
-    const password = await this.agent.deps.directory.password(p);
+    let password: string | null;
+    try {
+      password = expires === 0 ? this.bindingPassword : await this.agent.deps.directory.password(p);
+    } catch (err) {
+      if (!(err instanceof CredentialKeyError)) throw err;
+      return this.failed(`the stored password cannot be opened (${err.message}): start the switch with the CREDENTIALS_KEY it was saved under, or enter the password again and save the provider`);
+    }
     const started = Date.now();
     let res: SipResponse | undefined;
     let answered = 0;
@@ -164,8 +212,12 @@ class ProviderRegistration {
     const r = res!;
     const rtt = Date.now() - started;
     if (r.status >= 200 && r.status < 300) {
-      const granted = this.grantedExpires(r) ?? expires;
+      // A registrar may shorten the interval, not lengthen it (RFC 3261 §10.3); a longer one (up to
+      // 2^32 s) would also overflow the refresh timer, which then fires at once, again and again.
+      const granted = Math.min(this.grantedExpires(r) ?? expires, expires);
       this.failures = 0;
+      this.bindingPassword = password;
+      this.expireAt(Date.now() + granted * 1000);
       this.settle({ state: 'registered', lastStatus: r.status, lastReason: r.reason, lastError: null, registeredUntil: Date.now() + granted * 1000, rttMs: rtt });
       const refreshIn = Math.max(1000, Math.min(granted * 1000 * REFRESH_MARGIN, (granted - 5) * 1000));
       this.settle({ nextAttemptAt: Date.now() + refreshIn });
@@ -226,7 +278,7 @@ class ProviderRegistration {
       return this.failed(`the name ${err.hostname} does not exist (NXDOMAIN); retrying in case it is being set up`);
     }
     this.nxdomainSince = null;
-    this.failed(err.kind === 'nodata' ? `the name ${err.hostname} has no address records` : `DNS lookup of ${err.hostname} failed (${err.message}); retrying`);
+    this.failed(err.kind === 'nodata' ? `the name ${err.hostname} has no address records` : `DNS lookup of ${err.hostname} failed (${err.code ?? err.message}); retrying`);
   }
 
   private failed(reason: string): void {
@@ -244,6 +296,7 @@ class ProviderRegistration {
 
   private disable(reason: string): void {
     clearTimeout(this.timer);
+    clearTimeout(this.expiryTimer);
     this.settle({ state: 'disabled', lastError: reason, nextAttemptAt: null, registeredUntil: null });
     this.log.warn({ tenantId: this.provider.tenantId, providerId: this.provider.id, provider: this.provider.name, reason }, 'provider registration stopped');
   }
