@@ -50,15 +50,16 @@ const template = (max: number) =>
     });
 // Headers the switch writes itself; a template must not replace them.
 const RESERVED_HEADERS = new Set(['via', 'from', 'to', 'call-id', 'cseq', 'contact', 'max-forwards', 'content-length', 'content-type', 'authorization', 'proxy-authorization', 'route', 'record-route', 'allow', 'expires']);
-const headers = z
-  .record(
-    z
-      .string()
-      .regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'header names are letters, digits and "-"')
-      .refine((n) => !RESERVED_HEADERS.has(n.toLowerCase()), 'is set by the switch and cannot be templated'),
-    template(512),
-  )
-  .refine((h) => Object.keys(h).length <= 20, 'at most 20 headers');
+// Names are checked here rather than by a key schema: zod reports a bad record key only as
+// "Invalid key in record", without saying what is wrong with it.
+const headers = z.record(z.string(), template(512)).superRefine((h, ctx) => {
+  const names = Object.keys(h);
+  if (names.length > 20) ctx.addIssue({ code: 'custom', message: 'at most 20 headers' });
+  for (const name of names) {
+    if (!/^[A-Za-z][A-Za-z0-9-]{0,63}$/.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'header names are letters, digits and "-"' });
+    else if (RESERVED_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], message: `${name} is set by the switch and cannot be templated` });
+  }
+});
 const sourceAddress = z
   .string()
   .trim()
@@ -70,7 +71,13 @@ const sourceAddress = z
   }, 'must be an IP address or a CIDR block like 203.0.113.0/24');
 
 const fields = {
-  name: z.string().trim().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_" or "-" (it is what dial("number@name") uses)'),
+  // Kept in lower case, as dial("number@name") finds it whatever the case: MySQL compares names
+  // without case and SQLite with it, so "Acme" and "acme" would be one provider on one and two on the other.
+  name: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_" or "-" (it is what dial("number@name") uses)')
+    .toLowerCase(),
   host,
   port: z.number().int().min(1).max(65535).nullable(),
   transport: z.enum(['udp', 'tcp']),

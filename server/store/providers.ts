@@ -269,10 +269,11 @@ export class ProviderDirectory {
     return this.cached(this.byLine, token, () => this.db.selectFrom('providers').selectAll().where('line_token', '=', token).executeTakeFirst());
   }
 
-  /** What `dial('123@name')` refers to, within one tenant. */
+  /** What `dial('123@name')` refers to, within one tenant; names are stored in lower case. */
   byTenantName(tenantId: string, name: string): Promise<Provider | null> {
-    return this.cached(this.byName, `${tenantId}\n${name}`, () =>
-      this.db.selectFrom('providers').selectAll().where('tenant_id', '=', tenantId).where('name', '=', name).executeTakeFirst(),
+    const key = name.toLowerCase();
+    return this.cached(this.byName, `${tenantId}\n${key}`, () =>
+      this.db.selectFrom('providers').selectAll().where('tenant_id', '=', tenantId).where('name', '=', key).executeTakeFirst(),
     );
   }
 

@@ -10,8 +10,8 @@ export interface TestSwitch {
   db: TestDatabase;
   sipPort: number;
   httpUrl: string;
-  /** Stops the switch and starts it again on the same database and SIP port. */
-  restart(): Promise<void>;
+  /** Stops the switch and starts it again on the same database and SIP port (with `env` changed, if given). */
+  restart(env?: Record<string, string>): Promise<void>;
   /** Stops the switch and drops its database. */
   close(): Promise<void>;
 }
@@ -56,16 +56,18 @@ async function startOnFreePort(db: TestDatabase, opts: TestSwitchOptions, port =
   }
 }
 
-export async function startTestSwitch(dialect: Dialect, opts: TestSwitchOptions = {}): Promise<TestSwitch> {
+export async function startTestSwitch(dialect: Dialect, options: TestSwitchOptions = {}): Promise<TestSwitch> {
   const db = await createTestDatabase(dialect);
+  let opts = options;
   let running = await startOnFreePort(db, opts);
   const t: TestSwitch = {
     running,
     db,
     sipPort: running.sipPort,
     httpUrl: running.httpUrl,
-    restart: async () => {
+    restart: async (env) => {
       await running.stop();
+      if (env) opts = { ...opts, env: { ...opts.env, ...env } };
       running = await startOnFreePort(db, opts, t.sipPort);
       t.running = running;
       t.httpUrl = running.httpUrl;
