@@ -52,3 +52,15 @@ test('an event held while the snapshot loaded never takes a channel back to an e
   s = applySnapshot(s, []);
   assert.deepEqual(s.calls, {});
 });
+
+test('a provider status change counts as such, and is no call', () => {
+  const s = applyEvent(emptyLiveState, {
+    type: 'provider.status',
+    tenantId: 't',
+    at: 5,
+    provider: { providerId: 'p', state: 'registered', lastStatus: 200, lastReason: 'OK', lastError: null },
+  });
+  assert.deepEqual(s.calls, {});
+  assert.deepEqual(s.events, []);
+  assert.equal(s.providerChanges, 1);
+});

@@ -276,3 +276,14 @@ export type CallEvent = EventBase &
     | { type: 'dialplan.ended'; channelId: string; executionId: string; outcome: string; error?: string }
     | { type: 'call.ended' }
   );
+
+/** A provider's registration state changed (no call, no seq; times in epoch milliseconds). */
+export interface ProviderStatusEvent {
+  type: 'provider.status';
+  tenantId: string;
+  at: number;
+  provider: { providerId: string; state: ProviderState; lastStatus: number | null; lastReason: string | null; lastError: string | null };
+}
+
+/** What GET /events streams. */
+export type LiveEvent = CallEvent | ProviderStatusEvent;

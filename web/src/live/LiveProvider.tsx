@@ -1,12 +1,13 @@
 /**
  * One event stream per logged-in tab (GET /api/v1/events, server-sent events) that every page
- * reads: the dashboard, the live view, and the call records, which refresh when a call ends.
+ * reads: the dashboard, the live view, the call records, which refresh when a call ends, and the
+ * providers, which reload when a registration state changes.
  * On every (re)connection the current calls are loaded again from GET /calls; events that arrive
  * meanwhile are held and applied on top of that snapshot.
  */
 import { createContext, useContext, useEffect, useReducer, useState, type ReactNode } from 'react';
 import { api, API_BASE } from '../api/client.ts';
-import type { CallEvent, LiveCall } from '../api/types.ts';
+import type { LiveCall, LiveEvent } from '../api/types.ts';
 import { applyEvent, applySnapshot, emptyLiveState, type LiveState } from './liveState.ts';
 
 export type Connection = 'connecting' | 'live' | 'retrying';
@@ -18,7 +19,7 @@ interface LiveContextValue {
 
 const LiveContext = createContext<LiveContextValue>({ state: emptyLiveState, connection: 'connecting' });
 
-type Action = { type: 'snapshot'; calls: LiveCall[]; held: CallEvent[] } | { type: 'event'; event: CallEvent };
+type Action = { type: 'snapshot'; calls: LiveCall[]; held: LiveEvent[] } | { type: 'event'; event: LiveEvent };
 
 function reducer(state: LiveState, a: Action): LiveState {
   if (a.type === 'event') return applyEvent(state, a.event);
@@ -35,7 +36,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
     let source: EventSource | undefined;
     let retry: ReturnType<typeof setTimeout> | undefined;
     let stopped = false;
-    let held: CallEvent[] | null = null;
+    let held: LiveEvent[] | null = null;
 
     const loadSnapshot = async () => {
       held = [];
@@ -55,7 +56,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
         void loadSnapshot().catch(() => undefined);
       };
       source.onmessage = (m: MessageEvent<string>) => {
-        const event = JSON.parse(m.data) as CallEvent;
+        const event = JSON.parse(m.data) as LiveEvent;
         if (held) held.push(event);
         else dispatch({ type: 'event', event });
       };

@@ -3,7 +3,7 @@
  * GET /events (server/calls/events.ts). Channels keep their stable ids from creation to hang-up;
  * an ended call stays visible for a while, with how each leg ended.
  */
-import type { BridgeSnapshot, CallEvent, ChannelSnapshot, ChannelState, LiveCall } from '../api/types.ts';
+import type { BridgeSnapshot, CallEvent, ChannelSnapshot, ChannelState, LiveCall, LiveEvent } from '../api/types.ts';
 
 export interface LiveChannel extends ChannelSnapshot {
   hangupBy?: 'caller' | 'callee' | 'switch';
@@ -27,9 +27,11 @@ export interface LiveState {
   events: CallEvent[];
   /** Calls that ended since the page loaded: lists of call records refresh when it changes. */
   endedCount: number;
+  /** Provider registration changes since the page loaded: provider states reload when it changes. */
+  providerChanges: number;
 }
 
-export const emptyLiveState: LiveState = { calls: {}, ended: [], events: [], endedCount: 0 };
+export const emptyLiveState: LiveState = { calls: {}, ended: [], events: [], endedCount: 0, providerChanges: 0 };
 
 const KEEP_ENDED = 20;
 const KEEP_EVENTS = 200;
@@ -57,13 +59,14 @@ export function applySnapshot(state: LiveState, snapshot: LiveCall[]): LiveState
   return { ...state, calls };
 }
 
-export function applyEvent(state: LiveState, e: CallEvent): LiveState {
+export function applyEvent(state: LiveState, e: LiveEvent): LiveState {
+  if (e.type === 'provider.status') return { ...state, providerChanges: state.providerChanges + 1 };
   const events = [...state.events.slice(-(KEEP_EVENTS - 1)), e];
   if (e.type === 'call.ended') {
     const call = state.calls[e.callId];
     const { [e.callId]: _gone, ...calls } = state.calls;
     const ended = call ? [{ ...call, endedAt: e.at }, ...state.ended].slice(0, KEEP_ENDED) : state.ended;
-    return { calls, ended, events, endedCount: state.endedCount + 1 };
+    return { ...state, calls, ended, events, endedCount: state.endedCount + 1 };
   }
   let call = state.calls[e.callId] ?? newCall(e.callId, e.at);
   switch (e.type) {

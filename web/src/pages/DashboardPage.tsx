@@ -14,7 +14,8 @@ import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
 import { REGISTRATION_POLL_MS } from './PhonesPage.tsx';
-import { PROVIDER_POLL_MS, providersMissing } from './ProvidersPage.tsx';
+import { providersMissing } from './ProvidersPage.tsx';
+import { useProviderApi } from '../providers/useProviderApi.ts';
 
 function Phones() {
   const accounts = useApi<{ items: SipAccount[] }>('/sip-accounts');
@@ -51,7 +52,7 @@ function Phones() {
 
 function Providers() {
   const fmt = useFormat();
-  const providers = useApi<{ items: Provider[] }>('/providers', { pollMs: PROVIDER_POLL_MS });
+  const providers = useProviderApi<{ items: Provider[] }>('/providers');
   const list = providers.data?.items ?? [];
   return (
     <Section title="Providers" actions={<Link to="/providers">All providers</Link>}>

@@ -13,7 +13,8 @@ import { describeProviderStatus, providerTone, STATE_LABEL } from '../providers/
 import { Link, navigate } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
-import { PROVIDER_POLL_MS, providersMissing, ProvidersUnavailable } from './ProvidersPage.tsx';
+import { providersMissing, ProvidersUnavailable } from './ProvidersPage.tsx';
+import { useProviderApi } from '../providers/useProviderApi.ts';
 
 /** The form's text state: every field as typed. */
 interface Draft {
@@ -256,7 +257,7 @@ function ProviderForm({ provider, onSaved }: { provider?: Provider; onSaved: (p:
 
 export function ProviderPage({ id }: { id?: string }) {
   const fmt = useFormat();
-  const loaded = useApi<Provider>(id ? `/providers/${encodeURIComponent(id)}` : null, { pollMs: PROVIDER_POLL_MS });
+  const loaded = useProviderApi<Provider>(id ? `/providers/${encodeURIComponent(id)}` : null);
   const [deleteError, setDeleteError] = useState<unknown>();
   const p = loaded.data;
 

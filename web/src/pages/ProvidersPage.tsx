@@ -7,9 +7,7 @@ import { Page } from '../components/Page.tsx';
 import { describeProviderStatus, providerTone, STATE_LABEL } from '../providers/statusWords.ts';
 import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
-import { useApi } from '../useApi.ts';
-
-export const PROVIDER_POLL_MS = 5000;
+import { useProviderApi } from '../providers/useProviderApi.ts';
 
 /** The providers API answers 404 "no such route" on a switch that does not have it yet. */
 export const providersMissing = (err: unknown) => err instanceof ApiError && err.status === 404 && err.message === 'no such route';
@@ -20,7 +18,7 @@ export function ProvidersUnavailable() {
 
 export function ProvidersPage() {
   const fmt = useFormat();
-  const providers = useApi<{ items: Provider[] }>('/providers', { pollMs: PROVIDER_POLL_MS });
+  const providers = useProviderApi<{ items: Provider[] }>('/providers');
   const missing = providersMissing(providers.error);
   return (
     <Page

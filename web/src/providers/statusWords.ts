@@ -50,7 +50,8 @@ export const STATE_LABEL: Record<ProviderStatus['state'], string> = {
 /** One or two sentences for the provider's page and the dashboard. */
 export function describeProviderStatus(p: Provider, fmtTime: (t: string) => string): string {
   const s = p.status;
-  const why = [s.lastError, explainSipStatus(s.lastStatus, s.lastReason)].filter(Boolean).join('; ');
+  // The switch's own words when it has them (they name the status too), else the status explained.
+  const why = s.lastError ?? explainSipStatus(s.lastStatus, s.lastReason);
   const next = s.nextAttemptAt ? ` Next attempt ${relative(s.nextAttemptAt)} (${fmtTime(s.nextAttemptAt)}).` : '';
   switch (s.state) {
     case 'disabled':
