@@ -9,7 +9,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { randomToken } from '../sip/random.ts';
-import { answerChallenge, readChallenge } from '../sip/digestClient.ts';
+import { answerChallenge, readChallenge, type Challenge } from '../sip/digestClient.ts';
 import { headerInt, type SipRequest, type SipResponse } from '../sip/message.ts';
 import type { SipStack } from '../sip/stack.ts';
 import type { Provider, ProviderDirectory, ProviderState, ProviderStatus } from '../store/providers.ts';
@@ -183,18 +183,25 @@ class ProviderRegistration {
     let answered = 0;
     let minExpiresFollowed = 0;
     let auth: { header: string; value: unknown } | undefined;
+    let challenge: Challenge | null = null;
+    let nonceCount = 0;
+    // Each request answering a nonce counts up (RFC 7616 §3.4): the same count again is a replay.
+    const answer = (c: Challenge, secret: string) => ({
+      header: c.header,
+      value: [answerChallenge(c, { username: p.authUsername ?? p.username ?? '', password: secret }, 'REGISTER', registrarUri(p), { nonceCount: ++nonceCount })],
+    });
     // Try each resolved target in turn while they time out or are unavailable.
     for (const target of targets) {
       for (;;) {
         res = await this.send(target, expires, auth);
         if ((res.status === 401 || res.status === 407) && answered < 2) {
-          const challenge = readChallenge(res);
+          challenge = readChallenge(res);
           const stale = /stale\s*=\s*"?true/i.test(JSON.stringify(res.headers[res.status === 407 ? 'proxy-authenticate' : 'www-authenticate'] ?? ''));
           // Answer a challenge once; again only if the provider says our nonce went stale.
           if (!challenge || password === null || (answered === 1 && !stale)) break;
           answered++;
-          const username = p.authUsername ?? p.username ?? '';
-          auth = { header: challenge.header, value: [answerChallenge(challenge, { username, password }, 'REGISTER', registrarUri(p))] };
+          nonceCount = 0;
+          auth = answer(challenge, password);
           continue;
         }
         if (res.status === 423 && minExpiresFollowed < 3) {
@@ -202,6 +209,7 @@ class ProviderRegistration {
           if (!min || min <= expires) break;
           minExpiresFollowed++;
           this.expires = expires = min;
+          if (challenge && password !== null) auth = answer(challenge, password);
           continue;
         }
         break;
