@@ -1,6 +1,7 @@
 /** Call records and live channels in words. */
-import type { CdrStatus, ChannelState } from '../api/types.ts';
-import type { Tone } from '../components/Badge.tsx';
+import type { CdrStatus, CdrSummary, ChannelState } from '../api/types.ts';
+import type { Tone } from '../components/tone.ts';
+import { duration } from '../format.ts';
 
 export const STATUS_TONE: Record<CdrStatus, Tone> = { answered: 'good', busy: 'warn', 'no-answer': 'warn', cancelled: 'neutral', failed: 'bad' };
 
@@ -30,4 +31,51 @@ export function hangupWords(cause: string | null | undefined, by: string | null 
   const status = sipStatus && sipStatus !== 200 ? ` (${sipStatus})` : '';
   const side = cause !== 'normal' && by ? ` · ${by} side` : '';
   return `${who}${what}${status}${side}`;
+}
+
+const SIP_MEANING: Record<number, string> = {
+  403: 'refused (403 Forbidden)',
+  404: 'nobody by that number or name (404 Not Found)',
+  408: 'no answer in time (408)',
+  480: 'nobody available (480)',
+  484: 'the number is incomplete (484)',
+  486: 'busy (486)',
+  487: 'cancelled (487)',
+  488: 'the two sides share no codec (488)',
+  500: 'the switch failed (500)',
+  502: 'the next hop failed (502)',
+  503: 'unavailable, or a limit was reached (503)',
+  603: 'declined (603)',
+};
+
+const DIALPLAN_OUTCOME: Record<string, string> = {
+  error: 'threw an error (its log says where)',
+  timeout: 'ran out of time',
+  memory: 'ran out of memory',
+  crashed: 'crashed its worker',
+  rejected: 'was not run: too many at once, or your dialplans are suspended',
+};
+
+/** Why a call ended as it did, in a sentence or two (for the call's page). */
+export function whyItEnded(c: CdrSummary): string {
+  const dp = c.dialplan?.outcome ? DIALPLAN_OUTCOME[c.dialplan.outcome] : undefined;
+  const dialplan = dp ? ` The dialplan ${c.dialplan!.name} ${dp}.` : '';
+  const rang = c.ringMs ? ` after ${duration(c.ringMs)} of ringing` : '';
+  switch (c.status) {
+    case 'answered': {
+      const how = c.hangupCause && c.hangupCause !== 'normal' ? ` (${CAUSES[c.hangupCause] ?? c.hangupCause})` : '';
+      return `Answered${rang}; ${duration(c.talkMs)} of talk, then the ${c.hangupBy ?? 'switch'} hung up${how}.${dialplan}`;
+    }
+    case 'busy':
+      return `The called side was busy${c.sipStatus ? ` (${c.sipStatus})` : ''}.${dialplan}`;
+    case 'no-answer':
+      return `Nobody answered${rang}.${dialplan}`;
+    case 'cancelled':
+      return `The caller hung up before anyone answered${rang}.${dialplan}`;
+    case 'failed': {
+      const status = c.sipStatus ? `: ${SIP_MEANING[c.sipStatus] ?? `SIP ${c.sipStatus}`}` : '';
+      const cause = c.hangupCause && !['normal', 'rejected'].includes(c.hangupCause) ? `; ${CAUSES[c.hangupCause] ?? c.hangupCause}` : '';
+      return `The call failed${status}${cause}.${dialplan}`;
+    }
+  }
 }

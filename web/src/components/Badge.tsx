@@ -1,7 +1,6 @@
 /** A state in a word, with a colour that repeats what the word says (never the colour alone). */
 import type { ReactNode } from 'react';
-
-export type Tone = 'good' | 'bad' | 'warn' | 'busy' | 'neutral';
+import type { Tone } from './tone.ts';
 
 export function Badge({ tone, children, title }: { tone: Tone; children: ReactNode; title?: string }) {
   return (

@@ -5,7 +5,7 @@ import { Badge } from '../components/Badge.tsx';
 import { ErrorNote, Loading } from '../components/Feedback.tsx';
 import { Page, Section } from '../components/Page.tsx';
 import { duration } from '../format.ts';
-import { hangupWords, STATUS_TONE } from '../calls/words.ts';
+import { hangupWords, STATUS_TONE, whyItEnded } from '../calls/words.ts';
 import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
@@ -43,6 +43,9 @@ export function CallDetailPage({ id }: { id: string }) {
 
   return (
     <Page title={`${c.caller} → ${c.callee}`} subtitle={<><Link to="/calls">Call records</Link> · {fmt.dateTime(c.startedAt)}</>}>
+      <p className="lead" data-testid="why-it-ended">
+        {whyItEnded(c)}
+      </p>
       <div className="grid two">
         <Section title="Call">
           <dl className="facts">

@@ -1,5 +1,5 @@
 import type { Registration, SipAccount } from '../api/types.ts';
-import type { Tone } from '../components/Badge.tsx';
+import type { Tone } from '../components/tone.ts';
 
 /** Whether a phone is usable right now, in a word and a tone. */
 export function phoneState(account: SipAccount, bindings: Registration[]): { tone: Tone; label: string } {

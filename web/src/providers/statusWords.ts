@@ -1,6 +1,6 @@
 /** A provider's registration state in words: what happened, and what the switch will do next. */
 import type { Provider, ProviderStatus } from '../api/types.ts';
-import type { Tone } from '../components/Badge.tsx';
+import type { Tone } from '../components/tone.ts';
 import { relative } from '../format.ts';
 
 const STATUS_MEANING: Record<number, string> = {
