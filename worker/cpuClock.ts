@@ -32,9 +32,13 @@ export function sampleThreadCpu(): ThreadCpu {
   return sample;
 }
 
-/** The most CPU any one thread ran between two samples. */
+/**
+ * The most CPU any one thread ran between two samples. A thread missing from `since` started
+ * after it, so all of its CPU counts: isolated-vm runs an isolate on a new, short-lived thread
+ * when its pool threads are all busy, and a busy loop that landed on one was never stopped.
+ */
 export function busiestThreadMs(since: ThreadCpu, now: ThreadCpu): number {
   let most = 0;
-  for (const [tid, ms] of now) most = Math.max(most, ms - (since.get(tid) ?? ms));
+  for (const [tid, ms] of now) most = Math.max(most, ms - (since.get(tid) ?? 0));
   return most;
 }
