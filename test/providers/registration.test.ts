@@ -169,7 +169,7 @@ describe('provider registration against a sipp registrar', { skip: noSipp, timeo
     assert.equal((await api.delete(`/providers/${created.id}`)).status, 204);
   });
 
-  test('a 404 stops the registration with a reason that names the account', async () => {
+  test('a 404 stops the registration with a reason that names the account, also across a restart of the switch', async () => {
     const password = secret();
     const unknown = await registrar({ file: 'provider_registrar_404.xml', user: 'carol', password });
     const created = await createProvider({ name: 'unknown', port: unknown.port, username: 'carol', password });
@@ -178,6 +178,18 @@ describe('provider registration against a sipp registrar', { skip: noSipp, timeo
     assert.match(stopped.status.lastError, /does not know carol \(404 Not Found\)/);
     await sleep(LONGER_THAN_A_RETRY_MS);
     assert.deepEqual(answersIn(unknown.trace()), ['401', '404'], 'no REGISTER after the 404');
+
+    // A restart does not retry it either (a new agent loop would come with a new Call-ID: a new registrar sees it).
+    unknown.kill();
+    await unknown.done;
+    const watching = await registrar({ file: 'provider_registrar_404.xml', user: 'carol', password, port: unknown.port });
+    await sw.restart();
+    api.baseUrl = sw.httpUrl;
+    await sleep(LONGER_THAN_A_RETRY_MS);
+    assert.deepEqual(watching.trace(), [], 'no REGISTER after the restart');
+    const after = await listedProvider(api, created.id);
+    assert.equal(after.status.state, 'disabled');
+    assert.equal(after.status.lastError, stopped.status.lastError);
     assert.equal((await api.delete(`/providers/${created.id}`)).status, 204);
   });
 
@@ -212,7 +224,7 @@ describe('provider registration against a sipp registrar', { skip: noSipp, timeo
     assert.equal((await api.delete(`/providers/${created.id}`)).status, 204);
   });
 
-  test('disabling a registered provider removes its binding (Expires: 0) and sends nothing more', async () => {
+  test('disabling a registered provider removes its binding (Expires: 0) and sends nothing more; enabling registers it again', async () => {
     const password = secret();
     const reg = await registrar({ user: 'erin', password });
     const created = await createProvider({ name: 'switched-off', port: reg.port, username: 'erin', password });
@@ -228,6 +240,15 @@ describe('provider registration against a sipp registrar', { skip: noSipp, timeo
     assert.equal(listed.status.registeredUntil, null);
     await sleep(LONGER_THAN_A_RETRY_MS);
     assert.equal(registersIn(reg.trace()).length, count, 'nothing sent after the unREGISTER');
+
+    reg.kill();
+    await reg.done;
+    const again = await registrar({ user: 'erin', password, port: reg.port });
+    const on = await api.patch(`/providers/${created.id}`, { enabled: true });
+    assert.equal(on.status, 200);
+    assert.equal(on.body.status.state, 'registering');
+    await waitForProvider(api, created.id, 'registered again', 10_000, inState('registered'));
+    assert.deepEqual(answersIn(again.trace()).slice(0, 2), ['401', '200']);
     assert.equal((await api.delete(`/providers/${created.id}`)).status, 204);
   });
 
