@@ -12,9 +12,17 @@ import { ConfigError } from '../config.ts';
 import { CredentialCipher, CredentialKeyError } from './credentials.ts';
 
 export function loadCredentialCipher(config: Config, log: Logger): CredentialCipher {
+  if (config.credentials.key) {
+    try {
+      return new CredentialCipher(CredentialCipher.parseKey(config.credentials.key));
+    } catch (err) {
+      if (err instanceof CredentialKeyError) throw new ConfigError([`CREDENTIALS_KEY: ${err.message}`]);
+      throw err;
+    }
+  }
+  // Without CREDENTIALS_KEY, every problem is the key file's: say so, naming it.
+  const file = config.credentials.keyFile;
   try {
-    if (config.credentials.key) return new CredentialCipher(CredentialCipher.parseKey(config.credentials.key));
-    const file = config.credentials.keyFile;
     if (!existsSync(file)) {
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
@@ -22,7 +30,6 @@ export function loadCredentialCipher(config: Config, log: Logger): CredentialCip
     }
     return new CredentialCipher(CredentialCipher.parseKey(readFileSync(file, 'utf8')));
   } catch (err) {
-    if (err instanceof CredentialKeyError) throw new ConfigError([`CREDENTIALS_KEY: ${err.message}`]);
-    throw new ConfigError([`CREDENTIALS_KEY_FILE: ${config.credentials.keyFile}: ${(err as Error).message}`]);
+    throw new ConfigError([`CREDENTIALS_KEY_FILE: ${file}: ${(err as Error).message}`]);
   }
 }
