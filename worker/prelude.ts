@@ -1,13 +1,18 @@
 /**
  * Code run in every fresh context before the tenant's dialplan. It is compiled together with the
  * dialplan (`executable`), once per isolate and dialplan, never per context (compiling it anew in
- * each context cost 0.6 ms, more than creating the context), and that script's completion value is
- * the set-up function the worker then applies.
+ * each context cost 0.6 ms, more than creating the context), and running that script in a fresh
+ * context is the whole execution: its completion value is a promise of the result JSON.
  *
- * It installs the sandbox API as plain in-context functions. The host References ($0, $1) live
- * only in this closure, never on a global: a Reference's constructor is isolated-vm's class, so a
- * reachable one would be an escape hatch. Strict mode keeps these frames out of `caller` and of
- * structured stack traces (`getThis`/`getFunction` return undefined for strict functions).
+ * It installs the sandbox API as plain in-context functions. The host Reference lives only in
+ * this closure, never where user code can reach it: a Reference's constructor is isolated-vm's
+ * class, so a reachable one would be an escape hatch. The worker hands over the per-execution
+ * values (host Reference, call facts, time zone) as a global set just before the script runs, in
+ * the same isolate-thread wake-up; the prelude takes and deletes it before any user code exists in
+ * the context. (Passing them as arguments of a set-up function instead cost a second task per
+ * execution: one to run the script and get that function, one to apply it.) Strict mode keeps
+ * these frames out of `caller` and of structured stack traces (`getThis`/`getFunction` return
+ * undefined for strict functions).
  *
  * User code runs after this and can replace any built-in, so everything used later (JSON, Error,
  * Object.freeze, String) is captured now, and every isolated-vm options object has a null
@@ -19,15 +24,27 @@
  * into a rejection here, because a host function that itself rejects trips Node's unhandled-
  * rejection check before isolated-vm attaches its handler.
  *
- * Set-up arguments: the dialplan's wrapper function (bound by `executable`; see compile.ts: calling
- * it runs the top level and resolves to the default export), the host Reference
- * `(op, argsJson) => Promise<replyJson>`, the log Reference `(level, message) => void`, the call
- * facts (a copy), the time zone, the limits. Returns a promise of the result JSON: one call does
- * the whole execution.
+ * The one host Reference serves host operations, `(op, argsJson) => Promise<replyJson>`, and log
+ * lines, `('log', level, message)` applied synchronously: one Reference to transfer into each
+ * context instead of two.
  */
-const PRELUDE = String.raw`(function (dialplan, host, logSink, callData, timeZone, limits) {
+
+/** The global through which the worker hands an execution's values to the prelude. */
+export const SETUP_GLOBAL = '__dialplanSetup';
+
+export interface PreludeLimits {
+  maxHostOps: number;
+  maxLogLines: number;
+  maxLogChars: number;
+}
+
+const prelude = (limits: PreludeLimits) => String.raw`(function (dialplan) {
 'use strict';
 const g = globalThis;
+const setup = g.${SETUP_GLOBAL};
+delete g.${SETUP_GLOBAL};
+const host = setup[0], callData = setup[1], timeZone = setup[2];
+const limits = ${JSON.stringify(limits)};
 const { stringify, parse } = JSON;
 const freeze = Object.freeze, defineProperty = Object.defineProperty, keysOf = Object.keys;
 const ErrorCtor = Error, StringCtor = String, DateCtor = Date, DateTimeFormat = Intl.DateTimeFormat;
@@ -73,7 +90,7 @@ function logAt(level, args) {
     if (message.length > limits.maxLogChars) message = message.slice(0, limits.maxLogChars) + '…';
   }
   // Synchronous, so a line always reaches the host before the execution's result does.
-  logSink.applySync(undefined, [level, message], logOptions);
+  host.applySync(undefined, ['log', level, message], logOptions);
 }
 
 const WEEKDAYS = freeze({ __proto__: null, Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 });
@@ -160,11 +177,11 @@ return (async function start() {
 /**
  * The script run in each execution's fresh context: the prepared dialplan (its wrapper starts on
  * line 0, so the tenant's lines keep their numbers) and, after it, the prelude, as two sibling
- * function expressions: the dialplan cannot see the prelude's closure. Running it only binds the
- * wrapper as the set-up function's first argument; no tenant code runs, so `bind` is still the
- * built-in. One script means one task on the isolate thread per execution instead of two. Prelude
- * frames are in `dialplan.js` too, below the tenant's last line (`locate` skips them).
+ * function expressions: the dialplan cannot see the prelude's closure. Running it hands the
+ * wrapper to the prelude, which installs the API and then calls it; its completion value is the
+ * promise of the result JSON. Prelude frames are in `dialplan.js` too, below the tenant's last
+ * line (`locate` skips them).
  */
-export function executable(preparedCode: string): string {
-  return `((dialplan, setup) => setup.bind(undefined, dialplan))(${preparedCode},\n${PRELUDE})`;
+export function executable(preparedCode: string, limits: PreludeLimits): string {
+  return `((dialplan, setup) => setup(dialplan))(${preparedCode},\n${prelude(limits)})`;
 }

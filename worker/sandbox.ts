@@ -1,7 +1,7 @@
 import ivm from 'isolated-vm';
 import { busiestThreadMs, type ThreadCpu } from './cpuClock.ts';
 import { locate, SCRIPT_ORIGIN } from './compile.ts';
-import { executable } from './prelude.ts';
+import { executable, SETUP_GLOBAL } from './prelude.ts';
 import type { HostOp, RunMessage, WorkerConfig, WorkerLogLevel, WorkerOutcome } from './protocol.ts';
 
 /** Compiled dialplans kept per isolate (a tenant runs few at a time; each costs heap). */
@@ -193,47 +193,43 @@ export class TenantSandbox {
     this.lastUsed = Date.now();
     const cpuAtStart = this.cpu();
     const cpuMs = () => Number(this.cpu() - cpuAtStart) / 1e6;
-    const held: Array<{ release(): void }> = [];
+    let context: ivm.Context | null = null;
+    let host: ivm.Reference | null = null;
     try {
       // Set-up runs on the isolate thread too; each finished step ends a slice, so neither this
       // execution nor a concurrent one of the tenant is charged for the host's own work.
       // Taken before the first await: a context must never serve two executions.
       const fresh = this.spare ?? this.isolate.createContext();
       this.spare = null;
-      const context = await fresh;
-      this.markSliceStart();
-      held.push(context);
-      const hostRef = new ivm.Reference(async (op: HostOp, argsJson: string) => {
+      context = await fresh;
+      host = new ivm.Reference((op: HostOp | 'log', argsJsonOrLevel: string, message?: string) => {
+        if (op === 'log') return io.log(argsJsonOrLevel as WorkerLogLevel, String(message));
         this.markSliceStart();
-        return io.hostCall(op, argsJson);
+        return io.hostCall(op, argsJsonOrLevel);
       });
-      const logRef = new ivm.Reference((level: WorkerLogLevel, message: string) => io.log(level, message));
-      held.push(hostRef, logRef);
-      const limits = {
-        maxHostOps: MAX_HOST_OPS,
-        maxLogLines: this.config.maxLogLines,
-        maxLogChars: this.config.maxLogChars,
-      };
       const script = await this.script(dialplan.hash, dialplan.code);
       this.markSliceStart();
-      // Running the script only defines functions; the set-up function runs the tenant's code.
-      const setup = await script.run(context, { reference: true });
-      held.push(setup);
+      // Two tasks queued back to back run in one wake-up of the isolate's thread: the values go in
+      // as a global that the prelude takes (and deletes) before any user code runs.
+      context.global.setIgnored(SETUP_GLOBAL, [host, msg.call, msg.timeZone], { copy: true });
+      const result = script.run(context, { promise: true });
+      // Queued behind this execution's start, the next context is made in the same wake-up, while
+      // this execution waits on its first host call.
+      this.prepareSpare();
+      const resultJson: unknown = await result;
       this.markSliceStart();
-      const resultJson: unknown = await setup.apply(undefined, [hostRef, logRef, msg.call, msg.timeZone, limits], {
-        arguments: { copy: true },
-        result: { promise: true },
-      });
-      this.markSliceStart();
-      const result = JSON.parse(String(resultJson)) as { ok: boolean; message?: string; stack?: string };
-      if (result.ok) return { outcome: 'completed', cpuMs: cpuMs() };
-      return { outcome: 'error', error: locate(result.message ?? 'error', result.stack ?? '', dialplan.lines), cpuMs: cpuMs() };
+      const outcome = JSON.parse(String(resultJson)) as { ok: boolean; message?: string; stack?: string };
+      if (outcome.ok) return { outcome: 'completed', cpuMs: cpuMs() };
+      return { outcome: 'error', error: locate(outcome.message ?? 'error', outcome.stack ?? '', dialplan.lines), cpuMs: cpuMs() };
     } catch (err) {
       return { ...this.failure(err), cpuMs: cpuMs() };
     } finally {
       this.live.delete(msg.id);
       this.lastUsed = Date.now();
-      if (!this.isolate.isDisposed) for (const h of held) h.release();
+      if (!this.isolate.isDisposed) {
+        context?.release();
+        host?.release();
+      }
       if (this.retiring && this.live.size === 0) this.dispose('idle');
       this.prepareSpare();
     }
@@ -256,7 +252,8 @@ export class TenantSandbox {
     if (script) {
       this.scripts.delete(hash);
     } else {
-      script = this.isolate.compileScript(executable(code), SCRIPT_ORIGIN);
+      const limits = { maxHostOps: MAX_HOST_OPS, maxLogLines: this.config.maxLogLines, maxLogChars: this.config.maxLogChars };
+      script = this.isolate.compileScript(executable(code, limits), SCRIPT_ORIGIN);
       // A failed compile is not kept: the next execution tries again.
       script.catch(() => this.scripts.get(hash) === script && this.scripts.delete(hash));
       if (this.scripts.size >= SCRIPTS_PER_ISOLATE) {
