@@ -3,9 +3,10 @@
  * the switch through here, so what the tests exercise is what runs.
  */
 import type { Server } from 'node:http';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { createApiApp } from './api/app.ts';
-import { ensureDataDirWritable, type Config } from './config.ts';
+import { ConfigError, ensureDataDirWritable, type Config } from './config.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { startBindingSweeper } from './sip/bindingSweeper.ts';
 import { createSipService, type SipService } from './sip/service.ts';
@@ -19,6 +20,8 @@ import { persistCalls } from './calls/persistence.ts';
 import { LiveView } from './calls/liveView.ts';
 import { startCdrWriter, type CdrWriter } from './cdr/writer.ts';
 import { startCdrRetention } from './cdr/retention.ts';
+import { openCdrSpool } from './cdr/spool.ts';
+import { withInsertDeadline } from './cdr/deadline.ts';
 import { loadCredentialCipher } from './providers/credentialKey.ts';
 import { startProviderService, type ProviderService } from './providers/service.ts';
 
@@ -59,9 +62,17 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
   );
   // Consumers of call events subscribe here, before any call can start.
   const stops: Array<() => Promise<void> | void> = [() => store.close()];
-  const cdrWriter = startCdrWriter({ bus, sink: store.cdrs, log: log.child({ subsystem: 'cdr' }), registry: metrics.registry });
+  const cdrLog = log.child({ subsystem: 'cdr' });
+  // A database that hangs is treated like one that refuses: the batch goes to the spool.
+  const cdrSink = withInsertDeadline(store.cdrs, 20_000);
+  const spoolDir = path.join(config.dataDir, 'spool');
+  const cdrSpool = await openCdrSpool({ dir: spoolDir, sink: cdrSink, log: cdrLog, registry: metrics.registry }).catch(async (err: Error) => {
+    await store.close();
+    throw new ConfigError([`DATA_DIR: cannot keep the call record spool in ${spoolDir} (${err.message})`]);
+  });
+  const cdrWriter = startCdrWriter({ bus, sink: cdrSink, spool: cdrSpool, log: cdrLog, registry: metrics.registry });
   const liveView = new LiveView(bus);
-  stops.unshift(() => liveView.stop(), () => cdrWriter.stop());
+  stops.unshift(() => liveView.stop(), () => cdrWriter.stop(), () => cdrSpool.stop());
   stops.unshift(startCdrRetention({ archive: store.cdrs, retentionDays: config.cdr.retentionDays, log: log.child({ subsystem: 'cdr' }) }));
   try {
     const d = config.dialplan;

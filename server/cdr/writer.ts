@@ -1,14 +1,18 @@
 /**
  * The CDR writer: a consumer of the call event bus. It keeps each open call's state in memory,
- * finalises the record on `call.ended` and writes finished records in batches. A failed write is
- * retried with back-off and the records stay queued; nothing is dropped unless the queue is full,
- * and then each dropped record is logged whole at error level (see README.md, "Failure").
+ * finalises the record on `call.ended` and writes finished records in batches. A batch the database
+ * refuses goes to the spool on local disk (spool.ts), which writes it when the database answers
+ * again; while the spool holds records, new batches join them there. Without a spool, or when the
+ * disk fails too, a failed batch stays queued in memory and is retried with back-off; nothing is
+ * dropped unless that queue is full, and then each dropped record is logged whole at error level
+ * (see README.md, "Failure").
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CallEvent, EventBus } from '../calls/events.ts';
 import type { Cdr } from '../store/cdrs.ts';
 import { applyEvent, finalise, newCallState, type CallState } from './callRecord.ts';
+import type { CdrSpool } from './spool.ts';
 
 export interface CdrSink {
   insert(records: readonly Cdr[]): Promise<void>;
@@ -17,6 +21,8 @@ export interface CdrSink {
 export interface CdrWriterOptions {
   bus: EventBus;
   sink: CdrSink;
+  /** Where batches the sink refuses are kept until it takes them; without one they wait in memory. */
+  spool?: CdrSpool;
   log: Logger;
   registry?: Registry;
   /** A partial batch waits at most this long. */
@@ -30,7 +36,7 @@ export interface CdrWriterOptions {
 }
 
 export interface CdrWriter {
-  /** Writes everything queued now; rejects if the write fails (the records stay queued). */
+  /** Writes (or spools) everything queued now; rejects if that fails (the records stay queued). */
   flush(): Promise<void>;
   /** Unsubscribes and makes a last attempt to write what is queued. */
   stop(): Promise<void>;
@@ -96,6 +102,25 @@ export function startCdrWriter(o: CdrWriterOptions): CdrWriter {
     }, ms);
   }
 
+  /** Into the database, or the spool: there while it holds older records, or when the database fails. */
+  async function deliver(batch: Cdr[]): Promise<'written' | 'spooled'> {
+    const spool = o.spool;
+    if (spool?.pending) {
+      await spool.append(batch);
+      return 'spooled';
+    }
+    try {
+      await o.sink.insert(batch);
+      return 'written';
+    } catch (err) {
+      failures.inc();
+      if (!spool) throw err;
+      o.log.error({ err, records: batch.length }, 'CDR write failed; spooling the batch to disk');
+      await spool.append(batch);
+      return 'spooled';
+    }
+  }
+
   /** Writes batches until the queue is empty; one writer at a time. */
   function write(): Promise<void> {
     if (writing) return writing.then(() => (queue.length ? write() : undefined));
@@ -105,10 +130,10 @@ export function startCdrWriter(o: CdrWriterOptions): CdrWriter {
       try {
         while (queue.length) {
           const batch = queue.slice(0, batchSize);
+          let outcome: 'written' | 'spooled';
           try {
-            await o.sink.insert(batch);
+            outcome = await deliver(batch);
           } catch (err) {
-            failures.inc();
             failedAttempts++;
             const delay = Math.min(retryMaxMs, retryBaseMs * 2 ** (failedAttempts - 1)) * (0.5 + Math.random() / 2);
             o.log.error({ err, queued: queue.length, attempt: failedAttempts, retryInMs: Math.round(delay) }, 'CDR write failed; records kept, retrying');
@@ -119,7 +144,7 @@ export function startCdrWriter(o: CdrWriterOptions): CdrWriter {
           }
           queue.splice(0, batch.length);
           queueDepth.set(queue.length);
-          written.inc(batch.length);
+          if (outcome === 'written') written.inc(batch.length);
           if (failedAttempts) o.log.warn({ afterAttempts: failedAttempts }, 'CDR writes recovered');
           failedAttempts = 0;
         }
