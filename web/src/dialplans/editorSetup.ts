@@ -5,7 +5,7 @@
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from '@codemirror/autocomplete';
 import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
 import { javascript, javascriptLanguage } from '@codemirror/lang-javascript';
-import { bracketMatching, defaultHighlightStyle, foldGutter, foldKeymap, indentOnInput, syntaxHighlighting } from '@codemirror/language';
+import { bracketMatching, foldGutter, foldKeymap, indentOnInput } from '@codemirror/language';
 import { lintGutter, lintKeymap, setDiagnostics, type Diagnostic } from '@codemirror/lint';
 import { EditorState, type Extension } from '@codemirror/state';
 import {
@@ -19,6 +19,7 @@ import {
 } from '@codemirror/view';
 import { dialplanApi } from './apiModel.ts';
 import { dialplanCompletion } from './completion.ts';
+import { editorTheme } from './editorTheme.ts';
 
 export interface EditorCallbacks {
   onChange(source: string): void;
@@ -40,7 +41,7 @@ export function editorExtensions(cb: EditorCallbacks): Extension[] {
     drawSelection(),
     EditorState.allowMultipleSelections.of(true),
     indentOnInput(),
-    syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+    editorTheme(),
     bracketMatching(),
     closeBrackets(),
     autocompletion({ activateOnTyping: true }),

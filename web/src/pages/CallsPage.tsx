@@ -121,7 +121,7 @@ export function CallsPage() {
         </div>
       </form>
       <ErrorNote error={errs.general} />
-      {page.loading && !page.data ? (
+      {page.error ? null : page.loading && !page.data ? (
         <Loading what="call records" />
       ) : page.data?.items.length === 0 ? (
         <Empty>{filterQuery ? 'No call matches these filters.' : 'No calls yet. Calls appear here when they end.'}</Empty>
