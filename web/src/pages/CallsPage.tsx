@@ -4,7 +4,7 @@
  * live in the URL, so a filtered list can be bookmarked and the back button works. The first page
  * refreshes when a live call ends.
  */
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { API_BASE, query } from '../api/client.ts';
 import { CDR_STATUSES, type CdrPage } from '../api/types.ts';
 import { Badge } from '../components/Badge.tsx';
@@ -13,7 +13,7 @@ import { fieldErrors, SelectField, TextField } from '../components/Form.tsx';
 import { Page } from '../components/Page.tsx';
 import { duration, instantToZoned, zonedToInstant } from '../format.ts';
 import { hangupWords, STATUS_TONE } from '../calls/words.ts';
-import { useLive } from '../live/LiveProvider.tsx';
+import { useAfterCallEnds } from '../live/useAfterCallEnds.ts';
 import { Link, navigate, useLocation } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
@@ -34,7 +34,6 @@ function filtersFrom(search: URLSearchParams): Filters {
 export function CallsPage() {
   const fmt = useFormat();
   const { search } = useLocation();
-  const { state: live } = useLive();
   const applied = filtersFrom(search);
   const cursor = search.get('cursor') ?? undefined;
   // Cursors of the pages before this one, for "Newer": the API's cursor pages towards older records only.
@@ -49,13 +48,10 @@ export function CallsPage() {
   const listPath = `/cdrs${query({ from: applied.from, to: applied.to, number: applied.number, status: applied.status, limit: PAGE_SIZE, cursor })}`;
   const page = useApi<CdrPage>(listPath);
 
-  // A call just ended: on the first page, show its record (the writer stores it within a second).
-  useEffect(() => {
-    if (cursor || live.endedCount === 0) return;
-    const t = setTimeout(() => void page.reload(), 800);
-    return () => clearTimeout(t);
-    // Only the count matters: a reload per ended call.
-  }, [live.endedCount]);
+  // A call just ended: on the first page, show its record.
+  useAfterCallEnds(() => {
+    if (!cursor) void page.reload();
+  });
 
   const apply = (e: FormEvent) => {
     e.preventDefault();

@@ -1,5 +1,4 @@
 /** The state of everything at a glance: phones, providers, calls now, calls lately. */
-import { useEffect } from 'react';
 import type { CdrPage, Provider, Registration, SipAccount } from '../api/types.ts';
 import { Badge } from '../components/Badge.tsx';
 import { Empty, ErrorNote } from '../components/Feedback.tsx';
@@ -8,6 +7,7 @@ import { duration } from '../format.ts';
 import { CHANNEL_LABEL, CHANNEL_TONE, STATUS_TONE } from '../calls/words.ts';
 import { useLive } from '../live/LiveProvider.tsx';
 import { channelsOf } from '../live/liveState.ts';
+import { useAfterCallEnds } from '../live/useAfterCallEnds.ts';
 import { bindingsByAccount, phoneState, sourceOf } from '../phones/phoneState.ts';
 import { describeProviderStatus, providerTone, STATE_LABEL } from '../providers/statusWords.ts';
 import { Link } from '../router.tsx';
@@ -106,13 +106,8 @@ function CallsNow() {
 
 function RecentCalls() {
   const fmt = useFormat();
-  const { state } = useLive();
   const recent = useApi<CdrPage>('/cdrs?limit=8');
-  useEffect(() => {
-    if (state.endedCount === 0) return;
-    const t = setTimeout(() => void recent.reload(), 800);
-    return () => clearTimeout(t);
-  }, [state.endedCount]);
+  useAfterCallEnds(() => void recent.reload());
   return (
     <Section title="Recent calls" actions={<Link to="/calls">Call records</Link>}>
       <ErrorNote error={recent.error} />
