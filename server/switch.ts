@@ -19,6 +19,7 @@ import { CallService } from './calls/service.ts';
 import { persistCalls } from './calls/persistence.ts';
 import { LiveView } from './calls/liveView.ts';
 import { startCdrWriter, type CdrWriter } from './cdr/writer.ts';
+import type { CallState } from './cdr/callRecord.ts';
 import { startCdrRetention } from './cdr/retention.ts';
 import { openCdrSpool } from './cdr/spool.ts';
 import { withInsertDeadline } from './cdr/deadline.ts';
@@ -117,7 +118,21 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       log.child({ subsystem: 'calls' }),
     );
     sip.route({ steps: [calls.cancel, calls.initialInvite, calls.inDialog], onAck: (req) => calls.onAck(req) });
-    const persistence = persistCalls({ bus, store: store.liveCalls, nodeId: config.nodeId, callById: (id) => calls.callById(id), log });
+    const persistence = persistCalls({
+      bus,
+      store: store.liveCalls,
+      nodeId: config.nodeId,
+      callById: (id) => calls.callById(id),
+      recordState: (id) => cdrWriter.openCall(id),
+      log,
+    });
+    // Calls this node was handling when it stopped (restart, crash) carry on before SIP resumes.
+    const persisted = await store.liveCalls.forNode(config.nodeId);
+    for (const row of persisted) {
+      const record = (row.state as { record?: CallState | null }).record;
+      if (record) cdrWriter.resume(record);
+    }
+    if (persisted.length) log.info({ calls: calls.resume(persisted), persisted: persisted.length }, 'resumed calls from the previous run');
     stops.unshift(() => persistence.stop());
     await sip.stack.start();
     stops.unshift(() => sip.stack.stop());

@@ -4,12 +4,23 @@ import type { BridgeSnapshot } from './events.ts';
 
 /** Joins channels so they talk to each other. Channels are pushed in and pulled out; ids never change. */
 export class Bridge {
-  readonly id = newId();
-  readonly createdAt = Date.now();
+  readonly id: string;
+  readonly createdAt: number;
   readonly channels = new Set<Channel>();
   destroyed = false;
 
-  constructor(private readonly call: CallContext) {
+  /** `restored`: the bridge a previous run of this node had made, with its channels, re-joined quietly. */
+  constructor(
+    private readonly call: CallContext,
+    restored?: { snapshot: BridgeSnapshot; channels: Channel[] },
+  ) {
+    this.id = restored?.snapshot.id ?? newId();
+    this.createdAt = restored?.snapshot.createdAt ?? Date.now();
+    if (restored) {
+      for (const c of restored.channels) this.channels.add(c);
+      call.bus.emit({ type: 'bridge.entered', tenantId: call.tenantId, callId: call.id, bridge: this.snapshot(), channelId: restored.channels[0]?.id ?? '' });
+      return;
+    }
     call.bus.emit({ type: 'bridge.created', tenantId: call.tenantId, callId: call.id, bridge: this.snapshot() });
   }
 

@@ -28,8 +28,15 @@ export interface Cancellable {
   cancel(cause: HangupCause): void;
 }
 
+/** What a call resumed after a restart brings from its previous run (see persistentState). */
+export interface ResumedCall {
+  id: string;
+  finalSent: boolean;
+  lateOffer: boolean;
+}
+
 export class Call implements CallContext {
-  readonly id = newId();
+  readonly id: string;
   readonly log: Logger;
   inbound!: Channel;
   readonly outbound = new Set<Channel>();
@@ -53,9 +60,19 @@ export class Call implements CallContext {
     readonly inviteTx: ServerTransaction,
     readonly services: CallServices,
     log: Logger,
+    resumed?: ResumedCall,
   ) {
+    this.id = resumed?.id ?? newId();
     this.log = log.child({ callId: this.id, tenantId });
-    this.lateOffer = !inviteTx.request.content;
+    this.lateOffer = resumed ? resumed.lateOffer : !inviteTx.request.content;
+    this.finalSent = resumed?.finalSent ?? false;
+  }
+
+  /** A resumed answered call ends at the deadline its previous run set. */
+  resumeDeadline(maxUntil: number | null): void {
+    if (maxUntil === null || this.answeredAt === undefined) return;
+    this.limitMs = maxUntil - this.answeredAt;
+    this.maxDuration = setTimeout(() => this.hangupAll('max-duration'), Math.max(0, maxUntil - Date.now())).unref();
   }
 
   get bus(): EventBus {

@@ -35,9 +35,9 @@ export interface ChannelInit {
  * between bridges, nothing renames it. Every state change is an event with a full snapshot.
  */
 export class Channel {
-  readonly id = newId();
+  readonly id: string;
   state: ChannelState = 'down';
-  readonly createdAt = Date.now();
+  readonly createdAt: number;
   ringingAt?: number;
   answeredAt?: number;
   endedAt?: number;
@@ -48,11 +48,24 @@ export class Channel {
   pendingInvite?: PendingInvite;
   readonly log: Logger;
 
+  /** `restored`: the channel as a previous run of this node left it (same id, times and state). */
   constructor(
     readonly call: CallContext,
     readonly init: ChannelInit,
+    restored?: ChannelSnapshot,
   ) {
+    this.id = restored?.id ?? newId();
+    this.createdAt = restored?.createdAt ?? Date.now();
     this.log = call.log.child({ channelId: this.id });
+    if (restored) {
+      this.state = restored.state;
+      this.ringingAt = restored.ringingAt;
+      this.answeredAt = restored.answeredAt;
+      this.bridgeId = restored.bridgeId;
+      // Consumers that started with this run (the live view) learn of the channel here.
+      call.bus.emit({ type: 'channel.state', tenantId: call.tenantId, callId: call.id, channel: this.snapshot() });
+      return;
+    }
     call.bus.emit({ type: 'channel.created', tenantId: call.tenantId, callId: call.id, channel: this.snapshot() });
   }
 

@@ -20,6 +20,8 @@ export function persistCalls(o: {
   nodeId: string;
   /** The live call an event refers to (the service's registry). */
   callById(callId: string): Call | undefined;
+  /** The call's record in progress, kept with it so a restarted node completes the same record. */
+  recordState?(callId: string): unknown;
   log: Logger;
   intervalMs?: number;
 }): CallPersistence {
@@ -40,7 +42,7 @@ export function persistCalls(o: {
     const upserts = [];
     for (const id of dirty) {
       const call = o.callById(id);
-      if (call) upserts.push({ callId: id, tenantId: call.tenantId, nodeId: o.nodeId, state: call.persistentState(), updatedAt: now });
+      if (call) upserts.push({ callId: id, tenantId: call.tenantId, nodeId: o.nodeId, state: { ...call.persistentState(), record: o.recordState?.(id) ?? null }, updatedAt: now });
     }
     const deletes = [...ended];
     dirty.clear();

@@ -23,6 +23,7 @@ import { Dialer } from './dialer.ts';
 import type { EventBus, Party } from './events.ts';
 import { callHost } from './host.ts';
 import { blindTransfer } from './transfer.ts';
+import { resumeCall, type PersistedCall } from './recovery.ts';
 import { providerByLine, providerBySource } from '../providers/incoming.ts';
 import type { ProviderDestinationDeps } from '../providers/outbound.ts';
 import type { Provider } from '../store/providers.ts';
@@ -100,6 +101,36 @@ export class CallService {
       const a = await this.store.sipAccountLookup.byUsername(username);
       return a && a.tenantId === tenantId ? a : null;
     };
+  }
+
+  /**
+   * Takes over the calls a previous run of this node persisted (before SIP traffic starts), so
+   * their CANCELs, answers, BYEs and re-INVITEs find them. Returns how many were resumed.
+   */
+  resume(persisted: Array<{ callId: string; state: unknown }>): number {
+    let resumed = 0;
+    for (const row of persisted) {
+      const state = row.state as PersistedCall;
+      if (state?.version !== 1) {
+        this.log.warn({ callId: row.callId }, 'persisted call state in an unknown form: not resumed');
+        continue;
+      }
+      try {
+        const call = resumeCall(state, this.callServices(), this.log.child({ tenantId: state.tenantId, resumed: true }));
+        this.byInvite.set(state.caller.inviteKey, call);
+        this.byId.set(call.id, call);
+        this.perTenant.set(call.tenantId, (this.perTenant.get(call.tenantId) ?? 0) + 1);
+        call.maybeEnd();
+        resumed++;
+      } catch (err) {
+        this.log.error({ err, callId: row.callId, tenantId: state.tenantId }, 'could not resume a persisted call');
+      }
+    }
+    return resumed;
+  }
+
+  private callServices() {
+    return { stack: this.stack, dialogs: this.dialogs, bus: this.bus, maxCallMs: this.o.maxCallMs, onEnded: (c: Call) => this.ended(c) };
   }
 
   /** Pipeline step: a new INVITE (no To tag). */
@@ -267,7 +298,7 @@ export class CallService {
     }
 
     const scope = this.store.tenant(tenantId);
-    const call = new Call(tenantId, tx, { stack: this.stack, dialogs: this.dialogs, bus: this.bus, maxCallMs: this.o.maxCallMs, onEnded: (c) => this.ended(c) }, log);
+    const call = new Call(tenantId, tx, this.callServices(), log);
     this.perTenant.set(tenantId, active + 1);
     this.byInvite.set(tx.key, call);
     this.byId.set(call.id, call);

@@ -122,6 +122,15 @@ export class ClientTransaction {
     this.timeoutTimer = setTimeout(() => this.fail(408, 'Request Timeout'), 64 * this.table.timers.t1).unref();
   }
 
+  /**
+   * A transaction resumed after a restart: its INVITE was sent and answered provisionally by the
+   * node before, so it waits in Proceeding for the final response (nothing is resent).
+   */
+  resume(): void {
+    this.state = 'proceeding';
+    this.gotProvisional = true;
+  }
+
   private retransmit(): void {
     if (this.state !== 'calling' && !(this.state === 'proceeding' && !this.isInvite)) return;
     this.table.io.send(this.peer, this.data!);
@@ -218,6 +227,16 @@ export class ClientTransactionTable {
     const tx = new ClientTransaction(request, peer, handlers, this);
     this.transactions.set(tx.key, tx);
     tx.start();
+    return tx;
+  }
+
+  /** Takes over an INVITE a previous run of this node sent (see ClientTransaction.resume). */
+  resume(request: SipRequest, peer: Peer, handlers: ClientTransactionHandlers, branch: string): ClientTransaction {
+    const { host, port } = this.io.sentBy(peer.transport);
+    request.headers.via = [{ version: '2.0', protocol: peer.transport.toUpperCase(), host, port, params: { branch, rport: null } }];
+    const tx = new ClientTransaction(request, peer, handlers, this);
+    this.transactions.set(tx.key, tx);
+    tx.resume();
     return tx;
   }
 

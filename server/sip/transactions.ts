@@ -54,6 +54,20 @@ export class ServerTransaction {
     return this.request.method === 'INVITE';
   }
 
+  /**
+   * The INVITE transaction of a call a previous run of this node was handling: same key and To tag,
+   * already past its provisional responses, so its final answer reaches the caller as before.
+   */
+  static resumed(key: string, request: SipRequest, responsePeer: Peer, toTag: string, table: TransactionTable, answered: boolean): ServerTransaction {
+    const tx = new ServerTransaction(key, request, responsePeer, responsePeer, undefined, table);
+    tx.tag = toTag;
+    tx.provisionalSent = true;
+    // An answered call's INVITE transaction is over: it only stands for the caller's dialog.
+    if (answered) tx.finalStatus = 200;
+    else table.add(tx);
+    return tx;
+  }
+
   /** Our To tag for this request's responses, made when first needed. */
   get toTag(): string {
     return (this.tag ??= newTag());

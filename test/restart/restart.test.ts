@@ -1,0 +1,170 @@
+/**
+ * A crash costs a few seconds and nothing else: the switch is killed with SIGKILL in the middle of
+ * a call and started again on the same data; the call carries on (CANCEL, answer, BYE) and its
+ * record is completed. The sipp peers see ordinary SIP flows.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { spawnSwitch, type ProcessSwitch } from '../helpers/processSwitch.ts';
+import { skipWithout } from '../interop/tools.ts';
+import {
+  assertSippOk,
+  dialplanSource,
+  flowOf,
+  newTenant,
+  registeredUas,
+  scenario,
+  scratch,
+  sleep,
+  startSipp,
+  type SippPeer,
+  type SippResult,
+  type Tenant,
+} from '../calls/harness.ts';
+import type { TestSwitch } from '../helpers/switch.ts';
+
+const skip = skipWithout('sipp', 'sip-tester');
+
+/** The one record of a tenant's only call, once it is written (the process owns the writer). */
+async function onlyRecord(t: Tenant): Promise<any> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const list = await t.api.get('/cdrs?limit=10');
+    if (list.body.items?.length) {
+      assert.equal(list.body.items.length, 1, `one record: ${JSON.stringify(list.body.items)}`);
+      return (await t.api.get(`/cdrs/${list.body.items[0].id}`)).body;
+    }
+    if (Date.now() > deadline) assert.fail('no call record within 10 s');
+    await sleep(100);
+  }
+}
+
+/** Until the live view shows `channels` outbound channels ringing. */
+async function waitUntilRinging(t: Tenant, channels: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const live = await t.api.get('/calls');
+    const ringing = (live.body.items?.[0]?.channels ?? []).filter((c: { direction: string; state: string }) => c.direction === 'outbound' && c.state === 'ringing');
+    if (ringing.length >= channels) return;
+    if (Date.now() > deadline) assert.fail(`not ${channels} ringing branches within 10 s: ${JSON.stringify(live.body)}`);
+    await sleep(50);
+  }
+}
+
+async function waitUntilUp(t: Tenant): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const live = await t.api.get('/calls');
+    const chans = live.body.items?.[0]?.channels ?? [];
+    if (chans.length >= 2 && chans.every((c: { state: string }) => c.state === 'up')) return;
+    if (Date.now() > deadline) assert.fail(`call not up within 10 s: ${JSON.stringify(live.body)}`);
+    await sleep(50);
+  }
+}
+
+describe('restart in the middle of a call', { skip }, () => {
+  let sw: ProcessSwitch;
+  const tmp = scratch();
+  const peers: SippPeer[] = [];
+  // The harness's helpers need only the addresses of the switch.
+  const asTestSwitch = () => ({ sipPort: sw.sipPort, httpUrl: sw.httpUrl }) as unknown as TestSwitch;
+
+  before(async () => {
+    sw = await spawnSwitch();
+  });
+  after(async () => {
+    for (const p of peers) p.kill();
+    await sw?.close();
+    tmp.remove();
+  });
+
+  async function crashAndRestart(): Promise<void> {
+    // Persisted state is flushed every 100 ms: let the last change reach the database.
+    await sleep(300);
+    await sw.kill();
+    await sw.start();
+  }
+
+  const done = async (name: string, p: SippPeer): Promise<SippResult> => {
+    const r = await p.done;
+    assertSippOk(name, r);
+    return r;
+  };
+
+  test('ringing on two branches, SIGKILL, restart, then the caller cancels: both branches are cancelled', async () => {
+    const t = await newTenant(asTestSwitch());
+    const alice = await t.account();
+    const bob = await t.account();
+    const desk = await t.account();
+    await t.dialplan('both', dialplanSource(`  await dial('${alice.username} & ${bob.username}', { timeout: 60 });`));
+    assert.equal((await t.api.patch(`/sip-accounts/${desk.id}`, { dialplanIn: 'both' })).status, 200);
+    const a = await registeredUas(asTestSwitch(), tmp.dir, alice, 'uas_ring_until_cancel.xml', { party: 'alice' });
+    const b = await registeredUas(asTestSwitch(), tmp.dir, bob, 'uas_ring_until_cancel.xml', { party: 'bob' });
+    peers.push(a, b);
+    // The caller hears ringing, waits 6 s (the restart happens then) and cancels.
+    const caller = await startSipp({ dir: tmp.dir, name: 'caller-cancel', scenario: scenario('uac_cancel.xml'), remote: `127.0.0.1:${sw.sipPort}`, service: desk.username, pauseMs: 6000, timeoutS: 30 });
+    peers.push(caller);
+    await waitUntilRinging(t, 2);
+    await crashAndRestart();
+
+    const callerRun = await done('caller', caller);
+    assert.deepEqual(flowOf(callerRun.messages).filter((k) => k !== '<100' && k !== '<180'), ['>INVITE', '>CANCEL', '<200', '<487', '>ACK']);
+    for (const [name, p] of [['alice', a], ['bob', b]] as const) {
+      const r = await done(name, p);
+      assert.deepEqual(flowOf(r.messages), ['<INVITE', '>180', '<CANCEL', '>200', '>487', '<ACK'], name);
+    }
+    const record = await onlyRecord(t);
+    assert.equal(record.status, 'cancelled');
+    assert.equal(record.hangupBy, 'caller');
+    assert.equal(record.legs.length, 3);
+  });
+
+  test('ringing, SIGKILL, restart, then the callee answers: the answer reaches the caller and the call ends normally', async () => {
+    const t = await newTenant(asTestSwitch());
+    const alice = await t.account();
+    // The callee rings 5 s before it answers: the restart happens in between.
+    const callee = await registeredUas(asTestSwitch(), tmp.dir, alice, 'uas_ring_then_answer.xml', { party: 'alice' }, 5000);
+    peers.push(callee);
+    const caller = await startSipp({ dir: tmp.dir, name: 'caller-answered', scenario: scenario('uac_call.xml'), remote: `127.0.0.1:${sw.sipPort}`, service: alice.username, pauseMs: 1000, timeoutS: 30 });
+    peers.push(caller);
+    await waitUntilRinging(t, 1);
+    const killedAt = Date.now();
+    await crashAndRestart();
+
+    const callerRun = await done('caller', caller);
+    assert.deepEqual(flowOf(callerRun.messages).filter((k) => k !== '<100' && k !== '<180'), ['>INVITE', '<200', '>ACK', '>BYE', '<200']);
+    const calleeRun = await done('callee', callee);
+    assert.deepEqual(flowOf(calleeRun.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
+    const record = await onlyRecord(t);
+    assert.equal(record.status, 'answered');
+    assert.equal(record.hangupBy, 'caller');
+    assert.ok(Date.parse(record.answeredAt) > killedAt, `answered after the restart: ${record.answeredAt}`);
+    assert.ok(Date.parse(record.ringingAt) < killedAt, `ringing before it: ${record.ringingAt}`);
+  });
+
+  for (const side of ['caller', 'callee'] as const) {
+    test(`established, SIGKILL, restart, then the ${side} hangs up: the BYE reaches the other side and the record is complete`, async () => {
+      const t = await newTenant(asTestSwitch());
+      const alice = await t.account();
+      // Whoever hangs up waits 6 s after the answer: long enough for the crash and restart.
+      const calleeFile = side === 'callee' ? 'uas_answer_hangup.xml' : 'uas_answer.xml';
+      const callerFile = side === 'caller' ? 'uac_call.xml' : 'uac_call_wait_bye.xml';
+      const callee = await registeredUas(asTestSwitch(), tmp.dir, alice, calleeFile, { party: 'alice' }, 6000);
+      peers.push(callee);
+      const caller = await startSipp({ dir: tmp.dir, name: `caller-${side}`, scenario: scenario(callerFile), remote: `127.0.0.1:${sw.sipPort}`, service: alice.username, pauseMs: 6000, timeoutS: 30 });
+      peers.push(caller);
+      await waitUntilUp(t);
+      const killedAt = Date.now();
+      await crashAndRestart();
+
+      await done('caller', caller);
+      await done('callee', callee);
+      const record = await onlyRecord(t);
+      assert.equal(record.status, 'answered');
+      assert.equal(record.hangupBy, side);
+      assert.equal(record.hangupCause, 'normal');
+      assert.ok(Date.parse(record.answeredAt) < killedAt && Date.parse(record.endedAt) > killedAt, `answered before the crash, ended after it: ${record.answeredAt}, ${record.endedAt}`);
+      assert.ok(record.talkMs >= 5000, `talk time spans the restart: ${record.talkMs}`);
+    });
+  }
+});
