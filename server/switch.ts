@@ -132,7 +132,11 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       const record = (row.state as { record?: CallState | null }).record;
       if (record) cdrWriter.resume(record);
     }
-    if (persisted.length) log.info({ calls: calls.resume(persisted), persisted: persisted.length }, 'resumed calls from the previous run');
+    if (persisted.length) {
+      const unusable = calls.resume(persisted);
+      await store.liveCalls.write([], unusable);
+      log.info({ resumed: persisted.length - unusable.length, unusable: unusable.length }, 'resumed calls from the previous run');
+    }
     stops.unshift(() => persistence.stop());
     await sip.stack.start();
     stops.unshift(() => sip.stack.stop());

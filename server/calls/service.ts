@@ -105,14 +105,16 @@ export class CallService {
 
   /**
    * Takes over the calls a previous run of this node persisted (before SIP traffic starts), so
-   * their CANCELs, answers, BYEs and re-INVITEs find them. Returns how many were resumed.
+   * their CANCELs, answers, BYEs and re-INVITEs find them. Returns the ids of those that could
+   * not be resumed (their state is of no further use).
    */
-  resume(persisted: Array<{ callId: string; state: unknown }>): number {
-    let resumed = 0;
+  resume(persisted: Array<{ callId: string; state: unknown }>): string[] {
+    const unusable: string[] = [];
     for (const row of persisted) {
       const state = row.state as PersistedCall;
       if (state?.version !== 1) {
         this.log.warn({ callId: row.callId }, 'persisted call state in an unknown form: not resumed');
+        unusable.push(row.callId);
         continue;
       }
       try {
@@ -121,12 +123,12 @@ export class CallService {
         this.byId.set(call.id, call);
         this.perTenant.set(call.tenantId, (this.perTenant.get(call.tenantId) ?? 0) + 1);
         call.maybeEnd();
-        resumed++;
       } catch (err) {
         this.log.error({ err, callId: row.callId, tenantId: state.tenantId }, 'could not resume a persisted call');
+        unusable.push(row.callId);
       }
     }
-    return resumed;
+    return unusable;
   }
 
   private callServices() {
