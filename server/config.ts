@@ -71,6 +71,7 @@ const schema = z
     CDR_RETENTION_DAYS: positiveInt.max(36500).default(90),
     CALL_MAX_SECONDS: positiveInt.default(4 * 3600),
     CALLS_PER_TENANT: positiveInt.default(20),
+    SHUTDOWN_GRACE_SECONDS: positiveInt.default(30),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.optional(),
   })
@@ -112,7 +113,8 @@ export interface Config {
   providers: { retryMinMs: number; retryMaxMs: number; nxdomainDisableMs: number };
   nodeId: string;
   log: { level: string; pretty: boolean };
-  calls: { maxSeconds: number; tenantLimit: number };
+  /** `shutdownGraceMs`: how long calls being set up may take to finish when the node is stopped. */
+  calls: { maxSeconds: number; tenantLimit: number; shutdownGraceMs: number };
   dialplan: {
     workers: number;
     cpuMsPerSlice: number;
@@ -202,7 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     nodeId: c.NODE_ID ?? `${hostname()}:${c.SIP_PORT}`,
     log: { level: c.LOG_LEVEL, pretty: c.LOG_PRETTY ?? Boolean(process.stdout.isTTY) },
-    calls: { maxSeconds: c.CALL_MAX_SECONDS, tenantLimit: c.CALLS_PER_TENANT },
+    calls: { maxSeconds: c.CALL_MAX_SECONDS, tenantLimit: c.CALLS_PER_TENANT, shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000 },
     dialplan: {
       workers: c.DIALPLAN_WORKERS,
       cpuMsPerSlice: c.DIALPLAN_CPU_MS,

@@ -38,8 +38,10 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    log.info(`${signal}: stopping`);
-    const force = setTimeout(() => process.exit(1), 10_000).unref();
+    log.info(`${signal}: refusing new calls, letting calls being set up finish (a second ${signal} forces it)`);
+    const force = setTimeout(() => process.exit(1), config.calls.shutdownGraceMs + 10_000).unref();
+    await running.drain(Date.now() + config.calls.shutdownGraceMs);
+    log.info('stopping');
     await running.stop();
     clearTimeout(force);
     log.info('stopped');

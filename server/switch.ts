@@ -43,6 +43,8 @@ export interface RunningSwitch {
   sipPort: number;
   httpPort: number;
   httpUrl: string;
+  /** Graceful shutdown, first step: refuse new calls, let those being set up finish (until `deadline`). */
+  drain(deadline: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -183,6 +185,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       sipPort: sip.stack.port,
       httpPort,
       httpUrl: `http://${config.http.host}:${httpPort}`,
+      drain: (deadline) => calls.drain(deadline),
       stop: async () => {
         for (const stop of stops) await stop();
       },

@@ -234,8 +234,24 @@ export class CallService {
     return done;
   }
 
+  private draining = false;
+
+  /**
+   * Shutting down: new calls are turned away with 503 and Retry-After (a phone or provider tries
+   * another node, or this one once it is back); resolves when no call is still being set up, or
+   * at the deadline. Established calls are persisted and carry on after the restart.
+   */
+  async drain(deadline: number): Promise<void> {
+    this.draining = true;
+    while (Date.now() < deadline && [...this.byId.values()].some((c) => !c.finalSent)) await new Promise((r) => setTimeout(r, 50));
+  }
+
   private async startCall(tx: ServerTransaction): Promise<void> {
     const req = tx.request;
+    if (this.draining) {
+      tx.respond(503, 'Shutting Down', { 'retry-after': '5' });
+      return;
+    }
     // Every hop through the switch lowers Max-Forwards (branch.ts): a dialplan that dials the
     // switch itself ends here instead of looping (RFC 3261 §16.3).
     if (Number(req.headers['max-forwards'] ?? 70) <= 0) {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { spawnSwitch, type ProcessSwitch } from '../helpers/processSwitch.ts';
+import { TestPhone } from '../helpers/sipPhone.ts';
 import { skipWithout } from '../interop/tools.ts';
 import {
   assertSippOk,
@@ -37,6 +38,13 @@ async function onlyRecord(t: Tenant): Promise<any> {
     if (Date.now() > deadline) assert.fail('no call record within 10 s');
     await sleep(100);
   }
+}
+
+/** A peer's run, which must have succeeded. */
+async function done(name: string, p: SippPeer): Promise<SippResult> {
+  const r = await p.done;
+  assertSippOk(name, r);
+  return r;
 }
 
 /** Until the live view shows `channels` outbound channels ringing. */
@@ -84,12 +92,6 @@ describe('restart in the middle of a call', { skip }, () => {
     await sw.kill();
     await sw.start();
   }
-
-  const done = async (name: string, p: SippPeer): Promise<SippResult> => {
-    const r = await p.done;
-    assertSippOk(name, r);
-    return r;
-  };
 
   test('ringing on two branches, SIGKILL, restart, then the caller cancels: both branches are cancelled', async () => {
     const t = await newTenant(asTestSwitch());
@@ -167,4 +169,49 @@ describe('restart in the middle of a call', { skip }, () => {
       assert.ok(record.talkMs >= 5000, `talk time spans the restart: ${record.talkMs}`);
     });
   }
+});
+
+describe('graceful shutdown', { skip }, () => {
+  let sw: ProcessSwitch;
+  const tmp = scratch();
+  const peers: SippPeer[] = [];
+  const asTestSwitch = () => ({ sipPort: sw.sipPort, httpUrl: sw.httpUrl }) as unknown as TestSwitch;
+  before(async () => {
+    sw = await spawnSwitch();
+  });
+  after(async () => {
+    for (const p of peers) p.kill();
+    await sw?.close();
+    tmp.remove();
+  });
+
+  test('SIGTERM while a call rings: new calls get 503 with Retry-After, the ringing call connects, the node exits, and after the restart the call ends cleanly', async () => {
+    const t = await newTenant(asTestSwitch());
+    const alice = await t.account();
+    const callee = await registeredUas(asTestSwitch(), tmp.dir, alice, 'uas_ring_then_answer.xml', { party: 'alice' }, 2000);
+    peers.push(callee);
+    const caller = await startSipp({ dir: tmp.dir, name: 'caller-drain', scenario: scenario('uac_call.xml'), remote: `127.0.0.1:${sw.sipPort}`, service: alice.username, pauseMs: 9000, timeoutS: 30 });
+    peers.push(caller);
+    await waitUntilRinging(t, 1);
+    const exited = sw.terminate();
+
+    const late = await TestPhone.open('udp', sw.sipPort);
+    try {
+      await sleep(200);
+      late.sendRaw(late.build({ method: 'INVITE', uri: `sip:${alice.username}@127.0.0.1`, to: `sip:${alice.username}@127.0.0.1`, from: 'sip:late@example.net', headers: [`Contact: <sip:late@127.0.0.1:${late.localPort}>`] }).text);
+      const refused = await late.waitFor((r) => /^SIP\/2\.0 [2-6]\d\d/.test(r) && !r.startsWith('SIP/2.0 100'), 3000);
+      assert.match(refused, /^SIP\/2\.0 503/);
+      assert.match(refused, /^Retry-After: 5/im);
+    } finally {
+      late.close();
+    }
+    assert.equal(await exited, 0, `exit code after drain:\n${sw.output().slice(-2000)}`);
+    await sw.start();
+
+    await done('caller', caller);
+    await done('callee', callee);
+    const record = await onlyRecord(t);
+    assert.equal(record.status, 'answered');
+    assert.equal(record.hangupBy, 'caller');
+  });
 });
