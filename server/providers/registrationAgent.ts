@@ -312,6 +312,8 @@ class ProviderRegistration {
 
 export class RegistrationAgent {
   private readonly loops = new Map<string, ProviderRegistration>();
+  /** Each provider's latest status write, which the next one waits for. */
+  private readonly writing = new Map<string, Promise<void>>();
   readonly metrics: { rtt: Histogram; states: Gauge; writes: Counter };
 
   constructor(readonly deps: RegistrationAgentDeps) {
@@ -359,10 +361,20 @@ export class RegistrationAgent {
 
   statusChanged(loop: ProviderRegistration): void {
     if (this.loops.get(loop.provider.id) !== loop) return;
-    this.deps.onStatus?.(loop.status);
-    this.deps.directory.writeStatus(loop.status).catch((err: unknown) => {
-      this.metrics.writes.inc();
-      this.deps.log.error({ err, tenantId: loop.provider.tenantId, providerId: loop.provider.id }, 'could not store provider status');
+    const status = loop.status;
+    this.deps.onStatus?.(status);
+    // One write after another per provider: concurrent ones (a MySQL pool runs them on several
+    // connections) may land in any order, leaving an earlier status in the store.
+    const id = loop.provider.id;
+    const write = (this.writing.get(id) ?? Promise.resolve())
+      .then(() => this.deps.directory.writeStatus(status))
+      .catch((err: unknown) => {
+        this.metrics.writes.inc();
+        this.deps.log.error({ err, tenantId: loop.provider.tenantId, providerId: id }, 'could not store provider status');
+      });
+    this.writing.set(id, write);
+    void write.then(() => {
+      if (this.writing.get(id) === write) this.writing.delete(id);
     });
   }
 

@@ -193,6 +193,29 @@ describe('provider registration against a sipp registrar', { skip: noSipp, timeo
     assert.equal((await api.delete(`/providers/${created.id}`)).status, 204);
   });
 
+  test('the stored status is the last one even when an earlier write is slow', async () => {
+    const password = secret();
+    const unknown = await registrar({ file: 'provider_registrar_404.xml', user: 'ivan', password });
+    // Slow every write but the final "disabled" one, as a busy connection of a pool may be.
+    const store = sw.running.store.providers;
+    const writeStatus = store.writeStatus;
+    store.writeStatus = async (s) => {
+      if (s.state !== 'disabled') await sleep(300);
+      return writeStatus.call(store, s);
+    };
+    try {
+      const created = await createProvider({ name: 'slow-store', port: unknown.port, username: 'ivan', password });
+      await waitForProvider(api, created.id, 'stopped by the 404', 10_000, inState('disabled'));
+      await sleep(1000);
+      const stored = await store.status(created.id);
+      assert.equal(stored?.state, 'disabled', `stored: ${JSON.stringify(stored)}`);
+      assert.equal(stored?.lastStatus, 404);
+      assert.equal((await api.delete(`/providers/${created.id}`)).status, 204);
+    } finally {
+      store.writeStatus = writeStatus;
+    }
+  });
+
   test('423 Interval Too Brief after authentication: the agent asks again with the Min-Expires value and a fresh answer, and keeps the value', async () => {
     const password = secret();
     const strict = await registrar({ file: 'provider_registrar_423.xml', user: 'dave', password, keys: { min_expires: '120' } });
