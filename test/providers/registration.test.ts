@@ -117,7 +117,8 @@ describe('provider registration against a sipp registrar', { skip: noSipp, timeo
     const killedAt = Date.now();
     const lapsed = await waitForProvider(api, created.id, 'the registration to lapse', 15_000, (p) => {
       if (p.status.state === 'registered') {
-        assert.ok(Date.parse(p.status.registeredUntil) > Date.now() - 300, `still "registered" after registeredUntil: ${JSON.stringify(p.status)}`);
+        // (A second of slack for a busy machine; without the expiry check it stays "registered" 3.4 s longer.)
+        assert.ok(Date.parse(p.status.registeredUntil) > Date.now() - 1000, `still "registered" after registeredUntil: ${JSON.stringify(p.status)}`);
         return false;
       }
       return true;
