@@ -10,7 +10,7 @@ import type { ApiClient } from '../helpers/api.ts';
 import type { SipTimers } from '../../server/sip/clientTransactions.ts';
 import { flowOf, headerOf, parseMessageLog, scenario, sleep, startSipp, type SippMessage, type SippPeer } from '../calls/harness.ts';
 
-export const CREDENTIALS_KEY = 'd3c1a2b4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff00';
+const CREDENTIALS_KEY = 'd3c1a2b4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff00';
 
 /** Back-off of 1-2 s instead of 30 s-30 min, and a key of the test's own. */
 export const PROVIDER_ENV = { PROVIDER_RETRY_MIN_SECONDS: '1', PROVIDER_RETRY_MAX_SECONDS: '2', CREDENTIALS_KEY };
