@@ -88,7 +88,12 @@ export class PrivateMariadb {
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`mariadb-install-db failed (${init.code}):\n${init.output.slice(-2000)}`);
     }
-    await db.start();
+    try {
+      await db.start();
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
     return db;
   }
 
@@ -115,16 +120,23 @@ export class PrivateMariadb {
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', resolve));
-    await waitFor(`MariaDB on 127.0.0.1:${this.port}`, 30_000, async () => {
-      if (child.exitCode !== null) throw new Error(`mariadbd exited with ${child.exitCode}: ${this.output.slice(-2000)}`);
-      try {
-        const c = await mysql.createConnection({ host: '127.0.0.1', port: this.port, user: 'root', connectTimeout: 2000 });
-        await c.end();
-        return true;
-      } catch {
-        return undefined;
-      }
-    });
+    try {
+      await waitFor(`MariaDB on 127.0.0.1:${this.port}`, 30_000, async () => {
+        if (child.exitCode !== null) throw new Error(`mariadbd exited with ${child.exitCode}: ${this.output.slice(-2000)}`);
+        try {
+          const c = await mysql.createConnection({ host: '127.0.0.1', port: this.port, user: 'root', connectTimeout: 2000 });
+          await c.end();
+          return true;
+        } catch {
+          return undefined;
+        }
+      });
+    } catch (err) {
+      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
+      await this.exited;
+      this.child = undefined;
+      throw err;
+    }
   }
 
   /** SIGTERM to its PID (a clean shutdown), SIGKILL if it is not gone within 30 s. Returns how long it took. */
