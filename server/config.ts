@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_DENIED_DESTINATIONS, parseDeniedRanges } from './sip/destinationPolicy.ts';
 
 export const DIGEST_ALGORITHMS = ['MD5', 'SHA-256'] as const;
 export type DigestAlgorithm = (typeof DIGEST_ALGORITHMS)[number];
@@ -55,9 +56,21 @@ const schema = z
     CREDENTIALS_KEY_FILE: z.string().optional(),
     NODE_ID: z.string().min(1).max(100).optional(),
     DNS_SERVERS: z.string().default(''),
+    DESTINATION_DENY: z
+      .string()
+      .default(DEFAULT_DENIED_DESTINATIONS.join(','))
+      .transform((t, ctx) => {
+        const r = parseDeniedRanges(t);
+        if (typeof r === 'string') {
+          ctx.addIssue({ code: 'custom', message: r });
+          return z.NEVER;
+        }
+        return r;
+      }),
     DNS_TIMEOUT_MS: positiveInt.default(2000),
     PROVIDER_RETRY_MIN_SECONDS: positiveInt.default(30),
     PROVIDER_RETRY_MAX_SECONDS: positiveInt.default(1800),
+    PROVIDERS_PER_TENANT: positiveInt.default(20),
     PROVIDER_NXDOMAIN_DISABLE_HOURS: z.coerce.number().positive().default(24),
     DIALPLAN_WORKERS: positiveInt.max(64).default(2),
     DIALPLAN_CPU_MS: positiveInt.default(50),
@@ -110,7 +123,9 @@ export interface Config {
   credentials: { key: string | null; keyFile: string };
   /** Resolvers for provider hosts (`host:port`, comma-separated); empty means the system's. */
   dns: { servers: string[]; timeoutMs: number };
-  providers: { retryMinMs: number; retryMaxMs: number; nxdomainDisableMs: number };
+  /** Address ranges dialplans and providers may not send SIP to (the switch's own network). */
+  deniedDestinations: string[];
+  providers: { retryMinMs: number; retryMaxMs: number; nxdomainDisableMs: number; perTenant: number };
   nodeId: string;
   log: { level: string; pretty: boolean };
   /** `shutdownGraceMs`: how long calls being set up may take to finish when the node is stopped. */
@@ -196,11 +211,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseDescription: describeDatabase(databaseUrl),
     secretKey: c.SECRET_KEY ?? null,
     credentials: { key: c.CREDENTIALS_KEY ?? null, keyFile: path.resolve(c.CREDENTIALS_KEY_FILE ?? path.join(dataDir, 'credentials.key')) },
+    deniedDestinations: c.DESTINATION_DENY,
     dns: { servers: c.DNS_SERVERS.split(',').map((s) => s.trim()).filter(Boolean), timeoutMs: c.DNS_TIMEOUT_MS },
     providers: {
       retryMinMs: c.PROVIDER_RETRY_MIN_SECONDS * 1000,
       retryMaxMs: Math.max(c.PROVIDER_RETRY_MAX_SECONDS, c.PROVIDER_RETRY_MIN_SECONDS) * 1000,
       nxdomainDisableMs: c.PROVIDER_NXDOMAIN_DISABLE_HOURS * 3600_000,
+      perTenant: c.PROVIDERS_PER_TENANT,
     },
     nodeId: c.NODE_ID ?? `${hostname()}:${c.SIP_PORT}`,
     log: { level: c.LOG_LEVEL, pretty: c.LOG_PRETTY ?? Boolean(process.stdout.isTTY) },

@@ -25,6 +25,7 @@ import { openCdrSpool } from './cdr/spool.ts';
 import { withInsertDeadline } from './cdr/deadline.ts';
 import { loadCredentialCipher } from './providers/credentialKey.ts';
 import { startProviderService, type ProviderService } from './providers/service.ts';
+import { DestinationPolicy } from './sip/destinationPolicy.ts';
 
 export interface RunningSwitch {
   config: Config;
@@ -95,6 +96,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       recycle: { rssBytes: d.workerRssBytes },
     });
     stops.unshift(() => dialplans.stop());
+    const destinations = new DestinationPolicy(config.deniedDestinations);
     // The agent sends through the stack, which is started below; its first REGISTERs wait on timers.
     const providers = await startProviderService({
       directory: store.providers,
@@ -103,6 +105,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       registry: metrics.registry,
       options: { ...config.providers, dnsServers: config.dns.servers, dnsTimeoutMs: config.dns.timeoutMs },
       onStatus: (status) => liveView.providerStatus(status),
+      policy: destinations,
     });
     stops.unshift(() => providers.stop());
     const calls = new CallService(
@@ -111,6 +114,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
         maxCallMs: config.calls.maxSeconds * 1000,
         tenantCallLimit: config.calls.tenantLimit,
         providers: providers.calls,
+        policy: destinations,
       },
       sip.stack,
       store,

@@ -25,6 +25,8 @@ export function switchEnv(o: { sipPort: number; httpPort: number; dataDir: strin
     DATABASE_URL: o.databaseUrl,
     LOG_LEVEL: 'warn',
     LOG_PRETTY: 'false',
+    // The sipp peers run on loopback, which tenants may not reach by default.
+    DESTINATION_DENY: 'none',
   };
 }
 

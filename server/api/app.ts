@@ -81,7 +81,7 @@ export function createApiApp(deps: ApiDeps): Express {
   tenantApi.use('/api-keys', apiKeyRoutes());
   tenantApi.use('/settings', settingsRoutes(deps.config, deps.sipPort));
   tenantApi.use('/dialplans', dialplanRoutes(deps.dialplans));
-  tenantApi.use('/providers', providerRoutes(deps.providers));
+  tenantApi.use('/providers', providerRoutes(deps.providers, deps.config.providers.perTenant));
   tenantApi.use(cdrRoutes(log));
   tenantApi.use(liveRoutes(deps.liveView));
   api.use(tenantApi);

@@ -134,7 +134,8 @@ function checkRegistration(p: { register?: boolean; username?: string | null; co
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
 
-export function providerRoutes(control: ProviderControl): Router {
+/** `maxPerTenant`: providers a tenant may have (each one is registrations and DNS work for the switch). */
+export function providerRoutes(control: ProviderControl, maxPerTenant: number): Router {
   const r = Router();
 
   const view = (p: Provider, stored?: ProviderStatus) => {
@@ -196,6 +197,7 @@ export function providerRoutes(control: ProviderControl): Router {
     const scope = scopeOf(req);
     await checkDialplan(scope, body.dialplan);
     checkRegistration(body);
+    if ((await scope.providers.list()).length >= maxPerTenant) throw new HttpError(409, `a tenant may have at most ${maxPerTenant} providers; delete one first`);
     const p = await storing(() => scope.providers.create(body as NewProvider));
     await control.changed(p.id);
     res.status(201).json(view(p));

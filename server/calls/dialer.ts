@@ -14,6 +14,7 @@ import type { Call } from './call.ts';
 import type { HangupCause, Party } from './events.ts';
 import { providerDestinations, type ProviderDestinationDeps } from '../providers/outbound.ts';
 import type { Logger } from 'pino';
+import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 
 export interface DialerDeps {
   domain: string;
@@ -22,6 +23,8 @@ export interface DialerDeps {
   account(username: string): Promise<SipAccount | null>;
   /** Providers for `number@provider` legs; without them such legs cannot ring. */
   providers?: ProviderDestinationDeps;
+  /** Where SIP URI legs may go; without one, anywhere. */
+  policy?: DestinationPolicy;
 }
 
 /** Ranking of failures when a whole group fails: the most telling one is reported. */
@@ -72,6 +75,10 @@ export class Dialer {
         } catch {
           return [];
         }
+      }
+      if (this.deps.policy && !this.deps.policy.allows(address)) {
+        log.warn({ target: leg.target, address }, 'dial to an address this switch does not send to (DESTINATION_DENY)');
+        return [];
       }
       const transport = String(uri.params.transport ?? 'udp').toLowerCase() === 'tcp' ? 'tcp' : 'udp';
       return [

@@ -26,6 +26,7 @@ import { blindTransfer } from './transfer.ts';
 import { resumeCall, type PersistedCall } from './recovery.ts';
 import { providerByLine, providerBySource } from '../providers/incoming.ts';
 import type { ProviderDestinationDeps } from '../providers/outbound.ts';
+import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider } from '../store/providers.ts';
 
 export interface CallServiceOptions {
@@ -35,6 +36,8 @@ export interface CallServiceOptions {
   tenantCallLimit: number;
   /** Providers: dialled by `number@provider` legs and recognised on incoming INVITEs. */
   providers?: ProviderDestinationDeps;
+  /** Where dialplans' SIP URI legs may go. */
+  policy?: DestinationPolicy;
 }
 
 /** SIP status for a call the dialplan left unanswered, from its last dial. */
@@ -85,6 +88,7 @@ export class CallService {
       location: store.location,
       account: (u) => this.store.sipAccountLookup.byUsername(u),
       ...(o.providers ? { providers: o.providers } : {}),
+      ...(o.policy ? { policy: o.policy } : {}),
     });
   }
 

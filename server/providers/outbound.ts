@@ -8,6 +8,8 @@ import type { Destination } from '../calls/branch.ts';
 import type { Party } from '../calls/events.ts';
 import type { ProviderDirectory } from '../store/providers.ts';
 import { DnsLookupError, type SipResolver } from './dns.ts';
+import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
+import { CredentialKeyError } from './credentials.ts';
 import { nextHop } from './registrationAgent.ts';
 import { renderTemplate, type TemplateValues } from './templates.ts';
 
@@ -21,6 +23,8 @@ export interface ProviderLeg {
 export interface ProviderDestinationDeps {
   directory: ProviderDirectory;
   resolver: SipResolver;
+  /** Where provider requests may go; addresses outside it are skipped. */
+  policy?: DestinationPolicy;
 }
 
 function bracketed(host: string): string {
@@ -42,8 +46,12 @@ export async function providerDestinations(deps: ProviderDestinationDeps, tenant
     log.warn({ provider: p.name, host: err.hostname, kind: err.kind }, 'provider host did not resolve');
     return [];
   }
-  const [first, ...rest] = targets.map((t) => ({ transport: t.transport, address: t.address, port: t.port }));
-  if (!first) return [];
+  const allowed = targets.filter((t) => !deps.policy || deps.policy.allows(t.address));
+  const [first, ...rest] = allowed.map((t) => ({ transport: t.transport, address: t.address, port: t.port }));
+  if (!first) {
+    log.warn({ provider: p.name, addresses: targets.map((t) => t.address) }, 'provider resolves only to addresses this switch does not send to (DESTINATION_DENY)');
+    return [];
+  }
 
   const values: TemplateValues = {
     caller: leg.callerId ?? caller.user,
@@ -59,7 +67,15 @@ export async function providerDestinations(deps: ProviderDestinationDeps, tenant
   const requestUri = `sip:${leg.number}@${host}${p.port ? `:${p.port}` : ''}${transportParam}`;
   const headers: Record<string, string> = {};
   for (const [name, template] of Object.entries(p.headers)) headers[name.toLowerCase()] = renderTemplate(template, values);
-  const password = await deps.directory.password(p);
+  let password: string | null;
+  try {
+    password = await deps.directory.password(p);
+  } catch (err) {
+    if (!(err instanceof CredentialKeyError)) throw err;
+    // The provider would refuse us anyway; the tenant sees why in the provider's status.
+    log.error({ provider: p.name, reason: err.message }, 'provider password cannot be opened: leg not placed');
+    return [];
+  }
   return [
     {
       requestUri,

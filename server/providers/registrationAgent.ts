@@ -12,6 +12,7 @@ import { randomToken } from '../sip/random.ts';
 import { answerChallenge, readChallenge, type Challenge } from '../sip/digestClient.ts';
 import { headerInt, type SipRequest, type SipResponse } from '../sip/message.ts';
 import type { SipStack } from '../sip/stack.ts';
+import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider, ProviderDirectory, ProviderState, ProviderStatus } from '../store/providers.ts';
 import { CredentialKeyError } from './credentials.ts';
 import { DnsLookupError, type SipResolver, type SipTarget } from './dns.ts';
@@ -31,6 +32,8 @@ export interface RegistrationAgentDeps {
   log: Logger;
   registry: Registry;
   options: RegistrationAgentOptions;
+  /** Where REGISTERs may go; addresses outside it are skipped. */
+  policy?: DestinationPolicy;
   /** Told of every status change (the live view). */
   onStatus?: (status: ProviderStatus) => void;
 }
@@ -170,7 +173,12 @@ class ProviderRegistration {
       if (!(err instanceof DnsLookupError)) throw err;
       return this.dnsFailed(err);
     }
-    if (!targets.length) return this.failed(`no address for ${nextHop(p).host}`);
+    const policy = this.agent.deps.policy;
+    const allowed = policy ? targets.filter((t) => policy.allows(t.address)) : targets;
+    if (!allowed.length) {
+      return this.failed(`${nextHop(p).host} resolves to ${targets.map((t) => t.address).join(', ')}, where this switch does not send (its own network)`);
+    }
+    targets = allowed;
     let password: string | null;
     try {
       password = expires === 0 ? this.bindingPassword : await this.agent.deps.directory.password(p);

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ProviderControl } from '../api/providerRoutes.ts';
 import type { SipStack } from '../sip/stack.ts';
+import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider, ProviderDirectory, ProviderStatus } from '../store/providers.ts';
 import { DnsSipResolver, type SipResolver } from './dns.ts';
 import type { ProviderDestinationDeps } from './outbound.ts';
@@ -31,6 +32,7 @@ export async function startProviderService(deps: {
   options: ProviderServiceOptions;
   onStatus?: (status: ProviderStatus) => void;
   resolver?: SipResolver;
+  policy: DestinationPolicy;
 }): Promise<ProviderService> {
   const { directory, stack, options } = deps;
   const resolver = deps.resolver ?? new DnsSipResolver({ ...(options.dnsServers.length ? { servers: options.dnsServers } : {}), timeoutMs: options.dnsTimeoutMs });
@@ -41,11 +43,12 @@ export async function startProviderService(deps: {
     log: deps.log,
     registry: deps.registry,
     options,
+    policy: deps.policy,
     ...(deps.onStatus ? { onStatus: deps.onStatus } : {}),
   });
   await agent.start();
   return {
-    calls: { directory, resolver },
+    calls: { directory, resolver, policy: deps.policy },
     agent,
     status: (id) => agent.status(id),
     changed: async (id) => {

@@ -42,6 +42,8 @@ export async function spawnSwitch(env: Record<string, string> = {}): Promise<Pro
     HTTP_PORT: String(httpPort),
     DATA_DIR: dataDir,
     NODE_ID: 'process-node',
+    // Test peers (sipp, providers) run on loopback, which tenants may not reach by default.
+    DESTINATION_DENY: 'none',
     LOG_LEVEL: 'info',
     LOG_PRETTY: 'false',
     HTTP_SIGNUPS_PER_HOUR: '10000',

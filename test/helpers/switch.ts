@@ -36,6 +36,8 @@ function configFor(db: TestDatabase, sipPort: number, env: Record<string, string
     HTTP_SIGNUPS_PER_HOUR: '10000',
     HTTP_LOGINS_PER_15MIN: '10000',
     NODE_ID: 'test-node',
+    // Test peers (sipp, providers) run on loopback, which tenants may not reach by default.
+    DESTINATION_DENY: 'none',
     DIALPLAN_WORKERS: '1',
     ...env,
   });

@@ -228,6 +228,16 @@ for (const dialect of DIALECTS) {
       for (const id of [first.body.id, second.body.id]) assert.equal((await call(api, 'DELETE', `/providers/${id}`)).status, 204);
     });
 
+    test('a tenant may have PROVIDERS_PER_TENANT providers; one more is refused with a message saying so', async () => {
+      const tenant = await signUp(sw.httpUrl);
+      const limit = sw.running.config.providers.perTenant;
+      for (let i = 0; i < limit; i++) assert.equal((await call(tenant, 'POST', '/providers', { name: `p${i}`, host: '192.0.2.1' })).status, 201);
+      const refused = await call(tenant, 'POST', '/providers', { name: 'one-more', host: '192.0.2.1' });
+      assert.equal(refused.status, 409);
+      assert.match(refused.body.error, new RegExp(`at most ${limit} providers`));
+      assert.equal((await tenant.get('/providers')).body.items.length, limit);
+    });
+
     test("another tenant's provider does not exist for a tenant", async () => {
       const password = secret();
       const mine = await call(api, 'POST', '/providers', { name: 'private', host: '192.0.2.20', username: 'u', password });
