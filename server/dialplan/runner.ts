@@ -31,6 +31,16 @@ import { WorkerProcess } from './workerProcess.ts';
 const COMPILE_TIMEOUT_MS = 5000;
 const RESPAWN_BACKOFF_MS = 1000;
 const ENDED_REPLY = JSON.stringify({ ok: false, message: 'the execution has ended' });
+/**
+ * A tenant's executions stay on the worker that ran its last one while that worker holds at most
+ * this many more executions than the least-loaded one: each tenant then has an isolate (heap,
+ * compiled scripts, a spare context) in one worker instead of in every worker, and a worker has
+ * fewer isolates busy at once, which isolated-vm runs on short-lived threads once its pool
+ * (cores + 1 threads) is taken.
+ */
+const HOME_SLACK = 4;
+/** Tenants whose home worker is remembered (least recently dispatched forgotten first). */
+const MAX_HOMES = 10_000;
 
 interface Execution {
   request: ExecutionRequest;
@@ -87,6 +97,8 @@ export class PooledDialplanRunner implements DialplanRunner {
   private readonly executions = new Map<string, Execution>();
   private readonly tenantActive = new Map<string, number>();
   private readonly compiles = new Map<number, CompileRequest>();
+  /** The worker each tenant's last execution went to (see HOME_SLACK). */
+  private readonly homes = new Map<string, WorkerProcess>();
   private nextWorkerId = 1;
   private nextCompileId = 1;
   private stopping = false;
@@ -232,23 +244,33 @@ export class PooledDialplanRunner implements DialplanRunner {
     return worker;
   }
 
-  private pickWorker(): WorkerProcess | null {
+  private pickWorker(tenantId?: string): WorkerProcess | null {
     let best: WorkerProcess | null = null;
     for (const { current } of this.slots) {
-      if (current.state !== 'active' || !current.alive || current.inFlight.size >= this.limits.workerConcurrency) continue;
+      if (!this.canTake(current)) continue;
       if (!best || current.inFlight.size < best.inFlight.size) best = current;
     }
+    const home = tenantId === undefined ? undefined : this.homes.get(tenantId);
+    if (best && home && home !== best && this.canTake(home) && home.inFlight.size <= best.inFlight.size + HOME_SLACK) return home;
     return best;
+  }
+
+  private canTake(worker: WorkerProcess): boolean {
+    return worker.state === 'active' && worker.alive && worker.inFlight.size < this.limits.workerConcurrency;
   }
 
   private pump(): void {
     while (this.queue.length > 0) {
-      const worker = this.pickWorker();
+      const { tenantId } = (this.queue[0] as Execution).request;
+      const worker = this.pickWorker(tenantId);
       if (!worker) break;
       const execution = this.queue.shift() as Execution;
       const { request } = execution;
       execution.worker = worker;
       worker.inFlight.add(request.executionId);
+      this.homes.delete(tenantId);
+      this.homes.set(tenantId, worker);
+      if (this.homes.size > MAX_HOMES) this.homes.delete(this.homes.keys().next().value as string);
       this.sendRun(worker, execution);
     }
     this.metrics.queueDepth.set(this.queue.length);
