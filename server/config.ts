@@ -71,6 +71,7 @@ const schema = z
     PROVIDER_RETRY_MIN_SECONDS: positiveInt.default(30),
     PROVIDER_RETRY_MAX_SECONDS: positiveInt.default(1800),
     PROVIDERS_PER_TENANT: positiveInt.default(20),
+    PROVIDER_PING_SECONDS: positiveInt.default(60),
     PROVIDER_NXDOMAIN_DISABLE_HOURS: z.coerce.number().positive().default(24),
     DIALPLAN_WORKERS: positiveInt.max(64).default(2),
     DIALPLAN_CPU_MS: positiveInt.default(50),
@@ -125,7 +126,7 @@ export interface Config {
   dns: { servers: string[]; timeoutMs: number };
   /** Address ranges dialplans and providers may not send SIP to (the switch's own network). */
   deniedDestinations: string[];
-  providers: { retryMinMs: number; retryMaxMs: number; nxdomainDisableMs: number; perTenant: number };
+  providers: { retryMinMs: number; retryMaxMs: number; nxdomainDisableMs: number; perTenant: number; pingIntervalMs: number };
   nodeId: string;
   log: { level: string; pretty: boolean };
   /** `shutdownGraceMs`: how long calls being set up may take to finish when the node is stopped. */
@@ -218,6 +219,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retryMaxMs: Math.max(c.PROVIDER_RETRY_MAX_SECONDS, c.PROVIDER_RETRY_MIN_SECONDS) * 1000,
       nxdomainDisableMs: c.PROVIDER_NXDOMAIN_DISABLE_HOURS * 3600_000,
       perTenant: c.PROVIDERS_PER_TENANT,
+      pingIntervalMs: c.PROVIDER_PING_SECONDS * 1000,
     },
     nodeId: c.NODE_ID ?? `${hostname()}:${c.SIP_PORT}`,
     log: { level: c.LOG_LEVEL, pretty: c.LOG_PRETTY ?? Boolean(process.stdout.isTTY) },

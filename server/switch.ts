@@ -105,6 +105,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       registry: metrics.registry,
       options: { ...config.providers, dnsServers: config.dns.servers, dnsTimeoutMs: config.dns.timeoutMs },
       onStatus: (status) => liveView.providerStatus(status),
+      onHealth: (health) => liveView.providerHealth(health),
       policy: destinations,
     });
     stops.unshift(() => providers.stop());

@@ -10,6 +10,7 @@ import type { Provider, ProviderStatus, ProviderChanges, NewProvider } from '../
 import { NoCredentialKeyError, ProviderNameTakenError } from '../store/providers.ts';
 import type { TenantScope } from '../store/index.ts';
 import { templateProblems } from '../providers/templates.ts';
+import type { ProviderHealth } from '../providers/health.ts';
 import { dialplanName } from './dialplanRoutes.ts';
 import { HttpError, notFound, parse } from './errors.ts';
 import { scopeOf } from './session.ts';
@@ -18,6 +19,8 @@ import { scopeOf } from './session.ts';
 export interface ProviderControl {
   /** The registration state the agent holds now (fresher than the store's copy). */
   status(providerId: string): ProviderStatus | undefined;
+  /** Whether the provider answered its last OPTIONS ping. */
+  health(providerId: string): ProviderHealth | undefined;
   /** A provider was created, changed or deleted. */
   changed(providerId: string): Promise<void>;
   /** The SIP URI a provider should send this entry's calls to. */
@@ -134,6 +137,9 @@ function checkRegistration(p: { register?: boolean; username?: string | null; co
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
 
+/** Null until the first OPTIONS ping of this run has an outcome. */
+const healthView = (h: ProviderHealth | undefined) => (h ? { reachable: h.reachable, rttMs: h.rttMs, detail: h.detail, checkedAt: iso(h.checkedAt) } : null);
+
 /** `maxPerTenant`: providers a tenant may have (each one is registrations and DNS work for the switch). */
 export function providerRoutes(control: ProviderControl, maxPerTenant: number): Router {
   const r = Router();
@@ -171,6 +177,7 @@ export function providerRoutes(control: ProviderControl, maxPerTenant: number): 
         registeredUntil: iso(s?.registeredUntil),
         rttMs: s?.rttMs ?? null,
       },
+      health: healthView(control.health(p.id)),
       createdAt: iso(p.createdAt),
       updatedAt: iso(p.updatedAt),
     };

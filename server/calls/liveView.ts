@@ -5,6 +5,7 @@
  */
 import type { BridgeSnapshot, CallEvent, ChannelSnapshot, EventBus } from './events.ts';
 import type { ProviderStatus } from '../store/providers.ts';
+import type { ProviderHealth } from '../providers/health.ts';
 
 /** A provider's registration state changed (not a call event: it has no seq of the call bus). */
 export interface ProviderStatusEvent {
@@ -14,7 +15,15 @@ export interface ProviderStatusEvent {
   provider: Omit<ProviderStatus, 'tenantId' | 'updatedAt'>;
 }
 
-export type LiveEvent = CallEvent | ProviderStatusEvent;
+/** A provider started or stopped answering its OPTIONS pings. */
+export interface ProviderHealthEvent {
+  type: 'provider.health';
+  tenantId: string;
+  at: number;
+  provider: Omit<ProviderHealth, 'tenantId' | 'checkedAt'>;
+}
+
+export type LiveEvent = CallEvent | ProviderStatusEvent | ProviderHealthEvent;
 
 export interface LiveCall {
   callId: string;
@@ -71,6 +80,12 @@ export class LiveView {
   providerStatus(s: ProviderStatus): void {
     const { tenantId, updatedAt, ...provider } = s;
     this.fanOut({ type: 'provider.status', tenantId, at: updatedAt, provider });
+  }
+
+  /** Tells the tenant's open streams that one of its providers became reachable or unreachable. */
+  providerHealth(h: ProviderHealth): void {
+    const { tenantId, checkedAt, ...provider } = h;
+    this.fanOut({ type: 'provider.health', tenantId, at: checkedAt, provider });
   }
 
   stop(): void {

@@ -11,10 +11,13 @@ import type { Provider, ProviderDirectory, ProviderStatus } from '../store/provi
 import { DnsSipResolver, type SipResolver } from './dns.ts';
 import type { ProviderDestinationDeps } from './outbound.ts';
 import { RegistrationAgent, type RegistrationAgentOptions } from './registrationAgent.ts';
+import { ProviderHealthMonitor, type ProviderHealth } from './health.ts';
 
 export interface ProviderServiceOptions extends RegistrationAgentOptions {
   dnsServers: string[];
   dnsTimeoutMs: number;
+  /** How often every enabled provider is pinged with OPTIONS. */
+  pingIntervalMs: number;
 }
 
 export interface ProviderService extends ProviderControl {
@@ -31,6 +34,7 @@ export async function startProviderService(deps: {
   registry: Registry;
   options: ProviderServiceOptions;
   onStatus?: (status: ProviderStatus) => void;
+  onHealth?: (health: ProviderHealth) => void;
   resolver?: SipResolver;
   policy: DestinationPolicy;
 }): Promise<ProviderService> {
@@ -47,15 +51,30 @@ export async function startProviderService(deps: {
     ...(deps.onStatus ? { onStatus: deps.onStatus } : {}),
   });
   await agent.start();
+  const monitor = new ProviderHealthMonitor({
+    directory,
+    resolver,
+    stack,
+    policy: deps.policy,
+    log: deps.log,
+    registry: deps.registry,
+    intervalMs: options.pingIntervalMs,
+    ...(deps.onHealth ? { onChange: deps.onHealth } : {}),
+  });
+  await monitor.start();
   return {
     calls: { directory, resolver, policy: deps.policy },
     agent,
     status: (id) => agent.status(id),
+    health: (id) => monitor.health(id),
     changed: async (id) => {
       directory.invalidate();
-      await agent.reload(id);
+      await Promise.all([agent.reload(id), monitor.reload(id)]);
     },
     contactUri: (p: Provider) => stack.contactUri(p.transport, p.contactUser ?? p.username ?? undefined, { line: p.lineToken }),
-    stop: () => agent.stop(),
+    stop: () => {
+      monitor.stop();
+      agent.stop();
+    },
   };
 }

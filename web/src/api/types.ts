@@ -107,8 +107,18 @@ export interface Provider extends ProviderFields {
   /** Where the provider should send this provider's incoming calls (the Contact the switch registers). */
   contactUri: string;
   status: ProviderStatus;
+  /** The last OPTIONS ping of this run; null until the first has an outcome. */
+  health: ProviderHealth | null;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface ProviderHealth {
+  reachable: boolean;
+  rttMs: number | null;
+  /** The answer (`200 OK`) or why there was none. */
+  detail: string;
+  checkedAt: string;
 }
 
 export interface DialplanSummary {
@@ -285,5 +295,13 @@ export interface ProviderStatusEvent {
   provider: { providerId: string; state: ProviderState; lastStatus: number | null; lastReason: string | null; lastError: string | null };
 }
 
+/** A provider started or stopped answering OPTIONS pings. */
+export interface ProviderHealthEvent {
+  type: 'provider.health';
+  tenantId: string;
+  at: number;
+  provider: { providerId: string; reachable: boolean; rttMs: number | null; detail: string };
+}
+
 /** What GET /events streams. */
-export type LiveEvent = CallEvent | ProviderStatusEvent;
+export type LiveEvent = CallEvent | ProviderStatusEvent | ProviderHealthEvent;

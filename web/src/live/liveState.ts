@@ -60,7 +60,7 @@ export function applySnapshot(state: LiveState, snapshot: LiveCall[]): LiveState
 }
 
 export function applyEvent(state: LiveState, e: LiveEvent): LiveState {
-  if (e.type === 'provider.status') return { ...state, providerChanges: state.providerChanges + 1 };
+  if (e.type === 'provider.status' || e.type === 'provider.health') return { ...state, providerChanges: state.providerChanges + 1 };
   const events = [...state.events.slice(-(KEEP_EVENTS - 1)), e];
   if (e.type === 'call.ended') {
     const call = state.calls[e.callId];

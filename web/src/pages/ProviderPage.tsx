@@ -9,7 +9,7 @@ import { Badge } from '../components/Badge.tsx';
 import { ErrorNote, Loading, Notice } from '../components/Feedback.tsx';
 import { CheckField, fieldErrors, SelectField, TextField } from '../components/Form.tsx';
 import { Page, Section } from '../components/Page.tsx';
-import { describeProviderStatus, providerTone, STATE_LABEL } from '../providers/statusWords.ts';
+import { describeHealth, describeProviderStatus, providerTone, STATE_LABEL } from '../providers/statusWords.ts';
 import { Link, navigate } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
@@ -296,6 +296,7 @@ export function ProviderPage({ id }: { id?: string }) {
       <ErrorNote error={deleteError} />
       <Section title="Registration state" actions={<Badge tone={providerTone(p.status)}>{STATE_LABEL[p.status.state]}</Badge>}>
         <p aria-live="polite">{describeProviderStatus(p, fmt.dateTime)}</p>
+        <p>Answers OPTIONS pings: {describeHealth(p.health)}</p>
         <p className="muted">
           Calls from the provider reach the switch at <span className="mono">{p.contactUri}</span>
           {p.register ? ', the address it registers.' : '; give the provider this address.'}

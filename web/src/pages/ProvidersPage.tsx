@@ -4,7 +4,7 @@ import type { Provider } from '../api/types.ts';
 import { Badge } from '../components/Badge.tsx';
 import { Empty, ErrorNote, Loading, Notice } from '../components/Feedback.tsx';
 import { Page } from '../components/Page.tsx';
-import { describeProviderStatus, providerTone, STATE_LABEL } from '../providers/statusWords.ts';
+import { describeHealth, describeProviderStatus, providerTone, STATE_LABEL } from '../providers/statusWords.ts';
 import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useProviderApi } from '../providers/useProviderApi.ts';
@@ -46,6 +46,7 @@ export function ProvidersPage() {
                   <th scope="col">Provider</th>
                   <th scope="col">Server</th>
                   <th scope="col">State</th>
+                  <th scope="col">Answers</th>
                   <th scope="col">Details</th>
                 </tr>
               </thead>
@@ -64,6 +65,7 @@ export function ProvidersPage() {
                     <td>
                       <Badge tone={providerTone(p.status)}>{STATE_LABEL[p.status.state]}</Badge>
                     </td>
+                    <td>{describeHealth(p.health)}</td>
                     <td>{describeProviderStatus(p, fmt.dateTime)}</td>
                   </tr>
                 ))}

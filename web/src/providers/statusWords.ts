@@ -1,5 +1,5 @@
 /** A provider's registration state in words: what happened, and what the switch will do next. */
-import type { Provider, ProviderStatus } from '../api/types.ts';
+import type { Provider, ProviderHealth, ProviderStatus } from '../api/types.ts';
 import type { Tone } from '../components/tone.ts';
 import { relative } from '../format.ts';
 
@@ -65,4 +65,10 @@ export function describeProviderStatus(p: Provider, fmtTime: (t: string) => stri
     case 'failed':
       return `Registration failed${why ? `: ${why}` : ''}.${next}`;
   }
+}
+
+/** Whether the provider answers OPTIONS pings, in a few words. */
+export function describeHealth(h: ProviderHealth | null): string {
+  if (!h) return 'not checked yet';
+  return h.reachable ? `yes, in ${h.rttMs ?? '?'} ms (${h.detail})` : `no: ${h.detail}`;
 }

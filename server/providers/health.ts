@@ -1,0 +1,156 @@
+/**
+ * Whether each enabled provider answers at all: an OPTIONS ping to its next hop every interval,
+ * registering or not. Any SIP answer counts (a 404 or 405 still proves the provider is there);
+ * only silence or an unreachable address does not. Kept in memory: it is fresh within one
+ * interval after a start.
+ */
+import type { Logger } from 'pino';
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import { randomToken } from '../sip/random.ts';
+import type { SipRequest, SipResponse } from '../sip/message.ts';
+import type { SipStack } from '../sip/stack.ts';
+import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
+import type { Provider, ProviderDirectory } from '../store/providers.ts';
+import { DnsLookupError, type SipResolver } from './dns.ts';
+import { nextHop } from './registrationAgent.ts';
+
+export interface ProviderHealth {
+  providerId: string;
+  tenantId: string;
+  reachable: boolean;
+  /** Round trip of the last answered OPTIONS. */
+  rttMs: number | null;
+  /** The last answer (`200 OK`, `405 Method Not Allowed`) or why there was none. */
+  detail: string;
+  checkedAt: number;
+}
+
+export interface HealthMonitorDeps {
+  directory: ProviderDirectory;
+  resolver: SipResolver;
+  stack: SipStack;
+  policy: DestinationPolicy;
+  log: Logger;
+  registry: Registry;
+  intervalMs: number;
+  /** Told when a provider becomes reachable or unreachable. */
+  onChange?: (health: ProviderHealth) => void;
+}
+
+/** Responses our own transaction layer makes up when nothing answered. */
+const silent = (res: SipResponse) => res.status === 408 || (res.status === 503 && res.reason === 'Destination Unreachable');
+
+export class ProviderHealthMonitor {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly results = new Map<string, ProviderHealth>();
+  private readonly rtt: Histogram;
+  private stopped = false;
+
+  constructor(private readonly deps: HealthMonitorDeps) {
+    const results = this.results;
+    this.rtt = new Histogram({ name: 'provider_options_rtt_seconds', help: 'Round trip of provider OPTIONS pings', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2], registers: [deps.registry] });
+    new Gauge({
+      name: 'provider_reachable',
+      help: 'Providers by whether their last OPTIONS ping was answered',
+      labelNames: ['reachable'] as const,
+      registers: [deps.registry],
+      collect() {
+        let up = 0;
+        for (const h of results.values()) if (h.reachable) up++;
+        this.set({ reachable: 'true' }, up);
+        this.set({ reachable: 'false' }, results.size - up);
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    for (const p of await this.deps.directory.all()) this.track(p);
+  }
+
+  /** A provider was created, changed or deleted: check it afresh (or forget it). */
+  async reload(providerId: string): Promise<void> {
+    clearTimeout(this.timers.get(providerId));
+    this.timers.delete(providerId);
+    this.results.delete(providerId);
+    const p = await this.deps.directory.byId(providerId);
+    if (p) this.track(p);
+  }
+
+  health(providerId: string): ProviderHealth | undefined {
+    return this.results.get(providerId);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private track(p: Provider): void {
+    if (!p.enabled || this.stopped) return;
+    // Spread the first pings of many providers over the interval instead of one burst at start.
+    this.schedule(p, Math.random() * Math.min(this.deps.intervalMs, 5000));
+  }
+
+  private schedule(p: Provider, delayMs: number): void {
+    const t = setTimeout(() => {
+      void this.check(p)
+        .catch((err: unknown) => this.deps.log.error({ err, tenantId: p.tenantId, providerId: p.id }, 'provider health check failed'))
+        .finally(() => {
+          if (!this.stopped && this.timers.get(p.id) === t) this.schedule(p, this.deps.intervalMs);
+        });
+    }, delayMs);
+    t.unref();
+    this.timers.set(p.id, t);
+  }
+
+  private async check(p: Provider): Promise<void> {
+    const hop = nextHop(p);
+    let result: Omit<ProviderHealth, 'providerId' | 'tenantId' | 'checkedAt'>;
+    try {
+      const target = (await this.deps.resolver.resolve(hop)).find((t) => this.deps.policy.allows(t.address));
+      if (!target) result = { reachable: false, rttMs: null, detail: `${hop.host} has no address this switch sends to` };
+      else {
+        const started = Date.now();
+        const res = await this.ping(p, { transport: target.transport, address: target.address, port: target.port });
+        const rttMs = Date.now() - started;
+        if (silent(res)) result = { reachable: false, rttMs: null, detail: `${hop.host} did not answer OPTIONS` };
+        else {
+          this.rtt.observe(rttMs / 1000);
+          result = { reachable: true, rttMs, detail: `${res.status} ${res.reason}` };
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof DnsLookupError)) throw err;
+      result = { reachable: false, rttMs: null, detail: `DNS lookup of ${err.hostname} failed (${err.kind})` };
+    }
+    if (this.stopped || !this.timers.has(p.id)) return;
+    const before = this.results.get(p.id);
+    const health: ProviderHealth = { providerId: p.id, tenantId: p.tenantId, checkedAt: Date.now(), ...result };
+    this.results.set(p.id, health);
+    if (before?.reachable !== health.reachable) {
+      this.deps.log.info({ tenantId: p.tenantId, providerId: p.id, provider: p.name, reachable: health.reachable, detail: health.detail }, 'provider reachability changed');
+      this.deps.onChange?.(health);
+    }
+  }
+
+  private ping(p: Provider, peer: { transport: 'udp' | 'tcp'; address: string; port: number }): Promise<SipResponse> {
+    const host = p.host.includes(':') ? `[${p.host}]` : p.host;
+    const uri = `sip:${host}${p.port ? `:${p.port}` : ''}`;
+    const req: SipRequest = {
+      method: 'OPTIONS',
+      uri,
+      version: '2.0',
+      headers: {
+        from: { uri: this.deps.stack.contactUri(peer.transport, p.contactUser ?? p.username ?? undefined), params: { tag: randomToken(6) } },
+        to: { uri, params: {} },
+        'call-id': `${randomToken(12)}@ping`,
+        cseq: { seq: 1, method: 'OPTIONS' },
+        'max-forwards': '70',
+        'user-agent': 'sipswitch',
+      },
+      content: '',
+    };
+    return new Promise((resolve) => this.deps.stack.clientTransactions.send(req, peer, { onFinal: resolve }));
+  }
+}

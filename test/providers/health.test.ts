@@ -1,0 +1,89 @@
+/**
+ * Provider health: every enabled provider is pinged with OPTIONS; any SIP answer makes it
+ * reachable (with the round trip), silence makes it unreachable; both show in the API and the
+ * event stream.
+ */
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { after, before, describe, test } from 'node:test';
+import { signUp, type ApiClient } from '../helpers/api.ts';
+import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { FAST_SIP_TIMERS, PROVIDER_ENV } from './registrarHarness.ts';
+import type { LiveEvent } from '../../server/calls/liveView.ts';
+
+/** A provider's SIP port that answers each OPTIONS with `status` while `answering` is true. */
+async function optionsPeer(status: string) {
+  const socket = dgram.createSocket('udp4');
+  const state = { answering: true, pings: 0 };
+  socket.on('message', (m, rinfo) => {
+    const text = m.toString('latin1');
+    if (!text.startsWith('OPTIONS ')) return;
+    state.pings++;
+    if (!state.answering) return;
+    const head = text.split('\r\n\r\n')[0]!.split('\r\n');
+    const copy = (name: string) => head.filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+    const reply = [`SIP/2.0 ${status}`, ...copy('Via'), ...copy('From'), `${copy('To')[0]};tag=peer`, ...copy('Call-ID'), ...copy('CSeq'), 'Content-Length: 0', '', ''].join('\r\n');
+    socket.send(reply, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+  return { port: socket.address().port, state, close: () => socket.close() };
+}
+
+async function healthOf(api: ApiClient, id: string, want: (h: any) => boolean, what: string): Promise<any> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const h = (await api.get(`/providers/${id}`)).body.health;
+    if (h && want(h)) return h;
+    if (Date.now() > deadline) assert.fail(`${what} within 10 s: ${JSON.stringify(h)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('provider health (OPTIONS)', () => {
+  let sw: TestSwitch;
+  before(async () => {
+    sw = await startTestSwitch('sqlite', { env: { ...PROVIDER_ENV, PROVIDER_PING_SECONDS: '1' }, sipTimers: FAST_SIP_TIMERS });
+  });
+  after(async () => {
+    await sw.close();
+  });
+
+  test('a provider that answers (even 405) is reachable with its round trip; when it falls silent it is not, and the event stream says so', async () => {
+    const peer = await optionsPeer('405 Method Not Allowed');
+    const api = await signUp(sw.httpUrl);
+    const tenantId = (await api.get('/me')).body.tenant.id as string;
+    const events: LiveEvent[] = [];
+    const stop = sw.running.liveView.subscribe(tenantId, (e) => events.push(e));
+    try {
+      const created = await api.post('/providers', { name: 'pinged', host: '127.0.0.1', port: peer.port });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const up = await healthOf(api, created.body.id, (h) => h.reachable, 'reachable');
+      assert.equal(up.detail, '405 Method Not Allowed');
+      assert.equal(typeof up.rttMs, 'number');
+      peer.state.answering = false;
+      const down = await healthOf(api, created.body.id, (h) => !h.reachable, 'unreachable');
+      assert.match(down.detail, /did not answer OPTIONS/);
+      assert.equal(down.rttMs, null);
+      const changes = events.filter((e) => e.type === 'provider.health').map((e) => (e as { provider: { reachable: boolean } }).provider.reachable);
+      assert.deepEqual(changes, [true, false]);
+      assert.ok(peer.state.pings >= 2);
+    } finally {
+      stop();
+      peer.close();
+    }
+  });
+
+  test('a disabled provider is not pinged', async () => {
+    const peer = await optionsPeer('200 OK');
+    const api = await signUp(sw.httpUrl);
+    try {
+      const created = await api.post('/providers', { name: 'quiet', host: '127.0.0.1', port: peer.port, enabled: false });
+      assert.equal(created.status, 201);
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(peer.state.pings, 0);
+      assert.equal((await api.get(`/providers/${created.body.id}`)).body.health, null);
+    } finally {
+      peer.close();
+    }
+  });
+});
