@@ -2,7 +2,7 @@
  * Calls through the switch with a dialplan per call (issue 4's bench), measured the way the Kamailio
  * reference was (../shared/anchors/kamailio/run.sh): sipp UAC → switch → sipp UAS on loopback, the
  * anchor's uac.xml/uas.xml (as test/fixtures/sipp/bench_uac.xml / bench_uas.xml), the same sipp flags,
- * 10 s rate steps and the same "clean" rule. Three parts:
+ * 10 s rate steps and the same "clean" rule. Three parts (and 2b, the cost of call-state persistence):
  *
  *  1. rate ladder of 0-hold calls: highest clean calls/s, switch CPU (main process + dialplan worker
  *     children, from /proc), sipp CPU, peak calls in flight, average INVITE→200 (sipp, 1 ms resolution);
@@ -633,13 +633,15 @@ export async function callsBench(): Promise<void> {
   let lat: LatencyResult | undefined;
   let mem: MemResult | undefined;
   const errors: string[] = [];
+  /** Steps of the same calls with call-state persistence off. */
+  const persistOff: StepResult[] = [];
 
   /** A fresh switch (the previous one stopped), warmed up with a few hundred calls so JIT and isolates are ready. */
-  const fresh = async (section: string, inspectPort?: number): Promise<number> => {
+  const fresh = async (section: string, inspectPort?: number, env: Record<string, string> = {}): Promise<number> => {
     await server?.stop();
     server = undefined;
     server = await startServer(
-      { ...switchEnv({ sipPort: SIP_PORT, httpPort: HTTP_PORT, dataDir, databaseUrl }), ...LIMITS },
+      { ...switchEnv({ sipPort: SIP_PORT, httpPort: HTTP_PORT, dataDir, databaseUrl }), ...LIMITS, ...env },
       path.join(outDir, `switch.${section}.log`),
       { inspectPort, append: true },
     );
@@ -692,6 +694,21 @@ export async function callsBench(): Promise<void> {
     if (lat.packets) for (const r of lat.packets) console.log(`  ${r.kind.padEnd(40)} n=${r.n}  p50 ${r.p50 ?? '-'} us  p90 ${r.p90 ?? '-'} us  p99 ${r.p99 ?? '-'} us  max ${r.max ?? '-'} us  mean ${r.mean ?? '-'} us`);
     if (lat.sippRtt) console.log(`  sipp INVITE->200 at the UAC (1 ms resolution, whole path incl. UAS): n=${lat.sippRtt.n} p50 ${lat.sippRtt.p50} ms, p99 ${lat.sippRtt.p99} ms, max ${lat.sippRtt.max} ms`);
 
+    // ---- 2b. the cost of persisting live calls (what restarts resume from)
+    const bestOn = steps.filter((s) => s.clean).sort((a, b) => b.target - a.target)[0];
+    if (bestOn) {
+      console.log(`\n## 2b. without call-state persistence (CALL_STATE_PERSISTENCE=false): the ladder's best clean rate and above`);
+      pid = await fresh('no-persistence', undefined, { CALL_STATE_PERSISTENCE: 'false' });
+      TABLE.header();
+      for (const rate of [bestOn.target, bestOn.target + 100, bestOn.target + 200]) {
+        const s = await callStep(rate, pid, outDir, `nopersist.r${rate}`);
+        persistOff.push(s);
+        TABLE.row(s);
+        if (!s.clean) break;
+        await sleep(1000);
+      }
+    }
+
     // ---- 3. memory
     const best = steps.filter((s) => s.clean).sort((a, b) => b.target - a.target)[0];
     // Set up comfortably below the knee (2/3 of the best clean rate), within 200..500/s.
@@ -733,6 +750,15 @@ export async function callsBench(): Promise<void> {
           ? `switch INVITE in -> outbound INVITE out at ${LAT_RATE}/s: p50 ${invite.p50} us, p99 ${invite.p99} us, max ${invite.max} us (n=${invite.n}, packet timestamps)`
           : `switch INVITE in -> outbound INVITE out at ${LAT_RATE}/s: not measured precisely here; upper bound sipp INVITE->200 p99 ${lat.sippRtt?.p99 ?? '?'} ms`,
       );
+    const bestOff = persistOff.filter((s) => s.clean).sort((a, b) => b.achieved - a.achieved)[0];
+    const sameRateOff = bestClean && persistOff.find((s) => s.target === bestClean.target);
+    if (bestClean && sameRateOff) {
+      const cpuPerCall = (st: StepResult) => ((st.switchCpu / 100) * 1000 / st.achieved).toFixed(2);
+      console.log(
+        `persistence of live calls: highest clean rate with ${bestClean.target}/s, without ${bestOff ? `${bestOff.target}/s` : 'none'}; ` +
+          `at ${bestClean.target}/s switch CPU per call ${cpuPerCall(bestClean)} ms with, ${cpuPerCall(sameRateOff)} ms without`,
+      );
+    }
     if (mem)
       console.log(
         `memory per held call (${mem.held} of ${mem.target} held): ${mem.kbPerCall.heapAfterGc ?? '?'} KB V8 heap after GC, ${mem.kbPerCall.rss ?? '?'} KB RSS   [aim < 20 KB]`,
@@ -741,7 +767,7 @@ export async function callsBench(): Promise<void> {
     console.log(' max(50, rate/20) calls in flight at any 1 s sample; same scenarios, flags and rule as ../shared/anchors/kamailio/run.sh)');
     console.log(`# bench took ${Math.round((Date.now() - benchStart) / 1000)} s`);
 
-    const summary = { bench: 'calls', at: new Date().toISOString(), sipp: sippVersion, node: process.version, cores, cpuModel: os.cpus()[0]?.model, loadavgEnd: os.loadavg(), stepSeconds: STEP_S, env: LIMITS, dialplan: DIALPLAN, warmUps, steps, bestClean, latency: lat, memory: mem, errors };
+    const summary = { bench: 'calls', at: new Date().toISOString(), sipp: sippVersion, node: process.version, cores, cpuModel: os.cpus()[0]?.model, loadavgEnd: os.loadavg(), stepSeconds: STEP_S, env: LIMITS, dialplan: DIALPLAN, warmUps, steps, bestClean, withoutPersistence: persistOff, latency: lat, memory: mem, errors };
     writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(summary, null, 2) + '\n');
     const tsv = [COLUMNS.map(([n]) => n).join('\t'), ...steps.map((s) => COLUMNS.map(([, get]) => get(s)).join('\t'))];
     writeFileSync(path.join(outDir, 'results.tsv'), tsv.join('\n') + '\n');

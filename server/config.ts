@@ -86,6 +86,7 @@ const schema = z
     CALL_MAX_SECONDS: positiveInt.default(4 * 3600),
     CALLS_PER_TENANT: positiveInt.default(20),
     SHUTDOWN_GRACE_SECONDS: positiveInt.default(30),
+    CALL_STATE_PERSISTENCE: bool.prefault('true'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.optional(),
   })
@@ -129,8 +130,11 @@ export interface Config {
   providers: { retryMinMs: number; retryMaxMs: number; nxdomainDisableMs: number; perTenant: number; pingIntervalMs: number };
   nodeId: string;
   log: { level: string; pretty: boolean };
-  /** `shutdownGraceMs`: how long calls being set up may take to finish when the node is stopped. */
-  calls: { maxSeconds: number; tenantLimit: number; shutdownGraceMs: number };
+  /**
+   * `shutdownGraceMs`: how long calls being set up may take to finish when the node is stopped.
+   * `persistState`: whether live calls are written for a restart to resume (off only to measure its cost).
+   */
+  calls: { maxSeconds: number; tenantLimit: number; shutdownGraceMs: number; persistState: boolean };
   dialplan: {
     workers: number;
     cpuMsPerSlice: number;
@@ -223,7 +227,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     nodeId: c.NODE_ID ?? `${hostname()}:${c.SIP_PORT}`,
     log: { level: c.LOG_LEVEL, pretty: c.LOG_PRETTY ?? Boolean(process.stdout.isTTY) },
-    calls: { maxSeconds: c.CALL_MAX_SECONDS, tenantLimit: c.CALLS_PER_TENANT, shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000 },
+    calls: { maxSeconds: c.CALL_MAX_SECONDS, tenantLimit: c.CALLS_PER_TENANT, shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000, persistState: c.CALL_STATE_PERSISTENCE },
     dialplan: {
       workers: c.DIALPLAN_WORKERS,
       cpuMsPerSlice: c.DIALPLAN_CPU_MS,

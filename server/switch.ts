@@ -56,6 +56,19 @@ export interface SwitchOptions {
   sipTimers?: SipTimers;
 }
 
+/** Calls this node was handling when it stopped (restart, crash) carry on, before SIP resumes. */
+async function resumePersistedCalls(store: Store, calls: CallService, cdrWriter: CdrWriter, nodeId: string, log: Logger): Promise<void> {
+  const persisted = await store.liveCalls.forNode(nodeId);
+  if (!persisted.length) return;
+  for (const row of persisted) {
+    const record = (row.state as { record?: CallState | null }).record;
+    if (record) cdrWriter.resume(record);
+  }
+  const unusable = calls.resume(persisted);
+  await store.liveCalls.write([], unusable);
+  log.info({ resumed: persisted.length - unusable.length, unusable: unusable.length }, 'resumed calls from the previous run');
+}
+
 export async function startSwitch(config: Config, log: Logger, options: SwitchOptions = {}): Promise<RunningSwitch> {
   if (config.databaseUrl.startsWith('sqlite://')) ensureDataDirWritable(config.dataDir);
   const store = await Store.open(config.databaseUrl, { cipher: loadCredentialCipher(config, log) });
@@ -125,26 +138,18 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       log.child({ subsystem: 'calls' }),
     );
     sip.route({ steps: [calls.cancel, calls.initialInvite, calls.inDialog], onAck: (req) => calls.onAck(req) });
-    const persistence = persistCalls({
-      bus,
-      store: store.liveCalls,
-      nodeId: config.nodeId,
-      callById: (id) => calls.callById(id),
-      recordState: (id) => cdrWriter.openCall(id),
-      log,
-    });
-    // Calls this node was handling when it stopped (restart, crash) carry on before SIP resumes.
-    const persisted = await store.liveCalls.forNode(config.nodeId);
-    for (const row of persisted) {
-      const record = (row.state as { record?: CallState | null }).record;
-      if (record) cdrWriter.resume(record);
+    if (config.calls.persistState) {
+      const persistence = persistCalls({
+        bus,
+        store: store.liveCalls,
+        nodeId: config.nodeId,
+        callById: (id) => calls.callById(id),
+        recordState: (id) => cdrWriter.openCall(id),
+        log,
+      });
+      stops.unshift(() => persistence.stop());
+      await resumePersistedCalls(store, calls, cdrWriter, config.nodeId, log);
     }
-    if (persisted.length) {
-      const unusable = calls.resume(persisted);
-      await store.liveCalls.write([], unusable);
-      log.info({ resumed: persisted.length - unusable.length, unusable: unusable.length }, 'resumed calls from the previous run');
-    }
-    stops.unshift(() => persistence.stop());
     await sip.stack.start();
     stops.unshift(() => sip.stack.stop());
     stops.unshift(startBindingSweeper(store.location, log, metrics, options.sweepIntervalMs));

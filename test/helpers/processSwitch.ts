@@ -13,6 +13,8 @@ import { freeUdpTcpPort } from '../interop/tools.ts';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface ProcessSwitch {
+  /** Where its SQLite file (and key, spool) live. */
+  dataDir: string;
   sipPort: number;
   httpUrl: string;
   readonly pid: number;
@@ -81,6 +83,7 @@ export async function spawnSwitch(env: Record<string, string> = {}): Promise<Pro
 
   await start();
   return {
+    dataDir,
     sipPort,
     httpUrl,
     get pid() {
