@@ -89,7 +89,7 @@ export class ProviderHealthMonitor {
   private track(p: Provider): void {
     if (!p.enabled || this.stopped) return;
     // Spread the first pings of many providers over the interval instead of one burst at start.
-    this.schedule(p, Math.random() * Math.min(this.deps.intervalMs, 5000));
+    this.schedule(p, Math.random() * this.deps.intervalMs);
   }
 
   private schedule(p: Provider, delayMs: number): void {

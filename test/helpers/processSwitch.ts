@@ -46,6 +46,9 @@ export async function spawnSwitch(env: Record<string, string> = {}): Promise<Pro
     NODE_ID: 'process-node',
     // Test peers (sipp, providers) run on loopback, which tenants may not reach by default.
     DESTINATION_DENY: 'none',
+    // sipp peers playing providers fail on an OPTIONS ping they do not expect: tests that want
+    // pings ask for them.
+    PROVIDER_PING_SECONDS: '3600',
     LOG_LEVEL: 'info',
     LOG_PRETTY: 'false',
     HTTP_SIGNUPS_PER_HOUR: '10000',

@@ -38,6 +38,9 @@ function configFor(db: TestDatabase, sipPort: number, env: Record<string, string
     NODE_ID: 'test-node',
     // Test peers (sipp, providers) run on loopback, which tenants may not reach by default.
     DESTINATION_DENY: 'none',
+    // sipp peers playing providers fail on an OPTIONS ping they do not expect: tests that want
+    // pings ask for them.
+    PROVIDER_PING_SECONDS: '3600',
     DIALPLAN_WORKERS: '1',
     ...env,
   });
