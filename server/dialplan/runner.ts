@@ -400,6 +400,7 @@ export class PooledDialplanRunner implements DialplanRunner {
 
   private onExit(worker: WorkerProcess, cause: string): void {
     this.draining.delete(worker);
+    for (const [tenantId, home] of this.homes) if (home === worker) this.homes.delete(tenantId);
     for (const [reqId, request] of this.compiles) {
       if (request.worker !== worker) continue;
       this.compiles.delete(reqId);
