@@ -4,20 +4,43 @@
  * for a fixed time; phase 2 offers half that rate at a steady pace and records how long the
  * dispatcher takes to get an execution into a worker and back (run() call → result).
  * Bounded to well under a minute.
+ *
+ * Both phases report CPU per execution from /proc: the dispatcher (this process), the workers'
+ * main threads (IPC, isolated-vm's task hand-offs, the watchdog) and their other threads (tenant
+ * isolates, including isolated-vm's short-lived threads, and V8's GC and compiler helpers), and
+ * context switches per execution. CPU per execution moves far less than throughput when other
+ * processes share the machine; the latencies move with them (see the load average and steal).
+ *
+ * PROFILE_DIR=dir writes V8 CPU profiles of the measured phases (open them in Chrome DevTools):
+ * `dispatcher-<pid>.cpuprofile` and one `main-<pid>.cpuprofile` per worker (their main threads).
+ * Isolate threads run native code; profile those with `perf record -g -p <worker pid>`.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { startDialplanRunner } from '../server/dialplan/runner.ts';
 import type { CallFacts, DialplanHost, ExecutionRequest } from '../server/dialplan/types.ts';
+import { profileThisProcess, type CpuProfiler } from './lib/cpuProfile.ts';
+import { CLK_TCK, procTicks, stealTicks } from './lib/proc.ts';
 
 const WORKERS = Number(process.argv[2] ?? Math.min(2, os.cpus().length));
 const TENANTS = 8;
 const SATURATE_MS = 8000;
 const PACED_MS = 8000;
 const CONCURRENCY = 64;
+const PROFILE_DIR = process.env.PROFILE_DIR ? path.resolve(process.env.PROFILE_DIR) : null;
+
+if (PROFILE_DIR) {
+  mkdirSync(PROFILE_DIR, { recursive: true });
+  // Workers are forked with this environment: they load the profiler and wait for SIGUSR2.
+  const hook = fileURLToPath(new URL('./lib/cpuProfile.ts', import.meta.url));
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import=tsx --import=${hook}`.trim();
+  process.env.CPU_PROFILE_DIR = PROFILE_DIR;
+}
 
 const source = `export default async function (call) {
   const blocked = await store.get('blocked:' + call.from.user);
@@ -42,7 +65,8 @@ const host: DialplanHost = {
 };
 
 const runner = await startDialplanRunner({
-  logger: pino({ level: 'warn' }),
+  // Profiled workers end when they have written their profile, which the pool reports as a crash.
+  logger: pino({ level: PROFILE_DIR ? 'error' : 'warn' }),
   registry: new Registry(),
   workers: WORKERS,
   limits: { tenantConcurrency: CONCURRENCY, workerConcurrency: 32 },
@@ -67,22 +91,76 @@ async function once(): Promise<number> {
 
 // Warm-up: every tenant's isolate exists and the JIT has seen the path.
 await Promise.all(Array.from({ length: 200 }, once));
+const workerPids = runner.stats().workers.flatMap((w) => (w.pid ? [w.pid] : []));
 
-/** CPU (ms) a process used so far, all threads: utime + stime from /proc (clock ticks of 10 ms). */
-function processCpuMs(pid: number): number {
+/** Context switches (voluntary and not) of a process's live threads. */
+function contextSwitches(pid: number | 'self'): number {
+  let sum = 0;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) sum += Number(m[1]);
+    }
   } catch {
-    return NaN;
+    // The process or a thread is gone: what it switched is lost, the rest still counts.
+  }
+  return sum;
+}
+
+/** utime+stime (clock ticks) of a process's main thread; 0 once it is gone. */
+function mainThreadTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
   }
 }
-const workerCpuMs = () => runner.stats().workers.reduce((sum, w) => sum + processCpuMs(w.pid ?? 0), 0);
+
+interface CpuReading {
+  dispatcherUs: number;
+  /** Clock ticks: whole worker processes (exited threads included) and their main threads. */
+  workerTicks: number;
+  workerMainTicks: number;
+  switches: number;
+  steal: number;
+}
+
+function readCpu(): CpuReading {
+  const usage = process.cpuUsage();
+  return {
+    dispatcherUs: usage.user + usage.system,
+    workerTicks: workerPids.reduce((sum, pid) => sum + procTicks(pid).own, 0),
+    workerMainTicks: workerPids.reduce((sum, pid) => sum + mainThreadTicks(pid), 0),
+    switches: contextSwitches('self') + workerPids.reduce((sum, pid) => sum + contextSwitches(pid), 0),
+    steal: stealTicks(),
+  };
+}
+
+function cpuPerExecution(before: CpuReading, after: CpuReading, executions: number, ms: number): string {
+  const us = (ticks: number) => ((ticks * 1e6) / CLK_TCK / executions).toFixed(0);
+  const workers = after.workerTicks - before.workerTicks;
+  const main = after.workerMainTicks - before.workerMainTicks;
+  const stealPerCpu = ((after.steal - before.steal) * 1000) / CLK_TCK / os.cpus().length / ms;
+  return (
+    `dispatcher ${((after.dispatcherUs - before.dispatcherUs) / executions).toFixed(0)} µs, ` +
+    `workers ${us(workers)} µs (main threads ${us(main)}, isolate and V8 threads ${us(workers - main)}), ` +
+    `${((after.switches - before.switches) / executions).toFixed(1)} context switches ` +
+    `(load average ${os.loadavg()[0]?.toFixed(1)}, steal ${(stealPerCpu * 100).toFixed(0)} %)`
+  );
+}
+
+let dispatcherProfile: CpuProfiler | null = null;
+if (PROFILE_DIR) {
+  dispatcherProfile = profileThisProcess(PROFILE_DIR, 'dispatcher');
+  for (const pid of workerPids) process.kill(pid, 'SIGUSR2');
+}
 
 let done = 0;
-const dispatcherCpuAtStart = process.cpuUsage();
-const workerCpuAtStart = workerCpuMs();
-const saturateEnd = performance.now() + SATURATE_MS;
+const saturatedBefore = readCpu();
+const saturateStart = performance.now();
+const saturateEnd = saturateStart + SATURATE_MS;
 await Promise.all(
   Array.from({ length: CONCURRENCY }, async () => {
     while (performance.now() < saturateEnd) {
@@ -91,14 +169,13 @@ await Promise.all(
     }
   }),
 );
+const saturatedCpu = cpuPerExecution(saturatedBefore, readCpu(), done, performance.now() - saturateStart);
 const perSecond = done / (SATURATE_MS / 1000);
-const dispatcherCpu = process.cpuUsage(dispatcherCpuAtStart);
-const dispatcherUsPerExecution = (dispatcherCpu.user + dispatcherCpu.system) / done;
-const workerUsPerExecution = ((workerCpuMs() - workerCpuAtStart) * 1000) / done;
 
 const rate = perSecond / 2;
 const latencies: number[] = [];
 const pending: Array<Promise<void>> = [];
+const pacedBefore = readCpu();
 const pacedStart = performance.now();
 for (let i = 0; performance.now() - pacedStart < PACED_MS; i++) {
   const due = pacedStart + (i * 1000) / rate;
@@ -107,16 +184,25 @@ for (let i = 0; performance.now() - pacedStart < PACED_MS; i++) {
   pending.push(once().then((ms) => void latencies.push(ms)));
 }
 await Promise.all(pending);
+const pacedCpu = cpuPerExecution(pacedBefore, readCpu(), latencies.length, performance.now() - pacedStart);
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
 
 console.log(`dialplan engine: ${WORKERS} workers, ${os.cpus().length} CPUs, ${TENANTS} tenants, fresh context + 1 awaited host call per execution`);
 console.log(`  throughput (saturated, ${CONCURRENCY} in flight): ${perSecond.toFixed(0)} executions/s`);
-console.log(
-  `  CPU per execution while saturated: dispatcher ${dispatcherUsPerExecution.toFixed(0)} µs, workers ${workerUsPerExecution.toFixed(0)} µs (load average ${os.loadavg()[0]?.toFixed(1)})`,
-);
+console.log(`  CPU per execution while saturated: ${saturatedCpu}`);
 console.log(
   `  dispatch latency at ${rate.toFixed(0)}/s (half load), ${latencies.length} executions: p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms`,
 );
+console.log(`  CPU per execution at half load: ${pacedCpu}`);
 if (failures.size > 0) console.log(`  non-completed outcomes: ${JSON.stringify(Object.fromEntries(failures))}`);
+
+if (PROFILE_DIR && dispatcherProfile) {
+  console.log(`  profile: ${await dispatcherProfile.stop()}`);
+  const expected = workerPids.map((pid) => path.join(PROFILE_DIR, `main-${pid}.cpuprofile`));
+  for (const pid of workerPids) process.kill(pid, 'SIGUSR2');
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && !expected.every((f) => existsSync(f))) await new Promise((r) => setTimeout(r, 100));
+  for (const file of expected) console.log(`  profile: ${existsSync(file) ? file : `${file} (not written)`}`);
+}
 await runner.stop();
