@@ -70,7 +70,7 @@ async function waitUntilUp(t: Tenant): Promise<void> {
   }
 }
 
-describe('restart in the middle of a call', { skip }, () => {
+describe('restart in the middle of a call, and graceful shutdown', { skip }, () => {
   let sw: ProcessSwitch;
   const tmp = scratch();
   const peers: SippPeer[] = [];
@@ -169,21 +169,6 @@ describe('restart in the middle of a call', { skip }, () => {
       assert.ok(record.talkMs >= 5000, `talk time spans the restart: ${record.talkMs}`);
     });
   }
-});
-
-describe('graceful shutdown', { skip }, () => {
-  let sw: ProcessSwitch;
-  const tmp = scratch();
-  const peers: SippPeer[] = [];
-  const asTestSwitch = () => ({ sipPort: sw.sipPort, httpUrl: sw.httpUrl }) as unknown as TestSwitch;
-  before(async () => {
-    sw = await spawnSwitch();
-  });
-  after(async () => {
-    for (const p of peers) p.kill();
-    await sw?.close();
-    tmp.remove();
-  });
 
   test('SIGTERM while a call rings: new calls get 503 with Retry-After, the ringing call connects, the node exits, and after the restart the call ends cleanly', async () => {
     const t = await newTenant(asTestSwitch());
