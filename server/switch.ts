@@ -71,8 +71,8 @@ async function resumePersistedCalls(store: Store, calls: CallService, cdrWriter:
 
 export async function startSwitch(config: Config, log: Logger, options: SwitchOptions = {}): Promise<RunningSwitch> {
   if (config.databaseUrl.startsWith('sqlite://')) ensureDataDirWritable(config.dataDir);
-  const store = await Store.open(config.databaseUrl, { cipher: loadCredentialCipher(config, log) });
   const metrics = createMetrics();
+  const store = await Store.open(config.databaseUrl, { cipher: loadCredentialCipher(config, log), log: log.child({ subsystem: 'store' }), registry: metrics.registry });
   const sip = createSipService(config, store, log, metrics, options.authGuard, options.sipTimers);
   const bus = new EventBus(config.nodeId, (err, event) =>
     log.error({ err, eventType: event.type, tenantId: event.tenantId, callId: event.callId }, 'call event consumer failed'),

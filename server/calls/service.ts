@@ -375,7 +375,7 @@ export class CallService {
     c: { caller?: SipAccount; callee: SipAccount | null; provider?: Provider; from: Party; to: Party; calledUser: string; source: Peer; tx: ServerTransaction },
   ): Promise<void> {
     const inbound = call.inbound;
-    const tenant = await this.store.tenant(call.tenantId).settings.get();
+    const tenant = await this.store.tenant(call.tenantId).settings.getCached();
     const target = c.caller ? await this.accountOf(call.tenantId)(c.calledUser) : null;
     const facts: CallFacts = {
       id: call.id,

@@ -2,7 +2,9 @@
  * Which dialplan decides a call: the caller's account names one for the calls its phone places,
  * a callee account may name one for the calls it receives, a provider names one for calls arriving
  * from it; otherwise the tenant's `default`. A named dialplan that was deleted falls back to
- * `default`, so a call is never left without a decision because of a rename.
+ * `default`, so a call is never left without a decision because of a rename. Dialplans are read
+ * through the per-node cache (server/store/cache.ts): a saved version reaches this node's calls at
+ * once and other nodes' within the TTL, and calls keep routing while the database is unreachable.
  */
 import type { TenantScope } from '../store/index.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
@@ -42,7 +44,7 @@ export async function selectDialplan(scope: TenantScope, origin: CallOrigin): Pr
       break;
   }
   for (const name of named && named !== DEFAULT_DIALPLAN ? [named, DEFAULT_DIALPLAN] : [DEFAULT_DIALPLAN]) {
-    const current = await scope.dialplans.current(name);
+    const current = await scope.dialplans.currentCached(name);
     if (current) return { name, ...current };
   }
   return null;

@@ -1,12 +1,15 @@
 /**
  * The registrar (RFC 3261 §10.3): authenticates REGISTER, then adds, refreshes and removes the
- * account's bindings, keeping at most `maxContacts` (the oldest go first).
+ * account's bindings, keeping at most `maxContacts` (the oldest go first). While the database is
+ * unreachable it answers from what the node knows: the account from the cache, the changes kept in
+ * the location overlay until the database takes them (server/store/locationOverlay.ts).
  */
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.ts';
 import { newId, sha256Hex } from '../store/ids.ts';
-import type { Binding, LocationStore } from '../store/registrations.ts';
+import { LocationOverlayFullError } from '../store/locationOverlay.ts';
+import type { ApplyOutcome, Binding, BindingChanges, LocationStore } from '../store/registrations.ts';
 import type { RequestAuthenticator } from './authenticate.ts';
 import { headerInt, headerText, parseUri, type NameAddr } from './message.ts';
 import type { ServerTransaction } from './transactions.ts';
@@ -74,12 +77,18 @@ export class Registrar {
     if (contacts !== 'query') {
       const changes = this.plan(contacts, current, { callId, cseq, now, algorithm, tx, accountId: account.id, tenantId: account.tenantId });
       if (changes === 'out-of-order') return this.outcome(tx, 'out-of-order', 500, 'Out Of Order CSeq');
-      await this.location.apply(changes, new Set(current.map((b) => b.id)));
-      const removed = new Set(changes.remove);
+      let stored: ApplyOutcome;
+      try {
+        stored = await this.location.apply(changes, new Set(current.map((b) => b.id)));
+      } catch (err) {
+        if (!(err instanceof LocationOverlayFullError)) throw err;
+        return this.outcome(tx, 'overlay-full', 503, 'Service Unavailable', { 'retry-after': '30' });
+      }
+      const removed = new Set(changes.remove.map((b) => b.id));
       const byId = new Map(current.filter((b) => !removed.has(b.id)).map((b) => [b.id, b]));
       for (const b of changes.upsert) byId.set(b.id, b);
       current.splice(0, current.length, ...[...byId.values()].sort((a, b) => a.createdAt - b.createdAt));
-      this.log.debug({ tenantId: account.tenantId, account: account.username, bindings: current.length }, 'registration updated');
+      this.log.debug({ tenantId: account.tenantId, account: account.username, bindings: current.length, stored }, 'registration updated');
     }
 
     const contactHeader: NameAddr[] = current.map((b) => ({
@@ -141,10 +150,10 @@ export class Registrar {
     contacts: ContactRequest[] | 'remove-all',
     current: Binding[],
     ctx: { callId: string; cseq: number; now: number; algorithm: string; tx: ServerTransaction; accountId: string; tenantId: string },
-  ): { upsert: Binding[]; remove: string[] } | 'out-of-order' {
-    if (contacts === 'remove-all') return { upsert: [], remove: current.map((b) => b.id) };
+  ): BindingChanges | 'out-of-order' {
+    if (contacts === 'remove-all') return { upsert: [], remove: [...current] };
     const upsert: Binding[] = [];
-    const remove: string[] = [];
+    const remove: Binding[] = [];
     const byHash = new Map(current.map((b) => [b.contactHash, b]));
     const src = ctx.tx.source;
     for (const c of contacts) {
@@ -152,7 +161,7 @@ export class Registrar {
       // RFC 3261 §10.3 step 7: a request older than the binding it would change is refused.
       if (existing && existing.callId === ctx.callId && existing.cseq >= ctx.cseq) return 'out-of-order';
       if (c.expires === 0) {
-        if (existing) remove.push(existing.id);
+        if (existing) remove.push(existing);
         continue;
       }
       upsert.push({
@@ -175,12 +184,12 @@ export class Registrar {
       });
     }
     // Over the cap: evict the oldest bindings that this request does not refresh.
-    const kept = current.filter((b) => !remove.includes(b.id) && !upsert.some((u) => u.id === b.id));
+    const kept = current.filter((b) => !remove.includes(b) && !upsert.some((u) => u.id === b.id));
     const fresh = upsert.filter((u) => !byHash.has(u.contactHash));
     let excess = kept.length + upsert.length - this.o.maxContacts;
     for (const b of kept) {
       if (excess <= 0) break;
-      remove.push(b.id);
+      remove.push(b);
       excess--;
     }
     // A single request asking for more contacts than the cap keeps its last ones.

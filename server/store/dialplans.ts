@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { tenantKey, type ReadThroughCache } from './cache.ts';
 import { isRetryableConflict, isUniqueViolation } from './errors.ts';
 import { newId } from './ids.ts';
 import type { Database } from './schema.ts';
@@ -27,11 +28,18 @@ export class DialplanExistsError extends Error {
   }
 }
 
-/** One tenant's dialplans. Saving never overwrites: it adds a version and points the dialplan at it. */
+export type CurrentDialplan = { version: number; source: string };
+
+/**
+ * One tenant's dialplans. Saving never overwrites: it adds a version and points the dialplan at it.
+ * What calls run is read through a per-node cache that this node's saves, restores and deletes
+ * invalidate; other nodes pick a change up within the cache's TTL.
+ */
 export class TenantDialplans {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly tenantId: string,
+    private readonly runnable: ReadThroughCache<CurrentDialplan | undefined>,
   ) {}
 
   async list(): Promise<DialplanSummary[]> {
@@ -66,8 +74,13 @@ export class TenantDialplans {
     };
   }
 
-  /** What to run: the current version's number and source. */
-  async current(name: string): Promise<{ version: number; source: string } | undefined> {
+  /** What a call runs: the current version, from the cache (served last known while the database is unreachable). */
+  currentCached(name: string): Promise<CurrentDialplan | undefined> {
+    return this.runnable.get(tenantKey(this.tenantId, name), () => this.current(name));
+  }
+
+  /** What to run: the current version's number and source, read from the database. */
+  async current(name: string): Promise<CurrentDialplan | undefined> {
     const r = await this.db
       .selectFrom('dialplans')
       .innerJoin('dialplan_versions', (j) =>
@@ -111,6 +124,7 @@ export class TenantDialplans {
       if (isUniqueViolation(err)) throw new DialplanExistsError(name);
       throw err;
     }
+    this.runnable.invalidate(tenantKey(this.tenantId, name));
     return 1;
   }
 
@@ -138,6 +152,7 @@ export class TenantDialplans {
             .execute();
           await trx.updateTable('dialplans').set({ current_version: version, updated_at: now }).where('id', '=', d.id).execute();
         });
+        this.runnable.invalidate(tenantKey(this.tenantId, name));
         return version;
       } catch (err) {
         // Two saves raced for the same version number or name: read again and retry.
@@ -150,6 +165,7 @@ export class TenantDialplans {
 
   async delete(name: string): Promise<boolean> {
     const r = await this.db.deleteFrom('dialplans').where('tenant_id', '=', this.tenantId).where('name', '=', name).executeTakeFirst();
+    this.runnable.invalidate(tenantKey(this.tenantId, name));
     return Number(r.numDeletedRows) > 0;
   }
 }

@@ -4,21 +4,26 @@
  * service) are named for what they are for.
  */
 import type { Kysely } from 'kysely';
+import { pino, type Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { AccountDirectory } from './accounts.ts';
+import { createCacheMetrics, ReadThroughCache } from './cache.ts';
 import { migrateToLatest, openDatabase, type Db, type DialectName } from './db.ts';
-import { SqlLocationStore } from './registrations.ts';
+import { LocationOverlay } from './locationOverlay.ts';
+import { SqlLocationStore, type Binding } from './registrations.ts';
 import { LiveCallStore } from './liveCalls.ts';
 import { TenantRegistrations } from './registrations.ts';
 import type { Database } from './schema.ts';
 import { TenantApiKeys } from './apiKeys.ts';
 import { SipAccountLookup } from './sipAccountLookup.ts';
 import { TenantSipAccounts } from './sipAccounts.ts';
-import { TenantSettings } from './tenantSettings.ts';
-import { TenantDialplans } from './dialplans.ts';
+import { TenantSettings, type Tenant } from './tenantSettings.ts';
+import { TenantDialplans, type CurrentDialplan } from './dialplans.ts';
 import { TenantKv } from './kv.ts';
 import { CdrArchive, TenantCdrs } from './cdrs.ts';
 import { ProviderDirectory, TenantProviders } from './providers.ts';
 import type { CredentialCipher } from '../providers/credentials.ts';
+import type { SipAccount } from './sipAccounts.ts';
 
 export interface TenantScope {
   readonly tenantId: string;
@@ -35,12 +40,49 @@ export interface TenantScope {
 export interface StoreOptions {
   /** Seals provider passwords; without one, providers cannot be given a password. */
   cipher?: CredentialCipher;
+  /** Where the caches and the location overlay say when the database is unreachable; silent without. */
+  log?: Logger;
+  /** Where their metrics go; none without. */
+  registry?: Registry;
+}
+
+/**
+ * The per-node caches of what calls and REGISTERs read (see README.md, "Caches and database
+ * outages"). TTLs are short because other nodes' changes show only when an entry expires.
+ */
+const CACHES = {
+  accounts: { ttlMs: 5000, maxEntries: 100_000 },
+  dialplans: { ttlMs: 5000, maxEntries: 20_000, maxWeight: 64 * 1024 * 1024 },
+  settings: { ttlMs: 5000, maxEntries: 20_000 },
+  /** TTL 0: bindings are read afresh every time; the last rows read serve only during an outage. */
+  bindings: { ttlMs: 0, maxEntries: 100_000 },
+};
+/** How old a cached value may be when served because the database cannot be reached. */
+const MAX_STALE_MS = 10 * 60_000;
+
+interface Caches {
+  accounts: ReadThroughCache<SipAccount | null>;
+  dialplans: ReadThroughCache<CurrentDialplan | undefined>;
+  settings: ReadThroughCache<Tenant | undefined>;
+  bindings: ReadThroughCache<Binding[]>;
+}
+
+function createCaches(log: Logger, registry: Registry | undefined): Caches {
+  const metrics = registry && createCacheMetrics(registry);
+  const common = { log, maxStaleMs: MAX_STALE_MS, ...(metrics ? { metrics } : {}) };
+  return {
+    accounts: new ReadThroughCache({ name: 'accounts', ...CACHES.accounts, ...common }),
+    dialplans: new ReadThroughCache({ name: 'dialplans', ...CACHES.dialplans, weigh: (d) => (d ? d.source.length : 0), ...common }),
+    settings: new ReadThroughCache({ name: 'tenant-settings', ...CACHES.settings, ...common }),
+    bindings: new ReadThroughCache({ name: 'bindings', ...CACHES.bindings, ...common }),
+  };
 }
 
 export class Store {
   readonly directory: AccountDirectory;
   readonly sipAccountLookup: SipAccountLookup;
-  readonly location: SqlLocationStore;
+  /** The registrar's and the dialer's bindings, kept working while the database is unreachable. */
+  readonly location: LocationOverlay;
   readonly liveCalls: LiveCallStore;
   /** Cross-tenant: the CDR writer's inserts and the retention purge. */
   readonly cdrs: CdrArchive;
@@ -48,14 +90,23 @@ export class Store {
   readonly providers: ProviderDirectory;
   readonly kysely: Kysely<Database>;
 
+  private readonly caches: Caches;
+
   private constructor(
     private readonly db: Db,
     private readonly cipher: CredentialCipher | null,
+    log: Logger,
+    registry: Registry | undefined,
   ) {
     this.kysely = db.kysely;
+    this.caches = createCaches(log, registry);
     this.directory = new AccountDirectory(db.kysely);
-    this.sipAccountLookup = new SipAccountLookup(db.kysely);
-    this.location = new SqlLocationStore(db.kysely);
+    this.sipAccountLookup = new SipAccountLookup(db.kysely, this.caches.accounts);
+    this.location = new LocationOverlay(new SqlLocationStore(db.kysely), {
+      lastKnown: this.caches.bindings,
+      log,
+      ...(registry ? { registry } : {}),
+    });
     this.liveCalls = new LiveCallStore(db.kysely);
     this.cdrs = new CdrArchive(db.kysely);
     this.providers = new ProviderDirectory(db.kysely, cipher);
@@ -69,7 +120,7 @@ export class Store {
       await db.close();
       throw err;
     }
-    return new Store(db, options.cipher ?? null);
+    return new Store(db, options.cipher ?? null, options.log ?? pino({ level: 'silent' }), options.registry);
   }
 
   get dialect(): DialectName {
@@ -80,11 +131,11 @@ export class Store {
     const k = this.db.kysely;
     return {
       tenantId,
-      settings: new TenantSettings(k, tenantId),
+      settings: new TenantSettings(k, tenantId, this.caches.settings),
       sipAccounts: new TenantSipAccounts(k, tenantId),
       registrations: new TenantRegistrations(k, tenantId),
       apiKeys: new TenantApiKeys(k, tenantId),
-      dialplans: new TenantDialplans(k, tenantId),
+      dialplans: new TenantDialplans(k, tenantId, this.caches.dialplans),
       kv: new TenantKv(k, tenantId),
       cdrs: new TenantCdrs(k, tenantId),
       providers: new TenantProviders(k, tenantId, this.cipher),
@@ -95,7 +146,9 @@ export class Store {
     await this.db.kysely.selectFrom('tenants').select('id').limit(1).execute();
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  /** Writes what registrations still wait in memory (briefly, if the database answers), then closes. */
+  async close(): Promise<void> {
+    await this.location.stop();
+    await this.db.close();
   }
 }

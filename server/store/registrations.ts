@@ -25,15 +25,25 @@ export interface Binding {
 export interface BindingChanges {
   /** Bindings to insert (new id) or overwrite (existing id). */
   upsert: Binding[];
-  remove: string[];
+  /** Bindings to delete. */
+  remove: Binding[];
 }
+
+/** One binding change kept for later (the database was unreachable); the last per contact wins. */
+export type PendingWrite = { kind: 'upsert'; binding: Binding } | { kind: 'remove'; binding: Binding; at: number };
+
+/**
+ * `stored`: in the database. `deferred`: the database could not be reached; the change is served
+ * from memory and written when it answers again (locationOverlay.ts).
+ */
+export type ApplyOutcome = 'stored' | 'deferred';
 
 /** What the registrar needs from storage; swappable (memory, SQL) and testable alone. */
 export interface LocationStore {
   /** Unexpired bindings of an account, oldest first. */
   bindings(accountId: string, now: number): Promise<Binding[]>;
   /** Applies one REGISTER's changes atomically. `existing` are the ids that are already stored. */
-  apply(changes: BindingChanges, existing: ReadonlySet<string>): Promise<void>;
+  apply(changes: BindingChanges, existing: ReadonlySet<string>): Promise<ApplyOutcome>;
   /** Deletes up to `limit` expired bindings; returns how many. */
   purgeExpired(now: number, limit: number): Promise<number>;
   countActive(now: number): Promise<number>;
@@ -86,7 +96,7 @@ function toRow(b: Binding): RegistrationsTable {
  * absent rows, on which concurrent first registrations used to deadlock (InnoDB gap locks).
  */
 async function writeBindings(db: Kysely<Database>, changes: BindingChanges, existing: ReadonlySet<string>): Promise<void> {
-  if (changes.remove.length) await db.deleteFrom('registrations').where('id', 'in', changes.remove).execute();
+  if (changes.remove.length) await db.deleteFrom('registrations').where('id', 'in', changes.remove.map((b) => b.id)).execute();
   for (const b of changes.upsert) {
     const row = toRow(b);
     if (existing.has(b.id)) {
@@ -120,14 +130,45 @@ export class SqlLocationStore implements LocationStore {
     return rows.map(toBinding);
   }
 
-  async apply(changes: BindingChanges, existing: ReadonlySet<string>): Promise<void> {
+  async apply(changes: BindingChanges, existing: ReadonlySet<string>): Promise<ApplyOutcome> {
     // The common REGISTER (one refresh or one new contact) is one statement: no transaction needed.
     // (Grouping REGISTERs into shared transactions was measured slower on SQLite: Kysely holds its
     // one connection for the whole batch, so the reads of every other REGISTER wait behind it.)
     const statements = changes.upsert.length + (changes.remove.length ? 1 : 0);
-    if (statements === 0) return;
+    if (statements === 0) return 'stored';
     await retryOnConflict(() =>
       statements === 1 ? writeBindings(this.db, changes, existing) : this.db.transaction().execute((trx) => writeBindings(trx, changes, existing)),
+    );
+    return 'stored';
+  }
+
+  /**
+   * Writes a change kept while the database was unreachable, unless the stored binding of that
+   * contact is newer (a later REGISTER, possibly at another node): the last write per contact wins.
+   */
+  async writeIfNewer(change: PendingWrite): Promise<void> {
+    const b = change.binding;
+    if (change.kind === 'remove') {
+      await this.db
+        .deleteFrom('registrations')
+        .where('account_id', '=', b.accountId)
+        .where('contact_hash', '=', b.contactHash)
+        .where('updated_at', '<=', change.at)
+        .execute();
+      return;
+    }
+    await retryOnConflict(() =>
+      this.db.transaction().execute(async (trx) => {
+        const stored = await trx
+          .selectFrom('registrations')
+          .select(['id', 'updated_at'])
+          .where('account_id', '=', b.accountId)
+          .where('contact_hash', '=', b.contactHash)
+          .executeTakeFirst();
+        if (stored && Number(stored.updated_at) > b.updatedAt) return;
+        if (stored) await trx.deleteFrom('registrations').where('id', '=', stored.id).execute();
+        await trx.insertInto('registrations').values(toRow(b)).execute();
+      }),
     );
   }
 

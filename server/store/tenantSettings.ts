@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { ReadThroughCache } from './cache.ts';
 import type { Database } from './schema.ts';
 
 export interface Tenant {
@@ -8,10 +9,15 @@ export interface Tenant {
   createdAt: number;
 }
 
+/**
+ * A tenant's own settings. Calls read them through a per-node cache (`getCached`) that this node's
+ * updates invalidate; the API reads the database (`get`).
+ */
 export class TenantSettings {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly tenantId: string,
+    private readonly cache: ReadThroughCache<Tenant | undefined>,
   ) {}
 
   async get(): Promise<Tenant | undefined> {
@@ -19,11 +25,17 @@ export class TenantSettings {
     return r && { id: r.id, name: r.name, timeZone: r.time_zone, createdAt: Number(r.created_at) };
   }
 
+  /** For calls: cached, and served last known while the database is unreachable (cache.ts). */
+  getCached(): Promise<Tenant | undefined> {
+    return this.cache.get(this.tenantId, () => this.get());
+  }
+
   async update(changes: { name?: string; timeZone?: string }): Promise<Tenant | undefined> {
     const set: { name?: string; time_zone?: string } = {};
     if (changes.name !== undefined) set.name = changes.name;
     if (changes.timeZone !== undefined) set.time_zone = changes.timeZone;
     if (Object.keys(set).length) await this.db.updateTable('tenants').set(set).where('id', '=', this.tenantId).execute();
+    this.cache.invalidate(this.tenantId);
     return this.get();
   }
 }
