@@ -103,6 +103,7 @@ export class ReadThroughCache<V> {
   private readonly staleRetryMs: number;
   private readonly loadDeadlineMs: number;
   private readonly tally: Record<'hit' | 'miss' | 'stale' | 'error', Tally>;
+  private readonly gauge: { set(n: number): void } | undefined;
   /** Since when this cache serves stale values, and how many; undefined while the database answers. */
   private staleEpisode: { since: number; served: number } | undefined;
 
@@ -117,6 +118,7 @@ export class ReadThroughCache<V> {
       stale: m?.labels(o.name, 'stale') ?? NO_TALLY,
       error: m?.labels(o.name, 'error') ?? NO_TALLY,
     };
+    this.gauge = o.metrics?.entries.labels(o.name);
   }
 
   get size(): number {
@@ -189,7 +191,7 @@ export class ReadThroughCache<V> {
     if (!held) return;
     this.entries.delete(key);
     this.weight -= held.weight;
-    this.o.metrics?.entries.set({ cache: this.o.name }, this.entries.size);
+    this.gauge?.set(this.entries.size);
   }
 
   private startFlight(key: string, load: () => Promise<V>): Flight<V> {
@@ -218,7 +220,7 @@ export class ReadThroughCache<V> {
     }
     this.entries.set(key, { value, loadedAt: now, freshUntil: now + this.o.ttlMs, stale: false, weight });
     this.weight += weight;
-    this.o.metrics?.entries.set({ cache: this.o.name }, this.entries.size);
+    this.gauge?.set(this.entries.size);
     if (this.staleEpisode) {
       this.o.log?.info({ cache: this.o.name, staleServed: this.staleEpisode.served, forMs: now - this.staleEpisode.since }, 'database answers again: cache reads are fresh');
       this.staleEpisode = undefined;
