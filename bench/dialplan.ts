@@ -120,34 +120,48 @@ function mainThreadTicks(pid: number): number {
 
 interface CpuReading {
   dispatcherUs: number;
-  /** Clock ticks: whole worker processes (exited threads included) and their main threads. */
-  workerTicks: number;
-  workerMainTicks: number;
+  /** Per worker pid, clock ticks: the whole process (exited threads included) and its main thread. */
+  workers: Map<number, { ticks: number; mainTicks: number }>;
   switches: number;
   steal: number;
 }
 
+/** The pool's current worker pids: a worker recycled during a phase is replaced by a new pid. */
+const currentWorkerPids = () => runner.stats().workers.flatMap((w) => (w.pid ? [w.pid] : []));
+
 function readCpu(): CpuReading {
   const usage = process.cpuUsage();
+  const pids = currentWorkerPids();
   return {
     dispatcherUs: usage.user + usage.system,
-    workerTicks: workerPids.reduce((sum, pid) => sum + procTicks(pid).own, 0),
-    workerMainTicks: workerPids.reduce((sum, pid) => sum + mainThreadTicks(pid), 0),
-    switches: contextSwitches('self') + workerPids.reduce((sum, pid) => sum + contextSwitches(pid), 0),
+    workers: new Map(pids.map((pid) => [pid, { ticks: procTicks(pid).own, mainTicks: mainThreadTicks(pid) }])),
+    switches: contextSwitches('self') + pids.reduce((sum, pid) => sum + contextSwitches(pid), 0),
     steal: stealTicks(),
   };
 }
 
 function cpuPerExecution(before: CpuReading, after: CpuReading, executions: number, ms: number): string {
   const us = (ticks: number) => ((ticks * 1e6) / CLK_TCK / executions).toFixed(0);
-  const workers = after.workerTicks - before.workerTicks;
-  const main = after.workerMainTicks - before.workerMainTicks;
+  // Only workers alive at both readings can be compared; a replaced one's time is not counted.
+  let workers = 0;
+  let main = 0;
+  let replaced = 0;
+  for (const [pid, a] of after.workers) {
+    const b = before.workers.get(pid);
+    if (!b) {
+      replaced++;
+      continue;
+    }
+    workers += a.ticks - b.ticks;
+    main += a.mainTicks - b.mainTicks;
+  }
   const stealPerCpu = ((after.steal - before.steal) * 1000) / CLK_TCK / os.cpus().length / ms;
   return (
     `dispatcher ${((after.dispatcherUs - before.dispatcherUs) / executions).toFixed(0)} µs, ` +
     `workers ${us(workers)} µs (main threads ${us(main)}, isolate and V8 threads ${us(workers - main)}), ` +
     `${((after.switches - before.switches) / executions).toFixed(1)} context switches ` +
-    `(load average ${os.loadavg()[0]?.toFixed(1)}, steal ${(stealPerCpu * 100).toFixed(0)} %)`
+    `(load average ${os.loadavg()[0]?.toFixed(1)}, steal ${(stealPerCpu * 100).toFixed(0)} %)` +
+    (replaced ? `; ${replaced} worker(s) replaced meanwhile: their CPU is not counted, so workers' figures are low` : '')
   );
 }
 
