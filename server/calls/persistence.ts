@@ -28,6 +28,7 @@ export function persistCalls(o: {
   const dirty = new Set<string>();
   const ended = new Set<string>();
   let writing: Promise<void> = Promise.resolve();
+  let failingSince: number | undefined;
 
   const unsubscribe = o.bus.subscribe((e) => {
     if (e.type === 'call.ended') {
@@ -49,11 +50,19 @@ export function persistCalls(o: {
     ended.clear();
     try {
       await o.store.write(upserts, deletes);
+      if (failingSince !== undefined) {
+        o.log.info({ failedForMs: now - failingSince }, 'call state is persisted again');
+        failingSince = undefined;
+      }
     } catch (err) {
       // Keep what failed for the next round; a newer state of the same call supersedes it.
       for (const u of upserts) dirty.add(u.callId);
       for (const d of deletes) ended.add(d);
-      o.log.warn({ err, calls: upserts.length, ended: deletes.length }, 'could not persist call state; will retry');
+      // One line per episode, not one per 100 ms flush while the database is away.
+      if (failingSince === undefined) {
+        failingSince = now;
+        o.log.warn({ err, calls: upserts.length, ended: deletes.length }, 'could not persist call state; retrying until the database takes it');
+      }
     }
   };
   const flush = () => (writing = writing.then(flushOnce));

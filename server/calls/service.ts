@@ -28,6 +28,7 @@ import { providerByLine, providerBySource } from '../providers/incoming.ts';
 import type { ProviderDestinationDeps } from '../providers/outbound.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider } from '../store/providers.ts';
+import { isDatabaseUnreachable } from '../store/errors.ts';
 
 export interface CallServiceOptions {
   domain: string;
@@ -250,6 +251,20 @@ export class CallService {
     while (Date.now() < deadline && [...this.byId.values()].some((c) => !c.finalSent)) await new Promise((r) => setTimeout(r, 50));
   }
 
+  /**
+   * The account a caller's From names. While the database is unreachable, a name this node has not
+   * seen lately cannot be looked up: the caller is taken for a stranger (who may still call our
+   * accounts) rather than failing every such call.
+   */
+  private async accountUnlessOutage(username: string): Promise<SipAccount | null> {
+    try {
+      return await this.store.sipAccountLookup.byUsername(username);
+    } catch (err) {
+      if (!isDatabaseUnreachable(err)) throw err;
+      return null;
+    }
+  }
+
   private async startCall(tx: ServerTransaction): Promise<void> {
     const req = tx.request;
     if (this.draining) {
@@ -274,7 +289,7 @@ export class CallService {
       return;
     }
     let provider: Provider | undefined = byLine.kind === 'provider' ? byLine.provider : undefined;
-    const fromAccount = !provider && from.user ? await this.store.sipAccountLookup.byUsername(from.user) : null;
+    const fromAccount = !provider && from.user ? await this.accountUnlessOutage(from.user) : null;
     const claimsAccount = Boolean(fromAccount || req.headers['proxy-authorization']);
     // Or it comes from an address the entry lists. A phone of ours is still a phone there (an
     // office's phones and its gateway often share one public address), and a call to an account

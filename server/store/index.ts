@@ -21,7 +21,7 @@ import { TenantSettings, type Tenant } from './tenantSettings.ts';
 import { TenantDialplans, type CurrentDialplan } from './dialplans.ts';
 import { TenantKv } from './kv.ts';
 import { CdrArchive, TenantCdrs } from './cdrs.ts';
-import { ProviderDirectory, TenantProviders } from './providers.ts';
+import { ProviderDirectory, TenantProviders, type ProviderCaches } from './providers.ts';
 import type { CredentialCipher } from '../providers/credentials.ts';
 import type { SipAccount } from './sipAccounts.ts';
 
@@ -56,6 +56,7 @@ const CACHES = {
   settings: { ttlMs: 5000, maxEntries: 20_000 },
   /** TTL 0: bindings are read afresh every time; the last rows read serve only during an outage. */
   bindings: { ttlMs: 0, maxEntries: 100_000 },
+  providers: { ttlMs: 5000, maxEntries: 10_000 },
 };
 /** How old a cached value may be when served because the database cannot be reached. */
 const MAX_STALE_MS = 10 * 60_000;
@@ -65,6 +66,7 @@ interface Caches {
   dialplans: ReadThroughCache<CurrentDialplan | undefined>;
   settings: ReadThroughCache<Tenant | undefined>;
   bindings: ReadThroughCache<Binding[]>;
+  providers: ProviderCaches;
 }
 
 function createCaches(log: Logger, registry: Registry | undefined): Caches {
@@ -75,6 +77,12 @@ function createCaches(log: Logger, registry: Registry | undefined): Caches {
     dialplans: new ReadThroughCache({ name: 'dialplans', ...CACHES.dialplans, weigh: (d) => (d ? d.source.length : 0), ...common }),
     settings: new ReadThroughCache({ name: 'tenant-settings', ...CACHES.settings, ...common }),
     bindings: new ReadThroughCache({ name: 'bindings', ...CACHES.bindings, ...common }),
+    providers: {
+      byLine: new ReadThroughCache({ name: 'providers-by-line', ...CACHES.providers, ...common }),
+      byName: new ReadThroughCache({ name: 'providers-by-name', ...CACHES.providers, ...common }),
+      withSources: new ReadThroughCache({ name: 'providers-by-source', ...CACHES.providers, ...common }),
+      sealed: new ReadThroughCache({ name: 'provider-secrets', ...CACHES.providers, ...common }),
+    },
   };
 }
 
@@ -109,7 +117,7 @@ export class Store {
     });
     this.liveCalls = new LiveCallStore(db.kysely);
     this.cdrs = new CdrArchive(db.kysely);
-    this.providers = new ProviderDirectory(db.kysely, cipher);
+    this.providers = new ProviderDirectory(db.kysely, cipher, this.caches.providers);
   }
 
   static async open(url: string, options: StoreOptions = {}): Promise<Store> {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { CredentialCipher } from '../providers/credentials.ts';
+import { tenantKey, type ReadThroughCache } from './cache.ts';
 import { isUniqueViolation } from './errors.ts';
 import { newId } from './ids.ts';
 import type { Database, ProviderStatusTable, ProvidersTable } from './schema.ts';
@@ -222,26 +223,32 @@ export class TenantProviders {
   }
 }
 
+/** The caches the directory reads through (see cache.ts: TTL, stale-if-error during an outage). */
+export interface ProviderCaches {
+  byLine: ReadThroughCache<Provider | null>;
+  byName: ReadThroughCache<Provider | null>;
+  withSources: ReadThroughCache<Provider[]>;
+  /** Sealed passwords by provider id (opened per use, never kept open). */
+  sealed: ReadThroughCache<string | null>;
+}
+
 /**
- * Cross-tenant access for the registration agent, the dialer and incoming-call routing. Definitions
- * are cached per node for a few seconds (every call through a provider needs one); changes made on
- * this node invalidate at once.
+ * Cross-tenant access for the registration agent, the dialer and incoming-call routing. What calls
+ * read is cached per node for a few seconds and served last known while the database is
+ * unreachable; changes made on this node invalidate at once.
  */
 export class ProviderDirectory {
-  private byLine = new Map<string, { p: Provider | null; at: number }>();
-  private byName = new Map<string, { p: Provider | null; at: number }>();
-  private withSources?: { list: Provider[]; at: number };
-
   constructor(
     private readonly db: Kysely<Database>,
     private readonly cipher: CredentialCipher | null,
-    private readonly ttlMs = 5000,
+    private readonly caches: ProviderCaches,
   ) {}
 
   invalidate(): void {
-    this.byLine.clear();
-    this.byName.clear();
-    this.withSources = undefined;
+    this.caches.byLine.clear();
+    this.caches.byName.clear();
+    this.caches.withSources.clear();
+    this.caches.sealed.clear();
   }
 
   async all(): Promise<Provider[]> {
@@ -253,45 +260,40 @@ export class ProviderDirectory {
     return r && toProvider(r);
   }
 
-  private async cached(map: Map<string, { p: Provider | null; at: number }>, key: string, load: () => Promise<Row | undefined>): Promise<Provider | null> {
-    const now = Date.now();
-    const hit = map.get(key);
-    if (hit && now - hit.at < this.ttlMs) return hit.p;
-    const r = await load();
-    const p = r ? toProvider(r) : null;
-    if (map.size >= 10_000) map.clear();
-    map.set(key, { p, at: now });
-    return p;
-  }
-
   /** The provider entry an incoming request names by the `line` parameter of our Contact. */
   byLineToken(token: string): Promise<Provider | null> {
-    return this.cached(this.byLine, token, () => this.db.selectFrom('providers').selectAll().where('line_token', '=', token).executeTakeFirst());
+    return this.caches.byLine.get(token, async () => {
+      const r = await this.db.selectFrom('providers').selectAll().where('line_token', '=', token).executeTakeFirst();
+      return r ? toProvider(r) : null;
+    });
   }
 
-  /** What `dial('123@name')` refers to, within one tenant; names are stored in lower case. */
+  /** What `dial('123@name')` refers to, within one tenant. */
   byTenantName(tenantId: string, name: string): Promise<Provider | null> {
-    const key = name.toLowerCase();
-    return this.cached(this.byName, `${tenantId}\n${key}`, () =>
-      this.db.selectFrom('providers').selectAll().where('tenant_id', '=', tenantId).where('name', '=', key).executeTakeFirst(),
-    );
+    const lower = name.toLowerCase();
+    return this.caches.byName.get(tenantKey(tenantId, lower), async () => {
+      const r = await this.db.selectFrom('providers').selectAll().where('tenant_id', '=', tenantId).where('name', '=', lower).executeTakeFirst();
+      return r ? toProvider(r) : null;
+    });
   }
 
   /** Enabled providers that list source addresses, for recognising calls that carry no line token. */
-  async withSourceAddresses(): Promise<Provider[]> {
-    const now = Date.now();
-    if (this.withSources && now - this.withSources.at < this.ttlMs) return this.withSources.list;
-    const rows = await this.db.selectFrom('providers').selectAll().where('enabled', '=', 1).where('source_addresses', '!=', '[]').execute();
-    this.withSources = { list: rows.map(toProvider), at: now };
-    return this.withSources.list;
+  withSourceAddresses(): Promise<Provider[]> {
+    return this.caches.withSources.get('', async () => {
+      const rows = await this.db.selectFrom('providers').selectAll().where('enabled', '=', 1).where('source_addresses', '!=', '[]').execute();
+      return rows.map(toProvider);
+    });
   }
 
   /** The stored password, opened; only the agent and the dialer ask. */
   async password(p: Provider): Promise<string | null> {
     if (!p.hasPassword) return null;
     if (!this.cipher) throw new NoCredentialKeyError();
-    const r = await this.db.selectFrom('providers').select('password_enc').where('id', '=', p.id).executeTakeFirst();
-    return r?.password_enc ? this.cipher.open(r.password_enc, p.id) : null;
+    const sealed = await this.caches.sealed.get(p.id, async () => {
+      const r = await this.db.selectFrom('providers').select('password_enc').where('id', '=', p.id).executeTakeFirst();
+      return r?.password_enc ?? null;
+    });
+    return sealed ? this.cipher.open(sealed, p.id) : null;
   }
 
   async writeStatus(s: ProviderStatus): Promise<void> {
