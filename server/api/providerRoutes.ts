@@ -10,6 +10,7 @@ import type { Provider, ProviderStatus, ProviderChanges, NewProvider } from '../
 import { NoCredentialKeyError, ProviderNameTakenError } from '../store/providers.ts';
 import type { TenantScope } from '../store/index.ts';
 import { templateProblems } from '../providers/templates.ts';
+import { parseHostPort } from '../providers/addressing.ts';
 import type { ProviderHealth } from '../providers/health.ts';
 import { dialplanName } from './dialplanRoutes.ts';
 import { HttpError, notFound, parse } from './errors.ts';
@@ -37,10 +38,8 @@ const hostPort = z
   .string()
   .trim()
   .refine((v) => {
-    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(v);
-    if (!m) return false;
-    const h = m[1]!.replace(/^\[|\]$/g, '');
-    return (isIP(h) !== 0 || HOSTNAME.test(h)) && (!m[2] || (Number(m[2]) > 0 && Number(m[2]) < 65536));
+    const hp = parseHostPort(v);
+    return hp !== undefined && (isIP(hp.host) !== 0 || HOSTNAME.test(hp.host)) && (hp.port === null || (hp.port > 0 && hp.port < 65536));
   }, 'must be host or host:port');
 // URI user parts that need no escaping.
 const uriUser = z.string().trim().regex(/^[A-Za-z0-9+._~-]{1,64}$/, 'must be 1-64 letters, digits or + . _ ~ -');

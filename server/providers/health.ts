@@ -12,7 +12,7 @@ import type { SipStack } from '../sip/stack.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider, ProviderDirectory } from '../store/providers.ts';
 import { DnsLookupError, type SipResolver } from './dns.ts';
-import { nextHop } from './registrationAgent.ts';
+import { nextHop, providerDomain } from './addressing.ts';
 
 export interface ProviderHealth {
   providerId: string;
@@ -135,8 +135,7 @@ export class ProviderHealthMonitor {
   }
 
   private ping(p: Provider, peer: { transport: 'udp' | 'tcp'; address: string; port: number }): Promise<SipResponse> {
-    const host = p.host.includes(':') ? `[${p.host}]` : p.host;
-    const uri = `sip:${host}${p.port ? `:${p.port}` : ''}`;
+    const uri = `sip:${providerDomain(p)}`;
     const req: SipRequest = {
       method: 'OPTIONS',
       uri,

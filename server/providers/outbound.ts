@@ -10,7 +10,7 @@ import type { ProviderDirectory } from '../store/providers.ts';
 import { DnsLookupError, type SipResolver } from './dns.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import { CredentialKeyError } from './credentials.ts';
-import { nextHop } from './registrationAgent.ts';
+import { bracketed, nextHop, providerDomain } from './addressing.ts';
 import { renderTemplate, type TemplateValues } from './templates.ts';
 
 export interface ProviderLeg {
@@ -25,10 +25,6 @@ export interface ProviderDestinationDeps {
   resolver: SipResolver;
   /** Where provider requests may go; addresses outside it are skipped. */
   policy?: DestinationPolicy;
-}
-
-function bracketed(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 export async function providerDestinations(deps: ProviderDestinationDeps, tenantId: string, leg: ProviderLeg, caller: Party, log: Logger): Promise<Destination[]> {
@@ -62,9 +58,8 @@ export async function providerDestinations(deps: ProviderDestinationDeps, tenant
   const fromUser = p.fromUser ? renderTemplate(p.fromUser, values) : values.caller;
   const fromHost = p.fromHost ? renderTemplate(p.fromHost, values) : p.host;
   const display = p.fromDisplay ? renderTemplate(p.fromDisplay, values) : caller.display;
-  const host = bracketed(p.host);
   const transportParam = p.transport === 'tcp' ? ';transport=tcp' : '';
-  const requestUri = `sip:${leg.number}@${host}${p.port ? `:${p.port}` : ''}${transportParam}`;
+  const requestUri = `sip:${leg.number}@${providerDomain(p)}${transportParam}`;
   const headers: Record<string, string> = {};
   for (const [name, template] of Object.entries(p.headers)) headers[name.toLowerCase()] = renderTemplate(template, values);
   let password: string | null;
@@ -79,14 +74,14 @@ export async function providerDestinations(deps: ProviderDestinationDeps, tenant
   return [
     {
       requestUri,
-      to: { user: leg.number, host: p.host, uri: `sip:${leg.number}@${host}` },
+      to: { user: leg.number, host: p.host, uri: `sip:${leg.number}@${bracketed(p.host)}` },
       peer: first,
       alternates: rest,
       target: leg.target,
       provider: p.name,
       from: { user: fromUser, host: fromHost, uri: `sip:${fromUser}@${bracketed(fromHost)}`, ...(display ? { display } : {}) },
       headers,
-      ...(p.outboundProxy ? { route: [`sip:${bracketed(hop.host)}${hop.port ? `:${hop.port}` : ''};lr`] } : {}),
+      ...(p.outboundProxy ? { route: [`sip:${providerDomain(hop)};lr`] } : {}),
       ...(password !== null ? { auth: { username: p.authUsername ?? p.username ?? '', password } } : {}),
     },
   ];

@@ -17,6 +17,7 @@ import type { Provider, ProviderDirectory, ProviderState, ProviderStatus } from 
 import { CredentialKeyError } from './credentials.ts';
 import { DnsLookupError, type SipResolver, type SipTarget } from './dns.ts';
 import { describeFailure } from './failures.ts';
+import { bracketed, nextHop, providerDomain } from './addressing.ts';
 
 export interface RegistrationAgentOptions {
   retryMinMs: number;
@@ -36,21 +37,6 @@ export interface RegistrationAgentDeps {
   policy?: DestinationPolicy;
   /** Told of every status change (the live view). */
   onStatus?: (status: ProviderStatus) => void;
-}
-
-/** Which host a provider's requests are sent to: its outbound proxy if it has one. */
-export function nextHop(p: Provider): { host: string; port: number | null; transport: Provider['transport'] } {
-  if (p.outboundProxy) {
-    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(p.outboundProxy);
-    if (m) return { host: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : null, transport: p.transport };
-  }
-  return { host: p.host, port: p.port, transport: p.transport };
-}
-
-/** The registrar's domain as it appears in our REGISTER's Request-URI and To. */
-function registrarUri(p: Provider): string {
-  const host = p.host.includes(':') && !p.host.startsWith('[') ? `[${p.host}]` : p.host;
-  return `sip:${host}${p.port ? `:${p.port}` : ''}`;
 }
 
 const REFRESH_MARGIN = 0.85;
@@ -196,7 +182,7 @@ class ProviderRegistration {
     // Each request answering a nonce counts up (RFC 7616 §3.4): the same count again is a replay.
     const answer = (c: Challenge, secret: string) => ({
       header: c.header,
-      value: [answerChallenge(c, { username: p.authUsername ?? p.username ?? '', password: secret }, 'REGISTER', registrarUri(p), { nonceCount: ++nonceCount })],
+      value: [answerChallenge(c, { username: p.authUsername ?? p.username ?? '', password: secret }, 'REGISTER', `sip:${providerDomain(p)}`, { nonceCount: ++nonceCount })],
     });
     // Try each resolved target in turn while they time out or are unavailable.
     for (const target of targets) {
@@ -260,11 +246,11 @@ class ProviderRegistration {
   private send(target: SipTarget, expires: number, auth?: { header: string; value: unknown }): Promise<SipResponse> {
     const p = this.provider;
     const stack = this.agent.deps.stack;
-    const aor = `sip:${p.username ?? p.contactUser ?? 'anonymous'}@${p.host}`;
+    const aor = `sip:${p.username ?? p.contactUser ?? 'anonymous'}@${bracketed(p.host)}`;
     const contact = stack.contactUri(target.transport, p.contactUser ?? p.username ?? undefined, { line: p.lineToken });
     const req: SipRequest = {
       method: 'REGISTER',
-      uri: registrarUri(p),
+      uri: `sip:${providerDomain(p)}`,
       version: '2.0',
       headers: {
         from: { uri: aor, params: { tag: this.fromTag } },
