@@ -27,6 +27,7 @@ import { Registry } from 'prom-client';
 import { startDialplanRunner } from '../server/dialplan/runner.ts';
 import type { CallFacts, DialplanHost, ExecutionRequest } from '../server/dialplan/types.ts';
 import { profileThisProcess, type CpuProfiler } from './lib/cpuProfile.ts';
+import { paced, percentile, saturate } from './lib/load.ts';
 import { CLK_TCK, procTicks, stealTicks } from './lib/proc.ts';
 
 const WORKERS = Number(process.argv[2] ?? Math.min(2, os.cpus().length));
@@ -76,7 +77,7 @@ const runner = await startDialplanRunner({
 
 let seq = 0;
 const failures = new Map<string, number>();
-async function once(): Promise<number> {
+async function once(): Promise<void> {
   seq += 1;
   const request: ExecutionRequest = {
     executionId: `bench-${seq}`,
@@ -85,10 +86,8 @@ async function once(): Promise<number> {
     call,
     timeZone: 'UTC',
   };
-  const started = performance.now();
   const result = await runner.run(request, host);
   if (result.outcome !== 'completed') failures.set(result.outcome, (failures.get(result.outcome) ?? 0) + 1);
-  return performance.now() - started;
 }
 
 // Warm-up: every tenant's isolate exists and the JIT has seen the path.
@@ -173,43 +172,25 @@ if (PROFILE_DIR) {
   for (const pid of workerPids) process.kill(pid, 'SIGUSR2');
 }
 
-let done = 0;
 const saturatedBefore = readCpu();
 const saturateStart = performance.now();
-const saturateEnd = saturateStart + SATURATE_MS;
-await Promise.all(
-  Array.from({ length: CONCURRENCY }, async () => {
-    while (performance.now() < saturateEnd) {
-      await once();
-      done += 1;
-    }
-  }),
-);
+const done = await saturate(CONCURRENCY, SATURATE_MS, once);
 const saturatedCpu = cpuPerExecution(saturatedBefore, readCpu(), done, performance.now() - saturateStart);
 const perSecond = done / (SATURATE_MS / 1000);
 
 // PACED_RATE sets the paced phase's rate instead (e.g. 1000: half of the 2,000/s aim).
 const rate = Number(process.env.PACED_RATE ?? perSecond / 2);
-const latencies: number[] = [];
-const pending: Array<Promise<void>> = [];
 const pacedBefore = readCpu();
 const pacedStart = performance.now();
-for (let i = 0; performance.now() - pacedStart < PACED_MS; i++) {
-  const due = pacedStart + (i * 1000) / rate;
-  const wait = due - performance.now();
-  if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-  pending.push(once().then((ms) => void latencies.push(ms)));
-}
-await Promise.all(pending);
+const latencies = await paced(rate, PACED_MS, once);
 const pacedCpu = cpuPerExecution(pacedBefore, readCpu(), latencies.length, performance.now() - pacedStart);
-latencies.sort((a, b) => a - b);
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+const pct = (p: number) => percentile(latencies, p);
 
 console.log(`dialplan engine: ${WORKERS} workers, ${os.cpus().length} CPUs, ${TENANTS} tenants, fresh context + 1 awaited host call per execution`);
 console.log(`  throughput (saturated, ${CONCURRENCY} in flight): ${perSecond.toFixed(0)} executions/s`);
 console.log(`  CPU per execution while saturated: ${saturatedCpu}`);
 console.log(
-  `  dispatch latency at ${rate.toFixed(0)}/s (${process.env.PACED_RATE ? 'PACED_RATE' : 'half load'}), ${latencies.length} executions: p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms`,
+  `  dispatch latency at ${rate.toFixed(0)}/s (${process.env.PACED_RATE ? 'PACED_RATE' : 'half load'}), ${latencies.length} executions: p50 ${pct(50).toFixed(2)} ms, p90 ${pct(90).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms, p99.9 ${pct(99.9).toFixed(2)} ms`,
 );
 console.log(`  CPU per execution at half load: ${pacedCpu}`);
 if (failures.size > 0) console.log(`  non-completed outcomes: ${JSON.stringify(Object.fromEntries(failures))}`);

@@ -3,8 +3,8 @@
  * bench-results/ (not committed). `--mysql` also runs the register bench on MySQL (MYSQL_URL).
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { WORKER_EXEC_ARGV } from '../server/dialplan/workerProcess.ts';
 import { registerBench } from './register.ts';
 
 const args = process.argv.slice(2);
@@ -21,11 +21,16 @@ try {
 await import('./cdrs.ts').then((m) => m.cdrBench({ mysql: args.includes('--mysql') })).catch((err: unknown) => { console.error(`cdr bench failed: ${(err as Error).stack ?? String(err)}`); process.exitCode = 1; });
 await import('./calls.ts').then((m) => m.callsBench()).catch((err: unknown) => { console.error(`calls bench failed: ${(err as Error).stack ?? String(err)}`); process.exitCode = 1; });
 
-// Owned and run on its own by the dialplan work; a process of its own keeps its state out of ours.
-const dialplan = fileURLToPath(new URL('./dialplan.ts', import.meta.url));
-if (existsSync(dialplan)) {
-  console.log('\n# bench/dialplan.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', dialplan], { stdio: 'inherit' });
+// The dialplan benches run in processes of their own, which keeps their state out of ours.
+await runInOwnProcess('./dialplan.ts', ['--import', 'tsx']);
+// The floor under the engine: isolated-vm alone, with the workers' V8 flags.
+await runInOwnProcess('./isolateFloor.ts', WORKER_EXEC_ARGV);
+
+/** Runs a bench file in a child process, bounded to 10 minutes; a non-zero exit fails `npm run bench`. */
+async function runInOwnProcess(relative: string, execArgv: string[]): Promise<void> {
+  const file = fileURLToPath(new URL(relative, import.meta.url));
+  console.log(`\n# bench/${relative.slice(2)}`);
+  const child = spawn(process.execPath, [...execArgv, file], { stdio: 'inherit' });
   const term = setTimeout(() => {
     child.kill('SIGTERM');
     setTimeout(() => child.kill('SIGKILL'), 5000).unref();
@@ -33,7 +38,7 @@ if (existsSync(dialplan)) {
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   clearTimeout(term);
   if (code !== 0) {
-    console.error(`bench/dialplan.ts exited with ${code}`);
+    console.error(`bench/${relative.slice(2)} exited with ${code}`);
     process.exitCode = 1;
   }
 }

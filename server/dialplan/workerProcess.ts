@@ -10,7 +10,7 @@ const WORKER_ENTRY = fileURLToPath(new URL('../../worker/main.ts', import.meta.u
  * asm.js validation V8 also stops building the (hidden) WebAssembly API into every new context,
  * 15 % of `createContext`; asm.js code still runs, as plain JavaScript.
  */
-const WORKER_EXEC_ARGV = ['--no-node-snapshot', '--noexpose-wasm', '--no-validate-asm', '--import', 'tsx'];
+export const WORKER_EXEC_ARGV = ['--no-node-snapshot', '--noexpose-wasm', '--no-validate-asm', '--import', 'tsx'];
 const STDERR_TAIL = 2048;
 /** Source hashes remembered per worker; past this the oldest is sent in full again. */
 const KNOWN_SOURCES = 1024;
