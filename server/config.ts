@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import type { ConfiguredDialplanLimit, DialplanLimits } from './dialplan/options.ts';
 import { DEFAULT_DENIED_DESTINATIONS, parseDeniedRanges } from './sip/destinationPolicy.ts';
 
 export const DIGEST_ALGORITHMS = ['MD5', 'SHA-256'] as const;
@@ -135,17 +136,8 @@ export interface Config {
    * `persistState`: whether live calls are written for a restart to resume (off only to measure its cost).
    */
   calls: { maxSeconds: number; tenantLimit: number; shutdownGraceMs: number; persistState: boolean };
-  dialplan: {
-    workers: number;
-    cpuMsPerSlice: number;
-    firstDialMs: number;
-    absoluteMs: number;
-    heapMb: number;
-    legsPerExecution: number;
-    tenantConcurrency: number;
-    workerConcurrency: number;
-    workerRssBytes: number;
-  };
+  /** The dialplan runner's limits that are settings; the others keep the runner's defaults. */
+  dialplan: Pick<DialplanLimits, ConfiguredDialplanLimit> & { workers: number; workerRssBytes: number };
   /** Call records older than this are purged (in small batches, hourly). */
   cdr: { retentionDays: number };
 }

@@ -92,21 +92,13 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
   stops.unshift(() => liveView.stop(), () => cdrWriter.stop(), () => cdrSpool.stop());
   stops.unshift(startCdrRetention({ archive: store.cdrs, retentionDays: config.cdr.retentionDays, log: log.child({ subsystem: 'cdr' }) }));
   try {
-    const d = config.dialplan;
+    const { workers, workerRssBytes, ...limits } = config.dialplan;
     const dialplans = await startDialplanRunner({
       logger: log.child({ subsystem: 'dialplan' }),
       registry: metrics.registry,
-      workers: d.workers,
-      limits: {
-        cpuMsPerSlice: d.cpuMsPerSlice,
-        firstDialMs: d.firstDialMs,
-        absoluteMs: d.absoluteMs,
-        heapMb: d.heapMb,
-        legsPerExecution: d.legsPerExecution,
-        tenantConcurrency: d.tenantConcurrency,
-        workerConcurrency: d.workerConcurrency,
-      },
-      recycle: { rssBytes: d.workerRssBytes },
+      workers,
+      limits,
+      recycle: { rssBytes: workerRssBytes },
     });
     stops.unshift(() => dialplans.stop());
     const destinations = new DestinationPolicy(config.deniedDestinations);
