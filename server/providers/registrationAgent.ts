@@ -13,7 +13,8 @@ import { answerChallenge, readChallenge, type Challenge } from '../sip/digestCli
 import { headerInt, type SipRequest, type SipResponse } from '../sip/message.ts';
 import type { SipStack } from '../sip/stack.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
-import type { Provider, ProviderDirectory, ProviderState, ProviderStatus } from '../store/providers.ts';
+import type { Provider, ProviderDirectory, ProviderStatus } from '../store/providers.ts';
+import type { ProviderState } from './settings.ts';
 import { CredentialKeyError } from './credentials.ts';
 import { DnsLookupError, type SipResolver, type SipTarget } from './dns.ts';
 import { describeFailure } from './failures.ts';

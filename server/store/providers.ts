@@ -7,34 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { CredentialCipher } from '../providers/credentials.ts';
+import type { ProviderSettings, ProviderState } from '../providers/settings.ts';
 import { tenantKey, type ReadThroughCache } from './cache.ts';
 import { isUniqueViolation } from './errors.ts';
 import { newId } from './ids.ts';
 import type { Database, ProviderStatusTable, ProvidersTable } from './schema.ts';
-
-export type ProviderTransport = 'udp' | 'tcp';
-
-/** What a tenant defines. */
-export interface ProviderSettings {
-  name: string;
-  host: string;
-  port: number | null;
-  transport: ProviderTransport;
-  outboundProxy: string | null;
-  username: string | null;
-  authUsername: string | null;
-  realm: string | null;
-  fromUser: string | null;
-  fromHost: string | null;
-  fromDisplay: string | null;
-  headers: Record<string, string>;
-  register: boolean;
-  registerExpires: number;
-  contactUser: string | null;
-  dialplan: string | null;
-  sourceAddresses: string[];
-  enabled: boolean;
-}
 
 export interface Provider extends ProviderSettings {
   id: string;
@@ -45,8 +22,6 @@ export interface Provider extends ProviderSettings {
   createdAt: number;
   updatedAt: number;
 }
-
-export type ProviderState = 'disabled' | 'idle' | 'registering' | 'registered' | 'failed';
 
 export interface ProviderStatus {
   providerId: string;

@@ -7,6 +7,7 @@ import { applyEvent, applySnapshot, channelsOf, emptyLiveState } from '../../web
 const channel = (id: string, state: ChannelSnapshot['state'], createdAt: number): ChannelSnapshot => ({
   id,
   callId: 'call-1',
+  tenantId: 't',
   direction: id === 'a' ? 'inbound' : 'outbound',
   state,
   protocolId: `sip-${id}`,

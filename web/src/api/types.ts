@@ -1,5 +1,8 @@
 /** The shapes the JSON API returns (see server/api/*Routes.ts). Times are ISO 8601 unless noted. */
 
+import type { BridgeSnapshot, CallEvent, ChannelSnapshot } from '../../../server/calls/events.ts';
+import type { ProviderSettings, ProviderState } from '../../../server/providers/settings.ts';
+
 export interface Me {
   tenant: { id: string; name: string; timeZone: string } | null;
   user: { id: string; email: string } | null;
@@ -68,8 +71,6 @@ export interface Registration {
   nodeId: string;
 }
 
-export type ProviderState = 'disabled' | 'idle' | 'registering' | 'registered' | 'failed';
-
 export interface ProviderStatus {
   state: ProviderState;
   lastStatus: number | null;
@@ -80,28 +81,10 @@ export interface ProviderStatus {
   rttMs: number | null;
 }
 
-export interface ProviderFields {
-  name: string;
-  host: string;
-  port: number | null;
-  transport: 'udp' | 'tcp';
-  outboundProxy: string | null;
-  username: string | null;
-  authUsername: string | null;
-  realm: string | null;
-  fromUser: string | null;
-  fromHost: string | null;
-  fromDisplay: string | null;
-  headers: Record<string, string>;
-  register: boolean;
-  registerExpires: number;
-  contactUser: string | null;
-  dialplan: string | null;
-  sourceAddresses: string[];
-  enabled: boolean;
-}
+// A provider's settings: the server's own type (type-only: nothing of the server is bundled).
+export type { ProviderSettings, ProviderState } from '../../../server/providers/settings.ts';
 
-export interface Provider extends ProviderFields {
+export interface Provider extends ProviderSettings {
   id: string;
   hasPassword: boolean;
   /** Where the provider should send this provider's incoming calls (the Contact the switch registers). */
@@ -227,37 +210,9 @@ export interface ApiKey {
   lastUsedAt: string | null;
 }
 
-// Live calls: the snapshots of server/calls/events.ts (times in epoch milliseconds).
-
-export type ChannelState = 'down' | 'ringing' | 'up' | 'hungup';
-
-export interface ChannelSnapshot {
-  id: string;
-  callId: string;
-  direction: 'inbound' | 'outbound';
-  state: ChannelState;
-  protocolId: string;
-  from: CdrParty;
-  to: CdrParty;
-  target?: string;
-  account?: string;
-  provider?: string;
-  peer: { address: string; port: number; transport: string };
-  createdAt: number;
-  ringingAt?: number;
-  answeredAt?: number;
-  endedAt?: number;
-  bridgeId?: string;
-  hangupCause?: string;
-  sipStatus?: number;
-}
-
-export interface BridgeSnapshot {
-  id: string;
-  callId: string;
-  channelIds: string[];
-  createdAt: number;
-}
+// Live calls: the call model's own event types (times in epoch milliseconds). Type-only, so
+// nothing of the server reaches the bundle; the portal cannot drift from what the server emits.
+export type { BridgeSnapshot, CallEvent, ChannelSnapshot, ChannelState } from '../../../server/calls/events.ts';
 
 export interface LiveCall {
   callId: string;
@@ -265,27 +220,6 @@ export interface LiveCall {
   channels: ChannelSnapshot[];
   bridges: BridgeSnapshot[];
 }
-
-interface EventBase {
-  seq: number;
-  at: number;
-  nodeId: string;
-  tenantId: string;
-  callId: string;
-}
-
-export type CallEvent = EventBase &
-  (
-    | { type: 'channel.created' | 'channel.state'; channel: ChannelSnapshot }
-    | { type: 'channel.hungup'; channel: ChannelSnapshot; cause: string; sipStatus?: number; by: 'caller' | 'callee' | 'switch' }
-    | { type: 'bridge.created' | 'bridge.destroyed'; bridge: BridgeSnapshot }
-    | { type: 'bridge.entered' | 'bridge.left'; bridge: BridgeSnapshot; channelId: string }
-    | { type: 'transfer.blind'; transferer: string; transferee: string; target: string; result: 'ok' | 'failed'; sipStatus?: number }
-    | { type: 'dialplan.started'; channelId: string; executionId: string; dialplan: { name: string; version: number } }
-    | { type: 'dialplan.log'; channelId: string; level: string; message: string }
-    | { type: 'dialplan.ended'; channelId: string; executionId: string; outcome: string; error?: string }
-    | { type: 'call.ended' }
-  );
 
 /** A provider's registration state changed (no call, no seq; times in epoch milliseconds). */
 export interface ProviderStatusEvent {

@@ -4,7 +4,7 @@
  */
 import { useState, type FormEvent } from 'react';
 import { api } from '../api/client.ts';
-import type { DialplanList, Provider, ProviderFields } from '../api/types.ts';
+import type { DialplanList, Provider, ProviderSettings } from '../api/types.ts';
 import { Badge } from '../components/Badge.tsx';
 import { ErrorNote, Loading, Notice } from '../components/Feedback.tsx';
 import { CheckField, fieldErrors, SelectField, TextField } from '../components/Form.tsx';
@@ -97,7 +97,7 @@ class FormProblem extends Error {
 const orNull = (s: string) => (s.trim() ? s.trim() : null);
 
 /** The request body; what cannot be sent as typed is a FormProblem naming the field. */
-function bodyOf(d: Draft): ProviderFields & { password?: string } {
+function bodyOf(d: Draft): ProviderSettings & { password?: string } {
   const headers: Record<string, string> = {};
   for (const line of d.headers.split('\n').map((l) => l.trim()).filter(Boolean)) {
     const i = line.indexOf(':');
