@@ -79,22 +79,53 @@ export function lastSippStats(file: string): Record<string, string> {
   return Object.fromEntries(header.map((h, i) => [h, last[i] ?? '']));
 }
 
-/** A port that is free for both UDP and TCP on 127.0.0.1 at the time of asking. */
-export async function freeUdpTcpPort(): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const udp = dgram.createSocket('udp4');
-    const port = await new Promise<number>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind(0, '127.0.0.1', () => resolve(udp.address().port));
-    });
-    const tcpFree = await new Promise<boolean>((resolve) => {
+/** Whether `port` can be bound for UDP and listened on for TCP on 127.0.0.1 right now. */
+async function bindable(port: number): Promise<boolean> {
+  const udp = dgram.createSocket('udp4');
+  const udpFree = await new Promise<boolean>((resolve) => {
+    udp.once('error', () => resolve(false));
+    udp.bind(port, '127.0.0.1', () => resolve(true));
+  });
+  const tcpFree =
+    udpFree &&
+    (await new Promise<boolean>((resolve) => {
       const srv = net.createServer();
       srv.once('error', () => resolve(false));
       srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    await new Promise<void>((resolve) => udp.close(() => resolve()));
-    if (tcpFree || attempt >= 10) return port;
+    }));
+  await new Promise<void>((resolve) => udp.close(() => resolve()));
+  return tcpFree;
+}
+
+/**
+ * The ports test peers take: just below the kernel's ephemeral range (ip_local_port_range), which
+ * is where every socket bound to port 0 and every outgoing connection of any process gets its port.
+ * A peer's port taken from that range was free when asked but could be taken before the peer bound
+ * it (a test in another process connecting to MariaDB: sipp then failed with "Address already in
+ * use"); below it only another test picking the same number at the same moment can collide.
+ */
+function testPortRange(): { from: number; to: number } {
+  let ephemeralFrom = 32768;
+  try {
+    ephemeralFrom = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralFrom;
+  } catch {
+    // Not Linux: the usual default.
   }
+  return ephemeralFrom > 11024 ? { from: ephemeralFrom - 10000, to: ephemeralFrom } : { from: 50000, to: 60000 };
+}
+const TEST_PORTS = testPortRange();
+/** Ports this process has handed out: never handed out twice. */
+const handedOut = new Set<number>();
+
+/** A port that is free for both UDP and TCP on 127.0.0.1 at the time of asking, outside the ephemeral range. */
+export async function freeUdpTcpPort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = TEST_PORTS.from + Math.floor(Math.random() * (TEST_PORTS.to - TEST_PORTS.from));
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no port free for UDP and TCP in ${TEST_PORTS.from}-${TEST_PORTS.to} after 200 tries`);
 }
 
 /** Polls `probe` every 200 ms until it returns a value, or fails after `ms`. */
