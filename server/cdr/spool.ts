@@ -8,12 +8,13 @@
  * On open, a spool left by an earlier run is drained at once. See README.md ("Failure").
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Cdr } from '../store/cdrs.ts';
+import { appendDurably, countLines, endTornLine, syncDir } from '../store/durableFile.ts';
 import type { CdrSink } from './writer.ts';
 
 export const SPOOL_FILE = 'cdrs.jsonl';
@@ -57,31 +58,6 @@ function parseLine(line: string): Cdr | null {
   return null;
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Lines in a file, and whether its last byte ends a line (0 and true for a missing file). */
-async function countLines(file: string): Promise<{ lines: number; endsWithNewline: boolean }> {
-  let lines = 0;
-  let last = 10;
-  try {
-    for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
-      for (const byte of chunk) if (byte === 10) lines++;
-      last = chunk[chunk.length - 1] ?? last;
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { lines: 0, endsWithNewline: true };
-    throw err;
-  }
-  return { lines: last === 10 ? lines : lines + 1, endsWithNewline: last === 10 };
-}
-
 export async function openCdrSpool(o: CdrSpoolOptions): Promise<CdrSpool> {
   const batchSize = o.batchSize ?? 200;
   const retryBaseMs = o.retryBaseMs ?? 500;
@@ -96,17 +72,8 @@ export async function openCdrSpool(o: CdrSpoolOptions): Promise<CdrSpool> {
   const drainFailures = new Counter({ name: 'cdr_spool_drain_failures_total', help: 'Failed attempts to write spooled records to the database (retried)', registers });
 
   await mkdir(o.dir, { recursive: true });
-  // A crash in the middle of an append leaves a line without its end: end it, so the next append
-  // starts a line of its own and only the torn one is unreadable.
-  const active = await countLines(activePath);
-  if (!active.endsWithNewline) {
-    const fh = await open(activePath, 'a');
-    await fh.writeFile('\n');
-    await fh.sync();
-    await fh.close();
-  }
+  let activeLines = await endTornLine(activePath);
   const leftover = await countLines(drainingPath);
-  let activeLines = active.lines;
   let drainingLines = leftover.lines;
   let drainingExists = leftover.lines > 0 || (await stat(drainingPath).then(() => true, () => false));
   /** Bytes of the draining file already in the database (this run only; a restart re-inserts them as no-ops). */
@@ -236,23 +203,13 @@ export async function openCdrSpool(o: CdrSpoolOptions): Promise<CdrSpool> {
       if (!records.length) return;
       const data = records.map((r) => `${JSON.stringify(r)}\n`).join('');
       await exclusive(async () => {
-        let fh: FileHandle | undefined;
-        let size = 0;
         try {
-          fh = await open(activePath, 'a');
-          size = (await fh.stat()).size;
-          await fh.writeFile(data);
-          await fh.sync();
-          if (size === 0) await syncDir(o.dir);
+          await appendDurably(activePath, data);
           activeLines += records.length;
         } catch (err) {
-          // A partial line would run into the next append's first record.
-          await fh?.truncate(size).catch(() => {});
           writeFailures.inc();
           o.log.error({ err, records: named(records), file: activePath }, 'could not write call records to the CDR spool');
           throw err;
-        } finally {
-          await fh?.close();
         }
       });
       appended.inc(records.length);
