@@ -13,6 +13,7 @@ import { createSipService, type SipService } from './sip/service.ts';
 import type { AuthGuardOptions } from './sip/authGuard.ts';
 import type { SipTimers } from './sip/clientTransactions.ts';
 import { Store } from './store/index.ts';
+import { openLocationJournal } from './store/locationJournal.ts';
 import { startDialplanRunner, type PooledDialplanRunner } from './dialplan/runner.ts';
 import { EventBus } from './calls/events.ts';
 import { CallService } from './calls/service.ts';
@@ -72,7 +73,12 @@ async function resumePersistedCalls(store: Store, calls: CallService, cdrWriter:
 export async function startSwitch(config: Config, log: Logger, options: SwitchOptions = {}): Promise<RunningSwitch> {
   if (config.databaseUrl.startsWith('sqlite://')) ensureDataDirWritable(config.dataDir);
   const metrics = createMetrics();
-  const store = await Store.open(config.databaseUrl, { cipher: loadCredentialCipher(config, log), log: log.child({ subsystem: 'store' }), registry: metrics.registry });
+  const storeLog = log.child({ subsystem: 'store' });
+  const spoolDir = path.join(config.dataDir, 'spool');
+  const locationJournal = await openLocationJournal(spoolDir, storeLog).catch((err: Error) => {
+    throw new ConfigError([`DATA_DIR: cannot keep the registration journal in ${spoolDir} (${err.message})`]);
+  });
+  const store = await Store.open(config.databaseUrl, { cipher: loadCredentialCipher(config, log), log: storeLog, registry: metrics.registry, locationJournal });
   const sip = createSipService(config, store, log, metrics, options.authGuard, options.sipTimers);
   const bus = new EventBus(config.nodeId, (err, event) =>
     log.error({ err, eventType: event.type, tenantId: event.tenantId, callId: event.callId }, 'call event consumer failed'),
@@ -82,7 +88,6 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
   const cdrLog = log.child({ subsystem: 'cdr' });
   // A database that hangs is treated like one that refuses: the batch goes to the spool.
   const cdrSink = withInsertDeadline(store.cdrs, 20_000);
-  const spoolDir = path.join(config.dataDir, 'spool');
   const cdrSpool = await openCdrSpool({ dir: spoolDir, sink: cdrSink, log: cdrLog, registry: metrics.registry }).catch(async (err: Error) => {
     await store.close();
     throw new ConfigError([`DATA_DIR: cannot keep the call record spool in ${spoolDir} (${err.message})`]);

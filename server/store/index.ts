@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import { AccountDirectory } from './accounts.ts';
 import { createCacheMetrics, ReadThroughCache } from './cache.ts';
 import { migrateToLatest, openDatabase, type Db, type DialectName } from './db.ts';
+import type { LocationJournal } from './locationJournal.ts';
 import { LocationOverlay } from './locationOverlay.ts';
 import { SqlLocationStore, type Binding } from './registrations.ts';
 import { LiveCallStore } from './liveCalls.ts';
@@ -44,6 +45,8 @@ export interface StoreOptions {
   log?: Logger;
   /** Where their metrics go; none without. */
   registry?: Registry;
+  /** Keeps registration changes made during a database outage across restarts; memory only without. */
+  locationJournal?: LocationJournal;
 }
 
 /**
@@ -105,6 +108,7 @@ export class Store {
     private readonly cipher: CredentialCipher | null,
     log: Logger,
     registry: Registry | undefined,
+    locationJournal: LocationJournal | undefined,
   ) {
     this.kysely = db.kysely;
     this.caches = createCaches(log, registry);
@@ -114,6 +118,7 @@ export class Store {
       lastKnown: this.caches.bindings,
       log,
       ...(registry ? { registry } : {}),
+      ...(locationJournal ? { journal: locationJournal } : {}),
     });
     this.liveCalls = new LiveCallStore(db.kysely);
     this.cdrs = new CdrArchive(db.kysely);
@@ -128,7 +133,7 @@ export class Store {
       await db.close();
       throw err;
     }
-    return new Store(db, options.cipher ?? null, options.log ?? pino({ level: 'silent' }), options.registry);
+    return new Store(db, options.cipher ?? null, options.log ?? pino({ level: 'silent' }), options.registry, options.locationJournal);
   }
 
   get dialect(): DialectName {

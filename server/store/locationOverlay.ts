@@ -12,11 +12,14 @@
  *   they reach the database in the order they were made.
  * - Bounds: at most `maxPending` pending contacts; beyond that a REGISTER that would add one is
  *   refused (LocationOverlayFullError, answered 503) and an error line says so once per outage.
+ * - Restarts: with a `journal` (locationJournal.ts), pending changes are also on local disk before
+ *   the REGISTER is answered, and a new run starts with what the last one left pending.
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { withDeadline, type ReadThroughCache } from './cache.ts';
 import { isDatabaseUnreachable } from './errors.ts';
+import type { LocationJournal } from './locationJournal.ts';
 import type { ApplyOutcome, Binding, BindingChanges, LocationStore, PendingWrite, SqlLocationStore } from './registrations.ts';
 
 export class LocationOverlayFullError extends Error {
@@ -35,6 +38,8 @@ export interface LocationOverlayOptions {
   writeDeadlineMs?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Keeps pending changes across restarts; without one they live in memory only. */
+  journal?: LocationJournal;
 }
 
 /** `rows` with `writes` applied (a contact's write replaces or removes its row), unexpired, oldest first. */
@@ -67,7 +72,7 @@ export class LocationOverlay implements LocationStore {
   private failedFlushes = 0;
   private stopped = false;
   /** The current outage as seen by writes: since when, how many changes were deferred and dropped. */
-  private outage: { since: number; deferred: number; refused: number; fullLogged: boolean } | undefined;
+  private outage: { since: number; deferred: number; refused: number; fullLogged: boolean; journalFailed: boolean } | undefined;
   private readonly metrics: { pending: Gauge; deferred: Counter; dropped: Counter<'reason'> } | undefined;
 
   constructor(
@@ -89,6 +94,15 @@ export class LocationOverlay implements LocationStore {
         registers,
       }),
     };
+    const leftover = o.journal?.leftover ?? [];
+    if (leftover.length) {
+      for (const w of leftover) this.addPending(w);
+      // Their outage, as far as this run knows, lasts until they are stored.
+      this.outage = { since: Date.now(), deferred: leftover.length, refused: 0, fullLogged: false, journalFailed: false };
+      this.metrics?.pending.set(this.pendingCount);
+      o.log.warn({ pending: this.pendingCount }, 'registration changes an earlier run could not store: served from memory and written when the database answers');
+      this.scheduleFlush();
+    }
   }
 
   /** Registration changes waiting for the database. */
@@ -119,7 +133,9 @@ export class LocationOverlay implements LocationStore {
         this.noteOutage(err);
       }
     }
-    this.defer(writesOf(changes, Date.now()));
+    const writes = writesOf(changes, Date.now());
+    this.defer(writes);
+    await this.journal(writes);
     return 'deferred';
   }
 
@@ -143,14 +159,14 @@ export class LocationOverlay implements LocationStore {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.pendingCount) await withDeadline(this.flush(), waitMs, 'last registration writes').catch(() => {});
-    if (this.pendingCount) {
-      this.o.log.error({ pending: this.pendingCount }, 'stopping with registration changes the database never took: they are lost (phones re-register)');
-    }
+    if (!this.pendingCount) return;
+    if (this.o.journal) this.o.log.warn({ pending: this.pendingCount }, 'stopping with registration changes the database never took: they stay in the journal for the next start');
+    else this.o.log.error({ pending: this.pendingCount }, 'stopping with registration changes the database never took: they are lost (phones re-register)');
   }
 
   private noteOutage(err: unknown): void {
     if (this.outage) return;
-    this.outage = { since: Date.now(), deferred: 0, refused: 0, fullLogged: false };
+    this.outage = { since: Date.now(), deferred: 0, refused: 0, fullLogged: false, journalFailed: false };
     this.o.log.warn({ code: (err as { code?: string })?.code }, 'database unreachable: registrations are kept in memory and written when it answers');
   }
 
@@ -167,17 +183,38 @@ export class LocationOverlay implements LocationStore {
       }
       throw new LocationOverlayFullError(this.maxPending);
     }
-    for (const w of writes) {
-      const b = w.binding;
-      let account = this.pending.get(b.accountId);
-      if (!account) this.pending.set(b.accountId, (account = new Map()));
-      if (!account.has(b.contactHash)) this.pendingCount++;
-      account.set(b.contactHash, w);
-    }
+    for (const w of writes) this.addPending(w);
     outage.deferred += writes.length;
     this.metrics?.deferred.inc(writes.length);
     this.metrics?.pending.set(this.pendingCount);
     this.scheduleFlush();
+  }
+
+  /** The contact's pending change becomes `w` (the last one wins). */
+  private addPending(w: PendingWrite): void {
+    const b = w.binding;
+    let account = this.pending.get(b.accountId);
+    if (!account) this.pending.set(b.accountId, (account = new Map()));
+    if (!account.has(b.contactHash)) this.pendingCount++;
+    account.set(b.contactHash, w);
+  }
+
+  /** Puts deferred changes on disk; if the disk fails they stay in memory only (said once per outage). */
+  private async journal(writes: PendingWrite[]): Promise<void> {
+    try {
+      await this.o.journal?.append(writes);
+    } catch (err) {
+      if (this.outage?.journalFailed) return;
+      if (this.outage) this.outage.journalFailed = true;
+      this.o.log.error({ err }, 'cannot write the registration journal: changes kept during this outage are in memory only and lost if the switch stops');
+    }
+  }
+
+  /** What the journal should hold after a round of writes: the changes still pending. */
+  private async shrinkJournal(): Promise<void> {
+    await this.o.journal
+      ?.rewrite(() => [...this.pending.values()].flatMap((writes) => [...writes.values()]))
+      .catch((err: unknown) => this.o.log.warn({ err }, 'cannot rewrite the registration journal: stored changes stay in it and are written again (as no-ops) at the next start'));
   }
 
   /** Keeps the last rows read of an account in step with what this node wrote since. */
@@ -226,6 +263,7 @@ export class LocationOverlay implements LocationStore {
     }
     this.metrics?.pending.set(this.pendingCount);
     this.failedFlushes = 0;
+    await this.shrinkJournal();
     if (this.pendingCount) {
       this.scheduleFlush();
       return;

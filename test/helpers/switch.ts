@@ -10,8 +10,11 @@ export interface TestSwitch {
   db: TestDatabase;
   sipPort: number;
   httpUrl: string;
-  /** Stops the switch and starts it again on the same database and SIP port (with `env` changed, if given). */
-  restart(env?: Record<string, string>): Promise<void>;
+  /**
+   * Stops the switch and starts it again on the same database, data directory and SIP port (with
+   * `env` changed, if given; `whileStopped` runs in between).
+   */
+  restart(env?: Record<string, string>, whileStopped?: () => Promise<void>): Promise<void>;
   /** Stops the switch and drops its database. */
   close(): Promise<void>;
 }
@@ -70,8 +73,9 @@ export async function startTestSwitch(dialect: Dialect, options: TestSwitchOptio
     db,
     sipPort: running.sipPort,
     httpUrl: running.httpUrl,
-    restart: async (env) => {
+    restart: async (env, whileStopped) => {
       await running.stop();
+      await whileStopped?.();
       if (env) opts = { ...opts, env: { ...opts.env, ...env } };
       running = await startOnFreePort(db, opts, t.sipPort);
       t.running = running;

@@ -4,7 +4,8 @@
  * answer), a phone registered before re-REGISTERs and gets 200; a new phone of an account this node
  * knows registers with 200; a registered phone calls another registered phone through the cached
  * dialplan, which rings and connects. Once the database is back, the bindings made during the
- * outage are in the registrations table. (Load and call records: mariadbOutage.test.ts.)
+ * outage are in the registrations table; a binding made during an outage in which the switch is
+ * stopped is stored by its next start. (Load and call records: mariadbOutage.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -133,5 +134,19 @@ describe('registrations and calls while the database is down [mysql, private Mar
     assert.equal(after.final.status, 200);
     const left = (await db.query('outage', 'SELECT contact_uri FROM registrations WHERE account_id = ?', [carol.id])) as Array<{ contact_uri: string }>;
     assert.deepEqual(left.map((r) => r.contact_uri), [deskContact]);
+
+    // A second outage, and the switch is stopped during it: the REGISTER it answered meanwhile is
+    // in its journal on disk, and its next start (the database back by then) stores it.
+    await db.stop();
+    const beforeStop = await mobile.register({ user: carol.username, password: carol.password, expires: 300 });
+    assert.equal(beforeStop.final.status, 200, `REGISTER during the second outage: ${beforeStop.final.raw}`);
+    assert.equal(await metric('location_writes_pending'), 1);
+    await s.restart(undefined, () => db!.start());
+    const restored = await waitFor('the binding answered before the restart to be stored', 30_000, async () => {
+      const r = (await db!.query('outage', 'SELECT contact_uri FROM registrations WHERE account_id = ?', [carol.id])) as Array<{ contact_uri: string }>;
+      return r.some((b) => b.contact_uri === mobileContact) ? r : undefined;
+    });
+    assert.deepEqual(restored.map((r) => r.contact_uri).sort(), [deskContact, mobileContact].sort());
+    assert.equal(await metric('location_writes_pending'), 0);
   });
 });

@@ -6,12 +6,16 @@
  * stopped under the switch) is test/outage/registrationsDuringOutage.test.ts.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { computeHa1 } from '../../server/sip/digest.ts';
 import { ReadThroughCache } from '../../server/store/cache.ts';
 import { Store } from '../../server/store/index.ts';
 import { newId } from '../../server/store/ids.ts';
+import { openLocationJournal, type LocationJournal } from '../../server/store/locationJournal.ts';
 import { LocationOverlay, LocationOverlayFullError } from '../../server/store/locationOverlay.ts';
 import { SqlLocationStore, type Binding, type BindingChanges, type PendingWrite } from '../../server/store/registrations.ts';
 import { createTestDatabase, DIALECTS, skipUnless, type TestDatabase } from '../helpers/databases.ts';
@@ -51,7 +55,7 @@ for (const dialect of DIALECTS) {
       await db?.drop();
     });
 
-    async function setup(o: { maxPending?: number } = {}) {
+    async function setup(o: { maxPending?: number; journal?: LocationJournal } = {}) {
       const { tenantId } = await store.directory.createTenantWithOwner(`o-${newId()}@x.test`, 'h');
       const username = `ov${newId().slice(-12).replace(/-/g, '')}`;
       const account = await store.tenant(tenantId).sipAccounts.create({
@@ -71,6 +75,7 @@ for (const dialect of DIALECTS) {
         retryBaseMs: 20,
         retryMaxMs: 100,
         ...(o.maxPending ? { maxPending: o.maxPending } : {}),
+        ...(o.journal ? { journal: o.journal } : {}),
       });
       let port = 5000;
       const binding = (contactHash: string, at = Date.now(), extra: Partial<Binding> = {}): Binding => ({
@@ -84,7 +89,7 @@ for (const dialect of DIALECTS) {
         for (let i = 0; i < 100 && overlay.pendingWrites; i++) await new Promise((r) => setTimeout(r, 20));
         assert.equal(overlay.pendingWrites, 0, 'every pending write flushed within 2 s');
       };
-      return { overlay, sql, account, binding, stored, waitFlushed, lines };
+      return { overlay, sql, account, binding, stored, waitFlushed, lines, log };
     }
 
     test('a change the database cannot take is served from memory and written when it answers', async () => {
@@ -209,6 +214,50 @@ for (const dialect of DIALECTS) {
       sql.down = false;
       await overlay.stop();
       assert.equal((await stored()).get('h-stop')?.id, b.id);
+    });
+
+    test('with a journal, changes kept during an outage outlive a stop: the next run serves them and writes them', async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'location-journal-'));
+      try {
+        const first = await setup({ journal: await openLocationJournal(dir, pino({ level: 'silent' })) });
+        const gone = first.binding('h-gone');
+        await first.overlay.apply({ upsert: [gone], remove: [] }, new Set());
+        first.sql.down = true;
+        const kept = first.binding('h-kept');
+        const t = Date.now();
+        assert.equal(await first.overlay.apply({ upsert: [kept], remove: [] }, new Set()), 'deferred');
+        const refreshed = { ...kept, cseq: 2, updatedAt: t + 1, expiresAt: t + 600_000 };
+        await first.overlay.apply({ upsert: [refreshed], remove: [] }, new Set([kept.id]));
+        await first.overlay.apply({ upsert: [], remove: [gone] }, new Set([gone.id]));
+        await first.overlay.stop(100);
+        assert.ok(first.lines.some((l) => l.level === 40 && /stay in the journal/.test(l.msg)), 'the stop says where the changes are');
+        assert.equal((await first.stored()).get('h-kept'), undefined, 'nothing reached the database');
+
+        // The next run, on the same journal; the database answers again.
+        const journal = await openLocationJournal(dir, pino({ level: 'silent' }));
+        assert.equal(journal.leftover.length, 3, 'every deferred change is on disk');
+        const lines: Array<{ level: number; msg: string }> = [];
+        const second = new LocationOverlay(new SqlLocationStore(store.kysely), {
+          lastKnown: new ReadThroughCache<Binding[]>({ name: 'bindings', ttlMs: 0, maxEntries: 100, maxStaleMs: 60_000 }),
+          log: pino({ level: 'trace' }, { write: (l: string) => void lines.push(JSON.parse(l)) }),
+          retryBaseMs: 20,
+          retryMaxMs: 100,
+          journal,
+        });
+        // Served at once, with the last change per contact winning, before they are written.
+        assert.deepEqual((await second.bindings(first.account.id, Date.now())).map((b) => [b.contactHash, b.cseq]), [['h-kept', 2]]);
+        for (let i = 0; i < 100 && second.pendingWrites; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(second.pendingWrites, 0, 'written within 2 s');
+        const rows = await first.stored();
+        assert.deepEqual([...rows.keys()], ['h-kept']);
+        assert.equal(rows.get('h-kept')!.cseq, 2);
+        assert.equal(rows.get('h-kept')!.expiresAt, t + 600_000);
+        assert.ok(lines.some((l) => l.level === 40 && /an earlier run could not store/.test(l.msg)));
+        await second.stop();
+        assert.equal((await openLocationJournal(dir, pino({ level: 'silent' }))).leftover.length, 0, 'the journal is empty once all is stored');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 }

@@ -1,0 +1,87 @@
+/**
+ * Registration changes the database could not take, on local disk (JSON lines, DATA_DIR/spool/
+ * registrations.jsonl) so that a switch restarted during a database outage still knows the phones
+ * that registered meanwhile and writes them when the database answers. The location overlay
+ * appends a REGISTER's deferred changes before the REGISTER is answered, and after each round of
+ * writing them to the database it rewrites the journal to what is still pending (empty at the end).
+ * Replaying a change that did reach the database is harmless: it is written only over an older
+ * binding of its contact.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { appendDurably, endTornLine, readLines, replaceDurably } from './durableFile.ts';
+import type { PendingWrite } from './registrations.ts';
+
+export const LOCATION_JOURNAL_FILE = 'registrations.jsonl';
+
+export interface LocationJournal {
+  /** The changes an earlier run left pending, oldest first (a later line of a contact supersedes an earlier one). */
+  readonly leftover: readonly PendingWrite[];
+  /** Appends and fsyncs; rejects (the file as it was) if the disk fails. */
+  append(writes: readonly PendingWrite[]): Promise<void>;
+  /** Makes the journal hold exactly `pending()`, read when this call's turn comes after earlier appends. */
+  rewrite(pending: () => readonly PendingWrite[]): Promise<void>;
+}
+
+/** A journal line back into a change; null for a line that is not one (a write torn by a crash). */
+function parseLine(line: string): PendingWrite | null {
+  try {
+    const w = JSON.parse(line) as Partial<PendingWrite> | null;
+    const b = w?.binding;
+    const bindingOk =
+      !!b &&
+      typeof b.id === 'string' &&
+      typeof b.tenantId === 'string' &&
+      typeof b.accountId === 'string' &&
+      typeof b.contactHash === 'string' &&
+      typeof b.contactUri === 'string' &&
+      typeof b.expiresAt === 'number' &&
+      typeof b.updatedAt === 'number';
+    if (bindingOk && w.kind === 'upsert') return w as PendingWrite;
+    if (bindingOk && w.kind === 'remove' && typeof w.at === 'number') return w as PendingWrite;
+  } catch {
+    /* falls through */
+  }
+  return null;
+}
+
+const serialise = (writes: readonly PendingWrite[]) => writes.map((w) => `${JSON.stringify(w)}\n`).join('');
+
+export async function openLocationJournal(dir: string, log: Logger): Promise<LocationJournal> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, LOCATION_JOURNAL_FILE);
+  let lines = await endTornLine(file);
+  const leftover: PendingWrite[] = [];
+  for (const line of lines ? await readLines(file) : []) {
+    const write = parseLine(line);
+    if (write) leftover.push(write);
+    else if (line.trim()) log.error({ line, file }, 'unreadable line in the registration journal (a write torn by a crash?): skipped; it is logged here whole');
+  }
+
+  /** Appends and rewrites must not interleave. */
+  let turn: Promise<unknown> = Promise.resolve();
+  const exclusive = (fn: () => Promise<void>): Promise<void> => {
+    const run = turn.then(fn);
+    turn = run.catch(() => {});
+    return run;
+  };
+
+  return {
+    leftover,
+    append: (writes) =>
+      exclusive(async () => {
+        if (!writes.length) return;
+        await appendDurably(file, serialise(writes));
+        lines += writes.length;
+      }),
+    rewrite: (pending) =>
+      exclusive(async () => {
+        const writes = pending();
+        // Nothing on disk and nothing pending: the common case after an outage ends, no I/O.
+        if (!lines && !writes.length) return;
+        await replaceDurably(file, serialise(writes));
+        lines = writes.length;
+      }),
+  };
+}
