@@ -3,13 +3,16 @@
  * environment / CONFIG_FILE as `npm start`). SQLite: an online backup into <target>, safe while the
  * switch runs, checked with PRAGMA integrity_check. MySQL/MariaDB: prints the consistent-dump
  * recipe (without the password); with --run, runs it into <target>. Either way it reminds that the
- * credentials key is backed up separately, and says whether call records wait in the CDR spool.
+ * credentials key is backed up separately, and says whether call records or registration changes
+ * wait in the spool.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { DRAINING_FILE, SPOOL_FILE } from './cdr/spool.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { BackupError, backupSqlite, mysqlDumpRecipe, runMysqlDump } from './store/backup.ts';
+import { LOCATION_JOURNAL_FILE } from './store/locationJournal.ts';
 
 const USAGE = 'usage: npm run backup -- <target file> [--run]   (--run: MySQL only, runs the dump instead of printing it)';
 
@@ -22,17 +25,28 @@ function credentialsNote(config: Config): string {
   ].join('\n');
 }
 
-/** Records finished but not yet in the database (server/cdr/spool.ts): they are not in this backup. */
+/** Lines in a file; 0 when it is missing. */
+function lineCount(file: string): number {
+  try {
+    let lines = 0;
+    for (const byte of readFileSync(file)) if (byte === 10) lines++;
+    return lines;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * What waits in the spool for the database (server/cdr/spool.ts, server/store/locationJournal.ts):
+ * not in this backup.
+ */
 function spoolNote(config: Config): string | null {
   const dir = path.join(config.dataDir, 'spool');
-  let lines = 0;
-  try {
-    for (const f of readdirSync(dir)) if (f.endsWith('.jsonl')) for (const byte of readFileSync(path.join(dir, f))) if (byte === 10) lines++;
-  } catch {
-    return null;
-  }
-  return lines
-    ? `Note: ${lines} call records wait in the CDR spool (${dir}) for the database and are not in this backup; the switch writes them when it reaches the database.`
+  const records = lineCount(path.join(dir, SPOOL_FILE)) + lineCount(path.join(dir, DRAINING_FILE));
+  const registrations = lineCount(path.join(dir, LOCATION_JOURNAL_FILE));
+  const waiting = [records && `${records} call records`, registrations && `${registrations} registration changes`].filter(Boolean);
+  return waiting.length
+    ? `Note: ${waiting.join(' and ')} wait in the spool (${dir}) for the database and are not in this backup; the switch writes them when it reaches the database.`
     : null;
 }
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,6 +148,23 @@ test('MySQL: the consistent-dump recipe is printed without the password', async 
   assert.ok(!(r.stdout + r.stderr).includes(password), 'the password is never printed');
   assert.match(r.stdout, /Provider passwords in this backup are sealed with the credentials key/);
   assert.equal(existsSync(path.join(work, 'dump.sql')), false, 'without --run nothing is dumped');
+});
+
+test('what waits in the spool is named: call records and registration changes, not in this backup', async () => {
+  const dataDir = mkdtempSync(path.join(work, 'spooled-'));
+  mkdirSync(path.join(dataDir, 'spool'));
+  writeFileSync(path.join(dataDir, 'spool', 'cdrs.jsonl'), '{"id":"a"}\n{"id":"b"}\n');
+  writeFileSync(path.join(dataDir, 'spool', 'cdrs.draining.jsonl'), '{"id":"c"}\n');
+  writeFileSync(path.join(dataDir, 'spool', 'registrations.jsonl'), '{"kind":"upsert"}\n');
+  const r = await backupCommand([path.join(work, 'spooled.sql')], { DATA_DIR: dataDir, DATABASE_URL: 'mysql://switch@db.internal/sipswitch' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Note: 3 call records and 1 registration changes wait in the spool \(\S+spool\) for the database and are not in this backup/);
+
+  writeFileSync(path.join(dataDir, 'spool', 'registrations.jsonl'), '');
+  writeFileSync(path.join(dataDir, 'spool', 'cdrs.jsonl'), '');
+  rmSync(path.join(dataDir, 'spool', 'cdrs.draining.jsonl'));
+  const empty = await backupCommand([path.join(work, 'spooled.sql')], { DATA_DIR: dataDir, DATABASE_URL: 'mysql://switch@db.internal/sipswitch' });
+  assert.doesNotMatch(empty.stdout, /wait in the spool/, 'nothing said when nothing waits');
 });
 
 describe('MySQL: --run dumps the database [mysql]', { skip: skipUnless('mysql') || skipWithout('mariadb-dump', 'mariadb-client') }, () => {
