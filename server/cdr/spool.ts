@@ -8,13 +8,13 @@
  * On open, a spool left by an earlier run is drained at once. See README.md ("Failure").
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Cdr } from '../store/cdrs.ts';
-import { appendDurably, countLines, endTornLine, syncDir } from '../store/durableFile.ts';
+import { appendDurably, countLines, endTornLine, removeDurably, syncDir } from '../store/durableFile.ts';
 import type { CdrSink } from './writer.ts';
 
 export const SPOOL_FILE = 'cdrs.jsonl';
@@ -146,8 +146,7 @@ export async function openCdrSpool(o: CdrSpoolOptions): Promise<CdrSpool> {
       }
       await insertDrainingFile();
       if (stopped) return;
-      await rm(drainingPath, { force: true });
-      await syncDir(o.dir);
+      await removeDurably(drainingPath);
       drainingExists = false;
       drainingLines = 0;
       drainingOffset = 0;

@@ -5,7 +5,7 @@
  * which `endTornLine` closes at the next start so that only that line is unreadable.
  */
 import { createReadStream } from 'node:fs';
-import { open, rename, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
 
@@ -47,6 +47,12 @@ export async function replaceDurably(file: string, data: string): Promise<void> 
     await fh.close();
   }
   await rename(temporary, file);
+  await syncDir(path.dirname(file));
+}
+
+/** Removes `file` (if it is there) and makes the removal durable. */
+export async function removeDurably(file: string): Promise<void> {
+  await rm(file, { force: true });
   await syncDir(path.dirname(file));
 }
 

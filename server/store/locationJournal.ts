@@ -3,14 +3,14 @@
  * registrations.jsonl) so that a switch restarted during a database outage still knows the phones
  * that registered meanwhile and writes them when the database answers. The location overlay
  * appends a REGISTER's deferred changes before the REGISTER is answered, and after each round of
- * writing them to the database it rewrites the journal to what is still pending (empty at the end).
+ * writing them to the database it rewrites the journal to what is still pending (no file at the end).
  * Replaying a change that did reach the database is harmless: it is written only over an older
  * binding of its contact.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { appendDurably, endTornLine, readLines, replaceDurably } from './durableFile.ts';
+import { appendDurably, endTornLine, readLines, removeDurably, replaceDurably } from './durableFile.ts';
 import type { PendingWrite } from './registrations.ts';
 
 export const LOCATION_JOURNAL_FILE = 'registrations.jsonl';
@@ -80,7 +80,9 @@ export async function openLocationJournal(dir: string, log: Logger): Promise<Loc
         const writes = pending();
         // Nothing on disk and nothing pending: the common case after an outage ends, no I/O.
         if (!lines && !writes.length) return;
-        await replaceDurably(file, serialise(writes));
+        // Nothing pending: no file, as the CDR spool leaves none once drained.
+        if (writes.length) await replaceDurably(file, serialise(writes));
+        else await removeDurably(file);
         lines = writes.length;
       }),
   };
