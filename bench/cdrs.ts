@@ -14,7 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { v7 } from 'uuid';
-import { encodeCursor, type Cdr, type CdrFilter, type CdrStatus } from '../server/store/cdrs.ts';
+import type { Cdr, CdrStatus } from '../server/cdr/model.ts';
+import { encodeCursor, type CdrFilter } from '../server/store/cdrs.ts';
 import { Store } from '../server/store/index.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

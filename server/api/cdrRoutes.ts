@@ -2,7 +2,9 @@ import { Router, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { CDR_CSV_HEADER, cdrCsvRow } from '../cdr/csv.ts';
-import { CDR_STATUSES, InvalidCursorError, type Cdr, type CdrFilter, type CdrLeg, type CdrStatus, type CdrSummary } from '../store/cdrs.ts';
+import { CDR_STATUSES, type CdrStatus } from '../cdr/model.ts';
+import { InvalidCursorError, type CdrFilter } from '../store/cdrs.ts';
+import { detailView, summaryView } from './cdrViews.ts';
 import { HttpError, notFound, parse } from './errors.ts';
 import { scopeOf } from './session.ts';
 
@@ -32,47 +34,6 @@ function toFilter(q: z.infer<typeof csvQuery>): CdrFilter {
   if (q.status) f.status = /^\d+$/.test(q.status) ? Number(q.status) : (q.status as CdrStatus);
   return f;
 }
-
-const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
-
-function summaryView(c: CdrSummary) {
-  return {
-    id: c.id,
-    callId: c.callId,
-    direction: c.direction,
-    caller: c.caller,
-    callee: c.callee,
-    dialled: c.dialled,
-    account: c.account,
-    provider: c.provider,
-    startedAt: iso(c.startedAt),
-    ringingAt: iso(c.ringingAt),
-    answeredAt: iso(c.answeredAt),
-    endedAt: iso(c.endedAt),
-    ringMs: c.ringMs,
-    talkMs: c.talkMs,
-    status: c.status,
-    sipStatus: c.sipStatus,
-    hangupCause: c.hangupCause,
-    hangupBy: c.hangupBy,
-    dialplan: c.dialplan,
-    nodeId: c.nodeId,
-  };
-}
-
-const legView = (l: CdrLeg) => ({
-  ...l,
-  createdAt: iso(l.createdAt),
-  ringingAt: iso(l.ringingAt),
-  answeredAt: iso(l.answeredAt),
-  endedAt: iso(l.endedAt),
-});
-
-const detailView = (c: Cdr) => ({
-  ...summaryView(c),
-  legs: c.legs.map(legView),
-  log: c.log.map((l) => ({ ...l, at: iso(l.at) })),
-});
 
 const CSV_PAGE = 1000;
 

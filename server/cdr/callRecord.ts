@@ -5,7 +5,7 @@
  */
 import { v7 } from 'uuid';
 import type { CallEvent, ChannelSnapshot } from '../calls/events.ts';
-import type { Cdr, CdrDirection, CdrLeg, CdrLogLine, CdrStatus, HangupSide } from '../store/cdrs.ts';
+import type { Cdr, CdrDirection, CdrLeg, CdrLogLine, CdrStatus, HangupSide } from './model.ts';
 
 export const LOG_LINES_MAX = 100;
 export const LOG_LINE_CHARS_MAX = 500;

@@ -13,7 +13,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Cdr } from '../store/cdrs.ts';
+import type { Cdr } from './model.ts';
 import { appendDurably, countLines, endTornLine, removeDurably, syncDir } from '../store/durableFile.ts';
 import type { CdrSink } from './writer.ts';
 

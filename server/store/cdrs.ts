@@ -3,73 +3,9 @@
  * per tenant newest first with keyset pagination, purged in small batches.
  */
 import { type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool } from 'kysely';
+import type { Cdr, CdrDirection, CdrLeg, CdrLogLine, CdrStatus, CdrSummary, HangupSide } from '../cdr/model.ts';
 import type { Database } from './schema.ts';
 import { searchableNumbers } from './cdrNumbers.ts';
-
-export type CdrDirection = 'in' | 'out' | 'local';
-export type CdrStatus = 'answered' | 'busy' | 'no-answer' | 'cancelled' | 'failed';
-export const CDR_STATUSES: readonly CdrStatus[] = ['answered', 'busy', 'no-answer', 'cancelled', 'failed'];
-export type HangupSide = 'caller' | 'callee' | 'switch';
-
-export interface CdrParty {
-  user: string;
-  host: string;
-  display?: string;
-  uri: string;
-}
-
-/** One channel of the call as it was when it hung up. */
-export interface CdrLeg {
-  id: string;
-  direction: 'inbound' | 'outbound';
-  target?: string;
-  account?: string;
-  provider?: string;
-  from: CdrParty;
-  to: CdrParty;
-  createdAt: number;
-  ringingAt?: number;
-  answeredAt?: number;
-  endedAt?: number;
-  sipStatus?: number;
-  hangupCause?: string;
-  hangupBy?: HangupSide;
-}
-
-export interface CdrLogLine {
-  at: number;
-  level: string;
-  message: string;
-}
-
-export interface CdrSummary {
-  id: string;
-  tenantId: string;
-  callId: string;
-  nodeId: string;
-  direction: CdrDirection;
-  caller: string;
-  callee: string;
-  dialled: string[];
-  account: string | null;
-  provider: string | null;
-  startedAt: number;
-  ringingAt: number | null;
-  answeredAt: number | null;
-  endedAt: number;
-  ringMs: number | null;
-  talkMs: number;
-  status: CdrStatus;
-  sipStatus: number | null;
-  hangupCause: string | null;
-  hangupBy: HangupSide | null;
-  dialplan: { name: string; version: number | null; outcome: string | null } | null;
-}
-
-export interface Cdr extends CdrSummary {
-  legs: CdrLeg[];
-  log: CdrLogLine[];
-}
 
 export interface CdrsTable {
   id: string;

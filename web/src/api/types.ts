@@ -2,6 +2,7 @@
 
 import type { BridgeSnapshot, CallEvent, ChannelSnapshot } from '../../../server/calls/events.ts';
 import type { ProviderSettings, ProviderState } from '../../../server/providers/settings.ts';
+import type { CdrSummaryView } from '../../../server/api/cdrViews.ts';
 
 export interface Me {
   tenant: { id: string; name: string; timeZone: string } | null;
@@ -142,63 +143,14 @@ export interface SimulationResult {
   logs: Array<{ at: number; level: string; message: string }>;
 }
 
-export type CdrStatus = 'answered' | 'busy' | 'no-answer' | 'cancelled' | 'failed';
-export const CDR_STATUSES: CdrStatus[] = ['answered', 'busy', 'no-answer', 'cancelled', 'failed'];
-
-export interface CdrSummary {
-  id: string;
-  callId: string;
-  direction: 'in' | 'out' | 'local';
-  caller: string;
-  callee: string;
-  dialled: string[];
-  account: string | null;
-  provider: string | null;
-  startedAt: string;
-  ringingAt: string | null;
-  answeredAt: string | null;
-  endedAt: string;
-  ringMs: number | null;
-  talkMs: number;
-  status: CdrStatus;
-  sipStatus: number | null;
-  hangupCause: string | null;
-  hangupBy: 'caller' | 'callee' | 'switch' | null;
-  dialplan: { name: string; version: number | null; outcome: string | null } | null;
-  nodeId: string;
-}
-
-export interface CdrParty {
-  user: string;
-  host: string;
-  display?: string;
-  uri: string;
-}
-
-export interface CdrLeg {
-  id: string;
-  direction: 'inbound' | 'outbound';
-  target?: string;
-  account?: string;
-  provider?: string;
-  from: CdrParty;
-  to: CdrParty;
-  createdAt: string | null;
-  ringingAt: string | null;
-  answeredAt: string | null;
-  endedAt: string | null;
-  sipStatus?: number;
-  hangupCause?: string;
-  hangupBy?: 'caller' | 'callee' | 'switch';
-}
-
-export interface Cdr extends CdrSummary {
-  legs: CdrLeg[];
-  log: Array<{ at: string; level: string; message: string }>;
-}
+// Call records: the API's own views of them (type-only: nothing of the server is bundled but
+// the list of statuses).
+export type { CdrStatus } from '../../../server/cdr/model.ts';
+export { CDR_STATUSES } from '../../../server/cdr/model.ts';
+export type { CdrLegView as CdrLeg, CdrSummaryView as CdrSummary, CdrView as Cdr } from '../../../server/api/cdrViews.ts';
 
 export interface CdrPage {
-  items: CdrSummary[];
+  items: CdrSummaryView[];
   nextCursor: string | null;
 }
 

@@ -1,0 +1,70 @@
+/**
+ * A call record as the switch keeps it: one per call, with its legs (the channels as they were
+ * when they hung up) and its dialplan log. Times are epoch milliseconds. No imports, so the API's
+ * views of it (server/api/cdrViews.ts) and the portal share these very types.
+ */
+
+export type CdrDirection = 'in' | 'out' | 'local';
+export type CdrStatus = 'answered' | 'busy' | 'no-answer' | 'cancelled' | 'failed';
+export const CDR_STATUSES: readonly CdrStatus[] = ['answered', 'busy', 'no-answer', 'cancelled', 'failed'];
+export type HangupSide = 'caller' | 'callee' | 'switch';
+
+export interface CdrParty {
+  user: string;
+  host: string;
+  display?: string;
+  uri: string;
+}
+
+/** One channel of the call as it was when it hung up. */
+export interface CdrLeg {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  target?: string;
+  account?: string;
+  provider?: string;
+  from: CdrParty;
+  to: CdrParty;
+  createdAt: number;
+  ringingAt?: number;
+  answeredAt?: number;
+  endedAt?: number;
+  sipStatus?: number;
+  hangupCause?: string;
+  hangupBy?: HangupSide;
+}
+
+export interface CdrLogLine {
+  at: number;
+  level: string;
+  message: string;
+}
+
+export interface CdrSummary {
+  id: string;
+  tenantId: string;
+  callId: string;
+  nodeId: string;
+  direction: CdrDirection;
+  caller: string;
+  callee: string;
+  dialled: string[];
+  account: string | null;
+  provider: string | null;
+  startedAt: number;
+  ringingAt: number | null;
+  answeredAt: number | null;
+  endedAt: number;
+  ringMs: number | null;
+  talkMs: number;
+  status: CdrStatus;
+  sipStatus: number | null;
+  hangupCause: string | null;
+  hangupBy: HangupSide | null;
+  dialplan: { name: string; version: number | null; outcome: string | null } | null;
+}
+
+export interface Cdr extends CdrSummary {
+  legs: CdrLeg[];
+  log: CdrLogLine[];
+}
