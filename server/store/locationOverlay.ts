@@ -153,12 +153,13 @@ export class LocationOverlay implements LocationStore {
     return this.flushing;
   }
 
-  /** Stops retrying after a last attempt (bounded by `waitMs`); what is still pending is logged as lost. */
+  /** Stops retrying after a last attempt (bounded by `waitMs`); what is still pending is logged, and stays in the journal if there is one. */
   async stop(waitMs = 5000): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pendingCount) await withDeadline(this.flush(), waitMs, 'last registration writes').catch(() => {});
+    // A round under way (and its journal rewrite) finishes first, whether or not changes are left.
+    if (this.pendingCount || this.flushing) await withDeadline(this.flush(), waitMs, 'last registration writes').catch(() => {});
     if (!this.pendingCount) return;
     if (this.o.journal) this.o.log.warn({ pending: this.pendingCount }, 'stopping with registration changes the database never took: they stay in the journal for the next start');
     else this.o.log.error({ pending: this.pendingCount }, 'stopping with registration changes the database never took: they are lost (phones re-register)');
