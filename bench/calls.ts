@@ -30,6 +30,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { computeHa1 } from '../server/sip/digest.ts';
 import { Store } from '../server/store/index.ts';
 import { CLK_TCK, childrenOf, ownTicks, pssKb, stealTicks, statusKb, switchTicks, udpDrops } from './lib/proc.ts';
+import { percentile } from './lib/load.ts';
 import { bounded, killAll, sleep, track } from './lib/processes.ts';
 import { requireSipp, sippMs, sippStats, spawnSipp } from './lib/sipp.ts';
 import { drain, metrics, startServer, switchEnv, type RunningServer } from './lib/switch.ts';
@@ -454,8 +455,7 @@ function rttPercentiles(file: string): LatencyResult['sippRtt'] {
     .filter((x) => !Number.isNaN(x))
     .sort((a, b) => a - b);
   if (!v.length) return null;
-  const q = (p: number) => v[Math.min(v.length - 1, Math.floor(p * v.length))]!;
-  return { n: v.length, p50: q(0.5), p99: q(0.99), max: v.at(-1)! };
+  return { n: v.length, p50: percentile(v, 50), p99: percentile(v, 99), max: v.at(-1)! };
 }
 
 async function latency(serverPid: number, outDir: string): Promise<LatencyResult> {

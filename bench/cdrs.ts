@@ -17,6 +17,7 @@ import { v7 } from 'uuid';
 import type { Cdr, CdrStatus } from '../server/cdr/model.ts';
 import { encodeCursor, type CdrFilter } from '../server/store/cdrs.ts';
 import { Store } from '../server/store/index.ts';
+import { percentile } from './lib/load.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ROWS = Number(process.env.CDR_BENCH_ROWS ?? 1_000_000);
@@ -66,10 +67,7 @@ function record(i: number, now: number): Cdr {
   };
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
+const pct = (xs: number[], p: number) => percentile([...xs].sort((a, b) => a - b), p);
 
 interface Row {
   case: string;

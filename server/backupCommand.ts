@@ -6,12 +6,12 @@
  * credentials key is backed up separately, and says whether call records or registration changes
  * wait in the spool.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DRAINING_FILE, SPOOL_FILE } from './cdr/spool.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { BackupError, backupSqlite, mysqlDumpRecipe, runMysqlDump } from './store/backup.ts';
+import { countLines } from './store/durableFile.ts';
 import { LOCATION_JOURNAL_FILE } from './store/locationJournal.ts';
 
 const USAGE = 'usage: npm run backup -- <target file> [--run]   (--run: MySQL only, runs the dump instead of printing it)';
@@ -25,25 +25,16 @@ function credentialsNote(config: Config): string {
   ].join('\n');
 }
 
-/** Lines in a file; 0 when it is missing. */
-function lineCount(file: string): number {
-  try {
-    let lines = 0;
-    for (const byte of readFileSync(file)) if (byte === 10) lines++;
-    return lines;
-  } catch {
-    return 0;
-  }
-}
-
 /**
  * What waits in the spool for the database (server/cdr/spool.ts, server/store/locationJournal.ts):
  * not in this backup.
  */
-function spoolNote(config: Config): string | null {
+async function spoolNote(config: Config): Promise<string | null> {
   const dir = path.join(config.dataDir, 'spool');
-  const records = lineCount(path.join(dir, SPOOL_FILE)) + lineCount(path.join(dir, DRAINING_FILE));
-  const registrations = lineCount(path.join(dir, LOCATION_JOURNAL_FILE));
+  // A spool that cannot be read says nothing here; the backup itself does not depend on it.
+  const lines = (file: string) => countLines(path.join(dir, file)).then((c) => c.lines, () => 0);
+  const records = (await lines(SPOOL_FILE)) + (await lines(DRAINING_FILE));
+  const registrations = await lines(LOCATION_JOURNAL_FILE);
   const waiting = [records && `${records} call records`, registrations && `${registrations} registration changes`].filter(Boolean);
   return waiting.length
     ? `Note: ${waiting.join(' and ')} wait in the spool (${dir}) for the database and are not in this backup; the switch writes them when it reaches the database.`
@@ -85,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`Restore: create an empty database, then  mariadb <database> < ${path.basename(target)}  and point DATABASE_URL at it.`);
   }
   console.log(credentialsNote(config));
-  const spooled = spoolNote(config);
+  const spooled = await spoolNote(config);
   if (spooled) console.log(spooled);
   return 0;
 }

@@ -14,7 +14,7 @@ import readline from 'node:readline';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Cdr } from './model.ts';
-import { appendDurably, countLines, endTornLine, removeDurably, syncDir } from '../store/durableFile.ts';
+import { appendDurably, countLines, endTornLine, jsonLines, oneAtATime, removeDurably, syncDir } from '../store/durableFile.ts';
 import type { CdrSink } from './writer.ts';
 
 export const SPOOL_FILE = 'cdrs.jsonl';
@@ -82,12 +82,7 @@ export async function openCdrSpool(o: CdrSpoolOptions): Promise<CdrSpool> {
   gauge.set(pending());
 
   /** Appends and the rename of the file appended to must not interleave. */
-  let fileLock: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = fileLock.then(fn);
-    fileLock = run.catch(() => {});
-    return run;
-  };
+  const exclusive = oneAtATime();
 
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -200,7 +195,7 @@ export async function openCdrSpool(o: CdrSpoolOptions): Promise<CdrSpool> {
     },
     append: async (records) => {
       if (!records.length) return;
-      const data = records.map((r) => `${JSON.stringify(r)}\n`).join('');
+      const data = jsonLines(records);
       await exclusive(async () => {
         try {
           await appendDurably(activePath, data);

@@ -20,6 +20,11 @@ export function providerDomain(p: Pick<Provider, 'host' | 'port'>): string {
   return `${bracketed(p.host)}${p.port ? `:${p.port}` : ''}`;
 }
 
+/** The provider itself as a SIP URI: the Request-URI of our REGISTERs and OPTIONS pings. */
+export function providerUri(p: Pick<Provider, 'host' | 'port'>): string {
+  return `sip:${providerDomain(p)}`;
+}
+
 /** Which host a provider's requests are sent to: its outbound proxy if it has one. */
 export function nextHop(p: Provider): { host: string; port: number | null; transport: Provider['transport'] } {
   const proxy = p.outboundProxy ? parseHostPort(p.outboundProxy) : undefined;

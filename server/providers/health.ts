@@ -12,7 +12,7 @@ import type { SipStack } from '../sip/stack.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider, ProviderDirectory } from '../store/providers.ts';
 import { DnsLookupError, type SipResolver } from './dns.ts';
-import { nextHop, providerDomain } from './addressing.ts';
+import { nextHop, providerUri } from './addressing.ts';
 
 export interface ProviderHealth {
   providerId: string;
@@ -135,7 +135,7 @@ export class ProviderHealthMonitor {
   }
 
   private ping(p: Provider, peer: { transport: 'udp' | 'tcp'; address: string; port: number }): Promise<SipResponse> {
-    const uri = `sip:${providerDomain(p)}`;
+    const uri = providerUri(p);
     const req: SipRequest = {
       method: 'OPTIONS',
       uri,

@@ -18,7 +18,7 @@ import type { ProviderState } from './settings.ts';
 import { CredentialKeyError } from './credentials.ts';
 import { DnsLookupError, type SipResolver, type SipTarget } from './dns.ts';
 import { describeFailure } from './failures.ts';
-import { bracketed, nextHop, providerDomain } from './addressing.ts';
+import { bracketed, nextHop, providerUri } from './addressing.ts';
 
 export interface RegistrationAgentOptions {
   retryMinMs: number;
@@ -183,7 +183,7 @@ class ProviderRegistration {
     // Each request answering a nonce counts up (RFC 7616 §3.4): the same count again is a replay.
     const answer = (c: Challenge, secret: string) => ({
       header: c.header,
-      value: [answerChallenge(c, { username: p.authUsername ?? p.username ?? '', password: secret }, 'REGISTER', `sip:${providerDomain(p)}`, { nonceCount: ++nonceCount })],
+      value: [answerChallenge(c, { username: p.authUsername ?? p.username ?? '', password: secret }, 'REGISTER', providerUri(p), { nonceCount: ++nonceCount })],
     });
     // Try each resolved target in turn while they time out or are unavailable.
     for (const target of targets) {
@@ -251,7 +251,7 @@ class ProviderRegistration {
     const contact = stack.contactUri(target.transport, p.contactUser ?? p.username ?? undefined, { line: p.lineToken });
     const req: SipRequest = {
       method: 'REGISTER',
-      uri: `sip:${providerDomain(p)}`,
+      uri: providerUri(p),
       version: '2.0',
       headers: {
         from: { uri: aor, params: { tag: this.fromTag } },

@@ -9,6 +9,22 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
 
+/**
+ * Runs the functions it is given one after another, each once the previous has settled, so that
+ * appends, renames and rewrites of one file never interleave.
+ */
+export function oneAtATime(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let turn: Promise<unknown> = Promise.resolve();
+  return (fn) => {
+    const run = turn.then(fn);
+    turn = run.catch(() => {});
+    return run;
+  };
+}
+
+/** Items as JSON lines, each ended by a newline. */
+export const jsonLines = (items: readonly unknown[]): string => items.map((item) => `${JSON.stringify(item)}\n`).join('');
+
 export async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {

@@ -10,7 +10,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { appendDurably, endTornLine, readLines, removeDurably, replaceDurably } from './durableFile.ts';
+import { appendDurably, endTornLine, jsonLines, oneAtATime, readLines, removeDurably, replaceDurably } from './durableFile.ts';
 import type { PendingWrite } from './registrations.ts';
 
 export const LOCATION_JOURNAL_FILE = 'registrations.jsonl';
@@ -46,44 +46,37 @@ function parseLine(line: string): PendingWrite | null {
   return null;
 }
 
-const serialise = (writes: readonly PendingWrite[]) => writes.map((w) => `${JSON.stringify(w)}\n`).join('');
-
 export async function openLocationJournal(dir: string, log: Logger): Promise<LocationJournal> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, LOCATION_JOURNAL_FILE);
-  let lines = await endTornLine(file);
+  /** Whether the file holds any line (then a rewrite must touch it, even to empty it). */
+  let onDisk = (await endTornLine(file)) > 0;
   const leftover: PendingWrite[] = [];
-  for (const line of lines ? await readLines(file) : []) {
+  for (const line of onDisk ? await readLines(file) : []) {
     const write = parseLine(line);
     if (write) leftover.push(write);
     else if (line.trim()) log.error({ line, file }, 'unreadable line in the registration journal (a write torn by a crash?): skipped; it is logged here whole');
   }
 
-  /** Appends and rewrites must not interleave. */
-  let turn: Promise<unknown> = Promise.resolve();
-  const exclusive = (fn: () => Promise<void>): Promise<void> => {
-    const run = turn.then(fn);
-    turn = run.catch(() => {});
-    return run;
-  };
+  const exclusive = oneAtATime();
 
   return {
     leftover,
     append: (writes) =>
       exclusive(async () => {
         if (!writes.length) return;
-        await appendDurably(file, serialise(writes));
-        lines += writes.length;
+        await appendDurably(file, jsonLines(writes));
+        onDisk = true;
       }),
     rewrite: (pending) =>
       exclusive(async () => {
         const writes = pending();
         // Nothing on disk and nothing pending: the common case after an outage ends, no I/O.
-        if (!lines && !writes.length) return;
+        if (!onDisk && !writes.length) return;
         // Nothing pending: no file, as the CDR spool leaves none once drained.
-        if (writes.length) await replaceDurably(file, serialise(writes));
+        if (writes.length) await replaceDurably(file, jsonLines(writes));
         else await removeDurably(file);
-        lines = writes.length;
+        onDisk = writes.length > 0;
       }),
   };
 }
