@@ -22,14 +22,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { computeHa1 } from '../server/sip/digest.ts';
 import { Store } from '../server/store/index.ts';
-import { CLK_TCK, childrenOf, ownTicks, pssKb, stealTicks, statusKb, switchTicks, udpDrops } from './lib/proc.ts';
+import { CLK_TCK, childrenOf, ownTicks, pssKb, stealTicks, statusKb, switchTicks, udpDrops, udpPortBound } from './lib/proc.ts';
 import { percentile } from './lib/load.ts';
 import { bounded, killAll, sleep, track } from './lib/processes.ts';
 import { requireSipp, sippMs, sippStats, spawnSipp } from './lib/sipp.ts';
@@ -109,14 +108,6 @@ function cpuSampler(pid: number): () => number {
   };
 }
 
-function portTaken(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => resolve(true));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(false)));
-  });
-}
-
 /**
  * Forces full garbage collections in the switch through its inspector (127.0.0.1 only, enabled for
  * the memory section) and returns its `process.memoryUsage()` right after, in KB. A tiny Node child
@@ -170,7 +161,7 @@ function sipp(args: string[], outDir: string, tag: string, timeoutS: number): Si
 async function startUas(outDir: string, tag: string, calls: number, timeoutS: number): Promise<Sipp> {
   const uas = sipp(['-sf', UAS_SF, '-default_behaviors', 'all,-abortunexp', '-i', '127.0.0.1', '-p', String(UAS_PORT), '-m', String(calls)], outDir, `${tag}.uas`, timeoutS);
   const deadline = Date.now() + 5000;
-  while (!(await portTaken(UAS_PORT))) {
+  while (!udpPortBound(UAS_PORT)) {
     if (uas.child.exitCode !== null || Date.now() > deadline) throw new Error(`sipp UAS did not bind 127.0.0.1:${UAS_PORT}; see ${tag}.uas.log`);
     await sleep(50);
   }
@@ -612,7 +603,7 @@ const mb = (kb: number | null | undefined) => (kb == null ? '?' : (kb / 1024).to
 
 export async function callsBench(): Promise<void> {
   const sippVersion = requireSipp('calls');
-  for (const p of [SIP_PORT, UAC_PORT, UAS_PORT, HTTP_PORT, INSPECT_PORT]) if (await portTaken(p)) throw new Error(`UDP port ${p} is already in use on this machine`);
+  for (const p of [SIP_PORT, UAC_PORT, UAS_PORT, HTTP_PORT, INSPECT_PORT]) if (udpPortBound(p)) throw new Error(`UDP port ${p} is already in use on this machine`);
   const benchStart = Date.now();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const outDir = path.join(ROOT, 'bench-results', `calls-${stamp}`);

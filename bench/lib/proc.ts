@@ -82,3 +82,25 @@ export function udpDrops(): number {
 export function stealTicks(): number {
   return Number(readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/)[8] ?? 0);
 }
+
+/**
+ * Whether any UDP socket on this machine is bound to `port`, read from /proc/net/udp{,6}. Binding
+ * the port to find out would race with a process about to bind it (sipp starting then fails with
+ * "Address already in use"); reading the kernel's table cannot.
+ */
+export function udpPortBound(port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let table: string;
+    try {
+      table = readFileSync(file, 'utf8');
+    } catch {
+      continue; // No IPv6 on this kernel.
+    }
+    for (const line of table.split('\n').slice(1)) {
+      const local = line.trim().split(/\s+/)[1];
+      if (local?.endsWith(hex)) return true;
+    }
+  }
+  return false;
+}

@@ -44,8 +44,7 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
     });
     suite.track(caller);
     const [c, b] = await Promise.all([caller.done, callee.done]);
-    assertSippOk('caller', c);
-    assertSippOk('callee', b);
+    assertSippOk({ caller: c, callee: b });
     assert.deepEqual(flowOf(c.messages), ['>INVITE', '<407', '>ACK', '>INVITE', '<100', '<180', '<200', '>ACK', '>BYE', '<200']);
     assert.deepEqual(flowOf(b.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
     // The callee's answer (its SDP) reached the caller, and the caller's offer reached the callee.
@@ -121,8 +120,7 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
     });
     suite.track(caller);
     const [c, b] = await Promise.all([caller.done, callee.done]);
-    assertSippOk('caller', c);
-    assertSippOk('callee', b);
+    assertSippOk({ caller: c, callee: b });
     assert.deepEqual(flowOf(c.messages), ['>INVITE', '<100', '<180', '<200', '>ACK', '<BYE', '>200']);
     assert.deepEqual(flowOf(b.messages), ['<INVITE', '>180', '>200', '<ACK', '>BYE', '<200']);
 
@@ -170,9 +168,7 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
     const caller = await startSipp({ dir: suite.dir, name: 'caller', scenario: scenario('uac_call.xml'), remote: suite.remote(), service: group.username, pauseMs: 800 });
     suite.track(caller);
     const [c, rb, rc] = await Promise.all([caller.done, b.done, cr.done]);
-    assertSippOk('caller', c);
-    assertSippOk('bob', rb);
-    assertSippOk('carol', rc);
+    assertSippOk({ caller: c, bob: rb, carol: rc });
     assert.deepEqual(flowOf(rb.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
     assert.deepEqual(flowOf(rc.messages), ['<INVITE', '>180', '<CANCEL', '>200', '>487', '<ACK']);
     // The caller gets one final answer, bob's (one or two 180s before it, as both phones ring).

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import dgram from 'node:dgram';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
 import { after, before } from 'node:test';
 import { startTestSwitch, type TestSwitch, type TestSwitchOptions } from '../helpers/switch.ts';
 import { exitOf, freeUdpTcpPort, lastSippStats, startTool, type Finished } from '../interop/tools.ts';
+import { udpPortBound } from '../../bench/lib/proc.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/sipp/', import.meta.url));
 export const scenario = (name: string) => path.join(FIXTURES, name);
@@ -145,7 +145,7 @@ export async function startSipp(o: SippOptions): Promise<SippPeer> {
   };
   // A UAS must be listening before the switch rings it: wait until the port is taken.
   const deadline = Date.now() + 5000;
-  while (!(await portTaken(port))) {
+  while (!udpPortBound(port)) {
     if (tool.child.exitCode !== null) break;
     if (Date.now() > deadline) {
       kill();
@@ -156,14 +156,6 @@ export async function startSipp(o: SippOptions): Promise<SippPeer> {
   return { port, pid, done, kill };
 }
 
-function portTaken(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => resolve(true));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(false)));
-  });
-}
-
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An explanation of a sipp run for an assertion message. */
@@ -171,11 +163,16 @@ export function describeRun(name: string, r: SippResult): string {
   return `${name}: exit ${r.code}/${r.signal}; flow ${flowOf(r.messages).join(' ')}\n${r.errors.slice(-1500)}\n${r.output.slice(-800)}`;
 }
 
-/** Asserts a sipp run completed its one call successfully. */
-export function assertSippOk(name: string, r: SippResult): void {
-  assert.equal(r.code, 0, describeRun(name, r));
-  assert.equal(r.stats['SuccessfulCall(C)'], '1', describeRun(name, r));
-  assert.equal(r.stats['FailedCall(C)'], '0', describeRun(name, r));
+const sippSucceeded = (r: SippResult) => r.code === 0 && r.stats['SuccessfulCall(C)'] === '1' && r.stats['FailedCall(C)'] === '0';
+
+/**
+ * Asserts each sipp run, by name, completed its one call successfully. When one did not, the
+ * message shows every peer's flow: which side stopped first is what tells a failure's cause.
+ */
+export function assertSippOk(runs: Record<string, SippResult>): void {
+  if (Object.values(runs).every(sippSucceeded)) return;
+  const failed = Object.keys(runs).filter((name) => !sippSucceeded(runs[name]!));
+  assert.fail(`failed: ${failed.join(', ')}\n${Object.entries(runs).map(([name, r]) => describeRun(name, r)).join('\n---\n')}`);
 }
 
 /** The `[authentication …]` injection row for an account (sipp 3.6 cannot nest fields in it). */
@@ -188,7 +185,7 @@ export const authRow = (a: Account) => `${a.username};${a.password};[authenticat
 export async function registerFrom(dir: string, sipPort: number, account: Account, port: number): Promise<void> {
   const reg = await startSipp({ dir, name: `reg-${account.username}`, scenario: scenario('register.xml'), remote: `127.0.0.1:${sipPort}`, port, inf: [authRow(account)], timeoutS: 8 });
   const r = await reg.done;
-  assertSippOk(`REGISTER ${account.username}`, r);
+  assertSippOk({ [`REGISTER ${account.username}`]: r });
 }
 
 /** A callee that can be rung as `account`: sipp registers from a fresh port, then plays `file` there. */

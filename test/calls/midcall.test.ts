@@ -51,8 +51,7 @@ describe('mid-call requests and early media (sqlite)', { skip: noSipp, timeout: 
       const callee = await uasFor(bob, fromCaller ? 'uas_accept_reinvite.xml' : 'uas_send_reinvite.xml', 'bob');
       const caller = await callerCalling(fromCaller ? 'uac_reinvite.xml' : 'uac_accept_reinvite.xml', bob.username);
       const [c, b] = await Promise.all([caller.done, callee.done]);
-      assertSippOk('caller', c);
-      assertSippOk('callee', b);
+      assertSippOk({ caller: c, callee: b });
       const [holder, held] = fromCaller ? [c, b] : [b, c];
       // The party on hold got a re-INVITE, answered it, and got the ACK for its answer.
       const heldFlow = flowOf(held.messages);
@@ -93,8 +92,7 @@ describe('mid-call requests and early media (sqlite)', { skip: noSipp, timeout: 
     const callee = await uasFor(bob, 'uas_early_media.xml', 'bob');
     const caller = await callerCalling('uac_early_media.xml', bob.username);
     const [c, b] = await Promise.all([caller.done, callee.done]);
-    assertSippOk('caller', c);
-    assertSippOk('callee', b);
+    assertSippOk({ caller: c, callee: b });
     assert.deepEqual(flowOf(c.messages), ['>INVITE', '<100', '<183', '<200', '>ACK', '>BYE', '<200']);
     assert.deepEqual(flowOf(b.messages), ['<INVITE', '>183', '>200', '<ACK', '<BYE', '>200']);
     const sent183 = b.messages.find((m) => m.kind === '183')!;

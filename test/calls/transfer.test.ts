@@ -45,9 +45,7 @@ describe('blind transfer by REFER (sqlite)', { skip: noSipp, timeout: 60_000 }, 
     });
     suite.track(a);
     const [ra, rb, rc] = await Promise.all([a.done, b.done, c.done]);
-    assertSippOk('A (transferer)', ra);
-    assertSippOk('B (transferee)', rb);
-    assertSippOk('C (target)', rc);
+    assertSippOk({ 'A (transferer)': ra, 'B (transferee)': rb, 'C (target)': rc });
     assert.deepEqual(flowOf(ra.messages), ['>INVITE', '<100', '<180', '<200', '>ACK', '>REFER', '<202', '<NOTIFY', '>200', '<NOTIFY', '>200', '>BYE', '<200']);
     assert.deepEqual(flowOf(rb.messages), ['<INVITE', '>180', '>200', '<ACK', '<INVITE', '>200', '<ACK', '<BYE', '>200']);
     assert.deepEqual(flowOf(rc.messages), ['<INVITE', '>180', '>200', '<ACK', '>BYE', '<200']);

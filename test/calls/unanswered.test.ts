@@ -31,8 +31,7 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     const callee = await uasFor(bob, 'uas_busy.xml', 'bob');
     const caller = await callerCalling('uac_busy.xml', bob.username);
     const [c, b] = await Promise.all([caller.done, callee.done]);
-    assertSippOk('caller', c);
-    assertSippOk('callee', b);
+    assertSippOk({ caller: c, callee: b });
     assert.deepEqual(flowOf(c.messages), ['>INVITE', '<100', '<486', '>ACK']);
     assert.deepEqual(flowOf(b.messages), ['<INVITE', '>486', '<ACK']);
 
@@ -65,8 +64,7 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     const caller = await callerCalling('uac_no_answer.xml', alice.username);
     const [c, a] = await Promise.all([caller.done, callee.done]);
     const took = Date.now() - started;
-    assertSippOk('caller', c);
-    assertSippOk('callee', a);
+    assertSippOk({ caller: c, callee: a });
     assert.deepEqual(flowOf(c.messages), ['>INVITE', '<100', '<180', '<480', '>ACK']);
     assert.deepEqual(flowOf(a.messages), ['<INVITE', '>180', '<CANCEL', '>200', '>487', '<ACK']);
     assert.ok(took >= 1900 && took < 6000, `the 480 came after ${took} ms, expected about 2 s`);
@@ -117,9 +115,7 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     const cr = await uasFor(carol, 'uas_ring_until_cancel.xml', 'carol');
     const caller = await callerCalling('uac_cancel.xml', group.username, 500);
     const [c, rb, rc] = await Promise.all([caller.done, b.done, cr.done]);
-    assertSippOk('caller', c);
-    assertSippOk('bob', rb);
-    assertSippOk('carol', rc);
+    assertSippOk({ caller: c, bob: rb, carol: rc });
     assert.deepEqual(flowOf(c.messages), ['>INVITE', '<100', '<180', '<180', '>CANCEL', '<200', '<487', '>ACK']);
     assert.match(headerOf(c.messages.find((m) => m.kind === '200')!, 'CSeq') ?? '', /^1 CANCEL$/);
     assert.match(headerOf(c.messages.find((m) => m.kind === '487')!, 'CSeq') ?? '', /^1 INVITE$/);
@@ -159,9 +155,7 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     const cr = await uasFor(carol, 'uas_answer.xml', 'carol');
     const caller = await callerCalling('uac_call.xml', front.username, 800);
     const [c, rb, rc] = await Promise.all([caller.done, b.done, cr.done]);
-    assertSippOk('caller', c);
-    assertSippOk('bob', rb);
-    assertSippOk('carol', rc);
+    assertSippOk({ caller: c, bob: rb, carol: rc });
     assert.deepEqual(flowOf(c.messages), ['>INVITE', '<100', '<180', '<200', '>ACK', '>BYE', '<200']);
     assert.deepEqual(flowOf(rb.messages), ['<INVITE', '>486', '<ACK']);
     assert.deepEqual(flowOf(rc.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);

@@ -204,8 +204,7 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
     assert.equal(channelIds.length, 2, 'caller and callee legs');
     await shot('live-call-connected');
     const [c, b] = await Promise.all([caller.done, callee.done]);
-    assertSippOk('caller', c);
-    assertSippOk('callee', b);
+    assertSippOk({ caller: c, callee: b });
     const ended = page.locator('[data-testid="live-call"][data-ended="yes"]');
     await ended.waitFor();
     assert.deepEqual(await ended.locator('tr[data-channel-id]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-channel-id')!)), channelIds, 'the same channel ids from start to end');

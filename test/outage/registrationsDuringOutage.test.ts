@@ -80,8 +80,7 @@ describe('registrations and calls while the database is down [mysql, private Mar
       });
       peers.push(caller);
       const [c, b] = await Promise.all([caller.done, callee.done]);
-      assertSippOk(`caller (${name})`, c);
-      assertSippOk(`callee (${name})`, b);
+      assertSippOk({ [`caller (${name})`]: c, [`callee (${name})`]: b });
     };
     await call('before');
     const lastWarmRead = Date.now();

@@ -62,8 +62,7 @@ describe('calls in from providers (sqlite)', { skip: noSipp, timeout: 60_000 }, 
   async function deliveredTo(ruri: string, phone: SippPeer): Promise<void> {
     const call = await providerCalls(ruri);
     const [c, ph] = await Promise.all([call.done, phone.done]);
-    assertSippOk('provider', c);
-    assertSippOk('phone', ph);
+    assertSippOk({ provider: c, phone: ph });
     assert.deepEqual(flowOf(c.messages), ['>INVITE', '<100', '<180', '<200', '>ACK', '>BYE', '<200']);
     assert.deepEqual(flowOf(ph.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
     assert.match(bodyOf(ph.messages.find((m) => m.kind === 'INVITE')!), /o=pstn /, "the provider's offer reached the phone");
@@ -187,7 +186,7 @@ describe('calls in from providers (sqlite)', { skip: noSipp, timeout: 60_000 }, 
         await startSipp({ dir: suite.dir, name: 'dave', scenario: scenario('provider_uac_phone_refused.xml'), remote: suite.remote(), service: DID, inf: [authRow(dave)], keys: { party: 'dave' } }),
       );
       const pc = await phoneCall.done;
-      assertSippOk('phone of another tenant', pc);
+      assertSippOk({ 'phone of another tenant': pc });
       assert.deepEqual(flowOf(pc.messages), ['>INVITE', '<407', '>ACK', '>INVITE', '<100', '<403', '>ACK']);
       await other.log.ended();
       other.log.assertInOrder(['dialplan.started default', `dialplan.log own dialplan: out ${dave.username}`, 'call.ended']);

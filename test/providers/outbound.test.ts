@@ -124,8 +124,7 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
 
     const phone = await phoneCalls(alice);
     const [c, p] = await Promise.all([phone.done, provider.done]);
-    assertSippOk('phone', c);
-    assertSippOk('provider', p);
+    assertSippOk({ phone: c, provider: p });
     assert.deepEqual(flowOf(p.messages), ['<INVITE', '>401', '<ACK', '<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
     assert.deepEqual(flowOf(c.messages), ['>INVITE', '<407', '>ACK', '>INVITE', '<100', '<180', '<200', '>ACK', '>BYE', '<200']);
     assert.match(bodyOf(c.messages.find((m) => m.dir === 'received' && m.kind === '200')!), /o=acme /, "the provider's answer reached the phone");
@@ -176,8 +175,7 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
 
     const phone = await phoneCalls(alice);
     const [c, p] = await Promise.all([phone.done, provider.done]);
-    assertSippOk('phone', c);
-    assertSippOk('provider', p);
+    assertSippOk({ phone: c, provider: p });
     assert.deepEqual(flowOf(p.messages), ['<INVITE', '>407', '<ACK', '<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
     const [first, second] = received(p.messages, 'INVITE');
     assert.equal(headerOf(first!, 'Proxy-Authorization'), undefined);
@@ -226,8 +224,7 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
 
     const phone = await phoneCalls(alice, 'provider_uac_phone_refused.xml');
     const [c, p] = await Promise.all([phone.done, provider.done]);
-    assertSippOk('phone', c);
-    assertSippOk('provider', p);
+    assertSippOk({ phone: c, provider: p });
     // After the second 401 the provider waits 2 s: a third INVITE would show here.
     assert.deepEqual(flowOf(p.messages), ['<INVITE', '>401', '<ACK', '<INVITE', '>401', '<ACK']);
     assert.deepEqual(flowOf(c.messages), ['>INVITE', '<407', '>ACK', '>INVITE', '<100', '<403', '>ACK']);
@@ -252,9 +249,7 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
 
     const phone = await phoneCalls(alice);
     const [c, a, b] = await Promise.all([phone.done, down.done, up.done]);
-    assertSippOk('phone', c);
-    assertSippOk('first target', a);
-    assertSippOk('second target', b);
+    assertSippOk({ phone: c, 'first target': a, 'second target': b });
     assert.deepEqual(flowOf(a.messages), ['<INVITE', '>503', '<ACK']);
     assert.deepEqual(flowOf(b.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
     for (const invite of [received(a.messages, 'INVITE')[0]!, received(b.messages, 'INVITE')[0]!]) {
@@ -286,9 +281,7 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
 
     const phone = await phoneCalls(alice);
     const [c, a, b] = await Promise.all([phone.done, down.done, up.done]);
-    assertSippOk('first site', a);
-    assertSippOk('second site', b);
-    assertSippOk('phone', c);
+    assertSippOk({ 'first site': a, 'second site': b, phone: c });
     assert.deepEqual(flowOf(a.messages), ['<INVITE', '>401', '<ACK', '<INVITE', '>503', '<ACK']);
     assert.deepEqual(flowOf(b.messages), ['<INVITE', '>401', '<ACK', '<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
     await log.ended();
@@ -314,8 +307,7 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
 
       const phone = await phoneCalls(alice);
       const [c, b] = await Promise.all([phone.done, up.done]);
-      assertSippOk('phone', c);
-      assertSippOk('second target', b);
+      assertSippOk({ phone: c, 'second target': b });
       assert.deepEqual(flowOf(b.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
       assert.ok(invitesAt.length >= 1, 'the first target was tried first');
 

@@ -43,7 +43,7 @@ async function onlyRecord(t: Tenant): Promise<any> {
 /** A peer's run, which must have succeeded. */
 async function done(name: string, p: SippPeer): Promise<SippResult> {
   const r = await p.done;
-  assertSippOk(name, r);
+  assertSippOk({ [name]: r });
   return r;
 }
 
