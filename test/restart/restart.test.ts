@@ -86,6 +86,13 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
     tmp.remove();
   });
 
+  /**
+   * A flow with a message sent again right after itself shown once: a peer retransmits until it
+   * is answered, and one that acts while the node is still starting (a slow start on a loaded
+   * machine) sends a few that reach no one.
+   */
+  const sentOnce = (flow: string[]) => flow.filter((k, i) => !(k.startsWith('>') && flow[i - 1] === k));
+
   async function crashAndRestart(): Promise<void> {
     // Persisted state is flushed every 100 ms: let the last change reach the database.
     await sleep(300);
@@ -110,7 +117,7 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
     await crashAndRestart();
 
     const callerRun = await done('caller', caller);
-    assert.deepEqual(flowOf(callerRun.messages).filter((k) => k !== '<100' && k !== '<180'), ['>INVITE', '>CANCEL', '<200', '<487', '>ACK']);
+    assert.deepEqual(sentOnce(flowOf(callerRun.messages)).filter((k) => k !== '<100' && k !== '<180'), ['>INVITE', '>CANCEL', '<200', '<487', '>ACK']);
     for (const [name, p] of [['alice', a], ['bob', b]] as const) {
       const r = await done(name, p);
       assert.deepEqual(flowOf(r.messages), ['<INVITE', '>180', '<CANCEL', '>200', '>487', '<ACK'], name);
@@ -136,7 +143,7 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
     const callerRun = await done('caller', caller);
     assert.deepEqual(flowOf(callerRun.messages).filter((k) => k !== '<100' && k !== '<180'), ['>INVITE', '<200', '>ACK', '>BYE', '<200']);
     const calleeRun = await done('callee', callee);
-    assert.deepEqual(flowOf(calleeRun.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
+    assert.deepEqual(sentOnce(flowOf(calleeRun.messages)), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
     const record = await onlyRecord(t);
     assert.equal(record.status, 'answered');
     assert.equal(record.hangupBy, 'caller');
