@@ -45,6 +45,7 @@ const schema = z
     SIP_MAX_MESSAGE_BYTES: positiveInt.max(65535).default(16384),
     SIP_TCP_IDLE_SECONDS: positiveInt.default(300),
     SIP_TCP_MAX_CONNECTIONS: positiveInt.default(10000),
+    SIP_UNAUTHENTICATED_PER_SECOND: z.coerce.number().int().min(0).default(50),
     HTTP_HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: port.default(8080),
     HTTP_TRUST_PROXY: bool.prefault('false'),
@@ -86,6 +87,7 @@ const schema = z
     CDR_RETENTION_DAYS: positiveInt.max(36500).default(90),
     CALL_MAX_SECONDS: positiveInt.default(4 * 3600),
     CALLS_PER_TENANT: positiveInt.default(20),
+    CALLS_PER_MINUTE_PER_TENANT: positiveInt.default(60),
     SHUTDOWN_GRACE_SECONDS: positiveInt.default(30),
     CALL_STATE_PERSISTENCE: bool.prefault('true'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -111,6 +113,11 @@ export interface Config {
     maxMessageBytes: number;
     tcpIdleSeconds: number;
     tcpMaxConnections: number;
+    /**
+     * New requests without credentials one source address may send per second (10 s of them at
+     * once); beyond it they are dropped unanswered. 0: no limit.
+     */
+    unauthenticatedPerSecond: number;
   };
   http: { host: string; port: number; trustProxy: boolean; signupsPerHour: number; loginsPer15Min: number };
   dataDir: string;
@@ -135,7 +142,7 @@ export interface Config {
    * `shutdownGraceMs`: how long calls being set up may take to finish when the node is stopped.
    * `persistState`: whether live calls are written for a restart to resume (off only to measure its cost).
    */
-  calls: { maxSeconds: number; tenantLimit: number; shutdownGraceMs: number; persistState: boolean };
+  calls: { maxSeconds: number; tenantLimit: number; tenantPerMinute: number; shutdownGraceMs: number; persistState: boolean };
   /** The dialplan runner's limits that are settings; the others keep the runner's defaults. */
   dialplan: Pick<DialplanLimits, ConfiguredDialplanLimit> & { workers: number; workerRssBytes: number };
   /** Call records older than this are purged (in small batches, hourly). */
@@ -195,6 +202,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxMessageBytes: c.SIP_MAX_MESSAGE_BYTES,
       tcpIdleSeconds: c.SIP_TCP_IDLE_SECONDS,
       tcpMaxConnections: c.SIP_TCP_MAX_CONNECTIONS,
+      unauthenticatedPerSecond: c.SIP_UNAUTHENTICATED_PER_SECOND,
     },
     http: {
       host: c.HTTP_HOST,
@@ -219,7 +227,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     nodeId: c.NODE_ID ?? `${hostname()}:${c.SIP_PORT}`,
     log: { level: c.LOG_LEVEL, pretty: c.LOG_PRETTY ?? Boolean(process.stdout.isTTY) },
-    calls: { maxSeconds: c.CALL_MAX_SECONDS, tenantLimit: c.CALLS_PER_TENANT, shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000, persistState: c.CALL_STATE_PERSISTENCE },
+    calls: {
+      maxSeconds: c.CALL_MAX_SECONDS,
+      tenantLimit: c.CALLS_PER_TENANT,
+      tenantPerMinute: c.CALLS_PER_MINUTE_PER_TENANT,
+      shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000,
+      persistState: c.CALL_STATE_PERSISTENCE,
+    },
     dialplan: {
       workers: c.DIALPLAN_WORKERS,
       cpuMsPerSlice: c.DIALPLAN_CPU_MS,

@@ -124,6 +124,8 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
         domain: config.sip.domain,
         maxCallMs: config.calls.maxSeconds * 1000,
         tenantCallLimit: config.calls.tenantLimit,
+        tenantCallsPerMinute: config.calls.tenantPerMinute,
+        refused: metrics.callsRefused,
         providers: providers.calls,
         policy: destinations,
       },

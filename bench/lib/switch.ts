@@ -27,6 +27,10 @@ export function switchEnv(o: { sipPort: number; httpPort: number; dataDir: strin
     LOG_PRETTY: 'false',
     // The sipp peers run on loopback, which tenants may not reach by default.
     DESTINATION_DENY: 'none',
+    // One sipp source and one tenant carry the whole load: the per-source flood limit and the
+    // per-tenant calls-per-minute cap would measure themselves, not the switch.
+    SIP_UNAUTHENTICATED_PER_SECOND: '0',
+    CALLS_PER_MINUTE_PER_TENANT: '1000000',
   };
 }
 

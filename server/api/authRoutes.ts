@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { EmailTakenError } from '../store/accounts.ts';
 import type { Store } from '../store/index.ts';
 import { HttpError, parse } from './errors.ts';
+import { country } from './settingsRoutes.ts';
 import { DUMMY_HASH, hashPassword, passwordWeakness, verifyPassword } from './passwords.ts';
 import { requireAuth, scopeOf, SESSION_COOKIE, SESSION_TTL_MS, sessionCookieOptions } from './session.ts';
 
@@ -20,6 +21,9 @@ const credentials = z.strictObject({
   email: z.string().trim().toLowerCase().max(254).pipe(z.email('must be an email address')),
   password: z.string().min(1, 'is required').max(200),
 });
+
+/** Signing up may name the home country (the portal sends the browser's region). */
+const signup = credentials.extend({ country: country.optional() });
 
 function limiter(windowMs: number, limit: number, message: string, key: (req: import('express').Request) => string) {
   return rateLimit({
@@ -52,12 +56,12 @@ export function authRoutes(store: Store, limits: AuthLimits, log: Logger): Route
   }
 
   r.post('/signup', signupLimit, async (req, res) => {
-    const { email, password } = parse(credentials, req.body);
+    const { email, password, country } = parse(signup, req.body);
     const weak = passwordWeakness(password, [email, ...email.split(/[@.]/)]);
     if (weak) throw new HttpError(400, `password: ${weak}`, 'password');
     let user;
     try {
-      user = await store.directory.createTenantWithOwner(email, await hashPassword(password));
+      user = await store.directory.createTenantWithOwner(email, await hashPassword(password), { country: country ?? null });
     } catch (err) {
       if (err instanceof EmailTakenError) throw new HttpError(409, 'email: this email is already registered; log in instead', 'email');
       throw err;

@@ -1,11 +1,13 @@
 /**
  * `GET /settings`, `PATCH /settings`: what the portal shows on its settings page and beside each
- * phone: the tenant's time zone, where phones connect to (the SIP domain, proxy address and
- * transports) and the limits in force for the tenant.
+ * phone: the tenant's time zone, home country and whether its providers may call abroad, where
+ * phones connect to (the SIP domain, proxy address and transports) and the limits in force.
  */
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
+import { isCountryCode } from '../providers/internationalCalls.ts';
+import type { Tenant } from '../store/tenantSettings.ts';
 import { notFound, parse } from './errors.ts';
 import { scopeOf } from './session.ts';
 
@@ -24,18 +26,29 @@ export const timeZone = z
     }
   }, 'must be an IANA time zone such as Europe/Berlin or UTC');
 
-const patchBody = z.strictObject({ timeZone: timeZone.optional() });
+/** A country provider legs' numbers are read in; null clears it. */
+export const country = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .refine(isCountryCode, 'must be an ISO 3166 two-letter country code such as DE or US');
+
+const patchBody = z.strictObject({
+  timeZone: timeZone.optional(),
+  country: country.nullable().optional(),
+  internationalCalls: z.boolean().optional(),
+});
 
 /** The address phones should use as their outbound proxy: the SIP bind address unless it is a wildcard. */
 function proxyHost(config: Config): string {
   return config.sip.host === '0.0.0.0' ? config.sip.domain : config.sip.host;
 }
 
-export function settingsRoutes(config: Config, sipPort: number): Router {
-  const r = Router();
-
-  const limits = {
+/** The limits the switch enforces for every tenant, as the settings page lists them. */
+function limitsOf(config: Config) {
+  return {
     callsAtOnce: config.calls.tenantLimit,
+    callsPerMinute: config.calls.tenantPerMinute,
     callMaxSeconds: config.calls.maxSeconds,
     registration: {
       minExpiresSeconds: config.sip.minExpires,
@@ -53,15 +66,39 @@ export function settingsRoutes(config: Config, sipPort: number): Router {
     cdrRetentionDays: config.cdr.retentionDays,
     portal: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min },
   };
-  const sip = {
+}
+
+/** Where phones connect to. */
+function sipOf(config: Config, sipPort: number) {
+  return {
     domain: config.sip.domain,
     domainAliases: config.sip.domainAliases,
     proxy: { host: proxyHost(config), port: sipPort },
     transports: ['udp', 'tcp'],
     digestAlgorithms: config.sip.digestAlgorithms,
   };
+}
 
-  const view = (tenant: { name: string; timeZone: string }) => ({ name: tenant.name, timeZone: tenant.timeZone, sip, limits });
+function settingsView(tenant: Tenant, sip: ReturnType<typeof sipOf>, limits: ReturnType<typeof limitsOf>) {
+  return {
+    name: tenant.name,
+    timeZone: tenant.timeZone,
+    country: tenant.country,
+    internationalCalls: tenant.internationalCalls,
+    sip,
+    limits,
+  };
+}
+
+/** What `GET /settings` answers (the portal's type for it). */
+export type SettingsView = ReturnType<typeof settingsView>;
+export type LimitsView = SettingsView['limits'];
+
+export function settingsRoutes(config: Config, sipPort: number): Router {
+  const r = Router();
+  const limits = limitsOf(config);
+  const sip = sipOf(config, sipPort);
+  const view = (tenant: Tenant) => settingsView(tenant, sip, limits);
 
   r.get('/', async (req, res) => {
     const tenant = await scopeOf(req).settings.get();

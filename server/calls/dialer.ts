@@ -15,6 +15,7 @@ import type { HangupCause, Party } from './events.ts';
 import { providerDestinations, type ProviderDestinationDeps } from '../providers/outbound.ts';
 import type { Logger } from 'pino';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
+import { isInternational } from '../providers/internationalCalls.ts';
 
 export interface DialerDeps {
   domain: string;
@@ -25,6 +26,25 @@ export interface DialerDeps {
   providers?: ProviderDestinationDeps;
   /** Where SIP URI legs may go; without one, anywhere. */
   policy?: DestinationPolicy;
+  /** The tenant's home country and whether its provider legs may call abroad; without it, they may. */
+  tollPolicy?(tenantId: string): Promise<TollPolicy | undefined>;
+  refused?: RefusalCounter;
+}
+
+/** What the toll-fraud limits refused (a Prometheus counter). */
+export interface RefusalCounter {
+  inc(labels: { limit: 'calls-at-once' | 'calls-per-minute' | 'international' }): void;
+}
+
+export interface TollPolicy {
+  country: string | null;
+  internationalCalls: boolean;
+}
+
+/** A leg the switch will not place, and why (the tenant reads it in the call's log). */
+interface LegRefusal {
+  status: number;
+  reason: string;
 }
 
 /** Ranking of failures when a whole group fails: the most telling one is reported. */
@@ -46,6 +66,14 @@ function worst(results: Array<{ result: DialOutcome; status?: number; target: st
 
 export class Dialer {
   constructor(private readonly deps: DialerDeps) {}
+
+  /** A reason not to place a provider leg at all: a number abroad while the tenant has international calls off. */
+  private async refusal(leg: DialLeg & { kind: 'provider' }, tenantId: string): Promise<LegRefusal | undefined> {
+    const policy = await this.deps.tollPolicy?.(tenantId);
+    if (!policy || policy.internationalCalls || !isInternational(leg.number, policy.country)) return undefined;
+    const home = policy.country ? `outside ${policy.country}` : 'abroad (no home country is set)';
+    return { status: 403, reason: `${leg.target}: ${leg.number} is ${home} and international calls are off; turn them on in Settings` };
+  }
 
   /** Where a leg rings: one destination per registered contact, or the URI itself. */
   async destinations(leg: DialLeg, tenantId: string, caller: Party, log: Logger): Promise<Destination[]> {
@@ -125,9 +153,21 @@ export class Dialer {
     const onAbort = () => cancelAll('cancelled');
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const perLeg = await Promise.all(group.map(async (leg) => ({ leg, dests: await this.destinations(leg, call.tenantId, caller, call.log) })));
+      const perLeg = await Promise.all(
+        group.map(async (leg) => {
+          const refused = leg.kind === 'provider' ? await this.refusal(leg, call.tenantId) : undefined;
+          return { leg, refused, dests: refused ? [] : await this.destinations(leg, call.tenantId, caller, call.log) };
+        }),
+      );
       const outcomes: Array<Promise<{ o: BranchOutcome; target: string }>> = [];
-      for (const { leg, dests } of perLeg) {
+      for (const { leg, refused, dests } of perLeg) {
+        if (refused) {
+          call.log.warn({ target: leg.target, channelId: call.inbound.id }, 'dial leg refused: international calls are off for the tenant');
+          this.deps.refused?.inc({ limit: 'international' });
+          call.bus.emit({ type: 'dialplan.log', tenantId: call.tenantId, callId: call.id, channelId: call.inbound.id, level: 'warn', message: refused.reason });
+          failures.push({ result: `rejected:${refused.status}`, status: refused.status, target: leg.target });
+          continue;
+        }
         if (!dests.length) {
           call.log.info({ target: leg.target }, 'dial leg has nowhere to ring');
           failures.push({ result: 'unavailable', target: leg.target });

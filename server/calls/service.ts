@@ -19,7 +19,7 @@ import { Call } from './call.ts';
 import { Channel } from './channel.ts';
 import { bodyOf, SipDialog } from './dialog.ts';
 import { DialogTable } from './dialogTable.ts';
-import { Dialer } from './dialer.ts';
+import { Dialer, type RefusalCounter } from './dialer.ts';
 import type { EventBus, Party } from './events.ts';
 import { callHost } from './host.ts';
 import { blindTransfer } from './transfer.ts';
@@ -29,16 +29,21 @@ import type { ProviderDestinationDeps } from '../providers/outbound.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider } from '../store/providers.ts';
 import { isDatabaseUnreachable } from '../store/errors.ts';
+import { KeyedRateLimiter } from '../sip/keyedRateLimiter.ts';
 
 export interface CallServiceOptions {
   domain: string;
   maxCallMs: number;
   /** Calls a tenant may have at once (toll-fraud guard). */
   tenantCallLimit: number;
+  /** New calls a tenant may start per minute, a minute's worth at once (toll-fraud guard). */
+  tenantCallsPerMinute: number;
   /** Providers: dialled by `number@provider` legs and recognised on incoming INVITEs. */
   providers?: ProviderDestinationDeps;
   /** Where dialplans' SIP URI legs may go. */
   policy?: DestinationPolicy;
+  /** Counts what the toll-fraud limits refuse, by limit. */
+  refused?: RefusalCounter;
 }
 
 /** SIP status for a call the dialplan left unanswered, from its last dial. */
@@ -74,6 +79,7 @@ export class CallService {
   private readonly byInvite = new Map<string, Call>();
   private readonly perTenant = new Map<string, number>();
   private readonly byId = new Map<string, Call>();
+  private readonly callRate: KeyedRateLimiter;
 
   constructor(
     private readonly o: CallServiceOptions,
@@ -84,10 +90,13 @@ export class CallService {
     private readonly bus: EventBus,
     private readonly log: Logger,
   ) {
+    this.callRate = new KeyedRateLimiter({ burst: o.tenantCallsPerMinute, perSecond: o.tenantCallsPerMinute / 60 });
     this.dialer = new Dialer({
       domain: o.domain,
       location: store.location,
       account: (u) => this.store.sipAccountLookup.byUsername(u),
+      tollPolicy: (tenantId) => this.store.tenant(tenantId).settings.getCached(),
+      ...(o.refused ? { refused: o.refused } : {}),
       ...(o.providers ? { providers: o.providers } : {}),
       ...(o.policy ? { policy: o.policy } : {}),
     });
@@ -330,7 +339,15 @@ export class CallService {
     const active = this.perTenant.get(tenantId) ?? 0;
     if (active >= this.o.tenantCallLimit) {
       log.warn({ limit: this.o.tenantCallLimit }, 'tenant call limit reached: call refused');
+      this.o.refused?.inc({ limit: 'calls-at-once' });
       tx.respond(503, 'Too Many Calls', { 'retry-after': '30' });
+      return;
+    }
+    if (!this.callRate.take(tenantId)) {
+      const retryAfter = Math.ceil(this.callRate.retryAfterMs(tenantId) / 1000);
+      log.warn({ perMinute: this.o.tenantCallsPerMinute }, 'tenant calls-per-minute limit reached: call refused');
+      this.o.refused?.inc({ limit: 'calls-per-minute' });
+      tx.respond(503, 'Call Rate Exceeded', { 'retry-after': String(retryAfter) });
       return;
     }
 

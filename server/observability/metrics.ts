@@ -43,6 +43,12 @@ export function createMetrics() {
       help: 'Bindings held in the location store (sampled)',
       registers: [registry],
     }),
+    callsRefused: new Counter({
+      name: 'calls_refused_total',
+      help: "Calls or dial legs refused by a tenant's toll-fraud limits, by limit",
+      labelNames: ['limit'] as const,
+      registers: [registry],
+    }),
     httpRequests: new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP API request duration by route and status',

@@ -11,6 +11,7 @@ import type { SipRequest } from './message.ts';
 import { answerOptions, answerUnhandled, forMethod, pipeline, type Step } from './pipeline.ts';
 import type { Peer } from './transport.ts';
 import { Registrar } from './registrar.ts';
+import { floodLimit } from './floodLimit.ts';
 import { SipStack } from './stack.ts';
 import type { SipTimers } from './clientTransactions.ts';
 
@@ -50,7 +51,12 @@ export function createSipService(
   };
   const handler = pipeline([answerOptions, forMethod('REGISTER', (tx) => registrar.handle(tx)), callSteps, answerUnhandled]);
   const stack = new SipStack(
-    { ...config.sip, admit: (source) => !guard.isIpBanned(source.address), ...(timers ? { timers } : {}) },
+    {
+      ...config.sip,
+      admit: (source) => !guard.isIpBanned(source.address),
+      admitRequest: floodLimit(config.sip.unauthenticatedPerSecond),
+      ...(timers ? { timers } : {}),
+    },
     handler,
     (req, source) => calls?.onAck(req, source),
     sipLog,

@@ -11,6 +11,7 @@ import { ClientTransactionTable, newBranch, RFC_TIMERS, type SipTimers } from '.
 import { ServerTransaction, TransactionTable } from './transactions.ts';
 import { Transport, type Inbound, type Peer, type TcpConnection, type TransportOptions } from './transport.ts';
 import { canAnswer, validateRequest } from './validate.ts';
+import type { RequestAdmission } from './floodLimit.ts';
 
 export type RequestHandler = (tx: ServerTransaction) => Promise<void>;
 
@@ -58,6 +59,8 @@ export interface SipStackOptions extends TransportOptions {
   timers?: SipTimers;
   /** False drops a source's requests unanswered, before any work is done for them (bans). */
   admit?: (source: Peer) => boolean;
+  /** False drops a new request unanswered before it becomes a transaction (flood limits). */
+  admitRequest?: RequestAdmission;
 }
 
 export class SipStack {
@@ -186,6 +189,10 @@ export class SipStack {
     }
     if (existing) {
       existing.retransmitted();
+      return;
+    }
+    if (this.options.admitRequest && !this.options.admitRequest(m, source)) {
+      this.metrics.sipDropped.inc({ reason: 'rate-limited' });
       return;
     }
     const tx = new ServerTransaction(key, m, responsePeer(via, source), source, connection, this.transactions);

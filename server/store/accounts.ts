@@ -30,12 +30,13 @@ export class EmailTakenError extends Error {
 export class AccountDirectory {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async createTenantWithOwner(email: string, passwordHash: string, now = Date.now()): Promise<UserRow> {
+  /** A new tenant has international calls off (toll-fraud guard) until it turns them on. */
+  async createTenantWithOwner(email: string, passwordHash: string, tenant: { country?: string | null } = {}, now = Date.now()): Promise<UserRow> {
     const tenantId = newId();
     const userId = newId();
     try {
       await this.db.transaction().execute(async (trx) => {
-        await trx.insertInto('tenants').values({ id: tenantId, name: email, time_zone: 'UTC', created_at: now }).execute();
+        await trx.insertInto('tenants').values({ id: tenantId, name: email, time_zone: 'UTC', country: tenant.country ?? null, international_calls: 0, created_at: now }).execute();
         await trx
           .insertInto('users')
           .values({ id: userId, tenant_id: tenantId, email, password_hash: passwordHash, created_at: now })

@@ -12,6 +12,7 @@ import * as m003 from './migrations/003_cdrs.ts';
 import * as m004 from './migrations/004_live_calls.ts';
 import * as m005 from './migrations/005_cdr_numbers.ts';
 import * as m006 from './migrations/006_providers.ts';
+import * as m007 from './migrations/007_toll_fraud.ts';
 import type { Database } from './schema.ts';
 
 export type DialectName = 'sqlite' | 'mysql';
@@ -45,7 +46,7 @@ function withStatementCache(db: SQLite.Database, max = 500): SqliteDatabase {
 
 const migrations: Record<string, Migration> = {
   '001_foundation': m001, '002_dialplans': m002, '003_cdrs': m003, '004_live_calls': m004, '005_cdr_numbers': m005,
-  '006_providers': m006,
+  '006_providers': m006, '007_toll_fraud': m007,
 };
 
 export function openDatabase(url: string): Db {
@@ -77,12 +78,17 @@ export function openDatabase(url: string): Db {
   throw new Error(`unsupported DATABASE_URL scheme: ${url.split(':')[0]}`);
 }
 
-export async function migrateToLatest(db: Db): Promise<string[]> {
+export function migrateToLatest(db: Db): Promise<string[]> {
+  return migrateTo(db);
+}
+
+/** Runs the migrations up to and including `target` (all when omitted); returns the names run. */
+export async function migrateTo(db: Db, target?: string): Promise<string[]> {
   const migrator = new Migrator({
     db: db.kysely,
     provider: { getMigrations: async () => migrations },
   });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = target ? await migrator.migrateTo(target) : await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -8,6 +8,9 @@ export interface TenantsTable {
   id: string;
   name: string;
   time_zone: string;
+  /** ISO 3166-1 alpha-2; null until the tenant sets it. */
+  country: string | null;
+  international_calls: Generated<number>;
   created_at: number;
 }
 

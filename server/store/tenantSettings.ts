@@ -1,13 +1,19 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Updateable } from 'kysely';
 import type { ReadThroughCache } from './cache.ts';
-import type { Database } from './schema.ts';
+import type { Database, TenantsTable } from './schema.ts';
 
 export interface Tenant {
   id: string;
   name: string;
   timeZone: string;
+  /** Home country (ISO 3166-1 alpha-2) provider legs' numbers are read in; null until set. */
+  country: string | null;
+  /** Whether provider legs may call numbers outside the home country (toll-fraud guard). */
+  internationalCalls: boolean;
   createdAt: number;
 }
+
+export type TenantChanges = Partial<Pick<Tenant, 'name' | 'timeZone' | 'country' | 'internationalCalls'>>;
 
 /**
  * A tenant's own settings. Calls read them through a per-node cache (`getCached`) that this node's
@@ -22,7 +28,16 @@ export class TenantSettings {
 
   async get(): Promise<Tenant | undefined> {
     const r = await this.db.selectFrom('tenants').selectAll().where('id', '=', this.tenantId).executeTakeFirst();
-    return r && { id: r.id, name: r.name, timeZone: r.time_zone, createdAt: Number(r.created_at) };
+    return (
+      r && {
+        id: r.id,
+        name: r.name,
+        timeZone: r.time_zone,
+        country: r.country,
+        internationalCalls: Boolean(r.international_calls),
+        createdAt: Number(r.created_at),
+      }
+    );
   }
 
   /** For calls: cached, and served last known while the database is unreachable (cache.ts). */
@@ -30,10 +45,12 @@ export class TenantSettings {
     return this.cache.get(this.tenantId, () => this.get());
   }
 
-  async update(changes: { name?: string; timeZone?: string }): Promise<Tenant | undefined> {
-    const set: { name?: string; time_zone?: string } = {};
+  async update(changes: TenantChanges): Promise<Tenant | undefined> {
+    const set: Updateable<TenantsTable> = {};
     if (changes.name !== undefined) set.name = changes.name;
     if (changes.timeZone !== undefined) set.time_zone = changes.timeZone;
+    if (changes.country !== undefined) set.country = changes.country;
+    if (changes.internationalCalls !== undefined) set.international_calls = changes.internationalCalls ? 1 : 0;
     if (Object.keys(set).length) await this.db.updateTable('tenants').set(set).where('id', '=', this.tenantId).execute();
     this.cache.invalidate(this.tenantId);
     return this.get();

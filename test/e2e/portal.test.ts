@@ -38,7 +38,8 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
     mkdirSync(ARTIFACTS, { recursive: true });
     sw = await startTestSwitch('sqlite');
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
-    const context = await browser.newContext({ baseURL: sw.httpUrl, viewport: { width: 1360, height: 900 } });
+    // A browser set to German: sign-up takes the home country from it.
+    const context = await browser.newContext({ baseURL: sw.httpUrl, viewport: { width: 1360, height: 900 }, locale: 'de-DE' });
     context.setDefaultTimeout(15_000);
     page = await context.newPage();
     page.on('pageerror', (err) => problems.push(`page error: ${err.stack ?? err.message}`));
@@ -244,7 +245,18 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
     await shot('providers');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
     await page.getByTestId('limits').getByText(`127.0.0.1:${sw.sipPort} (UDP, TCP)`).waitFor();
+    // Calls abroad: the home country came from the browser at sign-up; calls abroad start off.
+    const abroad = page.getByRole('form', { name: 'Calls abroad' });
+    assert.equal(await abroad.getByLabel('Home country').inputValue(), 'DE');
+    assert.equal(await abroad.getByLabel('Home country').locator('option:checked').textContent(), 'Germany');
+    const allow = abroad.getByLabel('Allow calls to other countries through my providers');
+    assert.equal(await allow.isChecked(), false);
     await shot('settings');
+    await allow.check();
+    await abroad.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved.').waitFor();
+    const saved = await page.evaluate(async () => (await fetch('/api/v1/settings')).json());
+    assert.deepEqual([saved.country, saved.internationalCalls], ['DE', true]);
 
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByRole('heading', { name: 'Log in' }).waitFor();

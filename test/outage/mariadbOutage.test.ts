@@ -82,7 +82,7 @@ describe('database outage under load [mysql, private MariaDB]', { skip }, () => 
     await db.query('', 'CREATE DATABASE outage CHARACTER SET utf8mb4');
     // The helper's SQLite directory becomes DATA_DIR (the spool lives there); the database is ours.
     sw = await startTestSwitch('sqlite', {
-      env: { DATABASE_URL: db.url('outage'), CALLS_PER_TENANT: '500', DIALPLAN_TENANT_CONCURRENCY: '200' },
+      env: { DATABASE_URL: db.url('outage'), CALLS_PER_TENANT: '500', CALLS_PER_MINUTE_PER_TENANT: '100000', DIALPLAN_TENANT_CONCURRENCY: '200' },
     });
     const s = sw;
     const registry = s.running.metrics.registry;

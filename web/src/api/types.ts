@@ -10,34 +10,7 @@ export interface Me {
   via: 'session' | 'api-key';
 }
 
-export interface Limits {
-  callsAtOnce: number;
-  callMaxSeconds: number;
-  registration: { minExpiresSeconds: number; maxExpiresSeconds: number; contactsPerAccount: number };
-  dialplan: {
-    cpuMsPerSlice: number;
-    secondsBeforeFirstDial: number;
-    maxSeconds: number;
-    heapMb: number;
-    legsPerExecution: number;
-    concurrentExecutions: number;
-  };
-  cdrRetentionDays: number;
-  portal: { signupsPerHour: number; loginsPer15Min: number };
-}
-
-export interface Settings {
-  name: string;
-  timeZone: string;
-  sip: {
-    domain: string;
-    domainAliases: string[];
-    proxy: { host: string; port: number };
-    transports: string[];
-    digestAlgorithms: string[];
-  };
-  limits: Limits;
-}
+export type { LimitsView as Limits, SettingsView as Settings } from '../../../server/api/settingsRoutes.ts';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
 

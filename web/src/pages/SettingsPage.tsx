@@ -1,10 +1,11 @@
-/** The tenant's settings: time zone, portal password, API keys, and the limits the switch enforces. */
+/** The tenant's settings: time zone, calls abroad, portal password, API keys, and the limits the switch enforces. */
 import { useMemo, useState, type FormEvent } from 'react';
 import { api } from '../api/client.ts';
 import type { ApiKey, Settings } from '../api/types.ts';
 import { CopyButton } from '../components/CopyButton.tsx';
 import { Empty, ErrorNote, Notice } from '../components/Feedback.tsx';
-import { fieldErrors, SelectField, TextField } from '../components/Form.tsx';
+import { CheckField, fieldErrors, SelectField, TextField } from '../components/Form.tsx';
+import { countryNames } from '../countries.ts';
 import { Page, Section } from '../components/Page.tsx';
 import { duration } from '../format.ts';
 import { useFormat, useSession, useSettings } from '../session.tsx';
@@ -47,6 +48,62 @@ function TimeZoneForm() {
       </form>
       <ErrorNote error={errs.general} />
       {saved && <Notice tone="success">Time zone saved.</Notice>}
+    </Section>
+  );
+}
+
+function InternationalCallsForm() {
+  const settings = useSettings();
+  const { setSettings } = useSession();
+  const countries = useMemo(() => countryNames(), []);
+  const [country, setCountry] = useState(settings.country ?? '');
+  const [international, setInternational] = useState(settings.internationalCalls);
+  const [error, setError] = useState<unknown>();
+  const [saved, setSaved] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    setSaved(false);
+    try {
+      setSettings(await api.patch<Settings>('/settings', { country: country || null, internationalCalls: international }));
+      setSaved(true);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const errs = fieldErrors(error, ['country', 'internationalCalls']);
+  return (
+    <Section title="Calls abroad">
+      <form onSubmit={submit} className="form-grid" aria-label="Calls abroad">
+        <SelectField
+          label="Home country"
+          value={country}
+          onChange={(e) => setCountry(e.target.value)}
+          error={errs.forField('country')}
+          hint="Numbers your dialplan sends to a provider are read as dialled from here: 030… is a national number, 00… or +… may be abroad."
+        >
+          <option value="">Not set (every number starting with +, 00 or 011 counts as abroad)</option>
+          {countries.map((c) => (
+            <option key={c.code} value={c.code}>
+              {c.name}
+            </option>
+          ))}
+        </SelectField>
+        <CheckField
+          label="Allow calls to other countries through my providers"
+          checked={international}
+          onChange={(e) => setInternational(e.target.checked)}
+          hint="Off, such calls are refused with 403 before they reach a provider: a stolen phone password is most often spent on expensive numbers abroad."
+        />
+        <div className="form-actions">
+          <button type="submit" className="btn primary">
+            Save
+          </button>
+        </div>
+      </form>
+      <ErrorNote error={errs.general} />
+      {saved && <Notice tone="success">Saved.</Notice>}
     </Section>
   );
 }
@@ -183,6 +240,7 @@ function LimitsInForce() {
   const { limits, sip } = useSettings();
   const rows: Array<[string, string]> = [
     ['Calls at once', String(limits.callsAtOnce)],
+    ['New calls per minute', String(limits.callsPerMinute)],
     ['Longest call', duration(limits.callMaxSeconds * 1000)],
     ['Dialplan runs at once', String(limits.dialplan.concurrentExecutions)],
     ['Dialplan CPU at a stretch', `${limits.dialplan.cpuMsPerSlice} ms`],
@@ -217,6 +275,7 @@ export function SettingsPage() {
       <div className="grid two">
         <div className="stack">
           <TimeZoneForm />
+          <InternationalCallsForm />
           <PasswordForm />
           <ApiKeys />
         </div>

@@ -4,6 +4,7 @@ import { ErrorNote } from '../components/Feedback.tsx';
 import { fieldErrors, TextField } from '../components/Form.tsx';
 import { Link, navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
+import { browserCountry } from '../countries.ts';
 import { AuthFrame } from './AuthForm.tsx';
 
 const MIN_PASSWORD = 10;
@@ -28,7 +29,9 @@ export function SignupPage() {
     setBusy(true);
     setError(undefined);
     try {
-      await api.post('/auth/signup', { email, password });
+      // The home country reads the numbers sent to providers; it can be changed in Settings.
+      const country = browserCountry();
+      await api.post('/auth/signup', { email, password, ...(country ? { country } : {}) });
       await refresh();
       navigate('/', { replace: true });
     } catch (err) {

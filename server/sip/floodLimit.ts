@@ -1,0 +1,26 @@
+/**
+ * The flood limit of DESIGN.md: new requests that carry no credentials are counted per source
+ * address, and beyond the rate they are dropped unanswered, before any lookup. Answering a flood
+ * would only amplify it; a real client retransmits and gets through when its source calms down.
+ * Not counted: requests inside a dialog or for a transaction (To tag, CANCEL), which need state
+ * we already hold, and requests with credentials, which the brute-force guard counts instead.
+ */
+import { KeyedRateLimiter } from './keyedRateLimiter.ts';
+import type { SipRequest } from './message.ts';
+import type { Peer } from './transport.ts';
+
+export type RequestAdmission = (req: SipRequest, source: Peer) => boolean;
+
+/** Burst allowed at once: this many seconds of the rate. */
+const BURST_SECONDS = 10;
+
+/** An admission check for `perSecond` uncredentialed requests per source; none when 0. */
+export function floodLimit(perSecond: number): RequestAdmission | undefined {
+  if (perSecond <= 0) return undefined;
+  const limiter = new KeyedRateLimiter({ burst: perSecond * BURST_SECONDS, perSecond });
+  return (req, source) =>
+    Boolean(req.headers.to?.params.tag) ||
+    req.method === 'CANCEL' ||
+    Boolean(req.headers.authorization || req.headers['proxy-authorization']) ||
+    limiter.take(source.address);
+}
