@@ -34,6 +34,18 @@ const schema = z
   .object({
     SIP_HOST: z.string().refine((h) => isIP(h) === 4, 'must be an IPv4 address').default('127.0.0.1'),
     SIP_PORT: port.default(5060),
+    SIP_ADVERTISED_ADDRESS: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (!v) return undefined;
+        const a = parseHostPort(v);
+        if (!a) {
+          ctx.addIssue({ code: 'custom', message: 'must be host or host:port (an IPv4 address or a DNS name)' });
+          return z.NEVER;
+        }
+        return a;
+      }),
     SIP_DOMAIN: z.string().min(1).optional(),
     SIP_DOMAIN_ALIASES: z.string().default(''),
     SIP_DIGEST_ALGORITHMS: digestAlgorithmList.prefault('MD5'),
@@ -96,12 +108,35 @@ const schema = z
   .refine((c) => c.SIP_MIN_EXPIRES <= c.SIP_MAX_EXPIRES, {
     message: 'SIP_MIN_EXPIRES must not exceed SIP_MAX_EXPIRES',
     path: ['SIP_MIN_EXPIRES'],
+  })
+  .refine((c) => c.SIP_HOST !== '0.0.0.0' || c.SIP_ADVERTISED_ADDRESS, {
+    message: 'is required when SIP_HOST is 0.0.0.0: the address phones and providers reach this node at',
+    path: ['SIP_ADVERTISED_ADDRESS'],
   });
+
+/** `host` or `host:port`, read as the authority of a URL; undefined when it is anything more. */
+function parseHostPort(value: string): { host: string; port: number | null } | undefined {
+  let u: URL;
+  try {
+    u = new URL(`sip://${value}`);
+  } catch {
+    return undefined;
+  }
+  if (u.username || u.password || u.pathname || u.search || u.hash || !u.hostname || u.host.toLowerCase() !== value.toLowerCase()) return undefined;
+  if (u.hostname.startsWith('[') || (/^[\d.]+$/.test(u.hostname) && isIP(u.hostname) !== 4)) return undefined;
+  return { host: u.hostname.toLowerCase(), port: u.port ? Number(u.port) : null };
+}
 
 export interface Config {
   sip: {
     host: string;
     port: number;
+    /**
+     * What goes into our Via and Contact headers and what phones are told to use as their proxy:
+     * the bind address, or `SIP_ADVERTISED_ADDRESS` (behind NAT, or bound to 0.0.0.0).
+     * `port` null: the port SIP is bound to.
+     */
+    advertised: { host: string; port: number | null };
     domain: string;
     domainAliases: string[];
     digestAlgorithms: DigestAlgorithm[];
@@ -191,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sip: {
       host: c.SIP_HOST,
       port: c.SIP_PORT,
+      advertised: c.SIP_ADVERTISED_ADDRESS ?? { host: c.SIP_HOST, port: null },
       domain,
       domainAliases: c.SIP_DOMAIN_ALIASES.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
       digestAlgorithms: c.SIP_DIGEST_ALGORITHMS,

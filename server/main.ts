@@ -27,9 +27,11 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
     process.exit(1);
   }
+  const bound = `${config.sip.host}:${running.sipPort}`;
+  const advertised = `${config.sip.advertised.host}:${config.sip.advertised.port ?? running.sipPort}`;
   log.info(
-    { sip: `${config.sip.host}:${running.sipPort}`, domain: config.sip.domain, portal: running.httpUrl, nodeId: config.nodeId },
-    `switch ready: SIP on ${config.sip.host}:${running.sipPort} (UDP and TCP), domain ${config.sip.domain}, portal ${running.httpUrl}`,
+    { sip: bound, advertised, domain: config.sip.domain, portal: running.httpUrl, nodeId: config.nodeId },
+    `switch ready: SIP on ${bound} (UDP and TCP)${advertised === bound ? '' : `, advertised as ${advertised}`}, domain ${config.sip.domain}, portal ${running.httpUrl}`,
   );
   let stopping = false;
   const shutdown = async (signal: string) => {

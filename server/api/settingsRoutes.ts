@@ -39,10 +39,6 @@ const patchBody = z.strictObject({
   internationalCalls: z.boolean().optional(),
 });
 
-/** The address phones should use as their outbound proxy: the SIP bind address unless it is a wildcard. */
-function proxyHost(config: Config): string {
-  return config.sip.host === '0.0.0.0' ? config.sip.domain : config.sip.host;
-}
 
 /** The limits the switch enforces for every tenant, as the settings page lists them. */
 function limitsOf(config: Config) {
@@ -73,7 +69,8 @@ function sipOf(config: Config, sipPort: number) {
   return {
     domain: config.sip.domain,
     domainAliases: config.sip.domainAliases,
-    proxy: { host: proxyHost(config), port: sipPort },
+    // Phones use the address this node advertises (its bind address unless set otherwise).
+    proxy: { host: config.sip.advertised.host, port: config.sip.advertised.port ?? sipPort },
     transports: ['udp', 'tcp'],
     digestAlgorithms: config.sip.digestAlgorithms,
   };

@@ -61,6 +61,8 @@ export interface SipStackOptions extends TransportOptions {
   admit?: (source: Peer) => boolean;
   /** False drops a new request unanswered before it becomes a transaction (flood limits). */
   admitRequest?: RequestAdmission;
+  /** The address in our Via and Contact headers when it is not the bind address (NAT, 0.0.0.0); port null: the bound one. */
+  advertised?: { host: string; port: number | null };
 }
 
 export class SipStack {
@@ -91,7 +93,7 @@ export class SipStack {
     this.clientTransactions = new ClientTransactionTable(
       {
         send: (peer, data) => this.transport.send(peer, data),
-        sentBy: () => ({ host: options.host, port: this.transport.port }),
+        sentBy: () => this.sentBy(),
       },
       options.timers ?? RFC_TIMERS,
     );
@@ -99,6 +101,12 @@ export class SipStack {
 
   get port(): number {
     return this.transport.port;
+  }
+
+  /** Where this node says it is, in Via and Contact headers. */
+  sentBy(): { host: string; port: number } {
+    const a = this.options.advertised;
+    return { host: a?.host ?? this.options.host, port: a?.port ?? this.port };
   }
 
   async start(): Promise<void> {
@@ -119,8 +127,8 @@ export class SipStack {
 
   /** Sends a request outside any transaction: an ACK for a 2xx (RFC 3261 §13.2.2.4). */
   sendStateless(req: SipRequest, peer: Peer): void {
-    const { host } = this.options;
-    req.headers.via = [{ version: '2.0', protocol: peer.transport.toUpperCase(), host, port: this.port, params: { branch: newBranch(), rport: null } }];
+    const { host, port } = this.sentBy();
+    req.headers.via = [{ version: '2.0', protocol: peer.transport.toUpperCase(), host, port, params: { branch: newBranch(), rport: null } }];
     const data = serialize(req);
     if (data) this.transport.send(peer, data);
   }
@@ -134,7 +142,8 @@ export class SipStack {
   contactUri(transport: Peer['transport'], user?: string, params: Record<string, string> = {}): string {
     const userPart = user ? `${user}@` : ''; // callers pass validated user parts
     const extra = Object.entries(params).map(([k, v]) => `;${k}=${v}`).join('');
-    return `sip:${userPart}${this.options.host}:${this.port}${transport === 'udp' ? '' : `;transport=${transport}`}${extra}`;
+    const { host, port } = this.sentBy();
+    return `sip:${userPart}${host}:${port}${transport === 'udp' ? '' : `;transport=${transport}`}${extra}`;
   }
 
   /** Requests currently inside the pipeline (for draining on shutdown). */

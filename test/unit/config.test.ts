@@ -47,3 +47,17 @@ test('a config file is read, and the environment wins over it', () => {
 test('an unwritable data directory is refused', () => {
   assert.throws(() => ensureDataDirWritable('/etc/hostname/sipswitch-data'), /DATA_DIR: .* is not writable/);
 });
+
+test('the advertised address is host[:port], defaults to the bind address, and is required when binding 0.0.0.0', () => {
+  assert.deepEqual(loadConfig({}).sip.advertised, { host: '127.0.0.1', port: null });
+  assert.deepEqual(loadConfig({ SIP_ADVERTISED_ADDRESS: 'SIP.Example.com' }).sip.advertised, { host: 'sip.example.com', port: null });
+  assert.deepEqual(loadConfig({ SIP_ADVERTISED_ADDRESS: '203.0.113.7:5070' }).sip.advertised, { host: '203.0.113.7', port: 5070 });
+  for (const bad of ['sip.example.com:99999', 'user@sip.example.com', 'sip.example.com/x', '[2001:db8::1]', '999.1.1.1', 'a b']) {
+    assert.throws(() => loadConfig({ SIP_ADVERTISED_ADDRESS: bad }), (err: ConfigError) => err.problems.some((p) => p.startsWith('SIP_ADVERTISED_ADDRESS')), bad);
+  }
+  assert.throws(
+    () => loadConfig({ SIP_HOST: '0.0.0.0' }),
+    (err: ConfigError) => err.problems.some((p) => p.startsWith('SIP_ADVERTISED_ADDRESS') && p.includes('0.0.0.0')),
+  );
+  assert.equal(loadConfig({ SIP_HOST: '0.0.0.0', SIP_ADVERTISED_ADDRESS: '198.51.100.4' }).sip.host, '0.0.0.0');
+});
