@@ -17,9 +17,13 @@ export class DialogTable {
   /** The request's To tag is ours, its From tag theirs. */
   match(req: SipRequest): Channel | undefined {
     const toTag = req.headers.to?.params.tag;
-    const fromTag = req.headers.from?.params.tag ?? '';
     if (!toTag) return undefined;
-    return this.byKey.get(dialogKey(req.headers['call-id']!, toTag, fromTag));
+    return this.find(req.headers['call-id']!, toTag, req.headers.from?.params.tag ?? '');
+  }
+
+  /** The channel of a dialog named by its identifiers as we hold them (a `Replaces` header's). */
+  find(callId: string, localTag: string, remoteTag: string): Channel | undefined {
+    return this.byKey.get(dialogKey(callId, localTag, remoteTag));
   }
 
   get size(): number {

@@ -81,6 +81,20 @@ export type CallEvent = Base &
     | { type: 'bridge.left'; bridge: BridgeSnapshot; channelId: string }
     | { type: 'bridge.destroyed'; bridge: BridgeSnapshot }
     | { type: 'transfer.blind'; transferer: string; transferee: string; target: string; result: 'ok' | 'failed'; sipStatus?: number }
+    | {
+        type: 'transfer.attended';
+        transferer: string;
+        transferee: string;
+        /** The transferer's channel in its consultation call, which the transfer ended. */
+        replaced: string;
+        /** The channel of the party the transferee was connected to (in the consultation call). */
+        target: string;
+        /** That party's user or number, for people reading the record. */
+        party: string;
+        how: 'replaces';
+        result: 'ok' | 'failed';
+        sipStatus?: number;
+      }
     | { type: 'dialplan.started'; channelId: string; executionId: string; dialplan: { name: string; version: number } }
     | { type: 'dialplan.log'; channelId: string; executionId?: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
     | { type: 'dialplan.ended'; channelId: string; executionId: string; outcome: string; error?: string }

@@ -22,7 +22,7 @@ import { DialogTable } from './dialogTable.ts';
 import { Dialer, type RefusalCounter } from './dialer.ts';
 import type { EventBus, Party } from './events.ts';
 import { callHost } from './host.ts';
-import { blindTransfer } from './transfer.ts';
+import { transferByRefer } from './transfer.ts';
 import { resumeCall, type PersistedCall } from './recovery.ts';
 import { providerByLine, providerBySource } from '../providers/incoming.ts';
 import type { ProviderDestinationDeps } from '../providers/outbound.ts';
@@ -190,7 +190,7 @@ export class CallService {
         tx.respond(200, 'OK');
         break;
       case 'REFER':
-        void blindTransfer(call, channel, tx, { dialer: this.dialer, account: this.accountOf(call.tenantId), log: call.log }).catch((err: unknown) => {
+        void transferByRefer(call, channel, tx, { dialer: this.dialer, dialogs: this.dialogs, account: this.accountOf(call.tenantId), log: call.log }).catch((err: unknown) => {
           call.log.error({ err, channelId: channel.id }, 'transfer failed');
           if (!tx.answered) tx.respond(500);
         });

@@ -1,25 +1,32 @@
 /**
- * Blind transfer by REFER (RFC 3515): the transferer asks us to connect the party it talks to (the
- * transferee) with a new target. The transferee's channel is *moved* from the old bridge into a new
- * one with the target's channel; no channel is renamed or replaced.
+ * Transfer by REFER (RFC 3515, RFC 5589): the transferer asks us to connect the party it talks to
+ * (the transferee) with someone else. The transferee's channel is *moved* from the old bridge into
+ * a new one with the new party's channel; no channel is renamed or replaced.
  *
- * Media: the target is invited without SDP (late offer); its 200 carries an offer, which goes to the
- * transferee in a re-INVITE; the transferee's answer goes back to the target in the ACK.
+ * - Blind: Refer-To names a target (an account or a SIP URI), which is dialled.
+ * - Attended: Refer-To carries `?Replaces=` naming the transferer's other call (the consultation
+ *   with C). Its other end is invited again with `Replaces` (RFC 3891) naming C's dialog with us,
+ *   so C's phone takes the transferee's call in place of the consultation and ends that one itself.
+ *
+ * Media either way: the new leg is invited without SDP (late offer); its 200 carries an offer,
+ * which goes to the transferee in a re-INVITE; the transferee's answer goes back in the ACK.
  */
 import type { Logger } from 'pino';
-import { parseUri, type NameAddr } from '../sip/message.ts';
+import type { DialLeg, DialResult } from '../dialplan/types.ts';
+import { parseUri, type NameAddr, type SipUri } from '../sip/message.ts';
 import type { ServerTransaction } from '../sip/transactions.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
-import type { BranchPurpose } from './branch.ts';
+import { Branch, type BranchPurpose, type Destination } from './branch.ts';
 import type { Call } from './call.ts';
 import type { Channel } from './channel.ts';
 import { bodyOf } from './dialog.ts';
+import type { DialogTable } from './dialogTable.ts';
 import type { Dialer } from './dialer.ts';
 import type { Party } from './events.ts';
-import type { DialLeg } from '../dialplan/types.ts';
 
 export interface TransferDeps {
   dialer: Dialer;
+  dialogs: DialogTable;
   account(username: string): Promise<SipAccount | null>;
   log: Logger;
 }
@@ -27,9 +34,34 @@ export interface TransferDeps {
 /** The party a channel stands for: the caller for the inbound leg, the callee for an outbound one. */
 const partyOf = (c: Channel): Party => (c.direction === 'inbound' ? c.init.from : c.init.to);
 
-export async function blindTransfer(call: Call, transferer: Channel, tx: ServerTransaction, deps: TransferDeps): Promise<void> {
+const RING_SECONDS = 30;
+
+/** The dialog a `Replaces` value names (RFC 3891 §6.1), tags as its sender holds the dialog. */
+export function parseReplaces(value: string): { callId: string; toTag: string; fromTag: string } | undefined {
+  const [callId, ...params] = value.split(';').map((p) => p.trim());
+  const tags: Record<string, string> = {};
+  for (const p of params) {
+    const eq = p.indexOf('=');
+    if (eq > 0) tags[p.slice(0, eq).toLowerCase()] = p.slice(eq + 1);
+  }
+  if (!callId || !tags['to-tag'] || !tags['from-tag']) return undefined;
+  return { callId, toTag: tags['to-tag'], fromTag: tags['from-tag'] };
+}
+
+function replacesOf(uri: SipUri): string | undefined {
+  const entry = Object.entries(uri.headers ?? {}).find(([k]) => k.toLowerCase() === 'replaces');
+  if (!entry) return undefined;
+  try {
+    return decodeURIComponent(String(entry[1]));
+  } catch {
+    return '';
+  }
+}
+
+export async function transferByRefer(call: Call, transferer: Channel, tx: ServerTransaction, deps: TransferDeps): Promise<void> {
   const referTo = tx.request.headers['refer-to'] as NameAddr | undefined;
-  const uri = referTo ? parseUri(String(referTo.uri).replace(/^<|>$/g, '')) : undefined;
+  const raw = referTo ? String(referTo.uri).replace(/^<|>$/g, '') : '';
+  const uri = raw ? parseUri(raw) : undefined;
   if (!uri) {
     tx.respond(400, 'Bad Refer-To');
     return;
@@ -39,16 +71,143 @@ export async function blindTransfer(call: Call, transferer: Channel, tx: ServerT
     tx.respond(transferee ? 491 : 481, transferee ? 'Transfer In Progress' : undefined);
     return;
   }
+  const replaces = replacesOf(uri);
+  if (replaces === undefined) {
+    await blindTransfer(call, transferer, transferee, uri, raw, tx, deps);
+    return;
+  }
+  const consultation = consultationOf(call, transferer, replaces, deps.dialogs);
+  if (typeof consultation === 'string') {
+    call.log.info({ channelId: transferer.id, reason: consultation }, 'attended transfer refused');
+    tx.respond(403, consultation);
+    return;
+  }
+  await attendedTransfer(call, transferer, transferee, consultation, tx);
+}
+
+async function blindTransfer(call: Call, transferer: Channel, transferee: Channel, uri: SipUri, raw: string, tx: ServerTransaction, deps: TransferDeps): Promise<void> {
+  const user = uri.user ? decodeURIComponent(uri.user) : '';
+  const account = user ? await deps.account(user) : null;
+  const target = account ? account.username : raw;
+  const leg: DialLeg = account
+    ? { kind: 'account', account: account.username, target, options: { timeout: RING_SECONDS, delay: 0 } }
+    : { kind: 'uri', uri: target, target, options: { timeout: RING_SECONDS, delay: 0 } };
+  await runTransfer(call, transferer, transferee, tx, {
+    place: (purpose, signal) => deps.dialer.dial(call, { groups: [[leg]] }, partyOf(transferee), signal, purpose),
+    report: (result, sipStatus) =>
+      call.bus.emit({
+        type: 'transfer.blind',
+        tenantId: call.tenantId,
+        callId: call.id,
+        transferer: transferer.id,
+        transferee: transferee.id,
+        target,
+        result,
+        ...(sipStatus ? { sipStatus } : {}),
+      }),
+  });
+}
+
+interface Consultation {
+  /** The transferer's leg of its call with C, the one `Replaces` names. */
+  replaced: Channel;
+  /** C's leg in that call: the party the transferee is connected to. */
+  target: Channel;
+}
+
+/** The consultation call a `Replaces` names, or why it cannot be used. */
+function consultationOf(call: Call, transferer: Channel, replaces: string, dialogs: DialogTable): Consultation | string {
+  const id = parseReplaces(replaces);
+  if (!id) return 'Bad Replaces';
+  // As the transferer holds its dialog with us: to-tag is ours, from-tag its own.
+  const replaced = dialogs.find(id.callId, id.toTag, id.fromTag);
+  // Another tenant's call is not there for this one, whatever it names.
+  if (!replaced || replaced.call.tenantId !== call.tenantId) return 'Replaced Call Not Found';
+  const other = replaced.call as Call;
+  if (replaced === transferer || other === call) return 'Replaced Call Is This Call';
+  const target = other.bridgeOf(replaced)?.peersOf(replaced)[0];
+  if (!target || target.state !== 'up' || !target.dialog.state.remoteTag || other.transferring.has(target)) return 'Replaced Call Not Answered';
+  return { replaced, target };
+}
+
+async function attendedTransfer(call: Call, transferer: Channel, transferee: Channel, c: Consultation, tx: ServerTransaction): Promise<void> {
+  const { target } = c;
+  const d = target.dialog.state;
+  const dest: Destination = {
+    requestUri: d.remoteTarget,
+    to: partyOf(target),
+    peer: d.peer,
+    target: target.init.target ?? partyOf(target).user,
+    ...(target.init.account ? { account: target.init.account } : {}),
+    ...(target.init.provider ? { provider: target.init.provider } : {}),
+    ...(d.routeSet.length ? { route: d.routeSet } : {}),
+    // As C holds its dialog with us: to-tag is C's, from-tag ours. Require: a phone that cannot
+    // replace must refuse (420), not ring as a second call.
+    headers: { replaces: `${d.callId};to-tag=${d.remoteTag};from-tag=${d.localTag}`, require: 'replaces' },
+  };
+  const other = c.replaced.call as Call;
+  other.transferring.add(target);
+  let succeeded = false;
+  try {
+    await runTransfer(call, transferer, transferee, tx, {
+      place: (purpose, signal) => ringOnce(call, dest, partyOf(transferee), purpose, signal),
+      report: (result, sipStatus) => {
+        // C ends the consultation itself (its BYE for the replaced dialog): its leg there was handed over.
+        succeeded = result === 'ok';
+        if (succeeded) other.transferredAway.add(target);
+        call.bus.emit({
+          type: 'transfer.attended',
+          tenantId: call.tenantId,
+          callId: call.id,
+          transferer: transferer.id,
+          transferee: transferee.id,
+          replaced: c.replaced.id,
+          target: target.id,
+          party: partyOf(target).user,
+          how: 'replaces',
+          result,
+          ...(sipStatus ? { sipStatus } : {}),
+        });
+      },
+    });
+  } finally {
+    other.transferring.delete(target);
+  }
+  // The transferer hung up the consultation while we tried, and C kept it: nobody is left there.
+  if (!succeeded && !c.replaced.live && target.live) other.sendBye(target, 'normal', 'switch');
+  other.maybeEnd();
+}
+
+/** Places one INVITE outside any dial (the dialplan is not involved in a transfer). */
+async function ringOnce(call: Call, dest: Destination, from: Party, purpose: BranchPurpose, signal: AbortSignal): Promise<DialResult> {
+  const branch = new Branch(call, dest, from, { timeout: RING_SECONDS, delay: 0 }, purpose);
+  const untrack = call.trackDial({ cancel: (cause) => branch.cancel(cause) });
+  const onAbort = () => branch.cancel('cancelled');
+  signal.addEventListener('abort', onAbort, { once: true });
+  branch.start();
+  try {
+    const o = await branch.outcome;
+    if (o.answered) return { answered: true, result: 'answered', sipStatus: o.status, target: dest.target };
+    return { answered: false, result: o.result, ...(o.status ? { sipStatus: o.status } : {}), target: dest.target };
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    untrack();
+    call.maybeEnd();
+  }
+}
+
+interface TransferLeg {
+  /** Rings the new party with `purpose`, which moves the transferee when it answers. */
+  place(purpose: BranchPurpose, signal: AbortSignal): Promise<DialResult>;
+  /** The transfer event, once the outcome is known. */
+  report(result: 'ok' | 'failed', sipStatus: number | undefined): void;
+}
+
+/** What every transfer does around placing its leg: 202, progress and result NOTIFYs, the move. */
+async function runTransfer(call: Call, transferer: Channel, transferee: Channel, tx: ServerTransaction, leg: TransferLeg): Promise<void> {
   tx.respond(202, 'Accepted');
   call.transferring.add(transferee);
   notify(call, transferer, 'SIP/2.0 100 Trying', 'active;expires=60');
-
-  const user = uri.user ? decodeURIComponent(uri.user) : '';
-  const account = user ? await deps.account(user) : null;
-  const target = account ? account.username : String(referTo!.uri).replace(/^<|>$/g, '');
-  const leg: DialLeg = account
-    ? { kind: 'account', account: account.username, target, options: { timeout: 30, delay: 0 } }
-    : { kind: 'uri', uri: target, target, options: { timeout: 30, delay: 0 } };
 
   let moved = false;
   const purpose: BranchPurpose = {
@@ -67,20 +226,10 @@ export async function blindTransfer(call: Call, transferer: Channel, tx: ServerT
       return true;
     },
   };
-  const controller = new AbortController();
-  const result = await deps.dialer.dial(call, { groups: [[leg]] }, partyOf(transferee), controller.signal, purpose);
+  const result = await leg.place(purpose, new AbortController().signal);
   call.transferring.delete(transferee);
   const ok = result.answered && moved;
-  call.bus.emit({
-    type: 'transfer.blind',
-    tenantId: call.tenantId,
-    callId: call.id,
-    transferer: transferer.id,
-    transferee: transferee.id,
-    target,
-    result: ok ? 'ok' : 'failed',
-    ...(result.sipStatus ? { sipStatus: result.sipStatus } : {}),
-  });
+  leg.report(ok ? 'ok' : 'failed', result.sipStatus);
   if (ok) {
     call.transferredAway.add(transferer);
     notify(call, transferer, 'SIP/2.0 200 OK', 'terminated;reason=noresource');

@@ -121,12 +121,18 @@ export function applyEvent(s: CallState, e: CallEvent): void {
       if (s.dialplan && s.dialplan.outcome === null) s.dialplan.outcome = e.error ? `${e.outcome}: ${e.error}` : e.outcome;
       return;
     case 'transfer.blind':
-      appendLog(s, { at: e.at, level: 'info', message: `blind transfer to ${e.target}: ${e.result}${e.sipStatus ? ` (${e.sipStatus})` : ''}` });
+      appendLog(s, { at: e.at, level: 'info', message: `blind transfer to ${e.target}: ${transferOutcome(e)}` });
+      return;
+    case 'transfer.attended':
+      appendLog(s, { at: e.at, level: 'info', message: `attended transfer to ${e.party}: ${transferOutcome(e)}` });
       return;
     default:
       return;
   }
 }
+
+/** `ok`, or `failed` with the status that failed it. */
+const transferOutcome = (e: { result: 'ok' | 'failed'; sipStatus?: number }) => (e.result === 'failed' && e.sipStatus ? `failed (${e.sipStatus})` : e.result);
 
 const minOf = (xs: Array<number | undefined>) => {
   const v = xs.filter((x): x is number => x !== undefined);

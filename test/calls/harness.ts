@@ -288,17 +288,21 @@ export class EventLog {
   }
 
   /**
-   * What must hold for any call: one call id throughout; every channel created once, before any
-   * other event of it, hung up exactly once and last; bridges created before they are entered and
-   * destroyed after everything left; dialplan.started before dialplan.ended; call.ended once, last.
+   * What must hold for any call: `calls` call ids in all (one unless a test places more); in each
+   * call every channel created once, before any other event of it, hung up exactly once and last;
+   * bridges created before they are entered and destroyed after everything left;
+   * dialplan.started before dialplan.ended; call.ended once, last.
    */
-  assertWellFormed(): void {
-    const ev = this.events;
+  assertWellFormed(calls = 1): void {
     const summary = () => this.summary().join('\n');
-    assert.ok(ev.length > 0, 'no events');
-    const callIds = new Set(ev.map((e) => e.callId));
-    assert.equal(callIds.size, 1, `one call expected, got ${callIds.size}:\n${summary()}`);
-    for (let i = 1; i < ev.length; i++) assert.ok(ev[i]!.seq > ev[i - 1]!.seq, 'events in seq order');
+    assert.ok(this.events.length > 0, 'no events');
+    for (let i = 1; i < this.events.length; i++) assert.ok(this.events[i]!.seq > this.events[i - 1]!.seq, 'events in seq order');
+    const callIds = [...new Set(this.events.map((e) => e.callId))];
+    assert.equal(callIds.length, calls, `${calls} call(s) expected, got ${callIds.length}:\n${summary()}`);
+    for (const callId of callIds) this.assertCallWellFormed(this.events.filter((e) => e.callId === callId), summary);
+  }
+
+  private assertCallWellFormed(ev: CallEvent[], summary: () => string): void {
     const ended = ev.filter((e) => e.type === 'call.ended');
     assert.equal(ended.length, 1, `call.ended once:\n${summary()}`);
     assert.equal(ev.at(-1)!.type, 'call.ended', `call.ended last:\n${summary()}`);
@@ -381,7 +385,8 @@ function label(e: CallEvent, names: Map<string, string>): string {
     case 'dialplan.log':
       return `dialplan.log ${e.message}`;
     case 'transfer.blind':
-      return `transfer.blind ${e.result}`;
+    case 'transfer.attended':
+      return `${e.type} ${e.result}`;
     default:
       return e.type;
   }

@@ -35,6 +35,8 @@ function eventSummary(e: CallEvent): string {
       return `${e.outcome}${e.error ? `: ${e.error}` : ''}`;
     case 'transfer.blind':
       return `${e.transferee} → ${e.target}: ${e.result}`;
+    case 'transfer.attended':
+      return `${e.transferee} → ${e.party} (attended): ${e.result}`;
     case 'call.ended':
       return e.callId;
   }

@@ -11,27 +11,36 @@ import { duration } from '../format.ts';
 import { useFormat, useSession, useSettings } from '../session.tsx';
 import { useApi } from '../useApi.ts';
 
+/** Saving part of the settings: the page's copy is replaced by what the server answers. */
+function useSettingsSave() {
+  const { setSettings } = useSession();
+  const [error, setError] = useState<unknown>();
+  const [saved, setSaved] = useState(false);
+  const save = async (changes: Partial<Pick<Settings, 'timeZone' | 'country' | 'internationalCalls'>>) => {
+    setError(undefined);
+    setSaved(false);
+    try {
+      setSettings(await api.patch<Settings>('/settings', changes));
+      setSaved(true);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return { error, saved, save };
+}
+
 function TimeZoneForm() {
   const settings = useSettings();
-  const { setSettings } = useSession();
   const zones = useMemo(() => {
     const all = Intl.supportedValuesOf('timeZone');
     return all.includes('UTC') ? all : ['UTC', ...all];
   }, []);
   const [zone, setZone] = useState(settings.timeZone);
-  const [error, setError] = useState<unknown>();
-  const [saved, setSaved] = useState(false);
+  const { error, saved, save } = useSettingsSave();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setError(undefined);
-    setSaved(false);
-    try {
-      setSettings(await api.patch<Settings>('/settings', { timeZone: zone }));
-      setSaved(true);
-    } catch (err) {
-      setError(err);
-    }
+    void save({ timeZone: zone });
   };
   const errs = fieldErrors(error, ['timeZone']);
   return (
@@ -54,23 +63,14 @@ function TimeZoneForm() {
 
 function InternationalCallsForm() {
   const settings = useSettings();
-  const { setSettings } = useSession();
   const countries = useMemo(() => countryNames(), []);
   const [country, setCountry] = useState(settings.country ?? '');
   const [international, setInternational] = useState(settings.internationalCalls);
-  const [error, setError] = useState<unknown>();
-  const [saved, setSaved] = useState(false);
+  const { error, saved, save } = useSettingsSave();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setError(undefined);
-    setSaved(false);
-    try {
-      setSettings(await api.patch<Settings>('/settings', { country: country || null, internationalCalls: international }));
-      setSaved(true);
-    } catch (err) {
-      setError(err);
-    }
+    void save({ country: country || null, internationalCalls: international });
   };
   const errs = fieldErrors(error, ['country', 'internationalCalls']);
   return (

@@ -1,0 +1,301 @@
+/**
+ * Attended transfer (RFC 5589 §7, RFC 3891): A talks to B (call 1), puts B on hold and calls C
+ * (call 2, the consultation), then sends REFER on call 1 with Refer-To: C?Replaces=<A's dialog of
+ * call 2>. The switch invites C's phone again with Replaces naming C's own dialog of call 2; C's
+ * phone takes the new call in place of the consultation and ends that one; B is re-INVITEd with
+ * C's SDP and talks to C. B (sipp) keeps its channel; A and C are played by hand-written SIP so
+ * that the test sees every header the transfer depends on.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { TestPhone } from '../helpers/sipPhone.ts';
+import { skipWithout } from '../interop/tools.ts';
+import { assertSippOk, bodyOf, callSuite, flowOf, recordOf, registeredUas, type EventLog } from './harness.ts';
+
+const noSipp = skipWithout('sipp', 'sip-tester');
+
+const sdp = (party: string) => `v=0\r\no=${party} 1 1 IN IP4 127.0.0.1\r\ns=${party}\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
+const header = (raw: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(raw)?.[1]?.trim();
+const tagOf = (value: string | undefined) => /;tag=([^;>\s]+)/.exec(value ?? '')?.[1];
+const uriOf = (value: string | undefined) => /<([^>]+)>/.exec(value ?? '')?.[1] ?? '';
+const isRequest = (method: string) => (raw: string) => raw.startsWith(`${method} `);
+const isFinalFor = (branch: string) => (raw: string) => raw.includes(branch) && /^SIP\/2\.0 [2-6]\d\d/.test(raw);
+const body = (raw: string) => raw.split('\r\n\r\n').slice(1).join('\r\n\r\n');
+
+/** One dialog as a hand-played phone holds it. */
+interface Leg {
+  callId: string;
+  localTag: string;
+  remoteTag: string;
+  localUri: string;
+  remoteUri: string;
+  remoteTarget: string;
+  cseq: number;
+}
+
+/** Sends a request inside `leg` and waits for its final response. */
+async function inDialog(phone: TestPhone, leg: Leg, method: string, extra: string[] = [], content = ''): Promise<string> {
+  const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
+  const from = phone.received.length;
+  phone.sendRaw(
+    [
+      `${method} ${leg.remoteTarget} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${phone.localPort};branch=${branch};rport`,
+      'Max-Forwards: 70',
+      `From: <${leg.localUri}>;tag=${leg.localTag}`,
+      `To: <${leg.remoteUri}>;tag=${leg.remoteTag}`,
+      `Call-ID: ${leg.callId}`,
+      `CSeq: ${++leg.cseq} ${method}`,
+      `Contact: <sip:phone@127.0.0.1:${phone.localPort}>`,
+      ...extra,
+      `Content-Length: ${Buffer.byteLength(content)}`,
+      '',
+      content,
+    ].join('\r\n'),
+  );
+  return phone.waitFor(isFinalFor(branch), 5000, from);
+}
+
+/** A stranger's call to `user`, answered and ACKed: A's side of the dialog. */
+async function place(phone: TestPhone, sipPort: number, user: string): Promise<Leg> {
+  const callId = `${randomBytes(6).toString('hex')}@a`;
+  const invite = phone.build({ method: 'INVITE', uri: `sip:${user}@127.0.0.1:${sipPort}`, to: `sip:${user}@127.0.0.1`, from: 'sip:stranger@127.0.0.1', callId, headers: ['Content-Type: application/sdp'], body: sdp('alice') });
+  const from = phone.received.length;
+  phone.sendRaw(invite.text);
+  const ok = await phone.waitFor(isFinalFor(invite.branch), 10_000, from);
+  assert.match(ok, /^SIP\/2\.0 200 /);
+  const leg: Leg = {
+    callId,
+    localTag: phone.fromTag,
+    remoteTag: tagOf(header(ok, 'To'))!,
+    localUri: 'sip:stranger@127.0.0.1',
+    remoteUri: `sip:${user}@127.0.0.1`,
+    remoteTarget: uriOf(header(ok, 'Contact')),
+    cseq: invite.cseq,
+  };
+  phone.sendRaw(
+    [
+      `ACK ${leg.remoteTarget} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${phone.localPort};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`,
+      'Max-Forwards: 70',
+      `From: <${leg.localUri}>;tag=${leg.localTag}`,
+      `To: <${leg.remoteUri}>;tag=${leg.remoteTag}`,
+      `Call-ID: ${callId}`,
+      `CSeq: ${invite.cseq} ACK`,
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'),
+  );
+  return leg;
+}
+
+/** C's side of a dialog it answered: its tag, the switch's, where to send in-dialog requests. */
+function answeredBy(phone: TestPhone, invite: string): Leg {
+  return {
+    callId: header(invite, 'Call-ID')!,
+    localTag: phone.fromTag,
+    remoteTag: tagOf(header(invite, 'From'))!,
+    localUri: uriOf(header(invite, 'To')),
+    remoteUri: uriOf(header(invite, 'From')),
+    remoteTarget: uriOf(header(invite, 'Contact')),
+    cseq: 0,
+  };
+}
+
+/** Answers every NOTIFY and BYE the switch sends `phone` with 200, and keeps them. */
+function answering(phone: TestPhone): { notifies: string[]; byes: string[]; stop(): void } {
+  const notifies: string[] = [];
+  const byes: string[] = [];
+  let seen = phone.received.length;
+  const timer = setInterval(() => {
+    for (const raw of phone.received.slice(seen)) {
+      if (raw.startsWith('NOTIFY ')) notifies.push(raw);
+      else if (raw.startsWith('BYE ')) byes.push(raw);
+      else continue;
+      phone.reply(raw, 200, 'OK');
+    }
+    seen = phone.received.length;
+  }, 20);
+  return { notifies, byes, stop: () => clearInterval(timer) };
+}
+
+async function bothCallsEnded(log: EventLog): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (log.ofType('call.ended').length < 2) {
+    if (Date.now() > deadline) throw new Error(`both calls did not end:\n${log.summary().join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
+  const suite = callSuite();
+
+  test('C takes over B from A: C is invited with Replaces naming its consultation dialog; B talks to C; transfer.attended ok', async () => {
+    const { t, log } = await suite.tenantWithLog();
+    const bob = await t.account();
+    const carol = await t.account();
+    // B: answers, later gets a re-INVITE that must carry C's SDP (o=target), then the final BYE.
+    const b = suite.track(await registeredUas(suite.sw, suite.dir, bob, 'uas_transferee.xml', { party: 'bob' }));
+    const c = await TestPhone.open('udp', suite.sw.sipPort);
+    const a = await TestPhone.open('udp', suite.sw.sipPort);
+    const aInbox = answering(a);
+    try {
+      assert.equal((await c.register({ user: carol.username, password: carol.password })).final.status, 200);
+
+      // Call 1: A talks to B.
+      const call1 = await place(a, suite.sw.sipPort, bob.username);
+      // Call 2, the consultation: A calls C, C answers.
+      const consultation = place(a, suite.sw.sipPort, carol.username);
+      const invite1 = await c.waitFor(isRequest('INVITE'), 5000);
+      c.reply(invite1, 200, 'OK', ['Content-Type: application/sdp'], sdp('target'));
+      const call2 = await consultation;
+      const cLeg1 = answeredBy(c, invite1);
+
+      // A transfers B to C, replacing its consultation with C.
+      const replaces = encodeURIComponent(`${call2.callId};to-tag=${call2.remoteTag};from-tag=${call2.localTag}`);
+      const cFrom = c.received.length;
+      const referred = await inDialog(a, call1, 'REFER', [`Refer-To: <sip:${carol.username}@127.0.0.1?Replaces=${replaces}>`, `Referred-By: <sip:stranger@127.0.0.1>`]);
+      assert.match(referred, /^SIP\/2\.0 202 /);
+
+      // C's phone is invited again, naming its own dialog of the consultation, with no SDP (late offer).
+      const invite2 = await c.waitFor(isRequest('INVITE'), 5000, cFrom);
+      assert.equal(header(invite2, 'Replaces'), `${cLeg1.callId};to-tag=${cLeg1.localTag};from-tag=${cLeg1.remoteTag}`);
+      assert.equal(header(invite2, 'Require'), 'replaces');
+      assert.notEqual(header(invite2, 'Call-ID'), cLeg1.callId, 'a new dialog');
+      assert.equal(body(invite2), '');
+      const ackFrom = c.received.length;
+      c.reply(invite2, 200, 'OK', ['Content-Type: application/sdp'], sdp('target'));
+      const ack2 = await c.waitFor(isRequest('ACK'), 5000, ackFrom);
+      assert.match(body(ack2), /o=bob /, "the ACK carries B's answer");
+      // As its Replaces handling requires, C ends the consultation dialog itself.
+      assert.match(await inDialog(c, cLeg1, 'BYE'), /^SIP\/2\.0 200 /);
+
+      // A hears progress then success, is hung up in the consultation, and hangs up call 1.
+      const deadline = Date.now() + 5000;
+      while ((!aInbox.notifies.some((n) => body(n).startsWith('SIP/2.0 200')) || !aInbox.byes.length) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(aInbox.notifies.map((n) => body(n).split('\r\n')[0]), ['SIP/2.0 100 Trying', 'SIP/2.0 200 OK']);
+      assert.deepEqual(aInbox.byes.map((raw) => header(raw, 'Call-ID')), [call2.callId], "the switch ended A's consultation leg");
+      assert.match(await inDialog(a, call1, 'BYE'), /^SIP\/2\.0 200 /);
+
+      // B and C talk, then C hangs up: B gets the BYE.
+      await new Promise((r) => setTimeout(r, 500));
+      const cLeg2 = answeredBy(c, invite2);
+      assert.match(await inDialog(c, cLeg2, 'BYE'), /^SIP\/2\.0 200 /);
+      const rb = await b.done;
+      assertSippOk({ 'B (transferee)': rb });
+      assert.deepEqual(flowOf(rb.messages), ['<INVITE', '>180', '>200', '<ACK', '<INVITE', '>200', '<ACK', '<BYE', '>200']);
+      assert.match(bodyOf(rb.messages.filter((m) => m.kind === 'INVITE').at(-1)!), /o=target /);
+    } finally {
+      aInbox.stop();
+      a.close();
+      c.close();
+    }
+
+    await bothCallsEnded(log);
+    log.assertWellFormed(2);
+    // Channels by creation: A and B (call 1), A's consultation leg and C's (call 2), C's new leg (call 1).
+    assert.deepEqual(log.lifeOf('A'), ['created', 'ringing', 'up', 'hungup transferred caller']);
+    assert.deepEqual(log.lifeOf('B'), ['created', 'ringing', 'up', 'hungup normal callee']);
+    assert.deepEqual(log.lifeOf('C'), ['created', 'up', 'hungup normal callee']);
+    assert.deepEqual(log.lifeOf('D'), ['created', 'up', 'hungup transferred callee']);
+    assert.deepEqual(log.lifeOf('E'), ['created', 'up', 'hungup normal callee']);
+    const [A, B, C, D, E] = ['A', 'B', 'C', 'D', 'E'].map((n) => log.idOf(n));
+    const transfer = log.ofType('transfer.attended');
+    assert.equal(transfer.length, 1);
+    assert.deepEqual(
+      { ...transfer[0]!, seq: 0, at: 0, nodeId: '', callId: '', tenantId: '' },
+      { type: 'transfer.attended', seq: 0, at: 0, nodeId: '', callId: '', tenantId: '', transferer: A, transferee: B, replaced: C, target: D, party: carol.username, how: 'replaces', result: 'ok', sipStatus: 200 },
+    );
+    // B moved into a new bridge with C's new leg, in call 1.
+    const lastBridge = log.ofType('bridge.entered').filter((e) => e.channelId === E).at(-1)!;
+    assert.deepEqual(new Set(lastBridge.bridge.channelIds), new Set([B, E]));
+    assert.equal(lastBridge.callId, transfer[0]!.callId);
+
+    const record = await recordOf(suite.sw, t, transfer[0]!.callId);
+    assert.equal(record.status, 'answered');
+    assert.ok(record.log.some((l: { message: string }) => l.message === `attended transfer to ${carol.username}: ok`), JSON.stringify(record.log));
+  });
+
+  test('when C cannot replace (420), the transfer fails: A hears why and still has both calls; B stays with A', async () => {
+    const { t, log } = await suite.tenantWithLog();
+    const bob = await t.account();
+    const carol = await t.account();
+    const b = suite.track(await registeredUas(suite.sw, suite.dir, bob, 'uas_answer.xml', { party: 'bob' }));
+    const c = await TestPhone.open('udp', suite.sw.sipPort);
+    const a = await TestPhone.open('udp', suite.sw.sipPort);
+    const aInbox = answering(a);
+    let cInbox: ReturnType<typeof answering> | undefined;
+    try {
+      assert.equal((await c.register({ user: carol.username, password: carol.password })).final.status, 200);
+      const call1 = await place(a, suite.sw.sipPort, bob.username);
+      const consultation = place(a, suite.sw.sipPort, carol.username);
+      const invite1 = await c.waitFor(isRequest('INVITE'), 5000);
+      c.reply(invite1, 200, 'OK', ['Content-Type: application/sdp'], sdp('target'));
+      const call2 = await consultation;
+
+      const cFrom = c.received.length;
+      const replaces = encodeURIComponent(`${call2.callId};to-tag=${call2.remoteTag};from-tag=${call2.localTag}`);
+      assert.match(await inDialog(a, call1, 'REFER', [`Refer-To: <sip:${carol.username}@127.0.0.1?Replaces=${replaces}>`]), /^SIP\/2\.0 202 /);
+      const invite2 = await c.waitFor(isRequest('INVITE'), 5000, cFrom);
+      c.reply(invite2, 420, 'Bad Extension', ['Unsupported: replaces']);
+      await c.waitFor((raw) => isRequest('ACK')(raw) && header(raw, 'Call-ID') === header(invite2, 'Call-ID'), 5000, cFrom);
+      cInbox = answering(c);
+
+      const deadline = Date.now() + 5000;
+      while (aInbox.notifies.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(aInbox.notifies.map((n) => body(n).split('\r\n')[0]), ['SIP/2.0 100 Trying', 'SIP/2.0 420 Transfer Failed']);
+      assert.deepEqual(aInbox.byes, [], 'both of A\'s calls are still up');
+
+      // A gives up on the transfer and hangs up both calls itself.
+      assert.match(await inDialog(a, call2, 'BYE'), /^SIP\/2\.0 200 /);
+      assert.match(await inDialog(a, call1, 'BYE'), /^SIP\/2\.0 200 /);
+      const rb = await b.done;
+      assertSippOk({ 'B (transferee)': rb });
+      assert.deepEqual(flowOf(rb.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200'], 'B was never moved');
+    } finally {
+      aInbox.stop();
+      cInbox?.stop();
+      a.close();
+      c.close();
+    }
+    await bothCallsEnded(log);
+    log.assertWellFormed(2);
+    const transfer = log.ofType('transfer.attended');
+    assert.deepEqual(transfer.map((e) => [e.result, e.sipStatus]), [['failed', 420]]);
+    assert.deepEqual(log.lifeOf('D'), ['created', 'up', 'hungup normal caller'], "C's consultation leg ends with A's BYE, not as transferred");
+    assert.deepEqual(log.lifeOf('E'), ['created', 'hungup rejected callee 420']);
+  });
+
+  test("a Replaces naming a call that is not the tenant's, or no call, is refused and nothing is dialled", async () => {
+    const { t } = await suite.tenantWithLog();
+    const bob = await t.account();
+    const b = suite.track(await registeredUas(suite.sw, suite.dir, bob, 'uas_answer.xml', { party: 'bob' }));
+    const a = await TestPhone.open('udp', suite.sw.sipPort);
+    const aInbox = answering(a);
+    try {
+      const call1 = await place(a, suite.sw.sipPort, bob.username);
+      // Another tenant's live call: A names its dialog exactly.
+      const other = await suite.tenantWithLog();
+      const dave = await other.t.account();
+      const d = suite.track(await registeredUas(suite.sw, suite.dir, dave, 'uas_answer.xml', { party: 'dave' }));
+      const foreign = await place(a, suite.sw.sipPort, dave.username);
+      for (const [why, replaces] of [
+        ['another tenant', `${foreign.callId};to-tag=${foreign.remoteTag};from-tag=${foreign.localTag}`],
+        ['no such call', `nothing@here;to-tag=x;from-tag=y`],
+        ['no tags', call1.callId],
+      ] as const) {
+        const r = await inDialog(a, call1, 'REFER', [`Refer-To: <sip:x@127.0.0.1?Replaces=${encodeURIComponent(replaces)}>`]);
+        assert.match(r, /^SIP\/2\.0 403 /, why);
+      }
+      assert.deepEqual(aInbox.notifies, [], 'no transfer started');
+      await inDialog(a, foreign, 'BYE');
+      await inDialog(a, call1, 'BYE');
+      assertSippOk({ bob: await b.done, dave: await d.done });
+    } finally {
+      aInbox.stop();
+      a.close();
+    }
+  });
+});
