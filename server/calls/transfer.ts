@@ -115,6 +115,13 @@ interface Consultation {
   target: Channel;
 }
 
+/** Who holds a channel's far end: its account or provider, else its address (a stranger's phone). */
+function holderOf(c: Channel): string {
+  if (c.init.account) return `account ${c.init.account}`;
+  if (c.init.provider) return `provider ${c.init.provider}`;
+  return `${c.peer.transport}:${c.peer.address}:${c.peer.port}`;
+}
+
 /** The consultation call a `Replaces` names, or why it cannot be used. */
 function consultationOf(call: Call, transferer: Channel, replaces: string, dialogs: DialogTable): Consultation | string {
   const id = parseReplaces(replaces);
@@ -125,6 +132,9 @@ function consultationOf(call: Call, transferer: Channel, replaces: string, dialo
   if (!replaced || replaced.call.tenantId !== call.tenantId) return 'Replaced Call Not Found';
   const other = replaced.call as Call;
   if (replaced === transferer || other === call) return 'Replaced Call Is This Call';
+  // Only the transferer's own consultation: a leaked Call-ID must not let one phone take over
+  // another's call.
+  if (holderOf(replaced) !== holderOf(transferer)) return 'Replaced Call Not Found';
   const target = other.bridgeOf(replaced)?.peersOf(replaced)[0];
   if (!target || target.state !== 'up' || !target.dialog.state.remoteTag || other.transferring.has(target)) return 'Replaced Call Not Answered';
   return { replaced, target };

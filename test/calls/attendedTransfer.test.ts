@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { skipWithout } from '../interop/tools.ts';
-import { assertSippOk, bodyOf, callSuite, flowOf, recordOf, registeredUas, type EventLog } from './harness.ts';
+import { assertSippOk, bodyOf, callSuite, flowOf, recordOf, registeredUas, type EventLog, type Tenant } from './harness.ts';
 
 const noSipp = skipWithout('sipp', 'sip-tester');
 
@@ -129,34 +129,52 @@ async function bothCallsEnded(log: EventLog): Promise<void> {
   }
 }
 
+/** Refer-To naming `user`, replacing the dialog `leg` (as its holder sees it). */
+const referToReplacing = (user: string, leg: Leg) =>
+  `Refer-To: <sip:${user}@127.0.0.1?Replaces=${encodeURIComponent(`${leg.callId};to-tag=${leg.remoteTag};from-tag=${leg.localTag}`)}>`;
+
 describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
   const suite = callSuite();
 
-  test('C takes over B from A: C is invited with Replaces naming its consultation dialog; B talks to C; transfer.attended ok', async () => {
-    const { t, log } = await suite.tenantWithLog();
+  /**
+   * A (a stranger's phone) talks to B (sipp playing `bScenario`) in call 1 and consults C (a
+   * registered phone that answers) in call 2. `close` stops A's and C's phones.
+   */
+  async function consulting(t: Tenant, bScenario: string) {
     const bob = await t.account();
     const carol = await t.account();
-    // B: answers, later gets a re-INVITE that must carry C's SDP (o=target), then the final BYE.
-    const b = suite.track(await registeredUas(suite.sw, suite.dir, bob, 'uas_transferee.xml', { party: 'bob' }));
+    const b = suite.track(await registeredUas(suite.sw, suite.dir, bob, bScenario, { party: 'bob' }));
     const c = await TestPhone.open('udp', suite.sw.sipPort);
     const a = await TestPhone.open('udp', suite.sw.sipPort);
     const aInbox = answering(a);
+    const close = () => {
+      aInbox.stop();
+      a.close();
+      c.close();
+    };
     try {
       assert.equal((await c.register({ user: carol.username, password: carol.password })).final.status, 200);
-
-      // Call 1: A talks to B.
       const call1 = await place(a, suite.sw.sipPort, bob.username);
-      // Call 2, the consultation: A calls C, C answers.
-      const consultation = place(a, suite.sw.sipPort, carol.username);
+      const pending = place(a, suite.sw.sipPort, carol.username);
       const invite1 = await c.waitFor(isRequest('INVITE'), 5000);
       c.reply(invite1, 200, 'OK', ['Content-Type: application/sdp'], sdp('target'));
-      const call2 = await consultation;
+      return { carol, b, a, c, aInbox, call1, call2: await pending, invite1, close };
+    } catch (err) {
+      close();
+      throw err;
+    }
+  }
+
+  test('C takes over B from A: C is invited with Replaces naming its consultation dialog; B talks to C; transfer.attended ok', async () => {
+    const { t, log } = await suite.tenantWithLog();
+    // B answers, later gets a re-INVITE that must carry C's SDP (o=target), then the final BYE.
+    const { carol, b, a, c, aInbox, call1, call2, invite1, close } = await consulting(t, 'uas_transferee.xml');
+    try {
       const cLeg1 = answeredBy(c, invite1);
 
       // A transfers B to C, replacing its consultation with C.
-      const replaces = encodeURIComponent(`${call2.callId};to-tag=${call2.remoteTag};from-tag=${call2.localTag}`);
       const cFrom = c.received.length;
-      const referred = await inDialog(a, call1, 'REFER', [`Refer-To: <sip:${carol.username}@127.0.0.1?Replaces=${replaces}>`, `Referred-By: <sip:stranger@127.0.0.1>`]);
+      const referred = await inDialog(a, call1, 'REFER', [referToReplacing(carol.username, call2), `Referred-By: <sip:stranger@127.0.0.1>`]);
       assert.match(referred, /^SIP\/2\.0 202 /);
 
       // C's phone is invited again, naming its own dialog of the consultation, with no SDP (late offer).
@@ -188,9 +206,7 @@ describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, ti
       assert.deepEqual(flowOf(rb.messages), ['<INVITE', '>180', '>200', '<ACK', '<INVITE', '>200', '<ACK', '<BYE', '>200']);
       assert.match(bodyOf(rb.messages.filter((m) => m.kind === 'INVITE').at(-1)!), /o=target /);
     } finally {
-      aInbox.stop();
-      a.close();
-      c.close();
+      close();
     }
 
     await bothCallsEnded(log);
@@ -220,24 +236,11 @@ describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, ti
 
   test('when C cannot replace (420), the transfer fails: A hears why and still has both calls; B stays with A', async () => {
     const { t, log } = await suite.tenantWithLog();
-    const bob = await t.account();
-    const carol = await t.account();
-    const b = suite.track(await registeredUas(suite.sw, suite.dir, bob, 'uas_answer.xml', { party: 'bob' }));
-    const c = await TestPhone.open('udp', suite.sw.sipPort);
-    const a = await TestPhone.open('udp', suite.sw.sipPort);
-    const aInbox = answering(a);
+    const { carol, b, a, c, aInbox, call1, call2, close } = await consulting(t, 'uas_answer.xml');
     let cInbox: ReturnType<typeof answering> | undefined;
     try {
-      assert.equal((await c.register({ user: carol.username, password: carol.password })).final.status, 200);
-      const call1 = await place(a, suite.sw.sipPort, bob.username);
-      const consultation = place(a, suite.sw.sipPort, carol.username);
-      const invite1 = await c.waitFor(isRequest('INVITE'), 5000);
-      c.reply(invite1, 200, 'OK', ['Content-Type: application/sdp'], sdp('target'));
-      const call2 = await consultation;
-
       const cFrom = c.received.length;
-      const replaces = encodeURIComponent(`${call2.callId};to-tag=${call2.remoteTag};from-tag=${call2.localTag}`);
-      assert.match(await inDialog(a, call1, 'REFER', [`Refer-To: <sip:${carol.username}@127.0.0.1?Replaces=${replaces}>`]), /^SIP\/2\.0 202 /);
+      assert.match(await inDialog(a, call1, 'REFER', [referToReplacing(carol.username, call2)]), /^SIP\/2\.0 202 /);
       const invite2 = await c.waitFor(isRequest('INVITE'), 5000, cFrom);
       c.reply(invite2, 420, 'Bad Extension', ['Unsupported: replaces']);
       await c.waitFor((raw) => isRequest('ACK')(raw) && header(raw, 'Call-ID') === header(invite2, 'Call-ID'), 5000, cFrom);
@@ -255,10 +258,8 @@ describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, ti
       assertSippOk({ 'B (transferee)': rb });
       assert.deepEqual(flowOf(rb.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200'], 'B was never moved');
     } finally {
-      aInbox.stop();
       cInbox?.stop();
-      a.close();
-      c.close();
+      close();
     }
     await bothCallsEnded(log);
     log.assertWellFormed(2);
@@ -281,8 +282,15 @@ describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, ti
       const dave = await other.t.account();
       const d = suite.track(await registeredUas(suite.sw, suite.dir, dave, 'uas_answer.xml', { party: 'dave' }));
       const foreign = await place(a, suite.sw.sipPort, dave.username);
+      // A call of this tenant that A is no party to: someone else calls Ed.
+      const ed = await t.account();
+      const e = suite.track(await registeredUas(suite.sw, suite.dir, ed, 'uas_answer.xml', { party: 'ed' }));
+      const x = await TestPhone.open('udp', suite.sw.sipPort);
+      const xInbox = answering(x);
+      const notMine = await place(x, suite.sw.sipPort, ed.username);
       for (const [why, replaces] of [
         ['another tenant', `${foreign.callId};to-tag=${foreign.remoteTag};from-tag=${foreign.localTag}`],
+        ["a call that is not the transferer's", `${notMine.callId};to-tag=${notMine.remoteTag};from-tag=${notMine.localTag}`],
         ['no such call', `nothing@here;to-tag=x;from-tag=y`],
         ['no tags', call1.callId],
       ] as const) {
@@ -292,7 +300,10 @@ describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, ti
       assert.deepEqual(aInbox.notifies, [], 'no transfer started');
       await inDialog(a, foreign, 'BYE');
       await inDialog(a, call1, 'BYE');
-      assertSippOk({ bob: await b.done, dave: await d.done });
+      await inDialog(x, notMine, 'BYE');
+      xInbox.stop();
+      x.close();
+      assertSippOk({ bob: await b.done, dave: await d.done, ed: await e.done });
     } finally {
       aInbox.stop();
       a.close();
