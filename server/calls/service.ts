@@ -36,7 +36,7 @@ export interface CallServiceOptions {
   maxCallMs: number;
   /** Calls a tenant may have at once (toll-fraud guard). */
   tenantCallLimit: number;
-  /** New calls a tenant may start per minute, a minute's worth at once (toll-fraud guard). */
+  /** Calls a tenant's phones may place per minute, a minute's worth at once (toll-fraud guard). */
   tenantCallsPerMinute: number;
   /** Providers: dialled by `number@provider` legs and recognised on incoming INVITEs. */
   providers?: ProviderDestinationDeps;
@@ -343,7 +343,9 @@ export class CallService {
       tx.respond(503, 'Too Many Calls', { 'retry-after': '30' });
       return;
     }
-    if (!this.callRate.take(tenantId)) {
+    // Placed by the tenant's own phones: what a stolen phone password is spent on. Calls the tenant
+    // receives do not count, or anyone could use up its minute by calling one of its accounts.
+    if (origin.kind === 'account' && !this.callRate.take(tenantId)) {
       const retryAfter = Math.ceil(this.callRate.retryAfterMs(tenantId) / 1000);
       log.warn({ perMinute: this.o.tenantCallsPerMinute }, 'tenant calls-per-minute limit reached: call refused');
       this.o.refused?.inc({ limit: 'calls-per-minute' });

@@ -1,13 +1,13 @@
 /**
- * The calls-per-minute cap per tenant (toll-fraud guard) on a running switch: a tenant's calls
- * beyond its minute's worth get 503 with a Retry-After that says when the next one may start,
- * and another tenant's calls are not affected.
+ * The calls-per-minute cap per tenant (toll-fraud guard) on a running switch: calls a tenant's
+ * phones place beyond its minute's worth get 503 with a Retry-After that says when the next one
+ * may start; calls the tenant receives are not counted, and another tenant is not affected.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createSipAccount, signUp } from '../helpers/api.ts';
-import { TestPhone } from '../helpers/sipPhone.ts';
+import { challengeParams, digestAuthorization, TestPhone, type SipReply } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 
 describe('calls per minute per tenant', () => {
@@ -19,27 +19,51 @@ describe('calls per minute per tenant', () => {
     await sw.close();
   });
 
-  /** A stranger calls `user` (who has no phone registered): each call is refused at once. */
-  async function call(phone: TestPhone, user: string) {
-    const to = `sip:${user}@127.0.0.1`;
-    return phone.request({ method: 'INVITE', uri: `sip:${user}@127.0.0.1:${sw.sipPort}`, to, from: 'sip:stranger@127.0.0.1', callId: `${randomBytes(6).toString('hex')}@rate` });
+  const invite = (user: string, from: string) => ({
+    method: 'INVITE',
+    uri: `sip:${user}@127.0.0.1:${sw.sipPort}`,
+    to: `sip:${user}@127.0.0.1`,
+    from: `sip:${from}@127.0.0.1`,
+    callId: `${randomBytes(6).toString('hex')}@rate`,
+  });
+
+  /** A call to `user` (nobody is registered anywhere, so a handled call gets 480 at once). */
+  async function call(phone: TestPhone, user: string, as?: { username: string; password: string }): Promise<SipReply> {
+    if (!as) return phone.request(invite(user, 'stranger'));
+    const request = invite(user, as.username);
+    const challenge = await phone.request(request);
+    assert.equal(challenge.status, 407);
+    const authorization = digestAuthorization({
+      challenge: challengeParams(challenge.header('proxy-authenticate')!),
+      username: as.username,
+      password: as.password,
+      method: 'INVITE',
+      uri: request.uri,
+    });
+    return phone.request({ ...request, headers: [`Proxy-Authorization: ${authorization}`] });
   }
 
-  test("a tenant's calls beyond its minute's worth get 503 with Retry-After; another tenant's do not", async () => {
-    const bob = await createSipAccount(await signUp(sw.httpUrl));
+  test("calls a tenant's phones place beyond its minute's worth get 503 with Retry-After; received calls and another tenant's are not counted", async () => {
+    const api = await signUp(sw.httpUrl);
+    const alice = await createSipAccount(api);
+    const bob = await createSipAccount(api);
     const carol = await createSipAccount(await signUp(sw.httpUrl));
     const phone = await TestPhone.open('udp', sw.sipPort);
     try {
       const statuses = [];
-      for (let i = 0; i < 3; i++) statuses.push((await call(phone, bob.username)).status);
-      assert.deepEqual(statuses, [480, 480, 480], 'the first three calls are handled (nobody is registered)');
-      const refused = await call(phone, bob.username);
+      for (let i = 0; i < 3; i++) statuses.push((await call(phone, bob.username, alice)).status);
+      assert.deepEqual(statuses, [480, 480, 480], 'the first three calls are handled');
+      const refused = await call(phone, bob.username, alice);
       assert.equal(refused.status, 503);
       assert.equal(refused.reason, 'Call Rate Exceeded');
       const retryAfter = Number(refused.header('retry-after'));
       // 3 per minute: one more every 20 s.
       assert.ok(retryAfter > 15 && retryAfter <= 20, `Retry-After ${retryAfter}`);
-      assert.equal((await call(phone, carol.username)).status, 480, "another tenant's call is handled");
+
+      const received = [];
+      for (let i = 0; i < 4; i++) received.push((await call(phone, bob.username)).status);
+      assert.deepEqual(received, [480, 480, 480, 480], 'calls the tenant receives are not counted');
+      assert.equal((await call(phone, carol.username, carol)).status, 480, "another tenant's phone still calls");
       const metrics = await (await fetch(`${sw.httpUrl}/metrics`)).text();
       assert.match(metrics, /calls_refused_total\{limit="calls-per-minute"\} 1\n/);
     } finally {

@@ -240,7 +240,7 @@ function LimitsInForce() {
   const { limits, sip } = useSettings();
   const rows: Array<[string, string]> = [
     ['Calls at once', String(limits.callsAtOnce)],
-    ['New calls per minute', String(limits.callsPerMinute)],
+    ['Calls your phones place per minute', String(limits.callsPerMinute)],
     ['Longest call', duration(limits.callMaxSeconds * 1000)],
     ['Dialplan runs at once', String(limits.dialplan.concurrentExecutions)],
     ['Dialplan CPU at a stretch', `${limits.dialplan.cpuMsPerSlice} ms`],
