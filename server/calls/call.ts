@@ -47,7 +47,9 @@ export class Call implements CallContext {
   readonly transferredAway = new Set<Channel>();
   /** The caller has been given a final response. */
   finalSent = false;
-  private retransmit2xx?: NodeJS.Timeout;
+  private stopRetransmitting2xx?: () => void;
+  /** Re-INVITEs whose 2xx we relayed and resend until their ACK, by the channel that sent them. */
+  private readonly reinviteAcks = new Map<Channel, { cseq: number; stop: () => void; onAck: (ack: SipRequest | undefined) => void }>();
   private maxDuration?: NodeJS.Timeout;
   /** The caller's INVITE had no SDP: its ACK carries the answer for the callee (late offer). */
   private lateOffer = false;
@@ -149,26 +151,43 @@ export class Call implements CallContext {
 
   /** RFC 3261 §13.3.1.4: the UAS core resends its 2xx until the ACK comes, then gives up with BYE. */
   private startRetransmitting2xx(): void {
-    if (this.inviteTx.connection) return;
-    let interval = T1;
-    const started = Date.now();
-    const tick = () => {
-      if (Date.now() - started >= 64 * T1) {
-        this.log.warn('no ACK for our 2xx: ending the call');
-        this.hangupAll('switch-error');
-        return;
-      }
-      this.inviteTx.retransmitted();
-      interval = Math.min(interval * 2, T2);
-      this.retransmit2xx = setTimeout(tick, interval).unref();
-    };
-    this.retransmit2xx = setTimeout(tick, interval).unref();
+    this.stopRetransmitting2xx = retransmitUntilAck(this.inviteTx, () => {
+      this.log.warn('no ACK for our 2xx: ending the call');
+      this.hangupAll('switch-error');
+    });
+  }
+
+  /**
+   * A 2xx we relayed to `channel` for its re-INVITE: resent until its ACK (§13.3.1.4, as for the
+   * first INVITE). `onAck` gets that ACK (a late offer's answer travels in it); without an ACK in
+   * time it gets none.
+   */
+  awaitReinviteAck(channel: Channel, cseq: number, tx: ServerTransaction, onAck: (ack: SipRequest | undefined) => void): void {
+    this.reinviteAcks.get(channel)?.stop();
+    const stop = retransmitUntilAck(tx, () => {
+      this.reinviteAcks.delete(channel);
+      channel.log.warn({ cseq }, 'no ACK for the 2xx to a re-INVITE');
+      onAck(undefined);
+    });
+    this.reinviteAcks.set(channel, { cseq, stop, onAck });
+  }
+
+  /** An ACK in one of this call's dialogs: for a re-INVITE's 2xx, or the caller's for the call's. */
+  ackFrom(channel: Channel, ack: SipRequest): void {
+    const pending = this.reinviteAcks.get(channel);
+    if (pending && pending.cseq === ack.headers.cseq?.seq) {
+      this.reinviteAcks.delete(channel);
+      pending.stop();
+      pending.onAck(ack);
+      return;
+    }
+    if (channel === this.inbound) this.callerAcked(ack);
   }
 
   /** The caller's ACK for our 2xx. With a late offer it carries the SDP answer for the callee. */
-  callerAcked(ack: SipRequest): void {
-    clearTimeout(this.retransmit2xx);
-    this.retransmit2xx = undefined;
+  private callerAcked(ack: SipRequest): void {
+    this.stopRetransmitting2xx?.();
+    this.stopRetransmitting2xx = undefined;
     const pending = this.pendingAck;
     if (!pending) return;
     this.pendingAck = undefined;
@@ -293,7 +312,9 @@ export class Call implements CallContext {
     if (this.inbound.live || [...this.outbound].some((c) => c.live)) return;
     if (this.dialing.size) return;
     this.ended = true;
-    clearTimeout(this.retransmit2xx);
+    this.stopRetransmitting2xx?.();
+    for (const pending of this.reinviteAcks.values()) pending.stop();
+    this.reinviteAcks.clear();
     clearTimeout(this.maxDuration);
     for (const b of this.bridges) b.destroy();
     this.bridges.clear();
@@ -302,4 +323,26 @@ export class Call implements CallContext {
     this.bus.emit({ type: 'call.ended', tenantId: this.tenantId, callId: this.id });
     this.services.onEnded(this);
   }
+}
+
+/**
+ * Resends a transaction's 2xx on an unreliable transport (T1, doubling up to T2) until the returned
+ * stop is called; after 64*T1 without it, gives up and calls `onGiveUp`.
+ */
+function retransmitUntilAck(tx: ServerTransaction, onGiveUp: () => void): () => void {
+  if (tx.connection) return () => {};
+  let interval = T1;
+  let timer: NodeJS.Timeout | undefined;
+  const started = Date.now();
+  const tick = () => {
+    if (Date.now() - started >= 64 * T1) {
+      onGiveUp();
+      return;
+    }
+    tx.retransmitted();
+    interval = Math.min(interval * 2, T2);
+    timer = setTimeout(tick, interval).unref();
+  };
+  timer = setTimeout(tick, interval).unref();
+  return () => clearTimeout(timer);
 }

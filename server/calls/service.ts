@@ -206,8 +206,7 @@ export class CallService {
   onAck(req: SipRequest): void {
     const channel = this.dialogs.match(req);
     if (!channel) return;
-    const call = channel.call as Call;
-    if (channel === call.inbound) call.callerAcked(req);
+    (channel.call as Call).ackFrom(channel, req);
   }
 
   /** Passes a mid-call request (re-INVITE, UPDATE, INFO, …) to the other side and its answer back. */
@@ -233,15 +232,24 @@ export class CallService {
         if (res.status > 100) tx.respond(res.status, res.reason);
       },
       onFinal: (res) => {
-        if (req.method === 'INVITE' && res.status < 300) {
-          to.dialog.confirmFrom(res);
-          call.sendAck(to, seq);
-        }
+        const accepted = req.method === 'INVITE' && res.status < 300;
         const headers: Record<string, unknown> = {};
-        if (req.method === 'INVITE' && res.status < 300) headers.contact = [{ uri: this.stack.contact(from.peer.transport).replace(/^<|>$/g, ''), params: {} }];
+        if (accepted) {
+          to.dialog.confirmFrom(res);
+          headers.contact = [{ uri: this.stack.contact(from.peer.transport).replace(/^<|>$/g, ''), params: {} }];
+        }
         const st = headerText(res, 'session-expires');
         if (st) headers['session-expires'] = st;
         tx.respond(res.status, res.reason, headers, bodyOf(res));
+        if (accepted) {
+          // An offerless re-INVITE: the 2xx carries the other side's offer and the originator's
+          // ACK the answer, which our ACK must carry on. Otherwise ACK at once.
+          const lateOffer = !bodyOf(req) && Boolean(bodyOf(res));
+          if (!lateOffer) call.sendAck(to, seq);
+          call.awaitReinviteAck(from, req.headers.cseq!.seq, tx, (ack) => {
+            if (lateOffer) call.sendAck(to, seq, ack ? bodyOf(ack) : undefined);
+          });
+        }
         answered();
       },
     });

@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ack, body, header, inDialog, place, sdp } from '../helpers/sipDialog.ts';
+import { TestPhone } from '../helpers/sipPhone.ts';
 import { skipWithout } from '../interop/tools.ts';
 import {
   type Account,
@@ -21,6 +23,8 @@ import {
 } from './harness.ts';
 
 /** The SDP lines that matter for a comparison (the relay may re-wrap the body). */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 const sdpLines = (m: SippMessage) => bodyOf(m).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
 
 const noSipp = skipWithout('sipp', 'sip-tester');
@@ -86,6 +90,39 @@ describe('mid-call requests and early media (sqlite)', { skip: noSipp, timeout: 
       assertBetween('talkMs', cdr.talkMs, 400, 6000);
     });
   }
+
+  test("an offerless re-INVITE: the callee's offer reaches the caller in a 200 resent until the ACK, whose answer reaches the callee", async () => {
+    const { log, bob } = await setUp();
+    const callee = await uasFor(bob, 'uas_late_offer_reinvite.xml', 'bob');
+    const caller = await TestPhone.open('udp', suite.sw.sipPort);
+    try {
+      const leg = await place(caller, suite.sw.sipPort, bob.username);
+      // A re-INVITE without SDP; its 200 carries the callee's offer. The caller does not ACK yet.
+      const ok = await inDialog(caller, leg, 'INVITE');
+      assert.match(ok, /^SIP\/2\.0 200 /);
+      assert.match(body(ok), /o=bob-offer /, "the callee's offer is relayed to the caller");
+      const isThe200 = (raw: string) => /^SIP\/2\.0 200 /.test(raw) && header(raw, 'CSeq') === `${leg.cseq} INVITE`;
+      await sleep(1700);
+      const resent = caller.received.filter(isThe200).length - 1;
+      // Resent after 0.5 s and 1.5 s (T1, doubling) while no ACK comes.
+      assert.ok(resent >= 2 && resent <= 3, `the 200 was resent ${resent} times in 1.7 s`);
+      ack(caller, leg, leg.cseq, sdp('alice-answer'));
+      await sleep(300);
+      const after = caller.received.filter(isThe200).length;
+      await sleep(2500);
+      assert.equal(caller.received.filter(isThe200).length, after, 'no more resends once the ACK came');
+      assert.match(await inDialog(caller, leg, 'BYE'), /^SIP\/2\.0 200 /);
+    } finally {
+      caller.close();
+    }
+    // The callee's scenario checks that the ACK it got carries the caller's answer.
+    const b = await callee.done;
+    assertSippOk({ callee: b });
+    assert.deepEqual(flowOf(b.messages), ['<INVITE', '>180', '>200', '<ACK', '<INVITE', '>200', '<ACK', '<BYE', '>200']);
+    assert.equal(bodyOf(b.messages.filter((m) => m.kind === 'INVITE').at(-1)!), '', 'the re-INVITE reached the callee without SDP');
+    await log.ended();
+    log.assertWellFormed();
+  });
 
   test('early media: the callee’s 183 with SDP reaches the caller, with that SDP, before the 200', async () => {
     const { t, log, bob } = await setUp();

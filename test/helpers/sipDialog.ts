@@ -1,0 +1,120 @@
+/**
+ * Dialogs played by hand over a TestPhone, for tests that must see (or send) every header:
+ * placing a call and ACKing it, requests inside a dialog, answering what the switch sends.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { TestPhone } from './sipPhone.ts';
+
+export const sdp = (party: string) => `v=0\r\no=${party} 1 1 IN IP4 127.0.0.1\r\ns=${party}\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
+export const header = (raw: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(raw)?.[1]?.trim();
+export const tagOf = (value: string | undefined) => /;tag=([^;>\s]+)/.exec(value ?? '')?.[1];
+export const uriOf = (value: string | undefined) => /<([^>]+)>/.exec(value ?? '')?.[1] ?? '';
+export const isRequest = (method: string) => (raw: string) => raw.startsWith(`${method} `);
+export const isFinalFor = (branch: string) => (raw: string) => raw.includes(branch) && /^SIP\/2\.0 [2-6]\d\d/.test(raw);
+export const body = (raw: string) => raw.split('\r\n\r\n').slice(1).join('\r\n\r\n');
+
+/** One dialog as a hand-played phone holds it. */
+export interface Leg {
+  callId: string;
+  localTag: string;
+  remoteTag: string;
+  localUri: string;
+  remoteUri: string;
+  remoteTarget: string;
+  cseq: number;
+}
+
+/** Sends a request inside `leg` and waits for its final response. */
+export async function inDialog(phone: TestPhone, leg: Leg, method: string, extra: string[] = [], content = ''): Promise<string> {
+  const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
+  const from = phone.received.length;
+  phone.sendRaw(
+    [
+      `${method} ${leg.remoteTarget} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${phone.localPort};branch=${branch};rport`,
+      'Max-Forwards: 70',
+      `From: <${leg.localUri}>;tag=${leg.localTag}`,
+      `To: <${leg.remoteUri}>;tag=${leg.remoteTag}`,
+      `Call-ID: ${leg.callId}`,
+      `CSeq: ${++leg.cseq} ${method}`,
+      `Contact: <sip:phone@127.0.0.1:${phone.localPort}>`,
+      ...extra,
+      `Content-Length: ${Buffer.byteLength(content)}`,
+      '',
+      content,
+    ].join('\r\n'),
+  );
+  return phone.waitFor(isFinalFor(branch), 5000, from);
+}
+
+/** A stranger's call to `user`, answered and ACKed: A's side of the dialog. */
+export async function place(phone: TestPhone, sipPort: number, user: string): Promise<Leg> {
+  const callId = `${randomBytes(6).toString('hex')}@a`;
+  const invite = phone.build({ method: 'INVITE', uri: `sip:${user}@127.0.0.1:${sipPort}`, to: `sip:${user}@127.0.0.1`, from: 'sip:stranger@127.0.0.1', callId, headers: ['Content-Type: application/sdp'], body: sdp('alice') });
+  const from = phone.received.length;
+  phone.sendRaw(invite.text);
+  const ok = await phone.waitFor(isFinalFor(invite.branch), 10_000, from);
+  assert.match(ok, /^SIP\/2\.0 200 /);
+  const leg: Leg = {
+    callId,
+    localTag: phone.fromTag,
+    remoteTag: tagOf(header(ok, 'To'))!,
+    localUri: 'sip:stranger@127.0.0.1',
+    remoteUri: `sip:${user}@127.0.0.1`,
+    remoteTarget: uriOf(header(ok, 'Contact')),
+    cseq: invite.cseq,
+  };
+  ack(phone, leg, invite.cseq);
+  return leg;
+}
+
+/** The ACK for a 2xx to the INVITE with CSeq `cseq` in `leg`, carrying `sdpAnswer` if given. */
+export function ack(phone: TestPhone, leg: Leg, cseq: number, sdpAnswer = ''): void {
+  phone.sendRaw(
+    [
+      `ACK ${leg.remoteTarget} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${phone.localPort};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`,
+      'Max-Forwards: 70',
+      `From: <${leg.localUri}>;tag=${leg.localTag}`,
+      `To: <${leg.remoteUri}>;tag=${leg.remoteTag}`,
+      `Call-ID: ${leg.callId}`,
+      `CSeq: ${cseq} ACK`,
+      ...(sdpAnswer ? ['Content-Type: application/sdp'] : []),
+      `Content-Length: ${Buffer.byteLength(sdpAnswer)}`,
+      '',
+      sdpAnswer,
+    ].join('\r\n'),
+  );
+}
+
+/** C's side of a dialog it answered: its tag, the switch's, where to send in-dialog requests. */
+export function answeredBy(phone: TestPhone, invite: string): Leg {
+  return {
+    callId: header(invite, 'Call-ID')!,
+    localTag: phone.fromTag,
+    remoteTag: tagOf(header(invite, 'From'))!,
+    localUri: uriOf(header(invite, 'To')),
+    remoteUri: uriOf(header(invite, 'From')),
+    remoteTarget: uriOf(header(invite, 'Contact')),
+    cseq: 0,
+  };
+}
+
+/** Answers every NOTIFY and BYE the switch sends `phone` with 200, and keeps them. */
+export function answering(phone: TestPhone): { notifies: string[]; byes: string[]; stop(): void } {
+  const notifies: string[] = [];
+  const byes: string[] = [];
+  let seen = phone.received.length;
+  const timer = setInterval(() => {
+    for (const raw of phone.received.slice(seen)) {
+      if (raw.startsWith('NOTIFY ')) notifies.push(raw);
+      else if (raw.startsWith('BYE ')) byes.push(raw);
+      else continue;
+      phone.reply(raw, 200, 'OK');
+    }
+    seen = phone.received.length;
+  }, 20);
+  return { notifies, byes, stop: () => clearInterval(timer) };
+}
+
