@@ -34,7 +34,7 @@ import { KeyedRateLimiter } from '../sip/keyedRateLimiter.ts';
 export interface CallServiceOptions {
   domain: string;
   maxCallMs: number;
-  /** Calls a tenant may have at once (toll-fraud guard). */
+  /** Calls a tenant's phones may have at once, and calls it may receive at once (toll-fraud guard). */
   tenantCallLimit: number;
   /** Calls a tenant's phones may place per minute, a minute's worth at once (toll-fraud guard). */
   tenantCallsPerMinute: number;
@@ -77,7 +77,12 @@ export class CallService {
   private readonly dialer: Dialer;
   /** Calls by their INVITE server transaction, so a CANCEL finds its call. */
   private readonly byInvite = new Map<string, Call>();
-  private readonly perTenant = new Map<string, number>();
+  /**
+   * Calls in progress per tenant, counted apart for calls its phones place and calls it receives:
+   * strangers ringing an account must not use up what the tenant's own phones may place.
+   */
+  private readonly active = new Map<string, number>();
+  private readonly countedAs = new WeakMap<Call, string>();
   private readonly byId = new Map<string, Call>();
   private readonly callRate: KeyedRateLimiter;
 
@@ -135,7 +140,8 @@ export class CallService {
         const call = resumeCall(state, this.callServices(), this.log.child({ tenantId: state.tenantId, resumed: true }));
         this.byInvite.set(state.caller.inviteKey, call);
         this.byId.set(call.id, call);
-        this.perTenant.set(call.tenantId, (this.perTenant.get(call.tenantId) ?? 0) + 1);
+        const caller = state.channels.find((c) => c.snapshot.id === state.caller.channelId);
+        this.count(call, activeKey(call.tenantId, caller?.snapshot.account !== undefined));
         call.maybeEnd();
       } catch (err) {
         this.log.error({ err, callId: row.callId, tenantId: state.tenantId }, 'could not resume a persisted call');
@@ -344,16 +350,17 @@ export class CallService {
     const log = this.log.child({ tenantId, sipCallId: req.headers['call-id'] });
 
     tx.respond(100, 'Trying');
-    const active = this.perTenant.get(tenantId) ?? 0;
-    if (active >= this.o.tenantCallLimit) {
-      log.warn({ limit: this.o.tenantCallLimit }, 'tenant call limit reached: call refused');
+    const placed = origin.kind === 'account';
+    const key = activeKey(tenantId, placed);
+    if ((this.active.get(key) ?? 0) >= this.o.tenantCallLimit) {
+      log.warn({ limit: this.o.tenantCallLimit, placed }, 'tenant call limit reached: call refused');
       this.o.refused?.inc({ limit: 'calls-at-once' });
       tx.respond(503, 'Too Many Calls', { 'retry-after': '30' });
       return;
     }
     // Placed by the tenant's own phones: what a stolen phone password is spent on. Calls the tenant
     // receives do not count, or anyone could use up its minute by calling one of its accounts.
-    if (origin.kind === 'account' && !this.callRate.take(tenantId)) {
+    if (placed && !this.callRate.take(tenantId)) {
       const retryAfter = Math.ceil(this.callRate.retryAfterMs(tenantId) / 1000);
       log.warn({ perMinute: this.o.tenantCallsPerMinute }, 'tenant calls-per-minute limit reached: call refused');
       this.o.refused?.inc({ limit: 'calls-per-minute' });
@@ -363,7 +370,7 @@ export class CallService {
 
     const scope = this.store.tenant(tenantId);
     const call = new Call(tenantId, tx, this.callServices(), log);
-    this.perTenant.set(tenantId, active + 1);
+    this.count(call, key);
     this.byInvite.set(tx.key, call);
     this.byId.set(call.id, call);
     const to = partyOf(req.headers.to, this.o.domain);
@@ -454,11 +461,22 @@ export class CallService {
   private ended(call: Call): void {
     this.byInvite.delete(call.inviteTx.key);
     this.byId.delete(call.id);
-    const n = (this.perTenant.get(call.tenantId) ?? 1) - 1;
-    if (n > 0) this.perTenant.set(call.tenantId, n);
-    else this.perTenant.delete(call.tenantId);
+    const key = this.countedAs.get(call);
+    if (key === undefined) return;
+    this.countedAs.delete(call);
+    const n = (this.active.get(key) ?? 1) - 1;
+    if (n > 0) this.active.set(key, n);
+    else this.active.delete(key);
+  }
+
+  private count(call: Call, key: string): void {
+    this.countedAs.set(call, key);
+    this.active.set(key, (this.active.get(key) ?? 0) + 1);
   }
 }
+
+/** Which count a call is in: placed by the tenant's phones, or received. */
+const activeKey = (tenantId: string, placed: boolean) => `${tenantId} ${placed ? 'placed' : 'received'}`;
 
 const EXPOSED_HEADERS = ['user-agent', 'p-asserted-identity', 'diversion', 'referred-by', 'subject', 'priority'];
 

@@ -1,7 +1,8 @@
 /**
- * The calls-per-minute cap per tenant (toll-fraud guard) on a running switch: calls a tenant's
- * phones place beyond its minute's worth get 503 with a Retry-After that says when the next one
- * may start; calls the tenant receives are not counted, and another tenant is not affected.
+ * The per-tenant call limits (toll-fraud guard) on a running switch: calls a tenant's phones place
+ * beyond its minute's worth get 503 with a Retry-After that says when the next one may start, and
+ * calls it receives are not counted; calls at once are counted apart for placed and received
+ * calls, so strangers ringing an account cannot keep the tenant's phones from calling out.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -13,7 +14,7 @@ import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 describe('calls per minute per tenant', () => {
   let sw: TestSwitch;
   before(async () => {
-    sw = await startTestSwitch('sqlite', { env: { CALLS_PER_MINUTE_PER_TENANT: '3' } });
+    sw = await startTestSwitch('sqlite', { env: { CALLS_PER_MINUTE_PER_TENANT: '3', CALLS_PER_TENANT: '2' } });
   });
   after(async () => {
     await sw.close();
@@ -68,6 +69,43 @@ describe('calls per minute per tenant', () => {
       assert.match(metrics, /calls_refused_total\{limit="calls-per-minute"\} 1\n/);
     } finally {
       phone.close();
+    }
+  });
+
+  test('calls at once: received calls fill their own allowance, and the tenant\'s phones can still call out', async () => {
+    const api = await signUp(sw.httpUrl);
+    const alice = await createSipAccount(api);
+    const bob = await createSipAccount(api);
+    const bobPhone = await TestPhone.open('udp', sw.sipPort);
+    const stranger = await TestPhone.open('udp', sw.sipPort);
+    const alicePhone = await TestPhone.open('udp', sw.sipPort);
+    try {
+      assert.equal((await bobPhone.register({ user: bob.username, password: bob.password })).final.status, 200);
+      // Two strangers' calls ring Bob's phone (it says 180 and never answers): the tenant's two
+      // received calls at once.
+      const ringing: Array<ReturnType<TestPhone['build']>> = [];
+      for (let i = 0; i < 2; i++) {
+        const req = stranger.build(invite(bob.username, 'stranger'));
+        const from = bobPhone.received.length;
+        stranger.sendRaw(req.text);
+        bobPhone.reply(await bobPhone.waitFor((raw) => raw.startsWith('INVITE '), 3000, from), 180, 'Ringing');
+        await stranger.waitFor((raw) => raw.includes(req.branch) && raw.startsWith('SIP/2.0 180'));
+        ringing.push(req);
+      }
+      const third = await stranger.request(invite(bob.username, 'stranger'));
+      assert.deepEqual([third.status, third.reason], [503, 'Too Many Calls'], 'a third received call is refused');
+      // Alice's phone calls a colleague nobody has registered: handled (404), not refused.
+      assert.equal((await call(alicePhone, 'nobody-registered', alice)).status, 404);
+
+      for (const req of ringing) {
+        const cancel = stranger.build({ ...invite(bob.username, 'stranger'), method: 'CANCEL', callId: /Call-ID: (.*)/.exec(req.text)![1], cseq: req.cseq, branch: req.branch });
+        stranger.sendRaw(cancel.text);
+      }
+      await stranger.waitFor((raw) => /^SIP\/2\.0 487 /.test(raw) && raw.includes(ringing[1]!.branch));
+    } finally {
+      bobPhone.close();
+      stranger.close();
+      alicePhone.close();
     }
   });
 });

@@ -239,7 +239,7 @@ function ApiKeys() {
 function LimitsInForce() {
   const { limits, sip } = useSettings();
   const rows: Array<[string, string]> = [
-    ['Calls at once', String(limits.callsAtOnce)],
+    ['Calls at once', `${limits.callsAtOnce} placed, ${limits.callsAtOnce} received`],
     ['Calls your phones place per minute', String(limits.callsPerMinute)],
     ['Longest call', duration(limits.callMaxSeconds * 1000)],
     ['Dialplan runs at once', String(limits.dialplan.concurrentExecutions)],
