@@ -5,6 +5,7 @@ import type { DialplanRunner, JsonValue, Registration } from '../dialplan/types.
 import type { TenantScope } from '../store/index.ts';
 import { HttpError, notFound, parse } from './errors.ts';
 import { scopeOf } from './session.ts';
+import { internationalRefusal } from '../providers/internationalCalls.ts';
 
 export const dialplanName = z
   .string()
@@ -184,6 +185,7 @@ export function dialplanRoutes(runner: DialplanRunner): Router {
       store,
       registrations,
       timeZone: tenant?.timeZone ?? 'UTC',
+      refusal: (leg) => (leg.kind === 'provider' ? internationalRefusal(leg, tenant) : undefined),
     });
     res.json(result);
   });

@@ -15,7 +15,7 @@ import type { HangupCause, Party } from './events.ts';
 import { providerDestinations, type ProviderDestinationDeps } from '../providers/outbound.ts';
 import type { Logger } from 'pino';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
-import { isInternational } from '../providers/internationalCalls.ts';
+import { internationalRefusal, type TollPolicy } from '../providers/internationalCalls.ts';
 
 export interface DialerDeps {
   domain: string;
@@ -34,11 +34,6 @@ export interface DialerDeps {
 /** What the toll-fraud limits refused (a Prometheus counter). */
 export interface RefusalCounter {
   inc(labels: { limit: 'calls-at-once' | 'calls-per-minute' | 'international' }): void;
-}
-
-export interface TollPolicy {
-  country: string | null;
-  internationalCalls: boolean;
 }
 
 /** A leg the switch will not place, and why (the tenant reads it in the call's log). */
@@ -69,10 +64,8 @@ export class Dialer {
 
   /** A reason not to place a provider leg at all: a number abroad while the tenant has international calls off. */
   private async refusal(leg: DialLeg & { kind: 'provider' }, tenantId: string): Promise<LegRefusal | undefined> {
-    const policy = await this.deps.tollPolicy?.(tenantId);
-    if (!policy || policy.internationalCalls || !isInternational(leg.number, policy.country)) return undefined;
-    const home = policy.country ? `outside ${policy.country}` : 'abroad (no home country is set)';
-    return { status: 403, reason: `${leg.target}: ${leg.number} is ${home} and international calls are off; turn them on in Settings` };
+    const reason = internationalRefusal(leg, await this.deps.tollPolicy?.(tenantId));
+    return reason ? { status: 403, reason } : undefined;
   }
 
   /** Where a leg rings: one destination per registered contact, or the URI itself. */

@@ -6,6 +6,7 @@ import type {
   DialplanHost,
   DialplanRunner,
   DialResult,
+  DialLeg,
   DialSpec,
   ExecutionError,
   ExecutionOutcome,
@@ -25,6 +26,8 @@ export interface SimulationInput {
   store?: Map<string, JsonValue>;
   registrations?: Record<string, Registration[]>;
   timeZone?: string;
+  /** Why the switch would refuse a leg before placing it (calls abroad off); such legs fail with 403. */
+  refusal?: (leg: DialLeg) => string | undefined;
 }
 
 export interface SimulationResult {
@@ -63,12 +66,12 @@ function statusOf(result: DialOutcome): number | undefined {
  * What a real dial would report given each leg's outcome: the first answering leg wins its group;
  * if every group fails, the most telling failure of the last group is reported.
  */
-export function simulateDial(spec: DialSpec, outcomes: Record<string, DialOutcome>): DialResult {
+export function simulateDial(spec: DialSpec, outcomes: Record<string, DialOutcome>, refused: (leg: DialLeg) => boolean = () => false): DialResult {
   let last: DialOutcome[] = [];
   for (const group of spec.groups) {
-    last = group.map((leg) => outcomes[leg.target] ?? 'no-answer');
-    const winner = group.find((leg) => outcomes[leg.target] === 'answered');
-    if (winner) return { answered: true, result: 'answered', sipStatus: 200, target: winner.target };
+    last = group.map((leg) => (refused(leg) ? 'rejected:403' : (outcomes[leg.target] ?? 'no-answer')));
+    const winner = last.indexOf('answered');
+    if (winner >= 0) return { answered: true, result: 'answered', sipStatus: 200, target: group[winner]!.target };
   }
   const result = FAILURE_RANK.map((matches) => last.find(matches)).find((r) => r !== undefined) ?? last[0] ?? 'unavailable';
   const sipStatus = statusOf(result);
@@ -80,8 +83,22 @@ export async function simulate(runner: DialplanRunner, input: SimulationInput): 
   const store = input.store ?? new Map<string, JsonValue>();
   const outcomes = input.outcomes ?? {};
   const call = input.call ?? {};
+  // Refusals go into the test run's log, as they go into a real call's.
+  const refusals: string[] = [];
+  const extraLogs: LogLine[] = [];
+  const refused = (leg: DialLeg) => {
+    const reason = input.refusal?.(leg);
+    if (reason) refusals.push(reason);
+    return reason !== undefined;
+  };
+  const started = Date.now();
   const host: DialplanHost = {
-    dial: async (spec) => simulateDial(spec, outcomes),
+    dial: async (spec) => {
+      const seen = refusals.length;
+      const result = simulateDial(spec, outcomes, refused);
+      for (const message of refusals.slice(seen)) extraLogs.push({ at: Date.now() - started, level: 'warn', message });
+      return result;
+    },
     respond: async () => {},
     log: () => {},
     store: {
@@ -108,5 +125,6 @@ export async function simulate(runner: DialplanRunner, input: SimulationInput): 
     },
     host,
   );
-  return { outcome: result.outcome, ...(result.error ? { error: result.error } : {}), actions: result.actions, logs: result.logs };
+  const logs = [...result.logs, ...extraLogs].sort((a, b) => a.at - b.at);
+  return { outcome: result.outcome, ...(result.error ? { error: result.error } : {}), actions: result.actions, logs };
 }

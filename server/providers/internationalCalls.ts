@@ -47,3 +47,19 @@ export function isInternational(number: string, home: string | null): boolean {
   if (parsed.country) return parsed.country !== home;
   return parsed.countryCallingCode !== getCountryCallingCode(home);
 }
+
+/** What decides a tenant's provider legs: its home country and whether calls abroad are on. */
+export interface TollPolicy {
+  country: string | null;
+  internationalCalls: boolean;
+}
+
+/**
+ * Why the switch will not place a provider leg (`number@provider`, `target` its dial-string form),
+ * in words for the tenant; undefined when it may. Real calls and test runs both ask this.
+ */
+export function internationalRefusal(leg: { number: string; target: string }, policy: TollPolicy | undefined): string | undefined {
+  if (!policy || policy.internationalCalls || !isInternational(leg.number, policy.country)) return undefined;
+  const where = policy.country ? `outside ${policy.country}` : 'abroad (no home country is set)';
+  return `${leg.target}: ${leg.number} is ${where} and international calls are off; turn them on in Settings`;
+}

@@ -76,6 +76,22 @@ for (const dialect of DIALECTS) {
       assert.equal(nobody.body.actions[1].status, 480);
     });
 
+    test('simulate: a leg the switch would refuse (a number abroad, calls abroad off) fails with 403 and says why', async () => {
+      const t = await signUp(sw.httpUrl);
+      assert.equal((await t.patch('/settings', { country: 'DE' })).status, 200);
+      const source = `export default async function (call) {\n  const r = await dial('00442071234567@trunk | 0301234567@trunk');\n  log('dial ' + r.result + ' ' + r.target);\n}\n`;
+      const outcomes = { '00442071234567@trunk': 'answered', '0301234567@trunk': 'answered' };
+      const off = await t.post('/dialplans/x/simulate', { source, outcomes });
+      assert.equal(off.status, 200, JSON.stringify(off.body));
+      assert.deepEqual(
+        off.body.logs.map((l: any) => `${l.level} ${l.message}`),
+        ['warn 00442071234567@trunk: 00442071234567 is outside DE and international calls are off; turn them on in Settings', 'info dial answered 0301234567@trunk'],
+      );
+      assert.equal((await t.patch('/settings', { internationalCalls: true })).status, 200);
+      const on = await t.post('/dialplans/x/simulate', { source, outcomes });
+      assert.deepEqual(on.body.logs.map((l: any) => l.message), ['dial answered 00442071234567@trunk']);
+    });
+
     test('simulate reads the real store but its writes stay in the simulation', async () => {
       const me = (await api.get('/me')).body;
       await sw.running.store.tenant(me.tenant.id).kv.set('block:+15550000', true);
