@@ -76,6 +76,23 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
     assert.equal((await fetch(`${sw.httpUrl}/assets/missing.js`)).status, 404);
   });
 
+  test("a browser region the switch has no number plan for (Antarctica) still signs up, with the home country left unset", async () => {
+    const context = await browser.newContext({ baseURL: sw.httpUrl, locale: 'en-AQ' });
+    try {
+      const p = await context.newPage();
+      await p.goto('/signup');
+      await p.getByLabel('Email').fill(`antarctica-${suffix}@example.com`);
+      await p.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await p.getByLabel('Repeat the password').fill(PASSWORD);
+      await p.getByRole('button', { name: 'Create account' }).click();
+      await p.getByRole('heading', { name: 'Dashboard' }).waitFor();
+      const settings = await p.evaluate(async () => (await fetch('/api/v1/settings')).json());
+      assert.deepEqual([settings.country, settings.internationalCalls], [null, false]);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('sign up, register a phone, write and test a dialplan, call through the switch, read the record', async () => {
     // Every page but sign-up and login is behind login.
     await page.goto('/phones');

@@ -3,7 +3,7 @@
  * test may stop and start it without touching the MariaDB other tests share. Root has no password.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -61,6 +61,13 @@ export class PrivateMariadb {
     readonly port: number,
   ) {}
 
+  /** The server's directory for temporary tables, inside its own. */
+  private get tmp(): string {
+    const tmp = path.join(this.dir, 'tmp');
+    mkdirSync(tmp, { recursive: true });
+    return tmp;
+  }
+
   /** `mysql://root@127.0.0.1:<port>/<database>` */
   url(database: string): string {
     return `mysql://root@127.0.0.1:${this.port}/${database}`;
@@ -110,6 +117,9 @@ export class PrivateMariadb {
         `--socket=${path.join(this.dir, 'sock')}`,
         `--pid-file=${path.join(this.dir, 'pid')}`,
         `--log-error=${path.join(this.dir, 'error.log')}`,
+        // Its own directory for temporary tables: in the shared /tmp one of them once vanished
+        // under a running query (CI: "Error on delete of '/tmp/#sql-temptable-…'").
+        `--tmpdir=${this.tmp}`,
         '--innodb-log-file-size=8M',
         '--innodb-buffer-pool-size=32M',
         ...(asRoot ? ['--user=root'] : []),

@@ -29,9 +29,13 @@ export function SignupPage() {
     setBusy(true);
     setError(undefined);
     try {
-      // The home country reads the numbers sent to providers; it can be changed in Settings.
+      // The home country reads the numbers sent to providers; it can be changed in Settings. It is
+      // only the browser's guess: a region the switch does not know is left for Settings.
       const country = browserCountry();
-      await api.post('/auth/signup', { email, password, ...(country ? { country } : {}) });
+      await api.post('/auth/signup', { email, password, ...(country ? { country } : {}) }).catch((err: unknown) => {
+        if (country && err instanceof ApiError && err.field === 'country') return api.post('/auth/signup', { email, password });
+        throw err;
+      });
       await refresh();
       navigate('/', { replace: true });
     } catch (err) {
