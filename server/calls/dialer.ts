@@ -5,7 +5,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { DialLeg, DialOutcome, DialResult, DialSpec } from '../dialplan/types.ts';
+import type { DialLeg, DialOutcome, DialResult, DialSpec, LegOptions } from '../dialplan/types.ts';
 import { parseUri } from '../sip/message.ts';
 import type { LocationStore } from '../store/registrations.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
@@ -36,10 +36,12 @@ export interface RefusalCounter {
   inc(labels: { limit: 'calls-at-once' | 'calls-per-minute' | 'international' }): void;
 }
 
-/** A leg the switch will not place, and why (the tenant reads it in the call's log). */
-interface LegRefusal {
-  status: number;
-  reason: string;
+/** One leg ready to ring: its destinations, or why the switch will not place it (for the tenant's log). */
+interface LegPlan {
+  target: string;
+  options: LegOptions;
+  dests: Destination[];
+  refusal?: string;
 }
 
 /** Ranking of failures when a whole group fails: the most telling one is reported. */
@@ -61,12 +63,6 @@ function worst(results: Array<{ result: DialOutcome; status?: number; target: st
 
 export class Dialer {
   constructor(private readonly deps: DialerDeps) {}
-
-  /** A reason not to place a provider leg at all: a number abroad while the tenant has international calls off. */
-  private async refusal(leg: DialLeg & { kind: 'provider' }, tenantId: string): Promise<LegRefusal | undefined> {
-    const reason = internationalRefusal(leg, await this.deps.tollPolicy?.(tenantId));
-    return reason ? { status: 403, reason } : undefined;
-  }
 
   /** Where a leg rings: one destination per registered contact, or the URI itself. */
   async destinations(leg: DialLeg, tenantId: string, caller: Party, log: Logger): Promise<Destination[]> {
@@ -132,7 +128,27 @@ export class Dialer {
     return last;
   }
 
-  private async dialGroup(call: Call, group: DialLeg[], caller: Party, signal: AbortSignal, purpose: BranchPurpose): Promise<DialResult> {
+  private dialGroup(call: Call, group: DialLeg[], caller: Party, signal: AbortSignal, purpose: BranchPurpose): Promise<DialResult> {
+    return this.ring(call, () => Promise.all(group.map((leg) => this.plan(leg, call, caller))), caller, purpose, signal);
+  }
+
+  /**
+   * Rings a destination known already, outside any dialplan: a transfer inviting the phone at the
+   * other end of another call's dialog.
+   */
+  ringDestination(call: Call, dest: Destination, caller: Party, options: LegOptions, purpose: BranchPurpose): Promise<DialResult> {
+    return this.ring(call, async () => [{ target: dest.target, options, dests: [dest] }], caller, purpose);
+  }
+
+  /** Where a leg rings, or why the switch refuses to place it (calls abroad off). */
+  private async plan(leg: DialLeg, call: Call, caller: Party): Promise<LegPlan> {
+    const refusal = leg.kind === 'provider' ? internationalRefusal(leg, await this.deps.tollPolicy?.(call.tenantId)) : undefined;
+    if (refusal) return { target: leg.target, options: leg.options, dests: [], refusal };
+    return { target: leg.target, options: leg.options, dests: await this.destinations(leg, call.tenantId, caller, call.log) };
+  }
+
+  /** Rings the legs `plan` gives at once; the first answer wins and the other branches are cancelled. */
+  private async ring(call: Call, plan: () => Promise<LegPlan[]>, caller: Party, purpose: BranchPurpose, signal?: AbortSignal): Promise<DialResult> {
     const failures: Array<{ result: DialOutcome; status?: number; target: string }> = [];
     const branches: Branch[] = [];
     const delayed = new Set<NodeJS.Timeout>();
@@ -144,21 +160,15 @@ export class Dialer {
     };
     const untrack = call.trackDial({ cancel: cancelAll });
     const onAbort = () => cancelAll('cancelled');
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const perLeg = await Promise.all(
-        group.map(async (leg) => {
-          const refused = leg.kind === 'provider' ? await this.refusal(leg, call.tenantId) : undefined;
-          return { leg, refused, dests: refused ? [] : await this.destinations(leg, call.tenantId, caller, call.log) };
-        }),
-      );
       const outcomes: Array<Promise<{ o: BranchOutcome; target: string }>> = [];
-      for (const { leg, refused, dests } of perLeg) {
-        if (refused) {
+      for (const { refusal, dests, ...leg } of await plan()) {
+        if (refusal) {
           call.log.warn({ target: leg.target, channelId: call.inbound.id }, 'dial leg refused: international calls are off for the tenant');
           this.deps.refused?.inc({ limit: 'international' });
-          call.bus.emit({ type: 'dialplan.log', tenantId: call.tenantId, callId: call.id, channelId: call.inbound.id, level: 'warn', message: refused.reason });
-          failures.push({ result: `rejected:${refused.status}`, status: refused.status, target: leg.target });
+          call.bus.emit({ type: 'dialplan.log', tenantId: call.tenantId, callId: call.id, channelId: call.inbound.id, level: 'warn', message: refusal });
+          failures.push({ result: 'rejected:403', status: 403, target: leg.target });
           continue;
         }
         if (!dests.length) {
@@ -203,7 +213,7 @@ export class Dialer {
       if (answered) return { answered: true, result: 'answered', sipStatus: answered.status, target: answered.target };
       return stopped === 'cancelled' ? { answered: false, result: 'cancelled' } : worst(failures);
     } finally {
-      signal.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
       untrack();
       call.maybeEnd();
     }

@@ -82,7 +82,6 @@ export class CallService {
    * strangers ringing an account must not use up what the tenant's own phones may place.
    */
   private readonly active = new Map<string, number>();
-  private readonly countedAs = new WeakMap<Call, string>();
   private readonly byId = new Map<string, Call>();
   private readonly callRate: KeyedRateLimiter;
 
@@ -140,8 +139,7 @@ export class CallService {
         const call = resumeCall(state, this.callServices(), this.log.child({ tenantId: state.tenantId, resumed: true }));
         this.byInvite.set(state.caller.inviteKey, call);
         this.byId.set(call.id, call);
-        const caller = state.channels.find((c) => c.snapshot.id === state.caller.channelId);
-        this.count(call, activeKey(call.tenantId, caller?.snapshot.account !== undefined));
+        this.count(call);
         call.maybeEnd();
       } catch (err) {
         this.log.error({ err, callId: row.callId, tenantId: state.tenantId }, 'could not resume a persisted call');
@@ -351,8 +349,7 @@ export class CallService {
 
     tx.respond(100, 'Trying');
     const placed = origin.kind === 'account';
-    const key = activeKey(tenantId, placed);
-    if ((this.active.get(key) ?? 0) >= this.o.tenantCallLimit) {
+    if ((this.active.get(activeKey(tenantId, placed)) ?? 0) >= this.o.tenantCallLimit) {
       log.warn({ limit: this.o.tenantCallLimit, placed }, 'tenant call limit reached: call refused');
       this.o.refused?.inc({ limit: 'calls-at-once' });
       tx.respond(503, 'Too Many Calls', { 'retry-after': '30' });
@@ -370,7 +367,6 @@ export class CallService {
 
     const scope = this.store.tenant(tenantId);
     const call = new Call(tenantId, tx, this.callServices(), log);
-    this.count(call, key);
     this.byInvite.set(tx.key, call);
     this.byId.set(call.id, call);
     const to = partyOf(req.headers.to, this.o.domain);
@@ -384,6 +380,7 @@ export class CallService {
       peer: tx.responsePeer,
     });
     call.attachInbound(inbound);
+    this.count(call);
 
     const callerParty: Party = { ...from, host: this.o.domain, uri: `sip:${from.user || 'anonymous'}@${this.o.domain}` };
     const account = this.accountOf(tenantId);
@@ -461,22 +458,22 @@ export class CallService {
   private ended(call: Call): void {
     this.byInvite.delete(call.inviteTx.key);
     this.byId.delete(call.id);
-    const key = this.countedAs.get(call);
-    if (key === undefined) return;
-    this.countedAs.delete(call);
+    const key = activeKeyOf(call);
     const n = (this.active.get(key) ?? 1) - 1;
     if (n > 0) this.active.set(key, n);
     else this.active.delete(key);
   }
 
-  private count(call: Call, key: string): void {
-    this.countedAs.set(call, key);
+  private count(call: Call): void {
+    const key = activeKeyOf(call);
     this.active.set(key, (this.active.get(key) ?? 0) + 1);
   }
 }
 
 /** Which count a call is in: placed by the tenant's phones, or received. */
 const activeKey = (tenantId: string, placed: boolean) => `${tenantId} ${placed ? 'placed' : 'received'}`;
+/** A call its tenant's phone placed has that account on its inbound channel (new or resumed). */
+const activeKeyOf = (call: Call) => activeKey(call.tenantId, call.inbound.init.account !== undefined);
 
 const EXPOSED_HEADERS = ['user-agent', 'p-asserted-identity', 'diversion', 'referred-by', 'subject', 'priority'];
 

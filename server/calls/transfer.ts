@@ -16,7 +16,7 @@ import type { DialLeg, DialResult } from '../dialplan/types.ts';
 import { parseUri, type NameAddr, type SipUri } from '../sip/message.ts';
 import type { ServerTransaction } from '../sip/transactions.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
-import { Branch, type BranchPurpose, type Destination } from './branch.ts';
+import type { BranchPurpose, Destination } from './branch.ts';
 import type { Call } from './call.ts';
 import type { Channel } from './channel.ts';
 import { bodyOf } from './dialog.ts';
@@ -82,7 +82,7 @@ export async function transferByRefer(call: Call, transferer: Channel, tx: Serve
     tx.respond(403, consultation);
     return;
   }
-  await attendedTransfer(call, transferer, transferee, consultation, tx);
+  await attendedTransfer(call, transferer, transferee, consultation, tx, deps.dialer);
 }
 
 async function blindTransfer(call: Call, transferer: Channel, transferee: Channel, uri: SipUri, raw: string, tx: ServerTransaction, deps: TransferDeps): Promise<void> {
@@ -93,7 +93,7 @@ async function blindTransfer(call: Call, transferer: Channel, transferee: Channe
     ? { kind: 'account', account: account.username, target, options: { timeout: RING_SECONDS, delay: 0 } }
     : { kind: 'uri', uri: target, target, options: { timeout: RING_SECONDS, delay: 0 } };
   await runTransfer(call, transferer, transferee, tx, {
-    place: (purpose, signal) => deps.dialer.dial(call, { groups: [[leg]] }, partyOf(transferee), signal, purpose),
+    place: (purpose) => deps.dialer.dial(call, { groups: [[leg]] }, partyOf(transferee), new AbortController().signal, purpose),
     report: (result, sipStatus) =>
       call.bus.emit({
         type: 'transfer.blind',
@@ -140,7 +140,7 @@ function consultationOf(call: Call, transferer: Channel, replaces: string, dialo
   return { replaced, target };
 }
 
-async function attendedTransfer(call: Call, transferer: Channel, transferee: Channel, c: Consultation, tx: ServerTransaction): Promise<void> {
+async function attendedTransfer(call: Call, transferer: Channel, transferee: Channel, c: Consultation, tx: ServerTransaction, dialer: Dialer): Promise<void> {
   const { target } = c;
   const d = target.dialog.state;
   const dest: Destination = {
@@ -160,7 +160,7 @@ async function attendedTransfer(call: Call, transferer: Channel, transferee: Cha
   let succeeded = false;
   try {
     await runTransfer(call, transferer, transferee, tx, {
-      place: (purpose, signal) => ringOnce(call, dest, partyOf(transferee), purpose, signal),
+      place: (purpose) => dialer.ringDestination(call, dest, partyOf(transferee), { timeout: RING_SECONDS, delay: 0 }, purpose),
       report: (result, sipStatus) => {
         // C ends the consultation itself (its BYE for the replaced dialog): its leg there was handed over.
         succeeded = result === 'ok';
@@ -188,27 +188,9 @@ async function attendedTransfer(call: Call, transferer: Channel, transferee: Cha
   other.maybeEnd();
 }
 
-/** Places one INVITE outside any dial (the dialplan is not involved in a transfer). */
-async function ringOnce(call: Call, dest: Destination, from: Party, purpose: BranchPurpose, signal: AbortSignal): Promise<DialResult> {
-  const branch = new Branch(call, dest, from, { timeout: RING_SECONDS, delay: 0 }, purpose);
-  const untrack = call.trackDial({ cancel: (cause) => branch.cancel(cause) });
-  const onAbort = () => branch.cancel('cancelled');
-  signal.addEventListener('abort', onAbort, { once: true });
-  branch.start();
-  try {
-    const o = await branch.outcome;
-    if (o.answered) return { answered: true, result: 'answered', sipStatus: o.status, target: dest.target };
-    return { answered: false, result: o.result, ...(o.status ? { sipStatus: o.status } : {}), target: dest.target };
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    untrack();
-    call.maybeEnd();
-  }
-}
-
 interface TransferLeg {
   /** Rings the new party with `purpose`, which moves the transferee when it answers. */
-  place(purpose: BranchPurpose, signal: AbortSignal): Promise<DialResult>;
+  place(purpose: BranchPurpose): Promise<DialResult>;
   /** The transfer event, once the outcome is known. */
   report(result: 'ok' | 'failed', sipStatus: number | undefined): void;
 }
@@ -236,7 +218,7 @@ async function runTransfer(call: Call, transferer: Channel, transferee: Channel,
       return true;
     },
   };
-  const result = await leg.place(purpose, new AbortController().signal);
+  const result = await leg.place(purpose);
   call.transferring.delete(transferee);
   const ok = result.answered && moved;
   leg.report(ok ? 'ok' : 'failed', result.sipStatus);

@@ -84,21 +84,15 @@ export async function simulate(runner: DialplanRunner, input: SimulationInput): 
   const outcomes = input.outcomes ?? {};
   const call = input.call ?? {};
   // Refusals go into the test run's log, as they go into a real call's.
-  const refusals: string[] = [];
-  const extraLogs: LogLine[] = [];
-  const refused = (leg: DialLeg) => {
-    const reason = input.refusal?.(leg);
-    if (reason) refusals.push(reason);
-    return reason !== undefined;
-  };
+  const refusals: LogLine[] = [];
   const started = Date.now();
+  const refused = (leg: DialLeg) => {
+    const message = input.refusal?.(leg);
+    if (message) refusals.push({ at: Date.now() - started, level: 'warn', message });
+    return message !== undefined;
+  };
   const host: DialplanHost = {
-    dial: async (spec) => {
-      const seen = refusals.length;
-      const result = simulateDial(spec, outcomes, refused);
-      for (const message of refusals.slice(seen)) extraLogs.push({ at: Date.now() - started, level: 'warn', message });
-      return result;
-    },
+    dial: async (spec) => simulateDial(spec, outcomes, refused),
     respond: async () => {},
     log: () => {},
     store: {
@@ -125,6 +119,6 @@ export async function simulate(runner: DialplanRunner, input: SimulationInput): 
     },
     host,
   );
-  const logs = [...result.logs, ...extraLogs].sort((a, b) => a.at - b.at);
+  const logs = [...result.logs, ...refusals].sort((a, b) => a.at - b.at);
   return { outcome: result.outcome, ...(result.error ? { error: result.error } : {}), actions: result.actions, logs };
 }

@@ -25,26 +25,31 @@ export interface Leg {
   cseq: number;
 }
 
+/** A request inside `leg` as text, with a fresh branch (an ACK carries no Contact). */
+function inDialogRequest(phone: TestPhone, leg: Leg, method: string, cseq: number, extra: string[], content: string): { text: string; branch: string } {
+  const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
+  const text = [
+    `${method} ${leg.remoteTarget} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${phone.localPort};branch=${branch};rport`,
+    'Max-Forwards: 70',
+    `From: <${leg.localUri}>;tag=${leg.localTag}`,
+    `To: <${leg.remoteUri}>;tag=${leg.remoteTag}`,
+    `Call-ID: ${leg.callId}`,
+    `CSeq: ${cseq} ${method}`,
+    ...(method === 'ACK' ? [] : [`Contact: <sip:phone@127.0.0.1:${phone.localPort}>`]),
+    ...extra,
+    `Content-Length: ${Buffer.byteLength(content)}`,
+    '',
+    content,
+  ].join('\r\n');
+  return { text, branch };
+}
+
 /** Sends a request inside `leg` and waits for its final response. */
 export async function inDialog(phone: TestPhone, leg: Leg, method: string, extra: string[] = [], content = ''): Promise<string> {
-  const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
+  const { text, branch } = inDialogRequest(phone, leg, method, ++leg.cseq, extra, content);
   const from = phone.received.length;
-  phone.sendRaw(
-    [
-      `${method} ${leg.remoteTarget} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${phone.localPort};branch=${branch};rport`,
-      'Max-Forwards: 70',
-      `From: <${leg.localUri}>;tag=${leg.localTag}`,
-      `To: <${leg.remoteUri}>;tag=${leg.remoteTag}`,
-      `Call-ID: ${leg.callId}`,
-      `CSeq: ${++leg.cseq} ${method}`,
-      `Contact: <sip:phone@127.0.0.1:${phone.localPort}>`,
-      ...extra,
-      `Content-Length: ${Buffer.byteLength(content)}`,
-      '',
-      content,
-    ].join('\r\n'),
-  );
+  phone.sendRaw(text);
   return phone.waitFor(isFinalFor(branch), 5000, from);
 }
 
@@ -71,21 +76,7 @@ export async function place(phone: TestPhone, sipPort: number, user: string): Pr
 
 /** The ACK for a 2xx to the INVITE with CSeq `cseq` in `leg`, carrying `sdpAnswer` if given. */
 export function ack(phone: TestPhone, leg: Leg, cseq: number, sdpAnswer = ''): void {
-  phone.sendRaw(
-    [
-      `ACK ${leg.remoteTarget} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${phone.localPort};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`,
-      'Max-Forwards: 70',
-      `From: <${leg.localUri}>;tag=${leg.localTag}`,
-      `To: <${leg.remoteUri}>;tag=${leg.remoteTag}`,
-      `Call-ID: ${leg.callId}`,
-      `CSeq: ${cseq} ACK`,
-      ...(sdpAnswer ? ['Content-Type: application/sdp'] : []),
-      `Content-Length: ${Buffer.byteLength(sdpAnswer)}`,
-      '',
-      sdpAnswer,
-    ].join('\r\n'),
-  );
+  phone.sendRaw(inDialogRequest(phone, leg, 'ACK', cseq, sdpAnswer ? ['Content-Type: application/sdp'] : [], sdpAnswer).text);
 }
 
 /** C's side of a dialog it answered: its tag, the switch's, where to send in-dialog requests. */

@@ -5,10 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createSipAccount, signUp } from '../helpers/api.ts';
+import { header } from '../helpers/sipDialog.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
-
-const headerOf = (raw: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(raw)?.[1];
 
 describe('advertised address', () => {
   let sw: TestSwitch;
@@ -31,8 +30,8 @@ describe('advertised address', () => {
       assert.equal((await phone.register({ user: bob.username, password: bob.password })).final.status, 200);
       caller.sendRaw(caller.build({ method: 'INVITE', uri: `sip:${bob.username}@127.0.0.1:${sw.sipPort}`, to: `sip:${bob.username}@127.0.0.1`, from: 'sip:stranger@127.0.0.1' }).text);
       const invite = await phone.waitFor((r) => r.startsWith('INVITE '));
-      assert.match(headerOf(invite, 'Via') ?? '', /^SIP\/2\.0\/UDP sip\.example\.test:5080;branch=z9hG4bK/);
-      assert.equal(headerOf(invite, 'Contact'), '<sip:sip.example.test:5080>');
+      assert.match(header(invite, 'Via') ?? '', /^SIP\/2\.0\/UDP sip\.example\.test:5080;branch=z9hG4bK/);
+      assert.equal(header(invite, 'Contact'), '<sip:sip.example.test:5080>');
       phone.reply(invite, 486, 'Busy Here');
       const final = await caller.waitFor((r) => /^SIP\/2\.0 [2-6]\d\d/.test(r));
       assert.match(final, /^SIP\/2\.0 486 /);
