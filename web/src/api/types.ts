@@ -131,6 +131,10 @@ export interface ApiKey {
   id: string;
   name: string;
   prefix: string;
+  /** `read-only` keys may only read (GET). */
+  scope: 'full' | 'read-only';
+  /** When the key stops working; null: never. */
+  expiresAt: string | null;
   createdAt: string;
   lastUsedAt: string | null;
 }
