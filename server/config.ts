@@ -63,6 +63,8 @@ const schema = z
     HTTP_TRUST_PROXY: bool.prefault('false'),
     HTTP_SIGNUPS_PER_HOUR: positiveInt.default(10),
     HTTP_LOGINS_PER_15MIN: positiveInt.default(10),
+    HTTP_LOGINS_PER_15MIN_PER_ADDRESS: positiveInt.default(30),
+    HTTP_EVENT_STREAMS_PER_TENANT: positiveInt.default(10),
     DATA_DIR: z.string().default('./data'),
     DATABASE_URL: databaseUrl.optional(),
     SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -154,7 +156,17 @@ export interface Config {
      */
     unauthenticatedPerSecond: number;
   };
-  http: { host: string; port: number; trustProxy: boolean; signupsPerHour: number; loginsPer15Min: number };
+  http: {
+    host: string;
+    port: number;
+    trustProxy: boolean;
+    signupsPerHour: number;
+    loginsPer15Min: number;
+    /** Login attempts one address may make per 15 minutes, whatever emails it tries (password spraying). */
+    loginsPer15MinPerAddress: number;
+    /** Open event streams (`GET /events`) a tenant may have on this node. */
+    eventStreamsPerTenant: number;
+  };
   dataDir: string;
   databaseUrl: string;
   /** Where the data lives, in words for the start-up banner (no password). */
@@ -246,6 +258,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       trustProxy: c.HTTP_TRUST_PROXY,
       signupsPerHour: c.HTTP_SIGNUPS_PER_HOUR,
       loginsPer15Min: c.HTTP_LOGINS_PER_15MIN,
+      loginsPer15MinPerAddress: c.HTTP_LOGINS_PER_15MIN_PER_ADDRESS,
+      eventStreamsPerTenant: c.HTTP_EVENT_STREAMS_PER_TENANT,
     },
     dataDir,
     databaseUrl,

@@ -158,7 +158,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       store,
       log,
       metrics,
-      limits: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min },
+      limits: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min, loginsPer15MinPerAddress: config.http.loginsPer15MinPerAddress },
       dialplans,
       liveView,
       providers,

@@ -60,7 +60,7 @@ function limitsOf(config: Config) {
       concurrentExecutions: config.dialplan.tenantConcurrency,
     },
     cdrRetentionDays: config.cdr.retentionDays,
-    portal: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min },
+    portal: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min, loginsPer15MinPerAddress: config.http.loginsPer15MinPerAddress },
   };
 }
 

@@ -38,6 +38,7 @@ function configFor(db: TestDatabase, sipPort: number, env: Record<string, string
     LOG_PRETTY: 'false',
     HTTP_SIGNUPS_PER_HOUR: '10000',
     HTTP_LOGINS_PER_15MIN: '10000',
+    HTTP_LOGINS_PER_15MIN_PER_ADDRESS: '10000',
     NODE_ID: 'test-node',
     // Test peers (sipp, providers) run on loopback, which tenants may not reach by default.
     DESTINATION_DENY: 'none',
