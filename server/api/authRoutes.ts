@@ -60,7 +60,7 @@ export function authRoutes(store: Store, limits: AuthLimits, log: Logger): Route
 
   r.post('/signup', signupLimit, async (req, res) => {
     const { email, password, country } = parse(signup, req.body);
-    const weak = passwordWeakness(password, [email, ...email.split(/[@.]/)]);
+    const weak = await passwordWeakness(password, [email, ...email.split(/[@.]/)]);
     if (weak) throw new HttpError(400, `password: ${weak}`, 'password');
     let user;
     try {
