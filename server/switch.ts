@@ -93,7 +93,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
     throw new ConfigError([`DATA_DIR: cannot keep the call record spool in ${spoolDir} (${err.message})`]);
   });
   const cdrWriter = startCdrWriter({ bus, sink: cdrSink, spool: cdrSpool, log: cdrLog, registry: metrics.registry });
-  const liveView = new LiveView(bus);
+  const liveView = new LiveView(bus, { maxListenersPerTenant: config.http.eventStreamsPerTenant });
   stops.unshift(() => liveView.stop(), () => cdrWriter.stop(), () => cdrSpool.stop());
   stops.unshift(startCdrRetention({ archive: store.cdrs, retentionDays: config.cdr.retentionDays, log: log.child({ subsystem: 'cdr' }) }));
   try {
