@@ -45,6 +45,13 @@ export interface Registration {
   nodeId: string;
 }
 
+/** `GET /registrations/summary`. */
+export interface RegistrationSummary {
+  bindings: number;
+  /** Enabled phones with at least one live registration. */
+  registeredAccounts: number;
+}
+
 export interface ProviderStatus {
   state: ProviderState;
   lastStatus: number | null;
