@@ -260,6 +260,8 @@ function ApiKeys() {
   );
 }
 
+const bytes = (n: number) => (n >= 1024 * 1024 ? `${n / (1024 * 1024)} MiB` : `${n / 1024} KiB`);
+
 function LimitsInForce() {
   const { limits, sip } = useSettings();
   const rows: Array<[string, string]> = [
@@ -275,6 +277,8 @@ function LimitsInForce() {
     ['Registration interval', `${limits.registration.minExpiresSeconds}–${limits.registration.maxExpiresSeconds} s`],
     ['Devices per phone', String(limits.registration.contactsPerAccount)],
     ['Call records kept', `${limits.cdrRetentionDays} days`],
+    ['Dialplan store', `${limits.store.keys.toLocaleString()} keys, ${bytes(limits.store.valueBytes)} a value, ${bytes(limits.store.totalBytes)} in all`],
+    ['Live views open at once', String(limits.eventStreams)],
     ['SIP domain', [sip.domain, ...sip.domainAliases].join(', ')],
     ['SIP proxy', `${sip.proxy.host}:${sip.proxy.port} (${sip.transports.map((t) => t.toUpperCase()).join(', ')})`],
     ['Digest algorithms offered', sip.digestAlgorithms.join(', ')],
