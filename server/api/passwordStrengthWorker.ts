@@ -6,7 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import * as common from '@zxcvbn-ts/language-common';
-import { STRENGTH_CHECKED_CHARS, type StrengthReply, type StrengthRequest } from './passwordStrength.ts';
+import { READY, STRENGTH_CHECKED_CHARS, type StrengthReply, type StrengthRequest } from './passwordStrength.ts';
 
 const zxcvbn = new ZxcvbnFactory({ dictionary: { ...common.dictionary }, graphs: common.adjacencyGraphs, maxLength: STRENGTH_CHECKED_CHARS });
 
@@ -14,3 +14,4 @@ parentPort!.on('message', (m: StrengthRequest) => {
   const reply: StrengthReply = { id: m.id, score: zxcvbn.check(m.password, m.context).score };
   parentPort!.postMessage(reply);
 });
+parentPort!.postMessage(READY);
