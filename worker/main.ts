@@ -66,10 +66,30 @@ function flush(): void {
   if (process.connected) process.send?.(batch);
 }
 
+/** How long a worker that reported a lost isolate waits for the report to be written before ending anyway. */
+const LOST_REPORT_MS = 2000;
+let ending = false;
+
+/**
+ * A tenant's isolate is beyond control (see SandboxEvents): only ending the process stops it. The
+ * dispatcher is told who caused it, with everything queued before, and then the worker ends
+ * itself with SIGKILL (`process.exit()` hangs once V8 has reported a catastrophic error).
+ */
+function lost(tenantId: string, kind: 'abort' | 'cpu', message: string): void {
+  if (ending) return;
+  ending = true;
+  const batch: FromWorker[] = [...outbox, { t: 'lost', tenantId, kind, message }];
+  outbox = [];
+  const end = () => process.kill(process.pid, 'SIGKILL');
+  setTimeout(end, LOST_REPORT_MS);
+  if (process.connected && process.send) process.send(batch, end);
+  else end();
+}
+
 function sandboxFor(tenantId: string): TenantSandbox {
   let sandbox = sandboxes.get(tenantId);
   if (!sandbox || !sandbox.usable) {
-    sandbox = new TenantSandbox(tenantId, config);
+    sandbox = new TenantSandbox(tenantId, config, { lost: (kind, message) => lost(tenantId, kind, message) });
     sandboxes.set(tenantId, sandbox);
     all.add(sandbox);
   }
@@ -168,7 +188,7 @@ setInterval(() => {
   // Reading every thread's schedstat costs ~0.1 ms: only worth it while something runs, which
   // includes code left behind by ended executions (an isolate whose CPU time moves).
   let advanced = false;
-  for (const sandbox of all) advanced = sandbox.cpuAdvanced() || advanced;
+  for (const sandbox of all) advanced = sandbox.cpuAdvanced() || sandbox.lingering || advanced;
   const threads = running.size > 0 || advanced ? sampleThreadCpu() : null;
   for (const sandbox of all) {
     if (threads) sandbox.checkCpu(threads);

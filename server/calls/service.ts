@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { selectDialplan, type CallOrigin } from '../dialplan/selection.ts';
+import { refusalReason } from '../dialplan/refusal.ts';
 import type { CallFacts, DialplanRunner, DialResult } from '../dialplan/types.ts';
 import type { RequestAuthenticator } from '../sip/authenticate.ts';
 import { headerText, parseUri, type SipRequest } from '../sip/message.ts';
@@ -448,7 +449,7 @@ export class CallService {
       ...(result.error ? { error: result.error.message } : {}),
     });
     if (call.finalSent) return;
-    if (result.outcome === 'rejected') call.reject(503, 'Too Many Concurrent Dialplans', 'dialplan-error');
+    if (result.outcome === 'rejected') call.reject(503, refusalReason(result.refusal), 'dialplan-error');
     else if (result.outcome !== 'completed' && result.outcome !== 'responded') {
       call.log.warn({ channelId: inbound.id, outcome: result.outcome, error: result.error?.message }, 'dialplan failed');
       call.reject(500, 'Dialplan Failed', 'dialplan-error');

@@ -90,8 +90,16 @@ export interface ExecutionError {
   column?: number;
 }
 
+/**
+ * Why an execution was refused before it ran: the tenant's dialplans are suspended (quarantine),
+ * the tenant has as many running as it may, the engine's queue is full, or the engine is stopping.
+ */
+export type RefusalKind = 'suspended' | 'tenant_limit' | 'overload' | 'unavailable';
+
 export interface ExecutionResult {
   outcome: ExecutionOutcome;
+  /** Set when `outcome` is `rejected`. */
+  refusal?: RefusalKind;
   error?: ExecutionError;
   actions: Action[];
   logs: LogLine[];
