@@ -36,8 +36,8 @@ type DisposeReason = 'timeout' | 'memory' | 'aborted' | 'idle';
 
 interface Stopping {
   since: ThreadCpu | null;
-  /** Null: any thread may be the isolate's. */
-  threads: ReadonlySet<number> | null;
+  /** The threads that ran the budget during the overrun: the isolate's is one of them. */
+  threads: ReadonlySet<number>;
 }
 
 const NEARLY_FULL_HEAP = 0.7;
@@ -82,10 +82,11 @@ const HEAP_SAMPLE_EVERY_TICK = 0.4;
  * dialplan waiting on a ringing dial was charged a heap sample every 100 ms and ended as a CPU
  * overrun after 30-60 s.
  *
- * Disposal does not stop native code (a regular expression runs to its end, seconds): a task
- * queued just before disposing settles only once the thread lets go of the isolate, and while it
- * has not, the watchdog keeps measuring; past LOST_AFTER_BUDGETS slices of one thread's CPU the
- * isolate is reported lost, and the worker ends itself. So does V8's catastrophic error.
+ * Disposal does not stop native code (a regular expression runs to its end, seconds): after an
+ * overrun, a task queued just before disposing settles only once the thread lets go of the
+ * isolate, and while it has not, the watchdog keeps measuring the threads that ran the overrun;
+ * past LOST_AFTER_BUDGETS more slices of one's CPU the isolate is reported lost, and the worker
+ * ends itself. So does V8's catastrophic error (one allocation beyond any heap).
  */
 export class TenantSandbox {
   private readonly isolate: ivm.Isolate;
@@ -98,10 +99,7 @@ export class TenantSandbox {
   private confirming = false;
   private lastCpu = 0n;
   private disposedFor: DisposeReason | null = null;
-  /**
-   * Disposed, but the isolate thread has not let go yet: threads' CPU at the first tick after, and
-   * for a CPU overrun the threads that ran the budget during the slice (the isolate's is one).
-   */
+  /** Disposed for a CPU overrun, but the isolate thread has not let go yet. */
   private stopping: Stopping | null = null;
   private lostReported = false;
   /** Last known heap use as a share of the limit, sampled by the watchdog between tasks. */
@@ -237,32 +235,37 @@ export class TenantSandbox {
   }
 
   /**
-   * Ending the isolate's work is confirmed by a task queued just before disposal, which settles
-   * once the isolate thread lets go (at once if nothing runs there).
+   * For a CPU overrun (`hotThreads` given), that the isolate's work ended is confirmed by a task
+   * queued just before disposal, which settles once the isolate thread lets go. Other disposals
+   * need no watching: nothing of the tenant's was found running (code left running is policed
+   * like any other, and reaches this as an overrun).
    */
-  dispose(reason: DisposeReason, hotThreads: ReadonlySet<number> | null = null): void {
+  dispose(reason: DisposeReason, hotThreads?: ReadonlySet<number>): void {
     if (this.isolate.isDisposed) return;
     this.disposedFor ??= reason;
     this.retiring = true;
-    const stopping: Stopping = { since: null, threads: hotThreads };
-    this.stopping = stopping;
-    const stopped = () => {
-      if (this.stopping === stopping) this.stopping = null;
-    };
-    this.isolate.getHeapStatistics().then(stopped, stopped);
+    if (hotThreads) {
+      const stopping: Stopping = { since: null, threads: hotThreads };
+      this.stopping = stopping;
+      const stopped = () => {
+        if (this.stopping === stopping) this.stopping = null;
+      };
+      this.isolate.getHeapStatistics().then(stopped, stopped);
+    }
     this.isolate.dispose();
   }
 
   /**
    * Disposed but still running: lost once one thread that could be the isolate's has burnt
-   * LOST_AFTER_BUDGETS more slices (if that was another tenant's, this one's would have let go).
+   * LOST_AFTER_BUDGETS more slices. (Were it another tenant's thread, this isolate's would have had
+   * the CPU to let go meanwhile: termination takes effect at once in JavaScript.)
    */
   private checkStopped(threads: ThreadCpu): void {
     const stopping = this.stopping;
     if (!stopping || this.confirming) return;
     stopping.since ??= threads;
     const limitMs = Math.max(LOST_AFTER_MIN_MS, LOST_AFTER_BUDGETS * this.config.cpuMsPerSlice);
-    if (busiestThreadMs(stopping.since, threads, stopping.threads ?? undefined) <= limitMs) return;
+    if (busiestThreadMs(stopping.since, threads, stopping.threads) <= limitMs) return;
     // As for overruns: confirmed after the event loop has delivered completions a late tick missed.
     this.confirming = true;
     setImmediate(() => {
