@@ -78,7 +78,14 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
   const locationJournal = await openLocationJournal(spoolDir, storeLog).catch((err: Error) => {
     throw new ConfigError([`DATA_DIR: cannot keep the registration journal in ${spoolDir} (${err.message})`]);
   });
-  const store = await Store.open(config.databaseUrl, { cipher: loadCredentialCipher(config, log), log: storeLog, registry: metrics.registry, locationJournal });
+  const store = await Store.open(config.databaseUrl, {
+    cipher: loadCredentialCipher(config, log),
+    log: storeLog,
+    registry: metrics.registry,
+    locationJournal,
+    localSnapshot: { dir: config.dataDir, nodeId: config.nodeId },
+  });
+  store.localSnapshot?.keepFresh(config.localDisk.snapshotIntervalMs);
   const sip = createSipService(config, store, log, metrics, options.authGuard, options.sipTimers);
   const bus = new EventBus(config.nodeId, (err, event) =>
     log.error({ err, eventType: event.type, tenantId: event.tenantId, callId: event.callId }, 'call event consumer failed'),

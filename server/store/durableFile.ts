@@ -52,11 +52,13 @@ export async function appendDurably(file: string, data: string): Promise<void> {
   }
 }
 
-/** Replaces `file` with `data` all at once (a temporary file, fsynced, renamed over it). */
-export async function replaceDurably(file: string, data: string): Promise<void> {
+/** Replaces `file` with `data` all at once (a temporary file, fsynced, renamed over it); a new file gets `mode`. */
+export async function replaceDurably(file: string, data: string, mode?: number): Promise<void> {
   const temporary = `${file}.new`;
-  const fh = await open(temporary, 'w');
+  const fh = await open(temporary, 'w', mode);
   try {
+    // A temporary file left by a crash keeps its old mode otherwise.
+    if (mode !== undefined) await fh.chmod(mode);
     await fh.writeFile(data);
     await fh.sync();
   } finally {
