@@ -5,7 +5,9 @@
  * it first renames the file being appended to (`cdrs.jsonl`) to `cdrs.draining.jsonl`, inserts that
  * file batch by batch and deletes it at the end. The store skips ids it already holds, so a crash
  * between an insert and the deletion only means the next start inserts those records again, as no-ops.
- * On open, a spool left by an earlier run is drained at once. See README.md ("Failure").
+ * On open, a spool left by an earlier run is drained at once. When the disk is full, appends go
+ * into the space set aside for them (spoolReserve.ts), drained after the files. See README.md
+ * ("Failure").
  */
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, stat } from 'node:fs/promises';

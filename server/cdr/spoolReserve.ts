@@ -1,6 +1,6 @@
 /**
  * Disk space set aside for call records, so that they reach the disk even when it is full: a file
- * of newlines (`cdrs.reserve.jsonl`, CDR_SPOOL_RESERVE_MB) written once, whose bytes records
+ * of newlines (`cdrs.reserve`, CDR_SPOOL_RESERVE_MB) written once, whose bytes records
  * overwrite in place when an append to the spool fails for lack of space. Overwriting blocks a
  * file already owns needs no new ones (true of ext4, xfs and tmpfs; not of copy-on-write file
  * systems such as btrfs or ZFS, where the reserve does not help).
@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { syncDir } from '../store/durableFile.ts';
 
-export const RESERVE_FILE = 'cdrs.reserve.jsonl';
+export const RESERVE_FILE = 'cdrs.reserve';
 const NEWLINE = 10;
 const CHUNK = 1024 * 1024;
 
