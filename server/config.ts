@@ -102,6 +102,9 @@ const schema = z
     CALLS_PER_MINUTE_PER_TENANT: positiveInt.default(60),
     SHUTDOWN_GRACE_SECONDS: positiveInt.default(30),
     CALL_STATE_PERSISTENCE: bool.prefault('true'),
+    LOCAL_SNAPSHOT_SECONDS: positiveInt.default(60),
+    CDR_SPOOL_RESERVE_MB: z.coerce.number().int().min(0).max(65536).default(16),
+    DATA_DIR_MIN_FREE_MB: z.coerce.number().int().min(0).default(16),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.optional(),
   })
@@ -182,6 +185,12 @@ export interface Config {
   dialplan: Pick<DialplanLimits, ConfiguredDialplanLimit> & { workers: number; workerRssBytes: number };
   /** Call records older than this are purged (in small batches, hourly). */
   cdr: { retentionDays: number };
+  /**
+   * What the node keeps on its own disk (DATA_DIR) to ride out failures: how often the sealed
+   * snapshot of what it serves without the database is refreshed, the space pre-allocated for
+   * call records the database does not take, and the free space below which it is not ready.
+   */
+  localDisk: { snapshotIntervalMs: number; spoolReserveBytes: number; minFreeBytes: number };
 }
 
 export class ConfigError extends Error {
@@ -282,6 +291,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       workerRssBytes: c.DIALPLAN_WORKER_RSS_MB * 1024 * 1024,
     },
     cdr: { retentionDays: c.CDR_RETENTION_DAYS },
+    localDisk: {
+      snapshotIntervalMs: c.LOCAL_SNAPSHOT_SECONDS * 1000,
+      spoolReserveBytes: c.CDR_SPOOL_RESERVE_MB * 1024 * 1024,
+      minFreeBytes: c.DATA_DIR_MIN_FREE_MB * 1024 * 1024,
+    },
   };
 }
 

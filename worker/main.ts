@@ -202,6 +202,11 @@ setInterval(() => {
 
 // Without its dispatcher a worker has no purpose; SIGKILL avoids exit-time crashes in isolated-vm.
 process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+// Stop signals are the switch's to act on. A signal to the process group (Ctrl-C at a terminal,
+// `kill -- -PGID`, systemd's KillMode=control-group) reaches the workers too, and a worker that
+// died of it would fail the calls the switch's graceful stop is letting finish. The switch ends
+// its workers itself (the disconnect above, or SIGKILL).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => {});
 
 // The first time-zone lookup loads ICU data (~20 ms of CPU): pay it here, not in a tenant's slice.
 new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', timeZoneName: 'longOffset' }).formatToParts(new Date());
