@@ -124,7 +124,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       recycle: { rssBytes: workerRssBytes },
     });
     stops.unshift(() => dialplans.stop());
-    const destinations = new DestinationPolicy(config.deniedDestinations);
+    const destinations = new DestinationPolicy(config.deniedDestinations, config.allowedDestinations);
     // The agent sends through the stack, which is started below; its first REGISTERs wait on timers.
     const providers = await startProviderService({
       directory: store.providers,
@@ -141,11 +141,10 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       {
         domain: config.sip.domain,
         maxCallMs: config.calls.maxSeconds * 1000,
-        tenantCallLimit: config.calls.tenantLimit,
-        tenantCallsPerMinute: config.calls.tenantPerMinute,
+        limits: config.calls.limits,
         refused: metrics.callsRefused,
         providers: providers.calls,
-        policy: destinations,
+        hops: { resolver: providers.calls.resolver, policy: destinations },
       },
       sip.stack,
       store,

@@ -17,6 +17,8 @@ export interface CallFacts {
   account?: string;
   /** The provider (trunk) the call arrived from, if any. */
   provider?: string;
+  /** This execution routes a transfer (REFER) of an answered call: its channels, by id. */
+  transfer?: { transferer: string; transferee: string };
 }
 
 export interface ExecutionRequest {

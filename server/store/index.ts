@@ -89,6 +89,7 @@ function createCaches(log: Logger, registry: Registry | undefined): Caches {
     providers: {
       byLine: new ReadThroughCache({ name: 'providers-by-line', ...CACHES.providers, ...common }),
       byName: new ReadThroughCache({ name: 'providers-by-name', ...CACHES.providers, ...common }),
+      byNumber: new ReadThroughCache({ name: 'providers-by-number', ...CACHES.providers, ...common }),
       withSources: new ReadThroughCache({ name: 'providers-by-source', ...CACHES.providers, ...common }),
       sealed: new ReadThroughCache({ name: 'provider-secrets', ...CACHES.providers, ...common }),
     },
