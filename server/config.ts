@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import type { CallLimits } from './calls/callBudgets.ts';
 import type { ConfiguredDialplanLimit, DialplanLimits } from './dialplan/options.ts';
 import { DEFAULT_DENIED_DESTINATIONS, parseDeniedRanges } from './sip/destinationPolicy.ts';
 
@@ -83,6 +84,17 @@ const schema = z
         }
         return r;
       }),
+    DESTINATION_ALLOW: z
+      .string()
+      .default('none')
+      .transform((t, ctx) => {
+        const r = parseDeniedRanges(t);
+        if (typeof r === 'string') {
+          ctx.addIssue({ code: 'custom', message: r });
+          return z.NEVER;
+        }
+        return r;
+      }),
     DNS_TIMEOUT_MS: positiveInt.default(2000),
     PROVIDER_RETRY_MIN_SECONDS: positiveInt.default(30),
     PROVIDER_RETRY_MAX_SECONDS: positiveInt.default(1800),
@@ -102,8 +114,14 @@ const schema = z
     CALL_MAX_SECONDS: positiveInt.default(4 * 3600),
     CALLS_PER_TENANT: positiveInt.default(20),
     CALLS_PER_MINUTE_PER_TENANT: positiveInt.default(60),
+    STRANGER_CALLS_PER_TENANT: positiveInt.default(10),
+    STRANGER_CALLS_PER_SOURCE: positiveInt.default(5),
+    SIP_INVITES_PER_MINUTE_PER_SOURCE: positiveInt.default(60),
     SHUTDOWN_GRACE_SECONDS: positiveInt.default(30),
     CALL_STATE_PERSISTENCE: bool.prefault('true'),
+    LOCAL_SNAPSHOT_SECONDS: positiveInt.default(60),
+    CDR_SPOOL_RESERVE_MB: z.coerce.number().int().min(0).max(65536).default(16),
+    DATA_DIR_MIN_FREE_MB: z.coerce.number().int().min(0).default(16),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.optional(),
   })
@@ -180,8 +198,10 @@ export interface Config {
   credentials: { key: string | null; keyFile: string };
   /** Resolvers for provider hosts (`host:port`, comma-separated); empty means the system's. */
   dns: { servers: string[]; timeoutMs: number };
-  /** Address ranges dialplans and providers may not send SIP to (the switch's own network). */
+  /** Address ranges dialplans, transfers and providers may not send SIP to (the switch's own network). */
   deniedDestinations: string[];
+  /** Ranges opened again inside the denied ones (a private deployment's own PBXs and carriers). */
+  allowedDestinations: string[];
   providers: { retryMinMs: number; retryMaxMs: number; nxdomainDisableMs: number; perTenant: number; pingIntervalMs: number };
   nodeId: string;
   log: { level: string; pretty: boolean };
@@ -189,11 +209,17 @@ export interface Config {
    * `shutdownGraceMs`: how long calls being set up may take to finish when the node is stopped.
    * `persistState`: whether live calls are written for a restart to resume (off only to measure its cost).
    */
-  calls: { maxSeconds: number; tenantLimit: number; tenantPerMinute: number; shutdownGraceMs: number; persistState: boolean };
+  calls: { maxSeconds: number; limits: CallLimits; shutdownGraceMs: number; persistState: boolean };
   /** The dialplan runner's limits that are settings; the others keep the runner's defaults. */
   dialplan: Pick<DialplanLimits, ConfiguredDialplanLimit> & { workers: number; workerRssBytes: number };
   /** Call records older than this are purged (in small batches, hourly). */
   cdr: { retentionDays: number };
+  /**
+   * What the node keeps on its own disk (DATA_DIR) to ride out failures: how often the sealed
+   * snapshot of what it serves without the database is refreshed, the space pre-allocated for
+   * call records the database does not take, and the free space below which it is not ready.
+   */
+  localDisk: { snapshotIntervalMs: number; spoolReserveBytes: number; minFreeBytes: number };
 }
 
 export class ConfigError extends Error {
@@ -267,6 +293,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secretKey: c.SECRET_KEY ?? null,
     credentials: { key: c.CREDENTIALS_KEY ?? null, keyFile: path.resolve(c.CREDENTIALS_KEY_FILE ?? path.join(dataDir, 'credentials.key')) },
     deniedDestinations: c.DESTINATION_DENY,
+    allowedDestinations: c.DESTINATION_ALLOW,
     dns: { servers: c.DNS_SERVERS.split(',').map((s) => s.trim()).filter(Boolean), timeoutMs: c.DNS_TIMEOUT_MS },
     providers: {
       retryMinMs: c.PROVIDER_RETRY_MIN_SECONDS * 1000,
@@ -279,8 +306,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     log: { level: c.LOG_LEVEL, pretty: c.LOG_PRETTY ?? Boolean(process.stdout.isTTY) },
     calls: {
       maxSeconds: c.CALL_MAX_SECONDS,
-      tenantLimit: c.CALLS_PER_TENANT,
-      tenantPerMinute: c.CALLS_PER_MINUTE_PER_TENANT,
+      limits: {
+        perTenant: c.CALLS_PER_TENANT,
+        perMinute: c.CALLS_PER_MINUTE_PER_TENANT,
+        strangersPerTenant: c.STRANGER_CALLS_PER_TENANT,
+        strangersPerSource: c.STRANGER_CALLS_PER_SOURCE,
+        invitesPerMinutePerSource: c.SIP_INVITES_PER_MINUTE_PER_SOURCE,
+      },
       shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000,
       persistState: c.CALL_STATE_PERSISTENCE,
     },
@@ -296,6 +328,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       workerRssBytes: c.DIALPLAN_WORKER_RSS_MB * 1024 * 1024,
     },
     cdr: { retentionDays: c.CDR_RETENTION_DAYS },
+    localDisk: {
+      snapshotIntervalMs: c.LOCAL_SNAPSHOT_SECONDS * 1000,
+      spoolReserveBytes: c.CDR_SPOOL_RESERVE_MB * 1024 * 1024,
+      minFreeBytes: c.DATA_DIR_MIN_FREE_MB * 1024 * 1024,
+    },
   };
 }
 

@@ -1,6 +1,7 @@
-/** `npm start`: validates the configuration, starts the switch, stops it cleanly on SIGTERM/SIGINT. */
+/** `npm start`: validates the configuration, starts the switch, stops it cleanly on SIGTERM/SIGINT (stopSignals.ts). */
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './observability/log.ts';
+import { onStopSignals, SAME_REQUEST_MS } from './stopSignals.ts';
 import { startSwitch } from './switch.ts';
 
 async function main(): Promise<void> {
@@ -33,25 +34,29 @@ async function main(): Promise<void> {
     { sip: bound, advertised, domain: config.sip.domain, portal: running.httpUrl, nodeId: config.nodeId },
     `switch ready: SIP on ${bound} (UDP and TCP)${advertised === bound ? '' : `, advertised as ${advertised}`}, domain ${config.sip.domain}, portal ${running.httpUrl}`,
   );
-  let stopping = false;
   const shutdown = async (signal: string) => {
-    if (stopping) {
-      log.warn(`${signal} again: exiting now`);
+    log.info(`${signal}: refusing new calls, letting calls being set up finish (${signal} again, ${SAME_REQUEST_MS / 1000} s or more after this one, forces the exit)`);
+    const force = setTimeout(() => {
+      log.error({ exitCode: 1, graceMs: config.calls.shutdownGraceMs }, 'the graceful stop did not finish in time: exiting now');
+      log.flush();
       process.exit(1);
-    }
-    stopping = true;
-    log.info(`${signal}: refusing new calls, letting calls being set up finish (a second ${signal} forces it)`);
-    const force = setTimeout(() => process.exit(1), config.calls.shutdownGraceMs + 10_000).unref();
+    }, config.calls.shutdownGraceMs + 10_000).unref();
     await running.drain(Date.now() + config.calls.shutdownGraceMs);
     log.info('stopping');
     await running.stop();
     clearTimeout(force);
-    log.info('stopped');
+    log.info({ exitCode: 0 }, 'stopped');
     log.flush();
     process.exit(0);
   };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  onStopSignals(log, {
+    stop: (signal) => void shutdown(signal),
+    force: (signal) => {
+      log.warn({ exitCode: 1 }, `${signal} again: exiting now`);
+      log.flush();
+      process.exit(1);
+    },
+  });
 }
 
 void main();

@@ -14,6 +14,7 @@ import type { AuthGuardOptions } from './sip/authGuard.ts';
 import type { SipTimers } from './sip/clientTransactions.ts';
 import { Store } from './store/index.ts';
 import { openLocationJournal } from './store/locationJournal.ts';
+import { startDataDirHealth } from './store/dataDirHealth.ts';
 import { startDialplanRunner, type PooledDialplanRunner } from './dialplan/runner.ts';
 import { EventBus } from './calls/events.ts';
 import { CallService } from './calls/service.ts';
@@ -78,7 +79,14 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
   const locationJournal = await openLocationJournal(spoolDir, storeLog).catch((err: Error) => {
     throw new ConfigError([`DATA_DIR: cannot keep the registration journal in ${spoolDir} (${err.message})`]);
   });
-  const store = await Store.open(config.databaseUrl, { cipher: loadCredentialCipher(config, log), log: storeLog, registry: metrics.registry, locationJournal });
+  const store = await Store.open(config.databaseUrl, {
+    cipher: loadCredentialCipher(config, log),
+    log: storeLog,
+    registry: metrics.registry,
+    locationJournal,
+    localSnapshot: { dir: config.dataDir, nodeId: config.nodeId },
+  });
+  store.localSnapshot?.keepFresh(config.localDisk.snapshotIntervalMs);
   const sip = createSipService(config, store, log, metrics, options.authGuard, options.sipTimers);
   const bus = new EventBus(config.nodeId, (err, event) =>
     log.error({ err, eventType: event.type, tenantId: event.tenantId, callId: event.callId }, 'call event consumer failed'),
@@ -88,7 +96,17 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
   const cdrLog = log.child({ subsystem: 'cdr' });
   // A database that hangs is treated like one that refuses: the batch goes to the spool.
   const cdrSink = withInsertDeadline(store.cdrs, 20_000);
-  const cdrSpool = await openCdrSpool({ dir: spoolDir, sink: cdrSink, log: cdrLog, registry: metrics.registry }).catch(async (err: Error) => {
+  const dataDirHealth = startDataDirHealth({ dir: config.dataDir, minFreeBytes: config.localDisk.minFreeBytes, log: storeLog, registry: metrics.registry });
+  stops.push(() => dataDirHealth.stop());
+  const cdrSpool = await openCdrSpool({
+    dir: spoolDir,
+    sink: cdrSink,
+    log: cdrLog,
+    registry: metrics.registry,
+    reserveBytes: config.localDisk.spoolReserveBytes,
+    onDiskFailure: (err, what) => dataDirHealth.reportFailure(err, what),
+  }).catch(async (err: Error) => {
+    dataDirHealth.stop();
     await store.close();
     throw new ConfigError([`DATA_DIR: cannot keep the call record spool in ${spoolDir} (${err.message})`]);
   });
@@ -106,7 +124,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       recycle: { rssBytes: workerRssBytes },
     });
     stops.unshift(() => dialplans.stop());
-    const destinations = new DestinationPolicy(config.deniedDestinations);
+    const destinations = new DestinationPolicy(config.deniedDestinations, config.allowedDestinations);
     // The agent sends through the stack, which is started below; its first REGISTERs wait on timers.
     const providers = await startProviderService({
       directory: store.providers,
@@ -123,11 +141,10 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       {
         domain: config.sip.domain,
         maxCallMs: config.calls.maxSeconds * 1000,
-        tenantCallLimit: config.calls.tenantLimit,
-        tenantCallsPerMinute: config.calls.tenantPerMinute,
+        limits: config.calls.limits,
         refused: metrics.callsRefused,
         providers: providers.calls,
-        policy: destinations,
+        hops: { resolver: providers.calls.resolver, policy: destinations },
       },
       sip.stack,
       store,
@@ -163,9 +180,10 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       liveView,
       providers,
       sipPort: sip.stack.port,
+      // Ready: the database answers and this node can persist to its data directory.
       ready: async () => {
         await store.ping();
-        return true;
+        return dataDirHealth.canPersist;
       },
     });
     const server = await new Promise<Server>((resolve, reject) => {

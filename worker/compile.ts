@@ -29,6 +29,14 @@ export const SCRIPT_ORIGIN = { filename: DIALPLAN_FILENAME, lineOffset: -1 } as 
 const MAX_EXPORTS = 32;
 
 /**
+ * A dialplan that could never handle a call is refused as well, so that saving one cannot leave a
+ * tenant with every call failing: an empty source, or one without a default export. (A default
+ * export that is not a function, `export default 42`, shows only when the top level runs.)
+ */
+const EMPTY = 'the dialplan is empty: it must export a default function, e.g. export default async function (call) { … }';
+const NO_DEFAULT_EXPORT = 'a dialplan must export a default function: export default async function (call) { … }';
+
+/**
  * Turns tenant dialplans (ES modules by contract: `export default async function (call) {…}`)
  * into classic scripts, and syntax-checks them, in an isolate of its own: parsing runs no tenant
  * code, so one isolate serves every tenant, and it is replaced if a source exhausts it.
@@ -66,6 +74,7 @@ export class Compiler {
   }
 
   private async prepareNow(source: string): Promise<Prepared> {
+    if (source.trim() === '') return { ok: false, message: EMPTY, line: 1, column: 1 };
     if (!this.isolate || this.isolate.isDisposed) this.isolate = new ivm.Isolate({ memoryLimit: this.heapMb });
     const isolate = this.isolate;
     let module: ivm.Module;
@@ -82,13 +91,16 @@ export class Compiler {
     }
 
     let code = source;
-    let binding = 'undefined';
+    let binding: string | null = null;
     for (let exports = 0; ; exports++) {
       let failure: Prepared & { ok: false };
       try {
-        const script = await isolate.compileScript(WRAPPER_HEAD + code + wrapperTail(binding), SCRIPT_ORIGIN);
+        const prepared = WRAPPER_HEAD + code + wrapperTail(binding ?? 'undefined');
+        const script = await isolate.compileScript(prepared, SCRIPT_ORIGIN);
         script.release();
-        return { ok: true, code: WRAPPER_HEAD + code + wrapperTail(binding), lines: source.split(LINE_TERMINATOR).length };
+        // Syntax errors first: they say more than a missing export.
+        if (binding === null) return { ok: false, message: NO_DEFAULT_EXPORT, line: 1, column: 1 };
+        return { ok: true, code: prepared, lines: source.split(LINE_TERMINATOR).length };
       } catch (err) {
         failure = compileError(err);
       }

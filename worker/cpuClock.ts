@@ -67,8 +67,15 @@ function threadCpuMs(id: number): number | null {
  * after it, so all of its CPU counts: isolated-vm runs an isolate on a new, short-lived thread
  * when its pool threads are all busy, and a busy loop that landed on one was never stopped.
  */
-export function busiestThreadMs(since: ThreadCpu, now: ThreadCpu): number {
+export function busiestThreadMs(since: ThreadCpu, now: ThreadCpu, among?: ReadonlySet<number>): number {
   let most = 0;
-  for (const [tid, ms] of now) most = Math.max(most, ms - (since.get(tid) ?? 0));
+  for (const [tid, ms] of now) if (!among || among.has(tid)) most = Math.max(most, ms - (since.get(tid) ?? 0));
   return most;
+}
+
+/** The threads that ran more than `budgetMs` between two samples (counted as in `busiestThreadMs`). */
+export function threadsOver(since: ThreadCpu, now: ThreadCpu, budgetMs: number): Set<number> {
+  const over = new Set<number>();
+  for (const [tid, ms] of now) if (ms - (since.get(tid) ?? 0) > budgetMs) over.add(tid);
+  return over;
 }

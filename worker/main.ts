@@ -66,10 +66,30 @@ function flush(): void {
   if (process.connected) process.send?.(batch);
 }
 
+/** How long a worker that reported a lost isolate waits for the report to be written before ending anyway. */
+const LOST_REPORT_MS = 2000;
+let ending = false;
+
+/**
+ * A tenant's isolate is beyond control (see SandboxEvents): only ending the process stops it. The
+ * dispatcher is told who caused it, with everything queued before, and then the worker ends
+ * itself with SIGKILL (`process.exit()` hangs once V8 has reported a catastrophic error).
+ */
+function lost(tenantId: string, kind: 'abort' | 'cpu', message: string): void {
+  if (ending) return;
+  ending = true;
+  const batch: FromWorker[] = [...outbox, { t: 'lost', tenantId, kind, message }];
+  outbox = [];
+  const end = () => process.kill(process.pid, 'SIGKILL');
+  setTimeout(end, LOST_REPORT_MS);
+  if (process.connected && process.send) process.send(batch, end);
+  else end();
+}
+
 function sandboxFor(tenantId: string): TenantSandbox {
   let sandbox = sandboxes.get(tenantId);
   if (!sandbox || !sandbox.usable) {
-    sandbox = new TenantSandbox(tenantId, config);
+    sandbox = new TenantSandbox(tenantId, config, { lost: (kind, message) => lost(tenantId, kind, message) });
     sandboxes.set(tenantId, sandbox);
     all.add(sandbox);
   }
@@ -168,7 +188,7 @@ setInterval(() => {
   // Reading every thread's schedstat costs ~0.1 ms: only worth it while something runs, which
   // includes code left behind by ended executions (an isolate whose CPU time moves).
   let advanced = false;
-  for (const sandbox of all) advanced = sandbox.cpuAdvanced() || advanced;
+  for (const sandbox of all) advanced = sandbox.cpuAdvanced() || sandbox.lingering || advanced;
   const threads = running.size > 0 || advanced ? sampleThreadCpu() : null;
   for (const sandbox of all) {
     if (threads) sandbox.checkCpu(threads);
@@ -182,6 +202,11 @@ setInterval(() => {
 
 // Without its dispatcher a worker has no purpose; SIGKILL avoids exit-time crashes in isolated-vm.
 process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+// Stop signals are the switch's to act on. A signal to the process group (Ctrl-C at a terminal,
+// `kill -- -PGID`, systemd's KillMode=control-group) reaches the workers too, and a worker that
+// died of it would fail the calls the switch's graceful stop is letting finish. The switch ends
+// its workers itself (the disconnect above, or SIGKILL).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => {});
 
 // The first time-zone lookup loads ICU data (~20 ms of CPU): pay it here, not in a tenant's slice.
 new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', timeZoneName: 'longOffset' }).formatToParts(new Date());

@@ -52,6 +52,11 @@ export type FromWorker =
   /** `argsJson` comes from tenant code: the server validates it before acting. */
   | { t: 'host-call'; id: string; callId: number; op: HostOp; argsJson: string }
   | { t: 'log'; id: string; level: WorkerLogLevel; message: string }
+  /**
+   * This tenant's code put its isolate beyond control: V8 gave up on it (`abort`) or it ran on in
+   * native code after disposal (`cpu`). The worker ends itself right after sending this.
+   */
+  | { t: 'lost'; tenantId: string; kind: 'abort' | 'cpu'; message: string }
   | {
       t: 'done';
       id: string;

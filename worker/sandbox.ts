@@ -1,5 +1,5 @@
 import ivm from 'isolated-vm';
-import { busiestThreadMs, type ThreadCpu } from './cpuClock.ts';
+import { busiestThreadMs, threadsOver, type ThreadCpu } from './cpuClock.ts';
 import { locate, SCRIPT_ORIGIN } from './compile.ts';
 import { executable, SETUP_GLOBAL } from './prelude.ts';
 import type { HostOp, RunMessage, WorkerConfig, WorkerLogLevel, WorkerOutcome } from './protocol.ts';
@@ -16,6 +16,16 @@ export interface ExecutionIo {
   log(level: WorkerLogLevel, message: string): void;
 }
 
+/** What a sandbox tells its worker about faults that only ending the process can contain. */
+export interface SandboxEvents {
+  /**
+   * This tenant's code left the isolate beyond control: V8 gave up on it (`abort`, e.g. one
+   * allocation larger than any heap), or it kept running in native code after being disposed
+   * (`cpu`, e.g. a regular expression with tens of thousands of groups).
+   */
+  lost(kind: 'abort' | 'cpu', message: string): void;
+}
+
 export interface ExecutionReport {
   outcome: WorkerOutcome;
   error?: { message: string; line?: number; column?: number };
@@ -24,7 +34,20 @@ export interface ExecutionReport {
 
 type DisposeReason = 'timeout' | 'memory' | 'aborted' | 'idle';
 
+interface Stopping {
+  since: ThreadCpu | null;
+  /** The threads that ran the budget during the overrun: the isolate's is one of them. */
+  threads: ReadonlySet<number>;
+}
+
 const NEARLY_FULL_HEAP = 0.7;
+/**
+ * After a disposal, CPU (ms) one thread may still burn before the isolate counts as lost, as a
+ * share of the slice budget: termination takes effect at V8's next interrupt check, microseconds
+ * for JavaScript, but never inside a regular expression's compilation or match.
+ */
+const LOST_AFTER_BUDGETS = 2;
+const LOST_AFTER_MIN_MS = 100;
 const HEAP_SAMPLE_MS = 100;
 /** Past this share of the limit the heap is sampled on every watchdog tick. */
 const HEAP_SAMPLE_EVERY_TICK = 0.4;
@@ -51,6 +74,19 @@ const HEAP_SAMPLE_EVERY_TICK = 0.4;
  * thread gets that much CPU in so short a time, which is exactly when false alarms came. The sum
  * over threads, or the process's CPU, would not do: with several tenants busy at once they pass
  * the budget together while each isolate is well within it.
+ *
+ * The worker's own work on the isolate (heap samples, contexts made ahead, compiles) runs on the
+ * isolate thread too and advances `cpuTime`: each such task ends a slice when it completes. Tasks
+ * run one at a time and tenant code gives the thread back only by calling the host (which ends a
+ * slice as well) or by finishing, so nothing of the tenant's is forgiven that way; without it, a
+ * dialplan waiting on a ringing dial was charged a heap sample every 100 ms and ended as a CPU
+ * overrun after 30-60 s.
+ *
+ * Disposal does not stop native code (a regular expression runs to its end, seconds): after an
+ * overrun, a task queued just before disposing settles only once the thread lets go of the
+ * isolate, and while it has not, the watchdog keeps measuring the threads that ran the overrun;
+ * past LOST_AFTER_BUDGETS more slices of one's CPU the isolate is reported lost, and the worker
+ * ends itself. So does V8's catastrophic error (one allocation beyond any heap).
  */
 export class TenantSandbox {
   private readonly isolate: ivm.Isolate;
@@ -63,6 +99,9 @@ export class TenantSandbox {
   private confirming = false;
   private lastCpu = 0n;
   private disposedFor: DisposeReason | null = null;
+  /** Disposed for a CPU overrun, but the isolate thread has not let go yet. */
+  private stopping: Stopping | null = null;
+  private lostReported = false;
   /** Last known heap use as a share of the limit, sampled by the watchdog between tasks. */
   private heapShare = 0;
   private heapSampling = false;
@@ -83,8 +122,11 @@ export class TenantSandbox {
   constructor(
     readonly tenantId: string,
     private readonly config: WorkerConfig,
+    private readonly events: SandboxEvents,
   ) {
-    this.isolate = new ivm.Isolate({ memoryLimit: config.heapMb });
+    // Called on the main thread while the isolate's thread sleeps forever holding its lock (see
+    // isolated-vm's OOMErrorCallback); without it V8 aborts the whole process.
+    this.isolate = new ivm.Isolate({ memoryLimit: config.heapMb, onCatastrophicError: (message) => this.lose('abort', message) });
   }
 
   get usable(): boolean {
@@ -95,8 +137,20 @@ export class TenantSandbox {
     return this.live.size;
   }
 
+  /** Disposed, and its thread has let go of it. */
   get disposed(): boolean {
-    return this.isolate.isDisposed;
+    return this.isolate.isDisposed && this.stopping === null;
+  }
+
+  /** Disposed while its thread may still be running it: the watchdog keeps measuring. */
+  get lingering(): boolean {
+    return this.stopping !== null;
+  }
+
+  private lose(kind: 'abort' | 'cpu', message: string): void {
+    if (this.lostReported) return;
+    this.lostReported = true;
+    this.events.lost(kind, message);
   }
 
   /** Whether the isolate used CPU since the last call: the watchdog's cheap test before sampling threads. */
@@ -127,7 +181,7 @@ export class TenantSandbox {
     if (this.heapShare < HEAP_SAMPLE_EVERY_TICK && now - this.heapSampledAt < HEAP_SAMPLE_MS) return;
     this.heapSampling = true;
     this.heapSampledAt = now;
-    this.isolate.getHeapStatistics().then(
+    this.ownTask(this.isolate.getHeapStatistics()).then(
       (s) => {
         this.heapShare = s.used_heap_size / s.heap_size_limit;
         this.heapBytes = s.total_heap_size + s.externally_allocated_size;
@@ -135,6 +189,15 @@ export class TenantSandbox {
       },
       () => {},
     );
+  }
+
+  /** Work of the worker's own on the isolate thread: once it is done, what ran before is accounted for. */
+  private ownTask<T>(task: Promise<T>): Promise<T> {
+    const mark = () => {
+      if (!this.isolate.isDisposed) this.markSliceStart();
+    };
+    task.then(mark, mark);
+    return task;
   }
 
   /**
@@ -148,6 +211,7 @@ export class TenantSandbox {
    * are settled) otherwise kept a core busy until the isolate went idle, 60 s later.
    */
   checkCpu(threads: ThreadCpu): void {
+    if (this.stopping) return this.checkStopped(threads);
     if (this.isolate.isDisposed || this.confirming) return;
     this.sliceCpuBaseline ??= threads;
     if (!this.overBudget(threads)) {
@@ -155,11 +219,12 @@ export class TenantSandbox {
       return;
     }
     const suspected = this.sliceSeq;
+    const hot = threadsOver(this.sliceCpuBaseline ?? threads, threads, this.config.cpuMsPerSlice);
     this.confirming = true;
     setImmediate(() => {
       this.confirming = false;
       if (this.sliceSeq !== suspected || this.isolate.isDisposed) return;
-      this.dispose(this.heapShare > NEARLY_FULL_HEAP ? 'memory' : 'timeout');
+      this.dispose(this.heapShare > NEARLY_FULL_HEAP ? 'memory' : 'timeout', hot);
     });
   }
 
@@ -169,11 +234,45 @@ export class TenantSandbox {
     return sliceMs > budgetMs && busiestThreadMs(this.sliceCpuBaseline ?? threads, threads) > budgetMs;
   }
 
-  dispose(reason: DisposeReason): void {
+  /**
+   * For a CPU overrun (`hotThreads` given), that the isolate's work ended is confirmed by a task
+   * queued just before disposal, which settles once the isolate thread lets go. Other disposals
+   * need no watching: nothing of the tenant's was found running (code left running is policed
+   * like any other, and reaches this as an overrun).
+   */
+  dispose(reason: DisposeReason, hotThreads?: ReadonlySet<number>): void {
     if (this.isolate.isDisposed) return;
     this.disposedFor ??= reason;
     this.retiring = true;
+    if (hotThreads) {
+      const stopping: Stopping = { since: null, threads: hotThreads };
+      this.stopping = stopping;
+      const stopped = () => {
+        if (this.stopping === stopping) this.stopping = null;
+      };
+      this.isolate.getHeapStatistics().then(stopped, stopped);
+    }
     this.isolate.dispose();
+  }
+
+  /**
+   * Disposed but still running: lost once one thread that could be the isolate's has burnt
+   * LOST_AFTER_BUDGETS more slices. (Were it another tenant's thread, this isolate's would have had
+   * the CPU to let go meanwhile: termination takes effect at once in JavaScript.)
+   */
+  private checkStopped(threads: ThreadCpu): void {
+    const stopping = this.stopping;
+    if (!stopping || this.confirming) return;
+    stopping.since ??= threads;
+    const limitMs = Math.max(LOST_AFTER_MIN_MS, LOST_AFTER_BUDGETS * this.config.cpuMsPerSlice);
+    if (busiestThreadMs(stopping.since, threads, stopping.threads) <= limitMs) return;
+    // As for overruns: confirmed after the event loop has delivered completions a late tick missed.
+    this.confirming = true;
+    setImmediate(() => {
+      this.confirming = false;
+      if (this.stopping !== stopping) return;
+      this.lose('cpu', `CPU budget exceeded: more than ${this.config.cpuMsPerSlice} ms without yielding, in code that could not be interrupted`);
+    });
   }
 
   /**
@@ -199,7 +298,7 @@ export class TenantSandbox {
       // Set-up runs on the isolate thread too; each finished step ends a slice, so neither this
       // execution nor a concurrent one of the tenant is charged for the host's own work.
       // Taken before the first await: a context must never serve two executions.
-      const fresh = this.spare ?? this.isolate.createContext();
+      const fresh = this.spare ?? this.ownTask(this.isolate.createContext());
       this.spare = null;
       context = await fresh;
       host = new ivm.Reference((op: HostOp | 'log', argsJsonOrLevel: string, message?: string) => {
@@ -242,7 +341,7 @@ export class TenantSandbox {
    */
   private prepareSpare(): void {
     if (this.spare || !this.usable) return;
-    const spare = this.isolate.createContext();
+    const spare = this.ownTask(this.isolate.createContext());
     spare.catch(() => {});
     this.spare = spare;
   }
@@ -253,7 +352,7 @@ export class TenantSandbox {
       this.scripts.delete(hash);
     } else {
       const limits = { maxHostOps: MAX_HOST_OPS, maxLogLines: this.config.maxLogLines, maxLogChars: this.config.maxLogChars };
-      script = this.isolate.compileScript(executable(code, limits), SCRIPT_ORIGIN);
+      script = this.ownTask(this.isolate.compileScript(executable(code, limits), SCRIPT_ORIGIN));
       // A failed compile is not kept: the next execution tries again.
       script.catch(() => this.scripts.get(hash) === script && this.scripts.delete(hash));
       if (this.scripts.size >= SCRIPTS_PER_ISOLATE) {

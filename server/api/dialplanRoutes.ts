@@ -18,6 +18,7 @@ const source = z
   .refine((s) => Buffer.byteLength(s) <= MAX_SOURCE_BYTES, `must be at most ${MAX_SOURCE_BYTES / 1024} KiB`);
 
 const createBody = z.strictObject({ name: dialplanName, source });
+const compileBody = z.strictObject({ source });
 const putBody = z.strictObject({ source });
 const restoreBody = z.strictObject({ version: z.number().int().positive() });
 const nameParam = z.strictObject({ name: dialplanName });
@@ -49,16 +50,26 @@ const simulateBody = z.strictObject({
   source: source.optional(),
 });
 
-/** Compiles in a sandbox worker; a syntax error is a 400 that says where. */
-async function checkCompiles(runner: DialplanRunner, src: string): Promise<void> {
+/**
+ * Compiles in a sandbox worker; a source that cannot run (a syntax error, empty, no default
+ * export) is a 400 that says where. Every path that makes a version current goes through this,
+ * so a tenant's current dialplan is always one that compiled.
+ */
+async function checkCompiles(runner: DialplanRunner, src: string, what = 'source'): Promise<void> {
   const r = await runner.compile(src);
   if (!r.ok) {
-    throw new HttpError(400, `source: line ${r.line}, column ${r.column}: ${r.message}`, 'source', {
+    throw new HttpError(400, `${what}: line ${r.line}, column ${r.column}: ${r.message}`, 'source', {
       line: r.line,
       column: r.column,
       compileError: r.message,
     });
   }
+}
+
+/** A tenant whose scripts brought down dialplan workers is suspended for a while; it is told so, and why. */
+function quarantineOf(runner: DialplanRunner, tenantId: string) {
+  const held = runner.quarantined(tenantId);
+  return held ? { until: held.until.toISOString(), reason: held.reason } : null;
 }
 
 /** A read-only snapshot of what the simulated script may read: the tenant's store and bindings. */
@@ -85,12 +96,16 @@ export function dialplanRoutes(runner: DialplanRunner): Router {
   r.get('/', async (req, res) => {
     const scope = scopeOf(req);
     const items = await scope.dialplans.list();
-    // A tenant whose scripts keep killing workers is suspended for a while; it is told so, and why.
-    const held = runner.quarantined(scope.tenantId);
     res.json({
       items: items.map((d) => ({ name: d.name, version: d.version, updatedAt: new Date(d.updatedAt).toISOString() })),
-      quarantine: held ? { until: held.until.toISOString(), reason: held.reason } : null,
+      quarantine: quarantineOf(runner, scope.tenantId),
     });
+  });
+
+  /** The editor's check as the tenant types: what saving would say, without saving. */
+  r.post('/compile', async (req, res) => {
+    const body = parse(compileBody, req.body);
+    res.json(await runner.compile(body.source));
   });
 
   r.post('/', async (req, res) => {
@@ -104,9 +119,11 @@ export function dialplanRoutes(runner: DialplanRunner): Router {
 
   r.get('/:name', async (req, res) => {
     const { name } = parse(nameParam, req.params);
-    const d = await scopeOf(req).dialplans.get(name);
+    const scope = scopeOf(req);
+    const d = await scope.dialplans.get(name);
     if (!d) throw notFound('dialplan');
     res.json({
+      quarantine: quarantineOf(runner, scope.tenantId),
       name: d.name,
       version: d.version,
       source: d.source,
@@ -139,6 +156,8 @@ export function dialplanRoutes(runner: DialplanRunner): Router {
     const dialplans = scopeOf(req).dialplans;
     const old = await dialplans.version(name, version);
     if (!old) throw notFound('dialplan version');
+    // Versions saved before today's checks (or under an older engine) may not compile.
+    await checkCompiles(runner, old.source, `version ${version} cannot be made current`);
     res.json({ name, version: await dialplans.save(name, old.source), restoredFrom: version });
   });
 

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Provider, ProviderStatus, ProviderChanges, NewProvider } from '../store/providers.ts';
-import { NoCredentialKeyError, ProviderNameTakenError } from '../store/providers.ts';
+import { NoCredentialKeyError, ProviderNameTakenError, ProviderNumberTakenError } from '../store/providers.ts';
 import type { TenantScope } from '../store/index.ts';
 import { templateProblems } from '../providers/templates.ts';
 import { parseHostPort } from '../providers/addressing.ts';
@@ -62,15 +62,30 @@ const headers = z.record(z.string(), template(512)).superRefine((h, ctx) => {
     else if (RESERVED_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], message: `${name} is set by the switch and cannot be templated` });
   }
 });
+/** Shorter prefixes cover so many addresses that the claim no longer says who the provider is. */
+const SHORTEST_PREFIX = { 4: 16, 6: 48 } as const;
 const sourceAddress = z
   .string()
   .trim()
-  .refine((s) => {
+  .superRefine((s, ctx) => {
     const [addr, bits, extra] = s.split('/');
-    const family = isIP(addr ?? '');
-    if (!family || extra !== undefined) return false;
-    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
-  }, 'must be an IP address or a CIDR block like 203.0.113.0/24');
+    const family = isIP(addr ?? '') as 0 | 4 | 6;
+    if (!family || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)))) {
+      ctx.addIssue({ code: 'custom', message: 'must be an IP address or a CIDR block like 203.0.113.0/24' });
+      return;
+    }
+    if (bits !== undefined && Number(bits) < SHORTEST_PREFIX[family]) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${s} is too broad: list the addresses your provider sends calls from (at most a /${SHORTEST_PREFIX[family]} per entry for IPv${family})`,
+      });
+    }
+  });
+/** A number (DID) as a tenant writes it, kept as digits: `+49 (30) 555-123` → `4930555123`. */
+const didNumber = z
+  .string()
+  .transform((n) => n.replace(/[\s().-]/g, '').replace(/^\+/, ''))
+  .pipe(z.string().regex(/^\d{6,16}$/, 'must be a phone number of 6 to 16 digits (E.164, with or without +)'));
 
 const fields = {
   // Kept in lower case, as dial("number@name") finds it whatever the case: MySQL compares names
@@ -97,6 +112,10 @@ const fields = {
   contactUser: uriUser.nullable(),
   dialplan: dialplanName.nullable(),
   sourceAddresses: z.array(sourceAddress).max(20),
+  numbers: z
+    .array(didNumber)
+    .max(100)
+    .transform((list) => [...new Set(list)]),
   enabled: z.boolean(),
 };
 
@@ -119,6 +138,7 @@ const createBody = z.strictObject({
   contactUser: fields.contactUser.default(null),
   dialplan: fields.dialplan.default(null),
   sourceAddresses: fields.sourceAddresses.default([]),
+  numbers: fields.numbers.default([]),
   enabled: fields.enabled.default(true),
 });
 const patchBody = z.strictObject(Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.optional()])) as {
@@ -165,6 +185,7 @@ export function providerRoutes(control: ProviderControl, maxPerTenant: number): 
       contactUri: control.contactUri(p),
       dialplan: p.dialplan,
       sourceAddresses: p.sourceAddresses,
+      numbers: p.numbers,
       enabled: p.enabled,
       hasPassword: p.hasPassword,
       status: {
@@ -187,6 +208,7 @@ export function providerRoutes(control: ProviderControl, maxPerTenant: number): 
       return await work();
     } catch (err) {
       if (err instanceof ProviderNameTakenError) throw new HttpError(409, `name: ${err.message}`, 'name');
+      if (err instanceof ProviderNumberTakenError) throw new HttpError(409, `numbers: ${err.message}`, 'numbers');
       if (err instanceof NoCredentialKeyError) throw new HttpError(503, err.message);
       throw err;
     }

@@ -44,8 +44,9 @@ const patchBody = z.strictObject({
 /** The limits the switch enforces for every tenant, as the settings page lists them. */
 function limitsOf(config: Config) {
   return {
-    callsAtOnce: config.calls.tenantLimit,
-    callsPerMinute: config.calls.tenantPerMinute,
+    callsAtOnce: config.calls.limits.perTenant,
+    callsPerMinute: config.calls.limits.perMinute,
+    strangerCallsAtOnce: config.calls.limits.strangersPerTenant,
     callMaxSeconds: config.calls.maxSeconds,
     registration: {
       minExpiresSeconds: config.sip.minExpires,

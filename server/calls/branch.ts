@@ -11,6 +11,7 @@ import { bodyOf, newCallId, newLocalTag, SipDialog } from './dialog.ts';
 import type { DialOutcome, LegOptions } from '../dialplan/types.ts';
 import type { HangupCause, Party } from './events.ts';
 import { answerChallenge, readChallenge, type DigestCredentials } from '../sip/digestClient.ts';
+import { quotedDisplay } from '../sip/wireValues.ts';
 
 /** Header names as the SIP layer keys them; values were validated with the dial (X- headers only). */
 function lowerCased(headers: Record<string, string> | undefined): Record<string, string> {
@@ -72,7 +73,7 @@ export function dialPurpose(call: Call): BranchPurpose {
     answersCaller: true,
     progress: (res) => call.relayProgress(res),
     answered: (channel, res, seq, options) => {
-      if (!call.answer(channel, res, options.maxDuration)) return false;
+      if (!call.answer(channel, res, options)) return false;
       if (call.acksImmediately) call.sendAck(channel, seq);
       return true;
     },
@@ -158,7 +159,7 @@ export class Branch {
       },
       this.purpose.offer,
     );
-    if (display) invite.headers.from = { ...invite.headers.from!, name: `"${display.replace(/["\\]/g, '')}"` };
+    if (display) invite.headers.from = { ...invite.headers.from!, name: quotedDisplay(display) };
     this.invite = invite;
     const tx = stack.clientTransactions.send(invite, peer, {
       onProvisional: (res) => {
@@ -180,6 +181,7 @@ export class Branch {
       requestUri: invite.uri,
       cseq: invite.headers.cseq!.seq,
       ringUntil: Date.now() + this.options.timeout * 1000,
+      ...(this.options.transfer !== undefined ? { transfer: this.options.transfer } : {}),
     };
   }
 

@@ -1,6 +1,6 @@
 import { newId } from '../store/ids.ts';
 import type { CallContext, Channel } from './channel.ts';
-import type { BridgeSnapshot } from './events.ts';
+import type { BridgeSnapshot, TransferPolicy } from './events.ts';
 
 /** Joins channels so they talk to each other. Channels are pushed in and pulled out; ids never change. */
 export class Bridge {
@@ -8,14 +8,18 @@ export class Bridge {
   readonly createdAt: number;
   readonly channels = new Set<Channel>();
   destroyed = false;
+  readonly transfers: TransferPolicy;
 
   /** `restored`: the bridge a previous run of this node had made, with its channels, re-joined quietly. */
   constructor(
     private readonly call: CallContext,
+    transfers: TransferPolicy,
     restored?: { snapshot: BridgeSnapshot; channels: Channel[] },
   ) {
     this.id = restored?.snapshot.id ?? newId();
     this.createdAt = restored?.snapshot.createdAt ?? Date.now();
+    // Bridges persisted before transfers had a policy allow none.
+    this.transfers = restored ? (restored.snapshot.transfers ?? 'nobody') : transfers;
     if (restored) {
       for (const c of restored.channels) this.channels.add(c);
       call.bus.emit({ type: 'bridge.entered', tenantId: call.tenantId, callId: call.id, bridge: this.snapshot(), channelId: restored.channels[0]?.id ?? '' });
@@ -31,6 +35,7 @@ export class Bridge {
       tenantId: this.call.tenantId,
       channelIds: [...this.channels].map((c) => c.id),
       createdAt: this.createdAt,
+      transfers: this.transfers,
     };
   }
 
@@ -45,6 +50,11 @@ export class Bridge {
     if (!this.channels.delete(channel)) return;
     if (channel.bridgeId === this.id) channel.bridgeId = undefined;
     this.call.bus.emit({ type: 'bridge.left', tenantId: this.call.tenantId, callId: this.call.id, bridge: this.snapshot(), channelId: channel.id });
+  }
+
+  /** Whether `channel` may hand the other party over to someone else (REFER). */
+  mayTransfer(channel: Channel): boolean {
+    return this.transfers === 'anyone' || (this.transfers === 'phones' && channel.init.account !== undefined);
   }
 
   /** The other live channels, those a request from `channel` is relayed to. */

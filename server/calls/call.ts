@@ -12,7 +12,8 @@ import { Bridge } from './bridge.ts';
 import type { CallContext, Channel } from './channel.ts';
 import { bodyOf } from './dialog.ts';
 import type { DialogTable } from './dialogTable.ts';
-import type { EventBus, HangupCause } from './events.ts';
+import type { EventBus, HangupCause, TransferPolicy } from './events.ts';
+import type { LegOptions } from '../dialplan/types.ts';
 
 export interface CallServices {
   stack: SipStack;
@@ -94,8 +95,8 @@ export class Call implements CallContext {
     return undefined;
   }
 
-  newBridge(...channels: Channel[]): Bridge {
-    const bridge = new Bridge(this);
+  newBridge(transfers: TransferPolicy, ...channels: Channel[]): Bridge {
+    const bridge = new Bridge(this, transfers);
     this.bridges.add(bridge);
     for (const c of channels) bridge.push(c);
     return bridge;
@@ -134,16 +135,16 @@ export class Call implements CallContext {
    * A callee answered: answer the caller with the callee's SDP, bridge the two, stop every other
    * branch. Returns false if the call can no longer be answered (the caller gave up meanwhile).
    */
-  answer(callee: Channel, res: SipResponse, maxDurationSeconds?: number): boolean {
+  answer(callee: Channel, res: SipResponse, options: { maxDuration?: number; transfer?: LegOptions['transfer'] } = {}): boolean {
     if (this.finalSent || !this.inbound.live) return false;
     this.finalSent = true;
     this.inviteTx.respond(200, 'OK', { contact: this.contactHeader() }, bodyOf(res));
     this.startRetransmitting2xx();
     this.inbound.setState('up');
     callee.setState('up');
-    this.newBridge(this.inbound, callee);
+    this.newBridge(transferPolicy(options.transfer), this.inbound, callee);
     for (const d of [...this.dialing]) d.cancel('answered-elsewhere');
-    this.limitMs = Math.min(this.services.maxCallMs, (maxDurationSeconds ?? Infinity) * 1000);
+    this.limitMs = Math.min(this.services.maxCallMs, (options.maxDuration ?? Infinity) * 1000);
     this.maxDuration = setTimeout(() => this.hangupAll('max-duration'), this.limitMs).unref();
     if (this.lateOffer) this.pendingAck = { channel: callee, seq: callee.dialog.state.localSeq };
     return true;
@@ -345,4 +346,14 @@ function retransmitUntilAck(tx: ServerTransaction, onGiveUp: () => void): () => 
   };
   timer = setTimeout(tick, interval).unref();
   return () => clearTimeout(timer);
+}
+
+/** A dial's `transfer` option as the bridge it makes keeps it. */
+export function transferPolicy(option: LegOptions['transfer']): TransferPolicy {
+  return option === true ? 'anyone' : option === 'phones' ? 'phones' : 'nobody';
+}
+
+/** The dial option that gives a bridge `policy` (a transfer's new bridge keeps the old one's). */
+export function transferOption(policy: TransferPolicy): LegOptions['transfer'] {
+  return policy === 'anyone' ? true : policy === 'phones' ? 'phones' : false;
 }

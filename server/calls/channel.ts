@@ -9,6 +9,8 @@ export interface PendingInvite {
   requestUri: string;
   cseq: number;
   ringUntil: number;
+  /** The leg's `transfer` option, for the bridge it makes if it answers after a restart. */
+  transfer?: boolean | 'phones';
 }
 
 /** What every part of one call shares. */

@@ -3,18 +3,17 @@
  * (`&`), every registered contact of an account as its own branch. The first answer wins and the
  * other branches are cancelled; when every branch of a group fails, the next group is tried.
  */
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import type { DialLeg, DialOutcome, DialResult, DialSpec, LegOptions } from '../dialplan/types.ts';
-import { parseUri } from '../sip/message.ts';
+import { decodeUser, targetUri } from '../sip/wireValues.ts';
+import { allowedHops, type HopLookup } from '../providers/allowedHops.ts';
 import type { LocationStore } from '../store/registrations.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
 import { Branch, dialPurpose, type BranchOutcome, type BranchPurpose, type Destination } from './branch.ts';
 import type { Call } from './call.ts';
+import type { LimitName } from './callBudgets.ts';
 import type { HangupCause, Party } from './events.ts';
 import { providerDestinations, type ProviderDestinationDeps } from '../providers/outbound.ts';
 import type { Logger } from 'pino';
-import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import { internationalRefusal, type TollPolicy } from '../providers/internationalCalls.ts';
 
 export interface DialerDeps {
@@ -24,8 +23,8 @@ export interface DialerDeps {
   account(username: string): Promise<SipAccount | null>;
   /** Providers for `number@provider` legs; without them such legs cannot ring. */
   providers?: ProviderDestinationDeps;
-  /** Where SIP URI legs may go; without one, anywhere. */
-  policy?: DestinationPolicy;
+  /** How SIP URI legs are resolved, and where they may go. */
+  hops: HopLookup;
   /** The tenant's home country and whether its provider legs may call abroad; without it, they may. */
   tollPolicy?(tenantId: string): Promise<TollPolicy | undefined>;
   refused?: RefusalCounter;
@@ -33,7 +32,7 @@ export interface DialerDeps {
 
 /** What the toll-fraud limits refused (a Prometheus counter). */
 export interface RefusalCounter {
-  inc(labels: { limit: 'calls-at-once' | 'calls-per-minute' | 'international' }): void;
+  inc(labels: { limit: LimitName | 'international' }): void;
 }
 
 /** One leg ready to ring: its destinations, or why the switch will not place it (for the tenant's log). */
@@ -82,31 +81,7 @@ export class Dialer {
         account: account.username,
       }));
     }
-    if (leg.kind === 'uri') {
-      const uri = parseUri(leg.uri);
-      if (!uri) return [];
-      let address = uri.host.replace(/^\[|\]$/g, '');
-      if (!isIP(address)) {
-        try {
-          address = (await lookup(address, { family: 4 })).address;
-        } catch {
-          return [];
-        }
-      }
-      if (this.deps.policy && !this.deps.policy.allows(address)) {
-        log.warn({ target: leg.target, address }, 'dial to an address this switch does not send to (DESTINATION_DENY)');
-        return [];
-      }
-      const transport = String(uri.params.transport ?? 'udp').toLowerCase() === 'tcp' ? 'tcp' : 'udp';
-      return [
-        {
-          requestUri: leg.uri,
-          to: { user: uri.user ?? '', host: uri.host, uri: leg.uri },
-          peer: { transport, address, port: uri.port || 5060 },
-          target: leg.target,
-        },
-      ];
-    }
+    if (leg.kind === 'uri') return this.uriDestinations(leg, log);
     if (!this.deps.providers) return [];
     return providerDestinations(
       this.deps.providers,
@@ -115,6 +90,26 @@ export class Dialer {
       caller,
       log,
     );
+  }
+
+  /**
+   * A SIP URI: without maddr or URI headers, resolved as RFC 3263 says (SRV, then A/AAAA, through
+   * DNS_SERVERS), dialled at the first address the destination policy allows, the others kept for
+   * failover. `sips:` needs TLS, which this switch does not speak yet.
+   */
+  private async uriDestinations(leg: Extract<DialLeg, { kind: 'uri' }>, log: Logger): Promise<Destination[]> {
+    const target = targetUri(leg.uri);
+    if (!target || target.parsed.schema.toLowerCase() !== 'sip') {
+      log.info({ target: leg.target }, 'dial leg is not a SIP URI this switch can call');
+      return [];
+    }
+    const { parsed, uri } = target;
+    const transport = String(parsed.params.transport ?? 'udp').toLowerCase() === 'tcp' ? 'tcp' : 'udp';
+    const host = parsed.host.replace(/^\[|\]$/g, '');
+    const [first, ...alternates] = await allowedHops(this.deps.hops, { host, port: parsed.port || null, transport }, log, { target: leg.target });
+    if (!first) return [];
+    const user = parsed.user ? decodeUser(parsed.user) : '';
+    return [{ requestUri: uri, to: { user, host: parsed.host, uri }, peer: first, alternates, target: leg.target }];
   }
 
   async dial(call: Call, spec: DialSpec, caller: Party, signal: AbortSignal, purpose: BranchPurpose = dialPurpose(call)): Promise<DialResult> {

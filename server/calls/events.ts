@@ -55,12 +55,19 @@ export type HangupCause =
   | 'dialplan-error'
   | 'switch-error';
 
+/**
+ * Who may transfer the parties of a bridge (REFER): either party, only the tenant's own phones,
+ * or nobody. Set by the dial that made the bridge (its `transfer` option).
+ */
+export type TransferPolicy = 'anyone' | 'phones' | 'nobody';
+
 export interface BridgeSnapshot {
   id: string;
   callId: string;
   tenantId: string;
   channelIds: string[];
   createdAt: number;
+  transfers: TransferPolicy;
 }
 
 interface Base {

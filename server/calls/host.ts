@@ -8,6 +8,7 @@ import type { LocationStore } from '../store/registrations.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
 import type { Call } from './call.ts';
 import type { Dialer } from './dialer.ts';
+import type { BranchPurpose } from './branch.ts';
 import type { HangupCause, Party } from './events.ts';
 
 const CAUSE_BY_STATUS: Record<number, HangupCause> = { 486: 'busy', 600: 'busy', 480: 'no-answer', 408: 'no-answer' };
@@ -25,16 +26,21 @@ export function callHost(o: {
   caller: Party;
   channelId: string;
   account(username: string): Promise<SipAccount | null>;
+  /** What the legs this host dials do when they answer: by default, answer the caller. */
+  purpose?: BranchPurpose;
+  /** What `respond` does: by default, answer the caller with it. */
+  respond?(status: number, reason?: string): void;
 }): CallHost {
   const { call, scope } = o;
   let last: DialResult | undefined;
   return {
     async dial(spec, signal) {
-      last = await o.dialer.dial(call, spec, o.caller, signal);
+      last = await o.dialer.dial(call, spec, o.caller, signal, o.purpose);
       return last;
     },
     async respond(status, reason) {
-      if (status < 200) call.progress(status, reason);
+      if (o.respond) o.respond(status, reason);
+      else if (status < 200) call.progress(status, reason);
       else call.reject(status, reason, CAUSE_BY_STATUS[status] ?? 'rejected');
     },
     log(level: LogLevel, message: string) {

@@ -80,7 +80,7 @@ export function resumeCall(state: PersistedCall, services: CallServices, log: Lo
   }
   for (const b of state.bridges) {
     const channels = b.channelIds.map((id) => byId.get(id)).filter((c): c is Channel => c !== undefined && c.live);
-    if (channels.length) call.bridges.add(new Bridge(call, { snapshot: b, channels }));
+    if (channels.length) call.bridges.add(new Bridge(call, b.transfers, { snapshot: b, channels }));
   }
   call.resumeDeadline(state.maxUntil);
   if (forks.length) new ResumedFork(call, forks);
@@ -170,7 +170,7 @@ class ResumedBranch {
     if (res.status < 300) {
       this.channel.dialog.confirmFrom(res);
       this.winning = !this.cancelledAs && !this.done;
-      if (!this.winning || !this.call.answer(this.channel, res)) {
+      if (!this.winning || !this.call.answer(this.channel, res, { transfer: this.pending.transfer })) {
         // Answered after the caller gave up or another branch won: nobody is left connected to nobody.
         this.call.sendAck(this.channel, seq);
         this.call.sendBye(this.channel, this.cancelledAs ?? 'answered-elsewhere', 'switch');

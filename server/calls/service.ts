@@ -5,9 +5,10 @@
  */
 import type { Logger } from 'pino';
 import { selectDialplan, type CallOrigin } from '../dialplan/selection.ts';
-import type { CallFacts, DialplanRunner, DialResult } from '../dialplan/types.ts';
+import { refusalReason } from '../dialplan/refusal.ts';
+import type { CallFacts, DialplanRunner, DialResult, DialSpec, ExecutionResult } from '../dialplan/types.ts';
 import type { RequestAuthenticator } from '../sip/authenticate.ts';
-import { headerText, parseUri, type SipRequest } from '../sip/message.ts';
+import { headerText, parseUri, type SipRequest, type SipUri } from '../sip/message.ts';
 import type { Step } from '../sip/pipeline.ts';
 import { inviteKeyForCancel, type SipStack } from '../sip/stack.ts';
 import type { ServerTransaction } from '../sip/transactions.ts';
@@ -21,27 +22,27 @@ import { bodyOf, SipDialog } from './dialog.ts';
 import { DialogTable } from './dialogTable.ts';
 import { Dialer, type RefusalCounter } from './dialer.ts';
 import type { EventBus, Party } from './events.ts';
-import { callHost } from './host.ts';
+import { callHost, type CallHost } from './host.ts';
+import type { BranchPurpose } from './branch.ts';
 import { transferByRefer } from './transfer.ts';
 import { resumeCall, type PersistedCall } from './recovery.ts';
 import { providerByLine, providerBySource } from '../providers/incoming.ts';
 import type { ProviderDestinationDeps } from '../providers/outbound.ts';
-import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
+import type { HopLookup } from '../providers/allowedHops.ts';
+import { decodeUser, displayName, sipUri } from '../sip/wireValues.ts';
 import type { Provider } from '../store/providers.ts';
 import { isDatabaseUnreachable } from '../store/errors.ts';
-import { KeyedRateLimiter } from '../sip/keyedRateLimiter.ts';
+import { CallBudgets, type CallerKind, type CallLimits, type Refusal } from './callBudgets.ts';
 
 export interface CallServiceOptions {
   domain: string;
   maxCallMs: number;
-  /** Calls a tenant's phones may have at once, and calls it may receive at once (toll-fraud guard). */
-  tenantCallLimit: number;
-  /** Calls a tenant's phones may place per minute, a minute's worth at once (toll-fraud guard). */
-  tenantCallsPerMinute: number;
+  /** What each kind of caller may have at once and start per minute (toll fraud, fair share). */
+  limits: CallLimits;
   /** Providers: dialled by `number@provider` legs and recognised on incoming INVITEs. */
   providers?: ProviderDestinationDeps;
-  /** Where dialplans' SIP URI legs may go. */
-  policy?: DestinationPolicy;
+  /** How SIP URI legs are resolved, and the addresses they may go to. */
+  hops: HopLookup;
   /** Counts what the toll-fraud limits refuse, by limit. */
   refused?: RefusalCounter;
 }
@@ -61,15 +62,17 @@ function statusAfter(last: DialResult | undefined): [number, string] {
   return [480, 'Temporarily Unavailable'];
 }
 
+/**
+ * A party as the peer named it in From or To: the user part decoded (the dialplan reads it as
+ * text), the display name reduced to what can be quoted, and a URI rebuilt from those parts so
+ * nothing of the peer's own text (an escaped CR LF, a NUL) is copied into our requests.
+ */
 function partyOf(addr: { uri: string; name?: string } | undefined, fallbackHost: string): Party {
   const uri = parseUri(addr?.uri ?? '');
-  const display = addr?.name?.replace(/^"|"$/g, '');
-  return {
-    user: uri?.user ? decodeURIComponent(uri.user) : '',
-    host: uri?.host ?? fallbackHost,
-    ...(display ? { display } : {}),
-    uri: addr?.uri ?? '',
-  };
+  const user = uri?.user ? decodeUser(uri.user) : '';
+  const host = uri?.host ?? fallbackHost;
+  const display = displayName(addr?.name);
+  return { user, host, ...(display ? { display } : {}), uri: sipUri(user, host) };
 }
 
 export class CallService {
@@ -77,13 +80,8 @@ export class CallService {
   private readonly dialer: Dialer;
   /** Calls by their INVITE server transaction, so a CANCEL finds its call. */
   private readonly byInvite = new Map<string, Call>();
-  /**
-   * Calls in progress per tenant, counted apart for calls its phones place and calls it receives:
-   * strangers ringing an account must not use up what the tenant's own phones may place.
-   */
-  private readonly active = new Map<string, number>();
   private readonly byId = new Map<string, Call>();
-  private readonly callRate: KeyedRateLimiter;
+  private readonly budgets: CallBudgets;
 
   constructor(
     private readonly o: CallServiceOptions,
@@ -94,7 +92,7 @@ export class CallService {
     private readonly bus: EventBus,
     private readonly log: Logger,
   ) {
-    this.callRate = new KeyedRateLimiter({ burst: o.tenantCallsPerMinute, perSecond: o.tenantCallsPerMinute / 60 });
+    this.budgets = new CallBudgets(o.limits);
     this.dialer = new Dialer({
       domain: o.domain,
       location: store.location,
@@ -102,7 +100,7 @@ export class CallService {
       tollPolicy: (tenantId) => this.store.tenant(tenantId).settings.getCached(),
       ...(o.refused ? { refused: o.refused } : {}),
       ...(o.providers ? { providers: o.providers } : {}),
-      ...(o.policy ? { policy: o.policy } : {}),
+      hops: o.hops,
     });
   }
 
@@ -139,7 +137,7 @@ export class CallService {
         const call = resumeCall(state, this.callServices(), this.log.child({ tenantId: state.tenantId, resumed: true }));
         this.byInvite.set(state.caller.inviteKey, call);
         this.byId.set(call.id, call);
-        this.count(call);
+        this.hold(call);
         call.maybeEnd();
       } catch (err) {
         this.log.error({ err, callId: row.callId, tenantId: state.tenantId }, 'could not resume a persisted call');
@@ -194,7 +192,13 @@ export class CallService {
         tx.respond(200, 'OK');
         break;
       case 'REFER':
-        void transferByRefer(call, channel, tx, { dialer: this.dialer, dialogs: this.dialogs, account: this.accountOf(call.tenantId), log: call.log }).catch((err: unknown) => {
+        void transferByRefer(call, channel, tx, {
+          dialer: this.dialer,
+          dialogs: this.dialogs,
+          route: (...args) => this.routeTransfer(...args),
+          admitPlaced: (tenantId) => this.budgets.admitPlaced(tenantId),
+          log: call.log,
+        }).catch((err: unknown) => {
           call.log.error({ err, channelId: channel.id }, 'transfer failed');
           if (!tx.answered) tx.respond(500);
         });
@@ -300,7 +304,7 @@ export class CallService {
     }
     const from = partyOf(req.headers.from, this.o.domain);
     const ruri = parseUri(req.uri);
-    let calledUser = ruri?.user ? decodeURIComponent(ruri.user) : '';
+    let calledUser = ruri?.user ? decodeUser(ruri.user) : '';
 
     // A provider's call names its entry by the line token of the Contact we register there.
     const directory = this.o.providers?.directory;
@@ -318,8 +322,21 @@ export class CallService {
     let addressed: SipAccount | null = null;
     if (!provider && !claimsAccount) {
       addressed = calledUser ? await this.store.sipAccountLookup.byUsername(calledUser) : null;
-      if (directory) provider = await providerBySource(directory, ruri, tx.source, addressed?.tenantId);
+      if (directory) {
+        const match = await providerBySource(directory, ruri, tx.source, { accountTenant: addressed?.tenantId, toUser: partyOf(req.headers.to, this.o.domain).user });
+        if (match.kind === 'ambiguous') {
+          // Two tenants could each claim the call: whichever got it, the other would be robbed.
+          this.log.warn({ tenants: match.tenants, source: tx.source, requestUri: req.uri, sipCallId: req.headers['call-id'] }, 'incoming call matches more than one tenant: refused');
+          tx.respond(403, 'Ambiguous Destination');
+          return;
+        }
+        if (match.kind === 'provider') provider = match.provider;
+      }
     }
+
+    // Strangers are limited per source address before anything else is done for them; a phone's
+    // first INVITE (before its challenge) counts too, a provider's calls do not.
+    if (!provider && !req.headers['proxy-authorization'] && this.refuse(tx, this.budgets.admitUncredentialedInvite(tx.source.address), this.log)) return;
 
     // A caller claiming to be one of our accounts must prove it; a stranger may still call an
     // account (like e-mail), which runs that account's receiving dialplan.
@@ -348,22 +365,8 @@ export class CallService {
     const log = this.log.child({ tenantId, sipCallId: req.headers['call-id'] });
 
     tx.respond(100, 'Trying');
-    const placed = origin.kind === 'account';
-    if ((this.active.get(activeKey(tenantId, placed)) ?? 0) >= this.o.tenantCallLimit) {
-      log.warn({ limit: this.o.tenantCallLimit, placed }, 'tenant call limit reached: call refused');
-      this.o.refused?.inc({ limit: 'calls-at-once' });
-      tx.respond(503, 'Too Many Calls', { 'retry-after': '30' });
-      return;
-    }
-    // Placed by the tenant's own phones: what a stolen phone password is spent on. Calls the tenant
-    // receives do not count, or anyone could use up its minute by calling one of its accounts.
-    if (placed && !this.callRate.take(tenantId)) {
-      const retryAfter = Math.ceil(this.callRate.retryAfterMs(tenantId) / 1000);
-      log.warn({ perMinute: this.o.tenantCallsPerMinute }, 'tenant calls-per-minute limit reached: call refused');
-      this.o.refused?.inc({ limit: 'calls-per-minute' });
-      tx.respond(503, 'Call Rate Exceeded', { 'retry-after': String(retryAfter) });
-      return;
-    }
+    const kind: CallerKind = caller ? 'phone' : provider ? 'provider' : 'stranger';
+    if (this.refuse(tx, this.budgets.admit(kind, tenantId, tx.source.address), log)) return;
 
     const scope = this.store.tenant(tenantId);
     const call = new Call(tenantId, tx, this.callServices(), log);
@@ -380,9 +383,9 @@ export class CallService {
       peer: tx.responsePeer,
     });
     call.attachInbound(inbound);
-    this.count(call);
+    this.hold(call);
 
-    const callerParty: Party = { ...from, host: this.o.domain, uri: `sip:${from.user || 'anonymous'}@${this.o.domain}` };
+    const callerParty: Party = { ...from, host: this.o.domain, uri: sipUri(from.user || 'anonymous', this.o.domain) };
     const account = this.accountOf(tenantId);
     const host = callHost({ call, scope, location: this.store.location, dialer: this.dialer, caller: callerParty, channelId: inbound.id, account });
     // The call lasts at least as long as its dialplan runs: its events belong to this call.
@@ -411,7 +414,79 @@ export class CallService {
     const target = origin.kind === 'to-account' ? origin.callee : await account(calledUser);
     if (!target) return;
     const controller = new AbortController();
-    await host.dial({ groups: [[{ kind: 'account', account: target.username, target: target.username, options: { timeout: 30, delay: 0 } }]] }, controller.signal);
+    await host.dial(ringAccount(target), controller.signal);
+  }
+
+  /**
+   * Where a transfer goes, decided as a call the tenant places: by the transferer's own dialplan if
+   * it is one of the tenant's phones, else by the tenant's `default`, run with `call.transfer` set
+   * (its dials ring for the transferee, its `respond` refuses the transfer); with no dialplan, only
+   * the tenant's accounts can be reached, as for its phones' calls.
+   */
+  private async routeTransfer(call: Call, transferer: Channel, transferee: Channel, target: { uri: string; parsed: SipUri }, purpose: BranchPurpose): Promise<DialResult> {
+    const scope = this.store.tenant(call.tenantId);
+    const accountOf = this.accountOf(call.tenantId);
+    const user = target.parsed.user ? decodeUser(target.parsed.user) : '';
+    const party = transferee.direction === 'inbound' ? transferee.init.from : transferee.init.to;
+    let refusedWith: number | undefined;
+    const host = callHost({
+      call,
+      scope,
+      location: this.store.location,
+      dialer: this.dialer,
+      caller: { ...party, host: this.o.domain, uri: sipUri(party.user || 'anonymous', this.o.domain) },
+      channelId: transferer.id,
+      account: accountOf,
+      purpose,
+      respond: (status) => {
+        if (status >= 300) refusedWith ??= status;
+      },
+    });
+    const transfererAccount = transferer.init.account ? await accountOf(transferer.init.account) : null;
+    const dialplan = await selectDialplan(scope, transfererAccount ? { kind: 'account', account: transfererAccount } : { kind: 'tenant' });
+    const colleague = user ? await accountOf(user) : null;
+    if (!dialplan) {
+      if (!colleague) return { answered: false, result: 'rejected:404', sipStatus: 404 };
+      return host.dial(ringAccount(colleague), new AbortController().signal);
+    }
+    const facts: CallFacts = {
+      id: call.id,
+      channelId: transferer.id,
+      direction: colleague ? 'local' : 'out',
+      from: party,
+      to: { user, host: target.parsed.host, uri: target.uri },
+      requestUri: target.uri,
+      headers: {},
+      source: { address: transferer.peer.address, port: transferer.peer.port, transport: transferer.peer.transport },
+      ...(transferer.init.account ? { account: transferer.init.account } : {}),
+      ...(transferer.init.provider ? { provider: transferer.init.provider } : {}),
+      transfer: { transferer: transferer.id, transferee: transferee.id },
+    };
+    const result = await this.execute(call, host, dialplan, facts);
+    const last = host.lastDial();
+    if (last?.answered) return last;
+    if (refusedWith !== undefined) return { answered: false, result: `rejected:${refusedWith}`, sipStatus: refusedWith };
+    if (result.outcome !== 'completed' && result.outcome !== 'responded') return { answered: false, result: 'rejected:500', sipStatus: 500 };
+    return last ?? { answered: false, result: 'rejected:404', sipStatus: 404 };
+  }
+
+  /** Runs a dialplan for `call`, between its dialplan.started and dialplan.ended events. */
+  private async execute(call: Call, host: CallHost, dialplan: { name: string; version: number; source: string }, facts: CallFacts): Promise<ExecutionResult> {
+    const tenant = await this.store.tenant(call.tenantId).settings.getCached();
+    const executionId = newId();
+    const channelId = facts.channelId;
+    this.bus.emit({ type: 'dialplan.started', tenantId: call.tenantId, callId: call.id, channelId, executionId, dialplan: { name: dialplan.name, version: dialplan.version } });
+    const result = await this.runner.run({ executionId, tenantId: call.tenantId, dialplan, call: facts, timeZone: tenant?.timeZone ?? 'UTC' }, host);
+    this.bus.emit({
+      type: 'dialplan.ended',
+      tenantId: call.tenantId,
+      callId: call.id,
+      channelId,
+      executionId,
+      outcome: result.outcome,
+      ...(result.error ? { error: result.error.message } : {}),
+    });
+    return result;
   }
 
   private async runDialplan(
@@ -421,7 +496,6 @@ export class CallService {
     c: { caller?: SipAccount; callee: SipAccount | null; provider?: Provider; from: Party; to: Party; calledUser: string; source: Peer; tx: ServerTransaction },
   ): Promise<void> {
     const inbound = call.inbound;
-    const tenant = await this.store.tenant(call.tenantId).settings.getCached();
     const target = c.caller ? await this.accountOf(call.tenantId)(c.calledUser) : null;
     const facts: CallFacts = {
       id: call.id,
@@ -435,45 +509,48 @@ export class CallService {
       ...(c.caller ? { account: c.caller.username } : {}),
       ...(c.provider ? { provider: c.provider.name } : {}),
     };
-    const executionId = newId();
-    this.bus.emit({ type: 'dialplan.started', tenantId: call.tenantId, callId: call.id, channelId: inbound.id, executionId, dialplan: { name: dialplan.name, version: dialplan.version } });
-    const result = await this.runner.run({ executionId, tenantId: call.tenantId, dialplan, call: facts, timeZone: tenant?.timeZone ?? 'UTC' }, host);
-    this.bus.emit({
-      type: 'dialplan.ended',
-      tenantId: call.tenantId,
-      callId: call.id,
-      channelId: inbound.id,
-      executionId,
-      outcome: result.outcome,
-      ...(result.error ? { error: result.error.message } : {}),
-    });
+    const result = await this.execute(call, host, dialplan, facts);
     if (call.finalSent) return;
-    if (result.outcome === 'rejected') call.reject(503, 'Too Many Concurrent Dialplans', 'dialplan-error');
+    if (result.outcome === 'rejected') call.reject(503, refusalReason(result.refusal), 'dialplan-error');
     else if (result.outcome !== 'completed' && result.outcome !== 'responded') {
       call.log.warn({ channelId: inbound.id, outcome: result.outcome, error: result.error?.message }, 'dialplan failed');
       call.reject(500, 'Dialplan Failed', 'dialplan-error');
     }
   }
 
+  /** Answers a refused call 503 with Retry-After, counted and logged; false when there is no refusal. */
+  private refuse(tx: ServerTransaction, refusal: Refusal | undefined, log: Logger): boolean {
+    if (!refusal) return false;
+    log.warn({ limit: refusal.limit, source: tx.source.address }, `call refused: ${refusal.message}`);
+    this.o.refused?.inc({ limit: refusal.limit });
+    tx.respond(503, refusal.reason, { 'retry-after': String(refusal.retryAfterSeconds) });
+    return true;
+  }
+
   private ended(call: Call): void {
     this.byInvite.delete(call.inviteTx.key);
     this.byId.delete(call.id);
-    const key = activeKeyOf(call);
-    const n = (this.active.get(key) ?? 1) - 1;
-    if (n > 0) this.active.set(key, n);
-    else this.active.delete(key);
+    this.budgets.release(...budgetOf(call));
   }
 
-  private count(call: Call): void {
-    const key = activeKeyOf(call);
-    this.active.set(key, (this.active.get(key) ?? 0) + 1);
+  private hold(call: Call): void {
+    this.budgets.hold(...budgetOf(call));
   }
 }
 
-/** Which count a call is in: placed by the tenant's phones, or received. */
-const activeKey = (tenantId: string, placed: boolean) => `${tenantId} ${placed ? 'placed' : 'received'}`;
-/** A call its tenant's phone placed has that account on its inbound channel (new or resumed). */
-const activeKeyOf = (call: Call) => activeKey(call.tenantId, call.inbound.init.account !== undefined);
+/** A leg ringing every phone of `account` (routing without a dialplan); the tenant's phones may transfer the call. */
+function ringAccount(account: SipAccount): DialSpec {
+  return { groups: [[{ kind: 'account', account: account.username, target: account.username, options: { timeout: 30, delay: 0, transfer: 'phones' } }]] };
+}
+
+/**
+ * Which budget a call is counted in, from its inbound channel (so a call resumed after a restart
+ * is counted as it was): a phone of the tenant, a provider, or a stranger from an address.
+ */
+function budgetOf(call: Call): [CallerKind, string, string] {
+  const { init, peer } = call.inbound;
+  return [init.account !== undefined ? 'phone' : init.provider !== undefined ? 'provider' : 'stranger', call.tenantId, peer.address];
+}
 
 const EXPOSED_HEADERS = ['user-agent', 'p-asserted-identity', 'diversion', 'referred-by', 'subject', 'priority'];
 

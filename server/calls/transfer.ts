@@ -3,7 +3,12 @@
  * (the transferee) with someone else. The transferee's channel is *moved* from the old bridge into
  * a new one with the new party's channel; no channel is renamed or replaced.
  *
- * - Blind: Refer-To names a target (an account or a SIP URI), which is dialled.
+ * Only the parties the tenant allowed for that call may transfer (the `transfer` option of the
+ * dial that made the bridge), and a transfer is a call the tenant places: it takes one of the
+ * tenant's calls of the minute, and where it goes is decided like any call the tenant places (its
+ * dialplan, with the deny list, the international guard and the other limits of a dial).
+ *
+ * - Blind: Refer-To names a target, which the tenant's routing dials for the transferee.
  * - Attended: Refer-To carries `?Replaces=` naming the transferer's other call (the consultation
  *   with C). Its other end is invited again with `Replaces` (RFC 3891) naming C's dialog with us,
  *   so C's phone takes the transferee's call in place of the consultation and ends that one itself.
@@ -12,22 +17,28 @@
  * which goes to the transferee in a re-INVITE; the transferee's answer goes back in the ACK.
  */
 import type { Logger } from 'pino';
-import type { DialLeg, DialResult } from '../dialplan/types.ts';
+import type { DialResult } from '../dialplan/types.ts';
 import { parseUri, type NameAddr, type SipUri } from '../sip/message.ts';
+import { decodeUser, targetUri } from '../sip/wireValues.ts';
 import type { ServerTransaction } from '../sip/transactions.ts';
-import type { SipAccount } from '../store/sipAccounts.ts';
 import type { BranchPurpose, Destination } from './branch.ts';
-import type { Call } from './call.ts';
+import { transferOption, transferPolicy, type Call } from './call.ts';
+import type { Refusal } from './callBudgets.ts';
 import type { Channel } from './channel.ts';
 import { bodyOf } from './dialog.ts';
 import type { DialogTable } from './dialogTable.ts';
 import type { Dialer } from './dialer.ts';
-import type { Party } from './events.ts';
+import type { Party, TransferPolicy } from './events.ts';
+
+/** Rings where a transfer goes, as the tenant's routing decides, with `purpose` moving the transferee. */
+export type TransferRouter = (call: Call, transferer: Channel, transferee: Channel, target: { uri: string; parsed: SipUri }, purpose: BranchPurpose) => Promise<DialResult>;
 
 export interface TransferDeps {
   dialer: Dialer;
   dialogs: DialogTable;
-  account(username: string): Promise<SipAccount | null>;
+  route: TransferRouter;
+  /** One of the tenant's calls of the minute, or why not. */
+  admitPlaced(tenantId: string): Refusal | undefined;
   log: Logger;
 }
 
@@ -66,14 +77,31 @@ export async function transferByRefer(call: Call, transferer: Channel, tx: Serve
     tx.respond(400, 'Bad Refer-To');
     return;
   }
-  const transferee = call.bridgeOf(transferer)?.peersOf(transferer)[0];
-  if (!transferee || call.transferring.has(transferee)) {
+  const bridge = call.bridgeOf(transferer);
+  const transferee = bridge?.peersOf(transferer)[0];
+  if (!bridge || !transferee || call.transferring.has(transferee)) {
     tx.respond(transferee ? 491 : 481, transferee ? 'Transfer In Progress' : undefined);
+    return;
+  }
+  if (!bridge.mayTransfer(transferer)) {
+    call.log.info({ channelId: transferer.id, transfers: bridge.transfers }, 'transfer refused: not allowed for this call');
+    tx.respond(403, 'Transfer Not Allowed');
     return;
   }
   const replaces = replacesOf(uri);
   if (replaces === undefined) {
-    await blindTransfer(call, transferer, transferee, uri, raw, tx, deps);
+    const target = targetUri(raw);
+    if (!target) {
+      tx.respond(400, 'Bad Refer-To');
+      return;
+    }
+    const refusal = deps.admitPlaced(call.tenantId);
+    if (refusal) {
+      call.log.warn({ channelId: transferer.id, limit: refusal.limit }, `transfer refused: ${refusal.message}`);
+      tx.respond(503, refusal.reason, { 'retry-after': String(refusal.retryAfterSeconds) });
+      return;
+    }
+    await blindTransfer(call, transferer, transferee, target, tx, deps);
     return;
   }
   const consultation = consultationOf(call, transferer, replaces, deps.dialogs);
@@ -82,18 +110,17 @@ export async function transferByRefer(call: Call, transferer: Channel, tx: Serve
     tx.respond(403, consultation);
     return;
   }
-  await attendedTransfer(call, transferer, transferee, consultation, tx, deps.dialer);
+  await attendedTransfer(call, transferer, transferee, consultation, tx, deps.dialer, bridge.transfers);
 }
 
-async function blindTransfer(call: Call, transferer: Channel, transferee: Channel, uri: SipUri, raw: string, tx: ServerTransaction, deps: TransferDeps): Promise<void> {
-  const user = uri.user ? decodeURIComponent(uri.user) : '';
-  const account = user ? await deps.account(user) : null;
-  const target = account ? account.username : raw;
-  const leg: DialLeg = account
-    ? { kind: 'account', account: account.username, target, options: { timeout: RING_SECONDS, delay: 0 } }
-    : { kind: 'uri', uri: target, target, options: { timeout: RING_SECONDS, delay: 0 } };
+async function blindTransfer(call: Call, transferer: Channel, transferee: Channel, target: { uri: string; parsed: SipUri }, tx: ServerTransaction, deps: TransferDeps): Promise<void> {
+  let reached: string | undefined;
   await runTransfer(call, transferer, transferee, tx, {
-    place: (purpose) => deps.dialer.dial(call, { groups: [[leg]] }, partyOf(transferee), new AbortController().signal, purpose),
+    place: async (purpose) => {
+      const result = await deps.route(call, transferer, transferee, target, purpose);
+      reached = result.target;
+      return result;
+    },
     report: (result, sipStatus) =>
       call.bus.emit({
         type: 'transfer.blind',
@@ -101,7 +128,7 @@ async function blindTransfer(call: Call, transferer: Channel, transferee: Channe
         callId: call.id,
         transferer: transferer.id,
         transferee: transferee.id,
-        target,
+        target: reached ?? (target.parsed.user ? decodeUser(target.parsed.user) : target.uri),
         result,
         ...(sipStatus ? { sipStatus } : {}),
       }),
@@ -140,7 +167,7 @@ function consultationOf(call: Call, transferer: Channel, replaces: string, dialo
   return { replaced, target };
 }
 
-async function attendedTransfer(call: Call, transferer: Channel, transferee: Channel, c: Consultation, tx: ServerTransaction, dialer: Dialer): Promise<void> {
+async function attendedTransfer(call: Call, transferer: Channel, transferee: Channel, c: Consultation, tx: ServerTransaction, dialer: Dialer, transfers: TransferPolicy): Promise<void> {
   const { target } = c;
   const d = target.dialog.state;
   const dest: Destination = {
@@ -160,7 +187,8 @@ async function attendedTransfer(call: Call, transferer: Channel, transferee: Cha
   let succeeded = false;
   try {
     await runTransfer(call, transferer, transferee, tx, {
-      place: (purpose) => dialer.ringDestination(call, dest, partyOf(transferee), { timeout: RING_SECONDS, delay: 0 }, purpose),
+      // The transferee's call keeps who may transfer it.
+      place: (purpose) => dialer.ringDestination(call, dest, partyOf(transferee), { timeout: RING_SECONDS, delay: 0, transfer: transferOption(transfers) }, purpose),
       report: (result, sipStatus) => {
         // C ends the consultation itself (its BYE for the replaced dialog): its leg there was handed over.
         succeeded = result === 'ok';
@@ -206,12 +234,12 @@ async function runTransfer(call: Call, transferer: Channel, transferee: Channel,
     maxForwards: 70,
     answersCaller: false,
     progress: () => {},
-    answered: (newChannel, res, seq) => {
+    answered: (newChannel, res, seq, options) => {
       // The transferred call keeps the limits it had: a leg's maxDuration applies to dials only.
       const offer = bodyOf(res);
       if (!transferee.live || !offer) return false;
       call.bridgeOf(transferee)?.pull(transferee);
-      call.newBridge(transferee, newChannel);
+      call.newBridge(transferPolicy(options.transfer), transferee, newChannel);
       newChannel.setState('up');
       moved = true;
       reinvite(call, transferee, newChannel, offer, seq);

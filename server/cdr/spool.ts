@@ -5,7 +5,9 @@
  * it first renames the file being appended to (`cdrs.jsonl`) to `cdrs.draining.jsonl`, inserts that
  * file batch by batch and deletes it at the end. The store skips ids it already holds, so a crash
  * between an insert and the deletion only means the next start inserts those records again, as no-ops.
- * On open, a spool left by an earlier run is drained at once. See README.md ("Failure").
+ * On open, a spool left by an earlier run is drained at once. When the disk is full, appends go
+ * into the space set aside for them (spoolReserve.ts), drained after the files. See README.md
+ * ("Failure").
  */
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, stat } from 'node:fs/promises';
@@ -15,7 +17,11 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Cdr } from './model.ts';
 import { appendDurably, countLines, endTornLine, jsonLines, oneAtATime, removeDurably, syncDir } from '../store/durableFile.ts';
+import { openSpoolReserve, RESERVE_FILE, type SpoolReserve } from './spoolReserve.ts';
 import type { CdrSink } from './writer.ts';
+
+/** Append failures the reserve is for: no space (or quota) left. */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
 
 export const SPOOL_FILE = 'cdrs.jsonl';
 export const DRAINING_FILE = 'cdrs.draining.jsonl';
@@ -31,6 +37,10 @@ export interface CdrSpoolOptions {
   /** Back-off between drain attempts while the database refuses: doubling from base to max, jittered. */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Bytes set aside for records when the disk is full (spoolReserve.ts); none without. */
+  reserveBytes?: number;
+  /** Told when an append fails for a disk reason (the data directory's health). */
+  onDiskFailure?: (err: unknown, what: string) => void;
 }
 
 export interface CdrSpool {
@@ -64,6 +74,7 @@ export async function openCdrSpool(o: CdrSpoolOptions): Promise<CdrSpool> {
   const retryMaxMs = o.retryMaxMs ?? 5000;
   const activePath = path.join(o.dir, SPOOL_FILE);
   const drainingPath = path.join(o.dir, DRAINING_FILE);
+  const reservePath = path.join(o.dir, RESERVE_FILE);
   const registers = o.registry ? [o.registry] : [];
   const gauge = new Gauge({ name: 'cdr_spool_records', help: 'Call records in the local spool, waiting for the database', registers });
   const appended = new Counter({ name: 'cdr_spool_appended_total', help: 'Call records written to the local spool because the database failed', registers });
@@ -72,26 +83,28 @@ export async function openCdrSpool(o: CdrSpoolOptions): Promise<CdrSpool> {
   const drainFailures = new Counter({ name: 'cdr_spool_drain_failures_total', help: 'Failed attempts to write spooled records to the database (retried)', registers });
 
   await mkdir(o.dir, { recursive: true });
+  const reserve = await openSpoolReserve(o.dir, o.reserveBytes ?? 0, o.log);
   let activeLines = await endTornLine(activePath);
   const leftover = await countLines(drainingPath);
   let drainingLines = leftover.lines;
   let drainingExists = leftover.lines > 0 || (await stat(drainingPath).then(() => true, () => false));
   /** Bytes of the draining file already in the database (this run only; a restart re-inserts them as no-ops). */
   let drainingOffset = 0;
-  const pending = () => activeLines + drainingLines;
+  const pending = () => activeLines + drainingLines + (reserve?.pending ?? 0);
   gauge.set(pending());
 
   /** Appends and the rename of the file appended to must not interleave. */
   const exclusive = oneAtATime();
 
   let stopped = false;
+  /** Appends go into the reserve (said once, until an append to the spool file works again). */
+  let diskFull = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let failedAttempts = 0;
 
-  async function insertDrainingFile(): Promise<void> {
-    const stream = createReadStream(drainingPath, { start: drainingOffset });
-    const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
+  /** Inserts spooled lines in batches; after each batch, `done(lines, bytes)` says how far it got. */
+  async function insertLines(lines: AsyncIterable<string> | Iterable<string>, file: string, done: (lines: number, bytes: number) => void): Promise<void> {
     let batch: Cdr[] = [];
     let batchLines = 0;
     let batchBytes = 0;
@@ -101,35 +114,54 @@ export async function openCdrSpool(o: CdrSpoolOptions): Promise<CdrSpool> {
         drained.inc(batch.length);
         o.log.info({ drained: batch.length, left: pending() - batchLines, records: named(batch) }, 'spooled call records written to the database');
       }
-      drainingOffset += batchBytes;
-      drainingLines = Math.max(0, drainingLines - batchLines);
+      done(batchLines, batchBytes);
       gauge.set(pending());
       batch = [];
       batchLines = 0;
       batchBytes = 0;
     };
+    for await (const line of lines) {
+      if (stopped) return;
+      batchLines++;
+      batchBytes += Buffer.byteLength(line) + 1;
+      const record = parseLine(line);
+      if (record) batch.push(record);
+      else if (line.trim()) o.log.error({ line, file }, 'unreadable line in the CDR spool (a write torn by a crash?): skipped; it is logged here whole');
+      if (batchLines >= batchSize) await flush();
+    }
+    await flush();
+  }
+
+  async function insertDrainingFile(): Promise<void> {
+    const stream = createReadStream(drainingPath, { start: drainingOffset });
+    const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
     try {
-      for await (const line of lines) {
-        if (stopped) return;
-        batchLines++;
-        batchBytes += Buffer.byteLength(line) + 1;
-        const record = parseLine(line);
-        if (record) batch.push(record);
-        else if (line.trim()) o.log.error({ line, file: drainingPath }, 'unreadable line in the CDR spool (a write torn by a crash?): skipped; it is logged here whole');
-        if (batchLines >= batchSize) await flush();
-      }
-      await flush();
+      await insertLines(lines, drainingPath, (n, bytes) => {
+        drainingOffset += bytes;
+        drainingLines = Math.max(0, drainingLines - n);
+      });
     } finally {
       lines.close();
       stream.destroy();
     }
   }
 
+  /** Records written into the reserve on a full disk; its bytes are newlines again once all are in. */
+  async function drainReserve(r: SpoolReserve): Promise<void> {
+    await insertLines(await r.unread(), reservePath, (n, bytes) => r.taken(n, bytes));
+    if (!stopped) await exclusive(() => r.resetIfDrained());
+  }
+
   /** Drains until both files are empty; throws when an insert fails (the rest stays on disk). */
   async function drainAll(): Promise<void> {
     for (;;) {
       if (!drainingExists) {
-        if (!activeLines) return;
+        if (!activeLines) {
+          if (!reserve?.pending) return;
+          await drainReserve(reserve);
+          if (stopped) return;
+          continue;
+        }
         await exclusive(async () => {
           await rename(activePath, drainingPath);
           drainingExists = true;
@@ -200,7 +232,14 @@ export async function openCdrSpool(o: CdrSpoolOptions): Promise<CdrSpool> {
         try {
           await appendDurably(activePath, data);
           activeLines += records.length;
+          diskFull = false;
         } catch (err) {
+          o.onDiskFailure?.(err, 'the CDR spool');
+          if (NO_SPACE.has((err as NodeJS.ErrnoException).code ?? '') && (await reserve?.write(Buffer.from(data), records.length))) {
+            if (!diskFull) o.log.error({ err, file: reservePath, reserveBytes: reserve!.size }, 'the disk is full: call records go into the space set aside for them until it has room again');
+            diskFull = true;
+            return;
+          }
           writeFailures.inc();
           o.log.error({ err, records: named(records), file: activePath }, 'could not write call records to the CDR spool');
           throw err;
@@ -220,6 +259,9 @@ export async function openCdrSpool(o: CdrSpoolOptions): Promise<CdrSpool> {
       if (timer) clearTimeout(timer);
       timer = undefined;
       await running?.catch(() => {});
+      // Appends still queued finish before the reserve closes under them.
+      await exclusive(async () => {});
+      await reserve?.close();
       if (pending()) o.log.warn({ spooled: pending(), dir: o.dir }, 'CDR spool not empty at shutdown: it is written at the next start');
     },
   };

@@ -13,6 +13,7 @@ import { z } from 'zod';
  *               / "delay=" seconds            ; 0..300, wait before ringing this leg (default 0)
  *               / "callerId=" value           ; caller id presented on this leg
  *               / "maxDuration=" seconds      ; 1..86400, how long the call may last once answered
+ *               / "transfer=" ("true" / "phones" / "false") ; who may transfer the call once answered
  *
  * Whitespace around `&`, `|` and the brackets is ignored. Example:
  *   `alice & bob[delay=5] | +4930123456@mytrunk[timeout=20,callerId=+4930999]`
@@ -40,6 +41,8 @@ export interface LegOptions {
   maxDuration?: number;
   /** Extra `X-` headers for this leg's INVITE (structured form only). */
   headers?: Record<string, string>;
+  /** Who may transfer the call once this leg answers: either party, the tenant's phones only, or nobody (default). */
+  transfer?: boolean | 'phones';
 }
 
 export type DialLeg = DialTarget & {
@@ -85,6 +88,7 @@ const optionShapes = {
   callerId: z.string().regex(CALLER_ID, 'letters, digits, + . _ - (at most 64)').optional(),
   maxDuration: z.number().int().min(1).max(MAX_DURATION).optional(),
   headers: extraHeaders.optional(),
+  transfer: z.union([z.boolean(), z.literal('phones')]).optional(),
 };
 type PartialOptions = Partial<LegOptions>;
 
@@ -92,12 +96,14 @@ function withDefaults(own: PartialOptions, defaults: PartialOptions): LegOptions
   const callerId = own.callerId ?? defaults.callerId;
   const maxDuration = own.maxDuration ?? defaults.maxDuration;
   const headers = own.headers || defaults.headers ? { ...defaults.headers, ...own.headers } : undefined;
+  const transfer = own.transfer ?? defaults.transfer;
   return {
     timeout: own.timeout ?? defaults.timeout ?? DEFAULT_LEG_TIMEOUT,
     delay: own.delay ?? defaults.delay ?? 0,
     ...(callerId === undefined ? {} : { callerId }),
     ...(maxDuration === undefined ? {} : { maxDuration }),
     ...(headers === undefined ? {} : { headers }),
+    ...(transfer === undefined ? {} : { transfer }),
   };
 }
 
@@ -184,8 +190,12 @@ function parseOptions(s: Scanner): PartialOptions {
       const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
       if (!(n >= 1 && n <= MAX_DURATION)) s.fail(`maxDuration must be whole seconds from 1 to ${MAX_DURATION}, not '${value}'`, valueAt);
       options.maxDuration = n;
+    } else if (name === 'transfer') {
+      const known = { true: true, false: false, phones: 'phones' } as const;
+      if (!Object.hasOwn(known, value)) s.fail(`transfer must be true, phones or false, not '${value}'`, valueAt);
+      options.transfer = known[value as keyof typeof known];
     } else {
-      s.fail(`unknown option '${name}' (known: timeout, delay, callerId, maxDuration)`, nameAt);
+      s.fail(`unknown option '${name}' (known: timeout, delay, callerId, maxDuration, transfer)`, nameAt);
     }
     s.skipSpace();
     const c = s.peek();
@@ -244,8 +254,8 @@ const dialOptions = z.strictObject(optionShapes).nullish();
 
 function fromStructured(entry: StructuredLeg, defaults: PartialOptions): DialLeg {
   if (typeof entry === 'string') return parseSingleLeg(entry, defaults);
-  const { timeout, delay, callerId, maxDuration, headers } = entry;
-  const options = withDefaults({ timeout, delay, callerId, maxDuration, headers }, defaults);
+  const { timeout, delay, callerId, maxDuration, headers, transfer } = entry;
+  const options = withDefaults({ timeout, delay, callerId, maxDuration, headers, transfer }, defaults);
   if ('account' in entry) return leg({ kind: 'account', account: entry.account }, options);
   if ('number' in entry) return leg({ kind: 'provider', number: entry.number, provider: entry.provider }, options);
   return leg({ kind: 'uri', uri: entry.uri }, options);
@@ -268,13 +278,14 @@ export function toDialSpec(target: unknown, options: unknown): DialSpec {
   const value = parsed.data;
   if (typeof value === 'string') return parseDialString(value, defaults);
   if (Array.isArray(value)) return { groups: [value.map((e) => fromStructured(e, defaults))] };
-  const { groups, timeout, delay, callerId, maxDuration, headers } = value;
+  const { groups, timeout, delay, callerId, maxDuration, headers, transfer } = value;
   const merged: PartialOptions = { ...defaults };
   if (timeout !== undefined) merged.timeout = timeout;
   if (delay !== undefined) merged.delay = delay;
   if (callerId !== undefined) merged.callerId = callerId;
   if (maxDuration !== undefined) merged.maxDuration = maxDuration;
   if (headers !== undefined) merged.headers = headers;
+  if (transfer !== undefined) merged.transfer = transfer;
   return { groups: groups.map((g) => g.map((e) => fromStructured(e, merged))) };
 }
 

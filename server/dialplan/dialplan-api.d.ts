@@ -25,6 +25,12 @@ interface Call {
   readonly account?: string;
   /** The provider the call came from. */
   readonly provider?: string;
+  /**
+   * Set when this run decides where a transfer goes: a party of an answered call (its channel id:
+   * `transferer`) asked the switch (REFER) to connect the other party (`transferee`) with `to`.
+   * The run is a call your tenant places: dial where the transfer may go, or `respond` to refuse it.
+   */
+  readonly transfer?: { readonly transferer: string; readonly transferee: string };
 }
 
 interface LegOptions {
@@ -38,6 +44,12 @@ interface LegOptions {
   maxDuration?: number;
   /** Extra headers on this leg's INVITE: `X-` names only, one-line values (structured form and options only). */
   headers?: { [name: `X-${string}`]: string };
+  /**
+   * Who may transfer the call (REFER) once this leg answers: `true` either party, `'phones'` only
+   * your own phones (SIP accounts), `false` (the default) nobody. The transfer target is then
+   * decided by your dialplan, run with `call.transfer` set, like any call you place.
+   */
+  transfer?: boolean | 'phones';
 }
 
 type Leg =
@@ -88,7 +100,7 @@ declare const call: Call;
  * Rings the target and resolves when one leg answers or all have failed. At most 20 legs per
  * execution; one dial at a time. `options` sets the defaults of every leg.
  */
-declare function dial(target: DialTarget, options?: Pick<LegOptions, 'timeout' | 'callerId' | 'maxDuration' | 'headers'>): Promise<DialResult>;
+declare function dial(target: DialTarget, options?: Pick<LegOptions, 'timeout' | 'callerId' | 'maxDuration' | 'headers' | 'transfer'>): Promise<DialResult>;
 
 /** Answers the call with a SIP status: 180–199 (progress) or 300–699 (final; only once). */
 declare function respond(status: number, reason?: string): Promise<void>;

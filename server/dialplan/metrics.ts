@@ -32,6 +32,11 @@ export function createDialplanMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    reruns: new Counter({
+      name: 'dialplan_execution_reruns_total',
+      help: 'Executions run again on another worker after theirs died under them',
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: 'dialplan_queue_depth',
       help: 'Accepted executions waiting for a worker slot',

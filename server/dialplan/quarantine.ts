@@ -2,9 +2,11 @@ import type { QuarantinePolicy } from './options.ts';
 import type { QuarantineInfo } from './types.ts';
 
 /**
- * Remembers which tenants were running code when workers died. A worker death is shared among its
- * suspects (each gets 1/n), so a tenant present at every crash reaches the threshold first, and a
- * busy bystander at most as fast as the culprit, which stops the crashes once quarantined.
+ * Decides which tenants' dialplans are suspended, and until when. A tenant whose code is known to
+ * have ended a worker (the worker named it) is quarantined at once (`convict`). A death nobody
+ * explained is shared among its suspects, the tenants whose code was running (each gets 1/n), so
+ * a tenant present at every crash reaches the threshold first, and a busy bystander at most as
+ * fast as the culprit, which stops the crashes once quarantined.
  */
 export class Quarantine {
   private readonly blame = new Map<string, Array<{ at: number; weight: number }>>();
@@ -32,6 +34,15 @@ export class Quarantine {
       }
     }
     return newly;
+  }
+
+  /** The tenant's code ended a worker: suspended now, for `reason`, unless it already is. */
+  convict(tenantId: string, reason: string, now = Date.now()): ({ tenantId: string } & QuarantineInfo) | null {
+    if (this.check(tenantId, now)) return null;
+    const info = { until: new Date(now + this.policy.durationMs), reason };
+    this.held.set(tenantId, info);
+    this.blame.delete(tenantId);
+    return { tenantId, ...info };
   }
 
   check(tenantId: string, now = Date.now()): QuarantineInfo | null {

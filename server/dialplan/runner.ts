@@ -13,7 +13,7 @@ import {
   type RunnerOptions,
 } from './options.ts';
 import { Quarantine } from './quarantine.ts';
-import { ExecutionSession } from './session.ts';
+import { ExecutionSession, type SessionEvents } from './session.ts';
 import type {
   CompileResult,
   DialplanHost,
@@ -23,6 +23,7 @@ import type {
   ExecutionRequest,
   ExecutionResult,
   QuarantineInfo,
+  RefusalKind,
   RunnerStats,
 } from './types.ts';
 import { executionRequestSchema } from './validate.ts';
@@ -41,6 +42,10 @@ const ENDED_REPLY = JSON.stringify({ ok: false, message: 'the execution has ende
 const HOME_SLACK = 4;
 /** Tenants whose home worker is remembered (least recently dispatched forgotten first). */
 const MAX_HOMES = 10_000;
+/** Runs of one execution, counting those its workers died under (see `recoverInFlight`). */
+const MAX_RUNS = 3;
+/** For sessions that never reach a worker (refusals). */
+const NO_SESSION_EVENTS: SessionEvents = { firstDial: () => {}, diverged: () => {} };
 
 interface Execution {
   request: ExecutionRequest;
@@ -131,23 +136,23 @@ export class PooledDialplanRunner implements DialplanRunner {
     if (this.executions.has(executionId)) throw new TypeError(`execution ${executionId} is already running`);
     const log = this.logger.child({ tenantId, executionId, channelId: request.call.channelId });
 
-    if (this.stopping) return Promise.resolve(this.refuse(host, log, 'the dialplan engine is stopping', 'rejected_overload'));
+    if (this.stopping) return Promise.resolve(this.refuse(host, log, 'the dialplan engine is stopping', 'rejected_overload', 'unavailable'));
     const held = this.quarantine.check(tenantId);
     if (held) {
       const message = `call rejected: dialplans of this tenant are suspended until ${held.until.toISOString()} (${held.reason})`;
-      return Promise.resolve(this.refuse(host, log, message, 'rejected_quarantine'));
+      return Promise.resolve(this.refuse(host, log, message, 'rejected_quarantine', 'suspended'));
     }
     const active = this.tenantActive.get(tenantId) ?? 0;
     if (active >= this.limits.tenantConcurrency) {
       const message = `call rejected: ${active} dialplan executions already running for this tenant (limit ${this.limits.tenantConcurrency})`;
-      return Promise.resolve(this.refuse(host, log, message, 'rejected_tenant_limit'));
+      return Promise.resolve(this.refuse(host, log, message, 'rejected_tenant_limit', 'tenant_limit'));
     }
     if (this.queue.length >= this.limits.queueLimit) {
-      return Promise.resolve(this.refuse(host, log, 'call rejected: the dialplan engine is overloaded', 'rejected_overload'));
+      return Promise.resolve(this.refuse(host, log, 'call rejected: the dialplan engine is overloaded', 'rejected_overload', 'overload'));
     }
     if (Buffer.byteLength(request.dialplan.source) > this.limits.maxSourceBytes) {
       return Promise.resolve(
-        this.result(new ExecutionSession(host, this.limits, log, () => {}), 'error', 0, 0, {
+        this.result(new ExecutionSession(host, this.limits, log, NO_SESSION_EVENTS), 'error', 0, 0, {
           message: `the dialplan is larger than ${this.limits.maxSourceBytes} bytes`,
         }),
       );
@@ -162,7 +167,13 @@ export class PooledDialplanRunner implements DialplanRunner {
         timers: [],
         settled: false,
         resolve,
-        session: new ExecutionSession(host, this.limits, log, () => clearTimeout(execution.timers[0])),
+        session: new ExecutionSession(host, this.limits, log, {
+          firstDial: () => clearTimeout(execution.timers[0]),
+          diverged: (message) =>
+            this.abandon(execution, 'crashed', {
+              message: `the dialplan ran again after its worker died, and did not repeat what it had done: ${message}`,
+            }),
+        }),
       };
       execution.timers.push(
         setTimeout(() => this.wallTimeout(execution, `no dial within ${this.limits.firstDialMs} ms`), this.limits.firstDialMs),
@@ -333,6 +344,12 @@ export class PooledDialplanRunner implements DialplanRunner {
         this.pump();
         break;
       }
+      case 'lost':
+        // The worker ends itself after this; killing it here too covers a worker that cannot.
+        worker.lost ??= { tenantId: message.tenantId, kind: message.kind, message: message.message };
+        this.logger.warn({ workerId: worker.id, pid: worker.pid, tenantId: message.tenantId, kind: message.kind, why: message.message }, 'a dialplan put its worker beyond control; ending the worker');
+        worker.kill();
+        break;
       case 'probe-reply':
         // Tenant heaps are bounded one by one and would be rebuilt in a new process; what recycling
         // wins back is the rest (leaks, fragmentation), so only that is held against the threshold.
@@ -411,7 +428,7 @@ export class PooledDialplanRunner implements DialplanRunner {
 
     const reason: RecycleReason = worker.unresponsive ? 'unresponsive' : 'crash';
     this.metrics.recycles.inc({ reason });
-    this.failInFlight(worker, worker.unresponsive ?? cause);
+    this.recoverInFlight(worker, worker.unresponsive ?? cause);
     this.logger.warn({ workerId: worker.id, pid: worker.pid, cause, reason }, 'dialplan worker died');
 
     const slot = this.slots.find((s) => s.current === worker || s.next === worker);
@@ -432,36 +449,68 @@ export class PooledDialplanRunner implements DialplanRunner {
   }
 
   /**
-   * Fails what a dead worker held, and blames the tenants whose code may have been running: those
-   * not waiting on the host when it died (if every one was waiting, all of them).
+   * Settles what a dead worker held. A tenant is blamed only when its code caused the death: the
+   * worker named it (quarantined at once; its executions there fail), or the death is unexplained
+   * (no report, not killed from outside, not killed by the pool as stuck) and its code was running
+   * then, not waiting on the host (its executions there fail; the blame is shared, see Quarantine).
+   * Everyone else's executions run again on another worker, resuming from their sessions' journals
+   * (see ExecutionSession), up to MAX_RUNS runs in all.
    */
-  private failInFlight(worker: WorkerProcess, cause: string): void {
+  private recoverInFlight(worker: WorkerProcess, cause: string): void {
     const held = [...worker.inFlight].flatMap((id) => {
       const execution = this.executions.get(id);
       return execution?.worker === worker ? [execution] : [];
     });
     worker.inFlight.clear();
-    if (held.length === 0) return;
-    const running = held.filter((e) => !e.session.waitingOnHost);
-    const suspects = (running.length > 0 ? running : held).map((e) => e.request.tenantId);
-    for (const execution of held) {
-      this.finish(execution, 'crashed', 0, { message: `the dialplan worker died while running this call (${cause})` });
+    const lost = worker.lost;
+    if (lost) {
+      const q = this.quarantine.convict(lost.tenantId, lostReason(lost));
+      if (q) this.logger.warn({ tenantId: q.tenantId, until: q.until, reason: q.reason }, 'tenant dialplans quarantined');
     }
-    for (const q of this.quarantine.blameCrash(suspects, cause)) {
+    const unexplained = !lost && !worker.unresponsive && !worker.killedFromOutside;
+    const suspects = new Set(unexplained ? held.filter((e) => !e.session.waitingOnHost).map((e) => e.request.tenantId) : []);
+    const again: Execution[] = [];
+    for (const execution of held) {
+      const { tenantId } = execution.request;
+      if (lost?.tenantId === tenantId) {
+        if (lost.kind === 'cpu') this.finish(execution, 'timeout', 0, { message: lost.message });
+        else this.finish(execution, 'crashed', 0, { message: `the dialplan failed beyond recovery (${lost.message}); its worker process was ended` });
+      } else if (suspects.has(tenantId)) {
+        this.finish(execution, 'crashed', 0, { message: `the dialplan worker died while running this call (${cause})` });
+      } else if (execution.session.runs >= MAX_RUNS) {
+        this.finish(execution, 'crashed', 0, { message: `the dialplan worker died under this call ${MAX_RUNS} times (last: ${cause})` });
+      } else if (!execution.session.resumable) {
+        this.finish(execution, 'crashed', 0, { message: `the dialplan worker died under this call (${cause}), which read too much to be run again` });
+      } else {
+        execution.worker = null;
+        execution.session.restart();
+        execution.log.warn({ cause, run: execution.session.runs }, 'dialplan worker died under this execution; running it again on another');
+        this.metrics.reruns.inc();
+        again.push(execution);
+      }
+    }
+    // Ahead of the queue: these were admitted before anything waiting there.
+    this.queue.unshift(...again);
+    for (const q of this.quarantine.blameCrash([...suspects], cause)) {
       this.logger.warn({ tenantId: q.tenantId, until: q.until, reason: q.reason }, 'tenant dialplans quarantined');
     }
   }
 
-  private wallTimeout(execution: Execution, message: string): void {
+  /** Ends an execution here and has its worker drop it. */
+  private abandon(execution: Execution, outcome: ExecutionOutcome, error: ExecutionError, kind = failureKind(outcome)): void {
     if (execution.settled) return;
     const index = this.queue.indexOf(execution);
     if (index >= 0) this.queue.splice(index, 1);
     const worker = execution.worker;
-    this.finish(execution, 'timeout', 0, { message }, 'wall_timeout');
+    this.finish(execution, outcome, 0, error, kind);
     if (worker?.alive && worker.inFlight.has(execution.request.executionId)) {
       worker.abort(execution.request.executionId, this.limits.abortGraceMs);
     }
     this.metrics.queueDepth.set(this.queue.length);
+  }
+
+  private wallTimeout(execution: Execution, message: string): void {
+    this.abandon(execution, 'timeout', { message }, 'wall_timeout');
   }
 
   private finish(
@@ -501,13 +550,22 @@ export class PooledDialplanRunner implements DialplanRunner {
   }
 
   /** Refusals are tenant-visible: the reason goes to the tenant's log as well as to ours. */
-  private refuse(host: DialplanHost, log: Logger, message: string, kind: FailureKind): ExecutionResult {
+  private refuse(host: DialplanHost, log: Logger, message: string, kind: FailureKind, refusal: RefusalKind): ExecutionResult {
     this.metrics.failures.inc({ kind });
     log.warn({ reason: kind }, message);
-    const session = new ExecutionSession(host, this.limits, log, () => {});
+    const session = new ExecutionSession(host, this.limits, log, NO_SESSION_EVENTS);
     session.log('warn', message);
-    return this.result(session, 'rejected', 0, 0, { message });
+    return { ...this.result(session, 'rejected', 0, 0, { message }), refusal };
   }
+}
+
+/** What a tenant whose code ended a worker is told, in the portal and in its calls' refusals. */
+function lostReason(lost: NonNullable<WorkerProcess['lost']>): string {
+  const what =
+    lost.kind === 'cpu'
+      ? 'exceeded its CPU budget in code that could not be interrupted'
+      : `failed beyond recovery inside its sandbox (${lost.message})`;
+  return `a dialplan ${what}, and the dialplan worker running it had to be ended`;
 }
 
 /** Timeouts reported by a worker are CPU breaches; wall-time ones are decided here. */

@@ -17,7 +17,9 @@ export type CallOrigin =
   /** A call addressed to one of this tenant's accounts. */
   | { kind: 'to-account'; callee: SipAccount }
   /** A call arriving from one of this tenant's providers. */
-  | { kind: 'provider'; dialplan: string | null };
+  | { kind: 'provider'; dialplan: string | null }
+  /** A call the tenant places itself, for no phone of its own: a transfer its provider's caller asked for. */
+  | { kind: 'tenant' };
 
 export interface SelectedDialplan {
   name: string;
@@ -41,6 +43,9 @@ export async function selectDialplan(scope: TenantScope, origin: CallOrigin): Pr
       break;
     case 'provider':
       named = origin.dialplan;
+      break;
+    case 'tenant':
+      named = null;
       break;
   }
   for (const name of named && named !== DEFAULT_DIALPLAN ? [named, DEFAULT_DIALPLAN] : [DEFAULT_DIALPLAN]) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { HostOp } from '../../worker/protocol.ts';
@@ -12,6 +13,11 @@ export interface SessionLimits {
 }
 
 const MAX_ARGS_JSON = 128 * 1024;
+/**
+ * Replies a journal keeps for replay, in characters: a script may read a 128 KiB value a thousand
+ * times. Past this the execution is no longer resumable (a worker death then fails it).
+ */
+const MAX_JOURNAL_CHARS = 1024 * 1024;
 const key = z.string().min(1).max(256);
 const argSchemas = {
   dial: z.tuple([z.unknown(), z.unknown()]),
@@ -38,6 +44,21 @@ const dialResultSchema = z.object({
 
 type Unstamped<A> = A extends Action ? Omit<A, 'at'> : never;
 
+export interface SessionEvents {
+  firstDial(): void;
+  /** A run after a worker death asked for something else than the first run did: it cannot resume. */
+  diverged(message: string): void;
+}
+
+/** One host call as the session answered it; `args` is a digest, so a journal never holds 128 KiB per call. */
+interface JournalEntry {
+  op: string;
+  args: string;
+  /** Dropped once the journal is over its size (and the execution no longer resumable). */
+  reply: Promise<string> | null;
+  settled: boolean;
+}
+
 /** An error whose message the tenant may read (anything else is reported as an internal failure). */
 class ScriptFacingError extends Error {}
 
@@ -50,6 +71,14 @@ const reply = {
  * The server side of one execution: validates every host call coming out of the sandbox, applies
  * the per-execution rules (legs, one dial at a time, nothing after a final response), calls the
  * DialplanHost under a timeout, and records the actions and the tenant-visible log.
+ *
+ * It also keeps a journal of the host calls it answered, so that an execution whose worker died
+ * under it (another tenant's fault, or the operator's) can run again on another worker without
+ * acting twice: after `restart()`, calls that match the journal in order (same operation, same
+ * arguments) get the recorded reply, or the same pending one (a dial still ringing), and the first
+ * log lines, already recorded, are not repeated. The first call that does not match ends the
+ * execution (`diverged`): the script decided differently the second time, and what the first run
+ * set going cannot be squared with it.
  */
 export class ExecutionSession {
   readonly actions: Action[] = [];
@@ -61,12 +90,23 @@ export class ExecutionSession {
   private finalStatus: number | null = null;
   private answered = false;
   private ended = false;
+  private readonly journal: JournalEntry[] = [];
+  /** Journal entries the current run has replayed or added. */
+  private replayed = 0;
+  /** Log lines of the furthest run so far, and of the current run. */
+  private linesSeen = 0;
+  private linesThisRun = 0;
+  private journalChars = 0;
+  /** Whether the execution can run again from its journal (false once the journal grew too big). */
+  resumable = true;
+  /** How many times the execution started (1 + restarts). */
+  runs = 1;
 
   constructor(
     private readonly host: DialplanHost,
     private readonly limits: SessionLimits,
     private readonly logger: Logger,
-    private readonly onFirstDial: () => void,
+    private readonly events: SessionEvents,
   ) {}
 
   /** True when a final SIP response went out through `respond()`. */
@@ -74,17 +114,28 @@ export class ExecutionSession {
     return this.finalStatus !== null;
   }
 
-  /** Whether the script is waiting on the host right now (a running script is a crash suspect). */
+  /** Whether the current run is waiting on the host right now (a running script is a crash suspect). */
   get waitingOnHost(): boolean {
-    return this.inflight.size > 0;
+    return this.journal.slice(0, this.replayed).some((e) => !e.settled);
   }
 
   private elapsed(): number {
     return Date.now() - this.startedAt;
   }
 
+  /** The execution runs again from the start (its worker died): replay from the journal. Only if `resumable`. */
+  restart(): void {
+    this.runs += 1;
+    this.replayed = 0;
+    this.linesThisRun = 0;
+  }
+
   log(level: LogLevel, message: string): void {
-    if (this.ended || this.logs.length >= this.limits.maxLogLines) return;
+    if (this.ended) return;
+    // A run after a restart repeats the lines of the runs before it: those are recorded already.
+    if (++this.linesThisRun <= this.linesSeen) return;
+    this.linesSeen = this.linesThisRun;
+    if (this.logs.length >= this.limits.maxLogLines) return;
     this.logs.push({ at: this.elapsed(), level, message });
     try {
       this.host.log(level, message);
@@ -94,8 +145,37 @@ export class ExecutionSession {
   }
 
   /** Answers one host call from the sandbox; always resolves with the reply JSON. */
-  async handle(op: string, argsJson: string): Promise<string> {
-    if (this.ended) return reply.error('the execution has ended');
+  handle(op: string, argsJson: string): Promise<string> {
+    if (this.ended) return Promise.resolve(reply.error('the execution has ended'));
+    const args = createHash('sha256').update(argsJson).digest('base64');
+    const recorded = this.journal[this.replayed];
+    if (recorded) {
+      if (recorded.reply && recorded.op === op && recorded.args === args) {
+        this.replayed += 1;
+        return recorded.reply;
+      }
+      const what = recorded.op === op ? `${op} with other arguments` : `${op} instead of ${recorded.op}`;
+      this.events.diverged(`host call ${this.replayed + 1} was ${what}`);
+      return Promise.resolve(reply.error('the execution has ended'));
+    }
+    const answer = this.answer(op, argsJson);
+    const entry: JournalEntry = { op, args, reply: answer, settled: false };
+    void answer.then((json) => {
+      entry.settled = true;
+      this.journalChars += json.length;
+      if (this.journalChars > MAX_JOURNAL_CHARS) this.forgetReplies();
+    });
+    this.journal.push(entry);
+    this.replayed += 1;
+    return answer;
+  }
+
+  private forgetReplies(): void {
+    this.resumable = false;
+    for (const entry of this.journal) if (entry.settled) entry.reply = null;
+  }
+
+  private async answer(op: string, argsJson: string): Promise<string> {
     if (!(op in argSchemas)) return reply.error(`unknown operation ${op}`);
     if (argsJson.length > MAX_ARGS_JSON) return reply.error(`arguments larger than ${MAX_ARGS_JSON} bytes`);
     const hostOp = op as HostOp;
@@ -175,7 +255,7 @@ export class ExecutionSession {
     }
     this.legsUsed += legs;
     this.dialing = true;
-    this.onFirstDial();
+    this.events.firstDial();
     try {
       const timeoutMs = maxDialSeconds(spec) * 1000 + this.limits.hostOpTimeoutMs;
       const result = dialResultSchema.parse(await this.withTimeout('dial', timeoutMs, (signal) => this.host.dial(spec, signal)));

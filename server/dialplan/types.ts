@@ -17,6 +17,8 @@ export interface CallFacts {
   account?: string;
   /** The provider (trunk) the call arrived from, if any. */
   provider?: string;
+  /** This execution routes a transfer (REFER) of an answered call: its channels, by id. */
+  transfer?: { transferer: string; transferee: string };
 }
 
 export interface ExecutionRequest {
@@ -90,8 +92,16 @@ export interface ExecutionError {
   column?: number;
 }
 
+/**
+ * Why an execution was refused before it ran: the tenant's dialplans are suspended (quarantine),
+ * the tenant has as many running as it may, the engine's queue is full, or the engine is stopping.
+ */
+export type RefusalKind = 'suspended' | 'tenant_limit' | 'overload' | 'unavailable';
+
 export interface ExecutionResult {
   outcome: ExecutionOutcome;
+  /** Set when `outcome` is `rejected`. */
+  refusal?: RefusalKind;
   error?: ExecutionError;
   actions: Action[];
   logs: LogLine[];

@@ -29,6 +29,7 @@ export const callFactsSchema = z.object({
   source: z.object({ address: text(64), port: z.number().int().min(0).max(65535), transport: text(16) }),
   account: text(128).optional(),
   provider: text(128).optional(),
+  transfer: z.object({ transferer: text(256).min(1), transferee: text(256).min(1) }).optional(),
 });
 
 /** Checks what the server hands the runner; a failure is a bug in the caller, not in the script. */

@@ -36,6 +36,11 @@ export class WorkerProcess {
   rssBytes: number | undefined;
   /** Why the pool killed it as stuck, if it did. */
   unresponsive: string | null = null;
+  /** The worker reported that a tenant's code put its isolate beyond control (and ended itself). */
+  lost: { tenantId: string; kind: 'abort' | 'cpu'; message: string } | null = null;
+  /** How the process ended; null while it runs (or if it exited with a code). */
+  exitSignal: NodeJS.Signals | null = null;
+  private killedHere = false;
   readonly ready: Promise<void>;
   readonly exited: Promise<void>;
   private markExited!: () => void;
@@ -91,7 +96,9 @@ export class WorkerProcess {
           this.events.message(this, message);
         }
       });
-      this.child.on('exit', (code, signal) => {
+      // 'close', not 'exit': it comes after the IPC channel has delivered everything the worker
+      // sent, such as the report of a tenant that broke it, sent right before it ended itself.
+      this.child.on('close', (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`worker exited during start-up (${signal ?? `code ${code}`})`));
         this.onExit(code, signal);
@@ -162,7 +169,17 @@ export class WorkerProcess {
   }
 
   kill(): void {
-    if (!this.gone) this.child.kill('SIGKILL');
+    if (this.gone) return;
+    this.killedHere = true;
+    this.child.kill('SIGKILL');
+  }
+
+  /**
+   * Ended with SIGKILL by someone other than the pool (the worker itself does so only after
+   * reporting why): the operator, or the kernel's out-of-memory killer. No tenant did that.
+   */
+  get killedFromOutside(): boolean {
+    return this.exitSignal === 'SIGKILL' && !this.killedHere && this.lost === null;
   }
 
   stats(): WorkerStats {
@@ -190,6 +207,7 @@ export class WorkerProcess {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.gone = true;
+    this.exitSignal = signal;
     this.markExited();
     clearInterval(this.probeTimer);
     for (const timer of this.abortTimers.values()) clearTimeout(timer);

@@ -1,13 +1,16 @@
 /**
- * Which provider entry an incoming INVITE comes from. The Contact we register carries the entry's
- * line token (`;line=`), which providers put in the Request-URI of the calls they send us: that
- * names one tenant's entry even when several tenants use the same provider. Providers that do not
- * register are recognised by the source addresses their entry lists; when the same address belongs
- * to several tenants' entries and the Request-URI does not tell them apart, no guess is made.
+ * Which tenant's provider entry an incoming INVITE comes from. Only something one tenant provably
+ * holds names a tenant: the line token of the Contact we register for its entry (unique, random),
+ * one of its accounts (usernames are unique on the switch), or a number (DID) its entry holds
+ * (unique too, refused to anyone else when saved). Source addresses never name a tenant: anyone
+ * may list a shared carrier's addresses, or all of them; they only confirm that a call naming a
+ * tenant really comes from that tenant's provider. A call that names two tenants at once is not
+ * guessed at: it is refused.
  */
 import { BlockList, isIP } from 'node:net';
 import type { SipUri } from '../sip/message.ts';
 import type { Peer } from '../sip/transport.ts';
+import { decodeUser } from '../sip/wireValues.ts';
 import type { Provider, ProviderDirectory } from '../store/providers.ts';
 
 export type LineMatch = { kind: 'provider'; provider: Provider } | { kind: 'unknown-line' } | { kind: 'none' };
@@ -39,15 +42,40 @@ export async function providerByLine(directory: ProviderDirectory, requestUri: S
   return p && p.enabled ? { kind: 'provider', provider: p } : { kind: 'unknown-line' };
 }
 
+/** A number as the directory keeps it (digits only), or undefined when `user` is not one. */
+export function asNumber(user: string | undefined): string | undefined {
+  const digits = user?.replace(/^\+/, '');
+  return digits && /^\d{6,16}$/.test(digits) ? digits : undefined;
+}
+
+export type SourceMatch = { kind: 'provider'; provider: Provider } | { kind: 'ambiguous'; tenants: string[] } | { kind: 'none' };
+
+export interface SourceClaims {
+  /** The tenant whose account the Request-URI names, if it names one. */
+  accountTenant?: string;
+  /** The user part of the To header (a carrier may put the number called there). */
+  toUser?: string;
+}
+
 /**
- * The entry whose listed addresses the INVITE comes from. `addressedTenant` is the tenant whose
- * account the Request-URI names, if it names one: only that tenant's entries are considered, so an
- * entry listing a broad range cannot take calls meant for another tenant's accounts.
+ * The entry a call without a line token comes from. The tenants the call names are: the one whose
+ * account the Request-URI names, and the holders of the numbers in the Request-URI and in To whose
+ * entry lists the source address (a number's holder is vouched for only by its own entry). Naming
+ * more than one tenant is ambiguous. A number's entry takes the call; otherwise the account's
+ * tenant does, through its oldest entry listing the source; otherwise it is no provider's call.
  */
-export async function providerBySource(directory: ProviderDirectory, requestUri: SipUri | undefined, source: Peer, addressedTenant?: string): Promise<Provider | undefined> {
-  const candidates = (await directory.withSourceAddresses()).filter((p) => (addressedTenant === undefined || p.tenantId === addressedTenant) && fromSource(p, source));
-  if (candidates.length <= 1) return candidates[0];
-  const user = requestUri?.user ? decodeURIComponent(requestUri.user) : undefined;
-  const named = candidates.filter((p) => user !== undefined && (p.contactUser === user || p.username === user));
-  return named.length === 1 ? named[0] : undefined;
+export async function providerBySource(directory: ProviderDirectory, requestUri: SipUri | undefined, source: Peer, claims: SourceClaims = {}): Promise<SourceMatch> {
+  const listing = (await directory.withSourceAddresses()).filter((p) => fromSource(p, source));
+  if (!listing.length) return { kind: 'none' };
+  const numbers = [asNumber(requestUri?.user ? decodeUser(requestUri.user) : undefined), asNumber(claims.toUser)];
+  const holders: Provider[] = [];
+  for (const number of new Set(numbers.filter((n): n is string => n !== undefined))) {
+    const holder = await directory.byNumber(number);
+    if (holder && listing.some((p) => p.id === holder.id)) holders.push(holder);
+  }
+  const tenants = new Set([...(claims.accountTenant ? [claims.accountTenant] : []), ...holders.map((h) => h.tenantId)]);
+  if (tenants.size > 1) return { kind: 'ambiguous', tenants: [...tenants] };
+  if (holders[0]) return { kind: 'provider', provider: holders[0] };
+  const own = listing.filter((p) => p.tenantId === claims.accountTenant).sort((a, b) => a.createdAt - b.createdAt);
+  return own[0] ? { kind: 'provider', provider: own[0] } : { kind: 'none' };
 }

@@ -7,11 +7,16 @@ import type { Logger } from 'pino';
 import type { Destination } from '../calls/branch.ts';
 import type { Party } from '../calls/events.ts';
 import type { ProviderDirectory } from '../store/providers.ts';
-import { DnsLookupError, type SipResolver } from './dns.ts';
+import type { SipResolver } from './dns.ts';
+import { allowedHops } from './allowedHops.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import { CredentialKeyError } from './credentials.ts';
 import { bracketed, nextHop, providerDomain } from './addressing.ts';
 import { renderTemplate, type TemplateValues } from './templates.ts';
+import { displayName, sipUri } from '../sip/wireValues.ts';
+
+/** A host name or an IP address (IPv6 without brackets). */
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|[0-9A-Fa-f:.]+)$/;
 
 export interface ProviderLeg {
   number: string;
@@ -34,20 +39,8 @@ export async function providerDestinations(deps: ProviderDestinationDeps, tenant
     return [];
   }
   const hop = nextHop(p);
-  let targets;
-  try {
-    targets = await deps.resolver.resolve(hop);
-  } catch (err) {
-    if (!(err instanceof DnsLookupError)) throw err;
-    log.warn({ provider: p.name, host: err.hostname, kind: err.kind }, 'provider host did not resolve');
-    return [];
-  }
-  const allowed = targets.filter((t) => !deps.policy || deps.policy.allows(t.address));
-  const [first, ...rest] = allowed.map((t) => ({ transport: t.transport, address: t.address, port: t.port }));
-  if (!first) {
-    log.warn({ provider: p.name, addresses: targets.map((t) => t.address) }, 'provider resolves only to addresses this switch does not send to (DESTINATION_DENY)');
-    return [];
-  }
+  const [first, ...rest] = await allowedHops(deps, hop, log, { provider: p.name });
+  if (!first) return [];
 
   const values: TemplateValues = {
     caller: leg.callerId ?? caller.user,
@@ -56,8 +49,10 @@ export async function providerDestinations(deps: ProviderDestinationDeps, tenant
     username: p.username ?? '',
   };
   const fromUser = p.fromUser ? renderTemplate(p.fromUser, values) : values.caller;
-  const fromHost = p.fromHost ? renderTemplate(p.fromHost, values) : p.host;
-  const display = p.fromDisplay ? renderTemplate(p.fromDisplay, values) : caller.display;
+  // A host template filled with a caller's value could be anything: only a host name or address stays.
+  const renderedHost = p.fromHost ? renderTemplate(p.fromHost, values).trim() : p.host;
+  const fromHost = HOST.test(renderedHost) ? renderedHost : p.host;
+  const display = displayName(p.fromDisplay ? renderTemplate(p.fromDisplay, values) : caller.display);
   const transportParam = p.transport === 'tcp' ? ';transport=tcp' : '';
   const requestUri = `sip:${leg.number}@${providerDomain(p)}${transportParam}`;
   const headers: Record<string, string> = {};
@@ -79,7 +74,7 @@ export async function providerDestinations(deps: ProviderDestinationDeps, tenant
       alternates: rest,
       target: leg.target,
       provider: p.name,
-      from: { user: fromUser, host: fromHost, uri: `sip:${fromUser}@${bracketed(fromHost)}`, ...(display ? { display } : {}) },
+      from: { user: fromUser, host: fromHost, uri: sipUri(fromUser, bracketed(fromHost)), ...(display ? { display } : {}) },
       headers,
       ...(p.outboundProxy ? { route: [`sip:${providerDomain(hop)};lr`] } : {}),
       ...(password !== null ? { auth: { username: p.authUsername ?? p.username ?? '', password } } : {}),

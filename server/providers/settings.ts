@@ -26,5 +26,7 @@ export interface ProviderSettings {
   contactUser: string | null;
   dialplan: string | null;
   sourceAddresses: string[];
+  /** Numbers (DIDs, digits only) this entry delivers; each held by one entry on the switch. */
+  numbers: string[];
   enabled: boolean;
 }

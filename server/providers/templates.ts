@@ -3,6 +3,7 @@
  * e.g. From user `{caller}` or a fixed number, a header `X-Account: {username}`. The variables
  * are few and named, so a typo is caught when the provider is saved, not on a call.
  */
+import { headerSafe } from '../sip/wireValues.ts';
 
 export const TEMPLATE_VARIABLES = {
   caller: "the caller's number or user (the dial's callerId option when it sets one)",
@@ -27,6 +28,6 @@ export function templateProblems(template: string): string[] {
 }
 
 export function renderTemplate(template: string, values: TemplateValues): string {
-  // Values come from callers (display names, numbers): no line breaks may reach a header.
-  return template.replace(PLACEHOLDER, (_, name: string) => (values[name as TemplateVariable] ?? '').replace(/[\r\n]/g, ' '));
+  // Values come from callers (display names, numbers): no control character may reach a header.
+  return template.replace(PLACEHOLDER, (_, name: string) => headerSafe(values[name as TemplateVariable] ?? ''));
 }

@@ -1,14 +1,17 @@
 /**
  * The registrar (RFC 3261 §10.3): authenticates REGISTER, then adds, refreshes and removes the
  * account's bindings, keeping at most `maxContacts` (the oldest go first). While the database is
- * unreachable it answers from what the node knows: the account from the cache, the changes kept in
- * the location overlay until the database takes them (server/store/locationOverlay.ts).
+ * unreachable it answers from what the node knows: the account from the cache or the node's local
+ * snapshot, the changes kept in the location overlay until the database takes them
+ * (server/store/locationOverlay.ts); an account it holds no copy of gets 503 with Retry-After.
  */
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.ts';
 import { newId, sha256Hex } from '../store/ids.ts';
+import { isDatabaseUnreachable } from '../store/errors.ts';
 import { LocationOverlayFullError } from '../store/locationOverlay.ts';
+import { AccountUnverifiableError } from '../store/sipAccountLookup.ts';
 import type { ApplyOutcome, Binding, BindingChanges, LocationStore } from '../store/registrations.ts';
 import type { RequestAuthenticator } from './authenticate.ts';
 import { headerInt, headerText, parseUri, type NameAddr } from './message.ts';
@@ -30,8 +33,16 @@ interface ContactRequest {
   expires: number;
 }
 
+/** Retry-After of a REGISTER that cannot be verified during a database outage: spread over this range. */
+const RETRY_AFTER_MIN_S = 20;
+const RETRY_AFTER_MAX_S = 40;
+/** Refusals this far apart belong to different outages, each announced by a warning. */
+const REFUSING_EPISODE_GAP_MS = 60_000;
+
 export class Registrar {
   private readonly domains: Set<string>;
+  /** The current run of REGISTERs refused because the database is unreachable (for one warning per run). */
+  private refusing: { last: number; count: number } | undefined;
 
   constructor(
     private readonly o: RegistrarOptions,
@@ -55,6 +66,34 @@ export class Registrar {
   }
 
   async handle(tx: ServerTransaction): Promise<void> {
+    try {
+      await this.register(tx);
+    } catch (err) {
+      if (tx.answered || !(err instanceof AccountUnverifiableError || isDatabaseUnreachable(err))) throw err;
+      this.cannotVerify(tx, err);
+    }
+  }
+
+  /**
+   * The database is unreachable and this node holds no copy of the account (cache or local
+   * snapshot): 503 with a jittered Retry-After, so the phone tries again (a 500 or 403 would
+   * make many give up) and phones turned away together do not come back together.
+   */
+  private cannotVerify(tx: ServerTransaction, err: unknown): void {
+    const now = Date.now();
+    const username = err instanceof AccountUnverifiableError ? err.username : undefined;
+    if (!this.refusing || now - this.refusing.last > REFUSING_EPISODE_GAP_MS) {
+      this.refusing = { last: now, count: 0 };
+      this.log.warn({ username, ip: tx.source.address, code: (err as { code?: string }).code }, 'database unreachable: REGISTERs of accounts this node holds no copy of get 503 with Retry-After');
+    }
+    this.refusing.count++;
+    this.refusing.last = now;
+    this.log.debug({ username, ip: tx.source.address, refused: this.refusing.count }, 'REGISTER refused: account cannot be verified now');
+    const retryAfter = RETRY_AFTER_MIN_S + Math.floor(Math.random() * (RETRY_AFTER_MAX_S - RETRY_AFTER_MIN_S + 1));
+    this.outcome(tx, 'unverifiable', 503, 'Service Unavailable', { 'retry-after': String(retryAfter) });
+  }
+
+  private async register(tx: ServerTransaction): Promise<void> {
     const req = tx.request;
     const aor = parseUri(req.headers.to!.uri);
     if (!aor || !aor.user || !/^sips?$/i.test(aor.schema)) return this.outcome(tx, 'bad-request', 400, 'Bad To URI');

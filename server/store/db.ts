@@ -14,6 +14,7 @@ import * as m005 from './migrations/005_cdr_numbers.ts';
 import * as m006 from './migrations/006_providers.ts';
 import * as m007 from './migrations/007_toll_fraud.ts';
 import * as m008 from './migrations/008_key_scopes_quotas_paging.ts';
+import * as m011 from './migrations/011_provider_numbers.ts';
 import type { Database } from './schema.ts';
 
 export type DialectName = 'sqlite' | 'mysql';
@@ -47,7 +48,7 @@ function withStatementCache(db: SQLite.Database, max = 500): SqliteDatabase {
 
 const migrations: Record<string, Migration> = {
   '001_foundation': m001, '002_dialplans': m002, '003_cdrs': m003, '004_live_calls': m004, '005_cdr_numbers': m005,
-  '006_providers': m006, '007_toll_fraud': m007,
+  '006_providers': m006, '007_toll_fraud': m007, '011_provider_numbers': m011,
   '008_key_scopes_quotas_paging': m008,
 };
 

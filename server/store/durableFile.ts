@@ -34,7 +34,7 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Appends `data` and fsyncs; on failure the file is cut back to where it was, so no partial line stays. */
+/** Appends `data` and fsyncs; on failure the file is cut back to where it was (or removed, if it was empty), so no partial line stays. */
 export async function appendDurably(file: string, data: string): Promise<void> {
   let fh: FileHandle | undefined;
   let size = 0;
@@ -46,17 +46,23 @@ export async function appendDurably(file: string, data: string): Promise<void> {
     if (size === 0) await syncDir(path.dirname(file));
   } catch (err) {
     await fh?.truncate(size).catch(() => {});
+    await fh?.close();
+    fh = undefined;
+    // A file this append created (a full disk still gives out inodes) is not left behind empty.
+    if (size === 0) await rm(file, { force: true }).catch(() => {});
     throw err;
   } finally {
     await fh?.close();
   }
 }
 
-/** Replaces `file` with `data` all at once (a temporary file, fsynced, renamed over it). */
-export async function replaceDurably(file: string, data: string): Promise<void> {
+/** Replaces `file` with `data` all at once (a temporary file, fsynced, renamed over it); a new file gets `mode`. */
+export async function replaceDurably(file: string, data: string, mode?: number): Promise<void> {
   const temporary = `${file}.new`;
-  const fh = await open(temporary, 'w');
+  const fh = await open(temporary, 'w', mode);
   try {
+    // A temporary file left by a crash keeps its old mode otherwise.
+    if (mode !== undefined) await fh.chmod(mode);
     await fh.writeFile(data);
     await fh.sync();
   } finally {

@@ -16,6 +16,7 @@ import { LiveCallStore } from './liveCalls.ts';
 import { TenantRegistrations } from './registrations.ts';
 import type { Database } from './schema.ts';
 import { TenantApiKeys } from './apiKeys.ts';
+import { LocalSnapshot } from './localSnapshot.ts';
 import { SipAccountLookup } from './sipAccountLookup.ts';
 import { TenantSipAccounts } from './sipAccounts.ts';
 import { TenantSettings, type Tenant } from './tenantSettings.ts';
@@ -47,6 +48,11 @@ export interface StoreOptions {
   registry?: Registry;
   /** Keeps registration changes made during a database outage across restarts; memory only without. */
   locationJournal?: LocationJournal;
+  /**
+   * Where this node keeps its sealed local snapshot (localSnapshot.ts), read during a database
+   * outage for accounts it has not cached; needs `cipher`. None without.
+   */
+  localSnapshot?: { dir: string; nodeId: string };
 }
 
 /**
@@ -83,6 +89,7 @@ function createCaches(log: Logger, registry: Registry | undefined): Caches {
     providers: {
       byLine: new ReadThroughCache({ name: 'providers-by-line', ...CACHES.providers, ...common }),
       byName: new ReadThroughCache({ name: 'providers-by-name', ...CACHES.providers, ...common }),
+      byNumber: new ReadThroughCache({ name: 'providers-by-number', ...CACHES.providers, ...common }),
       withSources: new ReadThroughCache({ name: 'providers-by-source', ...CACHES.providers, ...common }),
       sealed: new ReadThroughCache({ name: 'provider-secrets', ...CACHES.providers, ...common }),
     },
@@ -92,6 +99,8 @@ function createCaches(log: Logger, registry: Registry | undefined): Caches {
 export class Store {
   readonly directory: AccountDirectory;
   readonly sipAccountLookup: SipAccountLookup;
+  /** What this node serves from its own disk while the database is unreachable; undefined without a cipher and a place for it. */
+  readonly localSnapshot: LocalSnapshot | undefined;
   /** The registrar's and the dialer's bindings, kept working while the database is unreachable. */
   readonly location: LocationOverlay;
   readonly liveCalls: LiveCallStore;
@@ -109,11 +118,16 @@ export class Store {
     log: Logger,
     registry: Registry | undefined,
     locationJournal: LocationJournal | undefined,
+    snapshotPlace: StoreOptions['localSnapshot'],
   ) {
     this.kysely = db.kysely;
     this.caches = createCaches(log, registry);
     this.directory = new AccountDirectory(db.kysely);
-    this.sipAccountLookup = new SipAccountLookup(db.kysely, this.caches.accounts);
+    this.localSnapshot =
+      cipher && snapshotPlace
+        ? new LocalSnapshot({ ...snapshotPlace, cipher, log, ...(registry ? { registry } : {}), read: async () => ({ sipAccounts: await this.sipAccountLookup.all() }) })
+        : undefined;
+    this.sipAccountLookup = new SipAccountLookup(db.kysely, this.caches.accounts, this.localSnapshot);
     this.location = new LocationOverlay(new SqlLocationStore(db.kysely), {
       lastKnown: this.caches.bindings,
       log,
@@ -133,7 +147,7 @@ export class Store {
       await db.close();
       throw err;
     }
-    return new Store(db, options.cipher ?? null, options.log ?? pino({ level: 'silent' }), options.registry, options.locationJournal);
+    return new Store(db, options.cipher ?? null, options.log ?? pino({ level: 'silent' }), options.registry, options.locationJournal, options.localSnapshot);
   }
 
   get dialect(): DialectName {
@@ -161,6 +175,7 @@ export class Store {
 
   /** Writes what registrations still wait in memory (briefly, if the database answers), then closes. */
   async close(): Promise<void> {
+    await this.localSnapshot?.stop();
     await this.location.stop();
     await this.db.close();
   }

@@ -46,6 +46,13 @@ export class ProviderNameTakenError extends Error {
   }
 }
 
+/** A number held by another entry: one entry, of one tenant, per number. */
+export class ProviderNumberTakenError extends Error {
+  constructor(readonly number: string) {
+    super(`${number} is already held by another provider entry on this switch`);
+  }
+}
+
 export class NoCredentialKeyError extends Error {
   constructor() {
     super('provider passwords cannot be stored: no credentials key is configured');
@@ -54,7 +61,7 @@ export class NoCredentialKeyError extends Error {
 
 interface Row extends Selectable<ProvidersTable> {}
 
-function toProvider(r: Row): Provider {
+function toProvider(r: Row, numbers: string[]): Provider {
   return {
     id: r.id,
     tenantId: r.tenant_id,
@@ -76,11 +83,25 @@ function toProvider(r: Row): Provider {
     lineToken: r.line_token,
     dialplan: r.dialplan,
     sourceAddresses: JSON.parse(r.source_addresses) as string[],
+    numbers,
     enabled: Boolean(r.enabled),
     hasPassword: r.password_enc !== null,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
+}
+
+/** Providers with their numbers, read in one more query for the whole list. */
+async function withNumbers(db: Kysely<Database>, rows: Row[]): Promise<Provider[]> {
+  if (!rows.length) return [];
+  const held = await db.selectFrom('provider_numbers').select(['provider_id', 'number']).where('provider_id', 'in', rows.map((r) => r.id)).orderBy('number').execute();
+  const byProvider = new Map<string, string[]>();
+  for (const h of held) byProvider.set(h.provider_id, [...(byProvider.get(h.provider_id) ?? []), h.number]);
+  return rows.map((r) => toProvider(r, byProvider.get(r.id) ?? []));
+}
+
+async function oneWithNumbers(db: Kysely<Database>, row: Row | undefined): Promise<Provider | undefined> {
+  return row ? (await withNumbers(db, [row]))[0] : undefined;
 }
 
 function toStatus(r: Selectable<ProviderStatusTable>): ProviderStatus {
@@ -137,30 +158,56 @@ export class TenantProviders {
 
   async list(): Promise<Provider[]> {
     const rows = await this.db.selectFrom('providers').selectAll().where('tenant_id', '=', this.tenantId).orderBy('name').execute();
-    return rows.map(toProvider);
+    return withNumbers(this.db, rows);
   }
 
   async get(id: string): Promise<Provider | undefined> {
     const r = await this.db.selectFrom('providers').selectAll().where('tenant_id', '=', this.tenantId).where('id', '=', id).executeTakeFirst();
-    return r && toProvider(r);
+    return oneWithNumbers(this.db, r);
+  }
+
+  /**
+   * Makes `numbers` the entry's numbers, inside the caller's transaction; a number another entry
+   * holds is refused. (Account names start with a letter, so a number is never one.)
+   */
+  private async holdNumbers(trx: Kysely<Database>, providerId: string, numbers: string[], now: number): Promise<void> {
+    if (numbers.length) {
+      const held = await trx.selectFrom('provider_numbers').select('number').where('number', 'in', numbers).where('provider_id', '!=', providerId).executeTakeFirst();
+      if (held) throw new ProviderNumberTakenError(held.number);
+    }
+    await trx.deleteFrom('provider_numbers').where('provider_id', '=', providerId).execute();
+    if (!numbers.length) return;
+    try {
+      await trx
+        .insertInto('provider_numbers')
+        .values(numbers.map((number) => ({ number, provider_id: providerId, tenant_id: this.tenantId, created_at: now })))
+        .execute();
+    } catch (err) {
+      // Another tenant's save took one of them between the check and the insert.
+      if (isUniqueViolation(err)) throw new ProviderNumberTakenError(numbers.join(', '));
+      throw err;
+    }
   }
 
   async create(p: NewProvider, now = Date.now()): Promise<Provider> {
     const id = newId();
-    const { password, ...settings } = p;
+    const { password, numbers, ...settings } = p;
     try {
-      await this.db
-        .insertInto('providers')
-        .values({
-          ...(settingsColumns(settings) as Required<Updateable<ProvidersTable>>),
-          id,
-          tenant_id: this.tenantId,
-          password_enc: this.seal(password, id) ?? null,
-          line_token: randomBytes(12).toString('base64url'),
-          created_at: now,
-          updated_at: now,
-        } as ProvidersTable)
-        .execute();
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('providers')
+          .values({
+            ...(settingsColumns(settings) as Required<Updateable<ProvidersTable>>),
+            id,
+            tenant_id: this.tenantId,
+            password_enc: this.seal(password, id) ?? null,
+            line_token: randomBytes(12).toString('base64url'),
+            created_at: now,
+            updated_at: now,
+          } as ProvidersTable)
+          .execute();
+        await this.holdNumbers(trx, id, numbers, now);
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new ProviderNameTakenError(p.name);
       throw err;
@@ -169,14 +216,19 @@ export class TenantProviders {
   }
 
   async update(id: string, c: ProviderChanges, now = Date.now()): Promise<Provider | undefined> {
-    const { password, ...settings } = c;
+    const { password, numbers, ...settings } = c;
     const set = settingsColumns(settings);
     set.updated_at = now;
     const sealed = this.seal(password, id);
     if (sealed !== undefined) set.password_enc = sealed;
     try {
-      const r = await this.db.updateTable('providers').set(set).where('tenant_id', '=', this.tenantId).where('id', '=', id).executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 0) return undefined;
+      const updated = await this.db.transaction().execute(async (trx) => {
+        const r = await trx.updateTable('providers').set(set).where('tenant_id', '=', this.tenantId).where('id', '=', id).executeTakeFirst();
+        if (Number(r.numUpdatedRows) === 0) return false;
+        if (numbers !== undefined) await this.holdNumbers(trx, id, numbers, now);
+        return true;
+      });
+      if (!updated) return undefined;
     } catch (err) {
       if (isUniqueViolation(err) && settings.name) throw new ProviderNameTakenError(settings.name);
       throw err;
@@ -187,6 +239,7 @@ export class TenantProviders {
   async delete(id: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('provider_status').where('tenant_id', '=', this.tenantId).where('provider_id', '=', id).execute();
+      await trx.deleteFrom('provider_numbers').where('tenant_id', '=', this.tenantId).where('provider_id', '=', id).execute();
       const r = await trx.deleteFrom('providers').where('tenant_id', '=', this.tenantId).where('id', '=', id).executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
     });
@@ -202,6 +255,7 @@ export class TenantProviders {
 export interface ProviderCaches {
   byLine: ReadThroughCache<Provider | null>;
   byName: ReadThroughCache<Provider | null>;
+  byNumber: ReadThroughCache<Provider | null>;
   withSources: ReadThroughCache<Provider[]>;
   /** Sealed passwords by provider id (opened per use, never kept open). */
   sealed: ReadThroughCache<string | null>;
@@ -222,24 +276,24 @@ export class ProviderDirectory {
   invalidate(): void {
     this.caches.byLine.clear();
     this.caches.byName.clear();
+    this.caches.byNumber.clear();
     this.caches.withSources.clear();
     this.caches.sealed.clear();
   }
 
   async all(): Promise<Provider[]> {
-    return (await this.db.selectFrom('providers').selectAll().execute()).map(toProvider);
+    return withNumbers(this.db, await this.db.selectFrom('providers').selectAll().execute());
   }
 
   async byId(id: string): Promise<Provider | undefined> {
-    const r = await this.db.selectFrom('providers').selectAll().where('id', '=', id).executeTakeFirst();
-    return r && toProvider(r);
+    return oneWithNumbers(this.db, await this.db.selectFrom('providers').selectAll().where('id', '=', id).executeTakeFirst());
   }
 
   /** The provider entry an incoming request names by the `line` parameter of our Contact. */
   byLineToken(token: string): Promise<Provider | null> {
     return this.caches.byLine.get(token, async () => {
       const r = await this.db.selectFrom('providers').selectAll().where('line_token', '=', token).executeTakeFirst();
-      return r ? toProvider(r) : null;
+      return (await oneWithNumbers(this.db, r)) ?? null;
     });
   }
 
@@ -248,7 +302,15 @@ export class ProviderDirectory {
     const lower = name.toLowerCase();
     return this.caches.byName.get(tenantKey(tenantId, lower), async () => {
       const r = await this.db.selectFrom('providers').selectAll().where('tenant_id', '=', tenantId).where('name', '=', lower).executeTakeFirst();
-      return r ? toProvider(r) : null;
+      return (await oneWithNumbers(this.db, r)) ?? null;
+    });
+  }
+
+  /** The entry holding `number` (digits only), enabled or not; numbers are unique on the switch. */
+  byNumber(number: string): Promise<Provider | null> {
+    return this.caches.byNumber.get(number, async () => {
+      const held = await this.db.selectFrom('provider_numbers').select('provider_id').where('number', '=', number).executeTakeFirst();
+      return held ? ((await this.byId(held.provider_id)) ?? null) : null;
     });
   }
 
@@ -256,7 +318,7 @@ export class ProviderDirectory {
   withSourceAddresses(): Promise<Provider[]> {
     return this.caches.withSources.get('', async () => {
       const rows = await this.db.selectFrom('providers').selectAll().where('enabled', '=', 1).where('source_addresses', '!=', '[]').execute();
-      return rows.map(toProvider);
+      return withNumbers(this.db, rows);
     });
   }
 

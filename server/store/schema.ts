@@ -175,6 +175,14 @@ export interface ProviderStatusTable {
   updated_at: number;
 }
 
+export interface ProviderNumbersTable {
+  /** Digits only: the API normalises `+49 30 …` to `4930…`. */
+  number: string;
+  provider_id: string;
+  tenant_id: string;
+  created_at: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -189,4 +197,5 @@ export interface Database {
   live_calls: LiveCallsTable;
   providers: ProvidersTable;
   provider_status: ProviderStatusTable;
+  provider_numbers: ProviderNumbersTable;
 }

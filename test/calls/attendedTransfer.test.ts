@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import { answeredBy, answering, body, header, inDialog, isRequest, place, sdp, type Leg } from '../helpers/sipDialog.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { skipWithout } from '../interop/tools.ts';
-import { assertSippOk, bodyOf, callSuite, flowOf, recordOf, registeredUas, type EventLog, type Tenant } from './harness.ts';
+import { assertSippOk, bodyOf, callSuite, flowOf, recordOf, registeredUas, transferable, type EventLog, type Tenant } from './harness.ts';
 
 const noSipp = skipWithout('sipp', 'sip-tester');
 
@@ -37,6 +37,7 @@ describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, ti
   async function consulting(t: Tenant, bScenario: string) {
     const bob = await t.account();
     const carol = await t.account();
+    await transferable(t, bob);
     const b = suite.track(await registeredUas(suite.sw, suite.dir, bob, bScenario, { party: 'bob' }));
     const c = await TestPhone.open('udp', suite.sw.sipPort);
     const a = await TestPhone.open('udp', suite.sw.sipPort);
@@ -166,6 +167,8 @@ describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, ti
   test("a Replaces naming a call that is not the tenant's, or no call, is refused and nothing is dialled", async () => {
     const { t } = await suite.tenantWithLog();
     const bob = await t.account();
+    // Transfers are allowed on call 1: what is refused below is what its Replaces names.
+    await transferable(t, bob);
     const b = suite.track(await registeredUas(suite.sw, suite.dir, bob, 'uas_answer.xml', { party: 'bob' }));
     const a = await TestPhone.open('udp', suite.sw.sipPort);
     const aInbox = answering(a);

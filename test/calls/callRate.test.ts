@@ -1,8 +1,8 @@
 /**
  * The per-tenant call limits (toll-fraud guard) on a running switch: calls a tenant's phones place
  * beyond its minute's worth get 503 with a Retry-After that says when the next one may start, and
- * calls it receives are not counted; calls at once are counted apart for placed and received
- * calls, so strangers ringing an account cannot keep the tenant's phones from calling out.
+ * calls it receives are not counted; calls at once are counted apart for placed calls and calls
+ * from strangers, so strangers ringing an account cannot keep the tenant's phones from calling out.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +14,7 @@ import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 describe('calls per minute per tenant', () => {
   let sw: TestSwitch;
   before(async () => {
-    sw = await startTestSwitch('sqlite', { env: { CALLS_PER_MINUTE_PER_TENANT: '3', CALLS_PER_TENANT: '2' } });
+    sw = await startTestSwitch('sqlite', { env: { CALLS_PER_MINUTE_PER_TENANT: '3', CALLS_PER_TENANT: '2', STRANGER_CALLS_PER_TENANT: '2' } });
   });
   after(async () => {
     await sw.close();

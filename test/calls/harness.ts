@@ -218,6 +218,17 @@ export async function newTenant(sw: TestSwitch): Promise<Tenant> {
   };
 }
 
+/**
+ * Calls to `account` ring its phones and either party may transfer them (REFER): its receiving
+ * dialplan dials it with `transfer: true`. Without it, a stranger's REFER is refused.
+ */
+export async function transferable(t: Tenant, account: Account): Promise<void> {
+  const name = `ring-${account.username}`;
+  await t.dialplan(name, dialplanSource(`  await dial(${JSON.stringify(account.username)}, { timeout: 30, transfer: true });`));
+  const r = await t.api.patch(`/sip-accounts/${account.id}`, { dialplanIn: name });
+  assert.equal(r.status, 200, `dialplanIn of ${account.username}: ${JSON.stringify(r.body)}`);
+}
+
 /** A dialplan body as an ES module (the switch's dialplan format). */
 export const dialplanSource = (body: string) => `export default async function (call) {\n${body}\n}\n`;
 

@@ -1,6 +1,7 @@
 /**
- * Blind transfer by REFER (RFC 3515 / RFC 5589): A (caller sipp) talks to B (registered sipp),
- * sends REFER Refer-To: C (another registered account); the switch answers 202, reports progress
+ * Blind transfer by REFER (RFC 3515 / RFC 5589): A (caller sipp) talks to B (registered sipp, rung
+ * by a dialplan that lets either party transfer), sends REFER Refer-To: C (another registered
+ * account); the switch answers 202, reports progress
  * in NOTIFYs, and connects B with C by moving B's channel into a new bridge with C's: B keeps its
  * channel id, C gets a new one, and a transfer.blind event tells the result. A hangs up after the
  * final NOTIFY; C later hangs up, which ends B's leg too.
@@ -18,6 +19,7 @@ import {
   registeredUas,
   scenario,
   startSipp,
+  transferable,
 } from './harness.ts';
 
 const noSipp = skipWithout('sipp', 'sip-tester');
@@ -29,6 +31,9 @@ describe('blind transfer by REFER (sqlite)', { skip: noSipp, timeout: 60_000 }, 
     const { t, log } = await suite.tenantWithLog();
     const bob = await t.account();
     const carol = await t.account();
+    // A (a stranger) may transfer B: the call's dialplan allows it. Where B goes is decided like a
+    // call the tenant places: without a default dialplan, its accounts ring.
+    await transferable(t, bob);
     const b = await registeredUas(suite.sw, suite.dir, bob, 'uas_transferee.xml', { party: 'bob' });
     suite.track(b);
     // C plays "target": the transferee checks that its re-INVITE carries o=target.

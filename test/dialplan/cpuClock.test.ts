@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { busiestThreadMs } from '../../worker/cpuClock.ts';
+import { busiestThreadMs, threadsOver } from '../../worker/cpuClock.ts';
 
 describe('busiest thread since a slice began', () => {
   it('counts only what the known threads ran since the baseline', () => {
@@ -13,5 +13,14 @@ describe('busiest thread since a slice began', () => {
     const baseline = new Map([[10, 100], [11, 50]]);
     const now = new Map([[10, 120], [11, 60], [12, 4474]]);
     assert.equal(busiestThreadMs(baseline, now), 4474);
+  });
+});
+
+describe('threads over a budget', () => {
+  it('names the threads that ran more than the budget, new ones with all their CPU', () => {
+    const baseline = new Map([[10, 100], [11, 50]]);
+    const now = new Map([[10, 180], [11, 60], [12, 75]]);
+    assert.deepEqual([...threadsOver(baseline, now, 50)], [10, 12]);
+    assert.equal(busiestThreadMs(baseline, now, new Set([11, 12])), 75, 'only among the named threads');
   });
 });

@@ -113,3 +113,28 @@ export function fakeHost(
   };
   return host;
 }
+
+/** A dial that rings until the test answers it (`release`); `ringing` resolves when it starts, `cancelled` when the switch aborts it. */
+export function heldDial(answer: DialResult = { answered: true, result: 'answered', sipStatus: 200 }) {
+  let release!: () => void;
+  const answered = new Promise<DialResult>((resolve) => (release = () => resolve(answer)));
+  let ring!: () => void;
+  const ringing = new Promise<void>((resolve) => (ring = resolve));
+  let cancel!: () => void;
+  const cancelled = new Promise<void>((resolve) => (cancel = resolve));
+  const dial = (_spec: DialSpec, signal: AbortSignal) => {
+    signal.addEventListener('abort', cancel);
+    ring();
+    return answered;
+  };
+  return { dial, ringing, cancelled, release };
+}
+
+/** Polls until `check` holds; fails after `timeoutMs`. */
+export async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

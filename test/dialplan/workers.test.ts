@@ -1,27 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PooledDialplanRunner } from '../../server/dialplan/runner.ts';
-import type { DialResult, ExecutionResult } from '../../server/dialplan/types.ts';
-import { fakeHost, request, startRunner } from './helpers.ts';
-
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import type { ExecutionResult } from '../../server/dialplan/types.ts';
+import { fakeHost, heldDial, request, startRunner, until } from './helpers.ts';
 
 function activePids(runner: PooledDialplanRunner): number[] {
   return runner.stats().workers.filter((w) => w.state === 'active').map((w) => w.pid ?? 0);
-}
-
-function held() {
-  let release!: (r: DialResult) => void;
-  const answer = new Promise<DialResult>((resolve) => (release = resolve));
-  let ring!: () => void;
-  const ringing = new Promise<void>((resolve) => (ring = resolve));
-  return { dial: () => (ring(), answer), ringing, release: () => release({ answered: true, result: 'answered', sipStatus: 200 }) };
 }
 
 const ok = 'export default async function () { log("ok"); }';
@@ -48,11 +32,11 @@ describe('dialplan workers', () => {
     }
   });
 
-  it('a worker killed with SIGKILL fails only its executions and is replaced', async () => {
+  it('a worker killed with SIGKILL is replaced; its execution runs again there, the other worker is untouched', async () => {
     const runner = await startRunner({ workers: 2 });
     try {
-      const onFirst = held();
-      const onSecond = held();
+      const onFirst = heldDial();
+      const onSecond = heldDial();
       const first = runner.run(request('t-k1', dialThenLog), fakeHost('t-k1', undefined, onFirst.dial));
       await onFirst.ringing;
       const second = runner.run(request('t-k2', dialThenLog), fakeHost('t-k2', undefined, onSecond.dial));
@@ -61,41 +45,39 @@ describe('dialplan workers', () => {
       assert.equal(victim?.inFlight, 1);
       assert.equal(other?.inFlight, 1);
       process.kill(victim?.pid ?? 0, 'SIGKILL');
-      const killed = await first;
-      assert.equal(killed.outcome, 'crashed');
-      assert.match(killed.error?.message ?? '', /worker died.*SIGKILL/);
+      await until('a replacement worker', () => activePids(runner).length === 2 && !activePids(runner).includes(victim?.pid ?? 0));
       onSecond.release();
       assert.equal((await second).outcome, 'completed');
-      await until('a replacement worker', () => activePids(runner).length === 2 && !activePids(runner).includes(victim?.pid ?? 0));
+      onFirst.release();
+      const resumed = await first;
+      assert.equal(resumed.outcome, 'completed', JSON.stringify(resumed.error));
+      assert.deepEqual(resumed.logs.map((l) => l.message), ['answered']);
       const later = await Promise.all([1, 2, 3, 4].map((i) => runner.run(request(`t-k${i}`, ok), fakeHost(`t-k${i}`))));
       assert.deepEqual(later.map((r) => r.outcome), ['completed', 'completed', 'completed', 'completed']);
-      assert.equal(runner.quarantined('t-k1'), null, 'one death is not enough to quarantine');
+      assert.equal(runner.quarantined('t-k1'), null, 'killed from outside: nobody is blamed');
     } finally {
       await runner.stop();
     }
   });
 
-  it('one huge allocation aborts a worker: only that execution crashes; a repeat offender is quarantined', async () => {
-    const runner = await startRunner({ workers: 2, quarantine: { crashes: 2 } });
+  it('one huge allocation ends its worker: the execution on the other worker is unaffected, the culprit quarantined at once', async () => {
+    const runner = await startRunner({ workers: 2 });
     try {
-      const bystander = held();
+      const bystander = heldDial();
       const waiting = runner.run(request('t-good', dialThenLog), fakeHost('t-good', undefined, bystander.dial));
       await bystander.ringing;
       const first = await runner.run(request('t-evil', bomb), fakeHost('t-evil'));
-      assert.equal(first.outcome, 'crashed');
+      // Out of memory, or still running after disposal (V8's last-resort collections): see faults.test.ts.
+      assert.ok(first.outcome === 'crashed' || first.outcome === 'timeout', JSON.stringify(first));
       bystander.release();
       assert.equal((await waiting).outcome, 'completed', 'the execution on the other worker is unaffected');
-      await until('the pool to recover', () => activePids(runner).length === 2);
-      assert.equal(runner.quarantined('t-evil'), null);
-      const second = await runner.run(request('t-evil', bomb), fakeHost('t-evil'));
-      assert.equal(second.outcome, 'crashed');
       const info = runner.quarantined('t-evil');
       assert.ok(info && info.until.getTime() > Date.now());
-      assert.match(info.reason, /crashed the engine 2 times/);
+      assert.match(info.reason, /dialplan worker running it had to be ended/);
       const host = fakeHost('t-evil');
       const refused = await runner.run(request('t-evil', ok), host);
       assert.equal(refused.outcome, 'rejected');
-      assert.match(refused.error?.message ?? '', /suspended until .*crashed the engine/);
+      assert.match(refused.error?.message ?? '', /suspended until .*had to be ended/);
       assert.equal(host.logged[0]?.level, 'warn');
       assert.equal(runner.quarantined('t-good'), null);
       await until('the pool to recover', () => activePids(runner).length === 2);

@@ -170,13 +170,18 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
       await page.keyboard.insertText(text);
     };
     await replaceSource(source(`'${desk.username}' { timeout: 10 }`));
-    await page.getByRole('button', { name: 'Save' }).click();
+    // Checked as it is typed, the way saving checks it: the error is marked, and Save is withheld.
     const errors = page.getByTestId('source-errors');
     await errors.getByText(/Line 3, column \d+/).waitFor();
     assert.match((await errors.textContent())!, /SyntaxError/);
     await page.locator('.cm-line').nth(2).locator('.cm-lintRange-error').waitFor();
     assert.equal(await page.locator('.cm-lintRange-error').count(), 1, 'one error, marked on line 3 only');
     await page.locator('.cm-lint-marker-error').waitFor();
+    assert.ok(await page.getByRole('button', { name: 'Save' }).isDisabled(), 'what the switch would refuse is not offered for saving');
+    // Ctrl-S still asks the switch, which refuses and says why.
+    await editor.click();
+    await page.keyboard.press('Control+s');
+    await page.getByText('Not saved: the dialplan does not compile.').waitFor();
     await shot('dialplan-syntax-error');
 
     await replaceSource(source(`'${desk.username}', { timeout: 10 }`));

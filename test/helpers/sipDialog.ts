@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { TestPhone } from './sipPhone.ts';
+import { challengeParams, digestAuthorization, type TestPhone } from './sipPhone.ts';
 
 export const sdp = (party: string) => `v=0\r\no=${party} 1 1 IN IP4 127.0.0.1\r\ns=${party}\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
 export const header = (raw: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(raw)?.[1]?.trim();
@@ -30,13 +30,13 @@ function inDialogRequest(phone: TestPhone, leg: Leg, method: string, cseq: numbe
   const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
   const text = [
     `${method} ${leg.remoteTarget} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:${phone.localPort};branch=${branch};rport`,
+    `Via: SIP/2.0/UDP ${phone.localAddress}:${phone.localPort};branch=${branch};rport`,
     'Max-Forwards: 70',
     `From: <${leg.localUri}>;tag=${leg.localTag}`,
     `To: <${leg.remoteUri}>;tag=${leg.remoteTag}`,
     `Call-ID: ${leg.callId}`,
     `CSeq: ${cseq} ${method}`,
-    ...(method === 'ACK' ? [] : [`Contact: <sip:phone@127.0.0.1:${phone.localPort}>`]),
+    ...(method === 'ACK' ? [] : [`Contact: <sip:phone@${phone.localAddress}:${phone.localPort}>`]),
     ...extra,
     `Content-Length: ${Buffer.byteLength(content)}`,
     '',
@@ -109,3 +109,110 @@ export function answering(phone: TestPhone): { notifies: string[]; byes: string[
   return { notifies, byes, stop: () => clearInterval(timer) };
 }
 
+
+/**
+ * A phone that answers every INVITE it receives (180, then 200 with SDP), and every BYE, CANCEL
+ * and NOTIFY with 200 (a CANCELled INVITE gets its 487). Keeps the INVITEs it saw, in order.
+ */
+export function autoAnswer(phone: TestPhone, party = 'callee', o: { ring?: boolean } = {}): { invites: string[]; stop(): void } {
+  const invites: string[] = [];
+  let seen = phone.received.length;
+  const timer = setInterval(() => {
+    for (const raw of phone.received.slice(seen)) {
+      if (raw.startsWith('INVITE ')) {
+        invites.push(raw);
+        phone.reply(raw, 180, 'Ringing');
+        if (!o.ring) phone.reply(raw, 200, 'OK', ['Content-Type: application/sdp'], sdp(party));
+      } else if (raw.startsWith('CANCEL ')) {
+        phone.reply(raw, 200, 'OK');
+        const invite = invites.find((i) => header(i, 'Call-ID') === header(raw, 'Call-ID'));
+        if (invite) phone.reply(invite, 487, 'Request Terminated');
+      } else if (raw.startsWith('BYE ') || raw.startsWith('NOTIFY ')) phone.reply(raw, 200, 'OK');
+    }
+    seen = phone.received.length;
+  }, 20);
+  return { invites, stop: () => clearInterval(timer) };
+}
+
+/**
+ * Sends an INVITE (no credentials) and resolves with its final response; `uri`/`to`/`from` as the
+ * request should carry them. 1xx responses are skipped; an answered call is ACKed and hung up.
+ */
+export async function invite(
+  phone: TestPhone,
+  o: { uri: string; to?: string; from?: string; headers?: string[]; callId?: string; /** The From header exactly as written (a tag is added). */ fromHeader?: string },
+  timeoutMs = 8000,
+): Promise<string> {
+  const callId = o.callId ?? `${randomBytes(6).toString('hex')}@inv`;
+  const from = o.from ?? 'sip:stranger@127.0.0.1';
+  const to = o.to ?? o.uri;
+  const req = phone.build({
+    method: 'INVITE',
+    uri: o.uri,
+    to,
+    from,
+    callId,
+    headers: [`Contact: <sip:caller@${phone.localAddress}:${phone.localPort}>`, 'Content-Type: application/sdp', ...(o.headers ?? [])],
+    body: sdp('caller'),
+  });
+  const text = o.fromHeader ? req.text.replace(/^From: .*$/m, () => `From: ${o.fromHeader};tag=${phone.fromTag}`) : req.text;
+  const mark = phone.received.length;
+  phone.sendRaw(text);
+  const final = await phone.waitFor(isFinalFor(req.branch), timeoutMs, mark);
+  if (/^SIP\/2\.0 2\d\d/.test(final)) {
+    const localUri = o.fromHeader ? uriOf(o.fromHeader) : from;
+    const leg: Leg = { callId, localTag: phone.fromTag, remoteTag: tagOf(header(final, 'To'))!, localUri, remoteUri: to, remoteTarget: uriOf(header(final, 'Contact')), cseq: req.cseq };
+    ack(phone, leg, req.cseq);
+    await inDialog(phone, leg, 'BYE');
+  }
+  return final;
+}
+
+/**
+ * A call placed by one of the tenant's phones: INVITE, the 407 challenge (ACKed), the INVITE again
+ * with credentials; resolves with the caller's side of the answered, ACKed dialog.
+ */
+export async function placeAuthenticated(phone: TestPhone, sipPort: number, account: { username: string; password: string }, target: string): Promise<Leg> {
+  const callId = `${randomBytes(6).toString('hex')}@auth`;
+  const localUri = `sip:${account.username}@127.0.0.1`;
+  const uri = `sip:${target}@127.0.0.1:${sipPort}`;
+  const send = (extra: string[]) => {
+    const req = phone.build({ method: 'INVITE', uri, to: `sip:${target}@127.0.0.1`, from: localUri, callId, headers: [`Contact: <sip:${account.username}@127.0.0.1:${phone.localPort}>`, 'Content-Type: application/sdp', ...extra], body: sdp(account.username) });
+    const from = phone.received.length;
+    phone.sendRaw(req.text);
+    return { req, final: phone.waitFor(isFinalFor(req.branch), 10_000, from) };
+  };
+  const first = send([]);
+  const challenge = await first.final;
+  assert.match(challenge, /^SIP\/2\.0 407 /);
+  phone.sendRaw(
+    [
+      `ACK ${uri} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${phone.localPort};branch=${first.req.branch};rport`,
+      'Max-Forwards: 70',
+      `From: <${localUri}>;tag=${phone.fromTag}`,
+      `To: ${header(challenge, 'To')}`,
+      `Call-ID: ${callId}`,
+      `CSeq: ${first.req.cseq} ACK`,
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'),
+  );
+  const params = challengeParams(header(challenge, 'Proxy-Authenticate')!);
+  const authorization = digestAuthorization({ challenge: params, username: account.username, password: account.password, method: 'INVITE', uri });
+  const second = send([`Proxy-Authorization: ${authorization}`]);
+  const ok = await second.final;
+  assert.match(ok, /^SIP\/2\.0 200 /, `the authenticated call was answered: ${ok.split('\r\n')[0]}`);
+  const leg: Leg = {
+    callId,
+    localTag: phone.fromTag,
+    remoteTag: tagOf(header(ok, 'To'))!,
+    localUri,
+    remoteUri: `sip:${target}@127.0.0.1`,
+    remoteTarget: uriOf(header(ok, 'Contact')),
+    cseq: second.req.cseq,
+  };
+  ack(phone, leg, second.req.cseq);
+  return leg;
+}

@@ -78,6 +78,7 @@ export class TestPhone {
   private readonly waiting: Array<(raw: string) => boolean> = [];
   readonly received: string[] = [];
   localPort = 0;
+  localAddress = '127.0.0.1';
   private cseq = 1;
   readonly callId = `${randomBytes(8).toString('hex')}@test`;
   readonly fromTag = randomBytes(4).toString('hex');
@@ -87,11 +88,13 @@ export class TestPhone {
     readonly serverPort: number,
   ) {}
 
-  static async open(transport: 'udp' | 'tcp', serverPort: number): Promise<TestPhone> {
+  /** `localAddress`: another loopback address (127.0.0.2, …) to play a second source (UDP only). */
+  static async open(transport: 'udp' | 'tcp', serverPort: number, localAddress = '127.0.0.1'): Promise<TestPhone> {
     const p = new TestPhone(transport, serverPort);
+    p.localAddress = localAddress;
     if (transport === 'udp') {
       const s = dgram.createSocket('udp4');
-      await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+      await new Promise<void>((r) => s.bind(0, localAddress, () => r()));
       s.on('message', (buf) => p.deliver(buf.toString('utf8')));
       p.udp = s;
       p.localPort = s.address().port;
@@ -174,7 +177,7 @@ export class TestPhone {
     const body = o.body ?? '';
     const lines = [
       `${o.method} ${uri} SIP/2.0`,
-      `Via: SIP/2.0/${proto} 127.0.0.1:${this.localPort};branch=${branch};rport`,
+      `Via: SIP/2.0/${proto} ${this.localAddress}:${this.localPort};branch=${branch};rport`,
       `Max-Forwards: 70`,
       `From: <${o.from ?? 'sip:anonymous@127.0.0.1'}>;tag=${this.fromTag}`,
       `To: <${o.to ?? 'sip:anonymous@127.0.0.1'}>`,

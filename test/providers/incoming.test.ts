@@ -166,7 +166,8 @@ describe('calls in from providers (sqlite)', { skip: noSipp, timeout: 60_000 }, 
     const { t, log } = await suite.tenantWithLog();
     const carol = await t.account();
     await t.dialplan('from-ip', routeFrom('ip-trunk', carol.username));
-    const ipTrunk = await createProvider(t, { name: 'ip-trunk', sourceAddresses: ['127.0.0.1'], dialplan: 'from-ip' });
+    // The source address only vouches for the number the entry holds: that is what names the tenant.
+    const ipTrunk = await createProvider(t, { name: 'ip-trunk', sourceAddresses: ['127.0.0.1'], numbers: [DID], dialplan: 'from-ip' });
     try {
       // The provider sends to the switch's address with the number, no line token.
       const phone = await suite.uas(carol, 'uas_answer.xml', { party: 'carol' });

@@ -91,15 +91,25 @@ export interface DialplanSummary {
   updatedAt: string;
 }
 
+/** The tenant's dialplans are suspended (their code brought down the engine): calls that would run them are refused. */
+export interface DialplanQuarantine {
+  until: string;
+  reason: string;
+}
+
 export interface DialplanList {
   items: DialplanSummary[];
-  quarantine: { until: string; reason: string } | null;
+  quarantine: DialplanQuarantine | null;
 }
 
 export interface Dialplan extends DialplanSummary {
   source: string;
   versions: Array<{ version: number; createdAt: string }>;
+  quarantine: DialplanQuarantine | null;
 }
+
+/** What saving a source would say (POST /dialplans/compile). */
+export type CompileResult = { ok: true } | { ok: false; message: string; line: number; column: number };
 
 export type DialOutcome = 'answered' | 'busy' | 'no-answer' | 'unavailable' | 'cancelled' | `rejected:${number}`;
 

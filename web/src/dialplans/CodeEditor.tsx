@@ -15,7 +15,11 @@ export function CodeEditor({ initial, viewRef, callbacks }: { initial: string; v
       parent: host.current!,
       state: EditorState.create({
         doc: initial,
-        extensions: editorExtensions({ onChange: (s) => latest.current.onChange(s), onSave: () => latest.current.onSave() }),
+        extensions: editorExtensions({
+          onChange: (s) => latest.current.onChange(s),
+          onSave: () => latest.current.onSave(),
+          check: (s) => latest.current.check(s),
+        }),
       }),
     });
     viewRef.current = view;

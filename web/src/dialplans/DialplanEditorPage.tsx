@@ -1,16 +1,18 @@
 /**
  * Writing a dialplan: the editor, saving (the server compiles it; a syntax error comes back with
- * its line and is marked there), test runs, and versions. A name that has no dialplan yet opens
- * a new one, created by its first save.
+ * its line and is marked there), test runs, and versions. The source is checked the way saving
+ * checks it as the user types, and what the server would refuse is not offered for saving. A name
+ * that has no dialplan yet opens a new one, created by its first save.
  */
 import type { EditorView } from '@codemirror/view';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, ApiError } from '../api/client.ts';
-import type { Dialplan } from '../api/types.ts';
+import type { CompileResult, Dialplan } from '../api/types.ts';
 import { ErrorNote, Loading, Notice } from '../components/Feedback.tsx';
 import { Page, Section } from '../components/Page.tsx';
 import { Link, navigate } from '../router.tsx';
 import { CodeEditor, replaceDocument } from './CodeEditor.tsx';
+import { QuarantineNote } from './QuarantineNote.tsx';
 import { revealLine, showErrors, type SourceError } from './editorSetup.ts';
 import { TestRunPanel } from './TestRunPanel.tsx';
 import { VersionsPanel } from './VersionsPanel.tsx';
@@ -31,8 +33,14 @@ export default function DialplanEditorPage({ name }: { name: string }) {
   const [notice, setNotice] = useState<string>();
   const [saveError, setSaveError] = useState<unknown>();
   const [saving, setSaving] = useState(false);
+  /** The last source the server checked, and what it found. */
+  const [checked, setChecked] = useState<{ source: string; errors: SourceError[] }>();
   const view = useRef<EditorView | null>(null);
   const draft = useRef('');
+  // The editor's text as of this render (the ref is what callbacks read): Save is offered again as
+  // soon as the text changes, and withdrawn once the check finds the new text refused.
+  const [shown, setShown] = useState('');
+  const refused = checked !== undefined && checked.source === shown && checked.errors.length > 0;
 
   const load = useCallback(async () => {
     try {
@@ -64,6 +72,20 @@ export default function DialplanEditorPage({ name }: { name: string }) {
   const mark = useCallback((list: SourceError[]) => {
     setErrors(list);
     if (view.current) showErrors(view.current, list);
+  }, []);
+
+  /** The server's compile check, which the editor's linter asks for while the user types. */
+  const check = useCallback(async (source: string): Promise<SourceError[]> => {
+    try {
+      const r = await api.post<CompileResult>('/dialplans/compile', { source });
+      const found: SourceError[] = r.ok ? [] : [{ line: r.line, column: r.column, message: r.message, origin: 'check' }];
+      setChecked({ source, errors: found });
+      setErrors(found);
+      return found;
+    } catch {
+      // Only a convenience: saving checks again and says why it refused.
+      return [];
+    }
   }, []);
 
   const save = useCallback(async () => {
@@ -126,7 +148,13 @@ export default function DialplanEditorPage({ name }: { name: string }) {
       }
       actions={
         <>
-          <button type="button" className="btn primary" onClick={() => void save()} disabled={saving || loaded.status === 'loading'}>
+          <button
+            type="button"
+            className="btn primary"
+            onClick={() => void save()}
+            disabled={saving || loaded.status === 'loading' || refused}
+            title={refused ? 'The switch would refuse this source: fix the error marked in the editor first' : undefined}
+          >
             {saving ? 'Saving…' : 'Save'}
           </button>
           {dialplan && (
@@ -137,6 +165,7 @@ export default function DialplanEditorPage({ name }: { name: string }) {
         </>
       }
     >
+      <QuarantineNote quarantine={dialplan?.quarantine} />
       <div className="editor-layout">
         <div className="editor-main">
           <div className="card editor-card">
@@ -147,9 +176,11 @@ export default function DialplanEditorPage({ name }: { name: string }) {
               callbacks={{
                 onChange: (s) => {
                   draft.current = s;
+                  setShown(s);
                   setDirty(true);
                 },
                 onSave: () => void save(),
+                check,
               }}
             />
             <p className="hint" id="editor-help">

@@ -1,13 +1,14 @@
 /**
  * The dialplan editor's CodeMirror 6 set-up: JavaScript highlighting, completion of the dialplan
- * API, a gutter for the errors the server reports, and the usual editing keys. Ctrl/Cmd-S saves.
+ * API, the server's compile check as the user types (marked at its line through CodeMirror's lint),
+ * a gutter for the errors the server reports, and the usual editing keys. Ctrl/Cmd-S saves.
  */
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from '@codemirror/autocomplete';
 import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
 import { javascript, javascriptLanguage } from '@codemirror/lang-javascript';
 import { bracketMatching, foldGutter, foldKeymap, indentOnInput } from '@codemirror/language';
-import { lintGutter, lintKeymap, setDiagnostics, type Diagnostic } from '@codemirror/lint';
-import { EditorState, type Extension } from '@codemirror/state';
+import { linter, lintGutter, lintKeymap, setDiagnostics, type Diagnostic } from '@codemirror/lint';
+import { EditorState, type Extension, type Text } from '@codemirror/state';
 import {
   drawSelection,
   EditorView,
@@ -24,7 +25,12 @@ import { editorTheme } from './editorTheme.ts';
 export interface EditorCallbacks {
   onChange(source: string): void;
   onSave(): void;
+  /** What saving `source` would say: its errors, none if it would be saved. */
+  check(source: string): Promise<SourceError[]>;
 }
+
+/** Pause in typing before the source is checked (each check is a compile on the server). */
+const CHECK_DELAY_MS = 600;
 
 /** The page's CSP nonce (see web/vite.config.ts), for the style elements CodeMirror creates. */
 const cspNonce = document.querySelector<HTMLMetaElement>('meta[property="csp-nonce"]')?.nonce ?? '';
@@ -38,6 +44,10 @@ export function editorExtensions(cb: EditorCallbacks): Extension[] {
     history(),
     foldGutter(),
     lintGutter(),
+    linter((view) => {
+      const doc = view.state.doc;
+      return cb.check(doc.toString()).then((errors) => diagnosticsFor(doc, errors));
+    }, { delay: CHECK_DELAY_MS }),
     drawSelection(),
     EditorState.allowMultipleSelections.of(true),
     indentOnInput(),
@@ -69,21 +79,23 @@ export interface SourceError {
   line: number;
   column: number;
   message: string;
-  /** Where it came from: `save` (the server's compile check) or `test run`. */
+  /** Where it came from: `check` (as the user types), `save` (the server's compile check) or `test run`. */
   origin: string;
 }
 
 /** Marks the errors at their line and column (1-based, as the server reports them). */
 export function showErrors(view: EditorView, errors: SourceError[]): void {
-  const doc = view.state.doc;
-  const diagnostics: Diagnostic[] = errors.map((e) => {
+  view.dispatch(setDiagnostics(view.state, diagnosticsFor(view.state.doc, errors)));
+}
+
+function diagnosticsFor(doc: Text, errors: SourceError[]): Diagnostic[] {
+  return errors.map((e) => {
     const line = doc.line(Math.min(Math.max(1, e.line), doc.lines));
     let from = Math.min(line.from + Math.max(0, e.column - 1), line.to);
     if (from === line.to && line.length > 0) from = line.to - 1;
     const to = Math.min(from + 1, line.to);
     return { from, to: Math.max(to, from), severity: 'error', message: e.message, source: e.origin };
   });
-  view.dispatch(setDiagnostics(view.state, diagnostics));
 }
 
 /** Moves the cursor to an error and focuses the editor. */

@@ -1,5 +1,5 @@
 /** The state of everything at a glance: phones, providers, calls now, calls lately. */
-import type { CdrPage, Provider, RegistrationSummary, SipAccount } from '../api/types.ts';
+import type { CdrPage, DialplanList, Provider, RegistrationSummary, SipAccount } from '../api/types.ts';
 import { Badge } from '../components/Badge.tsx';
 import { Empty, ErrorNote } from '../components/Feedback.tsx';
 import { Page, Section } from '../components/Page.tsx';
@@ -11,6 +11,7 @@ import { useAfterCallEnds } from '../live/useAfterCallEnds.ts';
 import { bindingsByAccount, phoneState, sourceOf } from '../phones/phoneState.ts';
 import { useRegistrationsOf } from '../phones/useRegistrations.ts';
 import { describeProviderStatus, providerTone, STATE_LABEL } from '../providers/statusWords.ts';
+import { QuarantineNote } from '../dialplans/QuarantineNote.tsx';
 import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
@@ -136,9 +137,16 @@ function RecentCalls() {
   );
 }
 
+/** Suspended dialplans stop every call they would decide: said first, where the tenant looks. */
+function DialplanSuspension() {
+  const list = useApi<DialplanList>('/dialplans');
+  return <QuarantineNote quarantine={list.data?.quarantine} />;
+}
+
 export function DashboardPage() {
   return (
     <Page title="Dashboard">
+      <DialplanSuspension />
       <div className="grid two">
         <Phones />
         <Providers />

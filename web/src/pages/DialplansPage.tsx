@@ -4,6 +4,7 @@ import type { DialplanList } from '../api/types.ts';
 import { Empty, ErrorNote, Loading, Notice } from '../components/Feedback.tsx';
 import { TextField } from '../components/Form.tsx';
 import { Page, Section } from '../components/Page.tsx';
+import { QuarantineNote } from '../dialplans/QuarantineNote.tsx';
 import { Link, navigate } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
@@ -28,11 +29,7 @@ export function DialplansPage() {
   return (
     <Page title="Dialplans" subtitle="JavaScript that decides what happens to each call, run in a sandbox on the switch.">
       <ErrorNote error={list.error} />
-      {list.data?.quarantine && (
-        <div className="note error" role="alert">
-          Your dialplans are suspended until {fmt.dateTime(list.data.quarantine.until)}: {list.data.quarantine.reason}
-        </div>
-      )}
+      <QuarantineNote quarantine={list.data?.quarantine} />
       {list.data && !hasDefault && (
         <Notice tone="info">
           There is no <strong>default</strong> dialplan yet: without one, a phone that dials another phone's username rings it directly.{' '}

@@ -36,6 +36,7 @@ interface Draft {
   contactUser: string;
   dialplan: string;
   sourceAddresses: string;
+  numbers: string;
   enabled: boolean;
 }
 
@@ -58,6 +59,7 @@ const EMPTY: Draft = {
   contactUser: '',
   dialplan: '',
   sourceAddresses: '',
+  numbers: '',
   enabled: true,
 };
 
@@ -82,6 +84,7 @@ const draftOf = (p: Provider): Draft => ({
   contactUser: p.contactUser ?? '',
   dialplan: p.dialplan ?? '',
   sourceAddresses: p.sourceAddresses.join('\n'),
+  numbers: p.numbers.join('\n'),
   enabled: p.enabled,
 });
 
@@ -126,6 +129,7 @@ function bodyOf(d: Draft): ProviderSettings & { password?: string } {
     contactUser: orNull(d.contactUser),
     dialplan: orNull(d.dialplan),
     sourceAddresses: d.sourceAddresses.split(/[\s,]+/).filter(Boolean),
+    numbers: d.numbers.split(/[\n,;]+/).map((n) => n.trim()).filter(Boolean),
     enabled: d.enabled,
     ...(d.password ? { password: d.password } : {}),
   };
@@ -237,7 +241,18 @@ function ProviderForm({ provider, onSaved }: { provider?: Provider; onSaved: (p:
                 {err('sourceAddresses')}
               </p>
             ) : (
-              <p className="hint">IP addresses or CIDR blocks (203.0.113.0/24), one a line: calls from them are taken as this provider's.</p>
+              <p className="hint">IP addresses or CIDR blocks (at most a /16), one a line: they confirm that a call for one of your numbers below really comes from this provider.</p>
+            )}
+          </div>
+          <div className="field">
+            <label htmlFor="provider-numbers">Your numbers at this provider</label>
+            <textarea id="provider-numbers" rows={3} value={d.numbers} onChange={(e) => set('numbers')(e.target.value)} aria-invalid={err('numbers') ? true : undefined} spellCheck={false} />
+            {err('numbers') ? (
+              <p className="field-error" role="alert">
+                {err('numbers')}
+              </p>
+            ) : (
+              <p className="hint">Phone numbers (+4930123456), one a line: calls for them from the addresses above are yours. A number can be held by one provider entry on the switch only.</p>
             )}
           </div>
         </div>
