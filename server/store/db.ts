@@ -90,6 +90,9 @@ export async function migrateTo(db: Db, target?: string): Promise<string[]> {
   const migrator = new Migrator({
     db: db.kysely,
     provider: { getMigrations: async () => migrations },
+    // Numbers are handed out per piece of work and merged in any order (011 landed before 008):
+    // a database that ran a later one must still get an earlier one merged after it.
+    allowUnorderedMigrations: true,
   });
   const { error, results } = target ? await migrator.migrateTo(target) : await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
