@@ -12,6 +12,7 @@ import type { DialOutcome, LegOptions } from '../dialplan/types.ts';
 import type { HangupCause, Party } from './events.ts';
 import { answerChallenge, readChallenge, type DigestCredentials } from '../sip/digestClient.ts';
 import { quotedDisplay } from '../sip/wireValues.ts';
+import { failureOfResponse } from '../domain/outcomes.ts';
 
 /** Header names as the SIP layer keys them; values were validated with the dial (X- headers only). */
 function lowerCased(headers: Record<string, string> | undefined): Record<string, string> {
@@ -79,13 +80,6 @@ export function dialPurpose(call: Call): BranchPurpose {
     },
   };
 }
-
-export const FAILURE_BY_STATUS = (status: number): { result: DialOutcome; cause: HangupCause } => {
-  if (status === 486 || status === 600) return { result: 'busy', cause: 'busy' };
-  if (status === 408 || status === 480) return { result: 'no-answer', cause: 'no-answer' };
-  if (status === 503 || status === 502 || status === 504) return { result: 'unavailable', cause: 'unavailable' };
-  return { result: `rejected:${status}`, cause: 'rejected' };
-};
 
 export class Branch {
   readonly channel: Channel;
@@ -254,7 +248,7 @@ export class Branch {
       this.finish({ answered: false, result: this.cancelledAs === 'no-answer' ? 'no-answer' : 'cancelled', status: res.status });
       return;
     }
-    const failure = FAILURE_BY_STATUS(res.status);
+    const failure = failureOfResponse(res.status);
     this.channel.hungUp(failure.cause, 'callee', res.status);
     this.finish({ answered: false, result: failure.result, status: res.status });
   }

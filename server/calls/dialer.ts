@@ -15,6 +15,7 @@ import type { HangupCause, Party } from './events.ts';
 import { providerDestinations, type ProviderDestinationDeps } from '../providers/outbound.ts';
 import type { Logger } from 'pino';
 import { internationalRefusal, type TollPolicy } from '../providers/internationalCalls.ts';
+import { mostTelling } from '../domain/outcomes.ts';
 
 export interface DialerDeps {
   domain: string;
@@ -43,21 +44,10 @@ interface LegPlan {
   refusal?: string;
 }
 
-/** Ranking of failures when a whole group fails: the most telling one is reported. */
-const FAILURE_ORDER: Array<(r: DialOutcome) => boolean> = [
-  (r) => r === 'busy',
-  (r) => r.startsWith('rejected:'),
-  (r) => r === 'no-answer',
-  (r) => r === 'unavailable',
-  (r) => r === 'cancelled',
-];
-
+/** The dial's result when every leg of a group failed: its most telling failure. */
 function worst(results: Array<{ result: DialOutcome; status?: number; target: string }>): DialResult {
-  for (const is of FAILURE_ORDER) {
-    const hit = results.find((r) => is(r.result));
-    if (hit) return { answered: false, result: hit.result, ...(hit.status ? { sipStatus: hit.status } : {}), target: hit.target };
-  }
-  return { answered: false, result: 'unavailable' };
+  const hit = mostTelling(results);
+  return hit ? { answered: false, result: hit.result, ...(hit.status ? { sipStatus: hit.status } : {}), target: hit.target } : { answered: false, result: 'unavailable' };
 }
 
 export class Dialer {

@@ -10,8 +10,8 @@ import type { Call } from './call.ts';
 import type { Dialer } from './dialer.ts';
 import type { BranchPurpose } from './branch.ts';
 import type { HangupCause, Party } from './events.ts';
+import { causeOfResponse } from '../domain/outcomes.ts';
 
-const CAUSE_BY_STATUS: Record<number, HangupCause> = { 486: 'busy', 600: 'busy', 480: 'no-answer', 408: 'no-answer' };
 
 export interface CallHost extends DialplanHost {
   /** The outcome of the last dial, for the final answer when the script ends without one. */
@@ -41,7 +41,7 @@ export function callHost(o: {
     async respond(status, reason) {
       if (o.respond) o.respond(status, reason);
       else if (status < 200) call.progress(status, reason);
-      else call.reject(status, reason, CAUSE_BY_STATUS[status] ?? 'rejected');
+      else call.reject(status, reason, causeOfResponse(status));
     },
     log(level: LogLevel, message: string) {
       call.bus.emit({ type: 'dialplan.log', tenantId: call.tenantId, callId: call.id, channelId: o.channelId, level, message });

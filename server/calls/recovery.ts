@@ -12,7 +12,7 @@ import type { BridgeSnapshot, ChannelSnapshot, HangupCause } from './events.ts';
 import { Call, type CallServices, type Cancellable } from './call.ts';
 import { Channel, type PendingInvite } from './channel.ts';
 import { Bridge } from './bridge.ts';
-import { FAILURE_BY_STATUS } from './branch.ts';
+import { answerToCaller, failureOfResponse, mostTelling } from '../domain/outcomes.ts';
 import { requestOnInvite } from '../sip/clientTransactions.ts';
 import type { CSeq, NameAddr, SipRequest, SipResponse, Via } from '../sip/message.ts';
 import { ServerTransaction } from '../sip/transactions.ts';
@@ -116,8 +116,8 @@ class ResumedFork implements Cancellable {
     this.untrack();
     if (!this.call.finalSent) {
       // The most telling failure, as the dial would have reported it: busy over the rest.
-      const status = this.failures.find((s) => FAILURE_BY_STATUS(s).result === 'busy') ?? this.failures.find((s) => s >= 400 && s !== 487) ?? 480;
-      this.call.reject(status, undefined, FAILURE_BY_STATUS(status).cause);
+      const { status, reason, cause } = answerToCaller(mostTelling(this.failures.map((s) => failureOfResponse(s))));
+      this.call.reject(status, reason, cause);
     }
     this.call.maybeEnd();
   }
@@ -181,7 +181,7 @@ class ResumedBranch {
       return this.finish();
     }
     if (this.cancelledAs) this.channel.hungUp(this.cancelledAs, 'switch', res.status);
-    else this.channel.hungUp(FAILURE_BY_STATUS(res.status).cause, 'callee', res.status);
+    else this.channel.hungUp(failureOfResponse(res.status).cause, 'callee', res.status);
     this.finish(res.status);
   }
 

@@ -33,6 +33,7 @@ import { decodeUser, displayName, sipUri } from '../sip/wireValues.ts';
 import type { Provider } from '../store/providers.ts';
 import { isDatabaseUnreachable } from '../store/errors.ts';
 import { CallBudgets, type CallerKind, type CallLimits, type Refusal } from './callBudgets.ts';
+import { answerToCaller } from '../domain/outcomes.ts';
 
 export interface CallServiceOptions {
   domain: string;
@@ -45,21 +46,6 @@ export interface CallServiceOptions {
   hops: HopLookup;
   /** Counts what the toll-fraud limits refuse, by limit. */
   refused?: RefusalCounter;
-}
-
-/** SIP status for a call the dialplan left unanswered, from its last dial. */
-function statusAfter(last: DialResult | undefined): [number, string] {
-  if (!last) return [404, 'Not Found'];
-  if (last.result === 'busy') return [486, 'Busy Here'];
-  if (last.result === 'no-answer') return [480, 'No Answer'];
-  if (last.result.startsWith('rejected:')) {
-    const status = Number(last.result.slice(9));
-    // A challenge is for the hop that got it (a provider refusing our credentials): passed on,
-    // it would ask the caller for credentials it has no use for. RFC 3398 maps both to 403.
-    if (status === 401 || status === 407) return [403, 'Forbidden'];
-    return [status, 'Rejected'];
-  }
-  return [480, 'Temporarily Unavailable'];
 }
 
 /**
@@ -402,8 +388,8 @@ export class CallService {
       call.reject(500, 'Server Internal Error', 'switch-error');
     }
     if (!call.finalSent) {
-      const [status, reason] = statusAfter(host.lastDial());
-      call.reject(status, reason, status === 486 ? 'busy' : status === 480 ? 'no-answer' : 'rejected');
+      const { status, reason, cause } = answerToCaller(host.lastDial());
+      call.reject(status, reason, cause);
     }
     untrack();
     call.maybeEnd();
