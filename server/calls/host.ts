@@ -8,7 +8,7 @@ import type { LocationStore } from '../store/registrations.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
 import type { Call } from './call.ts';
 import type { Dialer } from './dialer.ts';
-import type { BranchPurpose } from './branch.ts';
+import type { LegPurpose } from './outboundLeg.ts';
 import type { HangupCause, Party } from './events.ts';
 import { causeOfResponse } from '../domain/outcomes.ts';
 
@@ -27,7 +27,7 @@ export function callHost(o: {
   channelId: string;
   account(username: string): Promise<SipAccount | null>;
   /** What the legs this host dials do when they answer: by default, answer the caller. */
-  purpose?: BranchPurpose;
+  purpose?: LegPurpose;
   /** What `respond` does: by default, answer the caller with it. */
   respond?(status: number, reason?: string): void;
 }): CallHost {

@@ -23,14 +23,15 @@ import { DialogTable } from './dialogTable.ts';
 import { Dialer, type RefusalCounter } from './dialer.ts';
 import type { EventBus, Party } from './events.ts';
 import { callHost, type CallHost } from './host.ts';
-import type { BranchPurpose } from './branch.ts';
+import type { LegPurpose } from './outboundLeg.ts';
 import { transferByRefer } from './transfer.ts';
-import { resumeCall, type PersistedCall } from './recovery.ts';
+import { resumeCall } from './recovery.ts';
+import { readPersistedCall } from './persistedCall.ts';
+import { DestinationResolver } from './destinations.ts';
 import { providerByLine, providerBySource } from '../providers/incoming.ts';
-import type { ProviderDestinationDeps } from '../providers/outbound.ts';
 import type { HopLookup } from '../providers/allowedHops.ts';
 import { decodeUser, displayName, sipUri } from '../sip/wireValues.ts';
-import type { Provider } from '../store/providers.ts';
+import type { Provider, ProviderDirectory } from '../store/providers.ts';
 import { isDatabaseUnreachable } from '../store/errors.ts';
 import { CallBudgets, type CallerKind, type CallLimits, type Refusal } from './callBudgets.ts';
 import { answerToCaller } from '../domain/outcomes.ts';
@@ -41,7 +42,7 @@ export interface CallServiceOptions {
   /** What each kind of caller may have at once and start per minute (toll fraud, fair share). */
   limits: CallLimits;
   /** Providers: dialled by `number@provider` legs and recognised on incoming INVITEs. */
-  providers?: ProviderDestinationDeps;
+  providers?: ProviderDirectory;
   /** How SIP URI legs are resolved, and the addresses they may go to. */
   hops: HopLookup;
   /** Counts what the toll-fraud limits refuse, by limit. */
@@ -81,12 +82,15 @@ export class CallService {
     this.budgets = new CallBudgets(o.limits);
     this.dialer = new Dialer({
       domain: o.domain,
-      location: store.location,
-      account: (u) => this.store.sipAccountLookup.byUsername(u),
+      destinations: new DestinationResolver({
+        domain: o.domain,
+        location: store.location,
+        account: (u) => this.store.sipAccountLookup.byUsername(u),
+        ...(o.providers ? { providers: o.providers } : {}),
+        hops: o.hops,
+      }),
       tollPolicy: (tenantId) => this.store.tenant(tenantId).settings.getCached(),
       ...(o.refused ? { refused: o.refused } : {}),
-      ...(o.providers ? { providers: o.providers } : {}),
-      hops: o.hops,
     });
   }
 
@@ -113,14 +117,14 @@ export class CallService {
   resume(persisted: Array<{ callId: string; state: unknown }>): string[] {
     const unusable: string[] = [];
     for (const row of persisted) {
-      const state = row.state as PersistedCall;
-      if (state?.version !== 1) {
-        this.log.warn({ callId: row.callId }, 'persisted call state in an unknown form: not resumed');
+      const state = readPersistedCall(row.state);
+      if (typeof state === 'string') {
+        this.log.warn({ callId: row.callId, problem: state }, 'persisted call state in an unknown form: not resumed');
         unusable.push(row.callId);
         continue;
       }
       try {
-        const call = resumeCall(state, this.callServices(), this.log.child({ tenantId: state.tenantId, resumed: true }));
+        const call = resumeCall(state, this.callServices(), this.dialer, this.log.child({ tenantId: state.tenantId, resumed: true }));
         this.byInvite.set(state.caller.inviteKey, call);
         this.byId.set(call.id, call);
         this.hold(call);
@@ -196,13 +200,6 @@ export class CallService {
     return true;
   };
 
-  /** ACK outside any transaction of ours: the caller's ACK for our 2xx. */
-  onAck(req: SipRequest): void {
-    const channel = this.dialogs.match(req);
-    if (!channel) return;
-    (channel.call as Call).ackFrom(channel, req);
-  }
-
   /** Passes a mid-call request (re-INVITE, UPDATE, INFO, …) to the other side and its answer back. */
   private relay(call: Call, from: Channel, tx: ServerTransaction): Promise<void> {
     const to = call.bridgeOf(from)?.peersOf(from)[0];
@@ -240,7 +237,7 @@ export class CallService {
           // ACK the answer, which our ACK must carry on. Otherwise ACK at once.
           const lateOffer = !bodyOf(req) && Boolean(bodyOf(res));
           if (!lateOffer) call.sendAck(to, seq);
-          call.awaitReinviteAck(from, req.headers.cseq!.seq, tx, (ack) => {
+          call.awaitAck(tx, (ack) => {
             if (lateOffer) call.sendAck(to, seq, ack ? bodyOf(ack) : undefined);
           });
         }
@@ -293,7 +290,7 @@ export class CallService {
     let calledUser = ruri?.user ? decodeUser(ruri.user) : '';
 
     // A provider's call names its entry by the line token of the Contact we register there.
-    const directory = this.o.providers?.directory;
+    const directory = this.o.providers;
     const byLine = directory ? await providerByLine(directory, ruri) : { kind: 'none' as const };
     if (byLine.kind === 'unknown-line') {
       tx.respond(404, 'Unknown Line');
@@ -409,7 +406,7 @@ export class CallService {
    * (its dials ring for the transferee, its `respond` refuses the transfer); with no dialplan, only
    * the tenant's accounts can be reached, as for its phones' calls.
    */
-  private async routeTransfer(call: Call, transferer: Channel, transferee: Channel, target: { uri: string; parsed: SipUri }, purpose: BranchPurpose): Promise<DialResult> {
+  private async routeTransfer(call: Call, transferer: Channel, transferee: Channel, target: { uri: string; parsed: SipUri }, purpose: LegPurpose): Promise<DialResult> {
     const scope = this.store.tenant(call.tenantId);
     const accountOf = this.accountOf(call.tenantId);
     const user = target.parsed.user ? decodeUser(target.parsed.user) : '';
