@@ -101,9 +101,11 @@ export class DestinationResolver {
       return [];
     }
     const { parsed, uri } = target;
-    const transport = String(parsed.params.transport ?? 'udp').toLowerCase() === 'tcp' ? 'tcp' : 'udp';
+    // Without `;transport=` RFC 3263 chooses (NAPTR, SRV), and the address found says which.
+    const named = parsed.params.transport?.toLowerCase();
+    const transport = named === undefined ? undefined : named === 'tcp' ? 'tcp' : 'udp';
     const host = parsed.host.replace(/^\[|\]$/g, '');
-    const [first, ...alternates] = await allowedHops(this.deps.hops, { host, port: parsed.port || null, transport }, log, { target: leg.target });
+    const [first, ...alternates] = await allowedHops(this.deps.hops, { host, port: parsed.port || null, ...(transport ? { transport } : {}) }, log, { target: leg.target });
     if (!first) return [];
     const user = parsed.user ? decodeUser(parsed.user) : '';
     return [{ requestUri: uri, to: { user, host: parsed.host, uri }, peer: first, alternates, target: leg.target }];
