@@ -143,7 +143,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
         maxCallMs: config.calls.maxSeconds * 1000,
         limits: config.calls.limits,
         refused: metrics.callsRefused,
-        providers: providers.calls,
+        providers: providers.calls.directory,
         hops: { resolver: providers.calls.resolver, policy: destinations },
       },
       sip.stack,
@@ -153,7 +153,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       bus,
       log.child({ subsystem: 'calls' }),
     );
-    sip.route({ steps: [calls.cancel, calls.initialInvite, calls.inDialog], onAck: (req) => calls.onAck(req) });
+    sip.route({ steps: [calls.cancel, calls.initialInvite, calls.inDialog] });
     if (config.calls.persistState) {
       const persistence = persistCalls({
         bus,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { checkKvWrite, DEFAULT_KV_LIMITS, entryBytes, type KvLimits, type KvUsage } from '../store/kv.ts';
+import { mostTelling, statusOfOutcome } from '../domain/outcomes.ts';
 import type {
   Action,
   CallFacts,
@@ -51,20 +52,6 @@ const DEFAULT_CALL: CallFacts = {
   source: { address: '192.0.2.1', port: 5060, transport: 'udp' },
 };
 
-const FAILURE_RANK: Array<(r: DialOutcome) => boolean> = [
-  (r) => r === 'busy',
-  (r) => r.startsWith('rejected:'),
-  (r) => r === 'no-answer',
-  (r) => r === 'unavailable',
-];
-
-function statusOf(result: DialOutcome): number | undefined {
-  if (result === 'answered') return 200;
-  if (result === 'busy') return 486;
-  if (result.startsWith('rejected:')) return Number(result.slice('rejected:'.length));
-  return undefined;
-}
-
 /**
  * What a real dial would report given each leg's outcome: the first answering leg wins its group;
  * if every group fails, the most telling failure of the last group is reported.
@@ -76,8 +63,8 @@ export function simulateDial(spec: DialSpec, outcomes: Record<string, DialOutcom
     const winner = last.indexOf('answered');
     if (winner >= 0) return { answered: true, result: 'answered', sipStatus: 200, target: group[winner]!.target };
   }
-  const result = FAILURE_RANK.map((matches) => last.find(matches)).find((r) => r !== undefined) ?? last[0] ?? 'unavailable';
-  const sipStatus = statusOf(result);
+  const result = mostTelling(last.map((r) => ({ result: r })))?.result ?? 'unavailable';
+  const sipStatus = statusOfOutcome(result);
   return { answered: false, result, ...(sipStatus ? { sipStatus } : {}) };
 }
 
