@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { CallLimits } from './calls/callBudgets.ts';
 import type { ConfiguredDialplanLimit, DialplanLimits } from './dialplan/options.ts';
 import { DEFAULT_DENIED_DESTINATIONS, parseDeniedRanges } from './sip/destinationPolicy.ts';
+import { parseHostPort } from './sip/hostPort.ts';
 
 export const DIGEST_ALGORITHMS = ['MD5', 'SHA-256'] as const;
 export type DigestAlgorithm = (typeof DIGEST_ALGORITHMS)[number];
@@ -41,11 +42,11 @@ const schema = z
       .transform((v, ctx) => {
         if (!v) return undefined;
         const a = parseHostPort(v);
-        if (!a) {
+        if (!a || a.family === 6) {
           ctx.addIssue({ code: 'custom', message: 'must be host or host:port (an IPv4 address or a DNS name)' });
           return z.NEVER;
         }
-        return a;
+        return { host: a.host.toLowerCase(), port: a.port };
       }),
     SIP_DOMAIN: z.string().min(1).optional(),
     SIP_DOMAIN_ALIASES: z.string().default(''),
@@ -133,19 +134,6 @@ const schema = z
     message: 'is required when SIP_HOST is 0.0.0.0: the address phones and providers reach this node at',
     path: ['SIP_ADVERTISED_ADDRESS'],
   });
-
-/** `host` or `host:port`, read as the authority of a URL; undefined when it is anything more. */
-function parseHostPort(value: string): { host: string; port: number | null } | undefined {
-  let u: URL;
-  try {
-    u = new URL(`sip://${value}`);
-  } catch {
-    return undefined;
-  }
-  if (u.username || u.password || u.pathname || u.search || u.hash || !u.hostname || u.host.toLowerCase() !== value.toLowerCase()) return undefined;
-  if (u.hostname.startsWith('[') || (/^[\d.]+$/.test(u.hostname) && isIP(u.hostname) !== 4)) return undefined;
-  return { host: u.hostname.toLowerCase(), port: u.port ? Number(u.port) : null };
-}
 
 export interface Config {
   sip: {

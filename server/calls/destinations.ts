@@ -15,15 +15,13 @@ import { bracketed, nextHop, providerDomain } from '../providers/addressing.ts';
 import { CredentialKeyError } from '../providers/credentials.ts';
 import { renderTemplate, type TemplateValues } from '../providers/templates.ts';
 import type { DigestCredentials } from '../sip/digestClient.ts';
+import { isHost } from '../sip/hostPort.ts';
 import type { Peer } from '../sip/transport.ts';
 import { decodeUser, displayName, sipUri, targetUri } from '../sip/wireValues.ts';
 import type { ProviderDirectory } from '../store/providers.ts';
 import type { LocationStore } from '../store/registrations.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
 import type { Party } from './events.ts';
-
-/** A host name or an IP address (IPv6 without brackets). */
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|[0-9A-Fa-f:.]+)$/;
 
 export interface Destination {
   /** Request-URI: the registered contact or the dialled URI. */
@@ -135,7 +133,7 @@ export class DestinationResolver {
     const fromUser = p.fromUser ? renderTemplate(p.fromUser, values) : values.caller;
     // A host template filled with a caller's value could be anything: only a host name or address stays.
     const renderedHost = p.fromHost ? renderTemplate(p.fromHost, values).trim() : p.host;
-    const fromHost = HOST.test(renderedHost) ? renderedHost : p.host;
+    const fromHost = isHost(renderedHost) ? renderedHost : p.host;
     const display = displayName(p.fromDisplay ? renderTemplate(p.fromDisplay, values) : caller.display);
     const transportParam = p.transport === 'tcp' ? ';transport=tcp' : '';
     const requestUri = `sip:${leg.number}@${providerDomain(p)}${transportParam}`;
