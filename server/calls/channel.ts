@@ -118,7 +118,11 @@ export class Channel {
     if (!this.live || this.state === state || (state === 'ringing' && this.state === 'up')) return;
     this.state = state;
     if (state === 'ringing') this.ringingAt = Date.now();
-    else this.answeredAt = Date.now();
+    else {
+      this.answeredAt = Date.now();
+      // The leg's final answer was a 2xx: its record shows that, not nothing.
+      this.sipStatus ??= 200;
+    }
     this.call.bus.emit({ type: 'channel.state', tenantId: this.call.tenantId, callId: this.call.id, channel: this.snapshot() });
   }
 

@@ -44,6 +44,12 @@ export interface Destination {
   auth?: DigestCredentials;
   /** Further addresses to try in order when this one fails to answer or is unavailable (DNS SRV/A). */
   alternates?: Peer[];
+  /**
+   * A server that says nothing at all (not even 100 Trying) within FAILOVER_AFTER_MS is given up
+   * on, so the dial's next route is tried instead of holding the caller for the whole ring time
+   * (providers, SIP URIs; a phone may be slow to wake and rings as long as it is allowed).
+   */
+  giveUpWhenSilent?: boolean;
 }
 
 export interface DestinationDeps {
@@ -106,7 +112,7 @@ export class DestinationResolver {
     const [first, ...alternates] = await allowedHops(this.deps.hops, { host, port: parsed.port || null, ...(transport ? { transport } : {}) }, log, { target: leg.target });
     if (!first) return [];
     const user = parsed.user ? decodeUser(parsed.user) : '';
-    return [{ requestUri: uri, to: { user, host: parsed.host, uri }, peer: first, alternates, target: leg.target }];
+    return [{ requestUri: uri, to: { user, host: parsed.host, uri }, peer: first, alternates, target: leg.target, giveUpWhenSilent: true }];
   }
 
   /**
@@ -154,6 +160,7 @@ export class DestinationResolver {
         to: { user: leg.number, host: p.host, uri: `sip:${leg.number}@${bracketed(p.host)}` },
         peer: first,
         alternates: rest,
+        giveUpWhenSilent: true,
         target: leg.target,
         provider: p.name,
         from: { user: fromUser, host: fromHost, uri: sipUri(fromUser, bracketed(fromHost)), ...(display ? { display } : {}) },

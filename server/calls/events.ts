@@ -93,7 +93,7 @@ export type CallEvent = Base &
         result: 'ok' | 'failed';
         sipStatus?: number;
       }
-    | { type: 'dialplan.started'; channelId: string; executionId: string; dialplan: { name: string; version: number } }
+    | { type: 'dialplan.started'; channelId: string; executionId: string; dialplan: { name: string; version: number }; direction: 'in' | 'out' | 'local' }
     | { type: 'dialplan.log'; channelId: string; executionId?: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
     | { type: 'dialplan.ended'; channelId: string; executionId: string; outcome: string; error?: string }
     | { type: 'call.ended' }

@@ -197,8 +197,15 @@ export class OutboundLeg {
     };
     this.invite = invite;
     clearTimeout(this.failoverTimer);
-    if (this.alternates.length) this.failoverTimer = setTimeout(() => this.failOver(true), FAILOVER_AFTER_MS).unref();
+    if (this.alternates.length || this.dest.giveUpWhenSilent) this.failoverTimer = setTimeout(() => this.silent(), FAILOVER_AFTER_MS).unref();
     this.tx = stack.clientTransactions.send(invite, peer, this.handlers(invite, peer), branch);
+  }
+
+  /** Nothing at all from the current address in time: the next one, or (a server) the next route. */
+  private silent(): void {
+    if (this.failOver(true) || !this.dest.giveUpWhenSilent || this.done || this.cancelledAs || this.tx?.gotProvisional) return;
+    this.channel.log.info({ peer: this.channel.dialog.state.peer, afterMs: FAILOVER_AFTER_MS }, 'destination did not answer at all: giving up on it');
+    this.cancel('unavailable');
   }
 
   /** The current address did not answer (in time) or is unavailable: try the next, if any. */
@@ -306,7 +313,7 @@ export class OutboundLeg {
     // destination that has not even said 100 Trying is not waited for: its outcome is settled now,
     // and a late answer is still ACKed and hung up (see final()).
     if (this.tx?.gotProvisional) this.sendCancel();
-    else this.finish({ answered: false, result: cause === 'no-answer' ? 'no-answer' : 'cancelled' });
+    else this.finish({ answered: false, result: cause === 'no-answer' || cause === 'unavailable' ? cause : 'cancelled' });
   }
 
   private sendCancel(): void {

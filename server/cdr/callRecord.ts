@@ -30,6 +30,8 @@ export interface CallState {
   legs: CdrLeg[];
   hangups: Hangup[];
   dialplan: { name: string; version: number; outcome: string | null } | null;
+  /** How the first dialplan saw the call (in, out, local): the direction when no leg was placed. */
+  routedAs?: CdrDirection;
   log: CdrLogLine[];
   logDropped: number;
   lastEventAt: number;
@@ -114,6 +116,7 @@ export function applyEvent(s: CallState, e: CallEvent): void {
       // The first dialplan of the call is the one that routed it; a callee's dialplan for
       // received calls may run later, and its log lines are kept too.
       s.dialplan ??= { name: e.dialplan.name, version: e.dialplan.version, outcome: null };
+      s.routedAs ??= e.direction;
       return;
     case 'dialplan.log':
       appendLog(s, { at: e.at, level: e.level, message: e.message });
@@ -153,8 +156,13 @@ export function finalise(s: CallState, endedAt: number): Cdr {
   const ringingAt = minOf(s.legs.map((l) => l.ringingAt));
   const end = maxOf(s.legs.map((l) => l.endedAt)) ?? endedAt;
 
+  // Placed by a phone of the tenant: local if every leg went to the tenant's phones, out if any
+  // went elsewhere; with no leg placed at all (refused, or nowhere to ring), as the dialplan saw it.
   let direction: CdrDirection = 'in';
-  if (inbound?.account !== undefined) direction = outbound.every((l) => l.account !== undefined) ? 'local' : 'out';
+  if (inbound?.account !== undefined) {
+    if (outbound.length) direction = outbound.every((l) => l.account !== undefined) ? 'local' : 'out';
+    else direction = s.routedAs ?? 'local';
+  }
 
   // What ended the call: once answered, the first answered leg to hang up; otherwise the caller's
   // CANCEL if there was one, else the last outbound failure (what the caller was told), else the

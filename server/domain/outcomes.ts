@@ -24,8 +24,8 @@ export type HangupCause =
   | 'switch-error';
 
 /** A call record's status. */
-export type CdrStatus = 'answered' | 'busy' | 'no-answer' | 'cancelled' | 'failed';
-export const CDR_STATUSES: readonly CdrStatus[] = ['answered', 'busy', 'no-answer', 'cancelled', 'failed'];
+export type CdrStatus = 'answered' | 'busy' | 'no-answer' | 'unavailable' | 'cancelled' | 'failed';
+export const CDR_STATUSES: readonly CdrStatus[] = ['answered', 'busy', 'no-answer', 'unavailable', 'cancelled', 'failed'];
 
 /** The kinds of failure a dial can end with, most telling first. */
 type FailureKind = 'busy' | 'rejected' | 'no-answer' | 'unavailable' | 'cancelled';
@@ -46,7 +46,7 @@ export const FAILURES: Readonly<Record<FailureKind, FailureRow>> = {
   busy: { cause: 'busy', toCaller: { status: 486, reason: 'Busy Here' }, cdr: 'busy' },
   rejected: { cause: 'rejected', toCaller: { status: 'callee', reason: 'Rejected' }, cdr: 'failed' },
   'no-answer': { cause: 'no-answer', toCaller: { status: 480, reason: 'No Answer' }, cdr: 'no-answer' },
-  unavailable: { cause: 'unavailable', toCaller: { status: 480, reason: 'Temporarily Unavailable' }, cdr: 'failed' },
+  unavailable: { cause: 'unavailable', toCaller: { status: 480, reason: 'Temporarily Unavailable' }, cdr: 'unavailable' },
   cancelled: { cause: 'cancelled', toCaller: { status: 487, reason: 'Request Terminated' }, cdr: 'cancelled' },
 };
 

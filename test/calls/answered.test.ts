@@ -94,11 +94,12 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
     assert.deepEqual(cdr.dialled, [bob.username]);
     assert.deepEqual(cdr.dialplan, { name: 'default', version: 1, outcome: 'completed' });
     assert.deepEqual(
-      cdr.legs.map((l: any) => [l.id, l.direction, l.hangupCause, l.hangupBy]),
+      cdr.legs.map((l: any) => [l.id, l.direction, l.sipStatus, l.hangupCause, l.hangupBy]),
       [
-        [log.idOf('A'), 'inbound', 'normal', 'caller'],
-        [log.idOf('B'), 'outbound', 'normal', 'caller'],
+        [log.idOf('A'), 'inbound', 200, 'normal', 'caller'],
+        [log.idOf('B'), 'outbound', 200, 'normal', 'caller'],
       ],
+      'answered legs show the 200 they were answered with',
     );
     assertBetween('talkMs', cdr.talkMs, 800, 5000);
     assertBetween('ringMs', cdr.ringMs, 0, 2000);

@@ -201,4 +201,22 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     assertBetween('talkMs', cdr.talkMs, 600, 5000);
     assert.deepEqual(cdr.dialplan, { name: 'fallback', version: 1, outcome: 'completed' });
   });
+
+  test('a phone that is not registered: the caller gets 480 Temporarily Unavailable and the record says unavailable, not no answer', async () => {
+    const { t, log } = await suite.tenantWithLog();
+    const nobody = await t.account();
+    const caller = await callerCalling('uac_no_answer.xml', nobody.username);
+    const c = await caller.done;
+    assertSippOk({ caller: c });
+    const final = c.messages.find((m) => m.dir === 'received' && /^[3-6]/.test(m.kind))!;
+    assert.equal(final.kind, '480');
+    assert.match(final.text.split(/\r?\n/, 1)[0]!, /480 Temporarily Unavailable/);
+
+    await log.ended();
+    const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
+    assert.equal(cdr.status, 'unavailable');
+    assert.equal(cdr.sipStatus, 480);
+    assert.equal(cdr.hangupCause, 'unavailable');
+    assert.deepEqual(cdr.dialled, []);
+  });
 });

@@ -60,6 +60,7 @@ describe('international calls through providers (sqlite)', { skip: noSipp, timeo
       const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
       assert.equal(cdr.status, 'failed');
       assert.equal(cdr.sipStatus, 403);
+      assert.equal(cdr.direction, 'out', 'a call abroad the guard refused is still a call out, not a local one');
       assert.deepEqual(cdr.dialled, [], 'no leg was placed');
       assert.ok(
         cdr.log.some((l: { level: string; message: string }) => l.level === 'warn' && l.message.includes('international calls are off')),

@@ -3,7 +3,7 @@ import type { CdrStatus, CdrSummary, ChannelState } from '../api/types.ts';
 import type { Tone } from '../components/tone.ts';
 import { duration } from '../format.ts';
 
-export const STATUS_TONE: Record<CdrStatus, Tone> = { answered: 'good', busy: 'warn', 'no-answer': 'warn', cancelled: 'neutral', failed: 'bad' };
+export const STATUS_TONE: Record<CdrStatus, Tone> = { answered: 'good', busy: 'warn', 'no-answer': 'warn', unavailable: 'warn', cancelled: 'neutral', failed: 'bad' };
 
 export const CHANNEL_TONE: Record<ChannelState, Tone> = { down: 'neutral', ringing: 'busy', up: 'good', hungup: 'neutral' };
 
@@ -70,6 +70,8 @@ export function whyItEnded(c: CdrSummary): string {
       return `The called side was busy${c.sipStatus ? ` (${c.sipStatus})` : ''}.${dialplan}`;
     case 'no-answer':
       return `Nobody answered${rang}.${dialplan}`;
+    case 'unavailable':
+      return `Nobody could be reached: no phone was registered, or the destination did not respond.${dialplan}`;
     case 'cancelled':
       return `The caller hung up before anyone answered${rang}.${dialplan}`;
     case 'failed': {
