@@ -27,6 +27,20 @@ export const digestAlgorithmList = z
       .refine((l) => new Set(l).size === l.length, 'algorithms must not repeat'),
   );
 
+/** CIDR blocks and addresses, comma-separated, or `none`. */
+const addressRanges = (byDefault: string) =>
+  z
+    .string()
+    .default(byDefault)
+    .transform((t, ctx) => {
+      const r = parseDeniedRanges(t);
+      if (typeof r === 'string') {
+        ctx.addIssue({ code: 'custom', message: r });
+        return z.NEVER;
+      }
+      return r;
+    });
+
 const databaseUrl = z
   .string()
   .refine((u) => /^(mysql|sqlite):\/\//.test(u), 'must start with mysql:// or sqlite://');
@@ -74,28 +88,8 @@ const schema = z
     CREDENTIALS_KEY_FILE: z.string().optional(),
     NODE_ID: z.string().min(1).max(100).optional(),
     DNS_SERVERS: z.string().default(''),
-    DESTINATION_DENY: z
-      .string()
-      .default(DEFAULT_DENIED_DESTINATIONS.join(','))
-      .transform((t, ctx) => {
-        const r = parseDeniedRanges(t);
-        if (typeof r === 'string') {
-          ctx.addIssue({ code: 'custom', message: r });
-          return z.NEVER;
-        }
-        return r;
-      }),
-    DESTINATION_ALLOW: z
-      .string()
-      .default('none')
-      .transform((t, ctx) => {
-        const r = parseDeniedRanges(t);
-        if (typeof r === 'string') {
-          ctx.addIssue({ code: 'custom', message: r });
-          return z.NEVER;
-        }
-        return r;
-      }),
+    DESTINATION_DENY: addressRanges(DEFAULT_DENIED_DESTINATIONS.join(',')),
+    DESTINATION_ALLOW: addressRanges('none'),
     DNS_TIMEOUT_MS: positiveInt.default(2000),
     PROVIDER_RETRY_MIN_SECONDS: positiveInt.default(30),
     PROVIDER_RETRY_MAX_SECONDS: positiveInt.default(1800),

@@ -36,16 +36,14 @@ export interface ChannelInit {
  * One SIP dialog leg with a stable id (UUIDv7) for its whole life: transfers and pickups move it
  * between bridges, nothing renames it. Every state change is an event with a full snapshot.
  */
+/** What a leg has been through so far, as its snapshot reports it. */
+type Progress = Pick<ChannelSnapshot, 'ringingAt' | 'answeredAt' | 'endedAt' | 'bridgeId' | 'hangupCause' | 'sipStatus'>;
+
 export class Channel {
   readonly id: string;
   state: ChannelState = 'down';
   readonly createdAt: number;
-  ringingAt?: number;
-  answeredAt?: number;
-  endedAt?: number;
-  bridgeId?: string;
-  hangupCause?: HangupCause;
-  sipStatus?: number;
+  private readonly progress: Progress;
   /** Outbound, until its INVITE has a final answer: what a CANCEL (or a restart) needs. */
   pendingInvite?: PendingInvite;
   readonly log: Logger;
@@ -59,16 +57,30 @@ export class Channel {
     this.id = restored?.id ?? newId();
     this.createdAt = restored?.createdAt ?? Date.now();
     this.log = call.log.child({ channelId: this.id });
+    const { ringingAt, answeredAt, endedAt, bridgeId, hangupCause, sipStatus } = restored ?? {};
+    // Only what the restored snapshot has: a snapshot never carries a key without a value.
+    this.progress = Object.fromEntries(Object.entries({ ringingAt, answeredAt, endedAt, bridgeId, hangupCause, sipStatus }).filter(([, v]) => v !== undefined)) as Progress;
     if (restored) {
       this.state = restored.state;
-      this.ringingAt = restored.ringingAt;
-      this.answeredAt = restored.answeredAt;
-      this.bridgeId = restored.bridgeId;
       // Consumers that started with this run (the live view) learn of the channel here.
       call.bus.emit({ type: 'channel.state', tenantId: call.tenantId, callId: call.id, channel: this.snapshot() });
       return;
     }
     call.bus.emit({ type: 'channel.created', tenantId: call.tenantId, callId: call.id, channel: this.snapshot() });
+  }
+
+  get answeredAt(): number | undefined {
+    return this.progress.answeredAt;
+  }
+
+  get bridgeId(): string | undefined {
+    return this.progress.bridgeId;
+  }
+
+  /** The bridge the channel is in (the Bridge sets it as the channel enters and leaves). */
+  set bridgeId(id: string | undefined) {
+    if (id === undefined) delete this.progress.bridgeId;
+    else this.progress.bridgeId = id;
   }
 
   get dialog(): SipDialog {
@@ -104,12 +116,7 @@ export class Channel {
       ...(i.provider ? { provider: i.provider } : {}),
       peer: { address: this.peer.address, port: this.peer.port, transport: this.peer.transport },
       createdAt: this.createdAt,
-      ...(this.ringingAt ? { ringingAt: this.ringingAt } : {}),
-      ...(this.answeredAt ? { answeredAt: this.answeredAt } : {}),
-      ...(this.endedAt ? { endedAt: this.endedAt } : {}),
-      ...(this.bridgeId ? { bridgeId: this.bridgeId } : {}),
-      ...(this.hangupCause ? { hangupCause: this.hangupCause } : {}),
-      ...(this.sipStatus ? { sipStatus: this.sipStatus } : {}),
+      ...this.progress,
     };
   }
 
@@ -117,11 +124,11 @@ export class Channel {
   setState(state: 'ringing' | 'up'): void {
     if (!this.live || this.state === state || (state === 'ringing' && this.state === 'up')) return;
     this.state = state;
-    if (state === 'ringing') this.ringingAt = Date.now();
+    if (state === 'ringing') this.progress.ringingAt = Date.now();
     else {
-      this.answeredAt = Date.now();
+      this.progress.answeredAt = Date.now();
       // The leg's final answer was a 2xx: its record shows that, not nothing.
-      this.sipStatus ??= 200;
+      this.progress.sipStatus ??= 200;
     }
     this.call.bus.emit({ type: 'channel.state', tenantId: this.call.tenantId, callId: this.call.id, channel: this.snapshot() });
   }
@@ -130,9 +137,9 @@ export class Channel {
   hungUp(cause: HangupCause, by: 'caller' | 'callee' | 'switch', sipStatus?: number): boolean {
     if (!this.live) return false;
     this.state = 'hungup';
-    this.endedAt = Date.now();
-    this.hangupCause = cause;
-    if (sipStatus) this.sipStatus = sipStatus;
+    this.progress.endedAt = Date.now();
+    this.progress.hangupCause = cause;
+    if (sipStatus) this.progress.sipStatus = sipStatus;
     this.call.bus.emit({
       type: 'channel.hungup',
       tenantId: this.call.tenantId,

@@ -98,22 +98,18 @@ function connectionOf(url: string) {
   };
 }
 
+/** One InnoDB snapshot, no table locks, with routines and triggers; where and as whom. */
+function dumpOptions(c: ReturnType<typeof connectionOf>): string[] {
+  return ['--single-transaction', '--routines', '--triggers', `--host=${c.host}`, `--port=${c.port}`, ...(c.user ? [`--user=${c.user}`] : [])];
+}
+
 const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /** The consistent-dump recipe for the database at `url`, written to `target`. */
 export function mysqlDumpRecipe(url: string, target: string): MysqlDump {
   const c = connectionOf(url);
   const tool = ['mariadb-dump', 'mysqldump'].find(onPath) ?? null;
-  const args = [
-    '--single-transaction',
-    '--routines',
-    '--triggers',
-    `--host=${c.host}`,
-    `--port=${c.port}`,
-    ...(c.user ? [`--user=${c.user}`] : []),
-    ...(c.password ? ['-p'] : []),
-    c.database,
-  ];
+  const args = [...dumpOptions(c), ...(c.password ? ['-p'] : []), c.database];
   return { tool, database: c.database, display: `${tool ?? 'mariadb-dump'} ${args.map(shellQuote).join(' ')} > ${shellQuote(target)}` };
 }
 
@@ -138,12 +134,7 @@ export async function runMysqlDump(url: string, target: string): Promise<MysqlDu
   try {
     const args = [
       `--defaults-extra-file=${optionFile}`,
-      '--single-transaction',
-      '--routines',
-      '--triggers',
-      `--host=${c.host}`,
-      `--port=${c.port}`,
-      ...(c.user ? [`--user=${c.user}`] : []),
+      ...dumpOptions(c),
       c.database,
     ];
     const out = createWriteStream(partial, { mode: 0o600 });

@@ -23,16 +23,9 @@ export interface SipAccount {
   updatedAt: number;
 }
 
-export interface NewSipAccount {
-  username: string;
-  displayName: string | null;
-  realm: string;
-  ha1Md5: string;
-  ha1Sha256: string;
-  digestAlgorithms: DigestAlgorithm[] | null;
-  dialplanOut?: string | null;
-  dialplanIn?: string | null;
-}
+/** An account to create: what a SipAccount holds but its ids, flags and times; dialplans optional. */
+export type NewSipAccount = Pick<SipAccount, 'username' | 'displayName' | 'realm' | 'ha1Md5' | 'ha1Sha256' | 'digestAlgorithms'> &
+  Partial<Pick<SipAccount, 'dialplanOut' | 'dialplanIn'>>;
 
 export type SipAccountChanges = Partial<
   Pick<SipAccount, 'displayName' | 'realm' | 'ha1Md5' | 'ha1Sha256' | 'digestAlgorithms' | 'enabled' | 'dialplanOut' | 'dialplanIn'>
