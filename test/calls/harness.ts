@@ -189,10 +189,10 @@ export async function registerFrom(dir: string, sipPort: number, account: Accoun
 }
 
 /** A callee that can be rung as `account`: sipp registers from a fresh port, then plays `file` there. */
-export async function registeredUas(sw: TestSwitch, dir: string, account: Account, file: string, keys: Record<string, string>, pauseMs = 500): Promise<SippPeer> {
+export async function registeredUas(sw: TestSwitch, dir: string, account: Account, file: string, keys: Record<string, string>, pauseMs = 500, timeoutS?: number): Promise<SippPeer> {
   const port = await freeUdpTcpPort();
   await registerFrom(dir, sw.sipPort, account, port);
-  return startSipp({ dir, name: `uas-${keys.party ?? account.username}`, scenario: scenario(file), port, keys, pauseMs });
+  return startSipp({ dir, name: `uas-${keys.party ?? account.username}`, scenario: scenario(file), port, keys, pauseMs, ...(timeoutS ? { timeoutS } : {}) });
 }
 
 /** A tenant of its own for one test: its API session, id and accounts. */

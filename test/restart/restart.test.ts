@@ -25,6 +25,11 @@ import {
 import type { TestSwitch } from '../helpers/switch.ts';
 
 const skip = skipWithout('sipp', 'sip-tester');
+/**
+ * How long each peer waits in all. A restart in the middle of a call takes a few seconds, more on
+ * a loaded machine: sipp's default of 15 s let a peer give up while the node was still starting.
+ */
+const PEER_TIMEOUT_S = 60;
 
 /** The one record of a tenant's only call, once it is written (the process owns the writer). */
 async function onlyRecord(t: Tenant): Promise<any> {
@@ -107,11 +112,11 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
     const desk = await t.account();
     await t.dialplan('both', dialplanSource(`  await dial('${alice.username} & ${bob.username}', { timeout: 60 });`));
     assert.equal((await t.api.patch(`/sip-accounts/${desk.id}`, { dialplanIn: 'both' })).status, 200);
-    const a = await registeredUas(asTestSwitch(), tmp.dir, alice, 'uas_ring_until_cancel.xml', { party: 'alice' });
-    const b = await registeredUas(asTestSwitch(), tmp.dir, bob, 'uas_ring_until_cancel.xml', { party: 'bob' });
+    const a = await registeredUas(asTestSwitch(), tmp.dir, alice, 'uas_ring_until_cancel.xml', { party: 'alice' }, 500, PEER_TIMEOUT_S);
+    const b = await registeredUas(asTestSwitch(), tmp.dir, bob, 'uas_ring_until_cancel.xml', { party: 'bob' }, 500, PEER_TIMEOUT_S);
     peers.push(a, b);
     // The caller hears ringing, waits 6 s (the restart happens then) and cancels.
-    const caller = await startSipp({ dir: tmp.dir, name: 'caller-cancel', scenario: scenario('uac_cancel.xml'), remote: `127.0.0.1:${sw.sipPort}`, service: desk.username, pauseMs: 6000, timeoutS: 30 });
+    const caller = await startSipp({ dir: tmp.dir, name: 'caller-cancel', scenario: scenario('uac_cancel.xml'), remote: `127.0.0.1:${sw.sipPort}`, service: desk.username, pauseMs: 6000, timeoutS: PEER_TIMEOUT_S });
     peers.push(caller);
     await waitUntilRinging(t, 2);
     await crashAndRestart();
@@ -132,9 +137,9 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
     const t = await newTenant(asTestSwitch());
     const alice = await t.account();
     // The callee rings 5 s before it answers: the restart happens in between.
-    const callee = await registeredUas(asTestSwitch(), tmp.dir, alice, 'uas_ring_then_answer.xml', { party: 'alice' }, 5000);
+    const callee = await registeredUas(asTestSwitch(), tmp.dir, alice, 'uas_ring_then_answer.xml', { party: 'alice' }, 5000, PEER_TIMEOUT_S);
     peers.push(callee);
-    const caller = await startSipp({ dir: tmp.dir, name: 'caller-answered', scenario: scenario('uac_call.xml'), remote: `127.0.0.1:${sw.sipPort}`, service: alice.username, pauseMs: 1000, timeoutS: 30 });
+    const caller = await startSipp({ dir: tmp.dir, name: 'caller-answered', scenario: scenario('uac_call.xml'), remote: `127.0.0.1:${sw.sipPort}`, service: alice.username, pauseMs: 1000, timeoutS: PEER_TIMEOUT_S });
     peers.push(caller);
     await waitUntilRinging(t, 1);
     const killedAt = Date.now();
@@ -158,9 +163,9 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
       // Whoever hangs up waits 6 s after the answer: long enough for the crash and restart.
       const calleeFile = side === 'callee' ? 'uas_answer_hangup.xml' : 'uas_answer.xml';
       const callerFile = side === 'caller' ? 'uac_call.xml' : 'uac_call_wait_bye.xml';
-      const callee = await registeredUas(asTestSwitch(), tmp.dir, alice, calleeFile, { party: 'alice' }, 6000);
+      const callee = await registeredUas(asTestSwitch(), tmp.dir, alice, calleeFile, { party: 'alice' }, 6000, PEER_TIMEOUT_S);
       peers.push(callee);
-      const caller = await startSipp({ dir: tmp.dir, name: `caller-${side}`, scenario: scenario(callerFile), remote: `127.0.0.1:${sw.sipPort}`, service: alice.username, pauseMs: 6000, timeoutS: 30 });
+      const caller = await startSipp({ dir: tmp.dir, name: `caller-${side}`, scenario: scenario(callerFile), remote: `127.0.0.1:${sw.sipPort}`, service: alice.username, pauseMs: 6000, timeoutS: PEER_TIMEOUT_S });
       peers.push(caller);
       await waitUntilUp(t);
       const killedAt = Date.now();
@@ -180,9 +185,9 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
   test('SIGTERM while a call rings: new calls get 503 with Retry-After, the ringing call connects, the node exits, and after the restart the call ends cleanly', async () => {
     const t = await newTenant(asTestSwitch());
     const alice = await t.account();
-    const callee = await registeredUas(asTestSwitch(), tmp.dir, alice, 'uas_ring_then_answer.xml', { party: 'alice' }, 2000);
+    const callee = await registeredUas(asTestSwitch(), tmp.dir, alice, 'uas_ring_then_answer.xml', { party: 'alice' }, 2000, PEER_TIMEOUT_S);
     peers.push(callee);
-    const caller = await startSipp({ dir: tmp.dir, name: 'caller-drain', scenario: scenario('uac_call.xml'), remote: `127.0.0.1:${sw.sipPort}`, service: alice.username, pauseMs: 9000, timeoutS: 30 });
+    const caller = await startSipp({ dir: tmp.dir, name: 'caller-drain', scenario: scenario('uac_call.xml'), remote: `127.0.0.1:${sw.sipPort}`, service: alice.username, pauseMs: 9000, timeoutS: PEER_TIMEOUT_S });
     peers.push(caller);
     await waitUntilRinging(t, 1);
     const exited = sw.terminate();
