@@ -90,6 +90,7 @@ export class SipStack {
       {
         send: (peer, data) => this.transport.send(peer, data),
         sentBy: () => this.sentBy(),
+        onUnserializable: () => metrics.sipDropped.inc({ reason: 'unserializable-request' }),
       },
       options.timers ?? RFC_TIMERS,
     );
@@ -127,6 +128,7 @@ export class SipStack {
     req.headers.via = [{ version: '2.0', protocol: peer.transport.toUpperCase(), host, port, params: { branch: newBranch(), rport: null } }];
     const data = serialize(req);
     if (data) this.transport.send(peer, data);
+    else this.metrics.sipDropped.inc({ reason: 'unserializable-request' });
   }
 
   /** Our Contact for dialogs on a transport. */
