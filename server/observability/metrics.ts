@@ -11,7 +11,7 @@ export function createMetrics() {
     registry,
     sipMessagesReceived: new Counter({
       name: 'sip_messages_received_total',
-      help: 'SIP messages received, by transport and kind (request method or response class)',
+      help: 'SIP messages received, by transport and kind (a request method SIP defines, other, or the response class)',
       labelNames: ['transport', 'kind'] as const,
       registers: [registry],
     }),
@@ -23,7 +23,7 @@ export function createMetrics() {
     }),
     sipResponsesSent: new Counter({
       name: 'sip_responses_sent_total',
-      help: 'Final and provisional responses sent, by status code',
+      help: 'Final and provisional responses sent, by status code (one SIP defines, else its class, e.g. 4xx)',
       labelNames: ['status'] as const,
       registers: [registry],
     }),

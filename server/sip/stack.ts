@@ -12,6 +12,7 @@ import { ServerTransaction, TransactionTable } from './transactions.ts';
 import { Transport, type Inbound, type Peer, type TcpConnection, type TransportOptions } from './transport.ts';
 import { canAnswer, validateRequest } from './validate.ts';
 import type { RequestAdmission } from './floodLimit.ts';
+import { methodLabel, statusClassLabel, statusLabel } from './metricLabels.ts';
 
 export type RequestHandler = (tx: ServerTransaction) => Promise<void>;
 
@@ -81,7 +82,7 @@ export class SipStack {
     this.transactions = new TransactionTable(
       {
         send: (peer, data, connection) => this.transport.send(peer, data, connection),
-        onResponseSent: (status) => metrics.sipResponsesSent.inc({ status: String(status) }),
+        onResponseSent: (status) => metrics.sipResponsesSent.inc({ status: statusLabel(status) }),
         onUnserializable: () => metrics.sipDropped.inc({ reason: 'unserializable-response' }),
       },
       { answerDeadlineMs: options.answerDeadlineMs ?? 10_000 },
@@ -173,12 +174,12 @@ export class SipStack {
     }
     const m = frame.message;
     if (!isRequest(m)) {
-      this.metrics.sipMessagesReceived.inc({ transport: source.transport, kind: `${Math.floor(m.status / 100)}xx` });
+      this.metrics.sipMessagesReceived.inc({ transport: source.transport, kind: statusClassLabel(m.status) });
       // A response no transaction of ours is waiting for is dropped (RFC 3261 §18.1.2).
       if (!this.clientTransactions.receive(m)) this.metrics.sipDropped.inc({ reason: 'unmatched-response' });
       return;
     }
-    this.metrics.sipMessagesReceived.inc({ transport: source.transport, kind: m.method.slice(0, 16) });
+    this.metrics.sipMessagesReceived.inc({ transport: source.transport, kind: methodLabel(m.method) });
     const problem = validateRequest(m);
     if (problem) {
       if (canAnswer(m)) this.reject(m, source, connection, problem.status, problem.reason);
@@ -230,6 +231,6 @@ export class SipStack {
       return;
     }
     this.transport.send(responsePeer(via, source), data, connection);
-    this.metrics.sipResponsesSent.inc({ status: String(status) });
+    this.metrics.sipResponsesSent.inc({ status: statusLabel(status) });
   }
 }
