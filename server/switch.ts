@@ -137,6 +137,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       policy: destinations,
     });
     stops.unshift(() => providers.stop());
+    stops.unshift(sip.providerAddresses.start(providers.calls.resolver));
     const calls = new CallService(
       {
         domain: config.sip.domain,
