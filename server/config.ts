@@ -59,6 +59,9 @@ const schema = z
     SIP_MAX_MESSAGE_BYTES: positiveInt.max(65535).default(16384),
     SIP_TCP_IDLE_SECONDS: positiveInt.default(300),
     SIP_TCP_MAX_CONNECTIONS: positiveInt.default(10000),
+    SIP_CONNECTIONS_PER_SOURCE: positiveInt.default(64),
+    SIP_STREAM_MESSAGE_SECONDS: positiveInt.default(10),
+    SIP_UDP_BACKLOG_PER_SOURCE: positiveInt.default(64),
     SIP_UNAUTHENTICATED_PER_SECOND: z.coerce.number().int().min(0).default(50),
     HTTP_HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: port.default(8080),
@@ -156,6 +159,12 @@ export interface Config {
     maxMessageBytes: number;
     tcpIdleSeconds: number;
     tcpMaxConnections: number;
+    /** Stream connections one address may hold open at once (TCP, and TLS/WebSocket when they come). */
+    connectionsPerSource: number;
+    /** A message on a stream connection must be complete this long after its first byte. */
+    streamMessageSeconds: number;
+    /** Datagrams one address may have waiting to be parsed; beyond it its newest are dropped. */
+    udpBacklogPerSource: number;
     /**
      * New requests without credentials one source address may send per second (10 s of them at
      * once); beyond it they are dropped unanswered. 0: no limit.
@@ -264,6 +273,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxMessageBytes: c.SIP_MAX_MESSAGE_BYTES,
       tcpIdleSeconds: c.SIP_TCP_IDLE_SECONDS,
       tcpMaxConnections: c.SIP_TCP_MAX_CONNECTIONS,
+      connectionsPerSource: c.SIP_CONNECTIONS_PER_SOURCE,
+      streamMessageSeconds: c.SIP_STREAM_MESSAGE_SECONDS,
+      udpBacklogPerSource: c.SIP_UDP_BACKLOG_PER_SOURCE,
       unauthenticatedPerSecond: c.SIP_UNAUTHENTICATED_PER_SECOND,
     },
     http: {

@@ -27,6 +27,18 @@ export function createMetrics() {
       labelNames: ['status'] as const,
       registers: [registry],
     }),
+    sipConnectionsRefused: new Counter({
+      name: 'sip_connections_refused_total',
+      help: 'Stream connections closed unread as they were opened, by reason (banned-source, source-limit, limit)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    sipConnectionsTimedOut: new Counter({
+      name: 'sip_connections_timed_out_total',
+      help: 'Stream connections closed for time, by reason (message-deadline: a message not complete in time; idle)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     sipServerTransactions: new Gauge({
       name: 'sip_server_transactions',
       help: 'Server transactions currently held (including completed ones absorbing retransmissions)',

@@ -56,7 +56,7 @@ export function createSipService(
   const stack = new SipStack(
     {
       ...config.sip,
-      admit: (source) => !guard.isIpBanned(source.address),
+      admit: (address) => !guard.isIpBanned(address),
       admitRequest: floodLimit(config.sip.unauthenticatedPerSecond, (req, source) => auth.provesSource(req, source.address)),
       ...(timers ? { timers } : {}),
     },

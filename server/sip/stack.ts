@@ -55,8 +55,8 @@ export interface SipStackOptions extends TransportOptions {
   answerDeadlineMs?: number;
   /** RFC 3261 timers for client transactions (tests shorten them). */
   timers?: SipTimers;
-  /** False drops a source's requests unanswered, before any work is done for them (bans). */
-  admit?: (source: Peer) => boolean;
+  /** False drops a source's datagrams and connections unread, before any work is done for them (bans). */
+  admit?: (address: string) => boolean;
   /** False drops a new request unanswered before it becomes a transaction (flood limits). */
   admitRequest?: RequestAdmission;
   /** The address in our Via and Contact headers when it is not the bind address (NAT, 0.0.0.0); port null: the bound one. */
@@ -69,16 +69,24 @@ export class SipStack {
   readonly clientTransactions: ClientTransactionTable;
   private inFlight = 0;
 
-  private readonly admit: (source: Peer) => boolean;
-
   constructor(
     private readonly options: SipStackOptions,
     private readonly handler: RequestHandler,
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {
-    this.admit = options.admit ?? (() => true);
-    this.transport = new Transport(options, (inbound) => this.receive(inbound), log);
+    const admit = options.admit ?? (() => true);
+    this.transport = new Transport(
+      options,
+      {
+        inbound: (inbound) => this.receive(inbound),
+        admit,
+        dropped: (reason) => metrics.sipDropped.inc({ reason }),
+        connectionRefused: (reason) => metrics.sipConnectionsRefused.inc({ reason }),
+        connectionTimedOut: (reason) => metrics.sipConnectionsTimedOut.inc({ reason }),
+      },
+      log,
+    );
     this.transactions = new TransactionTable(
       {
         send: (peer, data, connection) => this.transport.send(peer, data, connection),
@@ -151,10 +159,6 @@ export class SipStack {
   }
 
   private receive({ frame, source, connection }: Inbound): void {
-    if (!this.admit(source)) {
-      this.metrics.sipDropped.inc({ reason: 'banned-source' });
-      return;
-    }
     switch (frame.kind) {
       case 'keepalive':
         // RFC 5626 §3.5.1: answer a CRLFCRLF ping on a stream with a CRLF pong.
