@@ -70,6 +70,11 @@ const schema = z
     HTTP_LOGINS_PER_15MIN: positiveInt.default(10),
     HTTP_LOGINS_PER_15MIN_PER_ADDRESS: positiveInt.default(30),
     HTTP_EVENT_STREAMS_PER_TENANT: positiveInt.default(10),
+    OPERATOR_EMAILS: z
+      .string()
+      .default('')
+      .transform((t) => t.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean))
+      .pipe(z.array(z.email('must be a comma-separated list of e-mail addresses'))),
     DATA_DIR: z.string().default('./data'),
     DATABASE_URL: databaseUrl.optional(),
     SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -182,6 +187,8 @@ export interface Config {
     /** Open event streams (`GET /events`) a tenant may have on this node. */
     eventStreamsPerTenant: number;
   };
+  /** Users who see and lift every SIP ban (their e-mail addresses, in lower case); see README, "Security". */
+  operatorEmails: string[];
   dataDir: string;
   databaseUrl: string;
   /** Where the data lives, in words for the start-up banner (no password). */
@@ -287,6 +294,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       loginsPer15MinPerAddress: c.HTTP_LOGINS_PER_15MIN_PER_ADDRESS,
       eventStreamsPerTenant: c.HTTP_EVENT_STREAMS_PER_TENANT,
     },
+    operatorEmails: c.OPERATOR_EMAILS,
     dataDir,
     databaseUrl,
     databaseDescription: describeDatabase(databaseUrl),

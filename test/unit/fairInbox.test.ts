@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FairInbox } from '../../server/sip/fairInbox.ts';
 
-const drained = (inbox: FairInbox<unknown>) =>
+const drained = (inbox: { size: number }) =>
   new Promise<void>((resolve) => {
     const check = () => (inbox.size === 0 ? resolve() : setImmediate(check));
     check();
