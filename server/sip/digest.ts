@@ -12,7 +12,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { randomToken } from './random.ts';
 import type { DigestAlgorithm } from '../config.ts';
 import type { AuthParams } from './message.ts';
-import { sameSipUri } from './uriMatch.ts';
+import { digestUriNames } from './uriMatch.ts';
 
 const HASH: Record<DigestAlgorithm, 'md5' | 'sha256'> = { MD5: 'md5', 'SHA-256': 'sha256' };
 
@@ -155,7 +155,7 @@ export class DigestAuthenticator {
     }
     const issuedAt = this.nonceIssuedAt(creds.nonce, clientIp);
     if (issuedAt === undefined) return { ok: false, why: 'bad-nonce' };
-    if (!sameSipUri(creds.uri, requestUri)) return { ok: false, why: 'uri-mismatch' };
+    if (!digestUriNames(creds.uri, requestUri)) return { ok: false, why: 'uri-mismatch' };
 
     const algorithm = creds.algorithm;
     const key = ha1 ?? this.standInHa1(algorithm, creds.username);

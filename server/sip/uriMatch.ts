@@ -10,6 +10,11 @@
  * both or neither, other parameters present in only one are ignored (so `;transport=udp` on one
  * side only is fine), URI headers must be the same. More forgiving: a missing port equals the
  * scheme's default port (§19.1.4 says it does not, but phones drop or add `:5060` freely).
+ *
+ * For digest credentials (`digestUriNames`), one more allowance: credentials whose `uri` names no
+ * user stand for the host the request went to, whatever user its Request-URI names. sipp computes
+ * every request's credentials over `sip:host:port` (an INVITE to `sip:bob@host` too), and older
+ * phones do the same. Credentials that do name a user must name the Request-URI's.
  */
 import { parseUri, type Params, type SipUri } from './message.ts';
 
@@ -62,4 +67,13 @@ export function sameSipUri(a: string, b: string): boolean {
     sameParams(x.params, y.params) &&
     sameHeaders(x.headers, y.headers)
   );
+}
+
+/** Whether digest credentials computed over `credentialUri` are for a request to `requestUri`. */
+export function digestUriNames(credentialUri: string, requestUri: string): boolean {
+  if (sameSipUri(credentialUri, requestUri)) return true;
+  const credentials = parseUri(credentialUri);
+  const request = parseUri(requestUri);
+  if (!credentials || !request || credentials.user !== undefined || request.user === undefined) return false;
+  return sameSipUri(credentialUri, requestUri.replace(/^(sips?:)[^@]*@/i, '$1'));
 }

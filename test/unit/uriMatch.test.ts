@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sameSipUri } from '../../server/sip/uriMatch.ts';
+import { digestUriNames, sameSipUri } from '../../server/sip/uriMatch.ts';
 
 test('the same resource however phones write it', () => {
   for (const [a, b] of [
@@ -42,4 +42,14 @@ test('another resource', () => {
 test('URIs the parser does not read compare as text', () => {
   assert.ok(sameSipUri('tel:+15551234', 'TEL:+15551234'));
   assert.equal(sameSipUri('tel:+15551234', 'tel:+15551235'), false);
+});
+
+test("digest credentials without a user stand for the request's host (sipp's habit); with a user they must name the Request-URI's", () => {
+  assert.ok(digestUriNames('sip:127.0.0.1:5070', 'sip:bob@127.0.0.1:5070'));
+  assert.ok(digestUriNames('sip:bob@127.0.0.1:5070', 'sip:bob@127.0.0.1:5070'));
+  assert.equal(digestUriNames('sip:alice@127.0.0.1:5070', 'sip:bob@127.0.0.1:5070'), false);
+  assert.equal(digestUriNames('sip:bob@127.0.0.1:5070', 'sip:127.0.0.1:5070'), false);
+  assert.equal(digestUriNames('sip:127.0.0.1:5071', 'sip:bob@127.0.0.1:5070'), false);
+  assert.equal(digestUriNames('sip:evil.example', 'sip:bob@127.0.0.1:5070'), false);
+  assert.equal(digestUriNames('sip:127.0.0.1:5070;maddr=10.0.0.1', 'sip:bob@127.0.0.1:5070'), false);
 });
