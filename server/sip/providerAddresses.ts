@@ -5,7 +5,8 @@
  * What counts as a configured provider's address, for every enabled provider entry of any tenant:
  * - what its host and its outbound proxy resolve to (DNS SRV, then A/AAAA, as calls to it do);
  * - the addresses and ranges its `sourceAddresses` list, but a range only up to a /24 (IPv4) or a
- *   /64 (IPv6): listing `0.0.0.0/0` recognises calls, it does not shield the internet from bans.
+ *   /64 (IPv6): a wider one (the API takes up to a /16 or /48) helps recognise a carrier's calls,
+ *   it does not shield a whole network from bans.
  *
  * Any tenant may add a provider, so an attacker can name its own address as one. What that buys
  * is little: the (account, address) blocks still apply to provider addresses, so each account
