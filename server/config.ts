@@ -73,6 +73,9 @@ const schema = z
     SIP_MAX_MESSAGE_BYTES: positiveInt.max(65535).default(16384),
     SIP_TCP_IDLE_SECONDS: positiveInt.default(300),
     SIP_TCP_MAX_CONNECTIONS: positiveInt.default(10000),
+    SIP_CONNECTIONS_PER_SOURCE: positiveInt.default(64),
+    SIP_STREAM_MESSAGE_SECONDS: positiveInt.default(10),
+    SIP_UDP_BACKLOG_PER_SOURCE: positiveInt.default(64),
     SIP_UNAUTHENTICATED_PER_SECOND: z.coerce.number().int().min(0).default(50),
     HTTP_HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: port.default(8080),
@@ -81,6 +84,11 @@ const schema = z
     HTTP_LOGINS_PER_15MIN: positiveInt.default(10),
     HTTP_LOGINS_PER_15MIN_PER_ADDRESS: positiveInt.default(30),
     HTTP_EVENT_STREAMS_PER_TENANT: positiveInt.default(10),
+    OPERATOR_EMAILS: z
+      .string()
+      .default('')
+      .transform((t) => t.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean))
+      .pipe(z.array(z.email('must be a comma-separated list of e-mail addresses'))),
     DATA_DIR: z.string().default('./data'),
     DATABASE_URL: databaseUrl.optional(),
     SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -150,6 +158,12 @@ export interface Config {
     maxMessageBytes: number;
     tcpIdleSeconds: number;
     tcpMaxConnections: number;
+    /** Stream connections one address may hold open at once (TCP, and TLS/WebSocket when they come). */
+    connectionsPerSource: number;
+    /** A message on a stream connection must be complete this long after its first byte. */
+    streamMessageSeconds: number;
+    /** Datagrams one address may have waiting to be parsed; beyond it its newest are dropped. */
+    udpBacklogPerSource: number;
     /**
      * New requests without credentials one source address may send per second (10 s of them at
      * once); beyond it they are dropped unanswered. 0: no limit.
@@ -167,6 +181,8 @@ export interface Config {
     /** Open event streams (`GET /events`) a tenant may have on this node. */
     eventStreamsPerTenant: number;
   };
+  /** Users who see and lift every SIP ban (their e-mail addresses, in lower case); see README, "Security". */
+  operatorEmails: string[];
   dataDir: string;
   databaseUrl: string;
   /** Where the data lives, in words for the start-up banner (no password). */
@@ -258,6 +274,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxMessageBytes: c.SIP_MAX_MESSAGE_BYTES,
       tcpIdleSeconds: c.SIP_TCP_IDLE_SECONDS,
       tcpMaxConnections: c.SIP_TCP_MAX_CONNECTIONS,
+      connectionsPerSource: c.SIP_CONNECTIONS_PER_SOURCE,
+      streamMessageSeconds: c.SIP_STREAM_MESSAGE_SECONDS,
+      udpBacklogPerSource: c.SIP_UDP_BACKLOG_PER_SOURCE,
       unauthenticatedPerSecond: c.SIP_UNAUTHENTICATED_PER_SECOND,
     },
     http: {
@@ -269,6 +288,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       loginsPer15MinPerAddress: c.HTTP_LOGINS_PER_15MIN_PER_ADDRESS,
       eventStreamsPerTenant: c.HTTP_EVENT_STREAMS_PER_TENANT,
     },
+    operatorEmails: c.OPERATOR_EMAILS,
     dataDir,
     databaseUrl,
     databaseDescription: describeDatabase(databaseUrl),

@@ -71,6 +71,14 @@ async function resumePersistedCalls(store: Store, calls: CallService, cdrWriter:
   log.info({ resumed: persisted.length - unusable.length, unusable: unusable.length }, 'resumed calls from the previous run');
 }
 
+/** A listed operator address nobody has signed up with cannot be signed up while listed (api/authRoutes.ts). */
+async function warnOfUnclaimedOperatorEmails(store: Store, emails: string[], log: Logger): Promise<void> {
+  for (const email of emails) {
+    const user = await store.directory.findUserByEmail(email).catch(() => null);
+    if (user === undefined) log.warn({ email }, 'OPERATOR_EMAILS lists an address with no account; it cannot sign up while listed (remove it, sign up, list it again)');
+  }
+}
+
 export async function startSwitch(config: Config, log: Logger, options: SwitchOptions = {}): Promise<RunningSwitch> {
   if (config.databaseUrl.startsWith('sqlite://')) ensureDataDirWritable(config.dataDir);
   const metrics = createMetrics();
@@ -87,6 +95,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
     localSnapshot: { dir: config.dataDir, nodeId: config.nodeId },
   });
   store.localSnapshot?.keepFresh(config.localDisk.snapshotIntervalMs);
+  await warnOfUnclaimedOperatorEmails(store, config.operatorEmails, log);
   const sip = createSipService(config, store, log, metrics, options.authGuard, options.sipTimers);
   const bus = new EventBus(config.nodeId, (err, event) =>
     log.error({ err, eventType: event.type, tenantId: event.tenantId, callId: event.callId }, 'call event consumer failed'),
@@ -137,6 +146,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       policy: destinations,
     });
     stops.unshift(() => providers.stop());
+    stops.unshift(sip.providerAddresses.start(providers.calls.resolver));
     const calls = new CallService(
       {
         domain: config.sip.domain,
@@ -179,6 +189,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       dialplans,
       liveView,
       providers,
+      bans: sip.guard,
       sipPort: sip.stack.port,
       // Ready: the database answers and this node can persist to its data directory.
       ready: async () => {

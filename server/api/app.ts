@@ -21,6 +21,7 @@ import { requireAuth } from './session.ts';
 import { settingsRoutes } from './settingsRoutes.ts';
 import { sipAccountRoutes } from './sipAccountRoutes.ts';
 import { providerRoutes, type ProviderControl } from './providerRoutes.ts';
+import { operatorEmails, operatorRoutes, sipBlockRoutes, type BanControl } from './banRoutes.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -31,6 +32,8 @@ export interface ApiDeps {
   dialplans: DialplanRunner;
   liveView: LiveView;
   providers: ProviderControl;
+  /** The SIP brute-force guard's blocks. */
+  bans: BanControl;
   /** The SIP port actually bound (config.sip.port may be 0: any free port). */
   sipPort: number;
   /** True once SIP is listening and the database answers. */
@@ -71,9 +74,11 @@ export function createApiApp(deps: ApiDeps): Express {
   const api = express.Router();
   api.use(express.json({ limit: '256kb' }));
   api.use(cookieParser());
-  api.use('/auth', authRoutes(store, deps.limits, log));
+  const isOperator = operatorEmails(deps.config.operatorEmails);
+  api.use('/auth', authRoutes(store, deps.limits, log, isOperator));
   api.use('/me/password', passwordRoutes(store));
-  api.use('/me', meRoutes(store));
+  api.use('/me', meRoutes(store, isOperator));
+  api.use('/operator', operatorRoutes(store, deps.bans, isOperator, deps.config.nodeId));
   const tenantApi = express.Router();
   tenantApi.use(requireAuth(store));
   tenantApi.use('/sip-accounts', sipAccountRoutes(store, deps.config));
@@ -82,6 +87,7 @@ export function createApiApp(deps: ApiDeps): Express {
   tenantApi.use('/settings', settingsRoutes(deps.config, deps.sipPort));
   tenantApi.use('/dialplans', dialplanRoutes(deps.dialplans));
   tenantApi.use('/providers', providerRoutes(deps.providers, deps.config.providers.perTenant));
+  tenantApi.use('/sip-blocks', sipBlockRoutes(deps.bans, deps.config.nodeId));
   tenantApi.use(cdrRoutes(log));
   tenantApi.use(liveRoutes(deps.liveView));
   api.use(tenantApi);

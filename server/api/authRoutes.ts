@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { EmailTakenError } from '../store/accounts.ts';
 import type { Store } from '../store/index.ts';
+import type { IsOperator } from './banRoutes.ts';
 import { HttpError, parse } from './errors.ts';
 import { country } from './settingsRoutes.ts';
 import { DUMMY_HASH, hashPassword, passwordWeakness, verifyPassword } from './passwords.ts';
@@ -41,7 +42,7 @@ function limiter(windowMs: number, limit: number, message: string, key: (req: im
   });
 }
 
-export function authRoutes(store: Store, limits: AuthLimits, log: Logger): Router {
+export function authRoutes(store: Store, limits: AuthLimits, log: Logger, isOperator: IsOperator): Router {
   const r = Router();
   const ip = (req: import('express').Request) => ipKeyGenerator(req.ip ?? '');
 
@@ -62,6 +63,11 @@ export function authRoutes(store: Store, limits: AuthLimits, log: Logger): Route
     const { email, password, country } = parse(signup, req.body);
     const weak = await passwordWeakness(password, [email, ...email.split(/[@.]/)]);
     if (weak) throw new HttpError(400, `password: ${weak}`, 'password');
+    // E-mail addresses are not verified: a listed address nobody has signed up with must not be
+    // anyone's to take (an existing one gets the usual answer below, which says nothing new).
+    if (isOperator(email) && !(await store.directory.findUserByEmail(email))) {
+      throw new HttpError(403, 'email: this address is listed in OPERATOR_EMAILS; an operator signs up before being listed', 'email');
+    }
     let user;
     try {
       user = await store.directory.createTenantWithOwner(email, await hashPassword(password), { country: country ?? null });
@@ -94,7 +100,7 @@ export function authRoutes(store: Store, limits: AuthLimits, log: Logger): Route
   return r;
 }
 
-export function meRoutes(store: Store): Router {
+export function meRoutes(store: Store, isOperator: IsOperator): Router {
   const r = Router();
   r.use(requireAuth(store));
   r.get('/', async (req, res) => {
@@ -105,6 +111,7 @@ export function meRoutes(store: Store): Router {
       tenant: tenant && { id: tenant.id, name: tenant.name, timeZone: tenant.timeZone },
       user: user ? { id: user.id, email: user.email } : null,
       via: req.principal!.via,
+      operator: Boolean(user && isOperator(user.email)),
     });
   });
   return r;

@@ -11,7 +11,7 @@ export function createMetrics() {
     registry,
     sipMessagesReceived: new Counter({
       name: 'sip_messages_received_total',
-      help: 'SIP messages received, by transport and kind (request method or response class)',
+      help: 'SIP messages received, by transport and kind (a request method SIP defines, other, or the response class)',
       labelNames: ['transport', 'kind'] as const,
       registers: [registry],
     }),
@@ -23,8 +23,20 @@ export function createMetrics() {
     }),
     sipResponsesSent: new Counter({
       name: 'sip_responses_sent_total',
-      help: 'Final and provisional responses sent, by status code',
+      help: 'Final and provisional responses sent, by status code (one SIP defines, else its class, e.g. 4xx)',
       labelNames: ['status'] as const,
+      registers: [registry],
+    }),
+    sipConnectionsRefused: new Counter({
+      name: 'sip_connections_refused_total',
+      help: 'Stream connections closed unread as they were opened, by reason (banned-source, source-limit, limit)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    sipConnectionsTimedOut: new Counter({
+      name: 'sip_connections_timed_out_total',
+      help: 'Stream connections closed for time, by reason (message-deadline: a message not complete in time; idle)',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
     sipServerTransactions: new Gauge({

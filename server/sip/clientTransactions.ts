@@ -32,6 +32,8 @@ export interface ClientTransportIO {
   send(peer: Peer, data: Buffer): boolean;
   /** Our Via sent-by for a transport, e.g. `127.0.0.1:5060`. */
   sentBy(transport: Peer['transport']): { host: string; port: number };
+  /** A request refused by the serializer (see message.ts): it was not sent. */
+  onUnserializable(): void;
 }
 
 /**
@@ -114,7 +116,10 @@ export class ClientTransaction {
 
   start(): void {
     const data = serialize(this.request);
-    if (!data) return this.fail(500, 'Unserializable Request');
+    if (!data) {
+      this.table.io.onUnserializable();
+      return this.fail(500, 'Unserializable Request');
+    }
     this.data = data;
     if (!this.table.io.send(this.peer, data)) return this.fail(503, 'Destination Unreachable');
     if (!this.reliable) this.retransmitTimer = setTimeout(() => this.retransmit(), this.interval).unref();
@@ -193,6 +198,7 @@ export class ClientTransaction {
     ack.headers.via = [this.request.headers.via![0]!];
     const data = serialize(ack);
     if (data) this.table.io.send(this.peer, data);
+    else this.table.io.onUnserializable();
   }
 
   terminate(): void {

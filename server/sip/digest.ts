@@ -4,12 +4,15 @@
  * Nonces are stateless and signed (time, randomness, the client's IP, the realm) so any request can
  * be checked without a lookup; a nonce is good for `nonceTtlMs`, after which the client gets
  * `stale=true`. Replays are refused by remembering the highest nonce-count seen per nonce until the
- * nonce expires.
+ * nonce expires. A fresh nonce signed for the request's source also proves that the source is
+ * real: it received our challenge there (a forged source address cannot), which is what lets a
+ * failure count against that address (see authenticate.ts).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { randomToken } from './random.ts';
 import type { DigestAlgorithm } from '../config.ts';
 import type { AuthParams } from './message.ts';
+import { digestUriNames } from './uriMatch.ts';
 
 const HASH: Record<DigestAlgorithm, 'md5' | 'sha256'> = { MD5: 'md5', 'SHA-256': 'sha256' };
 
@@ -31,7 +34,12 @@ export type Verdict =
   /** The nonce was ours but is too old or already used: challenge again with stale=true. */
   | { ok: false; why: 'stale' | 'replay' }
   /** Wrong credentials, unknown user, or a nonce we never issued. */
-  | { ok: false; why: 'bad-credentials' | 'bad-nonce' | 'malformed' | 'algorithm' };
+  | { ok: false; why: 'bad-credentials' | 'bad-nonce' | 'malformed' | 'algorithm' }
+  /** Credentials computed for another resource than the Request-URI (RFC 7616 §3.4.6). */
+  | { ok: false; why: 'uri-mismatch' };
+
+/** What a nonce in credentials says about their source: ours for it and in date, ours but expired, or not ours for it. */
+export type NonceState = 'fresh' | 'expired' | 'foreign';
 
 export interface Credentials {
   username: string;
@@ -108,6 +116,12 @@ export class DigestAuthenticator {
     });
   }
 
+  nonceState(nonce: string, clientIp: string, now = Date.now()): NonceState {
+    const issuedAt = this.nonceIssuedAt(nonce, clientIp);
+    if (issuedAt === undefined) return 'foreign';
+    return now - issuedAt > this.options.nonceTtlMs ? 'expired' : 'fresh';
+  }
+
   /** When the nonce was issued (ms), or undefined when we did not sign it for this client. */
   private nonceIssuedAt(nonce: string, clientIp: string): number | undefined {
     const parts = nonce.split('.');
@@ -123,10 +137,12 @@ export class DigestAuthenticator {
   /**
    * Checks credentials against the stored HA1 for their algorithm. `ha1` is null for an unknown
    * user: a stand-in is hashed so that unknown and known users cost the same and answer the same.
+   * `requestUri` is the Request-URI of the request they came with: their `uri` must name it.
    */
   verify(
     creds: Credentials,
     method: string,
+    requestUri: string,
     clientIp: string,
     offered: readonly DigestAlgorithm[],
     ha1: string | null,
@@ -139,6 +155,7 @@ export class DigestAuthenticator {
     }
     const issuedAt = this.nonceIssuedAt(creds.nonce, clientIp);
     if (issuedAt === undefined) return { ok: false, why: 'bad-nonce' };
+    if (!digestUriNames(creds.uri, requestUri)) return { ok: false, why: 'uri-mismatch' };
 
     const algorithm = creds.algorithm;
     const key = ha1 ?? this.standInHa1(algorithm, creds.username);

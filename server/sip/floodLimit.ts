@@ -3,7 +3,9 @@
  * address, and beyond the rate they are dropped unanswered, before any lookup. Answering a flood
  * would only amplify it; a real client retransmits and gets through when its source calms down.
  * Not counted: requests inside a dialog or for a transaction (To tag, CANCEL), which need state
- * we already hold, and requests with credentials, which the brute-force guard counts instead.
+ * we already hold, and requests whose credentials prove their source (a fresh nonce we issued to
+ * it), whose failures the brute-force guard counts instead. Credentials anyone can make up (a
+ * nonce we never issued to that address) are no way around the limit.
  */
 import { KeyedRateLimiter } from './keyedRateLimiter.ts';
 import type { SipRequest } from './message.ts';
@@ -14,13 +16,16 @@ export type RequestAdmission = (req: SipRequest, source: Peer) => boolean;
 /** Burst allowed at once: this many seconds of the rate. */
 const BURST_SECONDS = 10;
 
-/** An admission check for `perSecond` uncredentialed requests per source; none when 0. */
-export function floodLimit(perSecond: number): RequestAdmission | undefined {
+/**
+ * An admission check for `perSecond` requests per source that neither belong to a dialog nor
+ * carry credentials that `proveSource` accepts; none when 0.
+ */
+export function floodLimit(perSecond: number, proveSource: RequestAdmission): RequestAdmission | undefined {
   if (perSecond <= 0) return undefined;
   const limiter = new KeyedRateLimiter({ burst: perSecond * BURST_SECONDS, perSecond });
   return (req, source) =>
     Boolean(req.headers.to?.params.tag) ||
     req.method === 'CANCEL' ||
-    Boolean(req.headers.authorization || req.headers['proxy-authorization']) ||
+    (Boolean(req.headers.authorization || req.headers['proxy-authorization']) && proveSource(req, source)) ||
     limiter.take(source.address);
 }

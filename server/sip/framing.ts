@@ -73,6 +73,11 @@ export class StreamFramer {
 
   constructor(private readonly maxBytes: number) {}
 
+  /** True while part of a message is buffered (its head or body has begun, not ended). */
+  get pending(): boolean {
+    return this.buffered > 0 || this.headEnd >= 0;
+  }
+
   push(chunk: Buffer): Frame[] {
     if (this.fatal) return [];
     this.chunks.push(chunk);

@@ -109,11 +109,46 @@ export function parseHead(head: string, body: string): SipMessage | undefined {
   return undefined;
 }
 
+/** What would end a line or a string on the wire: CR and LF start a new header (or the body), NUL cuts it. */
+const LINE_BREAK = /[\r\n\0]/;
+/** RFC 3261 §25.1 token: a method or a header name. */
+const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+/** Deeper than any header value we build or parse (NameAddr → params → value). */
+const MAX_DEPTH = 6;
+
+/** True when some string inside `value` (a header's value, its parameters' names and values) holds a line break. */
+function hidesLineBreak(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return LINE_BREAK.test(value);
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth > MAX_DEPTH) return true;
+  for (const [k, v] of Object.entries(value)) if (LINE_BREAK.test(k) || hidesLineBreak(v, depth + 1)) return true;
+  return false;
+}
+
 /**
- * Serializes a message to wire bytes. The package's serializer throws on some odd values that a
- * peer can send us (we echo its Via/From/To), so a failure returns undefined for the caller to count.
+ * Whether the start line and headers can go on the wire as they are: no CR, LF or NUL anywhere in
+ * them (the body may hold anything; Content-Length frames it), tokens where the grammar wants them,
+ * and nothing in the Request-URI that would split the start line.
+ */
+function wireSafe(m: SipMessage): boolean {
+  if (isRequest(m)) {
+    if (!TOKEN.test(m.method) || typeof m.uri !== 'string' || /[\s\0]/.test(m.uri)) return false;
+  } else if (!Number.isInteger(m.status) || LINE_BREAK.test(m.reason ?? '')) return false;
+  if (LINE_BREAK.test(m.version ?? '')) return false;
+  for (const [name, value] of Object.entries(m.headers)) {
+    if (!TOKEN.test(name) || hidesLineBreak(value)) return false;
+  }
+  return true;
+}
+
+/**
+ * Serializes a message to wire bytes, or undefined for the caller to count: when a value holds a
+ * line break or NUL (whoever put it there, nothing is injected into the message or the stream),
+ * and when the package's serializer throws (it does on some odd values that a peer can send us,
+ * and we echo its Via/From/To).
  */
 export function serialize(m: SipMessage): Buffer | undefined {
+  if (!wireSafe(m)) return undefined;
   try {
     return Buffer.from(sip.stringify(m as RawMessage), 'utf8');
   } catch {

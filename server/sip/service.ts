@@ -12,12 +12,15 @@ import { answerOptions, answerUnhandled, forMethod, pipeline, type Step } from '
 import type { Peer } from './transport.ts';
 import { Registrar } from './registrar.ts';
 import { floodLimit } from './floodLimit.ts';
+import { ProviderAddresses } from './providerAddresses.ts';
 import { SipStack } from './stack.ts';
 import type { SipTimers } from './clientTransactions.ts';
 
 export interface SipService {
   stack: SipStack;
   guard: AuthGuard;
+  /** Configured providers' addresses, never banned; refreshing once started with the providers' resolver. */
+  providerAddresses: ProviderAddresses;
   registrar: Registrar;
   auth: RequestAuthenticator;
   /** Plugs call handling in once it exists (it needs the stack to send requests). */
@@ -40,8 +43,9 @@ export function createSipService(
   const sipLog = log.child({ subsystem: 'sip' });
   const secret = config.secretKey ? Buffer.from(config.secretKey) : randomBytes(32);
   const digest = new DigestAuthenticator({ realm: config.sip.domain, secret, nonceTtlMs: config.sip.nonceTtlSeconds * 1000 });
-  const guard = new AuthGuard(guardOptions);
-  const auth = new RequestAuthenticator(digest, store.sipAccountLookup, guard, config.sip.digestAlgorithms, sipLog);
+  const providerAddresses = new ProviderAddresses(store.providers, sipLog);
+  const guard = new AuthGuard(guardOptions, (ip) => providerAddresses.has(ip));
+  const auth = new RequestAuthenticator(digest, store.sipAccountLookup, guard, config.sip.digestAlgorithms, sipLog, (ip) => providerAddresses.owners(ip));
   const registrar = new Registrar({ ...config.sip, nodeId: config.nodeId }, auth, store.location, sipLog, metrics);
   let calls: CallRouting | undefined;
   const callSteps: Step = async (tx) => {
@@ -52,13 +56,13 @@ export function createSipService(
   const stack = new SipStack(
     {
       ...config.sip,
-      admit: (source) => !guard.isIpBanned(source.address),
-      admitRequest: floodLimit(config.sip.unauthenticatedPerSecond),
+      admit: (address) => !guard.isIpBanned(address),
+      admitRequest: floodLimit(config.sip.unauthenticatedPerSecond, (req, source) => auth.provesSource(req, source.address)),
       ...(timers ? { timers } : {}),
     },
     handler,
     sipLog,
     metrics,
   );
-  return { stack, guard, registrar, auth, route: (c) => (calls = c) };
+  return { stack, guard, providerAddresses, registrar, auth, route: (c) => (calls = c) };
 }

@@ -12,6 +12,7 @@ import { ServerTransaction, TransactionTable } from './transactions.ts';
 import { Transport, type Inbound, type Peer, type TcpConnection, type TransportOptions } from './transport.ts';
 import { canAnswer, validateRequest } from './validate.ts';
 import type { RequestAdmission } from './floodLimit.ts';
+import { methodLabel, statusClassLabel, statusLabel } from './metricLabels.ts';
 
 export type RequestHandler = (tx: ServerTransaction) => Promise<void>;
 
@@ -54,8 +55,8 @@ export interface SipStackOptions extends TransportOptions {
   answerDeadlineMs?: number;
   /** RFC 3261 timers for client transactions (tests shorten them). */
   timers?: SipTimers;
-  /** False drops a source's requests unanswered, before any work is done for them (bans). */
-  admit?: (source: Peer) => boolean;
+  /** False drops a source's datagrams and connections unread, before any work is done for them (bans). */
+  admit?: (address: string) => boolean;
   /** False drops a new request unanswered before it becomes a transaction (flood limits). */
   admitRequest?: RequestAdmission;
   /** The address in our Via and Contact headers when it is not the bind address (NAT, 0.0.0.0); port null: the bound one. */
@@ -68,20 +69,28 @@ export class SipStack {
   readonly clientTransactions: ClientTransactionTable;
   private inFlight = 0;
 
-  private readonly admit: (source: Peer) => boolean;
-
   constructor(
     private readonly options: SipStackOptions,
     private readonly handler: RequestHandler,
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {
-    this.admit = options.admit ?? (() => true);
-    this.transport = new Transport(options, (inbound) => this.receive(inbound), log);
+    const admit = options.admit ?? (() => true);
+    this.transport = new Transport(
+      options,
+      {
+        inbound: (inbound) => this.receive(inbound),
+        admit,
+        dropped: (reason) => metrics.sipDropped.inc({ reason }),
+        connectionRefused: (reason) => metrics.sipConnectionsRefused.inc({ reason }),
+        connectionTimedOut: (reason) => metrics.sipConnectionsTimedOut.inc({ reason }),
+      },
+      log,
+    );
     this.transactions = new TransactionTable(
       {
         send: (peer, data, connection) => this.transport.send(peer, data, connection),
-        onResponseSent: (status) => metrics.sipResponsesSent.inc({ status: String(status) }),
+        onResponseSent: (status) => metrics.sipResponsesSent.inc({ status: statusLabel(status) }),
         onUnserializable: () => metrics.sipDropped.inc({ reason: 'unserializable-response' }),
       },
       { answerDeadlineMs: options.answerDeadlineMs ?? 10_000 },
@@ -90,6 +99,7 @@ export class SipStack {
       {
         send: (peer, data) => this.transport.send(peer, data),
         sentBy: () => this.sentBy(),
+        onUnserializable: () => metrics.sipDropped.inc({ reason: 'unserializable-request' }),
       },
       options.timers ?? RFC_TIMERS,
     );
@@ -127,6 +137,7 @@ export class SipStack {
     req.headers.via = [{ version: '2.0', protocol: peer.transport.toUpperCase(), host, port, params: { branch: newBranch(), rport: null } }];
     const data = serialize(req);
     if (data) this.transport.send(peer, data);
+    else this.metrics.sipDropped.inc({ reason: 'unserializable-request' });
   }
 
   /** Our Contact for dialogs on a transport. */
@@ -148,10 +159,6 @@ export class SipStack {
   }
 
   private receive({ frame, source, connection }: Inbound): void {
-    if (!this.admit(source)) {
-      this.metrics.sipDropped.inc({ reason: 'banned-source' });
-      return;
-    }
     switch (frame.kind) {
       case 'keepalive':
         // RFC 5626 §3.5.1: answer a CRLFCRLF ping on a stream with a CRLF pong.
@@ -171,12 +178,12 @@ export class SipStack {
     }
     const m = frame.message;
     if (!isRequest(m)) {
-      this.metrics.sipMessagesReceived.inc({ transport: source.transport, kind: `${Math.floor(m.status / 100)}xx` });
+      this.metrics.sipMessagesReceived.inc({ transport: source.transport, kind: statusClassLabel(m.status) });
       // A response no transaction of ours is waiting for is dropped (RFC 3261 §18.1.2).
       if (!this.clientTransactions.receive(m)) this.metrics.sipDropped.inc({ reason: 'unmatched-response' });
       return;
     }
-    this.metrics.sipMessagesReceived.inc({ transport: source.transport, kind: m.method.slice(0, 16) });
+    this.metrics.sipMessagesReceived.inc({ transport: source.transport, kind: methodLabel(m.method) });
     const problem = validateRequest(m);
     if (problem) {
       if (canAnswer(m)) this.reject(m, source, connection, problem.status, problem.reason);
@@ -228,6 +235,6 @@ export class SipStack {
       return;
     }
     this.transport.send(responsePeer(via, source), data, connection);
-    this.metrics.sipResponsesSent.inc({ status: String(status) });
+    this.metrics.sipResponsesSent.inc({ status: statusLabel(status) });
   }
 }

@@ -88,7 +88,7 @@ export class TestPhone {
     readonly serverPort: number,
   ) {}
 
-  /** `localAddress`: another loopback address (127.0.0.2, …) to play a second source (UDP only). */
+  /** `localAddress`: another loopback address (127.0.0.2, …) to play a second source. */
   static async open(transport: 'udp' | 'tcp', serverPort: number, localAddress = '127.0.0.1'): Promise<TestPhone> {
     const p = new TestPhone(transport, serverPort);
     p.localAddress = localAddress;
@@ -99,7 +99,7 @@ export class TestPhone {
       p.udp = s;
       p.localPort = s.address().port;
     } else {
-      const s = net.connect({ host: '127.0.0.1', port: serverPort });
+      const s = net.connect({ host: '127.0.0.1', port: serverPort, localAddress });
       await new Promise<void>((resolve, reject) => {
         s.once('connect', () => resolve());
         s.once('error', reject);

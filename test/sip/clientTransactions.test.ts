@@ -21,7 +21,7 @@ describe('client transactions over UDP', () => {
     await Promise.all([new Promise<void>((r) => local.bind(0, '127.0.0.1', () => r())), new Promise<void>((r) => remote.bind(0, '127.0.0.1', () => r()))]);
     remote.on('message', (b) => seen.push(b.toString()));
     table = new ClientTransactionTable(
-      { send: (p, data) => (local.send(data, p.port, p.address), true), sentBy: () => ({ host: '127.0.0.1', port: local.address().port }) },
+      { send: (p, data) => (local.send(data, p.port, p.address), true), sentBy: () => ({ host: '127.0.0.1', port: local.address().port }), onUnserializable: () => {} },
       timers,
     );
     local.on('message', (b) => {

@@ -39,36 +39,36 @@ test('valid MD5 and SHA-256 responses are accepted', () => {
   const a = auth();
   for (const alg of ['MD5', 'SHA-256'] as const) {
     const nonce = a.newNonce('10.0.0.1');
-    assert.deepEqual(a.verify(creds(nonce, { algorithm: alg }), 'REGISTER', '10.0.0.1', ['MD5', 'SHA-256'], ha1(alg)), { ok: true, algorithm: alg });
+    assert.deepEqual(a.verify(creds(nonce, { algorithm: alg }), 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['MD5', 'SHA-256'], ha1(alg)), { ok: true, algorithm: alg });
   }
 });
 
 test('a failed attempt does not break the next valid one (unlike sip/digest, H3)', () => {
   const a = auth();
   const nonce = a.newNonce('10.0.0.1');
-  const bad = a.verify(creds(nonce, { password: 'wrong' }), 'REGISTER', '10.0.0.1', ['MD5'], ha1('MD5'));
+  const bad = a.verify(creds(nonce, { password: 'wrong' }), 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['MD5'], ha1('MD5'));
   assert.deepEqual(bad, { ok: false, why: 'bad-credentials' });
-  assert.equal(a.verify(creds(nonce), 'REGISTER', '10.0.0.1', ['MD5'], ha1('MD5')).ok, true);
+  assert.equal(a.verify(creds(nonce), 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['MD5'], ha1('MD5')).ok, true);
 });
 
 test('nonce-count replay, expiry, foreign client address and unknown users', () => {
   const a = auth();
   const t0 = 1_000_000;
   const nonce = a.newNonce('10.0.0.1', t0);
-  assert.equal(a.verify(creds(nonce), 'REGISTER', '10.0.0.1', ['MD5'], ha1('MD5'), t0).ok, true);
-  assert.deepEqual(a.verify(creds(nonce), 'REGISTER', '10.0.0.1', ['MD5'], ha1('MD5'), t0), { ok: false, why: 'replay' });
-  assert.equal(a.verify(creds(nonce, { nc: '00000002' }), 'REGISTER', '10.0.0.1', ['MD5'], ha1('MD5'), t0).ok, true);
-  assert.deepEqual(a.verify(creds(nonce, { nc: '00000003' }), 'REGISTER', '10.0.0.1', ['MD5'], ha1('MD5'), t0 + 61_000), { ok: false, why: 'stale' });
-  assert.deepEqual(a.verify(creds(nonce, { nc: '00000004' }), 'REGISTER', '10.0.0.2', ['MD5'], ha1('MD5'), t0), { ok: false, why: 'bad-nonce' });
-  assert.deepEqual(a.verify(creds(a.newNonce('10.0.0.1')), 'REGISTER', '10.0.0.1', ['MD5'], null), { ok: false, why: 'bad-credentials' });
+  assert.equal(a.verify(creds(nonce), 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['MD5'], ha1('MD5'), t0).ok, true);
+  assert.deepEqual(a.verify(creds(nonce), 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['MD5'], ha1('MD5'), t0), { ok: false, why: 'replay' });
+  assert.equal(a.verify(creds(nonce, { nc: '00000002' }), 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['MD5'], ha1('MD5'), t0).ok, true);
+  assert.deepEqual(a.verify(creds(nonce, { nc: '00000003' }), 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['MD5'], ha1('MD5'), t0 + 61_000), { ok: false, why: 'stale' });
+  assert.deepEqual(a.verify(creds(nonce, { nc: '00000004' }), 'REGISTER', 'sip:sip.example.test', '10.0.0.2', ['MD5'], ha1('MD5'), t0), { ok: false, why: 'bad-nonce' });
+  assert.deepEqual(a.verify(creds(a.newNonce('10.0.0.1')), 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['MD5'], null), { ok: false, why: 'bad-credentials' });
 });
 
 test('qop other than auth, a missing cnonce, or an algorithm not offered are refused', () => {
   const a = auth();
   const nonce = a.newNonce('10.0.0.1');
-  assert.equal(a.verify(creds(nonce, { qop: undefined }), 'REGISTER', '10.0.0.1', ['MD5'], ha1('MD5')).ok, false);
-  assert.equal(a.verify(creds(nonce, { cnonce: undefined }), 'REGISTER', '10.0.0.1', ['MD5'], ha1('MD5')).ok, false);
-  assert.deepEqual(a.verify(creds(nonce), 'REGISTER', '10.0.0.1', ['SHA-256'], ha1('MD5')), { ok: false, why: 'algorithm' });
+  assert.equal(a.verify(creds(nonce, { qop: undefined }), 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['MD5'], ha1('MD5')).ok, false);
+  assert.equal(a.verify(creds(nonce, { cnonce: undefined }), 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['MD5'], ha1('MD5')).ok, false);
+  assert.deepEqual(a.verify(creds(nonce), 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['SHA-256'], ha1('MD5')), { ok: false, why: 'algorithm' });
 });
 
 test('credentials are read from a parsed Authorization header, quotes removed', () => {
@@ -77,4 +77,25 @@ test('credentials are read from a parsed Authorization header, quotes removed', 
   assert.equal(readCredentials({ scheme: 'Basic', username: 'x' }), undefined);
   assert.equal(readCredentials({ scheme: 'Digest', username: '"bob"' }), undefined);
   assert.equal(readCredentials({ scheme: 'Digest', username: '"b"', realm: '"r"', nonce: '"n"', uri: '"u"', response: '"r"', algorithm: 'SHA-512-256' })!.algorithm, undefined);
+});
+
+test('a nonce is fresh for the address it was issued to, expired after its time, foreign to any other address', () => {
+  const a = auth();
+  const t0 = 2_000_000;
+  const nonce = a.newNonce('10.0.0.1', t0);
+  assert.equal(a.nonceState(nonce, '10.0.0.1', t0 + 1000), 'fresh');
+  assert.equal(a.nonceState(nonce, '10.0.0.1', t0 + 61_000), 'expired');
+  assert.equal(a.nonceState(nonce, '10.0.0.2', t0 + 1000), 'foreign');
+  assert.equal(a.nonceState('made.up.nonce', '10.0.0.1', t0), 'foreign');
+  assert.equal(a.nonceState('', '10.0.0.1', t0), 'foreign');
+});
+
+test("credentials for another resource than the Request-URI are refused as such, for known and unknown users alike", () => {
+  const a = auth();
+  const nonce = a.newNonce('10.0.0.1');
+  const other = creds(nonce, { uri: 'sip:elsewhere.example.test' });
+  assert.deepEqual(a.verify(other, 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['MD5'], ha1('MD5')), { ok: false, why: 'uri-mismatch' });
+  assert.deepEqual(a.verify(other, 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['MD5'], null), { ok: false, why: 'uri-mismatch' });
+  // The same URI written with its default port and a transport parameter is the same resource.
+  assert.equal(a.verify(creds(nonce, { uri: 'sip:sip.example.test:5060;transport=udp' }), 'REGISTER', 'sip:sip.example.test', '10.0.0.1', ['MD5'], ha1('MD5')).ok, true);
 });

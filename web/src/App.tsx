@@ -3,6 +3,7 @@ import { lazy, Suspense, useEffect, type ReactNode } from 'react';
 import { Loading } from './components/Feedback.tsx';
 import { Layout } from './Layout.tsx';
 import { LiveProvider } from './live/LiveProvider.tsx';
+import { BlocksPage, OperationsPage } from './pages/BansPage.tsx';
 import { CallDetailPage } from './pages/CallDetailPage.tsx';
 import { CallsPage } from './pages/CallsPage.tsx';
 import { DashboardPage } from './pages/DashboardPage.tsx';
@@ -44,6 +45,8 @@ const ROUTES: Route[] = [
   ['/calls/:id', (p) => <CallDetailPage id={p.id!} />],
   ['/live', () => <LivePage />],
   ['/settings', () => <SettingsPage />],
+  ['/blocks', () => <BlocksPage />],
+  ['/operations', () => <OperationsPage />],
 ];
 
 const PUBLIC = new Set(['/login', '/signup']);

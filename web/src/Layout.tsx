@@ -12,13 +12,17 @@ const NAV: Array<[path: string, label: string]> = [
   ['/live', 'Live calls'],
   ['/calls', 'Call records'],
   ['/settings', 'Settings'],
+  ['/blocks', 'Blocks'],
 ];
+/** Shown to operators only (the API refuses everyone else anyway). */
+const OPERATOR_NAV: Array<[path: string, label: string]> = [['/operations', 'Operations']];
 
 export function Layout({ children }: { children: ReactNode }) {
   const { pathname } = useLocation();
   const { state, logout } = useSession();
   const { state: live } = useLive();
   const email = state.status === 'in' ? state.me.user?.email : undefined;
+  const nav = state.status === 'in' && state.me.operator ? [...NAV, ...OPERATOR_NAV] : NAV;
   const active = (path: string) => (path === '/' ? pathname === '/' : pathname === path || pathname.startsWith(`${path}/`));
   const liveCount = Object.keys(live.calls).length;
 
@@ -35,7 +39,7 @@ export function Layout({ children }: { children: ReactNode }) {
           </Link>
           <nav aria-label="Main">
             <ul>
-              {NAV.map(([path, label]) => (
+              {nav.map(([path, label]) => (
                 <li key={path}>
                   <Link to={path} aria-current={active(path) ? 'page' : undefined}>
                     {label}

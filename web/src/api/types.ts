@@ -8,7 +8,11 @@ export interface Me {
   tenant: { id: string; name: string; timeZone: string } | null;
   user: { id: string; email: string } | null;
   via: 'session' | 'api-key';
+  /** Sees and lifts every block of the switch (OPERATOR_EMAILS). */
+  operator: boolean;
 }
+
+export type { BanView } from '../../../server/api/banRoutes.ts';
 
 export type { LimitsView as Limits, SettingsView as Settings } from '../../../server/api/settingsRoutes.ts';
 
