@@ -123,6 +123,26 @@ for (const name of ENGINES) {
       await t.engine.delete({ callId });
     });
 
+    test("a transfer: a new leg's offer reaches the transferee on its old port, and the old leg is let go", async () => {
+      const [a, b, c] = [await phone('transferee'), await phone('transferer'), await phone('target')];
+      const callId = newCallId();
+      const { toRelayFromA, toRelayFromB } = await connect(callId, a, b);
+      await Promise.all([a.sendAudio(toRelayFromA, 10), b.sendAudio(toRelayFromB, 10)]);
+      await until('A and B talk', () => a.numbersFrom(b).length >= 8 && b.numbersFrom(a).length >= 8);
+      // The new leg C was invited without SDP; its 200 carries the offer, the transferee's ACK the answer.
+      const toA = await t.engine.offer({ callId, fromTag: 'C', toTag: 'A', sdp: c.sdp() });
+      assert.equal(mediaTarget(toA).port, toRelayFromA, 'the transferee keeps sending where it did');
+      const toC = await t.engine.answer({ callId, fromTag: 'C', toTag: 'A', sdp: a.sdp() });
+      const toRelayFromC = mediaTarget(toC).port;
+      await t.engine.delete({ callId, leg: { tag: 'B', peerTag: 'A' } });
+      assert.ok(await portFree(toRelayFromB), "the old leg's port is free");
+      const bBefore = b.numbersFrom(a).length;
+      await Promise.all([a.sendAudio(toRelayFromA, 30, { from: 100 }), c.sendAudio(toRelayFromC, 30)]);
+      await until('A and C hear each other', () => c.numbersFrom(a).filter((n) => n >= 100).length >= 25 && a.numbersFrom(c).length >= 25);
+      assert.equal(b.numbersFrom(a).length, bBefore, 'the old leg hears nothing more');
+      await t.engine.delete({ callId });
+    });
+
     test('delete frees every port of the call', async () => {
       const [a, b] = [await phone('x'), await phone('y')];
       const callId = newCallId();

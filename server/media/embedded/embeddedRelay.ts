@@ -12,6 +12,7 @@ import type {
   MediaEvent,
   MediaEventListener,
   OfferRequest,
+  PlayRequest,
 } from '../engine.ts';
 import { MediaNotSupportedError, MediaRequestError } from '../engine.ts';
 import { audioSection, parseSdp, rewriteSdp, type MediaSection } from '../sdp.ts';
@@ -113,19 +114,19 @@ export class EmbeddedRelay implements MediaEngine {
     return () => this.listeners.delete(listener);
   }
 
-  async play(): Promise<never> {
+  async play(_req: PlayRequest): Promise<never> {
     throw new MediaNotSupportedError('embedded', 'play prompts');
   }
 
-  async stopPlay(): Promise<never> {
+  async stopPlay(_req: { callId: string; tag: string }): Promise<never> {
     throw new MediaNotSupportedError('embedded', 'play prompts');
   }
 
-  async startRecording(): Promise<never> {
+  async startRecording(_req: { callId: string; file: string }): Promise<never> {
     throw new MediaNotSupportedError('embedded', 'record calls');
   }
 
-  async stopRecording(): Promise<never> {
+  async stopRecording(_req: { callId: string }): Promise<never> {
     throw new MediaNotSupportedError('embedded', 'record calls');
   }
 

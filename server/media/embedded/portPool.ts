@@ -13,6 +13,12 @@ export interface PortPair {
   rtcp: dgram.Socket;
 }
 
+/**
+ * Sends go to addresses from SDP or latched sources, always IP literals: no resolver round trip
+ * (dgram would defer every send by a tick to ask it), and a name in SDP is never looked up.
+ */
+const ipLiteralOnly = (address: string, _family: unknown, callback: (err: Error | null, address: string, family: number) => void) => callback(null, address, 4);
+
 export class PortsExhaustedError extends MediaRequestError {}
 
 function bind(socket: dgram.Socket, port: number, host: string): Promise<boolean> {
@@ -56,8 +62,8 @@ export class PortPool {
       this.next = (this.next + 1) % this.pairs;
       if (this.inUse.has(port)) continue;
       this.inUse.add(port);
-      const rtp = dgram.createSocket({ type: 'udp4' });
-      const rtcp = dgram.createSocket({ type: 'udp4' });
+      const rtp = dgram.createSocket({ type: 'udp4', lookup: ipLiteralOnly as never });
+      const rtcp = dgram.createSocket({ type: 'udp4', lookup: ipLiteralOnly as never });
       if ((await bind(rtp, port, this.host)) && (await bind(rtcp, port + 1, this.host))) return { port, rtp, rtcp };
       closeQuietly(rtp);
       closeQuietly(rtcp);

@@ -131,11 +131,11 @@ export class RtpengineEngine implements MediaEngine {
     await this.client.request('stop media', { 'call-id': req.callId, 'from-tag': req.tag });
   }
 
-  async startRecording(): Promise<never> {
+  async startRecording(_req: { callId: string; file: string }): Promise<never> {
     throw new MediaNotSupportedError('rtpengine', 'record calls (not wired yet: needs a recording directory and method)');
   }
 
-  async stopRecording(): Promise<never> {
+  async stopRecording(_req: { callId: string }): Promise<never> {
     throw new MediaNotSupportedError('rtpengine', 'record calls (not wired yet: needs a recording directory and method)');
   }
 
