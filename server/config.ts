@@ -158,10 +158,6 @@ const schema = z
     message: 'must not exceed MEDIA_NO_RTP_HANGUP_SECONDS',
     path: ['MEDIA_NO_RTP_FLAG_SECONDS'],
   })
-  .refine((c) => c.MEDIA_ADVERTISED_ADDRESS || isUsableIPv4(c.SIP_ADVERTISED_ADDRESS?.host ?? c.SIP_HOST), {
-    message: 'is required when SIP_ADVERTISED_ADDRESS is a DNS name: SDP carries the address phones send audio to',
-    path: ['MEDIA_ADVERTISED_ADDRESS'],
-  })
   .refine((c) => c.SIP_HOST !== '0.0.0.0' || c.SIP_ADVERTISED_ADDRESS, {
     message: 'is required when SIP_HOST is 0.0.0.0: the address phones and providers reach this node at',
     path: ['SIP_ADVERTISED_ADDRESS'],

@@ -3,7 +3,9 @@
  * configured (`RTPENGINE_NG`) or its binary is on the PATH, else the embedded relay, so a fresh
  * `npm install && npm start` relays audio with nothing else installed.
  */
+import { lookup } from 'node:dns/promises';
 import { accessSync, constants } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { DirectMedia } from './directMedia.ts';
@@ -37,7 +39,24 @@ export function findExecutable(binary: string): string | undefined {
   return undefined;
 }
 
-export async function openMediaEngine(settings: MediaSettings, deps: MediaDeps): Promise<MediaEngine> {
+/** The advertised address as an IPv4 address: a name (the SIP advertised host) is resolved once. */
+async function advertisedIPv4(value: string): Promise<string> {
+  let address = value;
+  if (isIP(value) !== 4) {
+    try {
+      address = (await lookup(value, { family: 4 })).address;
+    } catch (err) {
+      throw new MediaConfigError(`the media relay's address: ${value} does not resolve to an IPv4 address (${(err as Error).message}); set MEDIA_ADVERTISED_ADDRESS`);
+    }
+  }
+  if (address === '0.0.0.0') throw new MediaConfigError('the media relay cannot advertise 0.0.0.0: set MEDIA_ADVERTISED_ADDRESS');
+  return address;
+}
+
+export class MediaConfigError extends Error {}
+
+export async function openMediaEngine(given: MediaSettings, deps: MediaDeps): Promise<MediaEngine> {
+  const settings = given.direct ? given : { ...given, advertisedAddress: await advertisedIPv4(given.advertisedAddress) };
   const silence = { flagMs: settings.noRtpFlagMs, endMs: settings.noRtpHangupMs, sweepMs: deps.sweepMs };
   const log = deps.log.child({ component: 'media' });
   if (settings.direct) {

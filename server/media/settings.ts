@@ -10,7 +10,10 @@ export interface MediaSettings {
   direct: boolean;
   /** Address media sockets bind to. */
   bindAddress: string;
-  /** Address written into SDP: where phones send audio (the public one behind NAT). */
+  /**
+   * Written into SDP: where phones send audio (the public address behind NAT). An IPv4 address, or
+   * the host name of `SIP_ADVERTISED_ADDRESS` when that is one: resolved once, at start.
+   */
   advertisedAddress: string;
   portMin: number;
   portMax: number;

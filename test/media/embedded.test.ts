@@ -61,6 +61,15 @@ describe('choosing the engine', { timeout: 30_000 }, () => {
     await engine.close();
   });
 
+  test('an advertised name is resolved once; one that does not resolve stops the start with a clear error', async () => {
+    const engine = await openMediaEngine(mediaSettings({ engine: 'embedded', advertisedAddress: 'localhost' }), { log, dataDir });
+    const phone = await RtpPhone.open('n');
+    assert.equal(mediaTarget(await engine.offer({ callId: 'c', fromTag: 'A', toTag: 'B', sdp: phone.sdp() })).address, '127.0.0.1');
+    phone.close();
+    await engine.close();
+    await assert.rejects(openMediaEngine(mediaSettings({ engine: 'embedded', advertisedAddress: 'no-such-host.invalid' }), { log, dataDir }), /no-such-host\.invalid does not resolve.*MEDIA_ADVERTISED_ADDRESS/);
+  });
+
   test('direct media leaves SDP as it is', async () => {
     const engine = await openMediaEngine(mediaSettings({ direct: true }), { log, dataDir });
     assert.equal(engine.kind, 'direct');

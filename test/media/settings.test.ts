@@ -18,10 +18,10 @@ test('defaults: auto engine, relayed, bound and advertised on the SIP address, 3
   });
 });
 
-test('the advertised address follows SIP_ADVERTISED_ADDRESS, and must be given when that is a name', () => {
+test('the advertised address follows SIP_ADVERTISED_ADDRESS (a name is resolved when the engine starts)', () => {
   assert.equal(loadConfig({ SIP_HOST: '0.0.0.0', SIP_ADVERTISED_ADDRESS: '203.0.113.7:5060' }).media.advertisedAddress, '203.0.113.7');
   assert.equal(loadConfig({ SIP_HOST: '0.0.0.0', SIP_ADVERTISED_ADDRESS: '203.0.113.7' }).media.bindAddress, '0.0.0.0');
-  assert.throws(() => loadConfig({ SIP_ADVERTISED_ADDRESS: 'sip.example.com' }), /MEDIA_ADVERTISED_ADDRESS: is required when SIP_ADVERTISED_ADDRESS is a DNS name/);
+  assert.equal(loadConfig({ SIP_ADVERTISED_ADDRESS: 'sip.example.com' }).media.advertisedAddress, 'sip.example.com');
   assert.equal(loadConfig({ SIP_ADVERTISED_ADDRESS: 'sip.example.com', MEDIA_ADVERTISED_ADDRESS: '198.51.100.2' }).media.advertisedAddress, '198.51.100.2');
   assert.throws(() => loadConfig({ MEDIA_ADVERTISED_ADDRESS: '0.0.0.0' }), /MEDIA_ADVERTISED_ADDRESS/);
 });
