@@ -88,12 +88,11 @@ for (const name of ENGINES) {
       assert.ok(await portFree(toRelayFromB2), "the losing branch's port is free");
       assert.ok(await portFree(toRelayFromB2 + 1), "and its RTCP port");
 
-      const b2Before = b2.numbersFrom(a).length;
-      const aFromB2Before = a.numbersFrom(b2).length;
       await Promise.all([a.sendAudio(toRelayFromA, 40, { from: 100 }), b1.sendAudio(toRelayFromB1, 40), b2.sendAudio(toRelayFromB2, 20, { from: 100 })]);
       await until('caller and branch 1 hear each other', () => b1.numbersFrom(a).filter((n) => n >= 100).length >= 35 && a.numbersFrom(b1).length >= 35);
-      assert.equal(b2.numbersFrom(a).length, b2Before, 'the losing branch hears nothing more');
-      assert.equal(a.numbersFrom(b2).length, aFromB2Before, 'and is not heard');
+      // Packets numbered from 100 were all sent after the losing branch was let go.
+      assert.deepEqual(b2.numbersFrom(a).filter((n) => n >= 100), [], 'the losing branch hears nothing more');
+      assert.deepEqual(a.numbersFrom(b2).filter((n) => n >= 100), [], 'and is not heard');
       await t.engine.delete({ callId });
     });
 
@@ -136,10 +135,9 @@ for (const name of ENGINES) {
       const toRelayFromC = mediaTarget(toC).port;
       await t.engine.delete({ callId, leg: { tag: 'B', peerTag: 'A' } });
       assert.ok(await portFree(toRelayFromB), "the old leg's port is free");
-      const bBefore = b.numbersFrom(a).length;
       await Promise.all([a.sendAudio(toRelayFromA, 30, { from: 100 }), c.sendAudio(toRelayFromC, 30)]);
       await until('A and C hear each other', () => c.numbersFrom(a).filter((n) => n >= 100).length >= 25 && a.numbersFrom(c).length >= 25);
-      assert.equal(b.numbersFrom(a).length, bBefore, 'the old leg hears nothing more');
+      assert.deepEqual(b.numbersFrom(a).filter((n) => n >= 100), [], 'the old leg hears nothing more');
       await t.engine.delete({ callId });
     });
 
