@@ -7,16 +7,17 @@
  * name 127.0.0.99, so every leg is latched from its packets), sends for WARMUP_S, then counts for
  * STEP_S: packets sent and received end to end, the relay's CPU (the rtpengine daemon, or the
  * embedded relay in a process of its own) from /proc, the generator's CPU, and kernel UDP drops.
- * A step with 0.1 % loss or more ends the ladder; so does a generator that cannot keep 50 pps
- * (then the figure is the generator's limit, and the table says so). Bounded: STEP_BUDGET_S per
+ * A step with 0.1 % loss or more ends the ladder; so does a generator more than a second behind
+ * its schedule (then the figure is the generator's limit, and the table says so). Every packet of
+ * a step's window is sent, late or not, and counted by the window it belongs to. Bounded: STEP_BUDGET_S per
  * engine, at most the last step of CALL_STEPS.
  *
  *   tsx bench/media.ts     (also part of `npm run bench`)
  *
- * Knobs: CALL_STEPS, STEP_S [6], WARMUP_S [1], ENGINES [embedded rtpengine], STEP_BUDGET_S [150].
+ * Knobs: CALL_STEPS, STEP_S [6], WARMUP_S [1], ENGINES [embedded rtpengine], STEP_BUDGET_S [150],
+ * GENERATORS [2] (load processes).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,9 +37,9 @@ const ENGINE_NAMES = (process.env.ENGINES ?? 'embedded rtpengine').split(/\s+/).
 const PORT_MIN = 34000;
 const PORT_MAX = 34000 + 4 * Math.max(...STEPS) + 100;
 const PACKET_INTERVAL_MS = 20;
-/** Sub-ticks per 20 ms: calls are spread over them, as real phones are not in step. */
-const PHASES = 4;
-const SOCKETS_PER_SIDE = 4;
+const GENERATORS = Number(process.env.GENERATORS ?? 2);
+/** Calls are spread over 4 slots of each 20 ms, as phones are not in step. */
+const SLOT_MS = 5;
 const LOSS_LIMIT = 0.001;
 
 /** What the bench needs of an engine: SDP in, SDP out, delete; and the PID whose CPU is the relay's. */
@@ -59,8 +60,13 @@ interface Step {
   loss: number;
   relayCpu: number;
   genCpu: number;
+  /** The generator's delay behind its schedule at the end of the window. */
+  lagMs: number;
   drops: number;
 }
+
+/** Behind by more than a second at the end of a step: the generator, not the relay, is the limit. */
+const generatorLimited = (s: Step) => s.lagMs > 1000;
 
 const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -131,113 +137,102 @@ async function rtpengineEngine(): Promise<BenchEngine | undefined> {
 const SDP = (port: number) => `v=0\r\no=- 1 1 IN IP4 127.0.0.99\r\ns=-\r\nc=IN IP4 127.0.0.99\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=sendrecv\r\n`;
 
 /**
- * The load generator: a few sockets per side; each call's legs are told apart by the relay's port.
- * Every packet carries the sub-tick it was sent in (first payload bytes), so a step counts exactly
- * the packets sent in its window and, after a drain, those of them that arrived.
+ * The load generator: GENERATORS processes (bench/lib/rtpLoadChild.ts), the calls dealt among
+ * them, all on one schedule of 5 ms slots; a step's window is a range of slots.
  */
 class Generator {
-  readonly calls: Array<{ toA: number; toB: number; seqA: number; seqB: number }> = [];
-  /** Sub-ticks [from, to) whose packets are counted; to = Infinity while the window is open. */
-  private window = { from: Infinity, to: Infinity };
-  sentInWindow = 0;
-  receivedInWindow = 0;
-  private tick = 0;
-  private readonly sides: dgram.Socket[][] = [[], []];
-  private running = false;
-  private loop: Promise<void> | undefined;
+  calls = 0;
+  private windowFrom = 0;
+  private readonly children: ChildProcess[] = [];
+  private readonly epoch = performance.timeOrigin + performance.now();
 
   async open(): Promise<void> {
-    for (const side of this.sides) {
-      for (let i = 0; i < SOCKETS_PER_SIDE; i++) {
-        // The relay's ports are IP literals: no resolver round trip per send (as in the relay itself).
-        const lookup = (address: string, _f: unknown, cb: (e: null, a: string, f: number) => void) => cb(null, address, 4);
-        const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 * 1024 * 1024, sendBufferSize: 8 * 1024 * 1024, lookup: lookup as never });
-        await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-        s.on('message', (msg) => {
-          const t = msg.length >= 16 ? msg.readUInt32BE(12) : -1;
-          if (t >= this.window.from && t < this.window.to) this.receivedInWindow++;
-        });
-        side.push(s);
-      }
+    for (let i = 0; i < GENERATORS; i++) {
+      const child = track(
+        fork(fileURLToPath(new URL('./lib/rtpLoadChild.ts', import.meta.url)), [], {
+          execArgv: ['--import', 'tsx'],
+          env: { ...process.env, RTP_LOAD_EPOCH: String(this.epoch), RTP_LOAD_SLOT_MS: String(SLOT_MS) },
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        }),
+      );
+      await this.next(child, 'ready');
+      this.children.push(child);
     }
   }
 
-  /** Opens a counting window at the next sub-tick. */
+  get pids(): number[] {
+    return this.children.map((c) => c.pid!);
+  }
+
+  private next<T>(child: ChildProcess, type: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: { type: string }) => {
+        if (m.type !== type) return;
+        child.off('message', onMessage);
+        resolve(m as T);
+      };
+      child.on('message', onMessage);
+      child.once('exit', (code) => reject(new Error(`load process exited with ${code}`)));
+    });
+  }
+
+  add(calls: Array<{ toA: number; toB: number }>): void {
+    const shares: Array<Array<{ index: number; toA: number; toB: number }>> = this.children.map(() => []);
+    for (const c of calls) shares[this.calls % this.children.length]!.push({ index: this.calls++, ...c });
+    this.children.forEach((child, i) => child.send({ type: 'add', calls: shares[i] }));
+  }
+
+  private slotNow(): number {
+    return Math.ceil((performance.timeOrigin + performance.now() - this.epoch) / SLOT_MS);
+  }
+
+  /** Opens a counting window a few slots ahead (every process gets the message before it starts). */
   openWindow(): void {
-    this.window = { from: this.tick + 1, to: Infinity };
-    this.sentInWindow = 0;
-    this.receivedInWindow = 0;
+    this.windowFrom = this.slotNow() + 4;
+    for (const c of this.children) c.send({ type: 'open', from: this.windowFrom });
   }
 
-  /** Closes the window; resolves once its packets stopped arriving (or after 5 s). */
-  async closeWindow(): Promise<{ sent: number; received: number }> {
-    this.window = { ...this.window, to: this.tick + 1 };
-    const sent = this.sentInWindow;
-    let last = -1;
-    for (const deadline = Date.now() + 5000; this.receivedInWindow !== last && Date.now() < deadline; ) {
-      last = this.receivedInWindow;
-      await sleep(300);
-    }
-    return { sent, received: this.receivedInWindow };
+  /** Closes the window now; resolves once every process has sent its slots and drained. */
+  async closeWindow(): Promise<{ sent: number; received: number; lagMs: number; seconds: number }> {
+    const to = this.slotNow();
+    const seconds = ((to - this.windowFrom) * SLOT_MS) / 1000;
+    const replies = await Promise.all(
+      this.children.map((c) => {
+        const reply = this.next<{ sent: number; received: number; lagMs: number }>(c, 'closed');
+        c.send({ type: 'close', to });
+        return reply;
+      }),
+    );
+    return {
+      sent: replies.reduce((n, r) => n + r.sent, 0),
+      received: replies.reduce((n, r) => n + r.received, 0),
+      lagMs: Math.max(...replies.map((r) => r.lagMs)),
+      seconds,
+    };
   }
 
-  private packet(callIndex: number, seq: number, tick: number): Buffer {
-    const b = Buffer.allocUnsafe(172);
-    b[0] = 0x80;
-    b[1] = 0;
-    b.writeUInt16BE(seq & 0xffff, 2);
-    b.writeUInt32BE((seq * 160) >>> 0, 4);
-    b.writeUInt32BE(callIndex, 8);
-    b.writeUInt32BE(tick, 12);
-    b.fill(0xff, 16);
-    return b;
-  }
-
-  start(): void {
-    this.running = true;
-    this.loop = (async () => {
-      const start = performance.now();
-      for (; this.running; this.tick++) {
-        const phase = this.tick % PHASES;
-        const wait = start + (this.tick * PACKET_INTERVAL_MS) / PHASES - performance.now();
-        // Behind schedule, a sub-tick is still sent only once: a generator that cannot keep up
-        // sends less, and says so. Either way received packets get their turn.
-        await (wait > 1 ? sleep(wait) : new Promise((r) => setImmediate(r)));
-        const counted = this.tick >= this.window.from && this.tick < this.window.to;
-        for (let i = phase; i < this.calls.length; i += PHASES) {
-          const c = this.calls[i]!;
-          this.sides[0]![i % SOCKETS_PER_SIDE]!.send(this.packet(i, c.seqA++, this.tick), c.toA, '127.0.0.1');
-          this.sides[1]![i % SOCKETS_PER_SIDE]!.send(this.packet(i, c.seqB++, this.tick), c.toB, '127.0.0.1');
-          if (counted) this.sentInWindow += 2;
-        }
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-
-  close(): void {
-    for (const side of this.sides) for (const s of side) s.close();
+  async close(): Promise<void> {
+    for (const c of this.children) c.send({ type: 'stop' });
+    await Promise.all(this.children.map((c) => bounded(c, 10_000)));
   }
 }
 
 async function addCalls(engine: BenchEngine, gen: Generator, upTo: number): Promise<void> {
-  const indices = Array.from({ length: upTo - gen.calls.length }, (_, k) => gen.calls.length + k);
-  const results: Array<{ toA: number; toB: number; seqA: number; seqB: number }> = [];
-  for (let i = 0; i < indices.length; i += 32) {
-    await Promise.all(
-      indices.slice(i, i + 32).map(async (n) => {
-        const callId = `bench-${n}`;
-        const offer = await engine.offer({ callId, fromTag: 'A', toTag: 'B', sdp: SDP(20000 + n) });
-        const answer = await engine.answer({ callId, fromTag: 'A', toTag: 'B', sdp: SDP(50000 - n) });
-        results[n - gen.calls.length] = { toA: Number(/m=audio (\d+)/.exec(answer)![1]), toB: Number(/m=audio (\d+)/.exec(offer)![1]), seqA: 0, seqB: 0 };
-      }),
+  const added: Array<{ toA: number; toB: number }> = [];
+  for (let n = gen.calls; n < upTo; n += 32) {
+    const batch = Array.from({ length: Math.min(32, upTo - n) }, (_, k) => n + k);
+    added.push(
+      ...(await Promise.all(
+        batch.map(async (i) => {
+          const callId = `bench-${i}`;
+          const offer = await engine.offer({ callId, fromTag: 'A', toTag: 'B', sdp: SDP(20000 + i) });
+          const answer = await engine.answer({ callId, fromTag: 'A', toTag: 'B', sdp: SDP(50000 - i) });
+          return { toA: Number(/m=audio (\d+)/.exec(answer)![1]), toB: Number(/m=audio (\d+)/.exec(offer)![1]) };
+        }),
+      )),
     );
   }
-  gen.calls.push(...results);
+  gen.add(added);
 }
 
 async function ladder(engine: BenchEngine): Promise<Step[]> {
@@ -253,13 +248,13 @@ async function ladder(engine: BenchEngine): Promise<Step[]> {
     ['relay CPU %', (s) => s.relayCpu.toFixed(1)],
     ['CPU/call %', (s) => (s.relayCpu / s.calls).toFixed(3)],
     ['generator CPU %', (s) => s.genCpu.toFixed(1)],
+    ['generator lag ms', (s) => Math.round(s.lagMs)],
     ['UDP drops', (s) => s.drops],
   ];
   const out = table(cols, { minWidth: 6, gap: '  ' });
   console.log(`\n## ${engine.name} (pid ${engine.pid})`);
   out.header();
   try {
-    gen.start();
     for (const calls of STEPS) {
       if (Date.now() - began > BUDGET_MS) {
         console.log(`(time budget of ${BUDGET_MS / 1000} s used: ladder stopped)`);
@@ -268,33 +263,34 @@ async function ladder(engine: BenchEngine): Promise<Step[]> {
       await addCalls(engine, gen, calls);
       await sleep(WARMUP_S * 1000);
       gen.openWindow();
-      const [relay0, gen0, drops0, t0] = [ownTicks(engine.pid), ownTicks(process.pid), udpDrops(), performance.now()];
+      const genTicks = () => gen.pids.reduce((sum, pid) => sum + ownTicks(pid), 0);
+      const [relay0, gen0, drops0, t0] = [ownTicks(engine.pid), genTicks(), udpDrops(), performance.now()];
       await sleep(STEP_S * 1000);
-      const [relay1, gen1, t1] = [ownTicks(engine.pid), ownTicks(process.pid), performance.now()];
-      const { sent, received } = await gen.closeWindow();
+      const [relay1, gen1, t1] = [ownTicks(engine.pid), genTicks(), performance.now()];
+      const { sent, received, lagMs, seconds: windowSeconds } = await gen.closeWindow();
       const seconds = (t1 - t0) / 1000;
       const step: Step = {
         engine: engine.name,
         calls,
         targetPps: calls * 2 * (1000 / PACKET_INTERVAL_MS),
-        sentPps: sent / seconds,
+        sentPps: sent / windowSeconds,
         loss: Math.max(0, 1 - received / sent),
         relayCpu: ((relay1 - relay0) / CLK_TCK / seconds) * 100,
         genCpu: ((gen1 - gen0) / CLK_TCK / seconds) * 100,
+        lagMs,
         drops: udpDrops() - drops0,
       };
       steps.push(step);
       out.row(step);
-      if (step.sentPps < 0.98 * step.targetPps) {
-        console.log('(the generator could not keep 50 packets/s per leg: this is its limit, not the relay’s)');
+      if (generatorLimited(step)) {
+        console.log(`(the generator fell ${Math.round(step.lagMs)} ms behind 50 packets/s per leg: this is its limit, not the relay's)`);
         break;
       }
       if (step.loss >= LOSS_LIMIT) break;
     }
   } finally {
-    await gen.stop();
-    gen.close();
-    for (let n = 0; n < gen.calls.length; n++) await engine.delete({ callId: `bench-${n}` }).catch(() => {});
+    await gen.close();
+    for (let n = 0; n < gen.calls; n++) await engine.delete({ callId: `bench-${n}` }).catch(() => {});
   }
   return steps;
 }
@@ -313,7 +309,7 @@ export async function mediaBench(): Promise<void> {
   }
   console.log('\n## side by side (the highest step under 0.1 % loss)');
   const best = new Map<string, Step | undefined>();
-  for (const [name, steps] of results) best.set(name, steps.filter((s) => s.loss < LOSS_LIMIT && s.sentPps >= 0.98 * s.targetPps).at(-1));
+  for (const [name, steps] of results) best.set(name, steps.filter((s) => s.loss < LOSS_LIMIT && !generatorLimited(s)).at(-1));
   const anchor = best.get('rtpengine');
   for (const [name, s] of best) {
     if (!s) {
