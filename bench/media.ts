@@ -6,7 +6,8 @@
  * A ladder of concurrent calls: each step adds calls (offer + answer through the engine, SDPs that
  * name 127.0.0.99, so every leg is latched from its packets), sends for WARMUP_S, then counts for
  * STEP_S: packets sent and received end to end, the relay's CPU (the rtpengine daemon, or the
- * embedded relay in a process of its own) from /proc, the generator's CPU, and kernel UDP drops.
+ * embedded relay in a process of its own) from /proc, the generator's CPU, and kernel UDP drops on
+ * the relay's sockets and elsewhere (the generator's, or other programs on the machine).
  * A step with 0.1 % loss or more ends the ladder; so does a generator more than a second behind
  * its schedule (then the figure is the generator's limit, and the table says so). Every packet of
  * a step's window is sent, late or not, and counted by the window it belongs to. Bounded: STEP_BUDGET_S per
@@ -25,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { AnswerRequest, DeleteRequest, OfferRequest } from '../server/media/engine.ts';
 import { findExecutable, openMediaEngine } from '../server/media/openMediaEngine.ts';
-import { CLK_TCK, ownTicks, udpDrops } from './lib/proc.ts';
+import { CLK_TCK, ownTicks, udpDrops, udpDropsOnPorts } from './lib/proc.ts';
 import { bounded, track } from './lib/processes.ts';
 import { table, type Columns } from './lib/table.ts';
 
@@ -62,7 +63,9 @@ interface Step {
   genCpu: number;
   /** The generator's delay behind its schedule at the end of the window. */
   lagMs: number;
-  drops: number;
+  /** Kernel drops on the relay's sockets, and everywhere else (the generator's, mostly). */
+  relayDrops: number;
+  otherDrops: number;
 }
 
 /** Behind by more than a second at the end of a step: the generator, not the relay, is the limit. */
@@ -249,7 +252,8 @@ async function ladder(engine: BenchEngine): Promise<Step[]> {
     ['CPU/call %', (s) => (s.relayCpu / s.calls).toFixed(3)],
     ['generator CPU %', (s) => s.genCpu.toFixed(1)],
     ['generator lag ms', (s) => Math.round(s.lagMs)],
-    ['UDP drops', (s) => s.drops],
+    ['drops at relay', (s) => s.relayDrops],
+    ['drops elsewhere', (s) => s.otherDrops],
   ];
   const out = table(cols, { minWidth: 6, gap: '  ' });
   console.log(`\n## ${engine.name} (pid ${engine.pid})`);
@@ -264,7 +268,7 @@ async function ladder(engine: BenchEngine): Promise<Step[]> {
       await sleep(WARMUP_S * 1000);
       gen.openWindow();
       const genTicks = () => gen.pids.reduce((sum, pid) => sum + ownTicks(pid), 0);
-      const [relay0, gen0, drops0, t0] = [ownTicks(engine.pid), genTicks(), udpDrops(), performance.now()];
+      const [relay0, gen0, drops0, relayDrops0, t0] = [ownTicks(engine.pid), genTicks(), udpDrops(), udpDropsOnPorts(PORT_MIN, PORT_MAX), performance.now()];
       await sleep(STEP_S * 1000);
       const [relay1, gen1, t1] = [ownTicks(engine.pid), genTicks(), performance.now()];
       const { sent, received, lagMs, seconds: windowSeconds } = await gen.closeWindow();
@@ -278,7 +282,8 @@ async function ladder(engine: BenchEngine): Promise<Step[]> {
         relayCpu: ((relay1 - relay0) / CLK_TCK / seconds) * 100,
         genCpu: ((gen1 - gen0) / CLK_TCK / seconds) * 100,
         lagMs,
-        drops: udpDrops() - drops0,
+        relayDrops: udpDropsOnPorts(PORT_MIN, PORT_MAX) - relayDrops0,
+        otherDrops: udpDrops() - drops0 - (udpDropsOnPorts(PORT_MIN, PORT_MAX) - relayDrops0),
       };
       steps.push(step);
       out.row(step);

@@ -14,7 +14,8 @@ import dgram from 'node:dgram';
 const SLOT_MS = Number(process.env.RTP_LOAD_SLOT_MS);
 /** Slots per 20 ms packet interval: calls are spread over them, as phones are not in step. */
 const PHASES = 20 / SLOT_MS;
-const SOCKETS_PER_SIDE = 4;
+/** Many sockets: an unprivileged socket's receive buffer is capped (net.core.rmem_max), so spread the load. */
+const SOCKETS_PER_SIDE = 16;
 const epoch = Number(process.env.RTP_LOAD_EPOCH);
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
