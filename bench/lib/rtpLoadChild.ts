@@ -21,9 +21,10 @@ const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const calls: Array<{ index: number; toA: number; toB: number; seq: number }> = [];
-let window = { from: Infinity, to: Infinity };
-let sent = 0;
-let received = 0;
+/** Packets sent and received per slot, from the slot a window opens at; summed over [from, to) at its close. */
+let windowFrom = Infinity;
+let sentBySlot = new Map<number, number>();
+let receivedBySlot = new Map<number, number>();
 let running = true;
 
 // Sends go to IP literals: no resolver round trip per packet.
@@ -35,7 +36,7 @@ for (const side of sides) {
     await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
     s.on('message', (msg) => {
       const slot = msg.length >= 16 ? msg.readUInt32BE(12) : -1;
-      if (slot >= window.from && slot < window.to) received++;
+      if (slot >= windowFrom) receivedBySlot.set(slot, (receivedBySlot.get(slot) ?? 0) + 1);
     });
     side.push(s);
   }
@@ -59,14 +60,14 @@ const loop = (async () => {
     const wait = epoch + slot * SLOT_MS - now();
     // Behind schedule, every slot is still sent, late; received packets get their turn either way.
     await (wait > 1 ? sleep(wait) : new Promise((r) => setImmediate(r)));
-    const counted = slot >= window.from && slot < window.to;
+    const counted = slot >= windowFrom;
     for (const c of calls) {
       if (c.index % PHASES !== slot % PHASES) continue;
       const k = c.index % SOCKETS_PER_SIDE;
       sides[0]![k]!.send(packet(c.index, c.seq, slot), c.toA, '127.0.0.1');
       sides[1]![k]!.send(packet(c.index, c.seq, slot), c.toB, '127.0.0.1');
       c.seq++;
-      if (counted) sent += 2;
+      if (counted) sentBySlot.set(slot, (sentBySlot.get(slot) ?? 0) + 2);
     }
   }
 })();
@@ -74,20 +75,23 @@ const loop = (async () => {
 process.on('message', async (m: { type: string; calls?: Array<{ index: number; toA: number; toB: number }>; from?: number; to?: number }) => {
   if (m.type === 'add') for (const c of m.calls!) calls.push({ ...c, seq: 0 });
   else if (m.type === 'open') {
-    window = { from: m.from!, to: Infinity };
-    sent = 0;
-    received = 0;
+    // A late message (the slot already sent) opens the window at the next slot not yet sent.
+    windowFrom = Math.max(m.from!, slot);
+    sentBySlot = new Map();
+    receivedBySlot = new Map();
   } else if (m.type === 'close') {
     const lagMs = Math.max(0, now() - (epoch + slot * SLOT_MS));
-    window = { ...window, to: m.to! };
-    // Wait until the window's last slot has been sent, then until its packets stop arriving.
-    for (const deadline = Date.now() + 10_000; slot < m.to! && Date.now() < deadline; ) await sleep(20);
+    const to = m.to!;
+    const sum = (bySlot: Map<number, number>) => [...bySlot].reduce((n, [s, c]) => (s < to ? n + c : n), 0);
+    // Wait until the window's last slot has been sent, then until its packets stop arriving (1 s quiet).
+    for (const deadline = Date.now() + 10_000; slot < to && Date.now() < deadline; ) await sleep(20);
     let last = -1;
-    for (const deadline = Date.now() + 5000; received !== last && Date.now() < deadline; ) {
-      last = received;
-      await sleep(300);
+    for (const deadline = Date.now() + 10_000; sum(receivedBySlot) !== last && Date.now() < deadline; ) {
+      last = sum(receivedBySlot);
+      await sleep(1000);
     }
-    process.send!({ type: 'closed', sent, received, lagMs });
+    process.send!({ type: 'closed', sent: sum(sentBySlot), received: sum(receivedBySlot), lagMs });
+    windowFrom = Infinity;
   } else if (m.type === 'stop') {
     running = false;
     await loop;
