@@ -72,6 +72,22 @@ describe('the rtpengine daemon the switch starts', { skip: skipEngine('rtpengine
     assert.equal(existsSync(pidFile), false);
   });
 
+  test('goes with a switch that exits without stopping it', async () => {
+    const dir = tempDir();
+    const script = path.join(dir, 'exits.mts');
+    const module = new URL('../../server/media/rtpengine/rtpengineProcess.ts', import.meta.url).href;
+    writeFileSync(
+      script,
+      `import { pino } from '${import.meta.resolve('pino')}';\nimport { RtpengineProcess } from '${module}';\n` +
+        `const p = await RtpengineProcess.start({ binary: 'rtpengine', bindAddress: '127.0.0.1', advertisedAddress: '127.0.0.1', portMin: 31740, portMax: 31749, pidFile: '${path.join(dir, 'rtpengine.pid')}', log: pino({ level: 'silent' }) });\n` +
+        `console.log(p.pid);\nprocess.exit(0);\n`,
+    );
+    const { execFileSync } = await import('node:child_process');
+    const pid = Number(execFileSync(process.execPath, ['--import', 'tsx', script], { cwd: process.cwd(), encoding: 'utf8', timeout: 30_000 }).trim());
+    assert.ok(pid > 1);
+    await until('the daemon is gone', () => !alive(pid), 5000);
+  });
+
   test('left behind by a switch that was killed is stopped at the next start', async () => {
     const dir = tempDir();
     const pidFile = path.join(dir, 'rtpengine.pid');

@@ -45,6 +45,10 @@ async function freeLoopbackPort(): Promise<number> {
 export class RtpengineProcess {
   private stopping = false;
   private readonly exited: Promise<void>;
+  /** A switch that exits without stopping the engine (process.exit) takes its daemon along. */
+  private readonly onExit = () => {
+    if (this.running) this.child.kill('SIGKILL');
+  };
 
   private constructor(
     private readonly child: ChildProcess,
@@ -53,6 +57,7 @@ export class RtpengineProcess {
     private readonly output: () => string,
   ) {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    process.once('exit', this.onExit);
   }
 
   get pid(): number {
@@ -140,6 +145,7 @@ export class RtpengineProcess {
   /** SIGTERM by PID, SIGKILL after `graceMs`; resolves once it has exited. */
   async stop(graceMs = 3000): Promise<void> {
     this.stopping = true;
+    process.off('exit', this.onExit);
     if (this.running) {
       this.child.kill('SIGTERM');
       const kill = setTimeout(() => this.running && this.child.kill('SIGKILL'), graceMs);
