@@ -7,12 +7,14 @@ import type { CallLimits } from './calls/callBudgets.ts';
 import type { ConfiguredDialplanLimit, DialplanLimits } from './dialplan/options.ts';
 import { DEFAULT_DENIED_DESTINATIONS, parseDeniedRanges } from './sip/destinationPolicy.ts';
 import { parseHostPort } from './sip/hostPort.ts';
+import { MEDIA_ENGINES, type MediaSettings } from './media/settings.ts';
 
 export const DIGEST_ALGORITHMS = ['MD5', 'SHA-256'] as const;
 export type DigestAlgorithm = (typeof DIGEST_ALGORITHMS)[number];
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const isUsableIPv4 = (h: string) => isIP(h) === 4 && h !== '0.0.0.0';
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -127,10 +129,39 @@ const schema = z
     DATA_DIR_MIN_FREE_MB: z.coerce.number().int().min(0).default(16),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.optional(),
+    MEDIA_ENGINE: z.enum(MEDIA_ENGINES).default('auto'),
+    MEDIA_DIRECT: bool.prefault('false'),
+    MEDIA_HOST: z.string().refine((h) => isIP(h) === 4, 'must be an IPv4 address').optional(),
+    MEDIA_ADVERTISED_ADDRESS: z.string().refine((h) => isUsableIPv4(h), 'must be an IPv4 address (not 0.0.0.0)').optional(),
+    MEDIA_PORT_MIN: port.refine((p) => p >= 1024, 'must be 1024 or more').default(30000),
+    MEDIA_PORT_MAX: port.default(40000),
+    MEDIA_NO_RTP_FLAG_SECONDS: z.coerce.number().int().min(0).default(10),
+    MEDIA_NO_RTP_HANGUP_SECONDS: z.coerce.number().int().min(0).default(60),
+    RTPENGINE_BINARY: z.string().min(1).default('rtpengine'),
+    RTPENGINE_NG: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (!v) return undefined;
+        const a = parseHostPort(v);
+        if (!a?.port || isIP(a.host) !== 4) {
+          ctx.addIssue({ code: 'custom', message: 'must be ip:port (IPv4) of an rtpengine ng control socket' });
+          return z.NEVER;
+        }
+        return { host: a.host, port: a.port };
+      }),
   })
   .refine((c) => c.SIP_MIN_EXPIRES <= c.SIP_MAX_EXPIRES, {
     message: 'SIP_MIN_EXPIRES must not exceed SIP_MAX_EXPIRES',
     path: ['SIP_MIN_EXPIRES'],
+  })
+  .refine((c) => c.MEDIA_PORT_MIN + 1 < c.MEDIA_PORT_MAX, {
+    message: 'must be above MEDIA_PORT_MIN + 1 (the range holds RTP/RTCP port pairs)',
+    path: ['MEDIA_PORT_MAX'],
+  })
+  .refine((c) => c.MEDIA_NO_RTP_HANGUP_SECONDS === 0 || c.MEDIA_NO_RTP_FLAG_SECONDS <= c.MEDIA_NO_RTP_HANGUP_SECONDS, {
+    message: 'must not exceed MEDIA_NO_RTP_HANGUP_SECONDS',
+    path: ['MEDIA_NO_RTP_FLAG_SECONDS'],
   })
   .refine((c) => c.SIP_HOST !== '0.0.0.0' || c.SIP_ADVERTISED_ADDRESS, {
     message: 'is required when SIP_HOST is 0.0.0.0: the address phones and providers reach this node at',
@@ -218,6 +249,8 @@ export interface Config {
    * call records the database does not take, and the free space below which it is not ready.
    */
   localDisk: { snapshotIntervalMs: number; spoolReserveBytes: number; minFreeBytes: number };
+  /** The media relay: which engine, where it binds and what it advertises, its ports and no-RTP timers. */
+  media: MediaSettings;
 }
 
 export class ConfigError extends Error {
@@ -334,6 +367,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       snapshotIntervalMs: c.LOCAL_SNAPSHOT_SECONDS * 1000,
       spoolReserveBytes: c.CDR_SPOOL_RESERVE_MB * 1024 * 1024,
       minFreeBytes: c.DATA_DIR_MIN_FREE_MB * 1024 * 1024,
+    },
+    media: {
+      engine: c.MEDIA_ENGINE,
+      direct: c.MEDIA_DIRECT,
+      bindAddress: c.MEDIA_HOST ?? c.SIP_HOST,
+      advertisedAddress: c.MEDIA_ADVERTISED_ADDRESS ?? c.SIP_ADVERTISED_ADDRESS?.host ?? c.SIP_HOST,
+      portMin: c.MEDIA_PORT_MIN,
+      portMax: c.MEDIA_PORT_MAX,
+      noRtpFlagMs: c.MEDIA_NO_RTP_FLAG_SECONDS * 1000,
+      noRtpHangupMs: c.MEDIA_NO_RTP_HANGUP_SECONDS * 1000,
+      rtpengine: { binary: c.RTPENGINE_BINARY, ng: c.RTPENGINE_NG ?? null },
     },
   };
 }

@@ -104,3 +104,14 @@ export function udpPortBound(port: number): boolean {
   }
   return false;
 }
+
+/** Datagrams dropped on the UDP sockets bound to ports `min`..`max` (the last column of /proc/net/udp), while they are open. */
+export function udpDropsOnPorts(min: number, max: number): number {
+  let drops = 0;
+  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    const port = parseInt(f[1]?.split(':')[1] ?? '', 16);
+    if (port >= min && port <= max) drops += Number(f.at(-1) ?? 0);
+  }
+  return drops;
+}

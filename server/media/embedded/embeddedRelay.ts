@@ -1,0 +1,167 @@
+/**
+ * The embedded relay: the media engine that needs nothing installed. Each leg gets a port pair
+ * from the configured range; a leg's packets go to the leg it is in a dialogue with (set by the
+ * last answer between them), so of a forked call only the branch that answered last is heard, and
+ * every answer gives the caller the same port. Audio and RTCP pass through; nothing is decoded.
+ */
+import type {
+  AnswerRequest,
+  CallMediaStats,
+  DeleteRequest,
+  MediaEngine,
+  MediaEvent,
+  MediaEventListener,
+  OfferRequest,
+  PlayRequest,
+} from '../engine.ts';
+import { MediaNotSupportedError, MediaRequestError } from '../engine.ts';
+import { audioSection, parseSdp, rewriteSdp, type MediaSection } from '../sdp.ts';
+import { SilenceWatch } from '../silenceWatch.ts';
+import { PortPool } from './portPool.ts';
+import { RelayLeg } from './relayLeg.ts';
+
+export interface EmbeddedRelayOptions {
+  /** Address the sockets bind to. */
+  bindAddress: string;
+  /** Address written into SDP (the switch's public address behind NAT). */
+  advertisedAddress: string;
+  portMin: number;
+  portMax: number;
+  silence: { flagMs: number; endMs: number; sweepMs?: number };
+}
+
+interface RelayCall {
+  legs: Map<string, RelayLeg>;
+  /** Legs whose ports are being bound, so two requests naming a new tag at once get one leg. */
+  opening: Map<string, Promise<RelayLeg>>;
+}
+
+export class EmbeddedRelay implements MediaEngine {
+  readonly kind = 'embedded' as const;
+  private readonly calls = new Map<string, RelayCall>();
+  private readonly listeners = new Set<MediaEventListener>();
+  private readonly ports: PortPool;
+  private readonly watch: SilenceWatch;
+
+  constructor(private readonly opts: EmbeddedRelayOptions) {
+    this.ports = new PortPool(opts.bindAddress, opts.portMin, opts.portMax);
+    this.watch = new SilenceWatch({
+      ...opts.silence,
+      emit: (e) => this.emit(e),
+      lastPackets: (callId) => {
+        const call = this.calls.get(callId);
+        if (!call) return undefined;
+        return new Map([...call.legs].map(([tag, leg]) => [tag, leg.stats.lastPacketAt]));
+      },
+    });
+  }
+
+  /** Port pairs in use and in all. */
+  get portUsage(): { used: number; size: number } {
+    return { used: this.ports.used, size: this.ports.size };
+  }
+
+  async offer(req: OfferRequest): Promise<string> {
+    const audio = requireAudio(req.sdp, 'offer');
+    const from = await this.leg(req.callId, req.fromTag);
+    const to = await this.leg(req.callId, req.toTag);
+    from.setRemote(audio.section);
+    // A new leg belongs to its offerer; an existing dialogue keeps its pairing until the answer.
+    to.peer ??= from;
+    this.watch.offer(req);
+    return rewriteSdp(req.sdp, audio.index, this.opts.advertisedAddress, to.port);
+  }
+
+  async answer(req: AnswerRequest): Promise<string> {
+    const audio = requireAudio(req.sdp, 'answer');
+    const call = this.calls.get(req.callId);
+    const from = call?.legs.get(req.fromTag);
+    const to = call?.legs.get(req.toTag);
+    if (!from || !to) throw new MediaRequestError(`answer from ${req.toTag} to an offer from ${req.fromTag} the relay never saw (call ${req.callId})`);
+    to.setRemote(audio.section);
+    from.peer = to;
+    to.peer = from;
+    this.watch.answer(req);
+    return rewriteSdp(req.sdp, audio.index, this.opts.advertisedAddress, from.port);
+  }
+
+  async delete(req: DeleteRequest): Promise<void> {
+    const call = this.calls.get(req.callId);
+    if (!call) return;
+    const tags = req.leg ? [req.leg.tag] : [...new Set([...call.legs.keys(), ...call.opening.keys()])];
+    for (const tag of tags) {
+      // A leg still binding its ports is closed once it has them.
+      const leg = call.legs.get(tag) ?? (await call.opening.get(tag)?.catch(() => undefined));
+      if (!leg) continue;
+      call.legs.delete(tag);
+      for (const other of call.legs.values()) if (other.peer === leg) other.peer = undefined;
+      this.ports.give(leg.close());
+    }
+    if (call.legs.size === 0 && call.opening.size === 0) this.calls.delete(req.callId);
+    this.watch.delete(req);
+  }
+
+  async stats(callId: string): Promise<CallMediaStats | undefined> {
+    const call = this.calls.get(callId);
+    if (!call) return undefined;
+    return { callId, legs: [...call.legs.values()].map((l) => l.snapshot()) };
+  }
+
+  async ping(): Promise<void> {}
+
+  subscribe(listener: MediaEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async play(_req: PlayRequest): Promise<never> {
+    throw new MediaNotSupportedError('embedded', 'play prompts');
+  }
+
+  async stopPlay(_req: { callId: string; tag: string }): Promise<never> {
+    throw new MediaNotSupportedError('embedded', 'play prompts');
+  }
+
+  async startRecording(_req: { callId: string; file: string }): Promise<never> {
+    throw new MediaNotSupportedError('embedded', 'record calls');
+  }
+
+  async stopRecording(_req: { callId: string }): Promise<never> {
+    throw new MediaNotSupportedError('embedded', 'record calls');
+  }
+
+  async close(): Promise<void> {
+    this.watch.close();
+    for (const callId of [...this.calls.keys()]) await this.delete({ callId });
+    this.listeners.clear();
+  }
+
+  private emit(event: MediaEvent): void {
+    for (const l of this.listeners) l(event);
+  }
+
+  private async leg(callId: string, tag: string): Promise<RelayLeg> {
+    let call = this.calls.get(callId);
+    if (!call) this.calls.set(callId, (call = { legs: new Map(), opening: new Map() }));
+    const existing = call.legs.get(tag) ?? call.opening.get(tag);
+    if (existing) return existing;
+    const opening = this.ports.take().then((pair) => {
+      const leg = new RelayLeg(callId, tag, pair, (e) => this.emit(e));
+      call.legs.set(tag, leg);
+      return leg;
+    });
+    call.opening.set(tag, opening);
+    try {
+      return await opening;
+    } finally {
+      call.opening.delete(tag);
+      if (call.legs.size === 0 && call.opening.size === 0) this.calls.delete(callId);
+    }
+  }
+}
+
+function requireAudio(sdp: string, what: string): { index: number; section: MediaSection } {
+  const audio = audioSection(parseSdp(sdp));
+  if (!audio) throw new MediaRequestError(`the ${what} has no audio stream to relay`);
+  return audio;
+}

@@ -1,0 +1,128 @@
+/**
+ * The media interface the call path drives, one implementation per engine (rtpengine over its ng
+ * protocol, the embedded Node relay, and direct media that leaves SDP alone). It speaks in
+ * rtpengine's ng terms so that rtpengine needs no translation: a call (`callId`, the switch's
+ * call id, one per tree of channels) holds legs, each named by a tag (the channel's id), and
+ * every SDP exchange is an offer from one tag to another and the answer that comes back.
+ */
+
+export type MediaEngineKind = 'rtpengine' | 'embedded' | 'direct';
+
+/** An SDP offer from `fromTag`'s phone, to be sent on to `toTag`'s (an INVITE, or a re-INVITE from either side). */
+export interface OfferRequest {
+  callId: string;
+  /** The offering leg: the caller's channel for a call's INVITE, whichever side sent a re-INVITE. */
+  fromTag: string;
+  /** The leg the offer goes to. For a fork, one offer per branch, each with the branch's channel id. */
+  toTag: string;
+  sdp: string;
+}
+
+/** `toTag`'s answer to the offer `fromTag` made (a 183 or 200, or the ACK of a late offer). */
+export interface AnswerRequest {
+  callId: string;
+  /** The leg that made the offer. */
+  fromTag: string;
+  /** The answering leg. */
+  toTag: string;
+  sdp: string;
+  /**
+   * A provisional answer (183 early media). No-RTP detection starts with the first answer that
+   * is not early: a ringing branch owes nobody audio.
+   */
+  early?: boolean;
+}
+
+/**
+ * Frees media ports. With `leg`, only that leg goes (a losing branch of a fork, a leg transferred
+ * away); without, the whole call. Deleting what is already gone is not an error.
+ */
+export interface DeleteRequest {
+  callId: string;
+  /** rtpengine names a leg within a dialogue: `tag`, and `peerTag`, the leg it was in a dialogue with. */
+  leg?: { tag: string; peerTag: string };
+}
+
+/** What one leg's phone sent to the relay, and what the relay sent to it. */
+export interface LegStats {
+  tag: string;
+  /** RTP that arrived from this leg's phone. */
+  received: {
+    packets: number;
+    bytes: number;
+    /** RTP packets that never arrived (RFC 3550 A.3, from sequence numbers); null when the engine cannot tell. */
+    lost: number | null;
+    /** Interarrival jitter in ms (RFC 3550 A.8); null when the engine cannot tell. */
+    jitterMs: number | null;
+    /** Epoch ms of the last packet from this phone; null before the first. */
+    lastPacketAt: number | null;
+  };
+  /** RTP relayed to this leg's phone (rtpengine: what arrived from the legs that feed it). */
+  sent: { packets: number; bytes: number };
+  /** Where this phone's RTP comes from (the latched address, `ip:port`), null before it sent any. */
+  source: string | null;
+  /** Audio flowed from this phone, and to it. */
+  flowing: { fromPhone: boolean; toPhone: boolean };
+}
+
+export interface CallMediaStats {
+  callId: string;
+  legs: LegStats[];
+}
+
+/** Something the engine noticed on its own. */
+export type MediaEvent =
+  /** The leg's phone sent no RTP for the flag time while it should have (one-way audio). */
+  | { type: 'media.silent'; callId: string; tag: string; silentMs: number }
+  /** RTP came again from a leg that was flagged silent. */
+  | { type: 'media.resumed'; callId: string; tag: string }
+  /** No RTP for the end time: the call path should end the call (cause `media-timeout`). */
+  | { type: 'media.timeout'; callId: string; tag: string; silentMs: number }
+  /** A DTMF digit the leg's phone sent as an RFC 4733 event, reported once, at its end. */
+  | { type: 'media.dtmf'; callId: string; tag: string; digit: string; durationMs: number };
+
+export type MediaEventListener = (event: MediaEvent) => void;
+
+/** A prompt to play into a leg: an audio file the engine can read (WAV; rtpengine also MP3 and more). */
+export interface PlayRequest {
+  callId: string;
+  /** The leg that hears it. */
+  tag: string;
+  file: string;
+  repeat?: number;
+}
+
+export interface MediaEngine {
+  readonly kind: MediaEngineKind;
+  /** The rewritten offer for `toTag`'s phone: the relay's address and ports instead of the offerer's. */
+  offer(req: OfferRequest): Promise<string>;
+  /** The rewritten answer for `fromTag`'s phone. */
+  answer(req: AnswerRequest): Promise<string>;
+  delete(req: DeleteRequest): Promise<void>;
+  /** Per-leg statistics; undefined for a call the engine does not know. */
+  stats(callId: string): Promise<CallMediaStats | undefined>;
+  /** Resolves when the engine answers (rtpengine: an ng ping). */
+  ping(): Promise<void>;
+  subscribe(listener: MediaEventListener): () => void;
+  /** Plays a prompt into a leg; resolves when it has started, with its length if known. */
+  play(req: PlayRequest): Promise<{ durationMs: number | null }>;
+  stopPlay(req: { callId: string; tag: string }): Promise<void>;
+  /** Records the call's audio (both directions) into `file`. */
+  startRecording(req: { callId: string; file: string }): Promise<void>;
+  stopRecording(req: { callId: string }): Promise<void>;
+  /** Frees every port; an engine process the switch started is stopped. */
+  close(): Promise<void>;
+}
+
+/** What this engine cannot do (yet): the caller decides whether that fails the verb or the call. */
+export class MediaNotSupportedError extends Error {
+  constructor(
+    public readonly engine: MediaEngineKind,
+    public readonly operation: string,
+  ) {
+    super(`the ${engine} media engine cannot ${operation}`);
+  }
+}
+
+/** The engine refused an SDP or a request about a call it does not know. */
+export class MediaRequestError extends Error {}
