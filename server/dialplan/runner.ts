@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { FromWorker, WorkerConfig } from '../../worker/protocol.ts';
+import type { DiscardReason, FromWorker, WorkerConfig } from '../../worker/protocol.ts';
 import { createDialplanMetrics, type DialplanMetrics, type FailureKind, type RecycleReason } from './metrics.ts';
 import {
   DEFAULT_LIMITS,
@@ -53,8 +53,8 @@ interface Execution {
   log: Logger;
   acceptedAt: number;
   worker: WorkerProcess | null;
-  /** Names the source for the worker's cache; computed when first sent. */
-  sourceHash?: string;
+  /** Names the dialplan version for the worker's caches and warm contexts; computed when first sent. */
+  versionKey?: string;
   timers: NodeJS.Timeout[];
   settled: boolean;
   resolve(result: ExecutionResult): void;
@@ -121,6 +121,9 @@ export class PooledDialplanRunner implements DialplanRunner {
       idleIsolateMs: 60_000,
       maxLogLines: this.limits.maxLogLines,
       maxLogChars: this.limits.maxLogChars,
+      warmExecutions: this.limits.warmExecutions,
+      warmIdleMs: this.limits.warmIdleMs,
+      warmHeapMb: this.limits.heapMb * this.limits.warmHeapShare,
     };
     const count = Math.max(1, options.workers ?? 2);
     for (let i = 0; i < count; i++) this.slots.push({ current: this.spawn(), next: null });
@@ -214,9 +217,8 @@ export class PooledDialplanRunner implements DialplanRunner {
   }
 
   stats(): RunnerStats {
-    const workers = [...this.slots.flatMap((s) => (s.next ? [s.current, s.next] : [s.current])), ...this.draining];
     return {
-      workers: workers.map((w) => w.stats()),
+      workers: this.workers().map((w) => w.stats()),
       queued: this.queue.length,
       running: this.executions.size - this.queue.length,
       quarantined: this.quarantine.list(),
@@ -234,9 +236,7 @@ export class PooledDialplanRunner implements DialplanRunner {
       request.reject(new Error('the dialplan engine stopped'));
     }
     this.compiles.clear();
-    const workers = [...this.slots.flatMap((s) => [s.current, s.next]), ...this.draining].filter(
-      (w): w is WorkerProcess => w !== null && w.alive,
-    );
+    const workers = this.workers().filter((w) => w.alive);
     for (const w of workers) this.retire(w);
     await Promise.all(workers.map((w) => w.exited));
     this.logger.info('dialplan workers stopped');
@@ -289,10 +289,11 @@ export class PooledDialplanRunner implements DialplanRunner {
 
   private sendRun(worker: WorkerProcess, execution: Execution, resend = false): void {
     const { request } = execution;
-    const { source } = request.dialplan;
-    execution.sourceHash ??= createHash('sha256').update(source).digest('base64url');
+    const { name, version, source } = request.dialplan;
+    // Name and number as well as the source: a new version never meets an old one's warm context.
+    execution.versionKey ??= createHash('sha256').update(`${name}\0${version}\0`).update(source).digest('base64url');
     worker.run(
-      { t: 'run', id: request.executionId, tenantId: request.tenantId, sourceHash: execution.sourceHash, call: request.call, timeZone: request.timeZone },
+      { t: 'run', id: request.executionId, tenantId: request.tenantId, versionKey: execution.versionKey, call: request.call, timeZone: request.timeZone },
       source,
       resend,
     );
@@ -351,6 +352,7 @@ export class PooledDialplanRunner implements DialplanRunner {
         worker.kill();
         break;
       case 'probe-reply':
+        this.countWarm(worker, message.discarded);
         // Tenant heaps are bounded one by one and would be rebuilt in a new process; what recycling
         // wins back is the rest (leaks, fragmentation), so only that is held against the threshold.
         if (message.rssBytes - message.isolateHeapBytes > this.policy.rssBytes) this.recycle(worker, 'memory');
@@ -367,6 +369,21 @@ export class PooledDialplanRunner implements DialplanRunner {
       case 'ready':
         break;
     }
+  }
+
+  /** Warm-context metrics from a probe: the gauge over live workers, the discards since the worker's last probe. */
+  private countWarm(worker: WorkerProcess, discarded: Record<DiscardReason, number>): void {
+    for (const reason of Object.keys(discarded) as DiscardReason[]) {
+      const more = discarded[reason] - (worker.warmDiscarded?.[reason] ?? 0);
+      if (more > 0) this.metrics.warmDiscards.inc({ reason }, more);
+    }
+    worker.warmDiscarded = discarded;
+    this.metrics.warmContexts.set(this.workers().reduce((sum, w) => sum + (w.alive ? (w.warmContexts ?? 0) : 0), 0));
+  }
+
+  /** Every worker process of the pool: in the slots, starting as replacements, draining. */
+  private workers(): WorkerProcess[] {
+    return [...this.slots.flatMap((s) => (s.next ? [s.current, s.next] : [s.current])), ...this.draining];
   }
 
   /**

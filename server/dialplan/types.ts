@@ -124,6 +124,8 @@ export interface WorkerStats {
   inFlight: number;
   completed: number;
   rssBytes: number | undefined;
+  /** Warm contexts in the worker at its last probe. */
+  warmContexts: number | undefined;
 }
 
 export interface RunnerStats {
