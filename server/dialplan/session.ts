@@ -17,6 +17,14 @@ const MAX_ARGS_JSON = 128 * 1024;
  * times. Past this the execution is no longer resumable (a worker death then fails it).
  */
 const MAX_JOURNAL_CHARS = 1024 * 1024;
+/** Arguments up to this long are kept as they are in the journal; longer ones by a digest. */
+const VERBATIM_ARGS = 256;
+/**
+ * Operations that only read. A run after a restart may make them anew, or skip recorded ones: its
+ * module state may differ from the first run's (a warm context's cache, full in one, empty in the
+ * other), and reading twice, or not, acts on nothing.
+ */
+const READS: ReadonlySet<string> = new Set<HostOp>(['store.get', 'store.keys', 'registrations']);
 const key = z.string().min(1).max(256);
 const argSchemas = {
   dial: z.tuple([z.unknown(), z.unknown()]),
@@ -49,13 +57,12 @@ export interface SessionEvents {
   diverged(message: string): void;
 }
 
-/** One host call as the session answered it; `args` is a digest, so a journal never holds 128 KiB per call. */
+/** One host call as the session answered it; `args` is short or a digest, so a journal never holds 128 KiB per call. */
 interface JournalEntry {
   op: string;
   args: string;
   /** Dropped once the journal is over its size (and the execution no longer resumable). */
   reply: Promise<string> | null;
-  settled: boolean;
 }
 
 /** An error whose message the tenant may read (anything else is reported as an internal failure). */
@@ -75,9 +82,10 @@ const reply = {
  * under it (another tenant's fault, or the operator's) can run again on another worker without
  * acting twice: after `restart()`, calls that match the journal in order (same operation, same
  * arguments) get the recorded reply, or the same pending one (a dial still ringing), and the first
- * log lines, already recorded, are not repeated. The first call that does not match ends the
- * execution (`diverged`): the script decided differently the second time, and what the first run
- * set going cannot be squared with it.
+ * log lines, already recorded, are not repeated. Reads are free: one the journal does not have
+ * next is answered anew, recorded ones the run does not make are skipped. The first action
+ * (dial, respond, a write) that does not match ends the execution (`diverged`): the script decided
+ * differently the second time, and what the first run set going cannot be squared with it.
  */
 export class ExecutionSession {
   readonly actions: Action[] = [];
@@ -90,8 +98,10 @@ export class ExecutionSession {
   private answered = false;
   private ended = false;
   private readonly journal: JournalEntry[] = [];
-  /** Journal entries the current run has replayed or added. */
+  /** Journal entries the current run has replayed, skipped or added. */
   private replayed = 0;
+  /** Host calls of the current run not answered yet. */
+  private waiting = 0;
   /** Log lines of the furthest run so far, and of the current run. */
   private linesSeen = 0;
   private linesThisRun = 0;
@@ -115,7 +125,7 @@ export class ExecutionSession {
 
   /** Whether the current run is waiting on the host right now (a running script is a crash suspect). */
   get waitingOnHost(): boolean {
-    return this.journal.slice(0, this.replayed).some((e) => !e.settled);
+    return this.waiting > 0;
   }
 
   private elapsed(): number {
@@ -126,6 +136,7 @@ export class ExecutionSession {
   restart(): void {
     this.runs += 1;
     this.replayed = 0;
+    this.waiting = 0;
     this.linesThisRun = 0;
   }
 
@@ -146,32 +157,61 @@ export class ExecutionSession {
   /** Answers one host call from the sandbox; always resolves with the reply JSON. */
   handle(op: string, argsJson: string): Promise<string> {
     if (this.ended) return Promise.resolve(reply.error('the execution has ended'));
-    const args = createHash('sha256').update(argsJson).digest('base64');
-    const recorded = this.journal[this.replayed];
-    if (recorded) {
-      if (recorded.reply && recorded.op === op && recorded.args === args) {
-        this.replayed += 1;
-        return recorded.reply;
+    const args = argsJson.length <= VERBATIM_ARGS ? argsJson : createHash('sha256').update(argsJson).digest('base64');
+    if (this.replayed < this.journal.length) {
+      const at = this.replayable(op, args);
+      if (at >= 0) {
+        this.replayed = at + 1;
+        return this.pending(this.journal[at]?.reply as Promise<string>);
       }
-      const what = recorded.op === op ? `${op} with other arguments` : `${op} instead of ${recorded.op}`;
-      this.events.diverged(`host call ${this.replayed + 1} was ${what}`);
-      return Promise.resolve(reply.error('the execution has ended'));
+      if (READS.has(op)) return this.pending(this.answer(op, argsJson));
+      const next = this.journal.slice(this.replayed).find((e) => !READS.has(e.op));
+      if (next) {
+        const what = next.op === op ? `${op} with other arguments` : `${op} instead of ${next.op}`;
+        this.events.diverged(`host call ${this.journal.indexOf(next) + 1} was ${what}`);
+        return Promise.resolve(reply.error('the execution has ended'));
+      }
+      // Only reads were left: the run is past what the one before it did.
+      this.replayed = this.journal.length;
     }
     const answer = this.answer(op, argsJson);
-    const entry: JournalEntry = { op, args, reply: answer, settled: false };
+    const entry: JournalEntry = { op, args, reply: answer };
     void answer.then((json) => {
-      entry.settled = true;
       this.journalChars += json.length;
       if (this.journalChars > MAX_JOURNAL_CHARS) this.forgetReplies();
     });
     this.journal.push(entry);
     this.replayed += 1;
+    return this.pending(answer);
+  }
+
+  /**
+   * Where the journal, from the current run's place in it, has this call: the next entry, or the
+   * first one after recorded reads that the run skips; -1 when it has not.
+   */
+  private replayable(op: string, args: string): number {
+    for (let at = this.replayed; at < this.journal.length; at++) {
+      const entry = this.journal[at] as JournalEntry;
+      if (entry.reply && entry.op === op && entry.args === args) return at;
+      if (!READS.has(entry.op)) return -1;
+    }
+    return -1;
+  }
+
+  /** Counts a reply of the current run as awaited until it settles. */
+  private pending(answer: Promise<string>): Promise<string> {
+    const run = this.runs;
+    this.waiting += 1;
+    const settled = () => {
+      if (this.runs === run) this.waiting -= 1;
+    };
+    answer.then(settled, settled);
     return answer;
   }
 
   private forgetReplies(): void {
     this.resumable = false;
-    for (const entry of this.journal) if (entry.settled) entry.reply = null;
+    for (const entry of this.journal) entry.reply = null;
   }
 
   private async answer(op: string, argsJson: string): Promise<string> {

@@ -5,7 +5,8 @@
  * time, after an execution that failed (an error, a CPU overrun, a wall-time limit), when the
  * isolate's heap grows past its limit; a new version, another dialplan and another tenant start
  * from nothing. What belongs to one call (its facts, its host-operation and log-line counts, its
- * time zone) is fresh in every execution.
+ * time zone) is fresh in every execution, and a worker death still runs an execution again
+ * without acting twice, whatever module state the second run finds.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,7 +16,7 @@ import { Registry } from 'prom-client';
 import type { PooledDialplanRunner } from '../../server/dialplan/runner.ts';
 import type { ExecutionRequest, ExecutionResult } from '../../server/dialplan/types.ts';
 import { WORKER_EXEC_ARGV } from '../../server/dialplan/workerProcess.ts';
-import { baseCall, fakeHost, request, startRunner, TenantStores, until } from './helpers.ts';
+import { baseCall, fakeHost, heldDial, request, startRunner, TenantStores, until } from './helpers.ts';
 
 /** Counts its executions in a module-level variable; `call.to.user` picks a way to fail. */
 const counter = `let runs = 0;
@@ -201,6 +202,41 @@ describe('warm contexts', () => {
       const logs = [];
       for (let i = 0; i < 2; i++) logs.push((await runner.run(request('t-top', cache), fakeHost('t-top', stores))).logs.map((l) => l.message));
       assert.deepEqual(logs, [['loaded', 'hello alice'], ['hello alice']]);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it('run again from the journal after a worker death, even when module state makes the second run read more', async () => {
+    const runner = await startRunner({ workers: 1, quarantine: { crashes: 1 } });
+    try {
+      const source = `let route;
+        export default async function () {
+          route ??= await store.get('route');
+          log('route ' + route);
+          const r = await dial(route);
+          log('after ' + r.result);
+        }`;
+      const stores = new TenantStores();
+      stores.of('t-cache').set('route', 'alice');
+      const first = await runner.run(request('t-cache', source), fakeHost('t-cache', stores, async () => ({ answered: true, result: 'answered' })));
+      assert.equal(first.outcome, 'completed', JSON.stringify(first.error));
+      // Warm now: this run reads nothing, rings, and its worker dies; the run on the new worker starts
+      // in a context of its own, where the route is read again.
+      const dial = heldDial();
+      const host = fakeHost('t-cache', stores, dial.dial);
+      const result = runner.run(request('t-cache', source), host);
+      await dial.ringing;
+      assert.deepEqual(host.calls, ['dial']);
+      const [pid] = runner.stats().workers.map((w) => w.pid ?? 0);
+      process.kill(pid ?? 0, 'SIGKILL');
+      await until('the read of the second run', () => host.calls.length === 2);
+      dial.release();
+      const r = await result;
+      assert.equal(r.outcome, 'completed', JSON.stringify(r.error));
+      assert.deepEqual(host.calls, ['dial', 'store.get'], 'the dial happened once; the read is harmless');
+      assert.deepEqual(r.logs.map((l) => l.message), ['route alice', 'after answered']);
+      assert.equal(runner.quarantined('t-cache'), null);
     } finally {
       await runner.stop();
     }
