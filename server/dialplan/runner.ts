@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import type { DiscardReason, FromWorker, WorkerConfig } from '../../worker/protocol.ts';
 import { createDialplanMetrics, type DialplanMetrics, type FailureKind, type RecycleReason } from './metrics.ts';
 import {
@@ -26,7 +24,7 @@ import type {
   RefusalKind,
   RunnerStats,
 } from './types.ts';
-import { executionRequestSchema } from './validate.ts';
+import { VersionKeys } from './versionKeys.ts';
 import { WorkerProcess } from './workerProcess.ts';
 
 const COMPILE_TIMEOUT_MS = 5000;
@@ -50,7 +48,8 @@ const NO_SESSION_EVENTS: SessionEvents = { firstDial: () => {}, diverged: () => 
 interface Execution {
   request: ExecutionRequest;
   session: ExecutionSession;
-  log: Logger;
+  /** Its logger (tenant, execution and channel ids), made when first needed: most executions log nothing. */
+  log(): Logger;
   acceptedAt: number;
   worker: WorkerProcess | null;
   /** Names the dialplan version for the worker's caches and warm contexts; computed when first sent. */
@@ -104,6 +103,7 @@ export class PooledDialplanRunner implements DialplanRunner {
   private readonly compiles = new Map<number, CompileRequest>();
   /** The worker each tenant's last execution went to (see HOME_SLACK). */
   private readonly homes = new Map<string, WorkerProcess>();
+  private readonly versionKeys = new VersionKeys();
   private nextWorkerId = 1;
   private nextCompileId = 1;
   private stopping = false;
@@ -132,12 +132,16 @@ export class PooledDialplanRunner implements DialplanRunner {
     });
   }
 
+  /**
+   * Runs one execution. Its request comes from the switch's own code, which built it from input
+   * validated where it entered (SIP parsing for the call facts, the API's schemas for test runs
+   * and time zones): it is not validated again on every execution.
+   */
   run(request: ExecutionRequest, host: DialplanHost): Promise<ExecutionResult> {
-    const parsed = executionRequestSchema.safeParse(request);
-    if (!parsed.success) throw new TypeError(`invalid execution request: ${z.prettifyError(parsed.error)}`);
     const { tenantId, executionId } = request;
     if (this.executions.has(executionId)) throw new TypeError(`execution ${executionId} is already running`);
-    const log = this.logger.child({ tenantId, executionId, channelId: request.call.channelId });
+    let child: Logger | undefined;
+    const log = () => (child ??= this.logger.child({ tenantId, executionId, channelId: request.call.channelId }));
 
     if (this.stopping) return Promise.resolve(this.refuse(host, log, 'the dialplan engine is stopping', 'rejected_overload', 'unavailable'));
     const held = this.quarantine.check(tenantId);
@@ -289,12 +293,10 @@ export class PooledDialplanRunner implements DialplanRunner {
 
   private sendRun(worker: WorkerProcess, execution: Execution, resend = false): void {
     const { request } = execution;
-    const { name, version, source } = request.dialplan;
-    // Name and number as well as the source: a new version never meets an old one's warm context.
-    execution.versionKey ??= createHash('sha256').update(`${name}\0${version}\0`).update(source).digest('base64url');
+    execution.versionKey ??= this.versionKeys.keyOf(request.tenantId, request.dialplan);
     worker.run(
       { t: 'run', id: request.executionId, tenantId: request.tenantId, versionKey: execution.versionKey, call: request.call, timeZone: request.timeZone },
-      source,
+      request.dialplan.source,
       resend,
     );
   }
@@ -501,7 +503,7 @@ export class PooledDialplanRunner implements DialplanRunner {
       } else {
         execution.worker = null;
         execution.session.restart();
-        execution.log.warn({ cause, run: execution.session.runs }, 'dialplan worker died under this execution; running it again on another');
+        execution.log().warn({ cause, run: execution.session.runs }, 'dialplan worker died under this execution; running it again on another');
         this.metrics.reruns.inc();
         again.push(execution);
       }
@@ -551,7 +553,9 @@ export class PooledDialplanRunner implements DialplanRunner {
     if (kind) this.metrics.failures.inc({ kind });
     this.metrics.duration.observe(wallMs / 1000);
     const logLevel = outcome === 'crashed' || outcome === 'memory' || outcome === 'timeout' ? 'warn' : 'debug';
-    execution.log[logLevel]({ outcome, error, wallMs: Math.round(wallMs), cpuMs }, 'dialplan execution finished');
+    if (this.logger.isLevelEnabled(logLevel)) {
+      execution.log()[logLevel]({ outcome, error, wallMs: Math.round(wallMs), cpuMs }, 'dialplan execution finished');
+    }
     execution.resolve(this.result(execution.session, outcome, cpuMs, wallMs, error));
   }
 
@@ -567,9 +571,9 @@ export class PooledDialplanRunner implements DialplanRunner {
   }
 
   /** Refusals are tenant-visible: the reason goes to the tenant's log as well as to ours. */
-  private refuse(host: DialplanHost, log: Logger, message: string, kind: FailureKind, refusal: RefusalKind): ExecutionResult {
+  private refuse(host: DialplanHost, log: () => Logger, message: string, kind: FailureKind, refusal: RefusalKind): ExecutionResult {
     this.metrics.failures.inc({ kind });
-    log.warn({ reason: kind }, message);
+    log().warn({ reason: kind }, message);
     const session = new ExecutionSession(host, this.limits, log, NO_SESSION_EVENTS);
     session.log('warn', message);
     return { ...this.result(session, 'rejected', 0, 0, { message }), refusal };

@@ -91,7 +91,8 @@ export class ExecutionSession {
   readonly actions: Action[] = [];
   readonly logs: LogLine[] = [];
   private readonly startedAt = Date.now();
-  private readonly inflight = new Set<AbortController>();
+  /** Host operations in progress, each by what stops waiting on it. */
+  private readonly inflight = new Set<() => void>();
   private legsUsed = 0;
   private dialing = false;
   private finalStatus: number | null = null;
@@ -114,7 +115,8 @@ export class ExecutionSession {
   constructor(
     private readonly host: DialplanHost,
     private readonly limits: SessionLimits,
-    private readonly logger: Logger,
+    /** The execution's logger, made on first use. */
+    private readonly logger: () => Logger,
     private readonly events: SessionEvents,
   ) {}
 
@@ -150,7 +152,7 @@ export class ExecutionSession {
     try {
       this.host.log(level, message);
     } catch (err) {
-      this.logger.warn({ err }, 'dialplan host log sink failed');
+      this.logger().warn({ err }, 'dialplan host log sink failed');
     }
   }
 
@@ -230,7 +232,7 @@ export class ExecutionSession {
       return reply.ok(await this.perform(hostOp, args.data));
     } catch (err) {
       if (err instanceof ScriptFacingError) return reply.error(err.message);
-      this.logger.warn({ err, op }, 'dialplan host operation failed');
+      this.logger().warn({ err, op }, 'dialplan host operation failed');
       return reply.error(`${op} failed (internal error)`);
     }
   }
@@ -238,7 +240,7 @@ export class ExecutionSession {
   /** Stops waiting for the host: pending operations are aborted and later calls refused. */
   end(): void {
     this.ended = true;
-    for (const controller of this.inflight) controller.abort();
+    for (const stop of [...this.inflight]) stop();
   }
 
   private async perform(op: HostOp, args: unknown[]): Promise<unknown> {
@@ -297,7 +299,9 @@ export class ExecutionSession {
     this.events.firstDial();
     try {
       const timeoutMs = maxDialSeconds(spec) * 1000 + this.limits.hostOpTimeoutMs;
-      const result = dialResultSchema.parse(await this.withTimeout('dial', timeoutMs, (signal) => this.host.dial(spec, signal)));
+      const ringing = new AbortController();
+      const answer = this.withTimeout('dial', timeoutMs, () => this.host.dial(spec, ringing.signal), () => ringing.abort());
+      const result = dialResultSchema.parse(await answer);
       this.answered = result.answered;
       this.record({ type: 'dial', spec, result });
       return result;
@@ -316,21 +320,25 @@ export class ExecutionSession {
     this.actions.push({ ...action, at: this.elapsed() } as Action);
   }
 
-  /** Every host operation settles: by itself, by its timeout, or when the execution ends. */
-  private withTimeout<T>(op: string, ms: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const controller = new AbortController();
-    this.inflight.add(controller);
+  /**
+   * Every host operation settles: by itself, by its timeout, or when the execution ends; `abort`
+   * then tells the host to stop (a dial stops ringing). Only dials take an AbortSignal: making one
+   * per store read cost the dispatcher as much as the read's validation.
+   */
+  private withTimeout<T>(op: string, ms: number, run: () => Promise<T>, abort?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => controller.abort(), ms);
+      const stop = () => {
+        settle();
+        abort?.();
+        reject(new ScriptFacingError(this.ended ? 'the execution has ended' : `${op} timed out after ${ms} ms`));
+      };
+      const timer = setTimeout(stop, ms);
       const settle = () => {
         clearTimeout(timer);
-        this.inflight.delete(controller);
+        this.inflight.delete(stop);
       };
-      controller.signal.addEventListener('abort', () => {
-        settle();
-        reject(new ScriptFacingError(this.ended ? 'the execution has ended' : `${op} timed out after ${ms} ms`));
-      });
-      run(controller.signal).then(
+      this.inflight.add(stop);
+      run().then(
         (value) => {
           settle();
           resolve(value);
