@@ -34,6 +34,7 @@ export class WorkerProcess {
   readonly inFlight = new Set<string>();
   completed = 0;
   rssBytes: number | undefined;
+  isolateHeapBytes: number | undefined;
   /** From the last probe: warm contexts now, and discarded since the worker started (by reason). */
   warmContexts: number | undefined;
   warmDiscarded: Record<DiscardReason, number> | undefined;
@@ -95,6 +96,7 @@ export class WorkerProcess {
           if (message.t === 'probe-reply') {
             this.lastProbeReply = Date.now();
             this.rssBytes = message.rssBytes;
+            this.isolateHeapBytes = message.isolateHeapBytes;
             this.warmContexts = message.warmContexts;
           }
           this.events.message(this, message);
@@ -194,6 +196,7 @@ export class WorkerProcess {
       inFlight: this.inFlight.size,
       completed: this.completed,
       rssBytes: this.rssBytes,
+      isolateHeapBytes: this.isolateHeapBytes,
       warmContexts: this.warmContexts,
     };
   }
