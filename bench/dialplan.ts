@@ -211,8 +211,11 @@ console.log(`  workers' RSS at the end: ${workerMemory.join(', ')}`);
 
 if (PROFILE_DIR && dispatcherProfile) {
   console.log(`  profile: ${await dispatcherProfile.stop()}`);
-  const expected = workerPids.map((pid) => path.join(PROFILE_DIR, `main-${pid}.cpuprofile`));
-  for (const pid of workerPids) process.kill(pid, 'SIGUSR2');
+  // A worker replaced during the run (see above) took its profile with it.
+  const alive = workerPids.filter((pid) => currentWorkerPids().includes(pid));
+  const expected = alive.map((pid) => path.join(PROFILE_DIR, `main-${pid}.cpuprofile`));
+  for (const pid of alive) process.kill(pid, 'SIGUSR2');
+  if (alive.length < workerPids.length) console.log(`  profile: ${workerPids.length - alive.length} worker(s) replaced during the run, not profiled to the end`);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline && !expected.every((f) => existsSync(f))) await new Promise((r) => setTimeout(r, 100));
   for (const file of expected) console.log(`  profile: ${existsSync(file) ? file : `${file} (not written)`}`);

@@ -32,8 +32,8 @@ export class VersionKeys {
     const key = found?.source === source ? found.key : createHash('sha256').update(`${name}\0${version}\0`).update(source).digest('base64url');
     this.known.set(id, { source, key });
     this.chars += source.length;
-    for (const [oldest, entry] of this.known) {
-      if (this.chars <= MAX_CHARS || oldest === id) break;
+    while (this.chars > MAX_CHARS && this.known.size > 1) {
+      const [oldest, entry] = this.known.entries().next().value as [string, Known];
       this.known.delete(oldest);
       this.chars -= entry.source.length;
     }
