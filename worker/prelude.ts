@@ -6,7 +6,7 @@
  * API, and its completion value is `start`, the function the worker calls for each execution
  * with that execution's host Reference, call facts and time zone (one isolate task per execution).
  * The dialplan's top level runs inside the first execution's `start`, once per context; later
- * executions call the default export it left behind. See README.md, "Warm contexts".
+ * executions call the default export it left behind. See server/dialplan/README.md, "Warm contexts".
  *
  * Per execution, everything that belongs to a call is fresh: the call facts (a deep-frozen copy),
  * the host Reference (a new one each time, released when the execution ends), the host-operation

@@ -243,8 +243,9 @@ export class TenantSandbox {
    * of memory.
    *
    * An isolate with no live execution is policed too: code a dialplan left behind (say
-   * `store.get(k).finally(() => { for (;;) {} })`, which runs once the ended execution's host calls
-   * are settled) otherwise kept a core busy until the isolate went idle, 60 s later.
+   * `store.get(k).finally(() => { for (;;) {} })`) used to run once the ended execution's host calls
+   * were settled and keep a core busy until the isolate went idle, 60 s later. The prelude now
+   * never resumes an ended execution's code; this stays as a second line.
    */
   checkCpu(threads: ThreadCpu): void {
     if (this.stopping) return this.checkStopped(threads);
