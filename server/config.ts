@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { CallLimits } from './calls/callBudgets.ts';
 import type { ConfiguredDialplanLimit, DialplanLimits } from './dialplan/options.ts';
 import { DEFAULT_DENIED_DESTINATIONS, parseDeniedRanges } from './sip/destinationPolicy.ts';
+import { parseHostPort } from './sip/hostPort.ts';
 
 export const DIGEST_ALGORITHMS = ['MD5', 'SHA-256'] as const;
 export type DigestAlgorithm = (typeof DIGEST_ALGORITHMS)[number];
@@ -41,11 +42,11 @@ const schema = z
       .transform((v, ctx) => {
         if (!v) return undefined;
         const a = parseHostPort(v);
-        if (!a) {
+        if (!a || a.family === 6) {
           ctx.addIssue({ code: 'custom', message: 'must be host or host:port (an IPv4 address or a DNS name)' });
           return z.NEVER;
         }
-        return a;
+        return { host: a.host.toLowerCase(), port: a.port };
       }),
     SIP_DOMAIN: z.string().min(1).optional(),
     SIP_DOMAIN_ALIASES: z.string().default(''),
@@ -64,6 +65,8 @@ const schema = z
     HTTP_TRUST_PROXY: bool.prefault('false'),
     HTTP_SIGNUPS_PER_HOUR: positiveInt.default(10),
     HTTP_LOGINS_PER_15MIN: positiveInt.default(10),
+    HTTP_LOGINS_PER_15MIN_PER_ADDRESS: positiveInt.default(30),
+    HTTP_EVENT_STREAMS_PER_TENANT: positiveInt.default(10),
     DATA_DIR: z.string().default('./data'),
     DATABASE_URL: databaseUrl.optional(),
     SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -133,19 +136,6 @@ const schema = z
     path: ['SIP_ADVERTISED_ADDRESS'],
   });
 
-/** `host` or `host:port`, read as the authority of a URL; undefined when it is anything more. */
-function parseHostPort(value: string): { host: string; port: number | null } | undefined {
-  let u: URL;
-  try {
-    u = new URL(`sip://${value}`);
-  } catch {
-    return undefined;
-  }
-  if (u.username || u.password || u.pathname || u.search || u.hash || !u.hostname || u.host.toLowerCase() !== value.toLowerCase()) return undefined;
-  if (u.hostname.startsWith('[') || (/^[\d.]+$/.test(u.hostname) && isIP(u.hostname) !== 4)) return undefined;
-  return { host: u.hostname.toLowerCase(), port: u.port ? Number(u.port) : null };
-}
-
 export interface Config {
   sip: {
     host: string;
@@ -173,7 +163,17 @@ export interface Config {
      */
     unauthenticatedPerSecond: number;
   };
-  http: { host: string; port: number; trustProxy: boolean; signupsPerHour: number; loginsPer15Min: number };
+  http: {
+    host: string;
+    port: number;
+    trustProxy: boolean;
+    signupsPerHour: number;
+    loginsPer15Min: number;
+    /** Login attempts one address may make per 15 minutes, whatever emails it tries (password spraying). */
+    loginsPer15MinPerAddress: number;
+    /** Open event streams (`GET /events`) a tenant may have on this node. */
+    eventStreamsPerTenant: number;
+  };
   dataDir: string;
   databaseUrl: string;
   /** Where the data lives, in words for the start-up banner (no password). */
@@ -273,6 +273,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       trustProxy: c.HTTP_TRUST_PROXY,
       signupsPerHour: c.HTTP_SIGNUPS_PER_HOUR,
       loginsPer15Min: c.HTTP_LOGINS_PER_15MIN,
+      loginsPer15MinPerAddress: c.HTTP_LOGINS_PER_15MIN_PER_ADDRESS,
+      eventStreamsPerTenant: c.HTTP_EVENT_STREAMS_PER_TENANT,
     },
     dataDir,
     databaseUrl,

@@ -111,7 +111,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
     throw new ConfigError([`DATA_DIR: cannot keep the call record spool in ${spoolDir} (${err.message})`]);
   });
   const cdrWriter = startCdrWriter({ bus, sink: cdrSink, spool: cdrSpool, log: cdrLog, registry: metrics.registry });
-  const liveView = new LiveView(bus);
+  const liveView = new LiveView(bus, { maxListenersPerTenant: config.http.eventStreamsPerTenant });
   stops.unshift(() => liveView.stop(), () => cdrWriter.stop(), () => cdrSpool.stop());
   stops.unshift(startCdrRetention({ archive: store.cdrs, retentionDays: config.cdr.retentionDays, log: log.child({ subsystem: 'cdr' }) }));
   try {
@@ -143,7 +143,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
         maxCallMs: config.calls.maxSeconds * 1000,
         limits: config.calls.limits,
         refused: metrics.callsRefused,
-        providers: providers.calls,
+        providers: providers.calls.directory,
         hops: { resolver: providers.calls.resolver, policy: destinations },
       },
       sip.stack,
@@ -153,7 +153,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       bus,
       log.child({ subsystem: 'calls' }),
     );
-    sip.route({ steps: [calls.cancel, calls.initialInvite, calls.inDialog], onAck: (req) => calls.onAck(req) });
+    sip.route({ steps: [calls.cancel, calls.initialInvite, calls.inDialog] });
     if (config.calls.persistState) {
       const persistence = persistCalls({
         bus,
@@ -175,7 +175,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       store,
       log,
       metrics,
-      limits: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min },
+      limits: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min, loginsPer15MinPerAddress: config.http.loginsPer15MinPerAddress },
       dialplans,
       liveView,
       providers,

@@ -31,6 +31,9 @@ export function switchEnv(o: { sipPort: number; httpPort: number; dataDir: strin
     // per-tenant calls-per-minute cap would measure themselves, not the switch.
     SIP_UNAUTHENTICATED_PER_SECOND: '0',
     CALLS_PER_MINUTE_PER_TENANT: '1000000',
+    STRANGER_CALLS_PER_SOURCE: '1000000',
+    STRANGER_CALLS_PER_TENANT: '1000000',
+    SIP_INVITES_PER_MINUTE_PER_SOURCE: '100000000',
   };
 }
 

@@ -15,6 +15,8 @@ export interface AuthLimits {
   signupsPerHour: number;
   /** Login attempts per (IP, email) per 15 minutes. */
   loginsPer15Min: number;
+  /** Login attempts per IP per 15 minutes, across emails: one password sprayed over many accounts. */
+  loginsPer15MinPerAddress: number;
 }
 
 const credentials = z.strictObject({
@@ -44,6 +46,7 @@ export function authRoutes(store: Store, limits: AuthLimits, log: Logger): Route
   const ip = (req: import('express').Request) => ipKeyGenerator(req.ip ?? '');
 
   const signupLimit = limiter(3600_000, limits.signupsPerHour, 'too many sign-ups from this address', ip);
+  const addressLoginLimit = limiter(15 * 60_000, limits.loginsPer15MinPerAddress, 'too many login attempts from this address', ip);
   const loginLimit = limiter(15 * 60_000, limits.loginsPer15Min, 'too many login attempts', (req) => {
     const email = typeof req.body?.email === 'string' ? req.body.email.trim().toLowerCase() : '';
     return `${ip(req)}|${email}`;
@@ -57,7 +60,7 @@ export function authRoutes(store: Store, limits: AuthLimits, log: Logger): Route
 
   r.post('/signup', signupLimit, async (req, res) => {
     const { email, password, country } = parse(signup, req.body);
-    const weak = passwordWeakness(password, [email, ...email.split(/[@.]/)]);
+    const weak = await passwordWeakness(password, [email, ...email.split(/[@.]/)]);
     if (weak) throw new HttpError(400, `password: ${weak}`, 'password');
     let user;
     try {
@@ -71,7 +74,7 @@ export function authRoutes(store: Store, limits: AuthLimits, log: Logger): Route
     res.status(201).json({ user: { id: user.id, email: user.email }, tenantId: user.tenantId });
   });
 
-  r.post('/login', loginLimit, async (req, res) => {
+  r.post('/login', addressLoginLimit, loginLimit, async (req, res) => {
     const { email, password } = parse(credentials, req.body);
     const user = await store.directory.findUserByEmail(email);
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);

@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import type { LiveView } from '../calls/liveView.ts';
+import { ListenerLimitError, type LiveView } from '../calls/liveView.ts';
+import { HttpError } from './errors.ts';
 import { scopeOf } from './session.ts';
 
 export interface LiveRouteOptions {
@@ -11,7 +12,8 @@ export interface LiveRouteOptions {
 /**
  * `GET /calls`: the tenant's current calls, as the same snapshots the events carry (times in epoch
  * ms), so a client can load this and then apply `GET /events` to it.
- * `GET /events`: server-sent events, one per call event of the tenant, `id:` = the event's seq.
+ * `GET /events`: server-sent events, one per call event of the tenant, `id:` = the event's seq;
+ * a tenant with its maximum of open streams gets 429 instead.
  */
 export function liveRoutes(live: LiveView, o: LiveRouteOptions = {}): Router {
   const heartbeatMs = o.heartbeatMs ?? 15_000;
@@ -24,6 +26,25 @@ export function liveRoutes(live: LiveView, o: LiveRouteOptions = {}): Router {
 
   r.get('/events', (req, res) => {
     const { tenantId } = scopeOf(req);
+    let closed = false;
+    let heartbeat: NodeJS.Timeout | undefined;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      clearInterval(heartbeat);
+      res.destroy();
+    };
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = live.subscribe(tenantId, (e) => {
+        if (res.writableLength > maxBuffered) return close();
+        res.write(`${'seq' in e ? `id: ${e.seq}\n` : ''}data: ${JSON.stringify(e)}\n\n`);
+      });
+    } catch (err) {
+      if (err instanceof ListenerLimitError) throw new HttpError(429, err.message);
+      throw err;
+    }
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',
@@ -32,20 +53,8 @@ export function liveRoutes(live: LiveView, o: LiveRouteOptions = {}): Router {
       'X-Accel-Buffering': 'no',
     });
     res.write(': connected\n\n');
-    let closed = false;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      unsubscribe();
-      clearInterval(heartbeat);
-      res.destroy();
-    };
-    const unsubscribe = live.subscribe(tenantId, (e) => {
-      if (res.writableLength > maxBuffered) return close();
-      res.write(`${'seq' in e ? `id: ${e.seq}\n` : ''}data: ${JSON.stringify(e)}\n\n`);
-    });
     // Comments keep idle connections open through proxies and reveal dead clients.
-    const heartbeat = setInterval(() => {
+    heartbeat = setInterval(() => {
       if (res.writableLength > maxBuffered) return close();
       res.write(': heartbeat\n\n');
     }, heartbeatMs);

@@ -42,7 +42,7 @@ export function passwordRoutes(store: Store): Router {
     if (!(await verifyPassword(currentPassword, user.passwordHash))) {
       throw new HttpError(400, 'currentPassword: is not your current password', 'currentPassword');
     }
-    const weak = passwordWeakness(newPassword, [user.email, ...user.email.split(/[@.]/)]);
+    const weak = await passwordWeakness(newPassword, [user.email, ...user.email.split(/[@.]/)]);
     if (weak) throw new HttpError(400, `newPassword: ${weak}`, 'newPassword');
     if (newPassword === currentPassword) throw new HttpError(400, 'newPassword: must differ from the current password', 'newPassword');
     await store.directory.setPassword(userId, await hashPassword(newPassword));

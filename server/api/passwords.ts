@@ -1,9 +1,10 @@
 /**
- * Portal password hashing with scrypt (node:crypto): `scrypt$N$r$p$salt$hash`, all base64url.
+ * Portal password hashing with scrypt (node:crypto, in libuv's thread pool):
+ * `scrypt$N$r$p$salt$hash`, all base64url. And the strength check every new password passes.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import * as common from '@zxcvbn-ts/language-common';
+import { HttpError } from './errors.ts';
+import { PasswordStrengthChecker, StrengthCheckUnavailable } from './passwordStrength.ts';
 
 const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions) =>
   new Promise<Buffer>((resolve, reject) =>
@@ -34,13 +35,23 @@ export async function verifyPassword(password: string, stored: string): Promise<
 /** Compared against when a login names an unknown email, so both cost one scrypt. */
 export const DUMMY_HASH = await hashPassword(randomBytes(16).toString('hex'));
 
-const strength = new ZxcvbnFactory({ dictionary: { ...common.dictionary }, graphs: common.adjacencyGraphs });
+const strength = new PasswordStrengthChecker();
 
-/** Why a password is too weak, or undefined. `context` words (email, username) count against it. */
-export function passwordWeakness(password: string, context: string[] = []): string | undefined {
+/**
+ * Why a password is too weak, or undefined. `context` words (email, username) count against it.
+ * Scored in a worker thread (passwordStrength.ts); when too many checks are waiting the answer is a
+ * 503 to try again, never a longer queue.
+ */
+export async function passwordWeakness(password: string, context: string[] = []): Promise<string | undefined> {
   if (password.length < 10) return 'must be at least 10 characters';
   if (password.length > 200) return 'must be at most 200 characters';
-  const r = strength.check(password, context);
-  if (r.score < 3) return 'is too easy to guess; use a longer or less predictable password';
+  let score: number;
+  try {
+    score = await strength.score(password, context);
+  } catch (err) {
+    if (err instanceof StrengthCheckUnavailable) throw new HttpError(503, `password check unavailable (${err.message}); try again in a moment`);
+    throw err;
+  }
+  if (score < 3) return 'is too easy to guess; use a longer or less predictable password';
   return undefined;
 }

@@ -10,7 +10,7 @@ import type { Provider, ProviderStatus, ProviderChanges, NewProvider } from '../
 import { NoCredentialKeyError, ProviderNameTakenError, ProviderNumberTakenError } from '../store/providers.ts';
 import type { TenantScope } from '../store/index.ts';
 import { templateProblems } from '../providers/templates.ts';
-import { parseHostPort } from '../providers/addressing.ts';
+import { isHost, parseHostPort } from '../sip/hostPort.ts';
 import type { ProviderHealth } from '../providers/health.ts';
 import { dialplanName } from './dialplanRoutes.ts';
 import { HttpError, notFound, parse } from './errors.ts';
@@ -28,18 +28,16 @@ export interface ProviderControl {
   contactUri(p: Provider): string;
 }
 
-const HOSTNAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 const host = z
   .string()
   .trim()
-  .refine((h) => isIP(h.replace(/^\[|\]$/g, '')) !== 0 || HOSTNAME.test(h), 'must be a host name or an IP address (put the port in "port")')
+  .refine(isHost, 'must be a host name or an IP address (put the port in "port")')
   .transform((h) => h.replace(/^\[|\]$/g, ''));
 const hostPort = z
   .string()
   .trim()
   .refine((v) => {
-    const hp = parseHostPort(v);
-    return hp !== undefined && (isIP(hp.host) !== 0 || HOSTNAME.test(hp.host)) && (hp.port === null || (hp.port > 0 && hp.port < 65536));
+    return parseHostPort(v) !== undefined;
   }, 'must be host or host:port');
 // URI user parts that need no escaping.
 const uriUser = z.string().trim().regex(/^[A-Za-z0-9+._~-]{1,64}$/, 'must be 1-64 letters, digits or + . _ ~ -');

@@ -19,6 +19,8 @@ declare module 'express-serve-static-core' {
 }
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** What a read-only API key may do. */
+const SAFE = new Set(['GET', 'HEAD']);
 
 function checkSameOrigin(req: Request): void {
   if (!UNSAFE.has(req.method)) return;
@@ -48,8 +50,11 @@ export function requireAuth(store: Store): RequestHandler {
     let principal: Principal | undefined;
     if (bearer) {
       const m = /^Bearer\s+(\S{1,200})$/i.exec(bearer);
-      if (m) principal = await store.directory.principalForApiKey(m[1]!);
-      if (!principal) throw new HttpError(401, 'invalid API key');
+      const found = m ? await store.directory.principalForApiKey(m[1]!) : undefined;
+      if (found && 'expiredAt' in found) throw new HttpError(401, `this API key expired at ${new Date(found.expiredAt).toISOString()}; create a new one`);
+      if (!found) throw new HttpError(401, 'invalid API key');
+      principal = found.principal;
+      if (principal.readOnly && !SAFE.has(req.method)) throw new HttpError(403, `this API key is read-only: it may only read (GET), not ${req.method}`);
     } else {
       const token = req.cookies?.[SESSION_COOKIE] as string | undefined;
       if (token && token.length <= 200) principal = await store.directory.principalForSession(token);

@@ -7,6 +7,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { isCountryCode } from '../providers/internationalCalls.ts';
+import { DEFAULT_KV_LIMITS } from '../store/kv.ts';
 import type { Tenant } from '../store/tenantSettings.ts';
 import { notFound, parse } from './errors.ts';
 import { scopeOf } from './session.ts';
@@ -61,7 +62,9 @@ function limitsOf(config: Config) {
       concurrentExecutions: config.dialplan.tenantConcurrency,
     },
     cdrRetentionDays: config.cdr.retentionDays,
-    portal: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min },
+    store: { keys: DEFAULT_KV_LIMITS.maxKeys, valueBytes: DEFAULT_KV_LIMITS.maxValueBytes, totalBytes: DEFAULT_KV_LIMITS.maxTotalBytes },
+    eventStreams: config.http.eventStreamsPerTenant,
+    portal: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min, loginsPer15MinPerAddress: config.http.loginsPer15MinPerAddress },
   };
 }
 

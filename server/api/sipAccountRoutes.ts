@@ -71,8 +71,8 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
     updatedAt: new Date(a.updatedAt).toISOString(),
   });
 
-  const checkPassword = (password: string, user: string) => {
-    const weak = passwordWeakness(password, [user, realm]);
+  const checkPassword = async (password: string, user: string) => {
+    const weak = await passwordWeakness(password, [user, realm]);
     if (weak) throw new HttpError(400, `password: ${weak}`, 'password');
     return { realm, ha1Md5: computeHa1('MD5', user, realm, password), ha1Sha256: computeHa1('SHA-256', user, realm, password) };
   };
@@ -83,7 +83,7 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
 
   r.post('/', async (req, res) => {
     const body = parse(createBody, req.body);
-    const digests = checkPassword(body.password, body.username);
+    const digests = await checkPassword(body.password, body.username);
     const scope = scopeOf(req);
     await checkDialplans(scope, [['dialplanOut', body.dialplanOut], ['dialplanIn', body.dialplanIn]]);
     try {
@@ -119,7 +119,7 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
     if (!current) throw notFound('SIP account');
     await checkDialplans(scope, [['dialplanOut', body.dialplanOut], ['dialplanIn', body.dialplanIn]]);
     const changes: SipAccountChanges = {};
-    if (body.password !== undefined) Object.assign(changes, checkPassword(body.password, current.username));
+    if (body.password !== undefined) Object.assign(changes, await checkPassword(body.password, current.username));
     if (body.displayName !== undefined) changes.displayName = body.displayName;
     if (body.digestAlgorithms !== undefined) changes.digestAlgorithms = body.digestAlgorithms;
     if (body.enabled !== undefined) changes.enabled = body.enabled;

@@ -14,6 +14,7 @@ import { bodyOf } from './dialog.ts';
 import type { DialogTable } from './dialogTable.ts';
 import type { EventBus, HangupCause, TransferPolicy } from './events.ts';
 import type { LegOptions } from '../dialplan/types.ts';
+import type { PersistedCall } from './persistedCall.ts';
 
 export interface CallServices {
   stack: SipStack;
@@ -48,13 +49,12 @@ export class Call implements CallContext {
   readonly transferredAway = new Set<Channel>();
   /** The caller has been given a final response. */
   finalSent = false;
-  private stopRetransmitting2xx?: () => void;
-  /** Re-INVITEs whose 2xx we relayed and resend until their ACK, by the channel that sent them. */
-  private readonly reinviteAcks = new Map<Channel, { cseq: number; stop: () => void; onAck: (ack: SipRequest | undefined) => void }>();
   private maxDuration?: NodeJS.Timeout;
   /** The caller's INVITE had no SDP: its ACK carries the answer for the callee (late offer). */
   private lateOffer = false;
   private pendingAck?: { channel: Channel; seq: number };
+  /** Re-INVITEs relayed to this call's parties whose 2xx still waits for its ACK. */
+  private readonly reinvites = new Set<ServerTransaction>();
   private readonly dialing = new Set<Cancellable>();
   private ended = false;
 
@@ -139,7 +139,7 @@ export class Call implements CallContext {
     if (this.finalSent || !this.inbound.live) return false;
     this.finalSent = true;
     this.inviteTx.respond(200, 'OK', { contact: this.contactHeader() }, bodyOf(res));
-    this.startRetransmitting2xx();
+    this.awaitCallerAck();
     this.inbound.setState('up');
     callee.setState('up');
     this.newBridge(transferPolicy(options.transfer), this.inbound, callee);
@@ -150,49 +150,43 @@ export class Call implements CallContext {
     return true;
   }
 
-  /** RFC 3261 §13.3.1.4: the UAS core resends its 2xx until the ACK comes, then gives up with BYE. */
-  private startRetransmitting2xx(): void {
-    this.stopRetransmitting2xx = retransmitUntilAck(this.inviteTx, () => {
-      this.log.warn('no ACK for our 2xx: ending the call');
-      this.hangupAll('switch-error');
+  /**
+   * The caller's ACK for our 2xx (which its transaction resends until then). With a late offer it
+   * carries the SDP answer for the callee. Without it in time the caller is gone: the call ends.
+   */
+  awaitCallerAck(pendingAck?: { channel: Channel; seq: number }): void {
+    if (pendingAck) this.pendingAck = pendingAck;
+    this.inviteTx.expectAck({
+      acked: (ack) => {
+        const pending = this.pendingAck;
+        if (!pending) return;
+        this.pendingAck = undefined;
+        this.sendAck(pending.channel, pending.seq, bodyOf(ack));
+      },
+      lost: () => {
+        this.log.warn({ channelId: this.inbound.id }, 'no ACK for our 2xx: ending the call');
+        this.hangupAll('switch-error');
+      },
     });
   }
 
   /**
-   * A 2xx we relayed to `channel` for its re-INVITE: resent until its ACK (§13.3.1.4, as for the
-   * first INVITE). `onAck` gets that ACK (a late offer's answer travels in it); without an ACK in
-   * time it gets none.
+   * The ACK of a 2xx relayed to a re-INVITE (its transaction resends the 2xx until then): `onAck`
+   * gets it, or nothing once it is given up on. A late offer's answer travels in it.
    */
-  awaitReinviteAck(channel: Channel, cseq: number, tx: ServerTransaction, onAck: (ack: SipRequest | undefined) => void): void {
-    this.reinviteAcks.get(channel)?.stop();
-    const stop = retransmitUntilAck(tx, () => {
-      this.reinviteAcks.delete(channel);
-      channel.log.warn({ cseq }, 'no ACK for the 2xx to a re-INVITE');
-      onAck(undefined);
+  awaitAck(tx: ServerTransaction, onAck: (ack: SipRequest | undefined) => void): void {
+    this.reinvites.add(tx);
+    tx.expectAck({
+      acked: (ack) => {
+        this.reinvites.delete(tx);
+        onAck(ack);
+      },
+      lost: () => {
+        this.reinvites.delete(tx);
+        this.log.warn({ sipCallId: tx.request.headers['call-id'], cseq: tx.request.headers.cseq?.seq }, 'no ACK for the 2xx to a re-INVITE');
+        onAck(undefined);
+      },
     });
-    this.reinviteAcks.set(channel, { cseq, stop, onAck });
-  }
-
-  /** An ACK in one of this call's dialogs: for a re-INVITE's 2xx, or the caller's for the call's. */
-  ackFrom(channel: Channel, ack: SipRequest): void {
-    const pending = this.reinviteAcks.get(channel);
-    if (pending && pending.cseq === ack.headers.cseq?.seq) {
-      this.reinviteAcks.delete(channel);
-      pending.stop();
-      pending.onAck(ack);
-      return;
-    }
-    if (channel === this.inbound) this.callerAcked(ack);
-  }
-
-  /** The caller's ACK for our 2xx. With a late offer it carries the SDP answer for the callee. */
-  private callerAcked(ack: SipRequest): void {
-    this.stopRetransmitting2xx?.();
-    this.stopRetransmitting2xx = undefined;
-    const pending = this.pendingAck;
-    if (!pending) return;
-    this.pendingAck = undefined;
-    this.sendAck(pending.channel, pending.seq, bodyOf(ack));
   }
 
   /** ACK for a callee's 2xx to our INVITE (a new transaction of its own, §13.2.2.4). */
@@ -275,9 +269,10 @@ export class Call implements CallContext {
    * INVITE (to answer it or match its CANCEL), every dialog (to relay BYE and re-INVITE), every
    * INVITE still ringing (to CANCEL it, or ACK+BYE a late 2xx), bridges and deadlines.
    */
-  persistentState() {
+  persistentState(): Omit<PersistedCall, 'record'> {
     const req = this.inviteTx.request;
     const channels = [this.inbound, ...this.outbound].filter((c) => c.live);
+    const unacked2xx = this.inviteTx.unacked2xx;
     return {
       version: 1,
       callId: this.id,
@@ -286,10 +281,12 @@ export class Call implements CallContext {
         channelId: this.inbound.id,
         inviteKey: this.inviteTx.key,
         toTag: this.inviteTx.toTag,
-        head: { via: req.headers.via, from: req.headers.from, to: req.headers.to, callId: req.headers['call-id'], cseq: req.headers.cseq },
+        head: { via: req.headers.via!, from: req.headers.from!, to: req.headers.to!, callId: req.headers['call-id']!, cseq: req.headers.cseq! },
         peer: this.inviteTx.responsePeer,
         finalSent: this.finalSent,
         lateOffer: this.lateOffer,
+        ...(unacked2xx !== undefined ? { unacked2xx } : {}),
+        ...(this.pendingAck ? { pendingAck: { channelId: this.pendingAck.channel.id, seq: this.pendingAck.seq } } : {}),
       },
       channels: channels.map((c) => ({
         snapshot: c.snapshot(),
@@ -313,9 +310,9 @@ export class Call implements CallContext {
     if (this.inbound.live || [...this.outbound].some((c) => c.live)) return;
     if (this.dialing.size) return;
     this.ended = true;
-    this.stopRetransmitting2xx?.();
-    for (const pending of this.reinviteAcks.values()) pending.stop();
-    this.reinviteAcks.clear();
+    this.inviteTx.stopAwaitingAck();
+    for (const tx of this.reinvites) tx.stopAwaitingAck();
+    this.reinvites.clear();
     clearTimeout(this.maxDuration);
     for (const b of this.bridges) b.destroy();
     this.bridges.clear();
@@ -324,28 +321,6 @@ export class Call implements CallContext {
     this.bus.emit({ type: 'call.ended', tenantId: this.tenantId, callId: this.id });
     this.services.onEnded(this);
   }
-}
-
-/**
- * Resends a transaction's 2xx on an unreliable transport (T1, doubling up to T2) until the returned
- * stop is called; after 64*T1 without it, gives up and calls `onGiveUp`.
- */
-function retransmitUntilAck(tx: ServerTransaction, onGiveUp: () => void): () => void {
-  if (tx.connection) return () => {};
-  let interval = T1;
-  let timer: NodeJS.Timeout | undefined;
-  const started = Date.now();
-  const tick = () => {
-    if (Date.now() - started >= 64 * T1) {
-      onGiveUp();
-      return;
-    }
-    tx.retransmitted();
-    interval = Math.min(interval * 2, T2);
-    timer = setTimeout(tick, interval).unref();
-  };
-  timer = setTimeout(tick, interval).unref();
-  return () => clearTimeout(timer);
 }
 
 /** A dial's `transfer` option as the bridge it makes keeps it. */

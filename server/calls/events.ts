@@ -4,6 +4,10 @@
  * snapshots, so a consumer never has to reconstruct state from earlier events.
  */
 
+import type { HangupCause } from '../domain/outcomes.ts';
+
+export type { HangupCause } from '../domain/outcomes.ts';
+
 export type ChannelState = 'down' | 'ringing' | 'up' | 'hungup';
 
 export interface Party {
@@ -41,19 +45,6 @@ export interface ChannelSnapshot {
   hangupCause?: HangupCause;
   sipStatus?: number;
 }
-
-export type HangupCause =
-  | 'normal' // BYE after answer
-  | 'busy'
-  | 'no-answer'
-  | 'rejected'
-  | 'unavailable'
-  | 'cancelled' // the caller gave up, or another branch answered
-  | 'answered-elsewhere'
-  | 'max-duration'
-  | 'transferred'
-  | 'dialplan-error'
-  | 'switch-error';
 
 /**
  * Who may transfer the parties of a bridge (REFER): either party, only the tenant's own phones,

@@ -8,10 +8,10 @@ import type { LocationStore } from '../store/registrations.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
 import type { Call } from './call.ts';
 import type { Dialer } from './dialer.ts';
-import type { BranchPurpose } from './branch.ts';
+import type { LegPurpose } from './outboundLeg.ts';
 import type { HangupCause, Party } from './events.ts';
+import { causeOfResponse } from '../domain/outcomes.ts';
 
-const CAUSE_BY_STATUS: Record<number, HangupCause> = { 486: 'busy', 600: 'busy', 480: 'no-answer', 408: 'no-answer' };
 
 export interface CallHost extends DialplanHost {
   /** The outcome of the last dial, for the final answer when the script ends without one. */
@@ -27,7 +27,7 @@ export function callHost(o: {
   channelId: string;
   account(username: string): Promise<SipAccount | null>;
   /** What the legs this host dials do when they answer: by default, answer the caller. */
-  purpose?: BranchPurpose;
+  purpose?: LegPurpose;
   /** What `respond` does: by default, answer the caller with it. */
   respond?(status: number, reason?: string): void;
 }): CallHost {
@@ -41,7 +41,7 @@ export function callHost(o: {
     async respond(status, reason) {
       if (o.respond) o.respond(status, reason);
       else if (status < 200) call.progress(status, reason);
-      else call.reject(status, reason, CAUSE_BY_STATUS[status] ?? 'rejected');
+      else call.reject(status, reason, causeOfResponse(status));
     },
     log(level: LogLevel, message: string) {
       call.bus.emit({ type: 'dialplan.log', tenantId: call.tenantId, callId: call.id, channelId: o.channelId, level, message });

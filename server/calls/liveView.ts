@@ -41,12 +41,26 @@ interface CallEntry {
 
 export type LiveListener = (event: LiveEvent) => void;
 
+export interface LiveViewOptions {
+  /** Listeners (open event streams) one tenant may have at once; default 10. */
+  maxListenersPerTenant?: number;
+}
+
+/** The tenant has as many listeners as it may; nothing was subscribed. */
+export class ListenerLimitError extends Error {
+  constructor(readonly limit: number) {
+    super(`at most ${limit} event streams may be open at once for a tenant; close another (a browser tab, a tool) first`);
+  }
+}
+
 export class LiveView {
   private readonly tenants = new Map<string, Map<string, CallEntry>>();
   private readonly streams = new Map<string, Set<LiveListener>>();
   private readonly unsubscribe: () => void;
+  private readonly maxListeners: number;
 
-  constructor(bus: EventBus) {
+  constructor(bus: EventBus, options: LiveViewOptions = {}) {
+    this.maxListeners = options.maxListenersPerTenant ?? 10;
     this.unsubscribe = bus.subscribe((e) => {
       this.apply(e);
       this.fanOut(e);
@@ -60,9 +74,13 @@ export class LiveView {
     return [...calls].map(([callId, c]) => ({ callId, startedAt: c.startedAt, channels: [...c.channels.values()], bridges: [...c.bridges.values()] }));
   }
 
-  /** Calls `fn` with each later event of this tenant, in order; returns the unsubscribe function. */
+  /**
+   * Calls `fn` with each later event of this tenant, in order; returns the unsubscribe function.
+   * Throws ListenerLimitError when the tenant already has its maximum of listeners.
+   */
   subscribe(tenantId: string, fn: LiveListener): () => void {
     let set = this.streams.get(tenantId);
+    if (set && set.size >= this.maxListeners) throw new ListenerLimitError(this.maxListeners);
     if (!set) this.streams.set(tenantId, (set = new Set()));
     set.add(fn);
     return () => {

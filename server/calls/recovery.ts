@@ -1,46 +1,24 @@
 /**
  * Resuming the calls a previous run of this node was handling (after a restart or a crash), from
- * the state persistence.ts wrote: the caller's INVITE transaction (to answer it or honour its
- * CANCEL), every dialog (to relay BYE and re-INVITE), the INVITEs still ringing (to relay their
- * answer, or CANCEL them) and the deadlines. The dialplan that was running is not resumed: a
- * ringing fork ends with what its branches answer, as the dial would have.
+ * the state persistence.ts wrote and persistedCall.ts checks: the caller's INVITE transaction (to
+ * answer it, honour its CANCEL, or resend a 2xx whose ACK had not come), every dialog (to relay BYE
+ * and re-INVITE), the INVITEs still ringing (they ring on as outbound legs of their own, handled as
+ * any leg is) and the deadlines. The dialplan that was running is not resumed: a ringing fork ends
+ * with what its legs answer, as the dial would have.
  */
 import type { Logger } from 'pino';
-import type { DialogState } from './dialog.ts';
-import { SipDialog } from './dialog.ts';
-import type { BridgeSnapshot, ChannelSnapshot, HangupCause } from './events.ts';
-import { Call, type CallServices, type Cancellable } from './call.ts';
-import { Channel, type PendingInvite } from './channel.ts';
-import { Bridge } from './bridge.ts';
-import { FAILURE_BY_STATUS } from './branch.ts';
-import { requestOnInvite } from '../sip/clientTransactions.ts';
-import type { CSeq, NameAddr, SipRequest, SipResponse, Via } from '../sip/message.ts';
+import { answerToCaller } from '../domain/outcomes.ts';
+import type { SipRequest } from '../sip/message.ts';
 import { ServerTransaction } from '../sip/transactions.ts';
-import type { Peer } from '../sip/transport.ts';
-
-/** The form of Call.persistentState(), version 1. */
-export interface PersistedCall {
-  version: 1;
-  callId: string;
-  tenantId: string;
-  caller: {
-    channelId: string;
-    inviteKey: string;
-    toTag: string;
-    head: { via: Via[]; from: NameAddr; to: NameAddr; callId: string; cseq: CSeq };
-    peer: Peer;
-    finalSent: boolean;
-    lateOffer: boolean;
-  };
-  channels: Array<{ snapshot: ChannelSnapshot; dialog: DialogState; pendingInvite?: PendingInvite }>;
-  bridges: BridgeSnapshot[];
-  maxUntil: number | null;
-  /** The CDR writer's state of the call's record (persistence.ts adds it). */
-  record: unknown;
-}
+import { Bridge } from './bridge.ts';
+import { Call, type CallServices } from './call.ts';
+import { Channel, type PendingInvite } from './channel.ts';
+import { SipDialog } from './dialog.ts';
+import type { Dialer } from './dialer.ts';
+import type { PersistedCall } from './persistedCall.ts';
 
 /** Rebuilds one call; it is live again once the caller registers it (CallService.resume). */
-export function resumeCall(state: PersistedCall, services: CallServices, log: Logger): Call {
+export function resumeCall(state: PersistedCall, services: CallServices, dialer: Dialer, log: Logger): Call {
   const { caller } = state;
   const invite: SipRequest = {
     method: 'INVITE',
@@ -50,7 +28,7 @@ export function resumeCall(state: PersistedCall, services: CallServices, log: Lo
     content: '',
   };
   // A caller still waiting for its final answer gets it through the same transaction as before.
-  const tx = ServerTransaction.resumed(caller.inviteKey, invite, caller.peer, caller.toTag, services.stack.transactions, caller.finalSent);
+  const tx = ServerTransaction.resumed(caller.inviteKey, invite, caller.peer, caller.toTag, services.stack.transactions, caller.finalSent, caller.unacked2xx);
   const call = new Call(state.tenantId, tx, services, log, { id: state.callId, finalSent: caller.finalSent, lateOffer: caller.lateOffer });
 
   const byId = new Map<string, Channel>();
@@ -83,126 +61,19 @@ export function resumeCall(state: PersistedCall, services: CallServices, log: Lo
     if (channels.length) call.bridges.add(new Bridge(call, b.transfers, { snapshot: b, channels }));
   }
   call.resumeDeadline(state.maxUntil);
-  if (forks.length) new ResumedFork(call, forks);
-  else if (!call.finalSent) {
+  if (caller.unacked2xx !== undefined) {
+    const pending = caller.pendingAck && byId.get(caller.pendingAck.channelId);
+    call.awaitCallerAck(pending && caller.pendingAck ? { channel: pending, seq: caller.pendingAck.seq } : undefined);
+  }
+  if (forks.length) {
+    void dialer.resumeRinging(call, forks).then((result) => {
+      if (call.finalSent) return;
+      const { status, reason, cause } = answerToCaller(result);
+      call.reject(status, reason, cause);
+    });
+  } else if (!call.finalSent) {
     // The dialplan was deciding when the node stopped; it cannot be resumed mid-way.
     call.reject(500, 'Switch Restarted', 'switch-error');
   }
   return call;
-}
-
-/** The branches that were ringing: the first to answer is bridged, the rest are cancelled. */
-class ResumedFork implements Cancellable {
-  private readonly branches = new Set<ResumedBranch>();
-  private readonly failures: number[] = [];
-  private readonly untrack: () => void;
-
-  constructor(
-    private readonly call: Call,
-    ringing: Array<{ channel: Channel; pending: PendingInvite }>,
-  ) {
-    this.untrack = call.trackDial(this);
-    for (const r of ringing) this.branches.add(new ResumedBranch(call, r.channel, r.pending, this));
-  }
-
-  cancel(cause: HangupCause): void {
-    for (const b of this.branches) b.cancel(cause);
-  }
-
-  settled(branch: ResumedBranch, failedWith?: number): void {
-    this.branches.delete(branch);
-    if (failedWith !== undefined) this.failures.push(failedWith);
-    if (this.branches.size) return;
-    this.untrack();
-    if (!this.call.finalSent) {
-      // The most telling failure, as the dial would have reported it: busy over the rest.
-      const status = this.failures.find((s) => FAILURE_BY_STATUS(s).result === 'busy') ?? this.failures.find((s) => s >= 400 && s !== 487) ?? 480;
-      this.call.reject(status, undefined, FAILURE_BY_STATUS(status).cause);
-    }
-    this.call.maybeEnd();
-  }
-}
-
-class ResumedBranch {
-  private readonly invite: SipRequest;
-  private readonly ringTimer: NodeJS.Timeout;
-  private cancelledAs?: HangupCause;
-  private cancelSent = false;
-  private done = false;
-  private winning = false;
-
-  constructor(
-    private readonly call: Call,
-    private readonly channel: Channel,
-    private readonly pending: PendingInvite,
-    private readonly fork: ResumedFork,
-  ) {
-    const d = channel.dialog.state;
-    this.invite = {
-      method: 'INVITE',
-      uri: pending.requestUri,
-      version: '2.0',
-      headers: {
-        from: { uri: d.localUri, params: { tag: d.localTag } },
-        to: { uri: d.remoteUri, params: {} },
-        'call-id': d.callId,
-        cseq: { seq: pending.cseq, method: 'INVITE' },
-        'max-forwards': '70',
-      },
-      content: '',
-    };
-    call.services.stack.clientTransactions.resume(this.invite, channel.peer, { onProvisional: (r) => this.provisional(r), onFinal: (r) => this.final(r) }, pending.branch);
-    channel.pendingInvite = pending;
-    this.ringTimer = setTimeout(() => this.cancel('no-answer'), Math.max(0, pending.ringUntil - Date.now())).unref();
-  }
-
-  private provisional(res: SipResponse): void {
-    if (this.cancelledAs) return this.sendCancel();
-    if (res.status === 100) return;
-    this.channel.setState('ringing');
-    this.call.relayProgress(res);
-  }
-
-  private final(res: SipResponse): void {
-    clearTimeout(this.ringTimer);
-    this.channel.pendingInvite = undefined;
-    const seq = this.pending.cseq;
-    if (res.status < 300) {
-      this.channel.dialog.confirmFrom(res);
-      this.winning = !this.cancelledAs && !this.done;
-      if (!this.winning || !this.call.answer(this.channel, res, { transfer: this.pending.transfer })) {
-        // Answered after the caller gave up or another branch won: nobody is left connected to nobody.
-        this.call.sendAck(this.channel, seq);
-        this.call.sendBye(this.channel, this.cancelledAs ?? 'answered-elsewhere', 'switch');
-        return this.finish();
-      }
-      if (this.call.acksImmediately) this.call.sendAck(this.channel, seq);
-      this.call.services.dialogs.add(this.channel);
-      return this.finish();
-    }
-    if (this.cancelledAs) this.channel.hungUp(this.cancelledAs, 'switch', res.status);
-    else this.channel.hungUp(FAILURE_BY_STATUS(res.status).cause, 'callee', res.status);
-    this.finish(res.status);
-  }
-
-  private finish(failedWith?: number): void {
-    if (this.done) return;
-    this.done = true;
-    clearTimeout(this.ringTimer);
-    this.fork.settled(this, failedWith);
-  }
-
-  cancel(cause: HangupCause): void {
-    if (this.done || this.winning || this.cancelledAs) return;
-    this.cancelledAs = cause;
-    clearTimeout(this.ringTimer);
-    this.channel.hungUp(cause, 'switch');
-    this.sendCancel();
-  }
-
-  private sendCancel(): void {
-    if (this.cancelSent) return;
-    this.cancelSent = true;
-    this.call.services.stack.clientTransactions.send(requestOnInvite(this.invite, 'CANCEL'), this.channel.peer, { onFinal: () => {} }, this.pending.branch);
-  }
 }

@@ -21,7 +21,8 @@ import type { DialResult } from '../dialplan/types.ts';
 import { parseUri, type NameAddr, type SipUri } from '../sip/message.ts';
 import { decodeUser, targetUri } from '../sip/wireValues.ts';
 import type { ServerTransaction } from '../sip/transactions.ts';
-import type { BranchPurpose, Destination } from './branch.ts';
+import type { LegPurpose } from './outboundLeg.ts';
+import type { Destination } from './destinations.ts';
 import { transferOption, transferPolicy, type Call } from './call.ts';
 import type { Refusal } from './callBudgets.ts';
 import type { Channel } from './channel.ts';
@@ -31,7 +32,7 @@ import type { Dialer } from './dialer.ts';
 import type { Party, TransferPolicy } from './events.ts';
 
 /** Rings where a transfer goes, as the tenant's routing decides, with `purpose` moving the transferee. */
-export type TransferRouter = (call: Call, transferer: Channel, transferee: Channel, target: { uri: string; parsed: SipUri }, purpose: BranchPurpose) => Promise<DialResult>;
+export type TransferRouter = (call: Call, transferer: Channel, transferee: Channel, target: { uri: string; parsed: SipUri }, purpose: LegPurpose) => Promise<DialResult>;
 
 export interface TransferDeps {
   dialer: Dialer;
@@ -218,7 +219,7 @@ async function attendedTransfer(call: Call, transferer: Channel, transferee: Cha
 
 interface TransferLeg {
   /** Rings the new party with `purpose`, which moves the transferee when it answers. */
-  place(purpose: BranchPurpose): Promise<DialResult>;
+  place(purpose: LegPurpose): Promise<DialResult>;
   /** The transfer event, once the outcome is known. */
   report(result: 'ok' | 'failed', sipStatus: number | undefined): void;
 }
@@ -230,7 +231,7 @@ async function runTransfer(call: Call, transferer: Channel, transferee: Channel,
   notify(call, transferer, 'SIP/2.0 100 Trying', 'active;expires=60');
 
   let moved = false;
-  const purpose: BranchPurpose = {
+  const purpose: LegPurpose = {
     maxForwards: 70,
     answersCaller: false,
     progress: () => {},

@@ -6,13 +6,14 @@
 import { v7 } from 'uuid';
 import type { CallEvent, ChannelSnapshot } from '../calls/events.ts';
 import type { Cdr, CdrDirection, CdrLeg, CdrLogLine, CdrStatus, HangupSide } from './model.ts';
+import { cdrStatusOf, type HangupCause } from '../domain/outcomes.ts';
 
 export const LOG_LINES_MAX = 100;
 export const LOG_LINE_CHARS_MAX = 500;
 
 interface Hangup {
   channelId: string;
-  cause: string;
+  cause: HangupCause;
   sipStatus?: number;
   by: HangupSide;
   /** Whether the channel had been answered when it hung up. */
@@ -143,14 +144,6 @@ const maxOf = (xs: Array<number | undefined>) => {
   return v.length ? Math.max(...v) : undefined;
 };
 
-function statusOf(answered: boolean, cause: string | undefined, sipStatus: number | undefined): CdrStatus {
-  if (answered) return 'answered';
-  if (cause === 'busy' || sipStatus === 486 || sipStatus === 600) return 'busy';
-  if (cause === 'no-answer') return 'no-answer';
-  if (cause === 'cancelled') return 'cancelled';
-  return 'failed';
-}
-
 /** The finished record. `endedAt` is used only when no leg reports its own end. */
 export function finalise(s: CallState, endedAt: number): Cdr {
   const inbound = s.legs.find((l) => l.direction === 'inbound') ?? s.legs[0];
@@ -196,7 +189,7 @@ export function finalise(s: CallState, endedAt: number): Cdr {
     endedAt: end,
     ringMs: ringingAt === undefined ? null : Math.max(0, (answeredAt ?? end) - ringingAt),
     talkMs: answeredAt === undefined ? 0 : Math.max(0, end - answeredAt),
-    status: statusOf(answeredAt !== undefined, decisive?.cause, sipStatus),
+    status: cdrStatusOf(answeredAt !== undefined, decisive?.cause, sipStatus),
     sipStatus: sipStatus ?? null,
     hangupCause: decisive?.cause ?? null,
     hangupBy: decisive?.by ?? null,

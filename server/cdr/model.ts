@@ -1,12 +1,14 @@
 /**
  * A call record as the switch keeps it: one per call, with its legs (the channels as they were
- * when they hung up) and its dialplan log. Times are epoch milliseconds. No imports, so the API's
- * views of it (server/api/cdrViews.ts) and the portal share these very types.
+ * when they hung up) and its dialplan log. Times are epoch milliseconds. It imports only the
+ * dependency-free outcome table, so the API's views of it (server/api/cdrViews.ts) and the portal
+ * share these very types.
  */
+import type { CdrStatus } from '../domain/outcomes.ts';
+
+export { CDR_STATUSES, type CdrStatus } from '../domain/outcomes.ts';
 
 export type CdrDirection = 'in' | 'out' | 'local';
-export type CdrStatus = 'answered' | 'busy' | 'no-answer' | 'cancelled' | 'failed';
-export const CDR_STATUSES: readonly CdrStatus[] = ['answered', 'busy', 'no-answer', 'cancelled', 'failed'];
 export type HangupSide = 'caller' | 'callee' | 'switch';
 
 export interface CdrParty {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { HostOp } from '../../worker/protocol.ts';
+import { KvQuotaError } from '../store/kv.ts';
 import { legCount, maxDialSeconds, toDialSpec } from './dialString.ts';
 import type { Action, DialplanHost, DialResult, JsonValue, LogLevel, LogLine } from './types.ts';
 
@@ -231,7 +232,7 @@ export class ExecutionSession {
     try {
       return reply.ok(await this.perform(hostOp, args.data));
     } catch (err) {
-      if (err instanceof ScriptFacingError) return reply.error(err.message);
+      if (err instanceof ScriptFacingError || err instanceof KvQuotaError) return reply.error(err.message);
       this.logger().warn({ err, op }, 'dialplan host operation failed');
       return reply.error(`${op} failed (internal error)`);
     }

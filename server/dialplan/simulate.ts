@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { checkKvWrite, DEFAULT_KV_LIMITS, entryBytes, type KvLimits, type KvUsage } from '../store/kv.ts';
+import { mostTelling, statusOfOutcome } from '../domain/outcomes.ts';
 import type {
   Action,
   CallFacts,
@@ -22,8 +24,10 @@ export interface SimulationInput {
   call?: Partial<CallFacts>;
   /** What each leg does, keyed by its dial-string form (`alice`, `0123@mytrunk`); default no-answer. */
   outcomes?: Record<string, DialOutcome>;
-  /** The tenant's store as the script will see it; writes land in this map. */
+  /** The tenant's store as the script will see it; writes land in this map, within `storeLimits`. */
   store?: Map<string, JsonValue>;
+  /** Default: the limits of the tenant's real store. */
+  storeLimits?: KvLimits;
   registrations?: Record<string, Registration[]>;
   timeZone?: string;
   /** Why the switch would refuse a leg before placing it (calls abroad off); such legs fail with 403. */
@@ -48,20 +52,6 @@ const DEFAULT_CALL: CallFacts = {
   source: { address: '192.0.2.1', port: 5060, transport: 'udp' },
 };
 
-const FAILURE_RANK: Array<(r: DialOutcome) => boolean> = [
-  (r) => r === 'busy',
-  (r) => r.startsWith('rejected:'),
-  (r) => r === 'no-answer',
-  (r) => r === 'unavailable',
-];
-
-function statusOf(result: DialOutcome): number | undefined {
-  if (result === 'answered') return 200;
-  if (result === 'busy') return 486;
-  if (result.startsWith('rejected:')) return Number(result.slice('rejected:'.length));
-  return undefined;
-}
-
 /**
  * What a real dial would report given each leg's outcome: the first answering leg wins its group;
  * if every group fails, the most telling failure of the last group is reported.
@@ -73,14 +63,40 @@ export function simulateDial(spec: DialSpec, outcomes: Record<string, DialOutcom
     const winner = last.indexOf('answered');
     if (winner >= 0) return { answered: true, result: 'answered', sipStatus: 200, target: group[winner]!.target };
   }
-  const result = FAILURE_RANK.map((matches) => last.find(matches)).find((r) => r !== undefined) ?? last[0] ?? 'unavailable';
-  const sipStatus = statusOf(result);
+  const result = mostTelling(last.map((r) => ({ result: r })))?.result ?? 'unavailable';
+  const sipStatus = statusOfOutcome(result);
   return { answered: false, result, ...(sipStatus ? { sipStatus } : {}) };
+}
+
+/**
+ * The test run's store: the map it was given, with the limits of the real store, so a script
+ * writing in a loop gets the error a call would get instead of growing the server's memory.
+ */
+function simulatedStore(store: Map<string, JsonValue>, limits: KvLimits): DialplanHost['store'] {
+  const json = new Map([...store].map(([k, v]) => [k, JSON.stringify(v)]));
+  let usage: KvUsage = { keys: json.size, bytes: 0 };
+  for (const [k, v] of json) usage.bytes += entryBytes(k, v);
+  return {
+    get: async (key) => store.get(key),
+    set: async (key, value) => {
+      const v = JSON.stringify(value);
+      usage = checkKvWrite(limits, usage, key, v, json.get(key));
+      json.set(key, v);
+      store.set(key, value);
+    },
+    delete: async (key) => {
+      const old = json.get(key);
+      if (old === undefined) return false;
+      usage = { keys: usage.keys - 1, bytes: usage.bytes - entryBytes(key, old) };
+      json.delete(key);
+      return store.delete(key);
+    },
+    keys: async (prefix) => [...store.keys()].filter((k) => !prefix || k.startsWith(prefix)).sort(),
+  };
 }
 
 /** Runs a dialplan against a described call with made-up dial outcomes; no call is placed. */
 export async function simulate(runner: DialplanRunner, input: SimulationInput): Promise<SimulationResult> {
-  const store = input.store ?? new Map<string, JsonValue>();
   const outcomes = input.outcomes ?? {};
   const call = input.call ?? {};
   // Refusals go into the test run's log, as they go into a real call's.
@@ -95,12 +111,7 @@ export async function simulate(runner: DialplanRunner, input: SimulationInput): 
     dial: async (spec) => simulateDial(spec, outcomes, refused),
     respond: async () => {},
     log: () => {},
-    store: {
-      get: async (key) => store.get(key),
-      set: async (key, value) => void store.set(key, value),
-      delete: async (key) => store.delete(key),
-      keys: async (prefix) => [...store.keys()].filter((k) => !prefix || k.startsWith(prefix)).sort(),
-    },
+    store: simulatedStore(input.store ?? new Map<string, JsonValue>(), input.storeLimits ?? DEFAULT_KV_LIMITS),
     registrations: async (user) => input.registrations?.[user] ?? [],
   };
   const result = await runner.run(

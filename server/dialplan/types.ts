@@ -30,7 +30,8 @@ export interface ExecutionRequest {
   timeZone: string;
 }
 
-export type DialOutcome = 'answered' | 'busy' | 'no-answer' | `rejected:${number}` | 'unavailable' | 'cancelled';
+export type { DialOutcome } from '../domain/outcomes.ts';
+import type { DialOutcome } from '../domain/outcomes.ts';
 
 export interface DialResult {
   answered: boolean;

@@ -1,8 +1,9 @@
 /**
- * Where a request for a host may go: the addresses the resolver finds for it (RFC 3263: SRV, then
+ * Where a request for a host may go: the addresses the resolver finds for it (RFC 3263: NAPTR, SRV,
  * A/AAAA, with DNS_SERVERS), best first, keeping only those the destination policy allows. Every
- * outbound hop a tenant names (a provider's host or proxy, a SIP URI a dialplan or a transfer
- * dials) is checked here on its resolved addresses, so a name cannot smuggle a denied address in.
+ * outbound request to a host a tenant names goes through here: a provider's registrations, pings
+ * and calls (its host or proxy), and a SIP URI a dialplan or a transfer dials. So a name can never
+ * smuggle a denied address in, whichever request it is for.
  */
 import type { Logger } from 'pino';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
@@ -15,19 +16,26 @@ export interface HopLookup {
   policy?: DestinationPolicy;
 }
 
-/** The allowed addresses for `query`, best first; empty (with a log line saying why) when there are none. */
-export async function allowedHops(deps: HopLookup, query: SipTargetQuery, log: Logger, context: Record<string, unknown>): Promise<Peer[]> {
+/** The allowed addresses, best first; or why there are none (DNS failed, or every address is denied). */
+export type Hops = { peers: [Peer, ...Peer[]] } | { failure: DnsLookupError } | { denied: string[] };
+
+export async function resolveHops(deps: HopLookup, query: SipTargetQuery): Promise<Hops> {
   let targets;
   try {
     targets = await deps.resolver.resolve(query);
   } catch (err) {
     if (!(err instanceof DnsLookupError)) throw err;
-    log.warn({ ...context, host: err.hostname, kind: err.kind }, 'destination host did not resolve');
-    return [];
+    return { failure: err };
   }
-  const allowed = targets.filter((t) => !deps.policy || deps.policy.allows(t.address));
-  if (!allowed.length) {
-    log.warn({ ...context, host: query.host, addresses: targets.map((t) => t.address) }, 'destination resolves only to addresses this switch does not send to (DESTINATION_DENY)');
-  }
-  return allowed.map((t) => ({ transport: t.transport, address: t.address, port: t.port }));
+  const peers = targets.filter((t) => !deps.policy || deps.policy.allows(t.address)).map((t): Peer => ({ transport: t.transport, address: t.address, port: t.port }));
+  return peers.length ? { peers: peers as [Peer, ...Peer[]] } : { denied: targets.map((t) => t.address) };
+}
+
+/** The allowed addresses for a call's leg, best first; empty (with a log line saying why) when there are none. */
+export async function allowedHops(deps: HopLookup, query: SipTargetQuery, log: Logger, context: Record<string, unknown>): Promise<Peer[]> {
+  const hops = await resolveHops(deps, query);
+  if ('peers' in hops) return hops.peers;
+  if ('failure' in hops) log.warn({ ...context, host: hops.failure.hostname, kind: hops.failure.kind }, 'destination host did not resolve');
+  else log.warn({ ...context, host: query.host, addresses: hops.denied }, 'destination resolves only to addresses this switch does not send to (DESTINATION_DENY)');
+  return [];
 }

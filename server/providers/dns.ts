@@ -1,9 +1,12 @@
 /**
- * Where to send SIP requests for a host (RFC 3263 §4.2, transport already chosen): an IP literal
- * is used as it is; a host with an explicit port is looked up as A then AAAA; otherwise the
- * `_sip._udp`/`_sip._tcp` SRV records decide servers, ports and order, and a host without them is
- * looked up as A/AAAA on port 5060. Failures are DnsLookupErrors whose kind tells a provider that
- * does not exist (nxdomain) from DNS that is having a bad moment (transient).
+ * Where to send SIP requests for a host (RFC 3263 §4): an IP literal is used as it is; a host with
+ * an explicit port is looked up as A then AAAA; otherwise, when no transport was chosen, NAPTR
+ * records pick one (`SIP+D2U`, `SIP+D2T`; the others need TLS or SCTP, which this switch does not
+ * speak) and name the SRV records to use, and without NAPTR records the `_sip._udp` then
+ * `_sip._tcp` SRV records are tried (§4.1); with a transport, its SRV records decide servers,
+ * ports and order, and a host without them is looked up as A/AAAA on port 5060 (UDP when nothing
+ * chose). Failures are DnsLookupErrors whose kind tells a provider that does not exist (nxdomain)
+ * from DNS that is having a bad moment (transient).
  */
 import type { SrvRecord } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
@@ -18,7 +21,8 @@ export type SipTransport = 'udp' | 'tcp';
 export interface SipTargetQuery {
   host: string;
   port?: number | null;
-  transport: SipTransport;
+  /** Left out: RFC 3263 §4.1 chooses (NAPTR, then SRV for UDP and TCP, then UDP). */
+  transport?: SipTransport;
 }
 
 export interface SipTarget {
@@ -71,7 +75,10 @@ interface ResolvedSrv {
  * What DNS said, before ordering: SRV records keep their weights so that every resolve() draws
  * its own order, even from the cache (a cached order would send every call to one server).
  */
-type Resolution = { via: 'a'; port: number; addresses: Address[] } | { via: 'srv'; records: ResolvedSrv[] };
+type Resolution = { transport: SipTransport } & ({ via: 'a'; port: number; addresses: Address[] } | { via: 'srv'; records: ResolvedSrv[] });
+
+/** NAPTR services this switch can use (RFC 3263 §4.1), by the transport each stands for. */
+const NAPTR_SERVICES: Record<string, SipTransport> = { 'SIP+D2U': 'udp', 'SIP+D2T': 'tcp' };
 
 interface Found {
   resolution: Resolution;
@@ -142,14 +149,15 @@ export class DnsSipResolver implements SipResolver {
   async resolve(query: SipTargetQuery): Promise<SipTarget[]> {
     const port = validPort(query.port);
     if (!query.host) throw new RangeError('empty SIP host');
-    const { transport } = query;
     const unbracketed = query.host.replace(/^\[(.*)\]$/, '$1');
     const family = isIP(unbracketed);
     if (family === 4 || family === 6) {
-      return [{ address: unbracketed, port: port ?? SIP_DEFAULT_PORT, transport, family, via: 'ip' }];
+      return [{ address: unbracketed, port: port ?? SIP_DEFAULT_PORT, transport: query.transport ?? 'udp', family, via: 'ip' }];
     }
     const host = query.host.toLowerCase().replace(/\.$/, '');
-    const resolution = await this.cached(`${host} ${port ?? ''} ${transport}`, () => this.lookup(host, port, transport));
+    const wanted = query.transport ?? (port !== null ? 'udp' : undefined);
+    const resolution = await this.cached(`${host} ${port ?? ''} ${wanted ?? 'any'}`, () => this.lookup(host, port, wanted));
+    const { transport } = resolution;
     if (resolution.via === 'a') {
       return resolution.addresses.map((a) => ({ ...a, port: resolution.port, transport, via: 'a' as const }));
     }
@@ -186,27 +194,61 @@ export class DnsSipResolver implements SipResolver {
     return done;
   }
 
-  private async lookup(host: string, port: number | null, transport: SipTransport): Promise<Found> {
+  private async lookup(host: string, port: number | null, transport: SipTransport | undefined): Promise<Found> {
     const deadline = performance.now() + this.timeoutMs;
     if (port !== null) {
       const { addresses, ttl } = await this.addresses(host, deadline);
-      return { resolution: { via: 'a', port, addresses }, ttl };
+      return { resolution: { transport: transport ?? 'udp', via: 'a', port, addresses }, ttl };
     }
-    const srvName = `_sip._${transport}.${host}`;
-    let records: SrvRecord[];
-    try {
-      records = await this.within(this.dns.resolveSrv(srvName), deadline);
-    } catch (err) {
-      const failure = lookupError(err, srvName);
-      // A server that did not answer says nothing about whether SRV records exist.
-      if (failure.kind === 'transient') throw failure;
-      const { addresses, ttl } = await this.addresses(host, deadline);
-      return { resolution: { via: 'a', port: SIP_DEFAULT_PORT, addresses }, ttl };
+    if (transport === undefined) {
+      const chosen = await this.naptr(host, deadline);
+      if (chosen) return this.expandSrv(chosen.srvName, await this.srv(chosen.srvName, deadline, true), chosen.transport, deadline);
     }
-    return this.expandSrv(srvName, records, deadline);
+    for (const t of transport ? [transport] : (['udp', 'tcp'] as const)) {
+      const srvName = `_sip._${t}.${host}`;
+      const records = await this.srv(srvName, deadline, false);
+      if (records) return this.expandSrv(srvName, records, t, deadline);
+    }
+    const { addresses, ttl } = await this.addresses(host, deadline);
+    return { resolution: { transport: transport ?? 'udp', via: 'a', port: SIP_DEFAULT_PORT, addresses }, ttl };
   }
 
-  private async expandSrv(srvName: string, records: SrvRecord[], deadline: number): Promise<Found> {
+  /**
+   * The best NAPTR record this switch can use (lowest order, then preference; flag "S"), or none
+   * when the domain has no NAPTR records or none usable.
+   */
+  private async naptr(host: string, deadline: number): Promise<{ transport: SipTransport; srvName: string } | undefined> {
+    let records;
+    try {
+      records = await this.within(this.dns.resolveNaptr(host), deadline);
+    } catch (err) {
+      const failure = lookupError(err, host);
+      // A server that did not answer says nothing about whether NAPTR records exist.
+      if (failure.kind === 'transient') throw failure;
+      return undefined;
+    }
+    const usable = records
+      .filter((r) => r.flags.toLowerCase() === 's' && NAPTR_SERVICES[r.service.toUpperCase()] && r.replacement)
+      .sort((a, b) => a.order - b.order || a.preference - b.preference);
+    const best = usable[0];
+    return best ? { transport: NAPTR_SERVICES[best.service.toUpperCase()]!, srvName: best.replacement.replace(/\.$/, '') } : undefined;
+  }
+
+  /** SRV records of `name`; undefined when there are none (`required`: that is an error, NAPTR named them). */
+  private async srv(name: string, deadline: number, required: true): Promise<SrvRecord[]>;
+  private async srv(name: string, deadline: number, required: false): Promise<SrvRecord[] | undefined>;
+  private async srv(name: string, deadline: number, required: boolean): Promise<SrvRecord[] | undefined> {
+    try {
+      return await this.within(this.dns.resolveSrv(name), deadline);
+    } catch (err) {
+      const failure = lookupError(err, name);
+      // A server that did not answer says nothing about whether SRV records exist.
+      if (failure.kind === 'transient' || required) throw failure;
+      return undefined;
+    }
+  }
+
+  private async expandSrv(srvName: string, records: SrvRecord[], transport: SipTransport, deadline: number): Promise<Found> {
     // Target "." (which node reports as "") means the service is decidedly not offered here.
     const usable = records
       .filter((r) => r.name !== '' && r.name !== '.')
@@ -225,7 +267,7 @@ export class DnsSipResolver implements SipResolver {
       resolved.push({ priority: r.priority, weight: r.weight, port: r.port, addresses: found.addresses });
       ttl = Math.min(ttl, found.ttl);
     }
-    if (resolved.length) return { resolution: { via: 'srv', records: resolved }, ttl };
+    if (resolved.length) return { resolution: { transport, via: 'srv', records: resolved }, ttl };
     const failures = [...lookups.values()].filter((f): f is DnsLookupError => f instanceof DnsLookupError);
     const transient = firstOfKind(failures, ['transient']);
     if (transient) throw transient;

@@ -11,8 +11,9 @@ import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { SipStack } from '../sip/stack.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider, ProviderDirectory } from '../store/providers.ts';
-import { DnsLookupError, type SipResolver } from './dns.ts';
+import type { SipResolver } from './dns.ts';
 import { nextHop, providerUri } from './addressing.ts';
+import { resolveHops } from './allowedHops.ts';
 
 export interface ProviderHealth {
   providerId: string;
@@ -107,22 +108,18 @@ export class ProviderHealthMonitor {
   private async check(p: Provider): Promise<void> {
     const hop = nextHop(p);
     let result: Omit<ProviderHealth, 'providerId' | 'tenantId' | 'checkedAt'>;
-    try {
-      const target = (await this.deps.resolver.resolve(hop)).find((t) => this.deps.policy.allows(t.address));
-      if (!target) result = { reachable: false, rttMs: null, detail: `${hop.host} has no address this switch sends to` };
+    const hops = await resolveHops(this.deps, hop);
+    if ('failure' in hops) result = { reachable: false, rttMs: null, detail: `DNS lookup of ${hops.failure.hostname} failed (${hops.failure.kind})` };
+    else if ('denied' in hops) result = { reachable: false, rttMs: null, detail: `${hop.host} has no address this switch sends to` };
+    else {
+      const started = Date.now();
+      const res = await this.ping(p, hops.peers[0]);
+      const rttMs = Date.now() - started;
+      if (silent(res)) result = { reachable: false, rttMs: null, detail: `${hop.host} did not answer OPTIONS` };
       else {
-        const started = Date.now();
-        const res = await this.ping(p, { transport: target.transport, address: target.address, port: target.port });
-        const rttMs = Date.now() - started;
-        if (silent(res)) result = { reachable: false, rttMs: null, detail: `${hop.host} did not answer OPTIONS` };
-        else {
-          this.rtt.observe(rttMs / 1000);
-          result = { reachable: true, rttMs, detail: `${res.status} ${res.reason}` };
-        }
+        this.rtt.observe(rttMs / 1000);
+        result = { reachable: true, rttMs, detail: `${res.status} ${res.reason}` };
       }
-    } catch (err) {
-      if (!(err instanceof DnsLookupError)) throw err;
-      result = { reachable: false, rttMs: null, detail: `DNS lookup of ${err.hostname} failed (${err.kind})` };
     }
     if (this.stopped || !this.timers.has(p.id)) return;
     const before = this.results.get(p.id);

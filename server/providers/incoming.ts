@@ -13,6 +13,9 @@ import type { Peer } from '../sip/transport.ts';
 import { decodeUser } from '../sip/wireValues.ts';
 import type { Provider, ProviderDirectory } from '../store/providers.ts';
 
+/** What recognising a provider's call reads of the provider entries. */
+export type ProviderLookup = Pick<ProviderDirectory, 'byLineToken' | 'withSourceAddresses' | 'byNumber'>;
+
 export type LineMatch = { kind: 'provider'; provider: Provider } | { kind: 'unknown-line' } | { kind: 'none' };
 
 function sourceList(p: Provider): BlockList {
@@ -35,7 +38,7 @@ function fromSource(p: Provider, source: Peer): boolean {
 }
 
 /** The entry the Request-URI's line token names; a token that names no enabled entry is unknown. */
-export async function providerByLine(directory: ProviderDirectory, requestUri: SipUri | undefined): Promise<LineMatch> {
+export async function providerByLine(directory: ProviderLookup, requestUri: SipUri | undefined): Promise<LineMatch> {
   const line = requestUri?.params.line;
   if (!line) return { kind: 'none' };
   const p = await directory.byLineToken(line);
@@ -64,7 +67,7 @@ export interface SourceClaims {
  * more than one tenant is ambiguous. A number's entry takes the call; otherwise the account's
  * tenant does, through its oldest entry listing the source; otherwise it is no provider's call.
  */
-export async function providerBySource(directory: ProviderDirectory, requestUri: SipUri | undefined, source: Peer, claims: SourceClaims = {}): Promise<SourceMatch> {
+export async function providerBySource(directory: ProviderLookup, requestUri: SipUri | undefined, source: Peer, claims: SourceClaims = {}): Promise<SourceMatch> {
   const listing = (await directory.withSourceAddresses()).filter((p) => fromSource(p, source));
   if (!listing.length) return { kind: 'none' };
   const numbers = [asNumber(requestUri?.user ? decodeUser(requestUri.user) : undefined), asNumber(claims.toUser)];

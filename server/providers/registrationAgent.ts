@@ -16,9 +16,11 @@ import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider, ProviderDirectory, ProviderStatus } from '../store/providers.ts';
 import type { ProviderState } from './settings.ts';
 import { CredentialKeyError } from './credentials.ts';
-import { DnsLookupError, type SipResolver, type SipTarget } from './dns.ts';
+import type { DnsLookupError, SipResolver } from './dns.ts';
+import type { Peer } from '../sip/transport.ts';
 import { describeFailure } from './failures.ts';
 import { bracketed, nextHop, providerUri } from './addressing.ts';
+import { resolveHops } from './allowedHops.ts';
 
 export interface RegistrationAgentOptions {
   retryMinMs: number;
@@ -152,20 +154,11 @@ class ProviderRegistration {
   private async exchange(expires: number): Promise<void> {
     const p = this.provider;
     if (expires !== 0) this.settle({ state: this.status.state === 'registered' ? 'registered' : 'registering', nextAttemptAt: null });
-    let targets: SipTarget[];
-    try {
-      targets = await this.agent.deps.resolver.resolve(nextHop(p));
-      this.nxdomainSince = null;
-    } catch (err) {
-      if (!(err instanceof DnsLookupError)) throw err;
-      return this.dnsFailed(err);
-    }
-    const policy = this.agent.deps.policy;
-    const allowed = policy ? targets.filter((t) => policy.allows(t.address)) : targets;
-    if (!allowed.length) {
-      return this.failed(`${nextHop(p).host} resolves to ${targets.map((t) => t.address).join(', ')}, where this switch does not send (its own network)`);
-    }
-    targets = allowed;
+    const hops = await resolveHops(this.agent.deps, nextHop(p));
+    if ('failure' in hops) return this.dnsFailed(hops.failure);
+    this.nxdomainSince = null;
+    if ('denied' in hops) return this.failed(`${nextHop(p).host} resolves to ${hops.denied.join(', ')}, where this switch does not send (its own network)`);
+    const targets = hops.peers;
     let password: string | null;
     try {
       password = expires === 0 ? this.bindingPassword : await this.agent.deps.directory.password(p);
@@ -244,7 +237,7 @@ class ProviderRegistration {
     return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
   }
 
-  private send(target: SipTarget, expires: number, auth?: { header: string; value: unknown }): Promise<SipResponse> {
+  private send(target: Peer, expires: number, auth?: { header: string; value: unknown }): Promise<SipResponse> {
     const p = this.provider;
     const stack = this.agent.deps.stack;
     const aor = `sip:${p.username ?? p.contactUser ?? 'anonymous'}@${bracketed(p.host)}`;
@@ -267,7 +260,7 @@ class ProviderRegistration {
       content: '',
     };
     return new Promise((resolve) => {
-      stack.clientTransactions.send(req, { transport: target.transport, address: target.address, port: target.port }, { onFinal: resolve });
+      stack.clientTransactions.send(req, target, { onFinal: resolve });
     });
   }
 

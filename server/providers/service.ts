@@ -9,7 +9,6 @@ import type { SipStack } from '../sip/stack.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider, ProviderDirectory, ProviderStatus } from '../store/providers.ts';
 import { DnsSipResolver, type SipResolver } from './dns.ts';
-import type { ProviderDestinationDeps } from './outbound.ts';
 import { RegistrationAgent, type RegistrationAgentOptions } from './registrationAgent.ts';
 import { ProviderHealthMonitor, type ProviderHealth } from './health.ts';
 
@@ -21,8 +20,8 @@ export interface ProviderServiceOptions extends RegistrationAgentOptions {
 }
 
 export interface ProviderService extends ProviderControl {
-  /** For the dialer (outbound legs) and incoming-call routing. */
-  readonly calls: ProviderDestinationDeps;
+  /** For the dialer (outbound legs) and incoming-call routing: the entries and the resolver of their hosts. */
+  readonly calls: { directory: ProviderDirectory; resolver: SipResolver };
   readonly agent: RegistrationAgent;
   stop(): void;
 }
@@ -63,7 +62,7 @@ export async function startProviderService(deps: {
   });
   await monitor.start();
   return {
-    calls: { directory, resolver, policy: deps.policy },
+    calls: { directory, resolver },
     agent,
     status: (id) => agent.status(id),
     health: (id) => monitor.health(id),

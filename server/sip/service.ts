@@ -24,10 +24,9 @@ export interface SipService {
   route(calls: CallRouting): void;
 }
 
-/** What the B2BUA adds to the pipeline: its steps, and the ACKs that belong to no transaction. */
+/** What the B2BUA adds to the pipeline: its steps. (The ACKs of its 2xx go to their transactions.) */
 export interface CallRouting {
   steps: Step[];
-  onAck(req: SipRequest, source: Peer): void;
 }
 
 export function createSipService(
@@ -58,7 +57,6 @@ export function createSipService(
       ...(timers ? { timers } : {}),
     },
     handler,
-    (req, source) => calls?.onAck(req, source),
     sipLog,
     metrics,
   );

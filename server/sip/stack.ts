@@ -15,9 +15,6 @@ import type { RequestAdmission } from './floodLimit.ts';
 
 export type RequestHandler = (tx: ServerTransaction) => Promise<void>;
 
-/** Stateless requests (ACK for a 2xx) have no transaction; the handler sees them here. */
-export type AckHandler = (req: SipRequest, source: Peer) => void;
-
 const MAGIC_COOKIE = 'z9hG4bK';
 
 /** RFC 3261 §17.2.3: branch + sent-by + method, with ACK matching its INVITE. */
@@ -76,7 +73,6 @@ export class SipStack {
   constructor(
     private readonly options: SipStackOptions,
     private readonly handler: RequestHandler,
-    private readonly onAck: AckHandler,
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {
@@ -193,7 +189,7 @@ export class SipStack {
     const existing = this.transactions.find(key);
     if (m.method === 'ACK') {
       if (existing?.isInvite && existing.finalStatus >= 300) this.transactions.ack(existing);
-      else this.onAck(m, source);
+      else if (!this.transactions.acknowledge(m)) this.metrics.sipDropped.inc({ reason: 'unmatched-ack' });
       return;
     }
     if (existing) {

@@ -1,7 +1,9 @@
 /**
  * Server transactions (RFC 3261 §17.2). Absorbs retransmitted requests by resending the last
- * response, retransmits final INVITE responses over UDP until the ACK (Timers G/H/I), and
- * guarantees that every request gets a final response and every transaction ends.
+ * response, retransmits final INVITE responses over UDP until the ACK (Timers G/H/I for non-2xx;
+ * for a 2xx, RFC 6026's "Accepted" state: resent until the dialog's ACK, which is handed to
+ * whoever answered), and guarantees that every request gets a final response and every
+ * transaction ends.
  *
  * Non-INVITE transactions all live for the same Timer J after completion, so they expire in the
  * order they completed: one insertion-ordered Map swept from the front replaces a timer per
@@ -23,6 +25,18 @@ export interface TransactionIO {
   onUnserializable(): void;
 }
 
+/** Who wants the ACK of an INVITE's 2xx. */
+export interface AckHandlers {
+  acked(ack: SipRequest): void;
+  /** No ACK within 64*T1: the other side is gone (RFC 3261 §13.3.1.4). */
+  lost(): void;
+}
+
+/** The ACK of a 2xx is a request of its own (new branch): it is matched by dialog and CSeq. */
+function ackKey(callId: string | undefined, fromTag: string | null | undefined, toTag: string | null | undefined, cseq: number | undefined): string {
+  return `${callId}\n${fromTag ?? ''}\n${toTag ?? ''}\n${cseq}`;
+}
+
 export interface TransactionTimers {
   /** How long the TU may take before the transaction answers 500 on its own. */
   answerDeadlineMs: number;
@@ -39,6 +53,12 @@ export class ServerTransaction {
   acked = false;
   private timerG?: NodeJS.Timeout;
   private timerH?: NodeJS.Timeout;
+  private ackHandlers?: AckHandlers;
+  /** A 2xx is resent until its ACK (`resend2xx`), and given up on after 64*T1 (`lose2xx`). */
+  private resend2xx?: NodeJS.Timeout;
+  private lose2xx?: NodeJS.Timeout;
+  /** An INVITE answered 2xx whose ACK has not come yet. */
+  awaitingAck = false;
 
   constructor(
     readonly key: string,
@@ -58,14 +78,71 @@ export class ServerTransaction {
    * The INVITE transaction of a call a previous run of this node was handling: same key and To tag,
    * already past its provisional responses, so its final answer reaches the caller as before.
    */
-  static resumed(key: string, request: SipRequest, responsePeer: Peer, toTag: string, table: TransactionTable, answered: boolean): ServerTransaction {
+  static resumed(key: string, request: SipRequest, responsePeer: Peer, toTag: string, table: TransactionTable, answered: boolean, unacked2xx?: string): ServerTransaction {
     const tx = new ServerTransaction(key, request, responsePeer, responsePeer, undefined, table);
     tx.tag = toTag;
     tx.provisionalSent = true;
+    if (unacked2xx !== undefined) {
+      // Answered, and its ACK had not come when the node stopped: resent until it does.
+      tx.lastResponse = Buffer.from(unacked2xx, 'utf8');
+      tx.finalStatus = 200;
+      tx.accept();
+    } else if (answered) tx.finalStatus = 200;
     // An answered call's INVITE transaction is over: it only stands for the caller's dialog.
-    if (answered) tx.finalStatus = 200;
     else table.add(tx);
     return tx;
+  }
+
+  /** The 2xx still waiting for its ACK, as sent (what a restarted node resends), if any. */
+  get unacked2xx(): string | undefined {
+    return this.awaitingAck && this.lastResponse ? this.lastResponse.toString('utf8') : undefined;
+  }
+
+  /**
+   * The ACK of this INVITE's 2xx goes to `handlers.acked`; without one within 64*T1,
+   * `handlers.lost` is called instead. Resending the 2xx until then is this transaction's job.
+   */
+  expectAck(handlers: AckHandlers): void {
+    this.ackHandlers = handlers;
+  }
+
+  /** How the ACK of our 2xx names this transaction: its dialog (with the To tag our 2xx carried) and CSeq. */
+  get ackKey(): string {
+    const h = this.request.headers;
+    return ackKey(h['call-id'], h.from?.params.tag, h.to?.params.tag ?? this.toTag, h.cseq?.seq);
+  }
+
+  /** RFC 6026 "Accepted": the 2xx is resent on UDP (T1 doubling up to T2) until the ACK. */
+  private accept(): void {
+    this.awaitingAck = true;
+    this.table.awaitAck(this);
+    if (!this.connection) {
+      let interval = T1;
+      const resend = () => {
+        this.retransmitted();
+        interval = Math.min(interval * 2, T2);
+        this.resend2xx = setTimeout(resend, interval).unref();
+      };
+      this.resend2xx = setTimeout(resend, interval).unref();
+    }
+    this.lose2xx = setTimeout(() => {
+      this.stopAwaitingAck();
+      this.ackHandlers?.lost();
+    }, 64 * T1).unref();
+  }
+
+  /** The ACK of our 2xx arrived. */
+  acknowledged(ack: SipRequest): void {
+    if (!this.awaitingAck) return;
+    this.stopAwaitingAck();
+    this.ackHandlers?.acked(ack);
+  }
+
+  stopAwaitingAck(): void {
+    this.awaitingAck = false;
+    clearTimeout(this.resend2xx);
+    clearTimeout(this.lose2xx);
+    this.table.forgetAck(this);
   }
 
   /** Our To tag for this request's responses, made when first needed. */
@@ -102,6 +179,7 @@ export class ServerTransaction {
     if (res.status >= 200) {
       this.finalStatus = res.status;
       this.table.complete(this);
+      if (this.isInvite && res.status < 300) this.accept();
     }
   }
 
@@ -169,6 +247,8 @@ export class TransactionTable {
   /** Completed non-INVITE transactions, in completion order. */
   private readonly completed = new Map<string, CompletedTransaction>();
   private readonly invites = new Map<string, ServerTransaction>();
+  /** INVITEs answered 2xx whose ACK is awaited, by ackKey. */
+  private readonly accepted = new Map<string, ServerTransaction>();
   private sweeper?: NodeJS.Timeout;
 
   constructor(
@@ -183,6 +263,7 @@ export class TransactionTable {
   stop(): void {
     clearInterval(this.sweeper);
     for (const tx of this.invites.values()) tx.dispose();
+    for (const tx of [...this.accepted.values()]) tx.stopAwaitingAck();
     this.live.clear();
     this.completed.clear();
     this.invites.clear();
@@ -214,6 +295,23 @@ export class TransactionTable {
 
   ack(tx: ServerTransaction): void {
     tx.ack(() => this.end(tx));
+  }
+
+  awaitAck(tx: ServerTransaction): void {
+    this.accepted.set(tx.ackKey, tx);
+  }
+
+  forgetAck(tx: ServerTransaction): void {
+    if (this.accepted.get(tx.ackKey) === tx) this.accepted.delete(tx.ackKey);
+  }
+
+  /** An ACK for a 2xx: handed to its INVITE's transaction (true), or it matches none (false). */
+  acknowledge(ack: SipRequest): boolean {
+    const h = ack.headers;
+    const tx = this.accepted.get(ackKey(h['call-id'], h.from?.params.tag, h.to?.params.tag, h.cseq?.seq));
+    if (!tx) return false;
+    tx.acknowledged(ack);
+    return true;
   }
 
   private end(tx: ServerTransaction): void {

@@ -4,6 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import { isUniqueViolation } from './errors.ts';
+import { storedScope } from './apiKeys.ts';
 import { newId, sha256Hex } from './ids.ts';
 import type { Database } from './schema.ts';
 
@@ -18,7 +19,12 @@ export interface Principal {
   tenantId: string;
   userId: string | null;
   via: 'session' | 'api-key';
+  /** A read-only API key: safe methods only. */
+  readOnly: boolean;
 }
+
+/** What a bearer key is: a caller, a key that has expired (and when), or nothing we know. */
+export type ApiKeyLookup = { principal: Principal } | { expiredAt: number } | undefined;
 
 export class EmailTakenError extends Error {
   constructor() {
@@ -77,7 +83,7 @@ export class AccountDirectory {
       .where('id', '=', sha256Hex(token))
       .where('expires_at', '>', now)
       .executeTakeFirst();
-    return r && { tenantId: r.tenant_id, userId: r.user_id, via: 'session' };
+    return r && { tenantId: r.tenant_id, userId: r.user_id, via: 'session', readOnly: false };
   }
 
   async deleteSession(token: string): Promise<void> {
@@ -93,11 +99,12 @@ export class AccountDirectory {
     await this.db.deleteFrom('sessions').where('expires_at', '<=', now).execute();
   }
 
-  async principalForApiKey(key: string, now = Date.now()): Promise<Principal | undefined> {
+  async principalForApiKey(key: string, now = Date.now()): Promise<ApiKeyLookup> {
     const hash = sha256Hex(key);
-    const r = await this.db.selectFrom('api_keys').select(['tenant_id']).where('token_hash', '=', hash).executeTakeFirst();
+    const r = await this.db.selectFrom('api_keys').select(['tenant_id', 'scope', 'expires_at']).where('token_hash', '=', hash).executeTakeFirst();
     if (!r) return undefined;
+    if (r.expires_at !== null && Number(r.expires_at) <= now) return { expiredAt: Number(r.expires_at) };
     await this.db.updateTable('api_keys').set({ last_used_at: now }).where('token_hash', '=', hash).execute();
-    return { tenantId: r.tenant_id, userId: null, via: 'api-key' };
+    return { principal: { tenantId: r.tenant_id, userId: null, via: 'api-key', readOnly: storedScope(r.scope) === 'read-only' } };
   }
 }

@@ -13,6 +13,7 @@ import * as m004 from './migrations/004_live_calls.ts';
 import * as m005 from './migrations/005_cdr_numbers.ts';
 import * as m006 from './migrations/006_providers.ts';
 import * as m007 from './migrations/007_toll_fraud.ts';
+import * as m008 from './migrations/008_key_scopes_quotas_paging.ts';
 import * as m011 from './migrations/011_provider_numbers.ts';
 import type { Database } from './schema.ts';
 
@@ -48,6 +49,7 @@ function withStatementCache(db: SQLite.Database, max = 500): SqliteDatabase {
 const migrations: Record<string, Migration> = {
   '001_foundation': m001, '002_dialplans': m002, '003_cdrs': m003, '004_live_calls': m004, '005_cdr_numbers': m005,
   '006_providers': m006, '007_toll_fraud': m007, '011_provider_numbers': m011,
+  '008_key_scopes_quotas_paging': m008,
 };
 
 export function openDatabase(url: string): Db {
@@ -88,6 +90,9 @@ export async function migrateTo(db: Db, target?: string): Promise<string[]> {
   const migrator = new Migrator({
     db: db.kysely,
     provider: { getMigrations: async () => migrations },
+    // Numbers are handed out per piece of work and merged in any order (011 landed before 008):
+    // a database that ran a later one must still get an earlier one merged after it.
+    allowUnorderedMigrations: true,
   });
   const { error, results } = target ? await migrator.migrateTo(target) : await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));

@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { InvalidCursorError } from './cdrs.ts';
 import { isUniqueViolation, retryOnConflict } from './errors.ts';
 import type { Database, RegistrationsTable } from './schema.ts';
 
@@ -198,24 +199,80 @@ export interface RegistrationView extends Binding {
   username: string;
 }
 
-/** One tenant's current bindings, for the API. */
+export interface RegistrationPage {
+  items: RegistrationView[];
+  nextCursor: string | null;
+}
+
+export interface RegistrationSummary {
+  /** Live bindings of enabled accounts. */
+  bindings: number;
+  /** Enabled accounts with at least one live binding. */
+  registeredAccounts: number;
+}
+
+/** The cursor names the last binding of a page (base64url of JSON `[accountId, id]`); opaque to clients. */
+const encodeCursor = (b: Binding) => Buffer.from(JSON.stringify([b.accountId, b.id])).toString('base64url');
+
+function decodeCursor(cursor: string): { accountId: string; id: string } {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'string' && x.length <= 36)) return { accountId: v[0] as string, id: v[1] as string };
+  } catch {
+    /* falls through */
+  }
+  throw new InvalidCursorError();
+}
+
+/**
+ * One tenant's current bindings, for the API: keyset-paged in (account, binding) order, which is
+ * the order accounts were created in (ids are time-ordered), each account's phones oldest first.
+ */
 export class TenantRegistrations {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly tenantId: string,
   ) {}
 
-  async list(now: number, accountId?: string): Promise<RegistrationView[]> {
-    let q = this.db
+  private live(now: number) {
+    return this.db
       .selectFrom('registrations')
       .innerJoin('sip_accounts', 'sip_accounts.id', 'registrations.account_id')
-      .selectAll('registrations')
-      .select('sip_accounts.username')
       .where('registrations.tenant_id', '=', this.tenantId)
       .where('sip_accounts.tenant_id', '=', this.tenantId)
       .where('registrations.expires_at', '>', now);
+  }
+
+  /** Every live binding of the tenant (the dialplan simulator's snapshot); the API pages instead. */
+  async list(now: number, accountId?: string): Promise<RegistrationView[]> {
+    let q = this.live(now).selectAll('registrations').select('sip_accounts.username');
     if (accountId) q = q.where('registrations.account_id', '=', accountId);
-    const rows = await q.orderBy('sip_accounts.username').orderBy('registrations.created_at').execute();
+    const rows = await q.orderBy('registrations.account_id').orderBy('registrations.id').execute();
     return rows.map((r) => ({ ...toBinding(r), username: r.username }));
+  }
+
+  /** Throws InvalidCursorError for a cursor this API did not make. */
+  async page(now: number, o: { accountIds?: readonly string[]; limit: number; cursor?: string }): Promise<RegistrationPage> {
+    const after = o.cursor ? decodeCursor(o.cursor) : undefined;
+    let q = this.live(now).selectAll('registrations').select('sip_accounts.username');
+    if (o.accountIds?.length) q = q.where('registrations.account_id', 'in', o.accountIds);
+    if (after) {
+      // The redundant `>=` gives the optimiser a range on the index.
+      q = q
+        .where('registrations.account_id', '>=', after.accountId)
+        .where((eb) => eb.or([eb('registrations.account_id', '>', after.accountId), eb('registrations.id', '>', after.id)]));
+    }
+    const rows = await q.orderBy('registrations.account_id').orderBy('registrations.id').limit(o.limit + 1).execute();
+    const items = rows.slice(0, o.limit).map((r) => ({ ...toBinding(r), username: r.username }));
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > o.limit && last ? encodeCursor(last) : null };
+  }
+
+  async summary(now: number): Promise<RegistrationSummary> {
+    const r = await this.live(now)
+      .where('sip_accounts.enabled', '=', 1)
+      .select((eb) => [eb.fn.countAll<number>().as('bindings'), eb.fn.count<number>('registrations.account_id').distinct().as('accounts')])
+      .executeTakeFirstOrThrow();
+    return { bindings: Number(r.bindings), registeredAccounts: Number(r.accounts) };
   }
 }

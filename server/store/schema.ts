@@ -38,6 +38,10 @@ export interface ApiKeysTable {
   /** SHA-256 of the key; the key itself is shown once, at creation. */
   token_hash: string;
   prefix: string;
+  /** `full`, or `read-only` (safe methods only). */
+  scope: string;
+  /** Epoch ms after which the key is refused; null: never. */
+  expires_at: number | null;
   created_at: number;
   last_used_at: number | null;
 }

@@ -204,3 +204,21 @@ describe('API rate limits', () => {
     assert.equal((await new ApiClient(sw.httpUrl).post('/auth/login', { email: uniqueEmail(), password: 'Wrong-Password-1' })).status, 401);
   });
 });
+
+describe('login spraying', () => {
+  let sw: TestSwitch;
+  before(async () => {
+    sw = await startTestSwitch('sqlite', { env: { HTTP_LOGINS_PER_15MIN: '4', HTTP_LOGINS_PER_15MIN_PER_ADDRESS: '6' } });
+  });
+  after(async () => {
+    await sw.close();
+  });
+
+  test('login attempts from one address are limited across emails', async () => {
+    // One password tried against many accounts: each email alone stays far below its own limit.
+    for (let i = 0; i < 6; i++) assert.equal((await new ApiClient(sw.httpUrl).post('/auth/login', { email: uniqueEmail(), password: 'Summer-2024-Spray' })).status, 401);
+    const r = await new ApiClient(sw.httpUrl).post('/auth/login', { email: uniqueEmail(), password: 'Summer-2024-Spray' });
+    assert.equal(r.status, 429);
+    assert.match(r.body.error, /too many login attempts from this address.*try again in \d+ minutes/);
+  });
+});

@@ -27,6 +27,8 @@ for (const dialect of DIALECTS) {
       assert.equal(r.body.limits.dialplan.legsPerExecution, 9);
       assert.equal(r.body.limits.cdrRetentionDays, 30);
       assert.equal(r.body.limits.dialplan.maxSeconds, 300);
+      assert.deepEqual(r.body.limits.store, { keys: 10_000, valueBytes: 16_384, totalBytes: 4 * 1024 * 1024 });
+      assert.equal(r.body.limits.eventStreams, 10);
     });
 
     test('the time zone is changed, validated, and reaches GET /me; other fields are refused', async () => {

@@ -67,6 +67,21 @@ describe('SIP URI dials resolve through DNS_SERVERS and are checked on their add
     assert.equal(callee.invites.length, 1);
   });
 
+  test('a name without a transport: its NAPTR record chooses the transport and names the SRV records to use', async () => {
+    const callee = await target('naptr-callee');
+    dns.set('naptr.test', 'NAPTR', [
+      // A transport this switch does not speak ranks first: it is passed over.
+      { order: 10, preference: 10, flags: 's', services: 'SIPS+D2T', regexp: '', replacement: '_sips._tcp.naptr.test' },
+      { order: 20, preference: 10, flags: 's', services: 'SIP+D2U', regexp: '', replacement: '_sip._udp.servers.naptr.test' },
+    ]);
+    dns.set('_sip._udp.servers.naptr.test', 'SRV', [{ priority: 10, weight: 1, port: callee.port, target: 'host.naptr.test' }]);
+    dns.set('host.naptr.test', 'A', ['127.0.0.1']);
+    assert.match(await dialVia(await newTenant(sw), 'sip:bob@naptr.test'), /^SIP\/2\.0 200 /);
+    assert.equal(callee.invites.length, 1);
+    assert.equal(dns.queries('naptr.test', 'NAPTR'), 1);
+    assert.equal(dns.queries('_sip._udp.naptr.test', 'SRV'), 0, 'the SRV name comes from the NAPTR record');
+  });
+
   test('a name resolving to a denied address is not dialled there; with an allowed address too, that one is used', async () => {
     const port = denied.address().port;
     dns.set('inside.test', 'A', ['127.0.0.2']);

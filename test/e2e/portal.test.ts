@@ -280,6 +280,41 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
     const saved = await page.evaluate(async () => (await fetch('/api/v1/settings')).json());
     assert.deepEqual([saved.country, saved.internationalCalls], ['DE', true]);
 
+    // API keys: a read-only key that expires; the list says both, the secret is shown once.
+    const newKey = page.getByRole('form', { name: 'New API key' });
+    await newKey.getByLabel("New key's name").fill('wallboard');
+    await newKey.getByLabel('Access').selectOption('read-only');
+    await newKey.getByLabel('Expires on (optional)').fill('2099-12-31');
+    await newKey.getByRole('button', { name: 'Create key' }).click();
+    await page.getByText('The key wallboard — shown only this once.').waitFor();
+    const listedKey = page.getByTestId('api-key').filter({ hasText: 'wallboard' });
+    await listedKey.getByText('Read-only').waitFor();
+    await listedKey.getByText(/expires .*2099/).waitFor();
+    const keys = await page.evaluate(async () => (await fetch('/api/v1/api-keys')).json());
+    assert.deepEqual(keys.items.map((k: { name: string; scope: string }) => [k.name, k.scope]), [['wallboard', 'read-only']]);
+    assert.match(keys.items[0].expiresAt, /^2099-12-3[01]T/);
+    await shot('api-keys');
+
+    // The Phones page shows 50 phones at a time, asking only for their registrations.
+    await page.evaluate(async (prefix) => {
+      for (let i = 0; i < 50; i++) {
+        const r = await fetch('/api/v1/sip-accounts', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: `${prefix}${String(i).padStart(2, '0')}`, password: `Quartz-Meadow-${prefix}-${i}-Lantern` }),
+        });
+        if (r.status !== 201) throw new Error(`phone ${i}: ${r.status}`);
+      }
+    }, `zz${suffix}`);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Phones' }).click();
+    const pager = page.getByRole('navigation', { name: 'Pages' });
+    await pager.getByText('Phones 1–50 of 52').waitFor();
+    await page.getByRole('row', { name: new RegExp(desk.username) }).getByText('Registered', { exact: true }).waitFor();
+    await pager.getByRole('button', { name: 'Next →' }).click();
+    await pager.getByText('Phones 51–52 of 52').waitFor();
+    await page.getByRole('row', { name: new RegExp(`zz${suffix}49`) }).getByText('Not registered', { exact: true }).waitFor();
+    assert.equal(await page.getByRole('row', { name: new RegExp(desk.username) }).count(), 0, 'the first page is not shown');
+
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
     assert.deepEqual(await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length })), { local: 0, session: 0 }, 'nothing kept in web storage');

@@ -15,10 +15,20 @@ export interface SrvRecord {
   target: string;
 }
 
+export interface NaptrRecord {
+  order: number;
+  preference: number;
+  flags: string;
+  services: string;
+  regexp: string;
+  replacement: string;
+}
+
 interface RecordData {
   A: string;
   AAAA: string;
   SRV: SrvRecord;
+  NAPTR: NaptrRecord;
 }
 
 export type ServedType = keyof RecordData;

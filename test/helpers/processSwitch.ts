@@ -53,6 +53,12 @@ export async function spawnSwitch(env: Record<string, string> = {}): Promise<Pro
     LOG_PRETTY: 'false',
     HTTP_SIGNUPS_PER_HOUR: '10000',
     HTTP_LOGINS_PER_15MIN: '10000',
+    HTTP_LOGINS_PER_15MIN_PER_ADDRESS: '10000',
+    // Test peers (sipp callers) are strangers calling from one address, often many at once: tests
+    // of those limits set them.
+    STRANGER_CALLS_PER_SOURCE: '10000',
+    STRANGER_CALLS_PER_TENANT: '10000',
+    SIP_INVITES_PER_MINUTE_PER_SOURCE: '1000000',
     DIALPLAN_WORKERS: '1',
     SECRET_KEY: randomBytes(24).toString('hex'),
     CREDENTIALS_KEY: randomBytes(32).toString('hex'),

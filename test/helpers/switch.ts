@@ -38,6 +38,12 @@ function configFor(db: TestDatabase, sipPort: number, env: Record<string, string
     LOG_PRETTY: 'false',
     HTTP_SIGNUPS_PER_HOUR: '10000',
     HTTP_LOGINS_PER_15MIN: '10000',
+    HTTP_LOGINS_PER_15MIN_PER_ADDRESS: '10000',
+    // Test peers (sipp callers) are strangers calling from one address, often many at once: tests
+    // of those limits set them.
+    STRANGER_CALLS_PER_SOURCE: '10000',
+    STRANGER_CALLS_PER_TENANT: '10000',
+    SIP_INVITES_PER_MINUTE_PER_SOURCE: '1000000',
     NODE_ID: 'test-node',
     // Test peers (sipp, providers) run on loopback, which tenants may not reach by default.
     DESTINATION_DENY: 'none',

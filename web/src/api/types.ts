@@ -45,6 +45,13 @@ export interface Registration {
   nodeId: string;
 }
 
+/** `GET /registrations/summary`. */
+export interface RegistrationSummary {
+  bindings: number;
+  /** Enabled phones with at least one live registration. */
+  registeredAccounts: number;
+}
+
 export interface ProviderStatus {
   state: ProviderState;
   lastStatus: number | null;
@@ -141,6 +148,10 @@ export interface ApiKey {
   id: string;
   name: string;
   prefix: string;
+  /** `read-only` keys may only read (GET). */
+  scope: 'full' | 'read-only';
+  /** When the key stops working; null: never. */
+  expiresAt: string | null;
   createdAt: string;
   lastUsedAt: string | null;
 }

@@ -1,5 +1,5 @@
 /** The state of everything at a glance: phones, providers, calls now, calls lately. */
-import type { CdrPage, DialplanList, Provider, Registration, SipAccount } from '../api/types.ts';
+import type { CdrPage, DialplanList, Provider, RegistrationSummary, SipAccount } from '../api/types.ts';
 import { Badge } from '../components/Badge.tsx';
 import { Empty, ErrorNote } from '../components/Feedback.tsx';
 import { Page, Section } from '../components/Page.tsx';
@@ -9,6 +9,7 @@ import { useLive } from '../live/LiveProvider.tsx';
 import { channelsOf } from '../live/liveState.ts';
 import { useAfterCallEnds } from '../live/useAfterCallEnds.ts';
 import { bindingsByAccount, phoneState, sourceOf } from '../phones/phoneState.ts';
+import { useRegistrationsOf } from '../phones/useRegistrations.ts';
 import { describeProviderStatus, providerTone, STATE_LABEL } from '../providers/statusWords.ts';
 import { QuarantineNote } from '../dialplans/QuarantineNote.tsx';
 import { Link } from '../router.tsx';
@@ -18,17 +19,21 @@ import { REGISTRATION_POLL_MS } from './PhonesPage.tsx';
 import { providersMissing } from './ProvidersPage.tsx';
 import { useProviderApi } from '../providers/useProviderApi.ts';
 
+/** Phones listed on the dashboard; the rest are a click away. */
+const PHONES_SHOWN = 8;
+
 function Phones() {
   const accounts = useApi<{ items: SipAccount[] }>('/sip-accounts');
-  const registrations = useApi<{ items: Registration[] }>('/registrations', { pollMs: REGISTRATION_POLL_MS });
-  const bindings = bindingsByAccount(registrations.data?.items);
+  const summary = useApi<RegistrationSummary>('/registrations/summary', { pollMs: REGISTRATION_POLL_MS });
   const items = accounts.data?.items ?? [];
-  const registered = items.filter((a) => a.enabled && (bindings.get(a.id)?.length ?? 0) > 0).length;
+  const shown = items.slice(0, PHONES_SHOWN);
+  const registrations = useRegistrationsOf(accounts.data ? shown.map((a) => a.id) : null, REGISTRATION_POLL_MS);
+  const bindings = bindingsByAccount(registrations.data);
   return (
     <Section title="Phones" actions={<Link to="/phones">All phones</Link>}>
-      <ErrorNote error={accounts.error ?? registrations.error} />
+      <ErrorNote error={accounts.error ?? summary.error ?? registrations.error} />
       <p className="big-number">
-        {registered} <span>of {items.length} registered</span>
+        {summary.data?.registeredAccounts ?? '…'} <span>of {items.length} registered</span>
       </p>
       {accounts.data && items.length === 0 && (
         <Empty>
@@ -36,7 +41,7 @@ function Phones() {
         </Empty>
       )}
       <ul className="plain-list">
-        {items.slice(0, 8).map((a) => {
+        {shown.map((a) => {
           const b = bindings.get(a.id) ?? [];
           const s = phoneState(a, b);
           return (

@@ -13,6 +13,7 @@ import { Page, Section } from '../components/Page.tsx';
 import { relative } from '../format.ts';
 import { generateSipPassword, shownOnce } from '../phones/password.ts';
 import { phoneState, sourceOf } from '../phones/phoneState.ts';
+import { useRegistrationsOf } from '../phones/useRegistrations.ts';
 import { Link, navigate } from '../router.tsx';
 import { useFormat, useSettings } from '../session.tsx';
 import { useApi } from '../useApi.ts';
@@ -201,7 +202,7 @@ function OneTimePassword({ password, onDismiss }: { password: string; onDismiss:
 
 export function PhonePage({ id }: { id: string }) {
   const account = useApi<SipAccount>(`/sip-accounts/${encodeURIComponent(id)}`);
-  const registrations = useApi<{ items: Registration[] }>(`/registrations?accountId=${encodeURIComponent(id)}`, { pollMs: REGISTRATION_POLL_MS });
+  const registrations = useRegistrationsOf([id], REGISTRATION_POLL_MS);
   const [current, setCurrent] = useState<SipAccount>();
   const [password, setPassword] = useState(() => shownOnce.get(id));
   const [error, setError] = useState<unknown>();
@@ -254,7 +255,7 @@ export function PhonePage({ id }: { id: string }) {
       {password && <OneTimePassword password={password} onDismiss={() => setPassword(undefined)} />}
       <div className="grid two">
         <SoftphoneSettings account={a} />
-        <RegistrationState account={a} bindings={registrations.data?.items ?? []} error={registrations.error} />
+        <RegistrationState account={a} bindings={registrations.data ?? []} error={registrations.error} />
       </div>
       <div className="grid two">
         <EditPhone account={a} onSaved={setCurrent} />

@@ -1,7 +1,7 @@
 /** The tenant's SIP accounts (one per phone or softphone) with their live registration state. */
 import { useState, type FormEvent } from 'react';
 import { api } from '../api/client.ts';
-import type { Registration, SipAccount } from '../api/types.ts';
+import type { SipAccount } from '../api/types.ts';
 import { Badge } from '../components/Badge.tsx';
 import { Empty, ErrorNote, Loading } from '../components/Feedback.tsx';
 import { fieldErrors, TextField } from '../components/Form.tsx';
@@ -9,6 +9,7 @@ import { Page, Section } from '../components/Page.tsx';
 import { relative } from '../format.ts';
 import { bindingsByAccount, phoneState, sourceOf } from '../phones/phoneState.ts';
 import { generateSipPassword, shownOnce } from '../phones/password.ts';
+import { useRegistrationsOf } from '../phones/useRegistrations.ts';
 import { Link, navigate } from '../router.tsx';
 import { useApi } from '../useApi.ts';
 
@@ -66,11 +67,18 @@ function NewPhoneForm({ onCancel }: { onCancel: () => void }) {
   );
 }
 
+/** Phones shown at once: their registrations are what the page asks the switch for. */
+const PHONES_PER_PAGE = 50;
+
 export function PhonesPage() {
   const accounts = useApi<{ items: SipAccount[] }>('/sip-accounts');
-  const registrations = useApi<{ items: Registration[] }>('/registrations', { pollMs: REGISTRATION_POLL_MS });
   const [creating, setCreating] = useState(false);
-  const bindings = bindingsByAccount(registrations.data?.items);
+  const [page, setPage] = useState(0);
+  const all = accounts.data?.items ?? [];
+  const pages = Math.max(1, Math.ceil(all.length / PHONES_PER_PAGE));
+  const shown = all.slice(Math.min(page, pages - 1) * PHONES_PER_PAGE).slice(0, PHONES_PER_PAGE);
+  const registrations = useRegistrationsOf(accounts.data ? shown.map((a) => a.id) : null, REGISTRATION_POLL_MS);
+  const bindings = bindingsByAccount(registrations.data);
 
   return (
     <Page
@@ -103,7 +111,7 @@ export function PhonesPage() {
               </tr>
             </thead>
             <tbody>
-              {accounts.data?.items.map((a) => {
+              {shown.map((a) => {
                 const b = bindings.get(a.id) ?? [];
                 const state = phoneState(a, b);
                 return (
@@ -136,6 +144,19 @@ export function PhonesPage() {
             </tbody>
           </table>
         </div>
+      )}
+      {pages > 1 && (
+        <nav className="pager" aria-label="Pages">
+          <button type="button" className="btn" onClick={() => setPage((p) => Math.max(0, p - 1))} disabled={page === 0}>
+            ← Previous
+          </button>
+          <span className="muted">
+            Phones {Math.min(page, pages - 1) * PHONES_PER_PAGE + 1}–{Math.min(page, pages - 1) * PHONES_PER_PAGE + shown.length} of {all.length}
+          </span>
+          <button type="button" className="btn" onClick={() => setPage((p) => Math.min(pages - 1, p + 1))} disabled={page >= pages - 1}>
+            Next →
+          </button>
+        </nav>
       )}
     </Page>
   );

@@ -2,6 +2,7 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import { api } from '../api/client.ts';
 import type { ApiKey, Settings } from '../api/types.ts';
+import { Badge } from '../components/Badge.tsx';
 import { CopyButton } from '../components/CopyButton.tsx';
 import { Empty, ErrorNote, Notice } from '../components/Feedback.tsx';
 import { CheckField, fieldErrors, SelectField, TextField } from '../components/Form.tsx';
@@ -159,10 +160,17 @@ function PasswordForm() {
   );
 }
 
+/** A key set to expire on a day works until that day ends, in the browser's time zone; '' is never. */
+function endOfDay(date: string): string | null {
+  return date ? new Date(`${date}T23:59:59.999`).toISOString() : null;
+}
+
 function ApiKeys() {
   const fmt = useFormat();
   const keys = useApi<{ items: ApiKey[] }>('/api-keys');
   const [name, setName] = useState('');
+  const [scope, setScope] = useState<ApiKey['scope']>('full');
+  const [expiresOn, setExpiresOn] = useState('');
   const [created, setCreated] = useState<{ name: string; key: string }>();
   const [error, setError] = useState<unknown>();
 
@@ -170,9 +178,10 @@ function ApiKeys() {
     e.preventDefault();
     setError(undefined);
     try {
-      const k = await api.post<ApiKey & { key: string }>('/api-keys', { name });
+      const k = await api.post<ApiKey & { key: string }>('/api-keys', { name, scope, expiresAt: endOfDay(expiresOn) });
       setCreated({ name: k.name, key: k.key });
       setName('');
+      setExpiresOn('');
       await keys.reload();
     } catch (err) {
       setError(err);
@@ -188,7 +197,7 @@ function ApiKeys() {
       setError(err);
     }
   };
-  const errs = fieldErrors(error, ['name']);
+  const errs = fieldErrors(error, ['name', 'scope', 'expiresAt']);
   return (
     <Section title="API keys">
       <p className="hint">
@@ -213,11 +222,14 @@ function ApiKeys() {
       ) : (
         <ul className="plain-list keys">
           {keys.data?.items.map((k) => (
-            <li key={k.id}>
-              <strong>{k.name}</strong> <span className="mono muted">{k.prefix}…</span>
+            <li key={k.id} data-testid="api-key">
+              <strong>{k.name}</strong> <span className="mono muted">{k.prefix}…</span>{' '}
+              <Badge tone={k.scope === 'read-only' ? 'neutral' : 'warn'}>{k.scope === 'read-only' ? 'Read-only' : 'Full access'}</Badge>{' '}
+              {k.expiresAt && Date.parse(k.expiresAt) <= Date.now() && <Badge tone="bad">Expired</Badge>}
               <span className="muted small">
                 {' '}
-                created {fmt.dateTime(k.createdAt)} · {k.lastUsedAt ? `last used ${fmt.dateTime(k.lastUsedAt)}` : 'never used'}
+                created {fmt.dateTime(k.createdAt)} · {k.expiresAt ? `${Date.parse(k.expiresAt) <= Date.now() ? 'expired' : 'expires'} ${fmt.dateTime(k.expiresAt)}` : 'never expires'} ·{' '}
+                {k.lastUsedAt ? `last used ${fmt.dateTime(k.lastUsedAt)}` : 'never used'}
               </span>{' '}
               <button type="button" className="btn small ghost" onClick={() => void remove(k)}>
                 Delete
@@ -226,8 +238,20 @@ function ApiKeys() {
           ))}
         </ul>
       )}
-      <form onSubmit={create} className="inline-form">
+      <form onSubmit={create} className="inline-form" aria-label="New API key">
         <TextField label="New key's name" value={name} onChange={(e) => setName(e.target.value)} error={errs.forField('name')} placeholder="billing export" />
+        <SelectField label="Access" value={scope} onChange={(e) => setScope(e.target.value as ApiKey['scope'])} error={errs.forField('scope')}>
+          <option value="full">Full access</option>
+          <option value="read-only">Read-only (GET only)</option>
+        </SelectField>
+        <TextField
+          label="Expires on (optional)"
+          type="date"
+          value={expiresOn}
+          onChange={(e) => setExpiresOn(e.target.value)}
+          error={errs.forField('expiresAt')}
+          hint="Empty: the key works until you delete it."
+        />
         <button type="submit" className="btn">
           Create key
         </button>
@@ -235,6 +259,8 @@ function ApiKeys() {
     </Section>
   );
 }
+
+const bytes = (n: number) => (n >= 1024 * 1024 ? `${n / (1024 * 1024)} MiB` : `${n / 1024} KiB`);
 
 function LimitsInForce() {
   const { limits, sip } = useSettings();
@@ -251,6 +277,8 @@ function LimitsInForce() {
     ['Registration interval', `${limits.registration.minExpiresSeconds}–${limits.registration.maxExpiresSeconds} s`],
     ['Devices per phone', String(limits.registration.contactsPerAccount)],
     ['Call records kept', `${limits.cdrRetentionDays} days`],
+    ['Dialplan store', `${limits.store.keys.toLocaleString()} keys, ${bytes(limits.store.valueBytes)} a value, ${bytes(limits.store.totalBytes)} in all`],
+    ['Live views open at once', String(limits.eventStreams)],
     ['SIP domain', [sip.domain, ...sip.domainAliases].join(', ')],
     ['SIP proxy', `${sip.proxy.host}:${sip.proxy.port} (${sip.transports.map((t) => t.toUpperCase()).join(', ')})`],
     ['Digest algorithms offered', sip.digestAlgorithms.join(', ')],

@@ -1,17 +1,22 @@
 /**
- * One outbound leg of a dial: an INVITE to one destination (a registered phone, a SIP URI), with
- * its own channel, ring timeout and cancellation. Reports exactly one outcome.
+ * One outbound leg: an INVITE to one destination (a registered phone, a provider, a SIP URI), with
+ * its own channel, ring timeout, failover, challenge and cancellation; reports exactly one outcome.
+ * The same type serves a leg placed now (`place`) and one a previous run of this node placed and
+ * that was still ringing when it stopped (`resume`: its INVITE is not sent again, its transaction
+ * waits for the final answer under the old branch).
  */
 import type { SipRequest, SipResponse } from '../sip/message.ts';
-import { requestOnInvite, type ClientTransaction } from '../sip/clientTransactions.ts';
+import { newBranch, requestOnInvite, type ClientTransaction, type ClientTransactionHandlers } from '../sip/clientTransactions.ts';
 import type { Peer } from '../sip/transport.ts';
 import type { Call } from './call.ts';
-import { Channel } from './channel.ts';
+import { Channel, type PendingInvite } from './channel.ts';
+import type { Destination } from './destinations.ts';
 import { bodyOf, newCallId, newLocalTag, SipDialog } from './dialog.ts';
 import type { DialOutcome, LegOptions } from '../dialplan/types.ts';
 import type { HangupCause, Party } from './events.ts';
 import { answerChallenge, readChallenge, type DigestCredentials } from '../sip/digestClient.ts';
 import { quotedDisplay } from '../sip/wireValues.ts';
+import { failureOfResponse } from '../domain/outcomes.ts';
 
 /** Header names as the SIP layer keys them; values were validated with the dial (X- headers only). */
 function lowerCased(headers: Record<string, string> | undefined): Record<string, string> {
@@ -20,51 +25,28 @@ function lowerCased(headers: Record<string, string> | undefined): Record<string,
   return out;
 }
 
-export interface Destination {
-  /** Request-URI: the registered contact or the dialled URI. */
-  requestUri: string;
-  /** To: the address-of-record being called. */
-  to: Party;
-  peer: Peer;
-  /** The dial-string form of the leg this destination belongs to. */
-  target: string;
-  account?: string;
-  /** The provider this leg goes through (its name), for records and logs. */
-  provider?: string;
-  /** From for this leg when the destination decides it (a provider's From templates). */
-  from?: Party;
-  /** Extra headers the destination adds (a provider's header templates), lower-cased names. */
-  headers?: Record<string, string>;
-  /** Preloaded route (a provider's outbound proxy). */
-  route?: string[];
-  /** Credentials for answering one 401/407 (a provider leg); the dialplan never sees them. */
-  auth?: DigestCredentials;
-  /** Further addresses to try in order when this one fails to answer or is unavailable (DNS SRV/A). */
-  alternates?: Peer[];
-}
-
 /** How long a destination with alternates gets to send any response before the next is tried. */
 export const FAILOVER_AFTER_MS = 4000;
 
-export type BranchOutcome = { answered: true; status: number } | { answered: false; result: DialOutcome; status?: number };
+export type LegOutcome = { answered: true; status: number } | { answered: false; result: DialOutcome; status?: number };
 
 /**
- * What a branch's progress and answer mean depends on why it was placed: for a dial, the caller is
+ * What a leg's progress and answer mean depends on why it was placed: for a dial, the caller is
  * answered and bridged; for a transfer, the transferee is moved to a new bridge.
  */
-export interface BranchPurpose {
+export interface LegPurpose {
   /** The INVITE's body (the caller's SDP offer), or none for a late offer. */
   offer?: { type: string; content: string };
   maxForwards: number;
   /** A dial for the caller stops once the caller has its final answer; a transfer does not. */
   answersCaller: boolean;
   progress(res: SipResponse): void;
-  /** The branch answered: take it (and ACK it, now or later) or refuse it (false: it is hung up). */
+  /** The leg answered: take it (and ACK it, now or later) or refuse it (false: it is hung up). */
   answered(channel: Channel, res: SipResponse, inviteSeq: number, options: LegOptions): boolean;
 }
 
-/** A dial's branches answer the caller: the caller's INVITE supplies the offer. */
-export function dialPurpose(call: Call): BranchPurpose {
+/** A dial's legs answer the caller: the caller's INVITE supplies the offer. */
+export function dialPurpose(call: Call): LegPurpose {
   const invite = call.inviteTx.request;
   const offer = bodyOf(invite);
   return {
@@ -80,17 +62,9 @@ export function dialPurpose(call: Call): BranchPurpose {
   };
 }
 
-export const FAILURE_BY_STATUS = (status: number): { result: DialOutcome; cause: HangupCause } => {
-  if (status === 486 || status === 600) return { result: 'busy', cause: 'busy' };
-  if (status === 408 || status === 480) return { result: 'no-answer', cause: 'no-answer' };
-  if (status === 503 || status === 502 || status === 504) return { result: 'unavailable', cause: 'unavailable' };
-  return { result: `rejected:${status}`, cause: 'rejected' };
-};
-
-export class Branch {
-  readonly channel: Channel;
-  readonly outcome: Promise<BranchOutcome>;
-  private settle!: (o: BranchOutcome) => void;
+export class OutboundLeg {
+  readonly outcome: Promise<LegOutcome>;
+  private settle!: (o: LegOutcome) => void;
   private tx?: ClientTransaction;
   private invite!: SipRequest;
   private ringTimer?: NodeJS.Timeout;
@@ -102,15 +76,23 @@ export class Branch {
   private challengeAnswered = false;
   private readonly alternates: Peer[];
 
-  constructor(
+  private constructor(
     private readonly call: Call,
+    readonly channel: Channel,
     private readonly dest: Destination,
-    caller: Party,
     private readonly options: LegOptions,
-    private readonly purpose: BranchPurpose,
+    private readonly purpose: LegPurpose,
+    /** When the leg stops ringing (its dial's timeout), as a restart must know it. */
+    private readonly ringUntil: number,
   ) {
-    const from = dest.from ?? caller;
     this.alternates = [...(dest.alternates ?? [])];
+    call.outbound.add(channel);
+    this.outcome = new Promise((r) => (this.settle = r));
+  }
+
+  /** A new leg to `dest`: its channel and dialog are made now, its INVITE sent. */
+  static place(call: Call, dest: Destination, caller: Party, options: LegOptions, purpose: LegPurpose): OutboundLeg {
+    const from = dest.from ?? caller;
     const dialog = new SipDialog({
       callId: newCallId(),
       localTag: newLocalTag(),
@@ -123,7 +105,7 @@ export class Branch {
       routeSet: dest.route ?? [],
       peer: dest.peer,
     });
-    this.channel = new Channel(call, {
+    const channel = new Channel(call, {
       direction: 'outbound',
       dialog,
       from,
@@ -133,13 +115,57 @@ export class Branch {
       ...(dest.provider ? { provider: dest.provider } : {}),
       peer: dest.peer,
     });
-    call.outbound.add(this.channel);
-    this.outcome = new Promise((r) => (this.settle = r));
+    const leg = new OutboundLeg(call, channel, dest, options, purpose, Date.now() + options.timeout * 1000);
+    leg.ringTimer = setTimeout(() => leg.cancel('no-answer'), options.timeout * 1000).unref();
+    leg.sendInvite();
+    return leg;
   }
 
-  start(): void {
-    this.ringTimer = setTimeout(() => this.cancel('no-answer'), this.options.timeout * 1000).unref();
-    this.sendInvite();
+  /**
+   * A leg a previous run of this node placed and that was ringing when it stopped: its INVITE was
+   * sent and answered provisionally, so its client transaction waits under the old branch for the
+   * final answer, which it handles as any leg would (it can still be cancelled).
+   */
+  static resume(call: Call, channel: Channel, pending: PendingInvite, purpose: LegPurpose): OutboundLeg {
+    const d = channel.dialog.state;
+    const dest: Destination = { requestUri: pending.requestUri, to: channel.init.to, peer: d.peer, target: channel.init.target ?? channel.init.to.user };
+    const remaining = Math.max(0, pending.ringUntil - Date.now());
+    const options = { timeout: remaining / 1000, delay: 0, ...(pending.transfer !== undefined ? { transfer: pending.transfer } : {}) };
+    const leg = new OutboundLeg(call, channel, dest, options, purpose, pending.ringUntil);
+    leg.invite = {
+      method: 'INVITE',
+      uri: pending.requestUri,
+      version: '2.0',
+      headers: {
+        from: { uri: d.localUri, params: { tag: d.localTag } },
+        to: { uri: d.remoteUri, params: {} },
+        'call-id': d.callId,
+        cseq: { seq: pending.cseq, method: 'INVITE' },
+        'max-forwards': '70',
+      },
+      content: '',
+    };
+    leg.tx = call.services.stack.clientTransactions.resume(leg.invite, d.peer, leg.handlers(leg.invite, d.peer), pending.branch);
+    channel.pendingInvite = pending;
+    leg.ringTimer = setTimeout(() => leg.cancel('no-answer'), remaining).unref();
+    return leg;
+  }
+
+  /** What the transaction of `invite` (sent to `peer`) reports goes to this leg while it is the current one. */
+  private handlers(invite: SipRequest, peer: Peer): ClientTransactionHandlers {
+    const handlers: ClientTransactionHandlers = {
+      onProvisional: (res) => {
+        if (this.invite === invite) this.provisional(res);
+      },
+      onFinal: (res) => {
+        if (this.invite === invite) this.final(res);
+        else if (res.status < 300) this.hangUpStray(res, peer, invite);
+      },
+      onRetransmitted2xx: () => {
+        if (this.invite === invite) this.call.sendAck(this.channel, invite.headers.cseq!.seq);
+      },
+    };
+    return handlers;
   }
 
   /** Sends the INVITE (again, after a challenge or to the next address) in a new transaction. */
@@ -160,29 +186,19 @@ export class Branch {
       this.purpose.offer,
     );
     if (display) invite.headers.from = { ...invite.headers.from!, name: quotedDisplay(display) };
-    this.invite = invite;
-    const tx = stack.clientTransactions.send(invite, peer, {
-      onProvisional: (res) => {
-        if (tx === this.tx) this.provisional(res);
-      },
-      onFinal: (res) => {
-        if (tx === this.tx) this.final(res);
-        else if (res.status < 300) this.hangUpStray(res, peer, invite);
-      },
-      onRetransmitted2xx: () => {
-        if (tx === this.tx) this.call.sendAck(this.channel, invite.headers.cseq!.seq);
-      },
-    });
-    this.tx = tx;
-    clearTimeout(this.failoverTimer);
-    if (this.alternates.length) this.failoverTimer = setTimeout(() => this.failOver(true), FAILOVER_AFTER_MS).unref();
+    // What a restart needs is recorded first: a send that fails at once settles the leg right away.
+    const branch = newBranch();
     this.channel.pendingInvite = {
-      branch: tx.branch,
+      branch,
       requestUri: invite.uri,
       cseq: invite.headers.cseq!.seq,
-      ringUntil: Date.now() + this.options.timeout * 1000,
+      ringUntil: this.ringUntil,
       ...(this.options.transfer !== undefined ? { transfer: this.options.transfer } : {}),
     };
+    this.invite = invite;
+    clearTimeout(this.failoverTimer);
+    if (this.alternates.length) this.failoverTimer = setTimeout(() => this.failOver(true), FAILOVER_AFTER_MS).unref();
+    this.tx = stack.clientTransactions.send(invite, peer, this.handlers(invite, peer), branch);
   }
 
   /** The current address did not answer (in time) or is unavailable: try the next, if any. */
@@ -254,7 +270,7 @@ export class Branch {
       this.finish({ answered: false, result: this.cancelledAs === 'no-answer' ? 'no-answer' : 'cancelled', status: res.status });
       return;
     }
-    const failure = FAILURE_BY_STATUS(res.status);
+    const failure = failureOfResponse(res.status);
     this.channel.hungUp(failure.cause, 'callee', res.status);
     this.finish({ answered: false, result: failure.result, status: res.status });
   }
@@ -272,7 +288,7 @@ export class Branch {
     return false;
   }
 
-  private finish(o: BranchOutcome): void {
+  private finish(o: LegOutcome): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.ringTimer);

@@ -1,0 +1,101 @@
+/**
+ * The restart state of one call as `live_calls` keeps it (persistence.ts writes it, recovery.ts
+ * reads it back), as a schema: what a restarted node reads is checked before any of it is used, so
+ * a row written by another version, cut short or edited by hand is refused with the reason instead
+ * of failing half-way through a resume. Fields added later are optional, so older rows still read.
+ */
+import { z } from 'zod';
+
+const text = z.string();
+const params = z.record(z.string(), z.string().nullable());
+const peer = z.object({ transport: z.enum(['udp', 'tcp']), address: text, port: z.number().int().min(0).max(65535) });
+const nameAddr = z.object({ name: text.optional(), uri: text, params });
+const via = z.object({ version: text, protocol: text, host: text, port: z.number().int().optional(), params });
+const party = z.object({ user: text, host: text, display: text.optional(), uri: text });
+
+const hangupCause = z.enum(['normal', 'busy', 'no-answer', 'rejected', 'unavailable', 'cancelled', 'answered-elsewhere', 'max-duration', 'transferred', 'dialplan-error', 'switch-error']);
+
+export const channelSnapshotSchema = z.object({
+  id: text,
+  callId: text,
+  tenantId: text,
+  direction: z.enum(['inbound', 'outbound']),
+  state: z.enum(['down', 'ringing', 'up', 'hungup']),
+  protocolId: text,
+  from: party,
+  to: party,
+  target: text.optional(),
+  account: text.optional(),
+  provider: text.optional(),
+  peer: z.object({ address: text, port: z.number().int(), transport: text }),
+  createdAt: z.number(),
+  ringingAt: z.number().optional(),
+  answeredAt: z.number().optional(),
+  endedAt: z.number().optional(),
+  bridgeId: text.optional(),
+  hangupCause: hangupCause.optional(),
+  sipStatus: z.number().int().optional(),
+});
+
+export const dialogStateSchema = z.object({
+  callId: text,
+  localTag: text,
+  remoteTag: text.nullable(),
+  localUri: text,
+  remoteUri: text,
+  localSeq: z.number().int(),
+  remoteSeq: z.number().int(),
+  remoteTarget: text,
+  routeSet: z.array(text),
+  peer,
+});
+
+const pendingInvite = z.object({
+  branch: text,
+  requestUri: text,
+  cseq: z.number().int(),
+  ringUntil: z.number(),
+  transfer: z.union([z.boolean(), z.literal('phones')]).optional(),
+});
+
+const bridgeSnapshot = z.object({
+  id: text,
+  callId: text,
+  tenantId: text,
+  channelIds: z.array(text),
+  createdAt: z.number(),
+  // Rows written before transfers had a policy allow none.
+  transfers: z.enum(['anyone', 'phones', 'nobody']).default('nobody'),
+});
+
+export const persistedCallSchema = z.object({
+  version: z.literal(1),
+  callId: text,
+  tenantId: text,
+  caller: z.object({
+    channelId: text,
+    inviteKey: text,
+    toTag: text,
+    head: z.object({ via: z.array(via).min(1), from: nameAddr, to: nameAddr, callId: text, cseq: z.object({ seq: z.number().int(), method: text }) }),
+    peer,
+    finalSent: z.boolean(),
+    lateOffer: z.boolean(),
+    /** Our 2xx as sent, while its ACK had not come: a restarted node resends it until it does. */
+    unacked2xx: text.optional(),
+    /** A late offer's callee, waiting for the answer the caller's ACK carries. */
+    pendingAck: z.object({ channelId: text, seq: z.number().int() }).optional(),
+  }),
+  channels: z.array(z.object({ snapshot: channelSnapshotSchema, dialog: dialogStateSchema, pendingInvite: pendingInvite.optional() })),
+  bridges: z.array(bridgeSnapshot),
+  maxUntil: z.number().nullable(),
+  /** The CDR writer's state of the call's record (persistence.ts adds it; the CDR writer reads it). */
+  record: z.unknown(),
+});
+
+export type PersistedCall = z.infer<typeof persistedCallSchema>;
+
+/** A stored row's state, checked; a string saying what is wrong with it otherwise. */
+export function readPersistedCall(state: unknown): PersistedCall | string {
+  const parsed = persistedCallSchema.safeParse(state);
+  return parsed.success ? parsed.data : z.prettifyError(parsed.error);
+}
