@@ -1,9 +1,10 @@
 /**
  * Dialplan engine throughput and dispatch latency: `npx tsx bench/dialplan.ts [workers]`.
- * Each execution gets a fresh context and makes one awaited host call. Phase 1 saturates the pool
- * for a fixed time; phase 2 offers half that rate at a steady pace and records how long the
- * dispatcher takes to get an execution into a worker and back (run() call → result).
- * Bounded to well under a minute.
+ * Each execution runs in a warm context of its tenant's dialplan version and makes one awaited
+ * host call (WARM_EXECUTIONS=1: a fresh context for each, as the engine did before its warm
+ * contexts). Phase 1 saturates the pool for a fixed time; phase 2 offers half that rate at a
+ * steady pace and records how long the dispatcher takes to get an execution into a worker and
+ * back (run() call → result). Bounded to well under a minute.
  *
  * Both phases report CPU per execution from /proc: the dispatcher (this process), the workers'
  * main threads (IPC, isolated-vm's task hand-offs, the watchdog) and their other threads (tenant
@@ -11,7 +12,8 @@
  * context switches per execution. CPU per execution moves far less than throughput when other
  * processes share the machine; the latencies move with them (see the load average and steal).
  *
- * PACED_RATE=n paces phase 2 at n/s instead of half the saturated rate.
+ * PACED_RATE=n paces phase 2 at n/s instead of half the saturated rate (never faster than the
+ * saturated rate: an offered load the engine cannot serve only measures its queue).
  *
  * PROFILE_DIR=dir writes V8 CPU profiles of the measured phases (open them in Chrome DevTools):
  * `dispatcher-<pid>.cpuprofile` and one `main-<pid>.cpuprofile` per worker (their main threads).
@@ -36,6 +38,7 @@ const SATURATE_MS = 8000;
 const PACED_MS = 8000;
 const CONCURRENCY = 64;
 const PROFILE_DIR = process.env.PROFILE_DIR ? path.resolve(process.env.PROFILE_DIR) : null;
+const WARM_EXECUTIONS = Number(process.env.WARM_EXECUTIONS ?? 1000);
 
 if (PROFILE_DIR) {
   mkdirSync(PROFILE_DIR, { recursive: true });
@@ -67,12 +70,15 @@ const host: DialplanHost = {
   registrations: async () => [],
 };
 
+const registry = new Registry();
 const runner = await startDialplanRunner({
   // Profiled workers end when they have written their profile, which the pool reports as a crash.
   logger: pino({ level: PROFILE_DIR ? 'error' : 'warn' }),
-  registry: new Registry(),
+  registry,
   workers: WORKERS,
-  limits: { tenantConcurrency: CONCURRENCY, workerConcurrency: 32 },
+  limits: { tenantConcurrency: CONCURRENCY, workerConcurrency: 32, warmExecutions: WARM_EXECUTIONS },
+  // Probes carry the workers' warm-context counts, reported below.
+  recycle: { probeIntervalMs: 250 },
 });
 
 let seq = 0;
@@ -178,15 +184,16 @@ const done = await saturate(CONCURRENCY, SATURATE_MS, once);
 const saturatedCpu = cpuPerExecution(saturatedBefore, readCpu(), done, performance.now() - saturateStart);
 const perSecond = done / (SATURATE_MS / 1000);
 
-// PACED_RATE sets the paced phase's rate instead (e.g. 1000: half of the 2,000/s aim).
-const rate = Number(process.env.PACED_RATE ?? perSecond / 2);
+// PACED_RATE sets the paced phase's rate instead (e.g. 2000: the rate of the latency aim).
+const rate = Math.min(Number(process.env.PACED_RATE ?? perSecond / 2), perSecond);
 const pacedBefore = readCpu();
 const pacedStart = performance.now();
 const latencies = await paced(rate, PACED_MS, once);
 const pacedCpu = cpuPerExecution(pacedBefore, readCpu(), latencies.length, performance.now() - pacedStart);
 const pct = (p: number) => percentile(latencies, p);
 
-console.log(`dialplan engine: ${WORKERS} workers, ${os.cpus().length} CPUs, ${TENANTS} tenants, fresh context + 1 awaited host call per execution`);
+const contexts = WARM_EXECUTIONS === 1 ? 'a fresh context' : `warm contexts (up to ${WARM_EXECUTIONS} executions each)`;
+console.log(`dialplan engine: ${WORKERS} workers, ${os.cpus().length} CPUs, ${TENANTS} tenants, ${contexts}, 1 awaited host call per execution`);
 console.log(`  throughput (saturated, ${CONCURRENCY} in flight): ${perSecond.toFixed(0)} executions/s`);
 console.log(`  CPU per execution while saturated: ${saturatedCpu}`);
 console.log(
@@ -194,11 +201,21 @@ console.log(
 );
 console.log(`  CPU per execution at half load: ${pacedCpu}`);
 if (failures.size > 0) console.log(`  non-completed outcomes: ${JSON.stringify(Object.fromEntries(failures))}`);
+const discarded = (await registry.getSingleMetric('dialplan_warm_context_discards_total')?.get())?.values ?? [];
+const recycles = (await registry.getSingleMetric('dialplan_worker_recycles_total')?.get())?.values ?? [];
+const byLabel = (values: typeof discarded, label: string) => JSON.stringify(Object.fromEntries(values.map((v) => [v.labels[label], v.value])));
+console.log(`  warm contexts discarded, by reason: ${byLabel(discarded, 'reason')}; workers replaced, by reason: ${byLabel(recycles, 'reason')}`);
+const mb = (bytes: number | undefined) => Math.round((bytes ?? 0) / 1048576);
+const workerMemory = runner.stats().workers.map((w) => `${mb(w.rssBytes)} MB (isolate heaps ${mb(w.isolateHeapBytes)} MB, ${w.warmContexts} warm contexts)`);
+console.log(`  workers' RSS at the end: ${workerMemory.join(', ')}`);
 
 if (PROFILE_DIR && dispatcherProfile) {
   console.log(`  profile: ${await dispatcherProfile.stop()}`);
-  const expected = workerPids.map((pid) => path.join(PROFILE_DIR, `main-${pid}.cpuprofile`));
-  for (const pid of workerPids) process.kill(pid, 'SIGUSR2');
+  // A worker replaced during the run (see above) took its profile with it.
+  const alive = workerPids.filter((pid) => currentWorkerPids().includes(pid));
+  const expected = alive.map((pid) => path.join(PROFILE_DIR, `main-${pid}.cpuprofile`));
+  for (const pid of alive) process.kill(pid, 'SIGUSR2');
+  if (alive.length < workerPids.length) console.log(`  profile: ${workerPids.length - alive.length} worker(s) replaced during the run, not profiled to the end`);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline && !expected.every((f) => existsSync(f))) await new Promise((r) => setTimeout(r, 100));
   for (const file of expected) console.log(`  profile: ${existsSync(file) ? file : `${file} (not written)`}`);

@@ -115,6 +115,7 @@ const schema = z
     DIALPLAN_TENANT_CONCURRENCY: positiveInt.default(5),
     DIALPLAN_WORKER_CONCURRENCY: positiveInt.default(32),
     DIALPLAN_WORKER_RSS_MB: positiveInt.default(150),
+    DIALPLAN_WARM_EXECUTIONS: positiveInt.default(1000),
     CDR_RETENTION_DAYS: positiveInt.max(36500).default(90),
     CALL_MAX_SECONDS: positiveInt.default(4 * 3600),
     CALLS_PER_TENANT: positiveInt.default(20),
@@ -361,6 +362,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tenantConcurrency: c.DIALPLAN_TENANT_CONCURRENCY,
       workerConcurrency: c.DIALPLAN_WORKER_CONCURRENCY,
       workerRssBytes: c.DIALPLAN_WORKER_RSS_MB * 1024 * 1024,
+      warmExecutions: c.DIALPLAN_WARM_EXECUTIONS,
     },
     cdr: { retentionDays: c.CDR_RETENTION_DAYS },
     localDisk: {

@@ -7,7 +7,7 @@
 import { Compiler, type Prepared } from './compile.ts';
 import { sampleThreadCpu } from './cpuClock.ts';
 import { TenantSandbox } from './sandbox.ts';
-import type { FromWorker, HostOp, RunMessage, ToWorker, WorkerConfig, WorkerLogLevel } from './protocol.ts';
+import type { DiscardReason, FromWorker, HostOp, RunMessage, ToWorker, WorkerConfig, WorkerLogLevel } from './protocol.ts';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
 
@@ -26,8 +26,11 @@ const all = new Set<TenantSandbox>();
 const running = new Map<string, Running>();
 const compiler = new Compiler(config.heapMb);
 
+/** Warm contexts discarded since the start, by reason: reported with each probe. */
+const discarded: Record<DiscardReason, number> = { count: 0, idle: 0, failure: 0, heap: 0, version: 0, isolate: 0 };
+
 /**
- * Prepared dialplans by source hash, least recently used first. Bounded by size; the dispatcher
+ * Prepared dialplans by version key, least recently used first. Bounded by size; the dispatcher
  * assumes a source it sent is still here and sends it again when told otherwise (`need-source`).
  */
 const prepared = new Map<string, { size: number; result: Promise<Prepared> }>();
@@ -35,15 +38,15 @@ const PREPARED_MAX_CHARS = 16 * 1024 * 1024;
 let preparedChars = 0;
 
 function preparedFor(msg: RunMessage): Promise<Prepared> | null {
-  const found = prepared.get(msg.sourceHash);
+  const found = prepared.get(msg.versionKey);
   if (found) {
-    prepared.delete(msg.sourceHash);
-    prepared.set(msg.sourceHash, found);
+    prepared.delete(msg.versionKey);
+    prepared.set(msg.versionKey, found);
     return found.result;
   }
   if (msg.source === undefined) return null;
   const entry = { size: msg.source.length, result: compiler.prepare(msg.source) };
-  prepared.set(msg.sourceHash, entry);
+  prepared.set(msg.versionKey, entry);
   preparedChars += entry.size;
   for (const [hash, old] of prepared) {
     if (preparedChars <= PREPARED_MAX_CHARS || old === entry) break;
@@ -89,7 +92,10 @@ function lost(tenantId: string, kind: 'abort' | 'cpu', message: string): void {
 function sandboxFor(tenantId: string): TenantSandbox {
   let sandbox = sandboxes.get(tenantId);
   if (!sandbox || !sandbox.usable) {
-    sandbox = new TenantSandbox(tenantId, config, { lost: (kind, message) => lost(tenantId, kind, message) });
+    sandbox = new TenantSandbox(tenantId, config, {
+      lost: (kind, message) => lost(tenantId, kind, message),
+      discarded: (reason) => void (discarded[reason] += 1),
+    });
     sandboxes.set(tenantId, sandbox);
     all.add(sandbox);
   }
@@ -117,7 +123,7 @@ async function execute(msg: RunMessage): Promise<void> {
   }
   const sandbox = sandboxFor(msg.tenantId);
   run.sandbox = sandbox;
-  const report = await sandbox.execute(msg, { hash: msg.sourceHash, code: ready.code, lines: ready.lines }, {
+  const report = await sandbox.execute(msg, ready, {
     hostCall: (op: HostOp, argsJson: string) =>
       new Promise<string>((resolve) => {
         if (run.reported) return resolve(ENDED);
@@ -173,6 +179,8 @@ function handle(msg: ToWorker): void {
         isolateHeapBytes: [...all].reduce((sum, s) => sum + s.heapBytes, 0),
         isolates: all.size,
         executions: running.size,
+        warmContexts: [...all].reduce((sum, s) => sum + s.warmContexts, 0),
+        discarded,
       });
       break;
     case 'compile':
@@ -192,6 +200,7 @@ setInterval(() => {
   const threads = running.size > 0 || advanced ? sampleThreadCpu() : null;
   for (const sandbox of all) {
     if (threads) sandbox.checkCpu(threads);
+    sandbox.maintain(now);
     if (sandbox.liveCount === 0 && (sandbox.retiring || now - sandbox.lastUsed > config.idleIsolateMs)) sandbox.dispose('idle');
     if (sandbox.disposed) {
       all.delete(sandbox);

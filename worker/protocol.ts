@@ -15,7 +15,16 @@ export interface WorkerConfig {
   idleIsolateMs: number;
   maxLogLines: number;
   maxLogChars: number;
+  /** A warm context is discarded after this many executions (1: a fresh context for each). */
+  warmExecutions: number;
+  /** A warm context nobody used for this long is discarded. */
+  warmIdleMs: number;
+  /** While the isolate's heap is above this, its warm contexts are discarded instead of reused. */
+  warmHeapMb: number;
 }
+
+/** Why a warm context was discarded (see worker/warm.ts). */
+export type DiscardReason = 'count' | 'idle' | 'failure' | 'heap' | 'version' | 'isolate';
 
 export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -28,8 +37,11 @@ export interface RunMessage {
   t: 'run';
   id: string;
   tenantId: string;
-  /** Names the source (a hash of it); the worker keeps prepared dialplans by it. */
-  sourceHash: string;
+  /**
+   * Names the dialplan version (a hash of its name, version number and source): the worker keeps
+   * prepared dialplans and warm contexts by it, so a new version never meets an old one's context.
+   */
+  versionKey: string;
   /** Left out when the worker should have it: it answers `need-source` if it has not. */
   source?: string;
   /** CallFacts, already validated by the server. */
@@ -72,6 +84,10 @@ export type FromWorker =
       isolateHeapBytes: number;
       isolates: number;
       executions: number;
+      /** Warm contexts alive now (idle or running an execution). */
+      warmContexts: number;
+      /** Warm contexts discarded since the worker started, by reason. */
+      discarded: Record<DiscardReason, number>;
     }
   | { t: 'compiled'; reqId: number; ok: true }
   | { t: 'compiled'; reqId: number; ok: false; message: string; line: number; column: number };

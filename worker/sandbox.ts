@@ -1,11 +1,9 @@
 import ivm from 'isolated-vm';
 import { busiestThreadMs, threadsOver, type ThreadCpu } from './cpuClock.ts';
 import { locate, SCRIPT_ORIGIN } from './compile.ts';
-import { executable, SETUP_GLOBAL } from './prelude.ts';
-import type { HostOp, RunMessage, WorkerConfig, WorkerLogLevel, WorkerOutcome } from './protocol.ts';
-
-/** Compiled dialplans kept per isolate (a tenant runs few at a time; each costs heap). */
-const SCRIPTS_PER_ISOLATE = 8;
+import { executable } from './prelude.ts';
+import type { DiscardReason, HostOp, RunMessage, WorkerConfig, WorkerLogLevel, WorkerOutcome } from './protocol.ts';
+import { WarmPool, type WarmContext } from './warm.ts';
 
 /** Stops an execution that keeps the host busy without end (its cap is enforced in the prelude). */
 const MAX_HOST_OPS = 1000;
@@ -24,6 +22,8 @@ export interface SandboxEvents {
    * (`cpu`, e.g. a regular expression with tens of thousands of groups).
    */
   lost(kind: 'abort' | 'cpu', message: string): void;
+  /** A warm context was discarded (counted for the dispatcher's metrics). */
+  discarded(reason: DiscardReason): void;
 }
 
 export interface ExecutionReport {
@@ -51,12 +51,18 @@ const LOST_AFTER_MIN_MS = 100;
 const HEAP_SAMPLE_MS = 100;
 /** Past this share of the limit the heap is sampled on every watchdog tick. */
 const HEAP_SAMPLE_EVERY_TICK = 0.4;
+/** How often idle warm contexts are looked for. */
+const SWEEP_MS = 1000;
+
+/** `start(host, call, timeZone)`: copies in (the Reference crosses as itself), the result JSON out once settled. */
+const START_OPTIONS = { arguments: { copy: true }, result: { promise: true } } as const;
 
 /**
  * One tenant's isolate inside this worker. Executions of that tenant share it (never another
- * tenant's), each in a fresh context. isolated-vm's own `timeout` misses code that runs after an
- * `await`, so CPU is policed by `checkCpu`, which a worker-wide watchdog calls every few ms: the
- * only thing that stops a running isolate is `dispose()`, which ends every execution in it.
+ * tenant's), each in a warm context of its dialplan version that runs one execution at a time
+ * (`WarmPool`). isolated-vm's own `timeout` misses code that runs after an `await`, so CPU is
+ * policed by `checkCpu`, which a worker-wide watchdog calls every few ms: the only thing that
+ * stops a running isolate is `dispose()`, which ends every execution and context in it.
  *
  * A "slice" is the isolate's `cpuTime` since this thread last saw it make progress: an awaited
  * host call, a finished set-up step, a finished execution. The isolate is single-threaded, so a
@@ -108,13 +114,9 @@ export class TenantSandbox {
   private heapSampledAt = 0;
   /** Last sampled heap size (bytes): the share of the worker's RSS that this isolate explains. */
   heapBytes = 0;
-  /**
-   * Dialplans compiled in this isolate, by source hash, most recently used last: a script is not
-   * bound to a context, so each compiles once and runs in every fresh context.
-   */
-  private readonly scripts = new Map<string, Promise<ivm.Script>>();
-  /** A fresh context made ahead for the next execution (`prepareSpare`). */
-  private spare: Promise<ivm.Context> | null = null;
+  /** Warm contexts by dialplan version. */
+  private readonly pool: WarmPool;
+  private sweptAt = Date.now();
   /** No new executions; disposed once the live ones end. */
   retiring = false;
   lastUsed = Date.now();
@@ -127,6 +129,26 @@ export class TenantSandbox {
     // Called on the main thread while the isolate's thread sleeps forever holding its lock (see
     // isolated-vm's OOMErrorCallback); without it V8 aborts the whole process.
     this.isolate = new ivm.Isolate({ memoryLimit: config.heapMb, onCatastrophicError: (message) => this.lose('abort', message) });
+    const limits = { maxHostOps: MAX_HOST_OPS, maxLogLines: config.maxLogLines, maxLogChars: config.maxLogChars };
+    const isolate = this.isolate;
+    // Each of these is a task of the worker's own on the isolate thread (see `ownTask`).
+    this.pool = new WarmPool(
+      {
+        compile: (code) => this.ownTask(isolate.compileScript(executable(code, limits), SCRIPT_ORIGIN)),
+        createContext: () => this.ownTask(isolate.createContext()),
+        install: (script, context) => this.ownTask(script.run(context, { reference: true })),
+        get disposed() {
+          return isolate.isDisposed;
+        },
+        discarded: (reason) => events.discarded(reason),
+      },
+      { maxExecutions: config.warmExecutions, idleMs: config.warmIdleMs },
+    );
+  }
+
+  /** Warm contexts alive in this isolate. */
+  get warmContexts(): number {
+    return this.pool.size;
   }
 
   get usable(): boolean {
@@ -171,13 +193,26 @@ export class TenantSandbox {
   }
 
   /**
+   * The watchdog's upkeep on every tick: samples the heap of an isolate that has run something since
+   * its last sample, and now and then discards warm contexts left idle too long.
+   */
+  maintain(now: number): void {
+    if (this.isolate.isDisposed) return;
+    if (this.live.size > 0 || this.lastUsed >= this.heapSampledAt) this.sampleHeap(now);
+    if (now - this.sweptAt >= SWEEP_MS) {
+      this.sweptAt = now;
+      this.pool.sweep(now);
+    }
+  }
+
+  /**
    * Answered only once the isolate is between tasks, so a busy loop simply keeps the last value.
    * Each sample is a task on the isolate thread (4 % of a busy worker's main thread when taken on
-   * every tick), so a heap well below the limit is sampled only every HEAP_SAMPLE_MS.
+   * every tick), so a heap well below the limit is sampled only every HEAP_SAMPLE_MS. Over the warm
+   * limit, the isolate's warm contexts are discarded (module state a dialplan keeps growing).
    */
-  private sampleHeap(): void {
-    if (this.heapSampling || this.isolate.isDisposed) return;
-    const now = Date.now();
+  private sampleHeap(now: number): void {
+    if (this.heapSampling || this.confirming) return;
     if (this.heapShare < HEAP_SAMPLE_EVERY_TICK && now - this.heapSampledAt < HEAP_SAMPLE_MS) return;
     this.heapSampling = true;
     this.heapSampledAt = now;
@@ -186,6 +221,7 @@ export class TenantSandbox {
         this.heapShare = s.used_heap_size / s.heap_size_limit;
         this.heapBytes = s.total_heap_size + s.externally_allocated_size;
         this.heapSampling = false;
+        this.pool.heap(s.used_heap_size > this.config.warmHeapMb * 1024 * 1024);
       },
       () => {},
     );
@@ -207,17 +243,15 @@ export class TenantSandbox {
    * of memory.
    *
    * An isolate with no live execution is policed too: code a dialplan left behind (say
-   * `store.get(k).finally(() => { for (;;) {} })`, which runs once the ended execution's host calls
-   * are settled) otherwise kept a core busy until the isolate went idle, 60 s later.
+   * `store.get(k).finally(() => { for (;;) {} })`) used to run once the ended execution's host calls
+   * were settled and keep a core busy until the isolate went idle, 60 s later. The prelude now
+   * never resumes an ended execution's code; this stays as a second line.
    */
   checkCpu(threads: ThreadCpu): void {
     if (this.stopping) return this.checkStopped(threads);
     if (this.isolate.isDisposed || this.confirming) return;
     this.sliceCpuBaseline ??= threads;
-    if (!this.overBudget(threads)) {
-      if (this.live.size > 0) this.sampleHeap();
-      return;
-    }
+    if (!this.overBudget(threads)) return;
     const suspected = this.sliceSeq;
     const hot = threadsOver(this.sliceCpuBaseline ?? threads, threads, this.config.cpuMsPerSlice);
     this.confirming = true;
@@ -253,6 +287,7 @@ export class TenantSandbox {
       this.isolate.getHeapStatistics().then(stopped, stopped);
     }
     this.isolate.dispose();
+    this.pool.clear();
   }
 
   /**
@@ -286,83 +321,50 @@ export class TenantSandbox {
     if (this.live.size === 0) this.dispose('aborted');
   }
 
-  /** Runs one execution of `dialplan` (from `Compiler.prepare`; `hash` names its source) in a fresh context. */
-  async execute(msg: RunMessage, dialplan: { hash: string; code: string; lines: number }, io: ExecutionIo): Promise<ExecutionReport> {
+  /**
+   * Runs one execution of `dialplan` (from `Compiler.prepare`, named by the run's `versionKey`) in
+   * a warm context of that version: one isolate task hands in the host Reference, the call facts
+   * and the time zone and runs it (the dialplan's top level first, in a context new to it).
+   */
+  async execute(msg: RunMessage, dialplan: { code: string; lines: number }, io: ExecutionIo): Promise<ExecutionReport> {
     this.live.add(msg.id);
     this.lastUsed = Date.now();
     const cpuAtStart = this.cpu();
     const cpuMs = () => Number(this.cpu() - cpuAtStart) / 1e6;
-    let context: ivm.Context | null = null;
+    let warm: WarmContext | null = null;
     let host: ivm.Reference | null = null;
+    let completed = false;
     try {
       // Set-up runs on the isolate thread too; each finished step ends a slice, so neither this
       // execution nor a concurrent one of the tenant is charged for the host's own work.
-      // Taken before the first await: a context must never serve two executions.
-      const fresh = this.spare ?? this.ownTask(this.isolate.createContext());
-      this.spare = null;
-      context = await fresh;
+      warm = await this.pool.acquire(msg.versionKey, dialplan.code);
       host = new ivm.Reference((op: HostOp | 'log', argsJsonOrLevel: string, message?: string) => {
         if (op === 'log') return io.log(argsJsonOrLevel as WorkerLogLevel, String(message));
         this.markSliceStart();
         return io.hostCall(op, argsJsonOrLevel);
       });
-      const script = await this.script(dialplan.hash, dialplan.code);
       this.markSliceStart();
-      // Two tasks queued back to back run in one wake-up of the isolate's thread: the values go in
-      // as a global that the prelude takes (and deletes) before any user code runs.
-      context.global.setIgnored(SETUP_GLOBAL, [host, msg.call, msg.timeZone], { copy: true });
-      const result = script.run(context, { promise: true });
-      // Queued behind this execution's start, the next context is made in the same wake-up, while
-      // this execution waits on its first host call.
-      this.prepareSpare();
+      const result = warm.start.apply(undefined, [host, msg.call, msg.timeZone], START_OPTIONS);
+      // Queued behind this execution's start, a context made ahead is prepared in the same wake-up,
+      // while this execution waits on its first host call.
+      this.pool.prepareAhead(warm);
       const resultJson: unknown = await result;
       this.markSliceStart();
       const outcome = JSON.parse(String(resultJson)) as { ok: boolean; message?: string; stack?: string };
-      if (outcome.ok) return { outcome: 'completed', cpuMs: cpuMs() };
+      if (outcome.ok) {
+        completed = true;
+        return { outcome: 'completed', cpuMs: cpuMs() };
+      }
       return { outcome: 'error', error: locate(outcome.message ?? 'error', outcome.stack ?? '', dialplan.lines), cpuMs: cpuMs() };
     } catch (err) {
       return { ...this.failure(err), cpuMs: cpuMs() };
     } finally {
       this.live.delete(msg.id);
       this.lastUsed = Date.now();
-      if (!this.isolate.isDisposed) {
-        context?.release();
-        host?.release();
-      }
+      if (!this.isolate.isDisposed) host?.release();
+      if (warm) this.pool.release(warm, !completed);
       if (this.retiring && this.live.size === 0) this.dispose('idle');
-      this.prepareSpare();
     }
-  }
-
-  /**
-   * Creates the context for the next execution, never used by anything before it gets it, once
-   * this one is over: the next execution skips the 0.5 ms `createContext` on its path. (Made any
-   * earlier, it was queued on the isolate thread ahead of this execution's own continuation.)
-   */
-  private prepareSpare(): void {
-    if (this.spare || !this.usable) return;
-    const spare = this.ownTask(this.isolate.createContext());
-    spare.catch(() => {});
-    this.spare = spare;
-  }
-
-  private script(hash: string, code: string): Promise<ivm.Script> {
-    let script = this.scripts.get(hash);
-    if (script) {
-      this.scripts.delete(hash);
-    } else {
-      const limits = { maxHostOps: MAX_HOST_OPS, maxLogLines: this.config.maxLogLines, maxLogChars: this.config.maxLogChars };
-      script = this.ownTask(this.isolate.compileScript(executable(code, limits), SCRIPT_ORIGIN));
-      // A failed compile is not kept: the next execution tries again.
-      script.catch(() => this.scripts.get(hash) === script && this.scripts.delete(hash));
-      if (this.scripts.size >= SCRIPTS_PER_ISOLATE) {
-        const [oldestHash, oldest] = this.scripts.entries().next().value as [string, Promise<ivm.Script>];
-        this.scripts.delete(oldestHash);
-        oldest.then((s) => s.release(), () => {});
-      }
-    }
-    this.scripts.set(hash, script);
-    return script;
   }
 
   private failure(err: unknown): Omit<ExecutionReport, 'cpuMs'> {

@@ -4,9 +4,16 @@
  *
  *   export default async function (call) { … }
  *
- * There is no `require`, `import`, `process`, timers, network, WebAssembly or SharedArrayBuffer.
- * Every function that reaches the switch returns a promise and can reject with an Error whose
- * message explains what was refused.
+ * There is no `require`, `import`, `process`, timers, network, WebAssembly, SharedArrayBuffer or
+ * FinalizationRegistry. Every function that reaches the switch returns a promise and can reject
+ * with an Error whose message explains what was refused.
+ *
+ * The module's top level runs once for many calls: the switch keeps it loaded between calls of
+ * the same version of the dialplan. Module-level variables (and globals) may therefore keep their
+ * values from one call to the next, are never shared with another version, another dialplan or
+ * another tenant, and can be reset at any moment: keep what must last with `store`. The top level
+ * cannot use `call`, `dial` or `respond`, which belong to one call; `store`, `log` and `now` work
+ * there. Code an ended call left waiting (a promise it did not await) never runs again.
  */
 
 /** Read-only facts about the call (deeply frozen). */
@@ -94,6 +101,7 @@ interface Now {
   readonly timeZone: string;
 }
 
+/** This call's facts (inside the default function; not available at the top level, which runs once for many calls). */
 declare const call: Call;
 
 /**
@@ -116,7 +124,10 @@ declare const console: {
   error(...values: unknown[]): void;
 };
 
-/** The tenant's persistent key/value store. Keys are 1–256 characters; values are JSON. */
+/**
+ * The tenant's persistent key/value store. Keys are 1–256 characters; values are JSON. Whatever
+ * must outlast a call goes here: module-level variables may be reset at any moment.
+ */
 declare const store: {
   get(key: string): Promise<Json | undefined>;
   set(key: string, value: Json): Promise<void>;

@@ -42,6 +42,17 @@ export function createDialplanMetrics(registry: Registry) {
       help: 'Accepted executions waiting for a worker slot',
       registers: [registry],
     }),
+    warmContexts: new Gauge({
+      name: 'dialplan_warm_contexts',
+      help: 'Warm contexts in the dialplan workers (idle or running an execution), at their last probe',
+      registers: [registry],
+    }),
+    warmDiscards: new Counter({
+      name: 'dialplan_warm_context_discards_total',
+      help: 'Warm contexts discarded, by reason (count, idle, failure, heap, version, isolate)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     duration: new Histogram({
       name: 'dialplan_execution_duration_seconds',
       help: 'Wall time from acceptance to result',

@@ -9,7 +9,8 @@ export type ConfiguredDialplanLimit =
   | 'heapMb'
   | 'legsPerExecution'
   | 'tenantConcurrency'
-  | 'workerConcurrency';
+  | 'workerConcurrency'
+  | 'warmExecutions';
 
 export interface DialplanLimits {
   /** CPU an isolate may use without yielding to the host (one "slice"). */
@@ -30,6 +31,12 @@ export interface DialplanLimits {
   maxLogChars: number;
   /** How long a worker may take to confirm an abort before it is killed. */
   abortGraceMs: number;
+  /** Executions a warm context of a dialplan version serves before it is discarded (1: a fresh context for each). */
+  warmExecutions: number;
+  /** A warm context unused for this long is discarded. */
+  warmIdleMs: number;
+  /** While a tenant isolate's heap is above this share of `heapMb`, its warm contexts are discarded instead of reused. */
+  warmHeapShare: number;
 }
 
 export interface RecyclePolicy {
@@ -74,6 +81,9 @@ export const DEFAULT_LIMITS: DialplanLimits = {
   maxLogLines: 200,
   maxLogChars: 1000,
   abortGraceMs: 2000,
+  warmExecutions: 1000,
+  warmIdleMs: 30_000,
+  warmHeapShare: 0.5,
 };
 
 export const DEFAULT_RECYCLE: RecyclePolicy = {

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import type { FromWorker, WorkerConfig } from '../../worker/protocol.ts';
+import type { DiscardReason, FromWorker, WorkerConfig } from '../../worker/protocol.ts';
 import { createDialplanMetrics, type DialplanMetrics, type FailureKind, type RecycleReason } from './metrics.ts';
 import {
   DEFAULT_LIMITS,
@@ -26,7 +24,7 @@ import type {
   RefusalKind,
   RunnerStats,
 } from './types.ts';
-import { executionRequestSchema } from './validate.ts';
+import { VersionKeys } from './versionKeys.ts';
 import { WorkerProcess } from './workerProcess.ts';
 
 const COMPILE_TIMEOUT_MS = 5000;
@@ -50,11 +48,12 @@ const NO_SESSION_EVENTS: SessionEvents = { firstDial: () => {}, diverged: () => 
 interface Execution {
   request: ExecutionRequest;
   session: ExecutionSession;
-  log: Logger;
+  /** Its logger (tenant, execution and channel ids), made when first needed: most executions log nothing. */
+  log(): Logger;
   acceptedAt: number;
   worker: WorkerProcess | null;
-  /** Names the source for the worker's cache; computed when first sent. */
-  sourceHash?: string;
+  /** Names the dialplan version for the worker's caches and warm contexts; computed when first sent. */
+  versionKey?: string;
   timers: NodeJS.Timeout[];
   settled: boolean;
   resolve(result: ExecutionResult): void;
@@ -104,6 +103,7 @@ export class PooledDialplanRunner implements DialplanRunner {
   private readonly compiles = new Map<number, CompileRequest>();
   /** The worker each tenant's last execution went to (see HOME_SLACK). */
   private readonly homes = new Map<string, WorkerProcess>();
+  private readonly versionKeys = new VersionKeys();
   private nextWorkerId = 1;
   private nextCompileId = 1;
   private stopping = false;
@@ -121,6 +121,9 @@ export class PooledDialplanRunner implements DialplanRunner {
       idleIsolateMs: 60_000,
       maxLogLines: this.limits.maxLogLines,
       maxLogChars: this.limits.maxLogChars,
+      warmExecutions: this.limits.warmExecutions,
+      warmIdleMs: this.limits.warmIdleMs,
+      warmHeapMb: this.limits.heapMb * this.limits.warmHeapShare,
     };
     const count = Math.max(1, options.workers ?? 2);
     for (let i = 0; i < count; i++) this.slots.push({ current: this.spawn(), next: null });
@@ -129,12 +132,16 @@ export class PooledDialplanRunner implements DialplanRunner {
     });
   }
 
+  /**
+   * Runs one execution. Its request comes from the switch's own code, which built it from input
+   * validated where it entered (SIP parsing for the call facts, the API's schemas for test runs
+   * and time zones): it is not validated again on every execution.
+   */
   run(request: ExecutionRequest, host: DialplanHost): Promise<ExecutionResult> {
-    const parsed = executionRequestSchema.safeParse(request);
-    if (!parsed.success) throw new TypeError(`invalid execution request: ${z.prettifyError(parsed.error)}`);
     const { tenantId, executionId } = request;
     if (this.executions.has(executionId)) throw new TypeError(`execution ${executionId} is already running`);
-    const log = this.logger.child({ tenantId, executionId, channelId: request.call.channelId });
+    let child: Logger | undefined;
+    const log = () => (child ??= this.logger.child({ tenantId, executionId, channelId: request.call.channelId }));
 
     if (this.stopping) return Promise.resolve(this.refuse(host, log, 'the dialplan engine is stopping', 'rejected_overload', 'unavailable'));
     const held = this.quarantine.check(tenantId);
@@ -214,9 +221,8 @@ export class PooledDialplanRunner implements DialplanRunner {
   }
 
   stats(): RunnerStats {
-    const workers = [...this.slots.flatMap((s) => (s.next ? [s.current, s.next] : [s.current])), ...this.draining];
     return {
-      workers: workers.map((w) => w.stats()),
+      workers: this.workers().map((w) => w.stats()),
       queued: this.queue.length,
       running: this.executions.size - this.queue.length,
       quarantined: this.quarantine.list(),
@@ -234,9 +240,7 @@ export class PooledDialplanRunner implements DialplanRunner {
       request.reject(new Error('the dialplan engine stopped'));
     }
     this.compiles.clear();
-    const workers = [...this.slots.flatMap((s) => [s.current, s.next]), ...this.draining].filter(
-      (w): w is WorkerProcess => w !== null && w.alive,
-    );
+    const workers = this.workers().filter((w) => w.alive);
     for (const w of workers) this.retire(w);
     await Promise.all(workers.map((w) => w.exited));
     this.logger.info('dialplan workers stopped');
@@ -289,11 +293,10 @@ export class PooledDialplanRunner implements DialplanRunner {
 
   private sendRun(worker: WorkerProcess, execution: Execution, resend = false): void {
     const { request } = execution;
-    const { source } = request.dialplan;
-    execution.sourceHash ??= createHash('sha256').update(source).digest('base64url');
+    execution.versionKey ??= this.versionKeys.keyOf(request.tenantId, request.dialplan);
     worker.run(
-      { t: 'run', id: request.executionId, tenantId: request.tenantId, sourceHash: execution.sourceHash, call: request.call, timeZone: request.timeZone },
-      source,
+      { t: 'run', id: request.executionId, tenantId: request.tenantId, versionKey: execution.versionKey, call: request.call, timeZone: request.timeZone },
+      request.dialplan.source,
       resend,
     );
   }
@@ -351,6 +354,7 @@ export class PooledDialplanRunner implements DialplanRunner {
         worker.kill();
         break;
       case 'probe-reply':
+        this.countWarm(worker, message.discarded);
         // Tenant heaps are bounded one by one and would be rebuilt in a new process; what recycling
         // wins back is the rest (leaks, fragmentation), so only that is held against the threshold.
         if (message.rssBytes - message.isolateHeapBytes > this.policy.rssBytes) this.recycle(worker, 'memory');
@@ -367,6 +371,21 @@ export class PooledDialplanRunner implements DialplanRunner {
       case 'ready':
         break;
     }
+  }
+
+  /** Warm-context metrics from a probe: the gauge over live workers, the discards since the worker's last probe. */
+  private countWarm(worker: WorkerProcess, discarded: Record<DiscardReason, number>): void {
+    for (const reason of Object.keys(discarded) as DiscardReason[]) {
+      const more = discarded[reason] - (worker.warmDiscarded?.[reason] ?? 0);
+      if (more > 0) this.metrics.warmDiscards.inc({ reason }, more);
+    }
+    worker.warmDiscarded = discarded;
+    this.metrics.warmContexts.set(this.workers().reduce((sum, w) => sum + (w.alive ? (w.warmContexts ?? 0) : 0), 0));
+  }
+
+  /** Every worker process of the pool: in the slots, starting as replacements, draining. */
+  private workers(): WorkerProcess[] {
+    return [...this.slots.flatMap((s) => (s.next ? [s.current, s.next] : [s.current])), ...this.draining];
   }
 
   /**
@@ -484,7 +503,7 @@ export class PooledDialplanRunner implements DialplanRunner {
       } else {
         execution.worker = null;
         execution.session.restart();
-        execution.log.warn({ cause, run: execution.session.runs }, 'dialplan worker died under this execution; running it again on another');
+        execution.log().warn({ cause, run: execution.session.runs }, 'dialplan worker died under this execution; running it again on another');
         this.metrics.reruns.inc();
         again.push(execution);
       }
@@ -534,7 +553,9 @@ export class PooledDialplanRunner implements DialplanRunner {
     if (kind) this.metrics.failures.inc({ kind });
     this.metrics.duration.observe(wallMs / 1000);
     const logLevel = outcome === 'crashed' || outcome === 'memory' || outcome === 'timeout' ? 'warn' : 'debug';
-    execution.log[logLevel]({ outcome, error, wallMs: Math.round(wallMs), cpuMs }, 'dialplan execution finished');
+    if (this.logger.isLevelEnabled(logLevel)) {
+      execution.log()[logLevel]({ outcome, error, wallMs: Math.round(wallMs), cpuMs }, 'dialplan execution finished');
+    }
     execution.resolve(this.result(execution.session, outcome, cpuMs, wallMs, error));
   }
 
@@ -550,9 +571,9 @@ export class PooledDialplanRunner implements DialplanRunner {
   }
 
   /** Refusals are tenant-visible: the reason goes to the tenant's log as well as to ours. */
-  private refuse(host: DialplanHost, log: Logger, message: string, kind: FailureKind, refusal: RefusalKind): ExecutionResult {
+  private refuse(host: DialplanHost, log: () => Logger, message: string, kind: FailureKind, refusal: RefusalKind): ExecutionResult {
     this.metrics.failures.inc({ kind });
-    log.warn({ reason: kind }, message);
+    log().warn({ reason: kind }, message);
     const session = new ExecutionSession(host, this.limits, log, NO_SESSION_EVENTS);
     session.log('warn', message);
     return { ...this.result(session, 'rejected', 0, 0, { message }), refusal };

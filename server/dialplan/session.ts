@@ -18,6 +18,14 @@ const MAX_ARGS_JSON = 128 * 1024;
  * times. Past this the execution is no longer resumable (a worker death then fails it).
  */
 const MAX_JOURNAL_CHARS = 1024 * 1024;
+/** Arguments up to this long are kept as they are in the journal; longer ones by a digest. */
+const VERBATIM_ARGS = 256;
+/**
+ * Operations that only read. A run after a restart may make them anew, or skip recorded ones: its
+ * module state may differ from the first run's (a warm context's cache, full in one, empty in the
+ * other), and reading twice, or not, acts on nothing.
+ */
+const READS: ReadonlySet<string> = new Set<HostOp>(['store.get', 'store.keys', 'registrations']);
 const key = z.string().min(1).max(256);
 const argSchemas = {
   dial: z.tuple([z.unknown(), z.unknown()]),
@@ -50,13 +58,12 @@ export interface SessionEvents {
   diverged(message: string): void;
 }
 
-/** One host call as the session answered it; `args` is a digest, so a journal never holds 128 KiB per call. */
+/** One host call as the session answered it; `args` is short or a digest, so a journal never holds 128 KiB per call. */
 interface JournalEntry {
   op: string;
   args: string;
   /** Dropped once the journal is over its size (and the execution no longer resumable). */
   reply: Promise<string> | null;
-  settled: boolean;
 }
 
 /** An error whose message the tenant may read (anything else is reported as an internal failure). */
@@ -76,23 +83,27 @@ const reply = {
  * under it (another tenant's fault, or the operator's) can run again on another worker without
  * acting twice: after `restart()`, calls that match the journal in order (same operation, same
  * arguments) get the recorded reply, or the same pending one (a dial still ringing), and the first
- * log lines, already recorded, are not repeated. The first call that does not match ends the
- * execution (`diverged`): the script decided differently the second time, and what the first run
- * set going cannot be squared with it.
+ * log lines, already recorded, are not repeated. Reads are free: one the journal does not have
+ * next is answered anew, recorded ones the run does not make are skipped. The first action
+ * (dial, respond, a write) that does not match ends the execution (`diverged`): the script decided
+ * differently the second time, and what the first run set going cannot be squared with it.
  */
 export class ExecutionSession {
   readonly actions: Action[] = [];
   readonly logs: LogLine[] = [];
   private readonly startedAt = Date.now();
-  private readonly inflight = new Set<AbortController>();
+  /** Host operations in progress, each by what stops waiting on it. */
+  private readonly inflight = new Set<() => void>();
   private legsUsed = 0;
   private dialing = false;
   private finalStatus: number | null = null;
   private answered = false;
   private ended = false;
   private readonly journal: JournalEntry[] = [];
-  /** Journal entries the current run has replayed or added. */
+  /** Journal entries the current run has replayed, skipped or added. */
   private replayed = 0;
+  /** Host calls of the current run not answered yet. */
+  private waiting = 0;
   /** Log lines of the furthest run so far, and of the current run. */
   private linesSeen = 0;
   private linesThisRun = 0;
@@ -105,7 +116,8 @@ export class ExecutionSession {
   constructor(
     private readonly host: DialplanHost,
     private readonly limits: SessionLimits,
-    private readonly logger: Logger,
+    /** The execution's logger, made on first use. */
+    private readonly logger: () => Logger,
     private readonly events: SessionEvents,
   ) {}
 
@@ -116,7 +128,7 @@ export class ExecutionSession {
 
   /** Whether the current run is waiting on the host right now (a running script is a crash suspect). */
   get waitingOnHost(): boolean {
-    return this.journal.slice(0, this.replayed).some((e) => !e.settled);
+    return this.waiting > 0;
   }
 
   private elapsed(): number {
@@ -127,6 +139,7 @@ export class ExecutionSession {
   restart(): void {
     this.runs += 1;
     this.replayed = 0;
+    this.waiting = 0;
     this.linesThisRun = 0;
   }
 
@@ -140,39 +153,68 @@ export class ExecutionSession {
     try {
       this.host.log(level, message);
     } catch (err) {
-      this.logger.warn({ err }, 'dialplan host log sink failed');
+      this.logger().warn({ err }, 'dialplan host log sink failed');
     }
   }
 
   /** Answers one host call from the sandbox; always resolves with the reply JSON. */
   handle(op: string, argsJson: string): Promise<string> {
     if (this.ended) return Promise.resolve(reply.error('the execution has ended'));
-    const args = createHash('sha256').update(argsJson).digest('base64');
-    const recorded = this.journal[this.replayed];
-    if (recorded) {
-      if (recorded.reply && recorded.op === op && recorded.args === args) {
-        this.replayed += 1;
-        return recorded.reply;
+    const args = argsJson.length <= VERBATIM_ARGS ? argsJson : createHash('sha256').update(argsJson).digest('base64');
+    if (this.replayed < this.journal.length) {
+      const at = this.replayable(op, args);
+      if (at >= 0) {
+        this.replayed = at + 1;
+        return this.pending(this.journal[at]?.reply as Promise<string>);
       }
-      const what = recorded.op === op ? `${op} with other arguments` : `${op} instead of ${recorded.op}`;
-      this.events.diverged(`host call ${this.replayed + 1} was ${what}`);
-      return Promise.resolve(reply.error('the execution has ended'));
+      if (READS.has(op)) return this.pending(this.answer(op, argsJson));
+      const next = this.journal.slice(this.replayed).find((e) => !READS.has(e.op));
+      if (next) {
+        const what = next.op === op ? `${op} with other arguments` : `${op} instead of ${next.op}`;
+        this.events.diverged(`host call ${this.journal.indexOf(next) + 1} was ${what}`);
+        return Promise.resolve(reply.error('the execution has ended'));
+      }
+      // Only reads were left: the run is past what the one before it did.
+      this.replayed = this.journal.length;
     }
     const answer = this.answer(op, argsJson);
-    const entry: JournalEntry = { op, args, reply: answer, settled: false };
+    const entry: JournalEntry = { op, args, reply: answer };
     void answer.then((json) => {
-      entry.settled = true;
       this.journalChars += json.length;
       if (this.journalChars > MAX_JOURNAL_CHARS) this.forgetReplies();
     });
     this.journal.push(entry);
     this.replayed += 1;
+    return this.pending(answer);
+  }
+
+  /**
+   * Where the journal, from the current run's place in it, has this call: the next entry, or the
+   * first one after recorded reads that the run skips; -1 when it has not.
+   */
+  private replayable(op: string, args: string): number {
+    for (let at = this.replayed; at < this.journal.length; at++) {
+      const entry = this.journal[at] as JournalEntry;
+      if (entry.reply && entry.op === op && entry.args === args) return at;
+      if (!READS.has(entry.op)) return -1;
+    }
+    return -1;
+  }
+
+  /** Counts a reply of the current run as awaited until it settles. */
+  private pending(answer: Promise<string>): Promise<string> {
+    const run = this.runs;
+    this.waiting += 1;
+    const settled = () => {
+      if (this.runs === run) this.waiting -= 1;
+    };
+    answer.then(settled, settled);
     return answer;
   }
 
   private forgetReplies(): void {
     this.resumable = false;
-    for (const entry of this.journal) if (entry.settled) entry.reply = null;
+    for (const entry of this.journal) entry.reply = null;
   }
 
   private async answer(op: string, argsJson: string): Promise<string> {
@@ -191,7 +233,7 @@ export class ExecutionSession {
       return reply.ok(await this.perform(hostOp, args.data));
     } catch (err) {
       if (err instanceof ScriptFacingError || err instanceof KvQuotaError) return reply.error(err.message);
-      this.logger.warn({ err, op }, 'dialplan host operation failed');
+      this.logger().warn({ err, op }, 'dialplan host operation failed');
       return reply.error(`${op} failed (internal error)`);
     }
   }
@@ -199,7 +241,7 @@ export class ExecutionSession {
   /** Stops waiting for the host: pending operations are aborted and later calls refused. */
   end(): void {
     this.ended = true;
-    for (const controller of this.inflight) controller.abort();
+    for (const stop of [...this.inflight]) stop();
   }
 
   private async perform(op: HostOp, args: unknown[]): Promise<unknown> {
@@ -258,7 +300,9 @@ export class ExecutionSession {
     this.events.firstDial();
     try {
       const timeoutMs = maxDialSeconds(spec) * 1000 + this.limits.hostOpTimeoutMs;
-      const result = dialResultSchema.parse(await this.withTimeout('dial', timeoutMs, (signal) => this.host.dial(spec, signal)));
+      const ringing = new AbortController();
+      const answer = this.withTimeout('dial', timeoutMs, () => this.host.dial(spec, ringing.signal), () => ringing.abort());
+      const result = dialResultSchema.parse(await answer);
       this.answered = result.answered;
       this.record({ type: 'dial', spec, result });
       return result;
@@ -277,21 +321,25 @@ export class ExecutionSession {
     this.actions.push({ ...action, at: this.elapsed() } as Action);
   }
 
-  /** Every host operation settles: by itself, by its timeout, or when the execution ends. */
-  private withTimeout<T>(op: string, ms: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const controller = new AbortController();
-    this.inflight.add(controller);
+  /**
+   * Every host operation settles: by itself, by its timeout, or when the execution ends; `abort`
+   * then tells the host to stop (a dial stops ringing). Only dials take an AbortSignal: making one
+   * per store read cost the dispatcher as much as the read's validation.
+   */
+  private withTimeout<T>(op: string, ms: number, run: () => Promise<T>, abort?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => controller.abort(), ms);
+      const stop = () => {
+        settle();
+        abort?.();
+        reject(new ScriptFacingError(this.ended ? 'the execution has ended' : `${op} timed out after ${ms} ms`));
+      };
+      const timer = setTimeout(stop, ms);
       const settle = () => {
         clearTimeout(timer);
-        this.inflight.delete(controller);
+        this.inflight.delete(stop);
       };
-      controller.signal.addEventListener('abort', () => {
-        settle();
-        reject(new ScriptFacingError(this.ended ? 'the execution has ended' : `${op} timed out after ${ms} ms`));
-      });
-      run(controller.signal).then(
+      this.inflight.add(stop);
+      run().then(
         (value) => {
           settle();
           resolve(value);

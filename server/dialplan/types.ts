@@ -125,6 +125,10 @@ export interface WorkerStats {
   inFlight: number;
   completed: number;
   rssBytes: number | undefined;
+  /** Heap of its live isolates at its last probe: the part of its RSS that recycling does not hold against it. */
+  isolateHeapBytes: number | undefined;
+  /** Warm contexts in the worker at its last probe. */
+  warmContexts: number | undefined;
 }
 
 export interface RunnerStats {

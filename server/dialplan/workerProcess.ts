@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { FromWorker, RunMessage, ToWorker, WorkerConfig } from '../../worker/protocol.ts';
+import type { DiscardReason, FromWorker, RunMessage, ToWorker, WorkerConfig } from '../../worker/protocol.ts';
 import type { RecyclePolicy } from './options.ts';
 import type { WorkerStats } from './types.ts';
 
@@ -12,7 +12,7 @@ const WORKER_ENTRY = fileURLToPath(new URL('../../worker/main.ts', import.meta.u
  */
 export const WORKER_EXEC_ARGV = ['--no-node-snapshot', '--noexpose-wasm', '--no-validate-asm', '--import', 'tsx'];
 const STDERR_TAIL = 2048;
-/** Source hashes remembered per worker; past this the oldest is sent in full again. */
+/** Version keys remembered per worker; past this the oldest version's source is sent in full again. */
 const KNOWN_SOURCES = 1024;
 
 export interface WorkerEvents {
@@ -34,6 +34,10 @@ export class WorkerProcess {
   readonly inFlight = new Set<string>();
   completed = 0;
   rssBytes: number | undefined;
+  isolateHeapBytes: number | undefined;
+  /** From the last probe: warm contexts now, and discarded since the worker started (by reason). */
+  warmContexts: number | undefined;
+  warmDiscarded: Record<DiscardReason, number> | undefined;
   /** Why the pool killed it as stuck, if it did. */
   unresponsive: string | null = null;
   /** The worker reported that a tenant's code put its isolate beyond control (and ended itself). */
@@ -54,7 +58,7 @@ export class WorkerProcess {
   private gone = false;
   private outbox: ToWorker[] = [];
   /**
-   * Hashes of sources this worker was sent, least recently used first, so a run can leave the
+   * Keys of the versions this worker was sent the source of, least recently used first, so a run can leave the
    * source out. A guess: the worker may have evicted one, and then asks for it (`need-source`).
    */
   private readonly sources = new Map<string, true>();
@@ -92,6 +96,8 @@ export class WorkerProcess {
           if (message.t === 'probe-reply') {
             this.lastProbeReply = Date.now();
             this.rssBytes = message.rssBytes;
+            this.isolateHeapBytes = message.isolateHeapBytes;
+            this.warmContexts = message.warmContexts;
           }
           this.events.message(this, message);
         }
@@ -139,8 +145,8 @@ export class WorkerProcess {
 
   /** Runs an execution here, with its source only if the worker is not known to have it. */
   run(message: Omit<RunMessage, 'source'>, source: string, resend = false): void {
-    const known = !resend && this.sources.delete(message.sourceHash);
-    this.sources.set(message.sourceHash, true);
+    const known = !resend && this.sources.delete(message.versionKey);
+    this.sources.set(message.versionKey, true);
     if (this.sources.size > KNOWN_SOURCES) this.sources.delete(this.sources.keys().next().value as string);
     this.send(known ? message : { ...message, source });
   }
@@ -190,6 +196,8 @@ export class WorkerProcess {
       inFlight: this.inFlight.size,
       completed: this.completed,
       rssBytes: this.rssBytes,
+      isolateHeapBytes: this.isolateHeapBytes,
+      warmContexts: this.warmContexts,
     };
   }
 

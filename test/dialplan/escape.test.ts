@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { PooledDialplanRunner } from '../../server/dialplan/runner.ts';
 import type { DialResult } from '../../server/dialplan/types.ts';
-import { fakeHost, request, startRunner, TenantStores } from './helpers.ts';
+import { baseCall, fakeHost, request, startRunner, TenantStores } from './helpers.ts';
 
 /** Runs a script whose last log line is a JSON report, and returns the parsed report. */
 async function probe(runner: PooledDialplanRunner, tenantId: string, body: string, stores?: TenantStores): Promise<Record<string, unknown>> {
@@ -25,7 +25,7 @@ describe('sandbox isolation', () => {
 
   it('offers no Node globals, timers, WebAssembly or shared memory', async () => {
     const names = ['process', 'require', 'module', 'exports', '__dirname', 'Buffer', 'setTimeout', 'setInterval', 'setImmediate',
-      'queueMicrotask', 'fetch', 'WebAssembly', 'SharedArrayBuffer', 'Atomics', 'ivm', '_ivm', 'global'];
+      'queueMicrotask', 'fetch', 'WebAssembly', 'SharedArrayBuffer', 'Atomics', 'FinalizationRegistry', 'ivm', '_ivm', 'global'];
     const report = await probe(runner, 't-esc', `for (const n of ${JSON.stringify(names)}) r[n] = typeof globalThis[n];`);
     assert.deepEqual(report, Object.fromEntries(names.map((n) => [n, 'undefined'])));
   });
@@ -102,7 +102,7 @@ describe('sandbox isolation', () => {
     assert.ok(frames.every((f) => !f.startsWith('IVM') && !f.endsWith('PRELUDE')), frames.join(', '));
   });
 
-  it("keeps each tenant's globals, prototypes and store apart, and gives every execution a fresh context", async () => {
+  it("keeps each tenant's and each version's globals, prototypes and store apart", async () => {
     const stores = new TenantStores();
     const polluter = `export default async function () {
       globalThis.secret = 'A'; Object.prototype.polluted = 'A'; Array.prototype.push = () => 'hijacked';
@@ -119,18 +119,24 @@ describe('sandbox isolation', () => {
     assert.deepEqual([...stores.of('t-b').keys()], []);
   });
 
-  it('gives each of several executions started together a context of its own', async () => {
-    const source = `export default async function () {
-      const seen = typeof globalThis.mark;
-      globalThis.mark = 1;
+  it('never lets executions running at the same time share a context, while reusing contexts after them', async () => {
+    // Each execution marks the context as its own, waits on the host, and checks the mark is still its own.
+    const source = `let runs = 0;
+    export default async function (call) {
+      runs += 1;
+      globalThis.owner = call.id;
       await store.get('k');
-      log(seen);
+      log(globalThis.owner === call.id, runs);
     }`;
-    const results = await Promise.all(Array.from({ length: 5 }, () => runner.run(request('t-together', source), fakeHost('t-together'))));
-    for (let round = 0; round < 3; round++) {
-      results.push(...(await Promise.all(Array.from({ length: 5 }, () => runner.run(request('t-together', source), fakeHost('t-together'))))));
+    const results = [];
+    for (let round = 0; round < 4; round++) {
+      const together = Array.from({ length: 5 }, (_, i) => request('t-together', source, { call: { ...baseCall, id: `call-${round}-${i}` } }));
+      results.push(...(await Promise.all(together.map((r) => runner.run(r, fakeHost('t-together'))))));
     }
-    assert.deepEqual(results.map((r) => [r.outcome, r.logs[0]?.message]), Array.from({ length: 20 }, () => ['completed', 'undefined']));
+    assert.deepEqual(results.map((r) => [r.outcome, r.logs[0]?.message.split(' ')[0]]), Array.from({ length: 20 }, () => ['completed', 'true']));
+    const runs = results.map((r) => Number(r.logs[0]?.message.split(' ')[1]));
+    assert.deepEqual(runs.slice(0, 5), [1, 1, 1, 1, 1], 'the first five each needed a context');
+    assert.ok(runs.some((n) => n > 1), `contexts were reused: ${runs.join(',')}`);
   });
 
   it("runs tenants in distinct isolates: one tenant's heap exhaustion or busy loop leaves another's execution alive", async () => {

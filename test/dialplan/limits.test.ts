@@ -67,7 +67,7 @@ describe('dialplan limits', () => {
     await expectHealthy('t-loop2');
   });
 
-  it('stops a busy loop a dialplan left running after its execution ended', async () => {
+  it('never runs a busy loop a dialplan left waiting on a host call after its execution ended', async () => {
     const source = 'export default async function () { store.get("k").finally(() => { for (;;) {} }); }';
     const result = await runner.run(request('t-left', source), fakeHost('t-left'));
     assert.equal(result.outcome, 'completed');
