@@ -89,7 +89,7 @@ export class CallService {
       refuseWhileDraining(() => this.draining),
       stopLoops,
       identifyProvider({ ...(o.providers ? { directory: o.providers } : {}), accountUnlessOutage: (u) => this.accountUnlessOutage(u), account, log }),
-      limitUncredentialedInvites(this.budgets, o.refused),
+      limitUncredentialedInvites(this.budgets, (tx) => auth.provesSource(tx.request, tx.source.address), o.refused),
       identifyCaller(auth),
       applyCallLimits(this.budgets, o.refused),
       (c) => this.connect(c),

@@ -159,12 +159,17 @@ describe('admission steps, each alone', () => {
     const budgets = new CallBudgets({ perTenant: 1, perMinute: 100, strangersPerTenant: 5, strangersPerSource: 1, invitesPerMinutePerSource: 2 });
     const counted: string[] = [];
     const counter = { inc: ({ limit }: { limit: string }) => void counted.push(limit) };
-    const perSource = limitUncredentialedInvites(budgets, counter);
+    // Credentials that prove the source (they answer a nonce given to that address) are the
+    // brute-force guard's business; anything else counts, made-up credentials included.
+    const proven = (tx: { request: SipRequest }) => JSON.stringify(tx.request.headers['proxy-authorization'] ?? null).includes('given');
+    const perSource = limitUncredentialedInvites(budgets, proven, counter);
     const results: boolean[] = [];
     for (let i = 0; i < 3; i++) results.push(await perSource(incoming(INVITE(), '127.0.0.2').call));
     assert.deepEqual(results, [false, false, true]);
-    const credentialed = incoming(INVITE({ extra: 'Proxy-Authorization: Digest username="bob"' }), '127.0.0.2');
-    assert.equal(await perSource(credentialed.call), false, 'credentials are the brute-force guard’s business');
+    const forged = incoming(INVITE({ extra: 'Proxy-Authorization: Digest username="bob", nonce="made-up"' }), '127.0.0.2');
+    assert.equal(await perSource(forged.call), true, 'made-up credentials count like none');
+    const credentialed = incoming(INVITE({ extra: 'Proxy-Authorization: Digest username="bob", nonce="given"' }), '127.0.0.2');
+    assert.equal(await perSource(credentialed.call), false);
 
     const atOnce = applyCallLimits(budgets, counter);
     const first = incoming(INVITE(), '127.0.0.3');
@@ -175,7 +180,7 @@ describe('admission steps, each alone', () => {
     Object.assign(second.call, { kind: 'stranger', tenantId: 't1' });
     assert.equal(await atOnce(second.call), true);
     assert.deepEqual(second.answers, ['100 Trying', '503 Too Many Calls From This Address']);
-    assert.deepEqual(counted, ['source-invites-per-minute', 'source-calls-at-once']);
+    assert.deepEqual(counted, ['source-invites-per-minute', 'source-invites-per-minute', 'source-calls-at-once']);
   });
 
   test('admit runs the steps in order and stops at the first that answers', async () => {

@@ -19,10 +19,13 @@ export function refuse(tx: ServerTransaction, refusal: Refusal | undefined, log:
   return true;
 }
 
-/** A phone's first INVITE (before its challenge) counts too; a provider's calls and credentialed requests do not. */
-export function limitUncredentialedInvites(budgets: CallBudgets, counter?: RefusalCounter): AdmissionStep {
-  return ({ tx, provider, log }) =>
-    !provider && !tx.request.headers['proxy-authorization'] && refuse(tx, budgets.admitUncredentialedInvite(tx.source.address), log, counter);
+/**
+ * A phone's first INVITE (before its challenge) counts too. Not counted: a provider's calls, and
+ * credentials that answer a nonce this switch gave that very address (the brute-force guard counts
+ * those); made-up credentials count like none.
+ */
+export function limitUncredentialedInvites(budgets: CallBudgets, provesSource: (tx: ServerTransaction) => boolean, counter?: RefusalCounter): AdmissionStep {
+  return ({ tx, provider, log }) => !provider && !provesSource(tx) && refuse(tx, budgets.admitUncredentialedInvite(tx.source.address), log, counter);
 }
 
 /** The caller's budget: its tenant's phones, providers or strangers (and the stranger's address). */
