@@ -11,7 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { Binding, LocationStore } from '../store/registrations.ts';
-import { isConnectionBound, type SipConnection } from './transport.ts';
+import { isConnectionBound, isTransportName, type AnyPeer, type SipConnection } from './transport.ts';
 
 /** Idle connections holding a binding stay open this long past its expiry, for a late refresh. */
 const EXPIRY_GRACE_MS = 30_000;
@@ -85,3 +85,11 @@ function sameSource(a: Binding, b: Binding): boolean {
 
 /** Which stored transports are connection-bound (for deleting a previous run's bindings). */
 export const CONNECTION_BOUND_TRANSPORTS = (['tcp', 'tls', 'ws', 'wss'] as const).filter((t) => isConnectionBound(t));
+
+/**
+ * Where a binding's phone is reached: where its REGISTER came from (NAT-safe), over its transport;
+ * for a connection-bound one that names its connection, which the transport looks up by it.
+ */
+export function peerOfBinding(b: Pick<Binding, 'transport' | 'sourceIp' | 'sourcePort'>): AnyPeer {
+  return { transport: isTransportName(b.transport) ? b.transport : 'udp', address: b.sourceIp, port: b.sourcePort };
+}
