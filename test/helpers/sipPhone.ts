@@ -127,7 +127,8 @@ export class TestPhone {
       return p;
     }
     if (transport === 'tls') {
-      const s = tls.connect({ host: '127.0.0.1', port: serverPort, localAddress, servername: o.servername ?? 'localhost', ...(o.ca ? { ca: o.ca } : { rejectUnauthorized: false }) });
+      const raw = net.connect({ host: '127.0.0.1', port: serverPort, localAddress });
+      const s = tls.connect({ socket: raw, servername: o.servername ?? 'localhost', ...(o.ca ? { ca: o.ca } : { rejectUnauthorized: false }) });
       await new Promise<void>((resolve, reject) => {
         s.once('secureConnect', () => resolve());
         s.once('error', reject);
