@@ -163,9 +163,9 @@ describe('TLS certificates', () => {
       const server = tls.createServer(pair, (s) => {
         sockets.add(s);
         s.on('error', () => {});
-        s.on('data', (d) => {
+        s.on('data', (d: Buffer) => {
           const head = d.toString().split('\r\n\r\n')[0]!.split('\r\n');
-          const keep = head.filter((l) => /^(via|from|to|call-id|cseq):/i.test(l));
+          const keep = head.filter((l: string) => /^(via|from|to|call-id|cseq):/i.test(l));
           s.write(['SIP/2.0 200 OK', ...keep, 'Content-Length: 0', '', ''].join('\r\n'));
         });
       });
