@@ -84,15 +84,16 @@ function writeUsersCsv(file: string): void {
  * One tenant with USERS accounts, written straight through the store: the API would spend most
  * of the set-up time in its password-strength check, and `pwN` would not pass it anyway.
  */
-async function seed(databaseUrl: string): Promise<void> {
+/** Accounts `user1`…`userN` with passwords `pw1`…, straight into the database (the API would take minutes). */
+export async function seed(databaseUrl: string, users = USERS): Promise<void> {
   const store = await Store.open(databaseUrl);
   try {
     const owner = await store.directory.createTenantWithOwner(`bench-${randomBytes(4).toString('hex')}@example.com`, 'bench-owner-cannot-log-in');
     const realm = '127.0.0.1';
-    for (let first = 1; first <= USERS; first += 500) {
+    for (let first = 1; first <= users; first += 500) {
       await store.kysely.transaction().execute(async (trx) => {
         const accounts = new TenantSipAccounts(trx, owner.tenantId);
-        for (let i = first; i < first + 500 && i <= USERS; i++) {
+        for (let i = first; i < first + 500 && i <= users; i++) {
           const username = `user${i}`;
           await accounts.create({
             username,

@@ -43,6 +43,36 @@ const addressRanges = (byDefault: string) =>
       return r;
     });
 
+/** A port, or `off` for a listener that is not wanted. */
+const portOrOff = (byDefault: string) =>
+  z
+    .string()
+    .default(byDefault)
+    .transform((v, ctx) => {
+      if (v.trim().toLowerCase() === 'off') return null;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) {
+        ctx.addIssue({ code: 'custom', message: 'must be a port (0-65535) or off' });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+/** `cert.pem[:key.pem]`, comma-separated: a certificate (chain) and its key, the first the default. */
+const certificateList = z
+  .string()
+  .default('')
+  .transform((t) =>
+    t
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean)
+      .map((e) => {
+        const [cert = '', key] = e.split(':');
+        return { certFile: path.resolve(cert), keyFile: path.resolve(key || cert) };
+      }),
+  );
+
 const databaseUrl = z
   .string()
   .refine((u) => /^(mysql|sqlite):\/\//.test(u), 'must start with mysql:// or sqlite://');
@@ -79,6 +109,16 @@ const schema = z
     SIP_STREAM_MESSAGE_SECONDS: positiveInt.default(10),
     SIP_UDP_BACKLOG_PER_SOURCE: positiveInt.default(64),
     SIP_UNAUTHENTICATED_PER_SECOND: z.coerce.number().int().min(0).default(50),
+    SIP_TLS_PORT: portOrOff('5061'),
+    HTTPS_PORT: portOrOff('8443'),
+    TLS_CERTIFICATES: certificateList,
+    TLS_RELOAD_SECONDS: positiveInt.default(10),
+    SIP_TLS_CA_FILE: z.string().optional(),
+    SIP_WS_ALLOWED_ORIGINS: z
+      .string()
+      .default('')
+      .transform((t) => t.split(',').map((o) => o.trim()).filter(Boolean))
+      .pipe(z.array(z.url({ protocol: /^https?$/, error: 'must be a comma-separated list of origins such as https://app.example.com' }))),
     HTTP_HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: port.default(8080),
     HTTP_TRUST_PROXY: bool.prefault('false'),
@@ -202,6 +242,20 @@ export interface Config {
      */
     unauthenticatedPerSecond: number;
   };
+  /**
+   * SIP over TLS and WebSocket: the TLS port (null: none), the HTTPS port serving the portal and
+   * `wss://` (null: none), the certificate files (none: a generated self-signed one), how often
+   * they are checked for changes, extra CAs trusted when this node connects out over TLS, and the
+   * origins besides the portal's whose pages may open a SIP WebSocket.
+   */
+  tls: {
+    sipPort: number | null;
+    httpsPort: number | null;
+    certificates: Array<{ certFile: string; keyFile: string }>;
+    reloadSeconds: number;
+    trustedCaFile: string | null;
+    webSocketOrigins: string[];
+  };
   http: {
     host: string;
     port: number;
@@ -312,6 +366,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       streamMessageSeconds: c.SIP_STREAM_MESSAGE_SECONDS,
       udpBacklogPerSource: c.SIP_UDP_BACKLOG_PER_SOURCE,
       unauthenticatedPerSecond: c.SIP_UNAUTHENTICATED_PER_SECOND,
+    },
+    tls: {
+      sipPort: c.SIP_TLS_PORT,
+      httpsPort: c.HTTPS_PORT,
+      certificates: c.TLS_CERTIFICATES,
+      reloadSeconds: c.TLS_RELOAD_SECONDS,
+      trustedCaFile: c.SIP_TLS_CA_FILE ? path.resolve(c.SIP_TLS_CA_FILE) : null,
+      webSocketOrigins: c.SIP_WS_ALLOWED_ORIGINS,
     },
     http: {
       host: c.HTTP_HOST,

@@ -3,6 +3,9 @@
  * the switch through here, so what the tests exercise is what runs.
  */
 import type { Server } from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createApiApp } from './api/app.ts';
@@ -28,6 +31,8 @@ import { withInsertDeadline } from './cdr/deadline.ts';
 import { loadCredentialCipher } from './providers/credentialKey.ts';
 import { startProviderService, type ProviderService } from './providers/service.ts';
 import { DestinationPolicy } from './sip/destinationPolicy.ts';
+import { CertificateError, CertificateStore } from './sip/tlsCertificates.ts';
+import { tlsStatusOf } from './api/settingsRoutes.ts';
 
 export interface RunningSwitch {
   config: Config;
@@ -46,6 +51,9 @@ export interface RunningSwitch {
   sipPort: number;
   httpPort: number;
   httpUrl: string;
+  /** Where SIP over TLS and the HTTPS portal (with `wss://…/sip`) listen; null when off. */
+  tlsPort: number | null;
+  httpsPort: number | null;
   /** Graceful shutdown, first step: refuse new calls, let those being set up finish (until `deadline`). */
   drain(deadline: number): Promise<void>;
   stop(): Promise<void>;
@@ -79,6 +87,24 @@ async function warnOfUnclaimedOperatorEmails(store: Store, emails: string[], log
   }
 }
 
+/** The certificates for SIP over TLS and HTTPS, when either is on; a bad one is a configuration error. */
+async function openCertificates(config: Config, log: Logger): Promise<CertificateStore | undefined> {
+  if (config.tls.sipPort === null && config.tls.httpsPort === null) return undefined;
+  const names = [config.sip.domain, ...config.sip.domainAliases, config.sip.advertised.host, config.sip.host, 'localhost'].filter((n) => n && n !== '0.0.0.0');
+  try {
+    return await CertificateStore.open({
+      files: config.tls.certificates,
+      dataDir: config.dataDir,
+      selfSignedNames: names,
+      reloadMs: config.tls.reloadSeconds * 1000,
+      log: log.child({ subsystem: 'tls' }),
+    });
+  } catch (err) {
+    if (err instanceof CertificateError) throw new ConfigError([`TLS_CERTIFICATES: ${err.message}`]);
+    throw err;
+  }
+}
+
 export async function startSwitch(config: Config, log: Logger, options: SwitchOptions = {}): Promise<RunningSwitch> {
   if (config.databaseUrl.startsWith('sqlite://')) ensureDataDirWritable(config.dataDir);
   const metrics = createMetrics();
@@ -96,12 +122,17 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
   });
   store.localSnapshot?.keepFresh(config.localDisk.snapshotIntervalMs);
   await warnOfUnclaimedOperatorEmails(store, config.operatorEmails, log);
-  const sip = createSipService(config, store, log, metrics, options.authGuard, options.sipTimers);
+  const certificates = await openCertificates(config, log).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
+  const trustedCa = config.tls.trustedCaFile ? [readFileSync(config.tls.trustedCaFile, 'utf8')] : undefined;
+  const sip = createSipService(config, store, log, metrics, options.authGuard, options.sipTimers, certificates && { certificates, ...(trustedCa ? { trustedCa } : {}) });
   const bus = new EventBus(config.nodeId, (err, event) =>
     log.error({ err, eventType: event.type, tenantId: event.tenantId, callId: event.callId }, 'call event consumer failed'),
   );
   // Consumers of call events subscribe here, before any call can start.
-  const stops: Array<() => Promise<void> | void> = [() => store.close()];
+  const stops: Array<() => Promise<void> | void> = [() => store.close(), () => certificates?.stop()];
   const cdrLog = log.child({ subsystem: 'cdr' });
   // A database that hangs is treated like one that refuses: the batch goes to the spool.
   const cdrSink = withInsertDeadline(store.cdrs, 20_000);
@@ -176,6 +207,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       stops.unshift(() => persistence.stop());
       await resumePersistedCalls(store, calls, cdrWriter, config.nodeId, log);
     }
+    await sip.forgetPreviousConnections();
     await sip.stack.start();
     stops.unshift(() => sip.stack.stop());
     stops.unshift(startBindingSweeper(store.location, log, metrics, options.sweepIntervalMs));
@@ -191,6 +223,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       providers,
       bans: sip.guard,
       sipPort: sip.stack.port,
+      tls: () => tlsStatusOf(config, sip.stack.transport.ports, certificates),
       // Ready: the database answers and this node can persist to its data directory.
       ready: async () => {
         await store.ping();
@@ -210,6 +243,39 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
     );
     const address = server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
+    server.on('upgrade', (req, socket, head) => {
+      if (!sip.webSocket.upgrade(req, socket, head, 'ws')) socket.destroy();
+    });
+    sip.stack.transport.listening('ws', httpPort);
+    let httpsPort: number | null = null;
+    if (certificates && config.tls.httpsPort !== null) {
+      // The portal over HTTPS, and SIP over secure WebSocket on the same port and certificates.
+      const secure = https.createServer({ ...certificates.serverOptions(), handshakeTimeout: config.sip.streamMessageSeconds * 1000 }, app);
+      certificates.onReload((pem) => secure.setSecureContext(pem));
+      secure.on('upgrade', (req, socket, head) => {
+        if (!sip.webSocket.upgrade(req, socket, head, 'wss')) socket.destroy();
+      });
+      secure.on('tlsClientError', (err: Error & { code?: string }, socket) => {
+        metrics.sipConnectionsRefused.inc({ reason: 'tls-handshake' });
+        log.debug({ ip: socket.remoteAddress, reason: err.code ?? err.message }, 'HTTPS connection refused: the handshake failed');
+      });
+      await new Promise<void>((resolve, reject) => {
+        secure.once('error', reject);
+        secure.listen(config.tls.httpsPort!, config.http.host, () => {
+          secure.off('error', reject);
+          resolve();
+        });
+      });
+      stops.unshift(
+        () =>
+          new Promise<void>((resolve) => {
+            secure.close(() => resolve());
+            secure.closeAllConnections();
+          }),
+      );
+      httpsPort = (secure.address() as AddressInfo).port;
+      sip.stack.transport.listening('wss', httpsPort);
+    }
     return {
       config,
       store,
@@ -223,6 +289,8 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       sipPort: sip.stack.port,
       httpPort,
       httpUrl: `http://${config.http.host}:${httpPort}`,
+      tlsPort: sip.stack.transport.ports.tls ?? null,
+      httpsPort,
       drain: (deadline) => calls.drain(deadline),
       stop: async () => {
         for (const stop of stops) await stop();

@@ -25,6 +25,9 @@ export function switchEnv(o: { sipPort: number; httpPort: number; dataDir: strin
     DATABASE_URL: o.databaseUrl,
     LOG_LEVEL: 'warn',
     LOG_PRETTY: 'false',
+    // TLS and HTTPS on free ports: switches run side by side (a self-signed certificate in DATA_DIR).
+    SIP_TLS_PORT: '0',
+    HTTPS_PORT: '0',
     // The sipp peers run on loopback, which tenants may not reach by default.
     DESTINATION_DENY: 'none',
     // One sipp source and one tenant carry the whole load: the per-source flood limit and the

@@ -18,7 +18,7 @@ import { passwordRoutes } from './passwordRoutes.ts';
 import { portalRoutes } from './portalRoutes.ts';
 import { registrationRoutes } from './registrationRoutes.ts';
 import { requireAuth } from './session.ts';
-import { settingsRoutes } from './settingsRoutes.ts';
+import { settingsRoutes, type TlsView } from './settingsRoutes.ts';
 import { sipAccountRoutes } from './sipAccountRoutes.ts';
 import { providerRoutes, type ProviderControl } from './providerRoutes.ts';
 import { operatorEmails, operatorRoutes, sipBlockRoutes, type BanControl } from './banRoutes.ts';
@@ -36,6 +36,8 @@ export interface ApiDeps {
   bans: BanControl;
   /** The SIP port actually bound (config.sip.port may be 0: any free port). */
   sipPort: number;
+  /** SIP over TLS and WebSocket as the settings show them (absent: nothing to show). */
+  tls?: () => TlsView;
   /** True once SIP is listening and the database answers. */
   ready: () => Promise<boolean>;
 }
@@ -84,7 +86,7 @@ export function createApiApp(deps: ApiDeps): Express {
   tenantApi.use('/sip-accounts', sipAccountRoutes(store, deps.config));
   tenantApi.use('/registrations', registrationRoutes());
   tenantApi.use('/api-keys', apiKeyRoutes());
-  tenantApi.use('/settings', settingsRoutes(deps.config, deps.sipPort));
+  tenantApi.use('/settings', settingsRoutes(deps.config, deps.sipPort, deps.tls));
   tenantApi.use('/dialplans', dialplanRoutes(deps.dialplans));
   tenantApi.use('/providers', providerRoutes(deps.providers, deps.config.providers.perTenant));
   tenantApi.use('/sip-blocks', sipBlockRoutes(deps.bans, deps.config.nodeId));

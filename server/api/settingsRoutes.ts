@@ -9,6 +9,9 @@ import type { Config } from '../config.ts';
 import { isCountryCode } from '../providers/internationalCalls.ts';
 import { DEFAULT_KV_LIMITS } from '../store/kv.ts';
 import type { Tenant } from '../store/tenantSettings.ts';
+import type { TransportName } from '../sip/transport.ts';
+import type { CertificateStore } from '../sip/tlsCertificates.ts';
+import { SIP_WEBSOCKET_PATH } from '../sip/webSocketEndpoint.ts';
 import { notFound, parse } from './errors.ts';
 import { scopeOf } from './session.ts';
 
@@ -80,7 +83,26 @@ function sipOf(config: Config, sipPort: number) {
   };
 }
 
-function settingsView(tenant: Tenant, sip: ReturnType<typeof sipOf>, limits: ReturnType<typeof limitsOf>) {
+/**
+ * SIP over TLS and WebSocket: the TLS port, where a browser's WebSocket connects (on the portal's
+ * host: `ws://` on the HTTP port, `wss://` on the HTTPS one), and the certificates serving now;
+ * `selfSigned` says they are the generated one, which phones and browsers do not trust.
+ */
+export function tlsStatusOf(config: Config, ports: Partial<Record<TransportName, number>>, certificates: CertificateStore | undefined) {
+  const status = certificates?.status();
+  return {
+    sipPort: ports.tls ?? null,
+    host: config.sip.advertised.host,
+    webSocket: { path: SIP_WEBSOCKET_PATH, wsPort: ports.ws ?? null, wssPort: ports.wss ?? null, extraOrigins: config.tls.webSocketOrigins },
+    selfSigned: status?.selfSigned ?? false,
+    certificates: status?.certificates.map((c) => ({ names: c.names, notAfter: c.notAfter, fingerprint256: c.fingerprint256 })) ?? [],
+    lastReloadError: status?.lastError ?? null,
+  };
+}
+
+export type TlsView = ReturnType<typeof tlsStatusOf>;
+
+function settingsView(tenant: Tenant, sip: ReturnType<typeof sipOf>, limits: ReturnType<typeof limitsOf>, tls: TlsView | null) {
   return {
     name: tenant.name,
     timeZone: tenant.timeZone,
@@ -88,6 +110,7 @@ function settingsView(tenant: Tenant, sip: ReturnType<typeof sipOf>, limits: Ret
     internationalCalls: tenant.internationalCalls,
     sip,
     limits,
+    tls,
   };
 }
 
@@ -95,11 +118,11 @@ function settingsView(tenant: Tenant, sip: ReturnType<typeof sipOf>, limits: Ret
 export type SettingsView = ReturnType<typeof settingsView>;
 export type LimitsView = SettingsView['limits'];
 
-export function settingsRoutes(config: Config, sipPort: number): Router {
+export function settingsRoutes(config: Config, sipPort: number, tls?: () => TlsView): Router {
   const r = Router();
   const limits = limitsOf(config);
   const sip = sipOf(config, sipPort);
-  const view = (tenant: Tenant) => settingsView(tenant, sip, limits);
+  const view = (tenant: Tenant) => settingsView(tenant, sip, limits, tls?.() ?? null);
 
   r.get('/', async (req, res) => {
     const tenant = await scopeOf(req).settings.get();

@@ -16,6 +16,7 @@ import type { AuthGuard } from './authGuard.ts';
 import { DigestAuthenticator, readCredentials, type Credentials } from './digest.ts';
 import type { AuthParams, SipRequest } from './message.ts';
 import type { ServerTransaction } from './transactions.ts';
+import type { AnyPeer } from './transport.ts';
 
 export interface AccountLookup {
   byUsername(username: string): Promise<SipAccount | null>;
@@ -43,12 +44,12 @@ export class RequestAuthenticator {
   ) {}
 
   /** For REGISTER (401/WWW-Authenticate). `username` is the account the request claims to be. */
-  asRegistrar(tx: ServerTransaction, username: string): Promise<Authenticated | undefined> {
+  asRegistrar(tx: ServerTransaction<AnyPeer>, username: string): Promise<Authenticated | undefined> {
     return this.authenticate(tx, username, REGISTRAR);
   }
 
   /** For requests a proxy authenticates (INVITE and the like: 407/Proxy-Authenticate). */
-  asProxy(tx: ServerTransaction, username: string): Promise<Authenticated | undefined> {
+  asProxy(tx: ServerTransaction<AnyPeer>, username: string): Promise<Authenticated | undefined> {
     return this.authenticate(tx, username, PROXY);
   }
 
@@ -77,7 +78,7 @@ export class RequestAuthenticator {
     return false;
   }
 
-  private async authenticate(tx: ServerTransaction, username: string, f: Flavour): Promise<Authenticated | undefined> {
+  private async authenticate(tx: ServerTransaction<AnyPeer>, username: string, f: Flavour): Promise<Authenticated | undefined> {
     const ip = tx.source.address;
     const creds = this.pickCredentials(tx.request.headers[f.request] as AuthParams[] | undefined);
     // Looked up whether or not credentials came, so both paths cost the same.
@@ -116,7 +117,7 @@ export class RequestAuthenticator {
     return undefined;
   }
 
-  private refuse(tx: ServerTransaction, username: string, ip: string, why: string, proven: boolean): void {
+  private refuse(tx: ServerTransaction<AnyPeer>, username: string, ip: string, why: string, proven: boolean): void {
     const outcome = proven ? this.guard.recordFailure(username, ip) : 'not-counted';
     const exempt = outcome === 'ban-exempt' ? { providers: this.exemptBecause(ip) } : {};
     this.log[outcome === 'none' || outcome === 'not-counted' ? 'info' : 'warn']({ username, ip, why, outcome, method: tx.request.method, ...exempt }, 'SIP authentication failed');

@@ -16,7 +16,7 @@ export interface SipTimers {
 }
 
 export const RFC_TIMERS: SipTimers = { t1: T1, t2: T2, t4: T4 };
-import type { Peer } from './transport.ts';
+import type { AnyPeer } from './transport.ts';
 
 export interface ClientTransactionHandlers {
   /** Provisional responses, in order received. */
@@ -29,9 +29,9 @@ export interface ClientTransactionHandlers {
 
 export interface ClientTransportIO {
   /** Returns false when the request could not be sent at all (no TCP connection). */
-  send(peer: Peer, data: Buffer): boolean;
+  send(peer: AnyPeer, data: Buffer): boolean;
   /** Our Via sent-by for a transport, e.g. `127.0.0.1:5060`. */
-  sentBy(transport: Peer['transport']): { host: string; port: number };
+  sentBy(transport: AnyPeer['transport']): { host: string; port: number };
   /** A request refused by the serializer (see message.ts): it was not sent. */
   onUnserializable(): void;
 }
@@ -94,7 +94,7 @@ export class ClientTransaction {
 
   constructor(
     readonly request: SipRequest,
-    readonly peer: Peer,
+    readonly peer: AnyPeer,
     private readonly handlers: ClientTransactionHandlers,
     private readonly table: ClientTransactionTable,
   ) {
@@ -226,7 +226,7 @@ export class ClientTransactionTable {
    * Sends a request in a new transaction. The request must not carry our Via yet: it is added here
    * (with a fresh branch and rport) on top of any Via it has.
    */
-  send(request: SipRequest, peer: Peer, handlers: ClientTransactionHandlers, branch = newBranch()): ClientTransaction {
+  send(request: SipRequest, peer: AnyPeer, handlers: ClientTransactionHandlers, branch = newBranch()): ClientTransaction {
     const { host, port } = this.io.sentBy(peer.transport);
     const via: Via = { version: '2.0', protocol: peer.transport.toUpperCase(), host, port, params: { branch, rport: null } };
     request.headers.via = [via, ...(request.headers.via ?? [])];
@@ -237,7 +237,7 @@ export class ClientTransactionTable {
   }
 
   /** Takes over an INVITE a previous run of this node sent (see ClientTransaction.resume). */
-  resume(request: SipRequest, peer: Peer, handlers: ClientTransactionHandlers, branch: string): ClientTransaction {
+  resume(request: SipRequest, peer: AnyPeer, handlers: ClientTransactionHandlers, branch: string): ClientTransaction {
     const { host, port } = this.io.sentBy(peer.transport);
     request.headers.via = [{ version: '2.0', protocol: peer.transport.toUpperCase(), host, port, params: { branch, rport: null } }];
     const tx = new ClientTransaction(request, peer, handlers, this);

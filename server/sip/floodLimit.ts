@@ -9,9 +9,9 @@
  */
 import { KeyedRateLimiter } from './keyedRateLimiter.ts';
 import type { SipRequest } from './message.ts';
-import type { Peer } from './transport.ts';
+import type { AnyPeer } from './transport.ts';
 
-export type RequestAdmission = (req: SipRequest, source: Peer) => boolean;
+export type RequestAdmission = (req: SipRequest, source: AnyPeer) => boolean;
 
 /** Burst allowed at once: this many seconds of the rate. */
 const BURST_SECONDS = 10;

@@ -5,10 +5,12 @@
 import type { RequestHandler } from './stack.ts';
 import { ALLOWED_METHODS } from './responses.ts';
 import type { ServerTransaction } from './transactions.ts';
+import type { AnyPeer, Peer } from './transport.ts';
 
-export type Step = (tx: ServerTransaction) => boolean | Promise<boolean>;
+/** A step of the call path (`Peer`: the transports it takes) or of the SIP layer itself (`AnyPeer`). */
+export type Step<P extends AnyPeer = Peer> = (tx: ServerTransaction<P>) => boolean | Promise<boolean>;
 
-export function pipeline(steps: Step[]): RequestHandler {
+export function pipeline(steps: Step<AnyPeer>[]): RequestHandler {
   return async (tx) => {
     for (const step of steps) {
       if (await step(tx)) return;
@@ -16,7 +18,7 @@ export function pipeline(steps: Step[]): RequestHandler {
   };
 }
 
-export function forMethod(method: string, handle: (tx: ServerTransaction) => Promise<void> | void): Step {
+export function forMethod<P extends AnyPeer = AnyPeer>(method: string, handle: (tx: ServerTransaction<P>) => Promise<void> | void): Step<P> {
   return async (tx) => {
     if (tx.request.method !== method) return false;
     await handle(tx);
@@ -25,12 +27,12 @@ export function forMethod(method: string, handle: (tx: ServerTransaction) => Pro
 }
 
 /** OPTIONS to the switch: a liveness answer that says what we support (RFC 3261 §11.2). */
-export const answerOptions: Step = forMethod('OPTIONS', (tx) => {
+export const answerOptions: Step<AnyPeer> = forMethod('OPTIONS', (tx) => {
   tx.respond(200, 'OK', { allow: ALLOWED_METHODS, accept: 'application/sdp', 'accept-language': 'en', supported: 'path' });
 });
 
 /** Final step: a proper final response for every method nobody handled. */
-export const answerUnhandled: Step = (tx) => {
+export const answerUnhandled: Step<AnyPeer> = (tx) => {
   switch (tx.request.method) {
     case 'CANCEL':
     case 'BYE':

@@ -14,8 +14,10 @@ import { LocationOverlayFullError } from '../store/locationOverlay.ts';
 import { AccountUnverifiableError } from '../store/sipAccountLookup.ts';
 import type { ApplyOutcome, Binding, BindingChanges, LocationStore } from '../store/registrations.ts';
 import type { RequestAuthenticator } from './authenticate.ts';
+import type { FlowBindings } from './flowBindings.ts';
 import { headerInt, headerText, parseUri, type NameAddr } from './message.ts';
 import type { ServerTransaction } from './transactions.ts';
+import type { AnyPeer } from './transport.ts';
 
 export interface RegistrarOptions {
   domain: string;
@@ -50,6 +52,8 @@ export class Registrar {
     private readonly location: LocationStore,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    /** Bindings over connections, which live as long as their connection. */
+    private readonly flows?: FlowBindings,
   ) {
     this.domains = new Set([o.domain.toLowerCase(), ...o.domainAliases]);
   }
@@ -60,12 +64,12 @@ export class Registrar {
     return this.domains.has(h) || isIP(h.replace(/^\[|\]$/g, '')) !== 0;
   }
 
-  private outcome(tx: ServerTransaction, outcome: string, status: number, reason?: string, headers?: Record<string, unknown>): void {
+  private outcome(tx: ServerTransaction<AnyPeer>, outcome: string, status: number, reason?: string, headers?: Record<string, unknown>): void {
     this.metrics.registerOutcomes.inc({ outcome });
     tx.respond(status, reason, headers);
   }
 
-  async handle(tx: ServerTransaction): Promise<void> {
+  async handle(tx: ServerTransaction<AnyPeer>): Promise<void> {
     try {
       await this.register(tx);
     } catch (err) {
@@ -79,7 +83,7 @@ export class Registrar {
    * snapshot): 503 with a jittered Retry-After, so the phone tries again (a 500 or 403 would
    * make many give up) and phones turned away together do not come back together.
    */
-  private cannotVerify(tx: ServerTransaction, err: unknown): void {
+  private cannotVerify(tx: ServerTransaction<AnyPeer>, err: unknown): void {
     const now = Date.now();
     const username = err instanceof AccountUnverifiableError ? err.username : undefined;
     if (!this.refusing || now - this.refusing.last > REFUSING_EPISODE_GAP_MS) {
@@ -93,7 +97,7 @@ export class Registrar {
     this.outcome(tx, 'unverifiable', 503, 'Service Unavailable', { 'retry-after': String(retryAfter) });
   }
 
-  private async register(tx: ServerTransaction): Promise<void> {
+  private async register(tx: ServerTransaction<AnyPeer>): Promise<void> {
     const req = tx.request;
     const aor = parseUri(req.headers.to!.uri);
     if (!aor || !aor.user || !/^sips?$/i.test(aor.schema)) return this.outcome(tx, 'bad-request', 400, 'Bad To URI');
@@ -123,6 +127,7 @@ export class Registrar {
         if (!(err instanceof LocationOverlayFullError)) throw err;
         return this.outcome(tx, 'overlay-full', 503, 'Service Unavailable', { 'retry-after': '30' });
       }
+      this.flows?.registered(tx.connection, changes.upsert, changes.remove);
       const removed = new Set(changes.remove.map((b) => b.id));
       const byId = new Map(current.filter((b) => !removed.has(b.id)).map((b) => [b.id, b]));
       for (const b of changes.upsert) byId.set(b.id, b);
@@ -143,7 +148,7 @@ export class Registrar {
    * Reads the Contact header field: 'query' when there is none, the requested contacts otherwise,
    * undefined after answering an error (bad contact, interval too brief).
    */
-  private readContacts(tx: ServerTransaction): 'query' | ContactRequest[] | 'remove-all' | undefined {
+  private readContacts(tx: ServerTransaction<AnyPeer>): 'query' | ContactRequest[] | 'remove-all' | undefined {
     const req = tx.request;
     const headerExpires = headerInt(req, 'expires');
     if (Number.isNaN(headerExpires)) {
@@ -188,7 +193,7 @@ export class Registrar {
   private plan(
     contacts: ContactRequest[] | 'remove-all',
     current: Binding[],
-    ctx: { callId: string; cseq: number; now: number; algorithm: string; tx: ServerTransaction; accountId: string; tenantId: string },
+    ctx: { callId: string; cseq: number; now: number; algorithm: string; tx: ServerTransaction<AnyPeer>; accountId: string; tenantId: string },
   ): BindingChanges | 'out-of-order' {
     if (contacts === 'remove-all') return { upsert: [], remove: [...current] };
     const upsert: Binding[] = [];

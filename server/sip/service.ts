@@ -9,12 +9,16 @@ import { RequestAuthenticator } from './authenticate.ts';
 import { DigestAuthenticator } from './digest.ts';
 import type { SipRequest } from './message.ts';
 import { answerOptions, answerUnhandled, forMethod, pipeline, type Step } from './pipeline.ts';
-import type { Peer } from './transport.ts';
+import type { AnyPeer, CallTransport, Peer } from './transport.ts';
+import type { ServerTransaction } from './transactions.ts';
 import { Registrar } from './registrar.ts';
 import { floodLimit } from './floodLimit.ts';
 import { ProviderAddresses } from './providerAddresses.ts';
 import { SipStack } from './stack.ts';
 import type { SipTimers } from './clientTransactions.ts';
+import { CONNECTION_BOUND_TRANSPORTS, FlowBindings } from './flowBindings.ts';
+import type { CertificateStore } from './tlsCertificates.ts';
+import { WebSocketEndpoint } from './webSocketEndpoint.ts';
 
 export interface SipService {
   stack: SipStack;
@@ -23,13 +27,31 @@ export interface SipService {
   providerAddresses: ProviderAddresses;
   registrar: Registrar;
   auth: RequestAuthenticator;
+  /** Registrations over connections, which go when their connection closes. */
+  flows: FlowBindings;
+  /** SIP over WebSocket, for the HTTP servers' `upgrade` events. */
+  webSocket: WebSocketEndpoint;
+  /** The certificates SIP over TLS and `wss://` present, if TLS is on. */
+  certificates: CertificateStore | undefined;
+  /** Deletes the bindings an earlier run of this node held over connections (they are gone); call before starting. */
+  forgetPreviousConnections(): Promise<void>;
   /** Plugs call handling in once it exists (it needs the stack to send requests). */
   route(calls: CallRouting): void;
 }
 
-/** What the B2BUA adds to the pipeline: its steps. (The ACKs of its 2xx go to their transactions.) */
+/**
+ * What the B2BUA adds to the pipeline: its steps. (The ACKs of its 2xx go to their transactions.)
+ * It is handed requests that came over the transports its types name (`CallTransport`); others are
+ * refused with 503 until it takes them (see README.md, "TLS and WebSocket").
+ */
 export interface CallRouting {
   steps: Step[];
+}
+
+const CALL_TRANSPORTS: readonly string[] = ['udp', 'tcp'] satisfies CallTransport[];
+
+function carriesCalls(tx: ServerTransaction<AnyPeer>): tx is ServerTransaction<Peer> {
+  return CALL_TRANSPORTS.includes(tx.source.transport);
 }
 
 export function createSipService(
@@ -39,6 +61,7 @@ export function createSipService(
   metrics: Metrics,
   guardOptions: AuthGuardOptions = DEFAULT_AUTH_GUARD,
   timers?: SipTimers,
+  tls?: { certificates: CertificateStore; trustedCa?: string[] },
 ): SipService {
   const sipLog = log.child({ subsystem: 'sip' });
   const secret = config.secretKey ? Buffer.from(config.secretKey) : randomBytes(32);
@@ -46,10 +69,18 @@ export function createSipService(
   const providerAddresses = new ProviderAddresses(store.providers, sipLog);
   const guard = new AuthGuard(guardOptions, (ip) => providerAddresses.has(ip));
   const auth = new RequestAuthenticator(digest, store.sipAccountLookup, guard, config.sip.digestAlgorithms, sipLog, (ip) => providerAddresses.owners(ip));
-  const registrar = new Registrar({ ...config.sip, nodeId: config.nodeId }, auth, store.location, sipLog, metrics);
+  const flows = new FlowBindings(store.location, sipLog);
+  const registrar = new Registrar({ ...config.sip, nodeId: config.nodeId }, auth, store.location, sipLog, metrics, flows);
   let calls: CallRouting | undefined;
-  const callSteps: Step = async (tx) => {
-    for (const step of calls?.steps ?? []) if (await step(tx)) return true;
+  const callSteps: Step<AnyPeer> = async (tx) => {
+    if (!calls) return false;
+    if (!carriesCalls(tx)) {
+      // The call path cannot keep (persist, resume) nor reach such a leg yet: a clear refusal, not a half call.
+      sipLog.info({ method: tx.request.method, transport: tx.source.transport, ip: tx.source.address, callId: tx.request.headers['call-id'] }, 'request refused: calls over this transport are not supported yet');
+      tx.respond(tx.request.method === 'INVITE' ? 503 : 481, tx.request.method === 'INVITE' ? 'Calls Over This Transport Not Supported Yet' : undefined);
+      return true;
+    }
+    for (const step of calls.steps) if (await step(tx)) return true;
     return false;
   };
   const handler = pipeline([answerOptions, forMethod('REGISTER', (tx) => registrar.handle(tx)), callSteps, answerUnhandled]);
@@ -59,10 +90,26 @@ export function createSipService(
       admit: (address) => !guard.isIpBanned(address),
       admitRequest: floodLimit(config.sip.unauthenticatedPerSecond, (req, source) => auth.provesSource(req, source.address)),
       ...(timers ? { timers } : {}),
+      ...(tls && config.tls.sipPort !== null ? { tls: { port: config.tls.sipPort, ...tls } } : {}),
+      connectionClosed: (connection) => void flows.closed(connection),
     },
     handler,
     sipLog,
     metrics,
   );
-  return { stack, guard, providerAddresses, registrar, auth, route: (c) => (calls = c) };
+  const webSocket = new WebSocketEndpoint(
+    { maxMessageBytes: config.sip.maxMessageBytes, allowedOrigins: config.tls.webSocketOrigins },
+    stack.transport,
+    (reason) => metrics.sipConnectionsRefused.inc({ reason }),
+    sipLog,
+  );
+  const forgetPreviousConnections = async () => {
+    try {
+      const n = await store.location.deleteOfNode(config.nodeId, CONNECTION_BOUND_TRANSPORTS);
+      if (n) sipLog.info({ removed: n }, 'registrations over connections of the previous run removed (those connections are gone)');
+    } catch (err) {
+      sipLog.warn({ err }, 'could not remove the registrations over connections of the previous run; they expire on their own');
+    }
+  };
+  return { stack, guard, providerAddresses, registrar, auth, flows, webSocket, certificates: tls?.certificates, forgetPreviousConnections, route: (c) => (calls = c) };
 }

@@ -9,12 +9,12 @@ import { isRequest, serialize, type SipRequest, type Via } from './message.ts';
 import { buildResponse, newTag } from './responses.ts';
 import { ClientTransactionTable, newBranch, RFC_TIMERS, type SipTimers } from './clientTransactions.ts';
 import { ServerTransaction, TransactionTable } from './transactions.ts';
-import { Transport, type Inbound, type Peer, type TcpConnection, type TransportOptions } from './transport.ts';
+import { Transport, type Inbound, type AnyPeer, type SipConnection, type TransportName, type TransportOptions } from './transport.ts';
 import { canAnswer, validateRequest } from './validate.ts';
 import type { RequestAdmission } from './floodLimit.ts';
 import { methodLabel, statusClassLabel, statusLabel } from './metricLabels.ts';
 
-export type RequestHandler = (tx: ServerTransaction) => Promise<void>;
+export type RequestHandler = (tx: ServerTransaction<AnyPeer>) => Promise<void>;
 
 const MAGIC_COOKIE = 'z9hG4bK';
 
@@ -35,14 +35,14 @@ export function inviteKeyForCancel(cancel: SipRequest): string | undefined {
 }
 
 /** Where a response to this Via goes (RFC 3261 §18.2.2 with RFC 3581 rport). */
-function responsePeer(via: Via, source: Peer): Peer {
-  if (source.transport === 'tcp') return source;
+function responsePeer(via: Via, source: AnyPeer): AnyPeer {
+  if (source.transport !== 'udp') return source;
   const port = 'rport' in via.params ? source.port : (via.port ?? 5060);
   return { transport: 'udp', address: source.address, port };
 }
 
 /** Records where the request really came from in its top Via (RFC 3261 §18.2.1, RFC 3581). */
-function stampVia(via: Via, source: Peer): void {
+function stampVia(via: Via, source: AnyPeer): void {
   if ('rport' in via.params) {
     via.params.rport = String(source.port);
     via.params.received = source.address;
@@ -61,6 +61,8 @@ export interface SipStackOptions extends TransportOptions {
   admitRequest?: RequestAdmission;
   /** The address in our Via and Contact headers when it is not the bind address (NAT, 0.0.0.0); port null: the bound one. */
   advertised?: { host: string; port: number | null };
+  /** A connection ended (what was registered over it goes). */
+  connectionClosed?: (connection: SipConnection) => void;
 }
 
 export class SipStack {
@@ -84,6 +86,7 @@ export class SipStack {
         dropped: (reason) => metrics.sipDropped.inc({ reason }),
         connectionRefused: (reason) => metrics.sipConnectionsRefused.inc({ reason }),
         connectionTimedOut: (reason) => metrics.sipConnectionsTimedOut.inc({ reason }),
+        ...(options.connectionClosed ? { connectionClosed: options.connectionClosed } : {}),
       },
       log,
     );
@@ -98,7 +101,7 @@ export class SipStack {
     this.clientTransactions = new ClientTransactionTable(
       {
         send: (peer, data) => this.transport.send(peer, data),
-        sentBy: () => this.sentBy(),
+        sentBy: (transport) => this.sentBy(transport),
         onUnserializable: () => metrics.sipDropped.inc({ reason: 'unserializable-request' }),
       },
       options.timers ?? RFC_TIMERS,
@@ -109,10 +112,14 @@ export class SipStack {
     return this.transport.port;
   }
 
-  /** Where this node says it is, in Via and Contact headers. */
-  sentBy(): { host: string; port: number } {
+  /**
+   * Where this node says it is, in Via and Contact headers: the advertised address, with the port
+   * of the transport (TLS and WebSocket listen on ports of their own).
+   */
+  sentBy(transport: TransportName = 'udp'): { host: string; port: number } {
     const a = this.options.advertised;
-    return { host: a?.host ?? this.options.host, port: a?.port ?? this.port };
+    const own = transport === 'udp' || transport === 'tcp' ? undefined : this.transport.ports[transport];
+    return { host: a?.host ?? this.options.host, port: own ?? a?.port ?? this.port };
   }
 
   async start(): Promise<void> {
@@ -132,8 +139,8 @@ export class SipStack {
   }
 
   /** Sends a request outside any transaction: an ACK for a 2xx (RFC 3261 §13.2.2.4). */
-  sendStateless(req: SipRequest, peer: Peer): void {
-    const { host, port } = this.sentBy();
+  sendStateless(req: SipRequest, peer: AnyPeer): void {
+    const { host, port } = this.sentBy(peer.transport);
     req.headers.via = [{ version: '2.0', protocol: peer.transport.toUpperCase(), host, port, params: { branch: newBranch(), rport: null } }];
     const data = serialize(req);
     if (data) this.transport.send(peer, data);
@@ -141,15 +148,15 @@ export class SipStack {
   }
 
   /** Our Contact for dialogs on a transport. */
-  contact(transport: Peer['transport']): string {
+  contact(transport: AnyPeer['transport']): string {
     return `<${this.contactUri(transport)}>`;
   }
 
   /** A SIP URI that reaches this node, e.g. the Contact we register at a provider. */
-  contactUri(transport: Peer['transport'], user?: string, params: Record<string, string> = {}): string {
+  contactUri(transport: AnyPeer['transport'], user?: string, params: Record<string, string> = {}): string {
     const userPart = user ? `${user}@` : ''; // callers pass validated user parts
     const extra = Object.entries(params).map(([k, v]) => `;${k}=${v}`).join('');
-    const { host, port } = this.sentBy();
+    const { host, port } = this.sentBy(transport);
     return `sip:${userPart}${host}:${port}${transport === 'udp' ? '' : `;transport=${transport}`}${extra}`;
   }
 
@@ -162,7 +169,7 @@ export class SipStack {
     switch (frame.kind) {
       case 'keepalive':
         // RFC 5626 §3.5.1: answer a CRLFCRLF ping on a stream with a CRLF pong.
-        if (connection?.open) connection.socket.write('\r\n');
+        if (connection?.open) connection.write('\r\n');
         return;
       case 'garbage':
         this.metrics.sipDropped.inc({ reason: frame.reason });
@@ -212,7 +219,7 @@ export class SipStack {
     this.dispatch(tx);
   }
 
-  private dispatch(tx: ServerTransaction): void {
+  private dispatch(tx: ServerTransaction<AnyPeer>): void {
     this.inFlight++;
     this.handler(tx)
       .catch((err: unknown) => {
@@ -226,7 +233,7 @@ export class SipStack {
   }
 
   /** Answers a request that never becomes a transaction (it failed validation or framing). */
-  private reject(req: SipRequest, source: Peer, connection: TcpConnection | undefined, status: number, reason: string): void {
+  private reject(req: SipRequest, source: AnyPeer, connection: SipConnection | undefined, status: number, reason: string): void {
     const via = req.headers.via![0]!;
     stampVia(via, source);
     const data = serialize(buildResponse(req, status, reason, newTag()));

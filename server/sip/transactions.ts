@@ -13,14 +13,14 @@ import type { SipRequest, SipResponse } from './message.ts';
 import { serialize } from './message.ts';
 import { buildResponse, newTag } from './responses.ts';
 import type { Headers } from './message.ts';
-import type { Peer, TcpConnection } from './transport.ts';
+import type { AnyPeer, Peer, SipConnection } from './transport.ts';
 
 export const T1 = 500;
 export const T2 = 4000;
 export const T4 = 5000;
 
 export interface TransactionIO {
-  send(peer: Peer, data: Buffer, connection?: TcpConnection): void;
+  send(peer: AnyPeer, data: Buffer, connection?: SipConnection): void;
   onResponseSent(status: number): void;
   onUnserializable(): void;
 }
@@ -42,7 +42,11 @@ export interface TransactionTimers {
   answerDeadlineMs: number;
 }
 
-export class ServerTransaction {
+/**
+ * `P`: the peers it may carry. The call path's default (`Peer`: UDP, TCP) holds for every
+ * transaction the call path is handed (service.ts checks); the SIP layer's own are `AnyPeer`.
+ */
+export class ServerTransaction<P extends AnyPeer = Peer> {
   private tag?: string;
   private lastResponse?: Buffer;
   finalStatus = 0;
@@ -64,9 +68,9 @@ export class ServerTransaction {
     readonly key: string,
     readonly request: SipRequest,
     /** Where responses go: the source address, the rport/Via port (RFC 3581, §18.2.2). */
-    readonly responsePeer: Peer,
-    readonly source: Peer,
-    readonly connection: TcpConnection | undefined,
+    readonly responsePeer: P,
+    readonly source: P,
+    readonly connection: SipConnection | undefined,
     private readonly table: TransactionTable,
   ) {}
 
@@ -78,8 +82,8 @@ export class ServerTransaction {
    * The INVITE transaction of a call a previous run of this node was handling: same key and To tag,
    * already past its provisional responses, so its final answer reaches the caller as before.
    */
-  static resumed(key: string, request: SipRequest, responsePeer: Peer, toTag: string, table: TransactionTable, answered: boolean, unacked2xx?: string): ServerTransaction {
-    const tx = new ServerTransaction(key, request, responsePeer, responsePeer, undefined, table);
+  static resumed<P extends AnyPeer>(key: string, request: SipRequest, responsePeer: P, toTag: string, table: TransactionTable, answered: boolean, unacked2xx?: string): ServerTransaction<P> {
+    const tx = new ServerTransaction<P>(key, request, responsePeer, responsePeer, undefined, table);
     tx.tag = toTag;
     tx.provisionalSent = true;
     if (unacked2xx !== undefined) {
@@ -232,7 +236,7 @@ export class CompletedTransaction {
 
   constructor(
     private readonly response: Buffer | undefined,
-    private readonly peer: Peer,
+    private readonly peer: AnyPeer,
     private readonly io: TransactionIO,
     readonly expiresAt: number,
   ) {}
@@ -243,12 +247,12 @@ export class CompletedTransaction {
 }
 
 export class TransactionTable {
-  private readonly live = new Map<string, ServerTransaction>();
+  private readonly live = new Map<string, ServerTransaction<AnyPeer>>();
   /** Completed non-INVITE transactions, in completion order. */
   private readonly completed = new Map<string, CompletedTransaction>();
-  private readonly invites = new Map<string, ServerTransaction>();
+  private readonly invites = new Map<string, ServerTransaction<AnyPeer>>();
   /** INVITEs answered 2xx whose ACK is awaited, by ackKey. */
-  private readonly accepted = new Map<string, ServerTransaction>();
+  private readonly accepted = new Map<string, ServerTransaction<AnyPeer>>();
   private sweeper?: NodeJS.Timeout;
 
   constructor(
@@ -273,16 +277,16 @@ export class TransactionTable {
     return this.live.size + this.completed.size + this.invites.size;
   }
 
-  find(key: string): ServerTransaction | CompletedTransaction | undefined {
+  find(key: string): ServerTransaction<AnyPeer> | CompletedTransaction | undefined {
     return this.live.get(key) ?? this.completed.get(key) ?? this.invites.get(key);
   }
 
-  add(tx: ServerTransaction): void {
+  add(tx: ServerTransaction<AnyPeer>): void {
     if (tx.isInvite) this.invites.set(tx.key, tx);
     else this.live.set(tx.key, tx);
   }
 
-  complete(tx: ServerTransaction): void {
+  complete(tx: ServerTransaction<AnyPeer>): void {
     if (tx.isInvite) {
       tx.startInviteCompletion(Boolean(tx.connection), () => this.end(tx));
       return;
@@ -293,15 +297,15 @@ export class TransactionTable {
     this.completed.set(tx.key, tx.remnant(Date.now() + 64 * T1));
   }
 
-  ack(tx: ServerTransaction): void {
+  ack(tx: ServerTransaction<AnyPeer>): void {
     tx.ack(() => this.end(tx));
   }
 
-  awaitAck(tx: ServerTransaction): void {
+  awaitAck(tx: ServerTransaction<AnyPeer>): void {
     this.accepted.set(tx.ackKey, tx);
   }
 
-  forgetAck(tx: ServerTransaction): void {
+  forgetAck(tx: ServerTransaction<AnyPeer>): void {
     if (this.accepted.get(tx.ackKey) === tx) this.accepted.delete(tx.ackKey);
   }
 
@@ -314,7 +318,7 @@ export class TransactionTable {
     return true;
   }
 
-  private end(tx: ServerTransaction): void {
+  private end(tx: ServerTransaction<AnyPeer>): void {
     tx.dispose();
     if (this.invites.get(tx.key) === tx) this.invites.delete(tx.key);
   }

@@ -147,6 +147,14 @@ export class LocationOverlay implements LocationStore {
     return this.sql.countActive(now);
   }
 
+  /**
+   * Deletes the bindings `nodeId` stored over connections of these transports: at start, those of
+   * the previous run, whose connections are gone (server/sip/flowBindings.ts).
+   */
+  deleteOfNode(nodeId: string, transports: readonly string[]): Promise<number> {
+    return this.sql.deleteOfNode(nodeId, transports);
+  }
+
   /** Writes what is pending now; resolves when done or when the database still does not answer. */
   flush(): Promise<void> {
     this.flushing ??= this.writePending().finally(() => (this.flushing = undefined));

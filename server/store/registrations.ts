@@ -185,6 +185,12 @@ export class SqlLocationStore implements LocationStore {
     return ids.length;
   }
 
+  /** Deletes the bindings `nodeId` stored over these transports (a previous run's connections); returns how many. */
+  async deleteOfNode(nodeId: string, transports: readonly string[]): Promise<number> {
+    const r = await this.db.deleteFrom('registrations').where('node_id', '=', nodeId).where('transport', 'in', transports).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async countActive(now: number): Promise<number> {
     const r = await this.db
       .selectFrom('registrations')

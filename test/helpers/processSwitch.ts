@@ -44,6 +44,9 @@ export async function spawnSwitch(env: Record<string, string> = {}): Promise<Pro
     HTTP_PORT: String(httpPort),
     DATA_DIR: dataDir,
     NODE_ID: 'process-node',
+    // TLS and HTTPS on free ports: switches run side by side (a self-signed certificate in DATA_DIR).
+    SIP_TLS_PORT: '0',
+    HTTPS_PORT: '0',
     // Test peers (sipp, providers) run on loopback, which tenants may not reach by default.
     DESTINATION_DENY: 'none',
     // sipp peers playing providers fail on an OPTIONS ping they do not expect: tests that want

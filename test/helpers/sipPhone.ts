@@ -5,6 +5,19 @@
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
+import WebSocket from 'ws';
+
+export type PhoneTransport = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+
+/** How a TLS or WebSocket phone connects: SNI name, trusted CA (else any certificate), Origin header. */
+export interface ConnectOptions {
+  servername?: string;
+  ca?: string;
+  origin?: string;
+  /** WebSocket subprotocols offered (default `sip`). */
+  protocols?: string[];
+}
 
 export interface SipReply {
   status: number;
@@ -74,6 +87,7 @@ export interface RequestOptions {
 export class TestPhone {
   private udp?: dgram.Socket;
   private tcp?: net.Socket;
+  private ws?: WebSocket;
   private tcpBuffer = '';
   private readonly waiting: Array<(raw: string) => boolean> = [];
   readonly received: string[] = [];
@@ -84,14 +98,47 @@ export class TestPhone {
   readonly fromTag = randomBytes(4).toString('hex');
 
   private constructor(
-    readonly transport: 'udp' | 'tcp',
+    readonly transport: PhoneTransport,
     readonly serverPort: number,
   ) {}
 
-  /** `localAddress`: another loopback address (127.0.0.2, …) to play a second source. */
-  static async open(transport: 'udp' | 'tcp', serverPort: number, localAddress = '127.0.0.1'): Promise<TestPhone> {
+  /**
+   * `localAddress`: another loopback address (127.0.0.2, …) to play a second source. TLS and
+   * WebSocket phones connect to `serverPort` (the TLS port, the HTTP or HTTPS port's `/sip`).
+   */
+  static async open(transport: PhoneTransport, serverPort: number, localAddress = '127.0.0.1', o: ConnectOptions = {}): Promise<TestPhone> {
     const p = new TestPhone(transport, serverPort);
     p.localAddress = localAddress;
+    if (transport === 'ws' || transport === 'wss') {
+      const ws = new WebSocket(`${transport}://127.0.0.1:${serverPort}/sip`, o.protocols ?? ['sip'], {
+        localAddress,
+        ...(o.origin ? { origin: o.origin } : {}),
+        ...(o.ca ? { ca: o.ca } : { rejectUnauthorized: false }),
+      });
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+        ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket refused: ${res.statusCode} ${res.statusMessage}`)));
+      });
+      ws.on('error', () => {});
+      ws.on('message', (d: Buffer) => p.deliver(d.toString('utf8')));
+      p.ws = ws;
+      p.localPort = (ws as unknown as { _socket: net.Socket })._socket.localPort!;
+      return p;
+    }
+    if (transport === 'tls') {
+      const raw = net.connect({ host: '127.0.0.1', port: serverPort, localAddress });
+      const s = tls.connect({ socket: raw, servername: o.servername ?? 'localhost', ...(o.ca ? { ca: o.ca } : { rejectUnauthorized: false }) });
+      await new Promise<void>((resolve, reject) => {
+        s.once('secureConnect', () => resolve());
+        s.once('error', reject);
+      });
+      s.on('error', () => {});
+      s.on('data', (d) => p.onTcpData(d.toString('utf8')));
+      p.tcp = s;
+      p.localPort = s.localPort!;
+      return p;
+    }
     if (transport === 'udp') {
       const s = dgram.createSocket('udp4');
       await new Promise<void>((r) => s.bind(0, localAddress, () => r()));
@@ -112,8 +159,13 @@ export class TestPhone {
     return p;
   }
 
+  /** The connection's socket (TCP or TLS). */
   get tcpSocket(): net.Socket | undefined {
     return this.tcp;
+  }
+
+  get webSocket(): WebSocket | undefined {
+    return this.ws;
   }
 
   private onTcpData(chunk: string): void {
@@ -137,6 +189,7 @@ export class TestPhone {
 
   sendRaw(data: string | Buffer): void {
     if (this.udp) this.udp.send(typeof data === 'string' ? Buffer.from(data) : data, this.serverPort, '127.0.0.1');
+    else if (this.ws) this.ws.send(data);
     else this.tcp!.write(data);
   }
 
@@ -242,5 +295,6 @@ export class TestPhone {
   close(): void {
     this.udp?.close();
     this.tcp?.destroy();
+    this.ws?.terminate();
   }
 }

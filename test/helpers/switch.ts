@@ -45,6 +45,9 @@ function configFor(db: TestDatabase, sipPort: number, env: Record<string, string
     STRANGER_CALLS_PER_TENANT: '10000',
     SIP_INVITES_PER_MINUTE_PER_SOURCE: '1000000',
     NODE_ID: 'test-node',
+    // TLS and HTTPS on free ports: switches run side by side (a self-signed certificate in DATA_DIR).
+    SIP_TLS_PORT: '0',
+    HTTPS_PORT: '0',
     // Test peers (sipp, providers) run on loopback, which tenants may not reach by default.
     DESTINATION_DENY: 'none',
     // sipp peers playing providers fail on an OPTIONS ping they do not expect: tests that want

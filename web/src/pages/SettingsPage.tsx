@@ -11,6 +11,7 @@ import { Page, Section } from '../components/Page.tsx';
 import { duration } from '../format.ts';
 import { useFormat, useSession, useSettings } from '../session.tsx';
 import { useApi } from '../useApi.ts';
+import { EncryptedSipSection } from './EncryptedSipSection.tsx';
 
 /** Saving part of the settings: the page's copy is replaced by what the server answers. */
 function useSettingsSave() {
@@ -307,7 +308,10 @@ export function SettingsPage() {
           <PasswordForm />
           <ApiKeys />
         </div>
-        <LimitsInForce />
+        <div className="stack">
+          <LimitsInForce />
+          <EncryptedSipSection />
+        </div>
       </div>
     </Page>
   );
