@@ -5,6 +5,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
+import type { LimitsView, SettingsView, SipSettingsView } from '../../contract/settings.ts';
 import type { Config } from '../config.ts';
 import { isCountryCode } from '../providers/internationalCalls.ts';
 import { DEFAULT_KV_LIMITS } from '../store/kv.ts';
@@ -42,7 +43,7 @@ const patchBody = z.strictObject({
 
 
 /** The limits the switch enforces for every tenant, as the settings page lists them. */
-function limitsOf(config: Config) {
+function limitsOf(config: Config): LimitsView {
   return {
     callsAtOnce: config.calls.limits.perTenant,
     callsPerMinute: config.calls.limits.perMinute,
@@ -69,7 +70,7 @@ function limitsOf(config: Config) {
 }
 
 /** Where phones connect to. */
-function sipOf(config: Config, sipPort: number) {
+function sipOf(config: Config, sipPort: number): SipSettingsView {
   return {
     domain: config.sip.domain,
     domainAliases: config.sip.domainAliases,
@@ -80,7 +81,7 @@ function sipOf(config: Config, sipPort: number) {
   };
 }
 
-function settingsView(tenant: Tenant, sip: ReturnType<typeof sipOf>, limits: ReturnType<typeof limitsOf>) {
+function settingsView(tenant: Tenant, sip: SipSettingsView, limits: LimitsView): SettingsView {
   return {
     name: tenant.name,
     timeZone: tenant.timeZone,
@@ -90,10 +91,6 @@ function settingsView(tenant: Tenant, sip: ReturnType<typeof sipOf>, limits: Ret
     limits,
   };
 }
-
-/** What `GET /settings` answers (the portal's type for it). */
-export type SettingsView = ReturnType<typeof settingsView>;
-export type LimitsView = SettingsView['limits'];
 
 export function settingsRoutes(config: Config, sipPort: number): Router {
   const r = Router();

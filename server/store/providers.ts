@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { CredentialCipher } from '../providers/credentials.ts';
-import type { ProviderSettings, ProviderState } from '../providers/settings.ts';
+import type { ProviderSettings, ProviderState } from '../../contract/providers.ts';
 import { tenantKey, type ReadThroughCache } from './cache.ts';
 import { isUniqueViolation } from './errors.ts';
 import { newId } from './ids.ts';

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { v7 } from 'uuid';
 import { startCdrRetention } from '../../server/cdr/retention.ts';
 import { createLogger } from '../../server/observability/log.ts';
-import type { Cdr } from '../../server/cdr/model.ts';
+import type { Cdr } from '../../server/domain/cdr.ts';
 import { ApiClient, signUp } from '../helpers/api.ts';
 import { DIALECTS, skipUnless } from '../helpers/databases.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
