@@ -20,7 +20,8 @@ import { registrationRoutes } from './registrationRoutes.ts';
 import { requireAuth } from './session.ts';
 import { settingsRoutes } from './settingsRoutes.ts';
 import { sipAccountRoutes } from './sipAccountRoutes.ts';
-import { providerRoutes, type ProviderControl } from './providerRoutes.ts';
+import { providerRoutes } from './providerRoutes.ts';
+import type { ProviderControl } from '../providers/service.ts';
 import { operatorEmails, operatorRoutes, sipBlockRoutes, type BanControl } from './banRoutes.ts';
 
 export interface ApiDeps {
