@@ -12,7 +12,11 @@ import ts from 'typescript';
 const repo = path.resolve(import.meta.dirname, '../..');
 
 function programFiles(configFile: string): string[] {
-  const parsed = ts.getParsedCommandLineOfConfigFile(path.join(repo, configFile), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(String(d.messageText)) });
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    path.join(repo, configFile),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(String(d.messageText)) },
+  );
   assert.ok(parsed, configFile);
   assert.deepEqual(parsed.errors, [], configFile);
   return parsed.fileNames;
@@ -20,7 +24,10 @@ function programFiles(configFile: string): string[] {
 
 test('no TypeScript program of the server declares the sandbox globals', () => {
   const files = programFiles('tsconfig.json');
-  assert.ok(files.some((f) => f.endsWith('/contract/calls.ts')), 'the contract module is part of the program');
+  assert.ok(
+    files.some((f) => f.endsWith('/contract/calls.ts')),
+    'the contract module is part of the program',
+  );
   const declaringSandbox = files.filter((f) => /^declare function dial\(/m.test(readFileSync(f, 'utf8')));
   assert.deepEqual(declaringSandbox, []);
 });
