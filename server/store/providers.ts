@@ -59,7 +59,7 @@ export class NoCredentialKeyError extends Error {
   }
 }
 
-interface Row extends Selectable<ProvidersTable> {}
+type Row = Selectable<ProvidersTable>;
 
 function toProvider(r: Row, numbers: string[]): Provider {
   return {
