@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CdrView } from '../../contract/cdrs.ts';
 import type { CallEvent } from '../../server/calls/events.ts';
 import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
 import { after, before } from 'node:test';
@@ -407,7 +408,7 @@ function label(e: CallEvent, names: Map<string, string>): string {
  * The call's record as `GET /cdrs` lists it and `GET /cdrs/:id` details it. Also checks that the
  * ended call is gone from the live view (`GET /calls`), which is built from the same events.
  */
-export async function recordOf(sw: TestSwitch, t: Tenant, callId: string): Promise<any> {
+export async function recordOf(sw: TestSwitch, t: Tenant, callId: string): Promise<CdrView> {
   const live = await t.api.get('/calls');
   assert.equal(live.status, 200);
   assert.deepEqual(live.body.items, [], `no call left in GET /calls after call.ended: ${JSON.stringify(live.body.items)}`);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
 import { signUp, type ApiClient } from '../helpers/api.ts';
+import type { ProviderHealth } from '../../web/src/api/types.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { FAST_SIP_TIMERS, PROVIDER_ENV } from './registrarHarness.ts';
 import type { LiveEvent } from '../../server/calls/liveView.ts';
@@ -29,7 +30,7 @@ async function optionsPeer(status: string) {
   return { port: socket.address().port, state, close: () => socket.close() };
 }
 
-async function healthOf(api: ApiClient, id: string, want: (h: any) => boolean, what: string): Promise<any> {
+async function healthOf(api: ApiClient, id: string, want: (h: ProviderHealth) => boolean, what: string): Promise<ProviderHealth> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const h = (await api.get(`/providers/${id}`)).body.health;

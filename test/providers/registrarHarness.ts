@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { ApiClient } from '../helpers/api.ts';
+import type { ApiClient, UncheckedJson } from '../helpers/api.ts';
 import type { SipTimers } from '../../server/sip/clientTransactions.ts';
 import { flowOf, headerOf, parseMessageLog, scenario, sleep, startSipp, type SippMessage, type SippPeer } from '../calls/harness.ts';
 
@@ -80,14 +80,14 @@ function withoutRetransmissions(messages: SippMessage[]): SippMessage[] {
 }
 
 /** A provider as GET /providers lists it (the status is part of the list). */
-export async function listedProvider(api: ApiClient, id: string): Promise<any> {
+export async function listedProvider(api: ApiClient, id: string): Promise<UncheckedJson> {
   const r = await api.get('/providers');
   if (r.status !== 200) throw new Error(`GET /providers: ${r.status} ${JSON.stringify(r.body)}`);
   return (r.body.items as Array<{ id: string }>).find((p) => p.id === id);
 }
 
 /** Polls GET /providers until `done(provider)` holds; fails after `ms` showing the last view. */
-export async function waitForProvider(api: ApiClient, id: string, what: string, ms: number, done: (p: any) => boolean): Promise<any> {
+export async function waitForProvider(api: ApiClient, id: string, what: string, ms: number, done: (p: UncheckedJson) => boolean): Promise<UncheckedJson> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -98,7 +98,7 @@ export async function waitForProvider(api: ApiClient, id: string, what: string, 
   }
 }
 
-export const inState = (state: string) => (p: any) => p.status.state === state;
+export const inState = (state: string) => (p: { status: { state: string } }) => p.status.state === state;
 
 /** The REGISTERs a registrar received, in order. */
 export const registersIn = (messages: SippMessage[]) => messages.filter((m) => m.dir === 'received' && m.kind === 'REGISTER');

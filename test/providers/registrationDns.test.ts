@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { signUp, type ApiClient } from '../helpers/api.ts';
+import { signUp, type ApiClient, type UncheckedJson } from '../helpers/api.ts';
 import { startDnsServer, type DnsFailure, type TestDnsServer } from '../helpers/dnsServer.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { scratch, sleep } from '../calls/harness.ts';
@@ -46,10 +46,10 @@ describe('provider registration when DNS fails', { skip: noSipp, timeout: 90_000
   };
 
   /** Watches a provider for `ms`: it must keep failing and retrying, never be stopped. */
-  async function assertKeepsRetrying(id: string, host: string, ms: number): Promise<any> {
+  async function assertKeepsRetrying(id: string, host: string, ms: number): Promise<UncheckedJson> {
     const queriesBefore = dns.queries(host, 'A');
     const until = Date.now() + ms;
-    let last: any;
+    let last: UncheckedJson;
     while (Date.now() < until) {
       last = await listedProvider(api, id);
       assert.notEqual(last.status.state, 'disabled', `a passing DNS failure stopped the registration: ${JSON.stringify(last.status)}`);

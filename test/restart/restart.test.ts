@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { CdrView } from '../../contract/cdrs.ts';
 import { spawnSwitch, type ProcessSwitch } from '../helpers/processSwitch.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { skipWithout } from '../interop/tools.ts';
@@ -32,7 +33,7 @@ const skip = skipWithout('sipp', 'sip-tester');
 const PEER_TIMEOUT_S = 60;
 
 /** The one record of a tenant's only call, once it is written (the process owns the writer). */
-async function onlyRecord(t: Tenant): Promise<any> {
+async function onlyRecord(t: Tenant): Promise<CdrView> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const list = await t.api.get('/cdrs?limit=10');
@@ -152,8 +153,8 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
     const record = await onlyRecord(t);
     assert.equal(record.status, 'answered');
     assert.equal(record.hangupBy, 'caller');
-    assert.ok(Date.parse(record.answeredAt) > killedAt, `answered after the restart: ${record.answeredAt}`);
-    assert.ok(Date.parse(record.ringingAt) < killedAt, `ringing before it: ${record.ringingAt}`);
+    assert.ok(Date.parse(record.answeredAt!) > killedAt, `answered after the restart: ${record.answeredAt}`);
+    assert.ok(Date.parse(record.ringingAt!) < killedAt, `ringing before it: ${record.ringingAt}`);
   });
 
   for (const side of ['caller', 'callee'] as const) {
@@ -177,7 +178,7 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
       assert.equal(record.status, 'answered');
       assert.equal(record.hangupBy, side);
       assert.equal(record.hangupCause, 'normal');
-      assert.ok(Date.parse(record.answeredAt) < killedAt && Date.parse(record.endedAt) > killedAt, `answered before the crash, ended after it: ${record.answeredAt}, ${record.endedAt}`);
+      assert.ok(Date.parse(record.answeredAt!) < killedAt && Date.parse(record.endedAt) > killedAt, `answered before the crash, ended after it: ${record.answeredAt}, ${record.endedAt}`);
       assert.ok(record.talkMs >= 5000, `talk time spans the restart: ${record.talkMs}`);
     });
   }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_AUTH_GUARD } from '../../server/sip/authGuard.ts';
-import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
+import { createSipAccount, signUp, type ApiClient, type UncheckedJson } from '../helpers/api.ts';
 import { parseReply, TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 
@@ -219,7 +219,7 @@ describe('SIP robustness', () => {
     const p = await phone();
     const { final } = await p.register({ user: acct.username, password: acct.password, extraHeaders: ['User-Agent: Téléphone “Ü” 1.0'] });
     assert.equal(final.status, 200);
-    const b = ((await api.get('/registrations')).body.items as any[]).find((x) => x.username === acct.username);
+    const b = ((await api.get('/registrations')).body.items as UncheckedJson[]).find((x) => x.username === acct.username);
     assert.equal(b.userAgent, 'Téléphone “Ü” 1.0');
   });
 });
