@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { CdrView } from '../../contract/cdrs.ts';
 import type { CallEvent } from '../../server/calls/events.ts';
 import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
+import { silence } from '../helpers/time.ts';
 import { after, before } from 'node:test';
 import { startTestSwitch, type TestSwitch, type TestSwitchOptions } from '../helpers/switch.ts';
 import { exitOf, freeUdpTcpPort, lastSippStats, startTool, type Finished } from '../interop/tools.ts';
@@ -263,7 +264,7 @@ export class EventLog {
     }
     // Anything the switch still emits for this call after call.ended is a fault that
     // assertWellFormed reports (a consumer has already finalised the call): give it time to show.
-    await sleep(300);
+    await silence(300);
     return this.events;
   }
 

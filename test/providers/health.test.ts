@@ -11,6 +11,7 @@ import type { ProviderHealth } from '../../web/src/api/types.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { FAST_SIP_TIMERS, PROVIDER_ENV } from './registrarHarness.ts';
 import type { LiveEvent } from '../../server/calls/liveView.ts';
+import { silence } from '../helpers/time.ts';
 
 /** A provider's SIP port that answers each OPTIONS with `status` while `answering` is true. */
 async function optionsPeer(status: string) {
@@ -80,7 +81,7 @@ describe('provider health (OPTIONS)', () => {
     try {
       const created = await api.post('/providers', { name: 'quiet', host: '127.0.0.1', port: peer.port, enabled: false });
       assert.equal(created.status, 201);
-      await new Promise((r) => setTimeout(r, 2500));
+      await silence(2500);
       assert.equal(peer.state.pings, 0);
       assert.equal((await api.get(`/providers/${created.body.id}`)).body.health, null);
     } finally {

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ApiClient, UncheckedJson } from '../helpers/api.ts';
 import type { SipTimers } from '../../server/sip/clientTransactions.ts';
+import { udpPortBound } from '../../bench/lib/proc.ts';
 import { flowOf, headerOf, parseMessageLog, scenario, sleep, startSipp, type SippMessage, type SippPeer } from '../calls/harness.ts';
 
 const CREDENTIALS_KEY = 'd3c1a2b4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff00';
@@ -58,9 +59,11 @@ export async function startRegistrar(o: RegistrarOptions): Promise<Registrar> {
     keys: { user: o.user, password: o.password, expires: String(o.expires ?? 4), realm: REALM, ...o.keys },
     timeoutS: 60,
   });
-  // sipp refuses a scenario it cannot load by exiting at once.
-  const exited = await Promise.race([peer.done, sleep(150).then(() => undefined)]);
-  if (exited) throw new Error(`sipp registrar exited at start (${exited.code}): ${exited.output.slice(-1000)}`);
+  // sipp refuses a scenario it cannot load by exiting before it binds its port.
+  if (!udpPortBound(peer.port)) {
+    const exited = await peer.done;
+    throw new Error(`sipp registrar exited at start (${exited.code}): ${exited.output.slice(-1000)}`);
+  }
   const trace = () => {
     const file = readdirSync(dir).find((f) => f.endsWith('.msg.log'));
     return file ? withoutRetransmissions(parseMessageLog(readFileSync(path.join(dir, file), 'latin1'))) : [];

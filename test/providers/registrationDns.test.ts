@@ -11,6 +11,7 @@ import { signUp, type ApiClient, type UncheckedJson } from '../helpers/api.ts';
 import { startDnsServer, type DnsFailure, type TestDnsServer } from '../helpers/dnsServer.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { scratch, sleep } from '../calls/harness.ts';
+import { silence } from '../helpers/time.ts';
 import { skipWithout } from '../interop/tools.ts';
 import { answersIn, FAST_SIP_TIMERS, inState, listedProvider, newSecret, PROVIDER_ENV, registersIn, startRegistrar, waitForProvider, type Registrar } from './registrarHarness.ts';
 
@@ -96,7 +97,7 @@ describe('provider registration when DNS fails', { skip: noSipp, timeout: 90_000
     assert.match(stopped.status.lastError, /fix the host and save the provider/);
     assert.equal(stopped.status.nextAttemptAt, null);
     const asked = dns.queries(host, 'A');
-    await sleep(3000);
+    await silence(3000);
     assert.equal(dns.queries(host, 'A'), asked, 'no lookups once stopped');
 
     // The name is set up; saving the provider (here with the port its registrar listens on) retries.
