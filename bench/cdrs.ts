@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { v7 } from 'uuid';
-import type { Cdr, CdrStatus } from '../server/cdr/model.ts';
+import type { Cdr, CdrStatus } from '../server/domain/cdr.ts';
 import { encodeCursor, type CdrFilter } from '../server/store/cdrs.ts';
 import { Store } from '../server/store/index.ts';
 import { percentile } from './lib/load.ts';

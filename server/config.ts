@@ -9,8 +9,9 @@ import { DEFAULT_DENIED_DESTINATIONS, parseDeniedRanges } from './sip/destinatio
 import { parseHostPort } from './sip/hostPort.ts';
 import { MEDIA_ENGINES, type MediaSettings } from './media/settings.ts';
 
-export const DIGEST_ALGORITHMS = ['MD5', 'SHA-256'] as const;
-export type DigestAlgorithm = (typeof DIGEST_ALGORITHMS)[number];
+import { DIGEST_ALGORITHMS, type DigestAlgorithm } from '../contract/sipAccounts.ts';
+
+export { DIGEST_ALGORITHMS, type DigestAlgorithm } from '../contract/sipAccounts.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();

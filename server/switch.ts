@@ -28,7 +28,7 @@ import type { CallState } from './cdr/callRecord.ts';
 import { startCdrRetention } from './cdr/retention.ts';
 import { openCdrSpool } from './cdr/spool.ts';
 import { withInsertDeadline } from './cdr/deadline.ts';
-import { loadCredentialCipher } from './providers/credentialKey.ts';
+import { loadCredentialCipher } from './credentialKey.ts';
 import { startProviderService, type ProviderService } from './providers/service.ts';
 import { DestinationPolicy } from './sip/destinationPolicy.ts';
 import { CertificateError, CertificateStore } from './sip/tlsCertificates.ts';

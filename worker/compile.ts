@@ -147,6 +147,7 @@ export function offsetOf(code: string, line: number, column: number): number {
 }
 
 const IDENTIFIER = /(?:[\p{ID_Start}$_]|\\u[0-9a-fA-F]{4}|\\u\{[0-9a-fA-F]+\})(?:[\p{ID_Continue}$\u200c\u200d]|\\u[0-9a-fA-F]{4}|\\u\{[0-9a-fA-F]+\})*/uy;
+// eslint-disable-next-line no-misleading-character-class -- ZWNJ and ZWJ are identifier parts on their own (ECMA-262), not a joined sequence
 const IDENTIFIER_PART = /[\p{ID_Continue}$\u200c\u200d\\]/u;
 
 /**

@@ -72,7 +72,9 @@ const loop = (async () => {
   }
 })();
 
-process.on('message', async (m: { type: string; calls?: Array<{ index: number; toA: number; toB: number }>; from?: number; to?: number }) => {
+type Message = { type: string; calls?: Array<{ index: number; toA: number; toB: number }>; from?: number; to?: number };
+
+async function onMessage(m: Message): Promise<void> {
   if (m.type === 'add') for (const c of m.calls!) calls.push({ ...c, seq: 0 });
   else if (m.type === 'open') {
     // A late message (the slot already sent) opens the window at the next slot not yet sent.
@@ -98,5 +100,7 @@ process.on('message', async (m: { type: string; calls?: Array<{ index: number; t
     for (const side of sides) for (const s of side) s.close();
     process.disconnect();
   }
-});
+}
+// A failure rejects unhandled, which ends this process loudly: the bench must not carry on without it.
+process.on('message', (m: Message) => void onMessage(m));
 process.send!({ type: 'ready' });

@@ -18,9 +18,11 @@ import { passwordRoutes } from './passwordRoutes.ts';
 import { portalRoutes } from './portalRoutes.ts';
 import { registrationRoutes } from './registrationRoutes.ts';
 import { requireAuth } from './session.ts';
-import { settingsRoutes, type TlsView } from './settingsRoutes.ts';
+import type { TlsView } from '../../contract/settings.ts';
+import { settingsRoutes } from './settingsRoutes.ts';
 import { sipAccountRoutes } from './sipAccountRoutes.ts';
-import { providerRoutes, type ProviderControl } from './providerRoutes.ts';
+import { providerRoutes } from './providerRoutes.ts';
+import type { ProviderControl } from '../providers/service.ts';
 import { operatorEmails, operatorRoutes, sipBlockRoutes, type BanControl } from './banRoutes.ts';
 
 export interface ApiDeps {

@@ -11,6 +11,7 @@
  */
 import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
+import type { BanView } from '../../contract/bans.ts';
 import type { Ban } from '../sip/authGuard.ts';
 import type { Store } from '../store/index.ts';
 import { HttpError, notFound, parse } from './errors.ts';
@@ -31,21 +32,6 @@ export function operatorEmails(emails: readonly string[]): IsOperator {
 }
 
 const idParam = z.strictObject({ id: z.string().min(1).max(64) });
-
-export interface BanView {
-  id: string;
-  kind: Ban['kind'];
-  address: string;
-  /** The account an 'account' block is for. */
-  username: string | null;
-  /** The usernames whose failures led to it (a tenant sees only its own). */
-  usernames: string[];
-  reason: string;
-  since: string;
-  until: string;
-  /** The node holding it: blocks are kept per node. */
-  node: string;
-}
 
 function view(b: Ban, node: string, usernames = b.usernames): BanView {
   return {

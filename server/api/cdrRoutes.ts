@@ -2,7 +2,7 @@ import { Router, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { CDR_CSV_HEADER, cdrCsvRow } from '../cdr/csv.ts';
-import { CDR_STATUSES, type CdrStatus } from '../cdr/model.ts';
+import { CDR_STATUSES, type CdrStatus } from '../domain/cdr.ts';
 import { InvalidCursorError, type CdrFilter } from '../store/cdrs.ts';
 import { detailView, summaryView } from './cdrViews.ts';
 import { HttpError, notFound, parse } from './errors.ts';

@@ -1,14 +1,14 @@
 /**
- * Call records as the API returns them: the stored record (server/cdr/model.ts) without its tenant,
- * times as ISO 8601 strings. Only type imports, so the portal takes its types from here
- * (web/src/api/types.ts) and cannot drift from what the API sends.
+ * Call records as the API returns them: the stored record (server/domain/cdr.ts) without its
+ * tenant, times as ISO 8601 strings. The shapes are the portal's too (contract/cdrs.ts).
  */
-import type { Cdr, CdrLeg, CdrLogLine, CdrSummary } from '../cdr/model.ts';
+import type { CdrLegView, CdrLogLineView, CdrSummaryView, CdrView } from '../../contract/cdrs.ts';
+import type { Cdr, CdrLeg, CdrLogLine, CdrSummary } from '../domain/cdr.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null | undefined) => (ms == null ? null : iso(ms));
 
-export function summaryView(c: CdrSummary) {
+export function summaryView(c: CdrSummary): CdrSummaryView {
   return {
     id: c.id,
     callId: c.callId,
@@ -33,7 +33,7 @@ export function summaryView(c: CdrSummary) {
   };
 }
 
-export const legView = (l: CdrLeg) => ({
+export const legView = (l: CdrLeg): CdrLegView => ({
   ...l,
   createdAt: iso(l.createdAt),
   ringingAt: isoOrNull(l.ringingAt),
@@ -41,14 +41,10 @@ export const legView = (l: CdrLeg) => ({
   endedAt: isoOrNull(l.endedAt),
 });
 
-const logLineView = (l: CdrLogLine) => ({ ...l, at: iso(l.at) });
+const logLineView = (l: CdrLogLine): CdrLogLineView => ({ ...l, at: iso(l.at) });
 
-export const detailView = (c: Cdr) => ({
+export const detailView = (c: Cdr): CdrView => ({
   ...summaryView(c),
   legs: c.legs.map(legView),
   log: c.log.map(logLineView),
 });
-
-export type CdrSummaryView = ReturnType<typeof summaryView>;
-export type CdrLegView = ReturnType<typeof legView>;
-export type CdrView = ReturnType<typeof detailView>;

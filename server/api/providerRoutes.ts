@@ -12,21 +12,10 @@ import type { TenantScope } from '../store/index.ts';
 import { templateProblems } from '../providers/templates.ts';
 import { isHost, parseHostPort } from '../sip/hostPort.ts';
 import type { ProviderHealth } from '../providers/health.ts';
+import type { ProviderControl } from '../providers/service.ts';
 import { dialplanName } from './dialplanRoutes.ts';
 import { HttpError, notFound, parse } from './errors.ts';
 import { scopeOf } from './session.ts';
-
-/** What the API needs of the provider subsystem. */
-export interface ProviderControl {
-  /** The registration state the agent holds now (fresher than the store's copy). */
-  status(providerId: string): ProviderStatus | undefined;
-  /** Whether the provider answered its last OPTIONS ping. */
-  health(providerId: string): ProviderHealth | undefined;
-  /** A provider was created, changed or deleted. */
-  changed(providerId: string): Promise<void>;
-  /** The SIP URI a provider should send this entry's calls to. */
-  contactUri(p: Provider): string;
-}
 
 const host = z
   .string()

@@ -5,6 +5,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
+import type { LimitsView, SettingsView, SipSettingsView, TlsView } from '../../contract/settings.ts';
 import type { Config } from '../config.ts';
 import { isCountryCode } from '../providers/internationalCalls.ts';
 import { DEFAULT_KV_LIMITS } from '../store/kv.ts';
@@ -45,7 +46,7 @@ const patchBody = z.strictObject({
 
 
 /** The limits the switch enforces for every tenant, as the settings page lists them. */
-function limitsOf(config: Config) {
+function limitsOf(config: Config): LimitsView {
   return {
     callsAtOnce: config.calls.limits.perTenant,
     callsPerMinute: config.calls.limits.perMinute,
@@ -72,7 +73,7 @@ function limitsOf(config: Config) {
 }
 
 /** Where phones connect to. */
-function sipOf(config: Config, sipPort: number) {
+function sipOf(config: Config, sipPort: number): SipSettingsView {
   return {
     domain: config.sip.domain,
     domainAliases: config.sip.domainAliases,
@@ -83,12 +84,8 @@ function sipOf(config: Config, sipPort: number) {
   };
 }
 
-/**
- * SIP over TLS and WebSocket: the TLS port, where a browser's WebSocket connects (on the portal's
- * host: `ws://` on the HTTP port, `wss://` on the HTTPS one), and the certificates serving now;
- * `selfSigned` says they are the generated one, which phones and browsers do not trust.
- */
-export function tlsStatusOf(config: Config, ports: Partial<Record<TransportName, number>>, certificates: CertificateStore | undefined) {
+/** The TLS part of `GET /settings` (contract/settings.ts, TlsView). */
+export function tlsStatusOf(config: Config, ports: Partial<Record<TransportName, number>>, certificates: CertificateStore | undefined): TlsView {
   const status = certificates?.status();
   return {
     sipPort: ports.tls ?? null,
@@ -100,9 +97,7 @@ export function tlsStatusOf(config: Config, ports: Partial<Record<TransportName,
   };
 }
 
-export type TlsView = ReturnType<typeof tlsStatusOf>;
-
-function settingsView(tenant: Tenant, sip: ReturnType<typeof sipOf>, limits: ReturnType<typeof limitsOf>, tls: TlsView | null) {
+function settingsView(tenant: Tenant, sip: SipSettingsView, limits: LimitsView, tls: TlsView | null): SettingsView {
   return {
     name: tenant.name,
     timeZone: tenant.timeZone,
@@ -113,10 +108,6 @@ function settingsView(tenant: Tenant, sip: ReturnType<typeof sipOf>, limits: Ret
     tls,
   };
 }
-
-/** What `GET /settings` answers (the portal's type for it). */
-export type SettingsView = ReturnType<typeof settingsView>;
-export type LimitsView = SettingsView['limits'];
 
 export function settingsRoutes(config: Config, sipPort: number, tls?: () => TlsView): Router {
   const r = Router();

@@ -5,7 +5,7 @@
  */
 import { v7 } from 'uuid';
 import type { CallEvent, ChannelSnapshot } from '../calls/events.ts';
-import type { Cdr, CdrDirection, CdrLeg, CdrLogLine, CdrStatus, HangupSide } from './model.ts';
+import type { Cdr, CdrDirection, CdrLeg, CdrLogLine, HangupSide } from '../domain/cdr.ts';
 import { cdrStatusOf, type HangupCause } from '../domain/outcomes.ts';
 
 export const LOG_LINES_MAX = 100;

@@ -5,7 +5,7 @@
  * which is harmless (a formula of digits calls nothing), and the CDR's most important cells stay as
  * they are for every other reader of the file.
  */
-import type { CdrSummary } from './model.ts';
+import type { CdrSummary } from '../domain/cdr.ts';
 
 const FORMULA_START = /^[=+\-@\t\r]/;
 const E164 = /^\+[0-9]{1,20}$/;

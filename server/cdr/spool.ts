@@ -15,7 +15,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Cdr } from './model.ts';
+import type { Cdr } from '../domain/cdr.ts';
 import { appendDurably, countLines, endTornLine, jsonLines, oneAtATime, removeDurably, syncDir } from '../store/durableFile.ts';
 import { openSpoolReserve, RESERVE_FILE, type SpoolReserve } from './spoolReserve.ts';
 import type { CdrSink } from './writer.ts';

@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CallEvent, EventBus } from '../calls/events.ts';
-import type { Cdr } from './model.ts';
+import type { Cdr } from '../domain/cdr.ts';
 import { applyEvent, finalise, newCallState, type CallState } from './callRecord.ts';
 import type { CdrSpool } from './spool.ts';
 

@@ -3,29 +3,12 @@
  * outcome a dialplan's `dial()` reports, the SIP status the caller is answered with, the hang-up
  * cause on the channel, and the status of the call record. One table, so a failure reads the same
  * on a live call, a call resumed after a restart, a simulated test run and a transfer.
- * Dependency-free: the portal reads these types too.
+ * It depends only on the words themselves (contract/outcomes.ts), which the portal uses too.
  */
 
-/** What a dial reports for a leg or a group of legs. */
-export type DialOutcome = 'answered' | 'busy' | 'no-answer' | `rejected:${number}` | 'unavailable' | 'cancelled';
+import type { CdrStatus, DialOutcome, HangupCause } from '../../contract/outcomes.ts';
 
-/** Why a channel ended. */
-export type HangupCause =
-  | 'normal' // BYE after answer
-  | 'busy'
-  | 'no-answer'
-  | 'rejected'
-  | 'unavailable'
-  | 'cancelled' // the caller gave up, or another branch answered
-  | 'answered-elsewhere'
-  | 'max-duration'
-  | 'transferred'
-  | 'dialplan-error'
-  | 'switch-error';
-
-/** A call record's status. */
-export type CdrStatus = 'answered' | 'busy' | 'no-answer' | 'unavailable' | 'cancelled' | 'failed';
-export const CDR_STATUSES: readonly CdrStatus[] = ['answered', 'busy', 'no-answer', 'unavailable', 'cancelled', 'failed'];
+export { CDR_STATUSES, type CdrStatus, type DialOutcome, type HangupCause } from '../../contract/outcomes.ts';
 
 /** The kinds of failure a dial can end with, most telling first. */
 type FailureKind = 'busy' | 'rejected' | 'no-answer' | 'unavailable' | 'cancelled';

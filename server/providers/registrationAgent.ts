@@ -14,7 +14,7 @@ import { headerInt, type SipRequest, type SipResponse } from '../sip/message.ts'
 import type { SipStack } from '../sip/stack.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider, ProviderDirectory, ProviderStatus } from '../store/providers.ts';
-import type { ProviderState } from './settings.ts';
+import type { ProviderState } from '../../contract/providers.ts';
 import { CredentialKeyError } from './credentials.ts';
 import type { DnsLookupError, SipResolver } from './dns.ts';
 import type { Peer } from '../sip/transport.ts';

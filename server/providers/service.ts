@@ -4,7 +4,6 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { ProviderControl } from '../api/providerRoutes.ts';
 import type { SipStack } from '../sip/stack.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider, ProviderDirectory, ProviderStatus } from '../store/providers.ts';
@@ -17,6 +16,18 @@ export interface ProviderServiceOptions extends RegistrationAgentOptions {
   dnsTimeoutMs: number;
   /** How often every enabled provider is pinged with OPTIONS. */
   pingIntervalMs: number;
+}
+
+/** What the API needs of the provider subsystem. */
+export interface ProviderControl {
+  /** The registration state the agent holds now (fresher than the store's copy). */
+  status(providerId: string): ProviderStatus | undefined;
+  /** Whether the provider answered its last OPTIONS ping. */
+  health(providerId: string): ProviderHealth | undefined;
+  /** A provider was created, changed or deleted. */
+  changed(providerId: string): Promise<void>;
+  /** The SIP URI a provider should send this entry's calls to. */
+  contactUri(p: Provider): string;
 }
 
 export interface ProviderService extends ProviderControl {

@@ -10,7 +10,7 @@
  * answer no nonce of ours for this address are treated as no credentials at all: challenged.
  */
 import type { Logger } from 'pino';
-import type { DigestAlgorithm } from '../config.ts';
+import type { DigestAlgorithm } from '../../contract/sipAccounts.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
 import type { AuthGuard } from './authGuard.ts';
 import { DigestAuthenticator, readCredentials, type Credentials } from './digest.ts';

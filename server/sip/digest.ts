@@ -10,7 +10,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { randomToken } from './random.ts';
-import type { DigestAlgorithm } from '../config.ts';
+import type { DigestAlgorithm } from '../../contract/sipAccounts.ts';
 import type { AuthParams } from './message.ts';
 import { digestUriNames } from './uriMatch.ts';
 

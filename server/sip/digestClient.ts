@@ -5,7 +5,7 @@
  */
 import { randomToken } from './random.ts';
 import { digestHash, unquote } from './digest.ts';
-import type { DigestAlgorithm } from '../config.ts';
+import type { DigestAlgorithm } from '../../contract/sipAccounts.ts';
 import type { AuthParams, SipResponse } from './message.ts';
 
 export interface DigestCredentials {

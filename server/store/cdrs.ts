@@ -3,7 +3,7 @@
  * per tenant newest first with keyset pagination, purged in small batches.
  */
 import { type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool } from 'kysely';
-import type { Cdr, CdrDirection, CdrLeg, CdrLogLine, CdrStatus, CdrSummary, HangupSide } from '../cdr/model.ts';
+import type { Cdr, CdrDirection, CdrLeg, CdrLogLine, CdrStatus, CdrSummary, HangupSide } from '../domain/cdr.ts';
 import type { Database } from './schema.ts';
 import { searchableNumbers } from './cdrNumbers.ts';
 

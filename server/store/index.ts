@@ -24,7 +24,7 @@ import { TenantDialplans, type CurrentDialplan } from './dialplans.ts';
 import { TenantKv } from './kv.ts';
 import { CdrArchive, TenantCdrs } from './cdrs.ts';
 import { ProviderDirectory, TenantProviders, type ProviderCaches } from './providers.ts';
-import type { CredentialCipher } from '../providers/credentials.ts';
+import type { Sealer } from './sealer.ts';
 import type { SipAccount } from './sipAccounts.ts';
 
 export interface TenantScope {
@@ -41,7 +41,7 @@ export interface TenantScope {
 
 export interface StoreOptions {
   /** Seals provider passwords; without one, providers cannot be given a password. */
-  cipher?: CredentialCipher;
+  cipher?: Sealer;
   /** Where the caches and the location overlay say when the database is unreachable; silent without. */
   log?: Logger;
   /** Where their metrics go; none without. */
@@ -114,7 +114,7 @@ export class Store {
 
   private constructor(
     private readonly db: Db,
-    private readonly cipher: CredentialCipher | null,
+    private readonly cipher: Sealer | null,
     log: Logger,
     registry: Registry | undefined,
     locationJournal: LocationJournal | undefined,

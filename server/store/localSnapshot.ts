@@ -19,7 +19,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { CredentialCipher } from '../providers/credentials.ts';
+import type { Sealer } from './sealer.ts';
 import { replaceDurably } from './durableFile.ts';
 import type { SipAccount } from './sipAccounts.ts';
 
@@ -43,7 +43,7 @@ interface Envelope {
 export interface LocalSnapshotOptions {
   /** DATA_DIR: the snapshot is `LOCAL_SNAPSHOT_FILE` in it. */
   dir: string;
-  cipher: CredentialCipher;
+  cipher: Sealer;
   nodeId: string;
   log: Logger;
   registry?: Registry;

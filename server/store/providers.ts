@@ -1,13 +1,13 @@
 /**
  * Providers (SIP trunks). A tenant reaches its own through `store.tenant(id).providers`; the
  * registration agent, the dialer and incoming-call routing use the cross-tenant `ProviderDirectory`.
- * Passwords are sealed by a `CredentialCipher` before they reach a row and opened only for the
- * agent and the dialer, never for the API.
+ * Passwords are sealed (`Sealer`: the provider subsystem's `CredentialCipher`) before they reach a
+ * row and opened only for the agent and the dialer, never for the API.
  */
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Selectable, Updateable } from 'kysely';
-import type { CredentialCipher } from '../providers/credentials.ts';
-import type { ProviderSettings, ProviderState } from '../providers/settings.ts';
+import type { Sealer } from './sealer.ts';
+import type { ProviderSettings, ProviderState } from '../../contract/providers.ts';
 import { tenantKey, type ReadThroughCache } from './cache.ts';
 import { isUniqueViolation } from './errors.ts';
 import { newId } from './ids.ts';
@@ -59,7 +59,7 @@ export class NoCredentialKeyError extends Error {
   }
 }
 
-interface Row extends Selectable<ProvidersTable> {}
+type Row = Selectable<ProvidersTable>;
 
 function toProvider(r: Row, numbers: string[]): Provider {
   return {
@@ -147,7 +147,7 @@ export class TenantProviders {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly tenantId: string,
-    private readonly cipher: CredentialCipher | null,
+    private readonly cipher: Sealer | null,
   ) {}
 
   private seal(password: string | null | undefined, id: string): string | null | undefined {
@@ -269,7 +269,7 @@ export interface ProviderCaches {
 export class ProviderDirectory {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly cipher: CredentialCipher | null,
+    private readonly cipher: Sealer | null,
     private readonly caches: ProviderCaches,
   ) {}
 

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable, Updateable } from 'kysely';
-import type { DigestAlgorithm } from '../config.ts';
+import type { DigestAlgorithm } from '../../contract/sipAccounts.ts';
 import { isUniqueViolation } from './errors.ts';
 import { newId } from './ids.ts';
 import type { Database, SipAccountsTable } from './schema.ts';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { CallEvent } from '../../server/calls/events.ts';
 import { DEFAULT_LIMITS } from '../../server/dialplan/options.ts';
-import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
+import { createSipAccount, signUp, type ApiClient, type UncheckedJson } from '../helpers/api.ts';
 import { sdp } from '../helpers/sipDialog.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
@@ -18,7 +18,7 @@ const MAX_LOG_LINES = DEFAULT_LIMITS.maxLogLines;
 async function openStream(url: string, key: string) {
   const abort = new AbortController();
   const res = await fetch(`${url}/api/v1/events`, { headers: { authorization: `Bearer ${key}` }, signal: abort.signal });
-  const events: any[] = [];
+  const events: UncheckedJson[] = [];
   if (res.ok) {
     void (async () => {
       let text = '';

@@ -37,7 +37,7 @@ describe('README dialplan examples', () => {
       const r = await api.post(`/dialplans/${name}/simulate`, { call: { from: { user: '+15551234' } }, outcomes: {} });
       assert.equal(r.status, 200);
       assert.ok(['completed', 'responded'].includes(r.body.outcome), JSON.stringify(r.body));
-      assert.ok(r.body.actions.some((a: any) => a.type === 'dial' || a.type === 'respond'), JSON.stringify(r.body.actions));
+      assert.ok(r.body.actions.some((a: { type: string }) => a.type === 'dial' || a.type === 'respond'), JSON.stringify(r.body.actions));
     });
   }
 });

@@ -94,7 +94,7 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
     assert.deepEqual(cdr.dialled, [bob.username]);
     assert.deepEqual(cdr.dialplan, { name: 'default', version: 1, outcome: 'completed' });
     assert.deepEqual(
-      cdr.legs.map((l: any) => [l.id, l.direction, l.sipStatus, l.hangupCause, l.hangupBy]),
+      cdr.legs.map((l) => [l.id, l.direction, l.sipStatus, l.hangupCause, l.hangupBy]),
       [
         [log.idOf('A'), 'inbound', 200, 'normal', 'caller'],
         [log.idOf('B'), 'outbound', 200, 'normal', 'caller'],
@@ -103,7 +103,7 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
     );
     assertBetween('talkMs', cdr.talkMs, 800, 5000);
     assertBetween('ringMs', cdr.ringMs, 0, 2000);
-    assert.ok(cdr.answeredAt >= cdr.ringingAt && cdr.endedAt >= cdr.answeredAt, 'times in order');
+    assert.ok(cdr.answeredAt! >= cdr.ringingAt! && cdr.endedAt >= cdr.answeredAt!, 'times in order');
   });
 
   test('a stranger calls an account directly (its phones ring); the callee hangs up', async () => {

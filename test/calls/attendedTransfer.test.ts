@@ -92,8 +92,7 @@ describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, ti
       assert.deepEqual(aInbox.byes.map((raw) => header(raw, 'Call-ID')), [call2.callId], "the switch ended A's consultation leg");
       assert.match(await inDialog(a, call1, 'BYE'), /^SIP\/2\.0 200 /);
 
-      // B and C talk, then C hangs up: B gets the BYE.
-      await new Promise((r) => setTimeout(r, 500));
+      // B and C talk (B's re-INVITE was ACKed before C's ACK above was sent), then C hangs up: B gets the BYE.
       const cLeg2 = answeredBy(c, invite2);
       assert.match(await inDialog(c, cLeg2, 'BYE'), /^SIP\/2\.0 200 /);
       const rb = await b.done;

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { elapse } from '../helpers/time.ts';
 import { exitOf, freeUdpTcpPort, skipWithout, startTool, waitFor, type Finished } from '../interop/tools.ts';
 import { assertBetween, dialplanSource, EventLog, newTenant, recordOf, sleep, type Account } from './harness.ts';
 
@@ -178,7 +179,8 @@ describe('two baresip phones call each other (sqlite)', { skip: noBaresip, timeo
     await Promise.all([upOn(a), upOn(b)]).catch((err: Error) => {
       throw new Error(`${err.message}\nswitch events:\n${log!.summary().join('\n')}\nalice:\n${a.output().slice(-3000)}\nbob:\n${b.output().slice(-3000)}`);
     });
-    await sleep(1000);
+    // Talk for a second (the record's talk time is checked below).
+    await elapse(1000);
     const hung = await a.command('hangup');
     assert.ok(hung.ok, `hangup accepted: ${JSON.stringify(hung)}`);
     const closedOn = (p: Phone) => waitFor(`${p.name}: call closed`, 10_000, async () => (p.events.some((e) => e.type === 'CALL_CLOSED') ? true : undefined));

@@ -8,8 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CdrView } from '../../contract/cdrs.ts';
 import type { CallEvent } from '../../server/calls/events.ts';
 import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
+import { silence } from '../helpers/time.ts';
 import { after, before } from 'node:test';
 import { startTestSwitch, type TestSwitch, type TestSwitchOptions } from '../helpers/switch.ts';
 import { exitOf, freeUdpTcpPort, lastSippStats, startTool, type Finished } from '../interop/tools.ts';
@@ -262,7 +264,7 @@ export class EventLog {
     }
     // Anything the switch still emits for this call after call.ended is a fault that
     // assertWellFormed reports (a consumer has already finalised the call): give it time to show.
-    await sleep(300);
+    await silence(300);
     return this.events;
   }
 
@@ -407,7 +409,7 @@ function label(e: CallEvent, names: Map<string, string>): string {
  * The call's record as `GET /cdrs` lists it and `GET /cdrs/:id` details it. Also checks that the
  * ended call is gone from the live view (`GET /calls`), which is built from the same events.
  */
-export async function recordOf(sw: TestSwitch, t: Tenant, callId: string): Promise<any> {
+export async function recordOf(sw: TestSwitch, t: Tenant, callId: string): Promise<CdrView> {
   const live = await t.api.get('/calls');
   assert.equal(live.status, 200);
   assert.deepEqual(live.body.items, [], `no call left in GET /calls after call.ended: ${JSON.stringify(live.body.items)}`);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ack, body, header, inDialog, place, sdp } from '../helpers/sipDialog.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
+import { eventually, silence } from '../helpers/time.ts';
 import { skipWithout } from '../interop/tools.ts';
 import {
   type Account,
@@ -23,8 +24,6 @@ import {
 } from './harness.ts';
 
 /** The SDP lines that matter for a comparison (the relay may re-wrap the body). */
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 const sdpLines = (m: SippMessage) => bodyOf(m).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
 
 const noSipp = skipWithout('sipp', 'sip-tester');
@@ -102,14 +101,14 @@ describe('mid-call requests and early media (sqlite)', { skip: noSipp, timeout: 
       assert.match(ok, /^SIP\/2\.0 200 /);
       assert.match(body(ok), /o=bob-offer /, "the callee's offer is relayed to the caller");
       const isThe200 = (raw: string) => /^SIP\/2\.0 200 /.test(raw) && header(raw, 'CSeq') === `${leg.cseq} INVITE`;
-      await sleep(1700);
-      const resent = caller.received.filter(isThe200).length - 1;
-      // Resent after 0.5 s and 1.5 s (T1, doubling) while no ACK comes.
-      assert.ok(resent >= 2 && resent <= 3, `the 200 was resent ${resent} times in 1.7 s`);
+      // Resent after 0.5 s and 1.5 s (T1, doubling) while no ACK comes: no faster than that.
+      const sentAt = Date.now();
+      await eventually('the 200 resent twice', () => caller.received.filter(isThe200).length >= 3, 5000);
+      assert.ok(Date.now() - sentAt >= 1000, `the 200 was resent twice within ${Date.now() - sentAt} ms`);
+      // The next resend is 2 s away: the ACK reaches the switch well before it.
       ack(caller, leg, leg.cseq, sdp('alice-answer'));
-      await sleep(300);
       const after = caller.received.filter(isThe200).length;
-      await sleep(2500);
+      await silence(2500);
       assert.equal(caller.received.filter(isThe200).length, after, 'no more resends once the ACK came');
       assert.match(await inDialog(caller, leg, 'BYE'), /^SIP\/2\.0 200 /);
     } finally {

@@ -108,10 +108,10 @@ describe('blind transfer by REFER (sqlite)', { skip: noSipp, timeout: 60_000 }, 
 
     const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
     assert.equal(cdr.status, 'answered');
-    assert.deepEqual(cdr.legs.map((l: any) => l.id), [A, B, C]);
+    assert.deepEqual(cdr.legs.map((l) => l.id), [A, B, C]);
     assert.ok(cdr.dialled.includes(carol.username), `dialled ${JSON.stringify(cdr.dialled)}`);
     assert.ok(
-      cdr.log.some((l: any) => l.message.startsWith(`blind transfer to ${carol.username}: ok`)),
+      cdr.log.some((l) => l.message.startsWith(`blind transfer to ${carol.username}: ok`)),
       `the record's log notes the transfer: ${JSON.stringify(cdr.log)}`,
     );
     assert.ok(cdr.talkMs >= 1000, `talkMs ${cdr.talkMs} covers B talking to C`);

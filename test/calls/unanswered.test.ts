@@ -49,7 +49,7 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     assert.equal(cdr.hangupBy, 'callee');
     assert.equal(cdr.answeredAt, null);
     assert.equal(cdr.talkMs, 0);
-    assert.deepEqual(cdr.legs.map((l: any) => [l.id, l.direction, l.sipStatus, l.hangupCause]), [
+    assert.deepEqual(cdr.legs.map((l) => [l.id, l.direction, l.sipStatus, l.hangupCause]), [
       [log.idOf('A'), 'inbound', 486, 'busy'],
       [log.idOf('B'), 'outbound', 486, 'busy'],
     ]);
@@ -193,7 +193,7 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     assert.equal(cdr.hangupCause, 'normal');
     assert.equal(cdr.hangupBy, 'caller');
     assert.deepEqual(cdr.dialled, [bob.username, carol.username]);
-    assert.deepEqual(cdr.legs.map((l: any) => [l.id, l.target ?? null, l.hangupCause]), [
+    assert.deepEqual(cdr.legs.map((l) => [l.id, l.target ?? null, l.hangupCause]), [
       [log.idOf('A'), null, 'normal'],
       [log.idOf('B'), bob.username, 'busy'],
       [log.idOf('C'), carol.username, 'normal'],

@@ -4,8 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import { v7 } from 'uuid';
 import { startCdrRetention } from '../../server/cdr/retention.ts';
 import { createLogger } from '../../server/observability/log.ts';
-import type { Cdr } from '../../server/cdr/model.ts';
-import { ApiClient, signUp } from '../helpers/api.ts';
+import type { Cdr } from '../../server/domain/cdr.ts';
+import { ApiClient, signUp, type ApiResponse } from '../helpers/api.ts';
+import type { CdrPage } from '../../web/src/api/types.ts';
 import { DIALECTS, skipUnless } from '../helpers/databases.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 
@@ -49,13 +50,22 @@ function parseCsv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') (cell += '"'), i++;
-      else if (ch === '"') quoted = false;
+      if (ch === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
       else cell += ch;
     } else if (ch === '"') quoted = true;
-    else if (ch === ',') row.push(cell), (cell = '');
-    else if (ch === '\r' && text[i + 1] === '\n') row.push(cell), rows.push(row), (row = []), (cell = ''), i++;
-    else cell += ch;
+    else if (ch === ',') {
+      row.push(cell);
+      cell = '';
+    } else if (ch === '\r' && text[i + 1] === '\n') {
+      row.push(cell);
+      rows.push(row);
+      row = [];
+      cell = '';
+      i++;
+    } else cell += ch;
   }
   assert.equal(cell, '', 'file ends with CRLF');
   return rows;
@@ -80,9 +90,9 @@ for (const dialect of DIALECTS) {
       const ids: string[] = [];
       let cursor: string | null = null;
       do {
-        const r: { status: number; body: any } = await api.get(`/cdrs?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        const r: ApiResponse<CdrPage> = await api.get(`/cdrs?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
         assert.equal(r.status, 200, JSON.stringify(r.body));
-        ids.push(...r.body.items.map((i: { id: string }) => i.id));
+        ids.push(...r.body.items.map((i) => i.id));
         cursor = r.body.nextCursor;
         await between?.();
       } while (cursor);

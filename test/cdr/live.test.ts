@@ -1,7 +1,8 @@
 /** The live view over HTTP: GET /calls through a call's life, and the per-tenant SSE stream. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { signUp, type ApiClient } from '../helpers/api.ts';
+import type { LiveCall } from '../../web/src/api/types.ts';
+import { signUp, type ApiClient, type UncheckedJson } from '../helpers/api.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { CallScript } from './callScript.ts';
 
@@ -9,7 +10,7 @@ import { CallScript } from './callScript.ts';
 async function openStream(url: string, key: string) {
   const abort = new AbortController();
   const res = await fetch(url, { headers: { authorization: `Bearer ${key}` }, signal: abort.signal });
-  const events: Array<{ id: number; data: any }> = [];
+  const events: Array<{ id: number; data: UncheckedJson }> = [];
   let text = '';
   const reading = (async () => {
     const decoder = new TextDecoder();
@@ -63,23 +64,23 @@ describe('live view', () => {
       .inbound('A', { from: 'alice', to: 'bob', account: 'alice', at: t })
       .outbound('B', { from: 'alice', to: 'bob', target: 'bob', account: 'bob', at: t + 1 })
       .ringing('B', t + 2);
-    let calls = (await a.api.get('/calls')).body.items;
+    let calls = (await a.api.get<{ items: LiveCall[] }>('/calls')).body.items;
     assert.equal(calls.length, 1);
-    assert.equal(calls[0].callId, c.callId);
-    assert.deepEqual(calls[0].channels.map((ch: any) => [ch.id, ch.state]), [[c.id('A'), 'down'], [c.id('B'), 'ringing']]);
-    assert.deepEqual(calls[0].bridges, []);
+    assert.equal(calls[0]!.callId, c.callId);
+    assert.deepEqual(calls[0]!.channels.map((ch) => [ch.id, ch.state]), [[c.id('A'), 'down'], [c.id('B'), 'ringing']]);
+    assert.equal(calls[0]!.bridges.length, 0);
     assert.deepEqual((await b.api.get('/calls')).body.items, [], "not in another tenant's view");
 
     c.answered('B', t + 3).answered('A', t + 4).bridge('A', 'B');
-    calls = (await a.api.get('/calls')).body.items;
-    assert.deepEqual(calls[0].channels.map((ch: any) => [ch.id, ch.state]), [[c.id('A'), 'up'], [c.id('B'), 'up']]);
-    assert.equal(calls[0].bridges.length, 1);
-    assert.deepEqual(calls[0].bridges[0].channelIds, [c.id('A'), c.id('B')]);
-    assert.equal(calls[0].channels[0].bridgeId, calls[0].bridges[0].id);
+    calls = (await a.api.get<{ items: LiveCall[] }>('/calls')).body.items;
+    assert.deepEqual(calls[0]!.channels.map((ch) => [ch.id, ch.state]), [[c.id('A'), 'up'], [c.id('B'), 'up']]);
+    assert.equal(calls[0]!.bridges.length, 1);
+    assert.deepEqual(calls[0]!.bridges[0]!.channelIds, [c.id('A'), c.id('B')]);
+    assert.equal(calls[0]!.channels[0]!.bridgeId, calls[0]!.bridges[0]!.id);
 
     c.hangup('B', { at: t + 5, cause: 'normal', by: 'callee' });
-    calls = (await a.api.get('/calls')).body.items;
-    assert.deepEqual(calls[0].channels.map((ch: any) => ch.id), [c.id('A')]);
+    calls = (await a.api.get<{ items: LiveCall[] }>('/calls')).body.items;
+    assert.deepEqual(calls[0]!.channels.map((ch) => ch.id), [c.id('A')]);
     c.hangup('A', { at: t + 6, cause: 'normal', by: 'switch' }).end();
     assert.deepEqual((await a.api.get('/calls')).body.items, []);
   });

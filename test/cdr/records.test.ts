@@ -1,6 +1,7 @@
 /** Call records built from event sequences fed to a running switch's bus, read back through the API. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { CdrView } from '../../contract/cdrs.ts';
 import { signUp, type ApiClient } from '../helpers/api.ts';
 import { DIALECTS, skipUnless } from '../helpers/databases.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
@@ -31,7 +32,7 @@ for (const dialect of DIALECTS) {
       const items = (await api.get('/cdrs?limit=500')).body.items as Array<{ id: string; callId: string }>;
       const item = items.find((i) => i.callId === c.callId);
       assert.ok(item, 'record listed');
-      const r = await api.get(`/cdrs/${item.id}`);
+      const r = await api.get<CdrView>(`/cdrs/${item.id}`);
       assert.equal(r.status, 200);
       const { id, nodeId, ...rest } = r.body;
       assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/);
@@ -77,14 +78,14 @@ for (const dialect of DIALECTS) {
         dialplan: { name: 'default', version: 3, outcome: 'bridged' },
       });
       assert.deepEqual(
-        legs.map((l: any) => [l.id, l.direction, l.target ?? null, l.account, l.createdAt, l.ringingAt, l.answeredAt, l.endedAt, l.hangupCause, l.hangupBy]),
+        legs.map((l) => [l.id, l.direction, l.target ?? null, l.account, l.createdAt, l.ringingAt, l.answeredAt, l.endedAt, l.hangupCause, l.hangupBy]),
         [
           [c.id('A'), 'inbound', null, 'alice', iso(T0), iso(T0 + 110), iso(T0 + 3120), iso(T0 + 63_110), 'normal', 'switch'],
           [c.id('B'), 'outbound', 'bob', 'bob', iso(T0 + 50), iso(T0 + 100), iso(T0 + 3100), iso(T0 + 63_100), 'normal', 'callee'],
         ],
       );
-      assert.deepEqual(legs[0].from, { user: 'alice', host: '127.0.0.1', uri: 'sip:alice@127.0.0.1' });
-      assert.deepEqual(log.map((l: any) => [l.level, l.message]), [['info', 'call alice -> bob']]);
+      assert.deepEqual(legs[0]!.from, { user: 'alice', host: '127.0.0.1', uri: 'sip:alice@127.0.0.1' });
+      assert.deepEqual(log.map((l) => [l.level, l.message]), [['info', 'call alice -> bob']]);
     });
 
     test('busy call from a provider', async () => {
@@ -119,7 +120,7 @@ for (const dialect of DIALECTS) {
         hangupBy: 'callee',
         dialplan: { name: 'inbound', version: 1, outcome: 'busy' },
       });
-      assert.deepEqual(legs.map((l: any) => [l.sipStatus, l.hangupCause, l.hangupBy]), [[486, 'busy', 'switch'], [486, 'busy', 'callee']]);
+      assert.deepEqual(legs.map((l) => [l.sipStatus, l.hangupCause, l.hangupBy]), [[486, 'busy', 'switch'], [486, 'busy', 'callee']]);
       assert.deepEqual(log, []);
     });
 
@@ -160,7 +161,7 @@ for (const dialect of DIALECTS) {
         hangupBy: 'caller',
         dialplan: { name: 'default', version: 2, outcome: 'cancelled' },
       });
-      assert.deepEqual(legs.map((l: any) => [l.id, l.hangupCause, l.hangupBy, l.sipStatus]), [
+      assert.deepEqual(legs.map((l) => [l.id, l.hangupCause, l.hangupBy, l.sipStatus]), [
         [c.id('A'), 'cancelled', 'caller', 487],
         [c.id('B'), 'cancelled', 'switch', 487],
         [c.id('C'), 'cancelled', 'switch', 487],
@@ -209,16 +210,16 @@ for (const dialect of DIALECTS) {
         hangupBy: 'caller',
         dialplan: { name: 'default', version: 7, outcome: 'bridged' },
       });
-      assert.deepEqual(legs.map((l: any) => [l.target ?? null, l.sipStatus ?? null, l.hangupCause, l.hangupBy]), [
+      assert.deepEqual(legs.map((l) => [l.target ?? null, l.sipStatus ?? null, l.hangupCause, l.hangupBy]), [
         [null, null, 'normal', 'caller'],
         ['0301234@trunk', 503, 'unavailable', 'callee'],
         ['bob', null, 'normal', 'switch'],
       ]);
       assert.equal(log.length, 101, '100 lines kept and a note');
-      assert.equal(log[0].message.length, 500);
-      assert.equal(log[0].level, 'warn');
-      assert.equal(log[99].message, 'line 98');
-      assert.deepEqual([log[100].level, log[100].message], ['warn', '5 more log lines not kept']);
+      assert.equal(log[0]!.message.length, 500);
+      assert.equal(log[0]!.level, 'warn');
+      assert.equal(log[99]!.message, 'line 98');
+      assert.deepEqual([log[100]!.level, log[100]!.message], ['warn', '5 more log lines not kept']);
       // The number filter finds it by a dialled target's user part.
       assert.equal((await api.get('/cdrs?number=0301234')).body.items[0].callId, c.callId);
     });

@@ -14,7 +14,7 @@ import { withInsertDeadline } from '../../server/cdr/deadline.ts';
 import { DRAINING_FILE, openCdrSpool, SPOOL_FILE, type CdrSpool } from '../../server/cdr/spool.ts';
 import { startCdrWriter, type CdrSink } from '../../server/cdr/writer.ts';
 import { createLogger } from '../../server/observability/log.ts';
-import type { Cdr } from '../../server/cdr/model.ts';
+import type { Cdr } from '../../server/domain/cdr.ts';
 import type { CdrsTable } from '../../server/store/cdrs.ts';
 import { Store } from '../../server/store/index.ts';
 import { createTestDatabase, DIALECTS, skipUnless } from '../helpers/databases.ts';

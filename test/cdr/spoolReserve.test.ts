@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { EventBus } from '../../server/calls/events.ts';
-import type { Cdr } from '../../server/cdr/model.ts';
+import type { Cdr } from '../../server/domain/cdr.ts';
 import { openCdrSpool, SPOOL_FILE } from '../../server/cdr/spool.ts';
 import { RESERVE_FILE } from '../../server/cdr/spoolReserve.ts';
 import { startCdrWriter, type CdrSink } from '../../server/cdr/writer.ts';

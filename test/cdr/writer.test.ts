@@ -5,7 +5,7 @@ import { EventBus } from '../../server/calls/events.ts';
 import { startCdrWriter } from '../../server/cdr/writer.ts';
 import { pino } from 'pino';
 import { createLogger } from '../../server/observability/log.ts';
-import type { Cdr } from '../../server/cdr/model.ts';
+import type { Cdr } from '../../server/domain/cdr.ts';
 import { CallScript } from './callScript.ts';
 
 const log = createLogger({ level: 'silent', pretty: false });

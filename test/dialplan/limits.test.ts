@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { PooledDialplanRunner } from '../../server/dialplan/runner.ts';
 import type { DialResult } from '../../server/dialplan/types.ts';
 import { fakeHost, request, startRunner } from './helpers.ts';
+import { silence } from '../helpers/time.ts';
 
 /** A dial the test answers when it chooses. */
 function heldDial() {
@@ -73,7 +74,7 @@ describe('dialplan limits', () => {
     assert.equal(result.outcome, 'completed');
     const pid = runner.stats().workers[0]?.pid ?? 0;
     const before = processCpuMs(pid);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await silence(1000);
     const used = processCpuMs(pid) - before;
     assert.ok(used < 400, `the worker used ${used} ms of CPU in the second after the execution ended`);
     await expectHealthy('t-left');

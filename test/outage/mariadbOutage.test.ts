@@ -17,6 +17,7 @@ import { authRow, dialplanSource, newTenant, scenario } from '../calls/harness.t
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { exitOf, freeUdpTcpPort, lastSippStats, skipWithout, startTool, waitFor } from '../interop/tools.ts';
 import { PrivateMariadb, skipWithoutMariadb } from './privateMariadb.ts';
+import { elapse } from '../helpers/time.ts';
 
 const OUTAGE_MS = 30_000;
 const CALL_RATE = 5;
@@ -147,7 +148,7 @@ describe('database outage under load [mysql, private MariaDB]', { skip }, () => 
     const duringCalls = await calls('during-calls', (CALL_RATE * (OUTAGE_MS - 5000)) / 1000, HOLD_MS);
     const duringRegs = await registers('during-registers', (REGISTER_RATE * (OUTAGE_MS - 5000)) / 1000);
     const stats = { pre: await preCalls.done, preRegs: await preRegs.done };
-    await new Promise((r) => setTimeout(r, Math.max(0, outageStart + OUTAGE_MS - Date.now())));
+    await elapse(outageStart + OUTAGE_MS - Date.now());
     const spooledDuringOutage = await metric('cdr_spool_appended_total');
     // A record waits up to 200 ms in memory before its batch is written (or spooled).
     const endedDuringOutage = [...endedAt.values()].filter((at) => at >= outageStart && at < Date.now() - 1000).length;

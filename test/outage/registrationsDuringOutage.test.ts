@@ -9,11 +9,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { assertSippOk, authRow, dialplanSource, newTenant, registerFrom, scenario, scratch, sleep, startSipp, type SippPeer } from '../calls/harness.ts';
+import { assertSippOk, authRow, dialplanSource, newTenant, registerFrom, scenario, scratch, startSipp, type SippPeer } from '../calls/harness.ts';
 import { TestPhone, type SipReply } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { freeUdpTcpPort, skipWithout, waitFor } from '../interop/tools.ts';
 import { PrivateMariadb, skipWithoutMariadb } from './privateMariadb.ts';
+import { elapse } from '../helpers/time.ts';
 
 /** The caches' TTL (server/store/index.ts): waited out after the last read, so the outage cannot be hidden by fresh entries. */
 const CACHE_TTL_MS = 5000;
@@ -89,7 +90,7 @@ describe('registrations and calls while the database is down [mysql, private Mar
     await db.stop();
     const outageStart = Date.now();
     await assert.rejects(db.query('outage', 'SELECT 1'), 'the database is really down');
-    await sleep(Math.max(0, lastWarmRead + CACHE_TTL_MS + 1000 - Date.now()));
+    await elapse(lastWarmRead + CACHE_TTL_MS + 1000 - Date.now());
     const staleBefore = await metric('store_cache_lookups_total', { result: 'stale' });
 
     // A phone registered before re-REGISTERs (a refresh of its binding): 200, its contact listed.

@@ -95,7 +95,7 @@ for (const dialect of DIALECTS) {
       const listed = await call(api, 'GET', '/providers');
       assert.equal(listed.status, 200);
       assert.deepEqual(
-        listed.body.items.map((i: any) => i.id),
+        listed.body.items.map((i: { id: string }) => i.id),
         [p.id],
       );
       const read = await call(api, 'GET', `/providers/${p.id}`);
@@ -247,7 +247,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await call(stranger, 'GET', `/providers/${id}`)).status, 404);
       assert.equal((await call(stranger, 'PATCH', `/providers/${id}`, { host: '203.0.113.66', password: 'attacker' })).status, 404);
       assert.equal((await call(stranger, 'DELETE', `/providers/${id}`)).status, 404);
-      assert.ok(!(await call(stranger, 'GET', '/providers')).body.items.some((p: any) => p.id === id), 'absent from its list');
+      assert.ok(!(await call(stranger, 'GET', '/providers')).body.items.some((p: { id: string }) => p.id === id), 'absent from its list');
       const still = await call(api, 'GET', `/providers/${id}`);
       assert.equal(still.status, 200);
       assert.equal(still.body.host, '192.0.2.20');

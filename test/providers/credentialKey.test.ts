@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../../server/config.ts';
-import { loadCredentialCipher } from '../../server/providers/credentialKey.ts';
+import { loadCredentialCipher } from '../../server/credentialKey.ts';
 
 const dirs: string[] = [];
 after(() => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DnsLookupError, DnsSipResolver, type SipResolverOptions, type SipTarget } from '../../server/providers/dns.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dnsServer.ts';
+import { elapse } from '../helpers/time.ts';
 
 let dns: TestDnsServer;
 before(async () => {
@@ -272,7 +272,7 @@ test('answers are cached per host, port and transport, and expire', async () => 
   assert.deepEqual(hops(await r.resolve({ ...query, port: 5070 })), ['192.0.2.101:5070/udp/a']);
   assert.deepEqual(hops(await r.resolve({ ...query, transport: 'tcp' })), ['192.0.2.101:5060/tcp/a']);
   assert.equal(dns.queries('cached.test', 'A'), 3);
-  await sleep(350);
+  await elapse(350);
   assert.deepEqual(hops(await r.resolve(query)), ['192.0.2.101:5060/udp/a'], 'asked again after the TTL');
   assert.equal(dns.queries('cached.test', 'A'), 4);
 });

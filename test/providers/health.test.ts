@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
 import { signUp, type ApiClient } from '../helpers/api.ts';
+import type { ProviderHealth } from '../../web/src/api/types.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { FAST_SIP_TIMERS, PROVIDER_ENV } from './registrarHarness.ts';
 import type { LiveEvent } from '../../server/calls/liveView.ts';
+import { silence } from '../helpers/time.ts';
 
 /** A provider's SIP port that answers each OPTIONS with `status` while `answering` is true. */
 async function optionsPeer(status: string) {
@@ -29,7 +31,7 @@ async function optionsPeer(status: string) {
   return { port: socket.address().port, state, close: () => socket.close() };
 }
 
-async function healthOf(api: ApiClient, id: string, want: (h: any) => boolean, what: string): Promise<any> {
+async function healthOf(api: ApiClient, id: string, want: (h: ProviderHealth) => boolean, what: string): Promise<ProviderHealth> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const h = (await api.get(`/providers/${id}`)).body.health;
@@ -79,7 +81,7 @@ describe('provider health (OPTIONS)', () => {
     try {
       const created = await api.post('/providers', { name: 'quiet', host: '127.0.0.1', port: peer.port, enabled: false });
       assert.equal(created.status, 201);
-      await new Promise((r) => setTimeout(r, 2500));
+      await silence(2500);
       assert.equal(peer.state.pings, 0);
       assert.equal((await api.get(`/providers/${created.body.id}`)).body.health, null);
     } finally {

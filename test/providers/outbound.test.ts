@@ -157,7 +157,7 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
     assert.equal(cdr.provider, 'acme');
     assert.equal(cdr.account, alice.username);
     assert.deepEqual(cdr.dialled, [`${NUMBER}@acme`]);
-    assert.equal(cdr.legs[1].provider, 'acme');
+    assert.equal(cdr.legs[1]!.provider, 'acme');
   });
 
   test('a 407 is answered with Proxy-Authorization; the password reaches neither the dialplan nor the records nor the events', async () => {

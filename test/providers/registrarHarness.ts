@@ -6,8 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { ApiClient } from '../helpers/api.ts';
+import type { ApiClient, UncheckedJson } from '../helpers/api.ts';
 import type { SipTimers } from '../../server/sip/clientTransactions.ts';
+import { udpPortBound } from '../../bench/lib/proc.ts';
 import { flowOf, headerOf, parseMessageLog, scenario, sleep, startSipp, type SippMessage, type SippPeer } from '../calls/harness.ts';
 
 const CREDENTIALS_KEY = 'd3c1a2b4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff00';
@@ -58,9 +59,11 @@ export async function startRegistrar(o: RegistrarOptions): Promise<Registrar> {
     keys: { user: o.user, password: o.password, expires: String(o.expires ?? 4), realm: REALM, ...o.keys },
     timeoutS: 60,
   });
-  // sipp refuses a scenario it cannot load by exiting at once.
-  const exited = await Promise.race([peer.done, sleep(150).then(() => undefined)]);
-  if (exited) throw new Error(`sipp registrar exited at start (${exited.code}): ${exited.output.slice(-1000)}`);
+  // sipp refuses a scenario it cannot load by exiting before it binds its port.
+  if (!udpPortBound(peer.port)) {
+    const exited = await peer.done;
+    throw new Error(`sipp registrar exited at start (${exited.code}): ${exited.output.slice(-1000)}`);
+  }
   const trace = () => {
     const file = readdirSync(dir).find((f) => f.endsWith('.msg.log'));
     return file ? withoutRetransmissions(parseMessageLog(readFileSync(path.join(dir, file), 'latin1'))) : [];
@@ -80,14 +83,14 @@ function withoutRetransmissions(messages: SippMessage[]): SippMessage[] {
 }
 
 /** A provider as GET /providers lists it (the status is part of the list). */
-export async function listedProvider(api: ApiClient, id: string): Promise<any> {
+export async function listedProvider(api: ApiClient, id: string): Promise<UncheckedJson> {
   const r = await api.get('/providers');
   if (r.status !== 200) throw new Error(`GET /providers: ${r.status} ${JSON.stringify(r.body)}`);
   return (r.body.items as Array<{ id: string }>).find((p) => p.id === id);
 }
 
 /** Polls GET /providers until `done(provider)` holds; fails after `ms` showing the last view. */
-export async function waitForProvider(api: ApiClient, id: string, what: string, ms: number, done: (p: any) => boolean): Promise<any> {
+export async function waitForProvider(api: ApiClient, id: string, what: string, ms: number, done: (p: UncheckedJson) => boolean): Promise<UncheckedJson> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -98,7 +101,7 @@ export async function waitForProvider(api: ApiClient, id: string, what: string, 
   }
 }
 
-export const inState = (state: string) => (p: any) => p.status.state === state;
+export const inState = (state: string) => (p: { status: { state: string } }) => p.status.state === state;
 
 /** The REGISTERs a registrar received, in order. */
 export const registersIn = (messages: SippMessage[]) => messages.filter((m) => m.dir === 'received' && m.kind === 'REGISTER');

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { signUp, type ApiClient } from '../helpers/api.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
-import { scratch, sleep } from '../calls/harness.ts';
+import { scratch } from '../calls/harness.ts';
+import { elapse, eventually, silence } from '../helpers/time.ts';
 import { skipWithout } from '../interop/tools.ts';
 import {
   answersIn,
@@ -153,7 +154,7 @@ describe('provider registration against a sipp registrar', { skip: noSipp, timeo
     assert.match(stopped.status.lastError, /save the provider to retry/);
     assert.equal(stopped.status.nextAttemptAt, null);
     assert.equal(stopped.enabled, true, 'the entry stays enabled (calls may still use it); only registering stopped');
-    await sleep(LONGER_THAN_A_RETRY_MS);
+    await silence(LONGER_THAN_A_RETRY_MS);
     assert.deepEqual(answersIn(refusing.trace()), ['401', '403'], 'no REGISTER after the 403');
     refusing.kill();
     await refusing.done;
@@ -177,7 +178,7 @@ describe('provider registration against a sipp registrar', { skip: noSipp, timeo
     const stopped = await waitForProvider(api, created.id, 'stopped by the 404', 10_000, inState('disabled'));
     assert.equal(stopped.status.lastStatus, 404);
     assert.match(stopped.status.lastError, /does not know carol \(404 Not Found\)/);
-    await sleep(LONGER_THAN_A_RETRY_MS);
+    await silence(LONGER_THAN_A_RETRY_MS);
     assert.deepEqual(answersIn(unknown.trace()), ['401', '404'], 'no REGISTER after the 404');
 
     // A restart does not retry it either (a new agent loop would come with a new Call-ID: a new registrar sees it).
@@ -186,7 +187,7 @@ describe('provider registration against a sipp registrar', { skip: noSipp, timeo
     const watching = await registrar({ file: 'provider_registrar_404.xml', user: 'carol', password, port: unknown.port });
     await sw.restart();
     api.baseUrl = sw.httpUrl;
-    await sleep(LONGER_THAN_A_RETRY_MS);
+    await silence(LONGER_THAN_A_RETRY_MS);
     assert.deepEqual(watching.trace(), [], 'no REGISTER after the restart');
     const after = await listedProvider(api, created.id);
     assert.equal(after.status.state, 'disabled');
@@ -200,14 +201,20 @@ describe('provider registration against a sipp registrar', { skip: noSipp, timeo
     // Slow every write but the final "disabled" one, as a busy connection of a pool may be.
     const store = sw.running.store.providers;
     const writeStatus = store.writeStatus;
+    let writing = 0;
     store.writeStatus = async (s) => {
-      if (s.state !== 'disabled') await sleep(300);
-      return writeStatus.call(store, s);
+      writing++;
+      try {
+        if (s.state !== 'disabled') await elapse(300);
+        return await writeStatus.call(store, s);
+      } finally {
+        writing--;
+      }
     };
     try {
       const created = await createProvider({ name: 'slow-store', port: unknown.port, username: 'ivan', password });
       await waitForProvider(api, created.id, 'stopped by the 404', 10_000, inState('disabled'));
-      await sleep(1000);
+      await eventually('the slow writes to finish', () => writing === 0, 10_000);
       const stored = await store.status(created.id);
       assert.equal(stored?.state, 'disabled', `stored: ${JSON.stringify(stored)}`);
       assert.equal(stored?.lastStatus, 404);
@@ -242,7 +249,7 @@ describe('provider registration against a sipp registrar', { skip: noSipp, timeo
     const created = await createProvider({ name: 'generous', port: generous.port, username: 'heidi', password });
     const registered = await waitForProvider(api, created.id, 'registered', 10_000, inState('registered'));
     assert.ok(Date.parse(registered.status.registeredUntil) <= Date.now() + 60_000, `registeredUntil within the 60 s asked for: ${registered.status.registeredUntil}`);
-    await sleep(1500);
+    await silence(1500);
     assert.deepEqual(answersIn(generous.trace()), ['401', '200'], 'one registration, no refresh storm');
     assert.equal((await listedProvider(api, created.id)).status.state, 'registered');
     assert.equal((await api.delete(`/providers/${created.id}`)).status, 204);
@@ -262,7 +269,7 @@ describe('provider registration against a sipp registrar', { skip: noSipp, timeo
     const listed = await listedProvider(api, created.id);
     assert.equal(listed.status.state, 'disabled');
     assert.equal(listed.status.registeredUntil, null);
-    await sleep(LONGER_THAN_A_RETRY_MS);
+    await silence(LONGER_THAN_A_RETRY_MS);
     assert.equal(registersIn(reg.trace()).length, count, 'nothing sent after the unREGISTER');
 
     reg.kill();

@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { signUp, type ApiClient } from '../helpers/api.ts';
+import { signUp, type ApiClient, type UncheckedJson } from '../helpers/api.ts';
 import { startDnsServer, type DnsFailure, type TestDnsServer } from '../helpers/dnsServer.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { scratch, sleep } from '../calls/harness.ts';
+import { silence } from '../helpers/time.ts';
 import { skipWithout } from '../interop/tools.ts';
 import { answersIn, FAST_SIP_TIMERS, inState, listedProvider, newSecret, PROVIDER_ENV, registersIn, startRegistrar, waitForProvider, type Registrar } from './registrarHarness.ts';
 
@@ -46,10 +47,10 @@ describe('provider registration when DNS fails', { skip: noSipp, timeout: 90_000
   };
 
   /** Watches a provider for `ms`: it must keep failing and retrying, never be stopped. */
-  async function assertKeepsRetrying(id: string, host: string, ms: number): Promise<any> {
+  async function assertKeepsRetrying(id: string, host: string, ms: number): Promise<UncheckedJson> {
     const queriesBefore = dns.queries(host, 'A');
     const until = Date.now() + ms;
-    let last: any;
+    let last: UncheckedJson;
     while (Date.now() < until) {
       last = await listedProvider(api, id);
       assert.notEqual(last.status.state, 'disabled', `a passing DNS failure stopped the registration: ${JSON.stringify(last.status)}`);
@@ -96,7 +97,7 @@ describe('provider registration when DNS fails', { skip: noSipp, timeout: 90_000
     assert.match(stopped.status.lastError, /fix the host and save the provider/);
     assert.equal(stopped.status.nextAttemptAt, null);
     const asked = dns.queries(host, 'A');
-    await sleep(3000);
+    await silence(3000);
     assert.equal(dns.queries(host, 'A'), asked, 'no lookups once stopped');
 
     // The name is set up; saving the provider (here with the port its registrar listens on) retries.

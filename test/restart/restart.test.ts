@@ -4,7 +4,11 @@
  * record is completed. The sipp peers see ordinary SIP flows.
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
 import { after, before, describe, test } from 'node:test';
+import type { CdrView } from '../../contract/cdrs.ts';
+import { persistedCallSchema } from '../../server/calls/persistedCall.ts';
 import { spawnSwitch, type ProcessSwitch } from '../helpers/processSwitch.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { skipWithout } from '../interop/tools.ts';
@@ -23,6 +27,8 @@ import {
   type Tenant,
 } from '../calls/harness.ts';
 import type { TestSwitch } from '../helpers/switch.ts';
+import { eventually } from '../helpers/time.ts';
+import type { LiveCall } from '../../web/src/api/types.ts';
 
 const skip = skipWithout('sipp', 'sip-tester');
 /**
@@ -31,8 +37,19 @@ const skip = skipWithout('sipp', 'sip-tester');
  */
 const PEER_TIMEOUT_S = 60;
 
+/** The state of each channel the node persisted for its live calls (read from its SQLite file). */
+function persistedChannelStates(dataDir: string): Map<string, string> {
+  const db = new SQLite(path.join(dataDir, 'switch.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare('SELECT state FROM live_calls').all() as Array<{ state: string }>;
+    return new Map(rows.flatMap((r) => persistedCallSchema.parse(JSON.parse(r.state)).channels.map((c) => [c.snapshot.id, c.snapshot.state] as const)));
+  } finally {
+    db.close();
+  }
+}
+
 /** The one record of a tenant's only call, once it is written (the process owns the writer). */
-async function onlyRecord(t: Tenant): Promise<any> {
+async function onlyRecord(t: Tenant): Promise<CdrView> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const list = await t.api.get('/cdrs?limit=10');
@@ -98,9 +115,13 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
    */
   const sentOnce = (flow: string[]) => flow.filter((k, i) => !(k.startsWith('>') && flow[i - 1] === k));
 
-  async function crashAndRestart(): Promise<void> {
-    // Persisted state is flushed every 100 ms: let the last change reach the database.
-    await sleep(300);
+  async function crashAndRestart(t: Tenant): Promise<void> {
+    // Persisted state is flushed every 100 ms: wait until it says what the live view says.
+    await eventually('the live calls persisted as the live view shows them', async () => {
+      const live = (await t.api.get<{ items: LiveCall[] }>('/calls')).body.items;
+      const stored = persistedChannelStates(sw.dataDir);
+      return live.length > 0 && live.every((c) => c.channels.every((ch) => stored.get(ch.id) === ch.state));
+    });
     await sw.kill();
     await sw.start();
   }
@@ -119,7 +140,7 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
     const caller = await startSipp({ dir: tmp.dir, name: 'caller-cancel', scenario: scenario('uac_cancel.xml'), remote: `127.0.0.1:${sw.sipPort}`, service: desk.username, pauseMs: 6000, timeoutS: PEER_TIMEOUT_S });
     peers.push(caller);
     await waitUntilRinging(t, 2);
-    await crashAndRestart();
+    await crashAndRestart(t);
 
     const callerRun = await done('caller', caller);
     assert.deepEqual(sentOnce(flowOf(callerRun.messages)).filter((k) => k !== '<100' && k !== '<180'), ['>INVITE', '>CANCEL', '<200', '<487', '>ACK']);
@@ -143,7 +164,7 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
     peers.push(caller);
     await waitUntilRinging(t, 1);
     const killedAt = Date.now();
-    await crashAndRestart();
+    await crashAndRestart(t);
 
     const callerRun = await done('caller', caller);
     assert.deepEqual(flowOf(callerRun.messages).filter((k) => k !== '<100' && k !== '<180'), ['>INVITE', '<200', '>ACK', '>BYE', '<200']);
@@ -152,8 +173,8 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
     const record = await onlyRecord(t);
     assert.equal(record.status, 'answered');
     assert.equal(record.hangupBy, 'caller');
-    assert.ok(Date.parse(record.answeredAt) > killedAt, `answered after the restart: ${record.answeredAt}`);
-    assert.ok(Date.parse(record.ringingAt) < killedAt, `ringing before it: ${record.ringingAt}`);
+    assert.ok(Date.parse(record.answeredAt!) > killedAt, `answered after the restart: ${record.answeredAt}`);
+    assert.ok(Date.parse(record.ringingAt!) < killedAt, `ringing before it: ${record.ringingAt}`);
   });
 
   for (const side of ['caller', 'callee'] as const) {
@@ -169,7 +190,7 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
       peers.push(caller);
       await waitUntilUp(t);
       const killedAt = Date.now();
-      await crashAndRestart();
+      await crashAndRestart(t);
 
       await done('caller', caller);
       await done('callee', callee);
@@ -177,7 +198,7 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
       assert.equal(record.status, 'answered');
       assert.equal(record.hangupBy, side);
       assert.equal(record.hangupCause, 'normal');
-      assert.ok(Date.parse(record.answeredAt) < killedAt && Date.parse(record.endedAt) > killedAt, `answered before the crash, ended after it: ${record.answeredAt}, ${record.endedAt}`);
+      assert.ok(Date.parse(record.answeredAt!) < killedAt && Date.parse(record.endedAt) > killedAt, `answered before the crash, ended after it: ${record.answeredAt}, ${record.endedAt}`);
       assert.ok(record.talkMs >= 5000, `talk time spans the restart: ${record.talkMs}`);
     });
   }
@@ -194,7 +215,7 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
 
     const late = await TestPhone.open('udp', sw.sipPort);
     try {
-      await sleep(200);
+      await eventually('the node to take the stop request', () => sw.output().includes('SIGTERM: refusing new calls'));
       late.sendRaw(late.build({ method: 'INVITE', uri: `sip:${alice.username}@127.0.0.1`, to: `sip:${alice.username}@127.0.0.1`, from: 'sip:late@example.net', headers: [`Contact: <sip:late@127.0.0.1:${late.localPort}>`] }).text);
       const refused = await late.waitFor((r) => /^SIP\/2\.0 [2-6]\d\d/.test(r) && !r.startsWith('SIP/2.0 100'), 3000);
       assert.match(refused, /^SIP\/2\.0 503/);

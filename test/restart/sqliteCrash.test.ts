@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { spawnSwitch, type ProcessSwitch } from '../helpers/processSwitch.ts';
 import { createSipAccount, signUp } from '../helpers/api.ts';
-import { sleep } from '../calls/harness.ts';
+import { eventually } from '../helpers/time.ts';
 
 describe('SQLite and SIGKILL', () => {
   let sw: ProcessSwitch;
@@ -32,8 +32,10 @@ describe('SQLite and SIGKILL', () => {
           if (r?.status === 201) acknowledged.push(r.body.id);
         }
       })();
+      const answered = acknowledged.length;
       await createSipAccount(api);
-      await sleep(150 + round * 50);
+      // Killed while writes are being answered, a few more of them each round.
+      await eventually('writes answered in this round', () => acknowledged.length >= answered + 2 + round);
       await sw.kill();
       writing = false;
       await writer;

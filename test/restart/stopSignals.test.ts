@@ -15,11 +15,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import { dialplanSource, newTenant, sleep } from '../calls/harness.ts';
+import { dialplanSource, newTenant } from '../calls/harness.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { answeredBy, ack, header, isFinalFor, isRequest, sdp, tagOf, uriOf } from '../helpers/sipDialog.ts';
 import type { TestSwitch } from '../helpers/switch.ts';
 import { freeUdpTcpPort, waitFor } from '../interop/tools.ts';
+import { elapse } from '../helpers/time.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -217,8 +218,8 @@ describe('stop signals sent to the process group', () => {
     await ringingCall(g, phones);
     process.kill(-g.pgid, 'SIGINT');
     await waitFor('the switch to take the stop request', 10_000, async () => g.logLines().some((l) => l.msg.startsWith('SIGINT: refusing new calls')) || undefined);
-    // A person reads the log line, waits, and presses Ctrl-C again.
-    await sleep(3000);
+    // A person reads the log line, waits, and presses Ctrl-C again (2 s or more later forces the exit).
+    await elapse(3000);
     assert.equal(g.child.exitCode, null, 'still draining: the call rings');
     process.kill(-g.pgid, 'SIGINT');
     const { code } = await g.exited;

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
 import { challengeParams, digestAuthorization, TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { elapse } from '../helpers/time.ts';
 
 describe('SIP authentication defences', () => {
   let sw: TestSwitch;
@@ -22,7 +23,7 @@ describe('SIP authentication defences', () => {
     const contact = `Contact: <sip:${acct.username}@127.0.0.1:${p.localPort}>`;
     const uri = `sip:127.0.0.1:${sw.sipPort}`;
     const ch = challengeParams((await p.request({ method: 'REGISTER', to, headers: [contact] })).header('www-authenticate')!);
-    await new Promise((r) => setTimeout(r, 1300));
+    await elapse(1300);
     const late = await p.request({ method: 'REGISTER', to, headers: [contact, `Authorization: ${digestAuthorization({ challenge: ch, username: acct.username, password: acct.password, method: 'REGISTER', uri })}`] });
     assert.equal(late.status, 401);
     const fresh = challengeParams(late.header('www-authenticate')!);

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { elapse } from '../helpers/time.ts';
 
 /** Resolves when the switch closes the socket (end or reset), or with false after `ms`. */
 function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
@@ -106,7 +107,7 @@ describe('stream connection limits', () => {
       for (let k = 0; k < 5; k++) {
         assert.equal((await p.request({ method: 'OPTIONS' })).status, 200);
         p.sendRaw('\r\n\r\n');
-        await new Promise((r) => setTimeout(r, 500));
+        await elapse(500);
       }
       assert.equal(await closed, false, 'still open after 2.5 s of complete messages');
     } finally {

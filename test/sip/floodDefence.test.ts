@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { challengeParams, digestAuthorization, TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { elapse, silence } from '../helpers/time.ts';
 
 describe('SIP flood limit per source', () => {
   let sw: TestSwitch;
@@ -41,7 +40,7 @@ describe('SIP flood limit per source', () => {
       const forged = p.build({ method: 'REGISTER', to, headers: [contact, 'Authorization: Digest username="nobody", realm="127.0.0.1", nonce="x", uri="sip:127.0.0.1", response="00"'] });
       for (const m of [...probes, forged, proven]) p.sendRaw(m.text);
       assert.match(await p.waitFor((r) => r.includes(proven.branch)), /^SIP\/2\.0 403 /);
-      await sleep(1000);
+      await silence(1000);
       const answered = probes.filter((probe) => p.received.some((r) => r.includes(probe.branch)));
       assert.equal(answered.length, 19, 'the first 19 (20 with the REGISTER) are answered');
       assert.deepEqual(answered, probes.slice(0, 19), 'in the order they were sent');
@@ -49,7 +48,7 @@ describe('SIP flood limit per source', () => {
       assert.equal(await droppedCount(), 11);
 
       // Two per second come back.
-      await sleep(600);
+      await elapse(600);
       const again = await p.request({ method: 'OPTIONS' });
       assert.equal(again.status, 200);
     } finally {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
+import { createSipAccount, signUp, type ApiClient, type UncheckedJson } from '../helpers/api.ts';
 import { DIALECTS, skipUnless } from '../helpers/databases.ts';
 import { challengeParams, digestAuthorization, TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
@@ -17,7 +17,7 @@ for (const dialect of DIALECTS) {
       return p;
     };
     const bindingsOf = async (username: string) =>
-      ((await api.get('/registrations')).body.items as any[]).filter((b) => b.username === username);
+      ((await api.get('/registrations')).body.items as UncheckedJson[]).filter((b) => b.username === username);
 
     before(async () => {
       sw = await startTestSwitch(dialect, {

@@ -16,7 +16,7 @@ import mysql from 'mysql2/promise';
 import { startCdrWriter } from '../../server/cdr/writer.ts';
 import { EventBus } from '../../server/calls/events.ts';
 import { createLogger } from '../../server/observability/log.ts';
-import type { Cdr } from '../../server/cdr/model.ts';
+import type { Cdr } from '../../server/domain/cdr.ts';
 import { Store } from '../../server/store/index.ts';
 import { createSipAccount, signUp } from '../helpers/api.ts';
 import { createTestDatabase, skipUnless } from '../helpers/databases.ts';

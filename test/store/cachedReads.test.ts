@@ -9,6 +9,7 @@ import { computeHa1 } from '../../server/sip/digest.ts';
 import { Store } from '../../server/store/index.ts';
 import { newId } from '../../server/store/ids.ts';
 import { createTestDatabase, DIALECTS, skipUnless, type TestDatabase } from '../helpers/databases.ts';
+import { elapse } from '../helpers/time.ts';
 
 const TTL_MS = 5000;
 
@@ -93,7 +94,7 @@ for (const dialect of DIALECTS) {
           assert.equal((await here.dialplans.currentCached('default'))!.source, 'old');
           assert.equal((await here.settings.getCached())!.timeZone, 'UTC');
         }
-        await new Promise((r) => setTimeout(r, TTL_MS + 100 - (Date.now() - changedAt)));
+        await elapse(TTL_MS + 100 - (Date.now() - changedAt));
         assert.equal((await store.sipAccountLookup.byUsername(username))!.enabled, false);
         assert.equal((await here.dialplans.currentCached('default'))!.source, 'new');
         assert.equal((await here.settings.getCached())!.timeZone, 'Asia/Tokyo');

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { persistedCallSchema } from '../../server/calls/persistedCall.ts';
 import { createSipAccount, signUp } from '../helpers/api.ts';
 import { DIALECTS, skipUnless } from '../helpers/databases.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
@@ -49,13 +50,14 @@ for (const dialect of DIALECTS) {
         const ringing = await eventually('the ringing call persisted', async () => {
           const rows = await sw.running.store.liveCalls.forNode('test-node');
           // Written every 100 ms: wait for the state written after the 180, not an earlier one.
-          const row = rows.find((r) => (r.state as any).channels.some((c: any) => c.pendingInvite && c.snapshot.state === 'ringing'));
-          return row?.state as any;
+          const row = rows.map((r) => persistedCallSchema.parse(r.state)).find((s) => s.channels.some((c) => c.pendingInvite && c.snapshot.state === 'ringing'));
+          return row;
         });
         assert.equal(ringing.caller.finalSent, false);
         assert.equal(ringing.caller.head.callId, caller.callId);
         assert.ok(ringing.caller.inviteKey.includes(invite.branch), 'the caller INVITE can be matched to a CANCEL');
-        const branch = ringing.channels.find((c: any) => c.pendingInvite);
+        const branch = ringing.channels.find((c) => c.pendingInvite);
+        assert.ok(branch?.pendingInvite, 'a branch waits for its answer');
         assert.equal(branch.snapshot.direction, 'outbound');
         assert.equal(branch.snapshot.state, 'ringing');
         assert.match(inbound, new RegExp(branch.pendingInvite.branch), 'the branch id of the INVITE sent to the callee');
@@ -64,14 +66,15 @@ for (const dialect of DIALECTS) {
         callee.reply(inbound, 200, 'OK', ['Content-Type: application/sdp'], SDP);
         await caller.waitFor((r) => r.startsWith('SIP/2.0 200'));
         const up = await eventually('the answered call persisted', async () => {
-          const s = (await sw.running.store.liveCalls.get(ringing.callId))?.state as any;
+          const row = await sw.running.store.liveCalls.get(ringing.callId);
+          const s = row && persistedCallSchema.parse(row.state);
           return s?.bridges.length === 1 ? s : undefined;
         });
         assert.equal(up.caller.finalSent, true);
-        assert.deepEqual(up.channels.map((c: any) => c.snapshot.state), ['up', 'up']);
-        assert.ok(up.channels.every((c: any) => c.dialog.remoteTag), 'both dialogs confirmed');
-        assert.equal(up.channels.find((c: any) => c.pendingInvite), undefined);
-        assert.deepEqual(new Set(up.bridges[0].channelIds), new Set(up.channels.map((c: any) => c.snapshot.id)));
+        assert.deepEqual(up.channels.map((c) => c.snapshot.state), ['up', 'up']);
+        assert.ok(up.channels.every((c) => c.dialog.remoteTag), 'both dialogs confirmed');
+        assert.equal(up.channels.find((c) => c.pendingInvite), undefined);
+        assert.deepEqual(new Set(up.bridges[0]!.channelIds), new Set(up.channels.map((c) => c.snapshot.id)));
 
         const bye = callee.received.length;
         const byeReq = caller.build({ method: 'BYE', uri: `sip:${alice.username}@127.0.0.1`, to: `sip:${alice.username}@127.0.0.1`, from: 'sip:stranger@example.net', cseq: 2 });

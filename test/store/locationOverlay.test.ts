@@ -19,14 +19,19 @@ import { openLocationJournal, type LocationJournal } from '../../server/store/lo
 import { LocationOverlay, LocationOverlayFullError } from '../../server/store/locationOverlay.ts';
 import { SqlLocationStore, type Binding, type BindingChanges, type PendingWrite } from '../../server/store/registrations.ts';
 import { createTestDatabase, DIALECTS, skipUnless, type TestDatabase } from '../helpers/databases.ts';
+import { eventually } from '../helpers/time.ts';
 
 const unreachable = () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
 
 /** The SQL store with a switch: while `down`, every call fails as a stopped MySQL would make it fail. */
 class SwitchableSql extends SqlLocationStore {
   down = false;
+  /** Calls refused while down. */
+  refused = 0;
   private check(): void {
-    if (this.down) throw unreachable();
+    if (!this.down) return;
+    this.refused++;
+    throw unreachable();
   }
   override async bindings(accountId: string, now: number): Promise<Binding[]> {
     this.check();
@@ -105,7 +110,8 @@ for (const dialect of DIALECTS) {
       // The database's last known rows with the overlay on top.
       assert.deepEqual((await overlay.bindings(account.id, Date.now())).map((b) => b.id), [before.id, during.id]);
       assert.equal((await stored()).has('h-during'), false);
-      await new Promise((r) => setTimeout(r, 150)); // retries fail meanwhile
+      const refused = sql.refused;
+      await eventually('two retries, refused', () => sql.refused >= refused + 2);
       assert.equal(overlay.pendingWrites, 1);
 
       sql.down = false;

@@ -1,6 +1,7 @@
 /** Tenant isolation enforced by the data layer itself, below any HTTP route. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
 import { computeHa1 } from '../../server/sip/digest.ts';
 import { Store } from '../../server/store/index.ts';
 import { newId } from '../../server/store/ids.ts';
@@ -29,9 +30,21 @@ for (const dialect of DIALECTS) {
     });
 
     test('migrations are idempotent: opening again changes nothing', async () => {
+      /** Every table with its columns and their types, and the migrations recorded as applied. */
+      const shape = async (s: Store) => ({
+        tables: (await s.kysely.introspection.getTables()).map((t) => `${t.name}(${t.columns.map((c) => `${c.name} ${c.dataType}`).join(', ')})`).sort(),
+        applied: (await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(s.kysely)).rows.map((r) => r.name),
+      });
+      const { tenantId } = await store.directory.createTenantWithOwner(`idem-${newId()}@x.test`, 'h');
+      const first = await shape(store);
+      assert.ok(first.tables.length > 5 && first.applied.length > 0, JSON.stringify(first));
       const again = await Store.open(db.url);
-      await again.ping();
-      await again.close();
+      try {
+        assert.deepEqual(await shape(again), first);
+        assert.ok(await again.tenant(tenantId).settings.get(), 'rows written before are still there');
+      } finally {
+        await again.close();
+      }
     });
 
     test("one tenant's scope cannot read, change or delete another's accounts and bindings", async () => {

@@ -18,7 +18,7 @@ const INPUTS = [
   path.join(WEB, 'scripts'),
   path.join(WEB, 'index.html'),
   path.join(WEB, 'vite.config.ts'),
-  path.join(REPO, 'server', 'dialplan', 'dialplan-api.d.ts'),
+  path.join(REPO, 'contract'),
   path.join(REPO, 'package-lock.json'),
 ];
 

@@ -1,8 +1,13 @@
-/** The shapes the JSON API returns (see server/api/*Routes.ts). Times are ISO 8601 unless noted. */
+/**
+ * The shapes the JSON API returns (see server/api/*Routes.ts). Times are ISO 8601 unless noted.
+ * Those the server itself types its answers with come from the contract module (contract/), the
+ * only part of the repository outside web/ the portal may import.
+ */
 
-import type { BridgeSnapshot, CallEvent, ChannelSnapshot } from '../../../server/calls/events.ts';
-import type { ProviderSettings, ProviderState } from '../../../server/providers/settings.ts';
-import type { CdrSummaryView } from '../../../server/api/cdrViews.ts';
+import type { BridgeSnapshot, CallEvent, ChannelSnapshot } from '../../../contract/calls.ts';
+import type { ProviderSettings, ProviderState } from '../../../contract/providers.ts';
+import type { CdrSummaryView } from '../../../contract/cdrs.ts';
+import type { DigestAlgorithm } from '../../../contract/sipAccounts.ts';
 
 export interface Me {
   tenant: { id: string; name: string; timeZone: string } | null;
@@ -12,11 +17,11 @@ export interface Me {
   operator: boolean;
 }
 
-export type { BanView } from '../../../server/api/banRoutes.ts';
+export type { BanView } from '../../../contract/bans.ts';
 
-export type { LimitsView as Limits, SettingsView as Settings } from '../../../server/api/settingsRoutes.ts';
+export type { LimitsView as Limits, SettingsView as Settings } from '../../../contract/settings.ts';
 
-export type DigestAlgorithm = 'MD5' | 'SHA-256';
+export type { DigestAlgorithm } from '../../../contract/sipAccounts.ts';
 
 export interface SipAccount {
   id: string;
@@ -66,8 +71,8 @@ export interface ProviderStatus {
   rttMs: number | null;
 }
 
-// A provider's settings: the server's own type (type-only: nothing of the server is bundled).
-export type { ProviderSettings, ProviderState } from '../../../server/providers/settings.ts';
+// A provider's settings: the very type the server takes and returns.
+export type { ProviderSettings, ProviderState } from '../../../contract/providers.ts';
 
 export interface Provider extends ProviderSettings {
   id: string;
@@ -115,7 +120,7 @@ export interface Dialplan extends DialplanSummary {
 /** What saving a source would say (POST /dialplans/compile). */
 export type CompileResult = { ok: true } | { ok: false; message: string; line: number; column: number };
 
-export type DialOutcome = 'answered' | 'busy' | 'no-answer' | 'unavailable' | 'cancelled' | `rejected:${number}`;
+export type { DialOutcome } from '../../../contract/outcomes.ts';
 
 export interface DialLeg {
   target: string;
@@ -137,11 +142,9 @@ export interface SimulationResult {
   logs: Array<{ at: number; level: string; message: string }>;
 }
 
-// Call records: the API's own views of them (type-only: nothing of the server is bundled but
-// the list of statuses).
-export type { CdrStatus } from '../../../server/cdr/model.ts';
-export { CDR_STATUSES } from '../../../server/cdr/model.ts';
-export type { CdrLegView as CdrLeg, CdrSummaryView as CdrSummary, CdrView as Cdr } from '../../../server/api/cdrViews.ts';
+// Call records: the API's own views of them.
+export { CDR_STATUSES, type CdrStatus } from '../../../contract/cdrs.ts';
+export type { CdrLegView as CdrLeg, CdrSummaryView as CdrSummary, CdrView as Cdr } from '../../../contract/cdrs.ts';
 
 export interface CdrPage {
   items: CdrSummaryView[];
@@ -160,9 +163,9 @@ export interface ApiKey {
   lastUsedAt: string | null;
 }
 
-// Live calls: the call model's own event types (times in epoch milliseconds). Type-only, so
-// nothing of the server reaches the bundle; the portal cannot drift from what the server emits.
-export type { BridgeSnapshot, CallEvent, ChannelSnapshot, ChannelState } from '../../../server/calls/events.ts';
+// Live calls: the call model's own event types (times in epoch milliseconds), so the portal
+// cannot drift from what the server emits.
+export type { BridgeSnapshot, CallEvent, ChannelSnapshot, ChannelState } from '../../../contract/calls.ts';
 
 export interface LiveCall {
   callId: string;

@@ -1,12 +1,12 @@
 /**
  * The dialplan API as the editor knows it, read from its declaration file
- * (server/dialplan/dialplan-api.d.ts, bundled as text) with the TypeScript grammar CodeMirror
+ * (contract/dialplan-api.d.ts, bundled as text) with the TypeScript grammar CodeMirror
  * already ships: the sandbox's globals, their members, signatures and doc comments. The file is
  * the one source of truth; the completions follow it when it changes.
  */
 import { typescriptLanguage } from '@codemirror/lang-javascript';
 import type { SyntaxNode } from '@lezer/common';
-import declarations from '../../../server/dialplan/dialplan-api.d.ts?raw';
+import declarations from '../../../contract/dialplan-api.d.ts?raw';
 
 export interface ApiEntry {
   name: string;

@@ -1,6 +1,7 @@
 /**
  * The API a dialplan sees: globals inside the sandbox. For the portal's editor (completion and
- * checking); nothing on the server imports this file. A dialplan is an ES module:
+ * checking); nothing on the server imports this file, and no TypeScript program of the repository
+ * includes it (its globals are the sandbox's, not the server's). A dialplan is an ES module:
  *
  *   export default async function (call) { … }
  *

@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
-import { ConfigError } from '../config.ts';
-import { CredentialCipher, CredentialKeyError } from './credentials.ts';
+import type { Config } from './config.ts';
+import { ConfigError } from './config.ts';
+import { CredentialCipher, CredentialKeyError } from './providers/credentials.ts';
 
 export function loadCredentialCipher(config: Config, log: Logger): CredentialCipher {
   if (config.credentials.key) {

@@ -1,22 +1,11 @@
 /**
  * A call record as the switch keeps it: one per call, with its legs (the channels as they were
- * when they hung up) and its dialplan log. Times are epoch milliseconds. It imports only the
- * dependency-free outcome table, so the API's views of it (server/api/cdrViews.ts) and the portal
- * share these very types.
+ * when they hung up) and its dialplan log. Times are epoch milliseconds. The API's views of it
+ * (server/api/cdrViews.ts) are the portal's: contract/cdrs.ts.
  */
-import type { CdrStatus } from '../domain/outcomes.ts';
+import type { CdrDirection, CdrParty, CdrStatus, HangupSide } from '../../contract/cdrs.ts';
 
-export { CDR_STATUSES, type CdrStatus } from '../domain/outcomes.ts';
-
-export type CdrDirection = 'in' | 'out' | 'local';
-export type HangupSide = 'caller' | 'callee' | 'switch';
-
-export interface CdrParty {
-  user: string;
-  host: string;
-  display?: string;
-  uri: string;
-}
+export { CDR_STATUSES, type CdrDirection, type CdrParty, type CdrStatus, type HangupSide } from '../../contract/cdrs.ts';
 
 /** One channel of the call as it was when it hung up. */
 export interface CdrLeg {

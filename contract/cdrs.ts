@@ -1,0 +1,69 @@
+/**
+ * Call records as the API returns them (GET /cdrs, GET /cdrs/:id): the stored record
+ * (server/domain/cdr.ts) without its tenant, times as ISO 8601 strings.
+ */
+import type { CdrStatus } from './outcomes.ts';
+
+export { CDR_STATUSES, type CdrStatus } from './outcomes.ts';
+
+export type CdrDirection = 'in' | 'out' | 'local';
+export type HangupSide = 'caller' | 'callee' | 'switch';
+
+export interface CdrParty {
+  user: string;
+  host: string;
+  display?: string;
+  uri: string;
+}
+
+/** One channel of the call as it was when it hung up. */
+export interface CdrLegView {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  target?: string;
+  account?: string;
+  provider?: string;
+  from: CdrParty;
+  to: CdrParty;
+  createdAt: string;
+  ringingAt: string | null;
+  answeredAt: string | null;
+  endedAt: string | null;
+  sipStatus?: number;
+  hangupCause?: string;
+  hangupBy?: HangupSide;
+}
+
+export interface CdrLogLineView {
+  at: string;
+  level: string;
+  message: string;
+}
+
+export interface CdrSummaryView {
+  id: string;
+  callId: string;
+  direction: CdrDirection;
+  caller: string;
+  callee: string;
+  dialled: string[];
+  account: string | null;
+  provider: string | null;
+  startedAt: string;
+  ringingAt: string | null;
+  answeredAt: string | null;
+  endedAt: string;
+  ringMs: number | null;
+  talkMs: number;
+  status: CdrStatus;
+  sipStatus: number | null;
+  hangupCause: string | null;
+  hangupBy: HangupSide | null;
+  dialplan: { name: string; version: number | null; outcome: string | null } | null;
+  nodeId: string;
+}
+
+export interface CdrView extends CdrSummaryView {
+  legs: CdrLegView[];
+  log: CdrLogLineView[];
+}
