@@ -38,10 +38,7 @@ import { table, type Columns } from './lib/table.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const UAC_SF = path.join(ROOT, 'test/fixtures/sipp/bench_uac.xml');
 const UAS_SF = path.join(ROOT, 'test/fixtures/sipp/bench_uas.xml');
-const RATES = (process.env.CALL_RATES ?? '100 200 300 400 500 600 700 800 1000 1200 1500')
-  .split(/\s+/)
-  .filter(Boolean)
-  .map(Number);
+const RATES = (process.env.CALL_RATES ?? '100 200 300 400 500 600 700 800 1000 1200 1500').split(/\s+/).filter(Boolean).map(Number);
 const STEP_S = Number(process.env.STEP_S ?? 10);
 const LAT_RATE = Number(process.env.LAT_RATE ?? 100);
 const LAT_S = Number(process.env.LAT_S ?? 10);
@@ -76,7 +73,11 @@ const DIALPLAN = `export default async function (call) {
 }
 `;
 
-const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const loadavg = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 const num = (v: string | undefined) => Number(v ?? 0) || 0;
 
@@ -130,7 +131,9 @@ process.exit(0);
 `;
 
 async function gcAndMemoryUsage(inspectPort: number): Promise<Record<string, number> | null> {
-  const child = track(spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '--input-type=module', '-e', GC_CLIENT, String(inspectPort)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(
+    spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '--input-type=module', '-e', GC_CLIENT, String(inspectPort)], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -171,8 +174,25 @@ async function startUas(outDir: string, tag: string, calls: number, timeoutS: nu
 function startUac(outDir: string, tag: string, o: { rate: number; calls: number; holdMs: number; limit?: number; timeoutS: number; extra?: string[] }): Sipp {
   return sipp(
     [
-      `127.0.0.1:${SIP_PORT}`, '-sf', UAC_SF, '-s', ACCOUNT, '-i', '127.0.0.1', '-p', String(UAC_PORT), '-t', 'u1',
-      '-r', String(o.rate), '-m', String(o.calls), '-d', String(o.holdMs), ...(o.limit ? ['-l', String(o.limit)] : []), ...(o.extra ?? []),
+      `127.0.0.1:${SIP_PORT}`,
+      '-sf',
+      UAC_SF,
+      '-s',
+      ACCOUNT,
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(UAC_PORT),
+      '-t',
+      'u1',
+      '-r',
+      String(o.rate),
+      '-m',
+      String(o.calls),
+      '-d',
+      String(o.holdMs),
+      ...(o.limit ? ['-l', String(o.limit)] : []),
+      ...(o.extra ?? []),
     ],
     outDir,
     `${tag}.uac`,
@@ -282,8 +302,7 @@ async function callStep(rate: number, serverPid: number, outDir: string, tag: st
     stealPct: Math.round((1000 * steal) / CLK_TCK / wall / os.cpus().length) / 10,
     switchRssMb: rssMb,
     load1: Number(os.loadavg()[0]!.toFixed(2)),
-    clean:
-      failed === 0 && failedUas === 0 && retrans === 0 && retransUas === 0 && ok === calls && achieved >= 0.95 * rate && peakInFlight <= Math.max(50, rate / 20),
+    clean: failed === 0 && failedUas === 0 && retrans === 0 && retransUas === 0 && ok === calls && achieved >= 0.95 * rate && peakInFlight <= Math.max(50, rate / 20),
   };
 }
 
@@ -611,7 +630,11 @@ export async function callsBench(): Promise<void> {
   const cores = os.cpus().length;
   console.log(`\n# calls bench: sipp ${sippVersion}, node ${process.version}, ${cores} cores (${os.cpus()[0]?.model}), ${os.release()}; load average ${loadavg()}`);
   console.log(`# raw sipp files and switch logs in ${path.relative(ROOT, outDir)}`);
-  console.log(`# switch environment for the bench: ${Object.entries(LIMITS).map(([k, v]) => `${k}=${v}`).join(' ')} (rest default); sqlite`);
+  console.log(
+    `# switch environment for the bench: ${Object.entries(LIMITS)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')} (rest default); sqlite`,
+  );
   console.log(`# every call: UAC From caller<N> (not an account) -> sip:${ACCOUNT}@127.0.0.1:${SIP_PORT} -> account's dialplanIn 'in5':`);
   console.log(DIALPLAN.trimEnd().replace(/^/gm, '#   '));
   console.log('# as run.sh restarts kamailio per section, each section (and the ladder after an unclean step) gets a fresh switch');
@@ -631,11 +654,10 @@ export async function callsBench(): Promise<void> {
   const fresh = async (section: string, inspectPort?: number, env: Record<string, string> = {}): Promise<number> => {
     await server?.stop();
     server = undefined;
-    server = await startServer(
-      { ...switchEnv({ sipPort: SIP_PORT, httpPort: HTTP_PORT, dataDir, databaseUrl }), ...LIMITS, ...env },
-      path.join(outDir, `switch.${section}.log`),
-      { inspectPort, append: true },
-    );
+    server = await startServer({ ...switchEnv({ sipPort: SIP_PORT, httpPort: HTTP_PORT, dataDir, databaseUrl }), ...LIMITS, ...env }, path.join(outDir, `switch.${section}.log`), {
+      inspectPort,
+      append: true,
+    });
     const pid = server.pid;
     const idle = Math.round(statusKb(pid, 'VmRSS') / 1024);
     const w = await callStep(WARMUP_RATE, pid, outDir, `warmup.${section}`, WARMUP_CALLS);
@@ -682,8 +704,13 @@ export async function callsBench(): Promise<void> {
     TABLE.header();
     TABLE.row(lat.step);
     console.log(`# method: ${lat.method}${lat.note ? `; ${lat.note}` : ''}`);
-    if (lat.packets) for (const r of lat.packets) console.log(`  ${r.kind.padEnd(40)} n=${r.n}  p50 ${r.p50 ?? '-'} us  p90 ${r.p90 ?? '-'} us  p99 ${r.p99 ?? '-'} us  max ${r.max ?? '-'} us  mean ${r.mean ?? '-'} us`);
-    if (lat.sippRtt) console.log(`  sipp INVITE->200 at the UAC (1 ms resolution, whole path incl. UAS): n=${lat.sippRtt.n} p50 ${lat.sippRtt.p50} ms, p99 ${lat.sippRtt.p99} ms, max ${lat.sippRtt.max} ms`);
+    if (lat.packets)
+      for (const r of lat.packets)
+        console.log(`  ${r.kind.padEnd(40)} n=${r.n}  p50 ${r.p50 ?? '-'} us  p90 ${r.p90 ?? '-'} us  p99 ${r.p99 ?? '-'} us  max ${r.max ?? '-'} us  mean ${r.mean ?? '-'} us`);
+    if (lat.sippRtt)
+      console.log(
+        `  sipp INVITE->200 at the UAC (1 ms resolution, whole path incl. UAS): n=${lat.sippRtt.n} p50 ${lat.sippRtt.p50} ms, p99 ${lat.sippRtt.p99} ms, max ${lat.sippRtt.max} ms`,
+      );
 
     // ---- 2b. the cost of persisting live calls (what restarts resume from)
     const bestOn = steps.filter((s) => s.clean).sort((a, b) => b.target - a.target)[0];
@@ -709,7 +736,9 @@ export async function callsBench(): Promise<void> {
     console.log(`# waiting ${TX_LINGER_S + 2} s for the warm-up's transactions to expire before the baseline`);
     await sleep((TX_LINGER_S + 2) * 1000);
     mem = await heldCalls(pid, INSPECT_PORT, outDir, setupRate);
-    console.log(`calls ok ${mem.ok} / ${mem.target}, failed ${mem.failed} (UAS ${mem.failedUas}), retrans ${mem.retrans} (UAS ${mem.retransUas}); each held ${mem.holdMs / 1000} s; load average ${loadavg()}`);
+    console.log(
+      `calls ok ${mem.ok} / ${mem.target}, failed ${mem.failed} (UAS ${mem.failedUas}), retrans ${mem.retrans} (UAS ${mem.retransUas}); each held ${mem.holdMs / 1000} s; load average ${loadavg()}`,
+    );
     for (const m of [mem.before, mem.afterSetup, mem.steady]) {
       console.log(
         `  ${m.at.padEnd(46)} held (UAC/UAS) ${String(m.uacInFlight).padStart(5)}/${String(m.uasInFlight).padStart(5)}  RSS ${mb(m.rssKb)} MB  PSS ${mb(m.pssKb)} MB  ` +
@@ -744,7 +773,7 @@ export async function callsBench(): Promise<void> {
     const bestOff = persistOff.filter((s) => s.clean).sort((a, b) => b.achieved - a.achieved)[0];
     const sameRateOff = bestClean && persistOff.find((s) => s.target === bestClean.target);
     if (bestClean && sameRateOff) {
-      const cpuPerCall = (st: StepResult) => ((st.switchCpu / 100) * 1000 / st.achieved).toFixed(2);
+      const cpuPerCall = (st: StepResult) => (((st.switchCpu / 100) * 1000) / st.achieved).toFixed(2);
       console.log(
         `persistence of live calls: highest clean rate with ${bestClean.target}/s, without ${bestOff ? `${bestOff.target}/s` : 'none'}; ` +
           `at ${bestClean.target}/s switch CPU per call ${cpuPerCall(bestClean)} ms with, ${cpuPerCall(sameRateOff)} ms without`,
@@ -758,7 +787,25 @@ export async function callsBench(): Promise<void> {
     console.log(' max(50, rate/20) calls in flight at any 1 s sample; same scenarios, flags and rule as ../shared/anchors/kamailio/run.sh)');
     console.log(`# bench took ${Math.round((Date.now() - benchStart) / 1000)} s`);
 
-    const summary = { bench: 'calls', at: new Date().toISOString(), sipp: sippVersion, node: process.version, cores, cpuModel: os.cpus()[0]?.model, loadavgEnd: os.loadavg(), stepSeconds: STEP_S, env: LIMITS, dialplan: DIALPLAN, warmUps, steps, bestClean, withoutPersistence: persistOff, latency: lat, memory: mem, errors };
+    const summary = {
+      bench: 'calls',
+      at: new Date().toISOString(),
+      sipp: sippVersion,
+      node: process.version,
+      cores,
+      cpuModel: os.cpus()[0]?.model,
+      loadavgEnd: os.loadavg(),
+      stepSeconds: STEP_S,
+      env: LIMITS,
+      dialplan: DIALPLAN,
+      warmUps,
+      steps,
+      bestClean,
+      withoutPersistence: persistOff,
+      latency: lat,
+      memory: mem,
+      errors,
+    };
     writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(summary, null, 2) + '\n');
     const tsv = [COLUMNS.map(([n]) => n).join('\t'), ...steps.map((s) => COLUMNS.map(([, get]) => get(s)).join('\t'))];
     writeFileSync(path.join(outDir, 'results.tsv'), tsv.join('\n') + '\n');

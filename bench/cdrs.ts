@@ -29,7 +29,13 @@ const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const TENANTS = Array.from({ length: 4 }, () => v7());
 const DAY = 86_400_000;
 const SPAN = 120 * DAY;
-const STATUSES: Array<[CdrStatus, number]> = [['answered', 200], ['busy', 486], ['no-answer', 480], ['cancelled', 487], ['failed', 503]];
+const STATUSES: Array<[CdrStatus, number]> = [
+  ['answered', 200],
+  ['busy', 486],
+  ['no-answer', 480],
+  ['cancelled', 487],
+  ['failed', 503],
+];
 
 function record(i: number, now: number): Cdr {
   const startedAt = now - SPAN + Math.floor((i / ROWS) * SPAN);
@@ -60,14 +66,33 @@ function record(i: number, now: number): Cdr {
     hangupBy: 'caller',
     dialplan: { name: 'default', version: 1, outcome: 'bridged' },
     legs: [
-      { id: v7(), direction: 'inbound', from: { user: caller, host: 'trunk', uri: `sip:${caller}@trunk` }, to: { user: callee, host: 'sw', uri: `sip:${callee}@sw` }, createdAt: startedAt, endedAt: startedAt + 60_000 },
-      { id: v7(), direction: 'outbound', target: callee, from: { user: caller, host: 'sw', uri: `sip:${caller}@sw` }, to: { user: callee, host: 'sw', uri: `sip:${callee}@sw` }, createdAt: startedAt + 10, endedAt: startedAt + 60_000 },
+      {
+        id: v7(),
+        direction: 'inbound',
+        from: { user: caller, host: 'trunk', uri: `sip:${caller}@trunk` },
+        to: { user: callee, host: 'sw', uri: `sip:${callee}@sw` },
+        createdAt: startedAt,
+        endedAt: startedAt + 60_000,
+      },
+      {
+        id: v7(),
+        direction: 'outbound',
+        target: callee,
+        from: { user: caller, host: 'sw', uri: `sip:${caller}@sw` },
+        to: { user: callee, host: 'sw', uri: `sip:${callee}@sw` },
+        createdAt: startedAt + 10,
+        endedAt: startedAt + 60_000,
+      },
     ],
     log: [],
   };
 }
 
-const pct = (xs: number[], p: number) => percentile([...xs].sort((a, b) => a - b), p);
+const pct = (xs: number[], p: number) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    p,
+  );
 
 interface Row {
   case: string;

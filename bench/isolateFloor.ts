@@ -97,8 +97,12 @@ async function measure(): Promise<void> {
     const pacedRate = Math.min(rate, Math.round(perSecond / 2));
     const latencies = await paced(pacedRate, PACED_MS, run);
     const pct = (p: number) => percentile(latencies, p).toFixed(2);
-    console.log(`  ${mode} context: ${perSecond.toFixed(0)} executions/s saturated (${CONCURRENCY} in flight), CPU per execution ${((cpu.user + cpu.system) / saturated).toFixed(0)} µs (all threads)`);
-    console.log(`  ${mode} context: latency at ${pacedRate}/s${pacedRate < rate ? ' (half the saturated rate)' : ''}: p50 ${pct(50)} ms, p90 ${pct(90)} ms, p99 ${pct(99)} ms, p99.9 ${pct(99.9)} ms (load average ${os.loadavg()[0]?.toFixed(1)})`);
+    console.log(
+      `  ${mode} context: ${perSecond.toFixed(0)} executions/s saturated (${CONCURRENCY} in flight), CPU per execution ${((cpu.user + cpu.system) / saturated).toFixed(0)} µs (all threads)`,
+    );
+    console.log(
+      `  ${mode} context: latency at ${pacedRate}/s${pacedRate < rate ? ' (half the saturated rate)' : ''}: p50 ${pct(50)} ms, p90 ${pct(90)} ms, p99 ${pct(99)} ms, p99.9 ${pct(99.9)} ms (load average ${os.loadavg()[0]?.toFixed(1)})`,
+    );
   }
   for (const tenant of tenants) tenant.isolate.dispose();
 }

@@ -75,14 +75,21 @@ interface Step {
  */
 const generatorLimited = (s: Step) => s.lagMs > 5000;
 
-const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const loadavg = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function embeddedEngine(): Promise<BenchEngine> {
   const child = track(
     fork(fileURLToPath(new URL('./lib/relayChild.ts', import.meta.url)), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, MEDIA_BENCH_RELAY: JSON.stringify({ bindAddress: '127.0.0.1', advertisedAddress: '127.0.0.1', portMin: PORT_MIN, portMax: PORT_MAX, silence: { flagMs: 0, endMs: 0 } }) },
+      env: {
+        ...process.env,
+        MEDIA_BENCH_RELAY: JSON.stringify({ bindAddress: '127.0.0.1', advertisedAddress: '127.0.0.1', portMin: PORT_MIN, portMax: PORT_MAX, silence: { flagMs: 0, endMs: 0 } }),
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     }),
   );
@@ -123,7 +130,17 @@ async function rtpengineEngine(): Promise<BenchEngine | undefined> {
   }
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'media-bench-'));
   const engine = await openMediaEngine(
-    { engine: 'rtpengine', direct: false, bindAddress: '127.0.0.1', advertisedAddress: '127.0.0.1', portMin: PORT_MIN, portMax: PORT_MAX, noRtpFlagMs: 0, noRtpHangupMs: 0, rtpengine: { binary: 'rtpengine', ng: null } },
+    {
+      engine: 'rtpengine',
+      direct: false,
+      bindAddress: '127.0.0.1',
+      advertisedAddress: '127.0.0.1',
+      portMin: PORT_MIN,
+      portMax: PORT_MAX,
+      noRtpFlagMs: 0,
+      noRtpHangupMs: 0,
+      rtpengine: { binary: 'rtpengine', ng: null },
+    },
     { log: pino({ level: 'warn' }), dataDir },
   );
   const { readFileSync } = await import('node:fs');
@@ -141,7 +158,8 @@ async function rtpengineEngine(): Promise<BenchEngine | undefined> {
   };
 }
 
-const SDP = (port: number) => `v=0\r\no=- 1 1 IN IP4 127.0.0.99\r\ns=-\r\nc=IN IP4 127.0.0.99\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=sendrecv\r\n`;
+const SDP = (port: number) =>
+  `v=0\r\no=- 1 1 IN IP4 127.0.0.99\r\ns=-\r\nc=IN IP4 127.0.0.99\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=sendrecv\r\n`;
 
 /**
  * The load generator: GENERATORS processes (bench/lib/rtpLoadChild.ts), the calls dealt among
@@ -326,7 +344,10 @@ export async function mediaBench(): Promise<void> {
       console.log(`${name.padEnd(10)} no clean step`);
       continue;
     }
-    const vs = anchor && name !== 'rtpengine' ? ` (${(s.calls / anchor.calls).toFixed(2)}× rtpengine's calls, ${((s.relayCpu / s.calls) / (anchor.relayCpu / anchor.calls)).toFixed(2)}× its CPU per call)` : '';
+    const vs =
+      anchor && name !== 'rtpengine'
+        ? ` (${(s.calls / anchor.calls).toFixed(2)}× rtpengine's calls, ${(s.relayCpu / s.calls / (anchor.relayCpu / anchor.calls)).toFixed(2)}× its CPU per call)`
+        : '';
     const cut = results.get(name)!.at(-1) === s ? ' (ladder ended clean: more may fit)' : '';
     console.log(`${name.padEnd(10)} ${String(s.calls).padStart(5)} calls, ${(s.relayCpu / s.calls).toFixed(3)} % of a core per call, ${s.relayCpu.toFixed(0)} % in all${vs}${cut}`);
   }

@@ -26,10 +26,7 @@ import { table, type Columns } from './lib/table.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCENARIO = path.join(ROOT, 'test/fixtures/sipp/reg_auth.xml');
-const RATES = (process.env.REG_RATES ?? '250 500 750 1000 1500 2000 3000 4000 6000 8000 10000 12000 14000')
-  .split(/\s+/)
-  .filter(Boolean)
-  .map(Number);
+const RATES = (process.env.REG_RATES ?? '250 500 750 1000 1500 2000 3000 4000 6000 8000 10000 12000 14000').split(/\s+/).filter(Boolean).map(Number);
 const STEP_S = Number(process.env.STEP_S ?? 10);
 const WARMUP_RATE = 500;
 const USERS = Number(process.env.USERS ?? 10_000);
@@ -116,8 +113,23 @@ export async function seed(databaseUrl: string, users = USERS): Promise<void> {
 async function step(rate: number, serverPid: number, usersCsv: string, outDir: string, calls = rate * STEP_S, tag = `reg.r${rate}`): Promise<StepResult> {
   const timeoutS = Math.ceil(calls / rate) + 30;
   const args = [
-    `127.0.0.1:${SIP_PORT}`, '-sf', SCENARIO, '-inf', usersCsv, '-i', '127.0.0.1', '-p', String(SIPP_PORT), '-t', 'u1',
-    '-r', String(rate), '-m', String(calls), '-d', '0',
+    `127.0.0.1:${SIP_PORT}`,
+    '-sf',
+    SCENARIO,
+    '-inf',
+    usersCsv,
+    '-i',
+    '127.0.0.1',
+    '-p',
+    String(SIPP_PORT),
+    '-t',
+    'u1',
+    '-r',
+    String(rate),
+    '-m',
+    String(calls),
+    '-d',
+    '0',
   ];
   const ticks0 = treeTicks(serverPid);
   const drops0 = udpDrops();
@@ -135,8 +147,7 @@ async function step(rate: number, serverPid: number, usersCsv: string, outDir: s
   const failed = Number(last['FailedCall(C)'] ?? 0);
   const retrans = Number(last['Retransmissions(C)'] ?? 0);
   const achieved = Math.round(ok / wall);
-  const clean =
-    failed === 0 && retrans === 0 && ok === calls && achieved >= 0.95 * rate && peakInFlight <= Math.max(50, rate / 20);
+  const clean = failed === 0 && retrans === 0 && ok === calls && achieved >= 0.95 * rate && peakInFlight <= Math.max(50, rate / 20);
   return {
     target: rate,
     achieved,
@@ -197,10 +208,7 @@ async function ladder(database: 'sqlite' | 'mysql', outDir: string): Promise<Lad
     await seed(databaseUrl);
     console.log(`# ${database}: ${USERS} accounts created in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-    server = await startServer(
-      switchEnv({ sipPort: SIP_PORT, httpPort: HTTP_PORT, dataDir, databaseUrl }),
-      path.join(outDir, `switch.${database}.log`),
-    );
+    server = await startServer(switchEnv({ sipPort: SIP_PORT, httpPort: HTTP_PORT, dataDir, databaseUrl }), path.join(outDir, `switch.${database}.log`));
     console.log(`# switch started: pid ${server.pid}, SIP 127.0.0.1:${SIP_PORT}, ${database}, idle RSS ${Math.round(rssMb(server.pid))} MB`);
     console.log(`\n## REGISTER with digest auth (401 + authenticated REGISTER = 1 registration), ${USERS} users, ${database}`);
     TABLE.header();

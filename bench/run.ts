@@ -18,10 +18,30 @@ try {
 }
 
 // Further benchmarks go here, each bounded like the ones above.
-await import('./cdrs.ts').then((m) => m.cdrBench({ mysql: args.includes('--mysql') })).catch((err: unknown) => { console.error(`cdr bench failed: ${(err as Error).stack ?? String(err)}`); process.exitCode = 1; });
-await import('./calls.ts').then((m) => m.callsBench()).catch((err: unknown) => { console.error(`calls bench failed: ${(err as Error).stack ?? String(err)}`); process.exitCode = 1; });
-await import('./tls.ts').then((m) => m.tlsBench()).catch((err: unknown) => { console.error(`tls bench failed: ${(err as Error).stack ?? String(err)}`); process.exitCode = 1; });
-await import('./media.ts').then((m) => m.mediaBench()).catch((err: unknown) => { console.error(`media bench failed: ${(err as Error).stack ?? String(err)}`); process.exitCode = 1; });
+await import('./cdrs.ts')
+  .then((m) => m.cdrBench({ mysql: args.includes('--mysql') }))
+  .catch((err: unknown) => {
+    console.error(`cdr bench failed: ${(err as Error).stack ?? String(err)}`);
+    process.exitCode = 1;
+  });
+await import('./calls.ts')
+  .then((m) => m.callsBench())
+  .catch((err: unknown) => {
+    console.error(`calls bench failed: ${(err as Error).stack ?? String(err)}`);
+    process.exitCode = 1;
+  });
+await import('./tls.ts')
+  .then((m) => m.tlsBench())
+  .catch((err: unknown) => {
+    console.error(`tls bench failed: ${(err as Error).stack ?? String(err)}`);
+    process.exitCode = 1;
+  });
+await import('./media.ts')
+  .then((m) => m.mediaBench())
+  .catch((err: unknown) => {
+    console.error(`media bench failed: ${(err as Error).stack ?? String(err)}`);
+    process.exitCode = 1;
+  });
 
 // The dialplan benches run in processes of their own, which keeps their state out of ours.
 await runInOwnProcess('./dialplan.ts', ['--import', 'tsx']);

@@ -84,7 +84,7 @@ async function idleWebSockets(pid: number) {
       await Promise.all(
         Array.from({ length: Math.min(50, WS_IDLE - i) }, async (_, k) => {
           // Spread over source addresses, as phones are.
-          const s = await openWebSocket(HTTP_PORT, `127.0.${1 + ((i + k) >> 8) % 200}.${1 + ((i + k) % 250)}`);
+          const s = await openWebSocket(HTTP_PORT, `127.0.${1 + (((i + k) >> 8) % 200)}.${1 + ((i + k) % 250)}`);
           streams.push(s);
           const reply = await register(s, 'WS', `127.0.0.1:${HTTP_PORT}`, i + k + 1);
           if (reply?.status !== 200) throw new Error(`WebSocket registration ${i + k + 1} failed: ${reply?.status}`);
@@ -94,7 +94,7 @@ async function idleWebSockets(pid: number) {
     await sleep(5000);
     const after = rssMb(pid);
     const bytesEach = Math.round(((after - before) * 1024 * 1024) / WS_IDLE);
-    return { registrations: WS_IDLE, rssBeforeMb: Math.round(before), rssAfterMb: Math.round(after), bytesEach, perGb: Math.floor((1024 ** 3) / Math.max(1, bytesEach)) };
+    return { registrations: WS_IDLE, rssBeforeMb: Math.round(before), rssAfterMb: Math.round(after), bytesEach, perGb: Math.floor(1024 ** 3 / Math.max(1, bytesEach)) };
   } finally {
     for (const s of streams) s.close();
   }

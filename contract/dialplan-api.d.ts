@@ -60,11 +60,7 @@ interface LegOptions {
   transfer?: boolean | 'phones';
 }
 
-type Leg =
-  | string
-  | ({ account: string } & LegOptions)
-  | ({ number: string; provider: string } & LegOptions)
-  | ({ uri: string } & LegOptions);
+type Leg = string | ({ account: string } & LegOptions) | ({ number: string; provider: string } & LegOptions) | ({ uri: string } & LegOptions);
 
 /**
  * A dial string (`'alice & bob[delay=5] | 0123@mytrunk[timeout=20]'`: `&` rings in parallel,

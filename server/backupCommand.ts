@@ -32,7 +32,11 @@ function credentialsNote(config: Config): string {
 async function spoolNote(config: Config): Promise<string | null> {
   const dir = path.join(config.dataDir, 'spool');
   // A spool that cannot be read says nothing here; the backup itself does not depend on it.
-  const lines = (file: string) => countLines(path.join(dir, file)).then((c) => c.lines, () => 0);
+  const lines = (file: string) =>
+    countLines(path.join(dir, file)).then(
+      (c) => c.lines,
+      () => 0,
+    );
   const records = (await lines(SPOOL_FILE)) + (await lines(DRAINING_FILE));
   const registrations = await lines(LOCATION_JOURNAL_FILE);
   const waiting = [records && `${records} call records`, registrations && `${registrations} registration changes`].filter(Boolean);
@@ -59,7 +63,11 @@ async function main(argv: string[]): Promise<number> {
     const r = await backupSqlite(file, target);
     console.log(`backed up SQLite ${file}`);
     console.log(`  to ${r.target}: ${r.bytes} bytes, ${r.pages} pages, integrity_check: ${r.integrity}`);
-    console.log(`  rows: ${Object.entries(r.rows).map(([t, n]) => `${t} ${n}`).join(', ')}`);
+    console.log(
+      `  rows: ${Object.entries(r.rows)
+        .map(([t, n]) => `${t} ${n}`)
+        .join(', ')}`,
+    );
     console.log('Restore: stop the switch, move switch.sqlite and its -wal/-shm files away, copy the backup to');
     console.log(`  ${file}, start the switch.`);
   } else {
@@ -68,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
       const r = await runMysqlDump(config.databaseUrl, target);
       console.log(`dumped MySQL database ${recipe.database} to ${r.target}: ${r.bytes} bytes, ${r.tables} tables`);
     } else {
-      console.log('A consistent dump of the switch\'s MySQL/MariaDB database (one snapshot, no table locks):');
+      console.log("A consistent dump of the switch's MySQL/MariaDB database (one snapshot, no table locks):");
       console.log(`  ${recipe.display}`);
       if (recipe.display.includes(' -p ')) console.log('  (-p asks for the password of DATABASE_URL; it is never printed)');
       console.log(recipe.tool ? 'Add --run to run it now.' : 'Neither mariadb-dump nor mysqldump is on PATH here: run it where one is.');

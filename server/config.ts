@@ -16,13 +16,16 @@ export { DIGEST_ALGORITHMS, type DigestAlgorithm } from '../contract/sipAccounts
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const isUsableIPv4 = (h: string) => isIP(h) === 4 && h !== '0.0.0.0';
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 export const digestAlgorithmList = z
   .string()
-  .transform((s) => s.split(',').map((a) => a.trim().toUpperCase()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((a) => a.trim().toUpperCase())
+      .filter(Boolean),
+  )
   .pipe(
     z
       .array(z.enum(DIGEST_ALGORITHMS))
@@ -74,14 +77,15 @@ const certificateList = z
       }),
   );
 
-const databaseUrl = z
-  .string()
-  .refine((u) => /^(mysql|sqlite):\/\//.test(u), 'must start with mysql:// or sqlite://');
+const databaseUrl = z.string().refine((u) => /^(mysql|sqlite):\/\//.test(u), 'must start with mysql:// or sqlite://');
 
 /** Every setting the server reads, with its environment variable and default. */
 const schema = z
   .object({
-    SIP_HOST: z.string().refine((h) => isIP(h) === 4, 'must be an IPv4 address').default('127.0.0.1'),
+    SIP_HOST: z
+      .string()
+      .refine((h) => isIP(h) === 4, 'must be an IPv4 address')
+      .default('127.0.0.1'),
     SIP_PORT: port.default(5060),
     SIP_ADVERTISED_ADDRESS: z
       .string()
@@ -118,7 +122,12 @@ const schema = z
     SIP_WS_ALLOWED_ORIGINS: z
       .string()
       .default('')
-      .transform((t) => t.split(',').map((o) => o.trim()).filter(Boolean))
+      .transform((t) =>
+        t
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(z.url({ protocol: /^https?$/, error: 'must be a comma-separated list of origins such as https://app.example.com' }))),
     HTTP_HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: port.default(8080),
@@ -130,7 +139,12 @@ const schema = z
     OPERATOR_EMAILS: z
       .string()
       .default('')
-      .transform((t) => t.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean))
+      .transform((t) =>
+        t
+          .split(',')
+          .map((e) => e.trim().toLowerCase())
+          .filter(Boolean),
+      )
       .pipe(z.array(z.email('must be a comma-separated list of e-mail addresses'))),
     DATA_DIR: z.string().default('./data'),
     DATABASE_URL: databaseUrl.optional(),
@@ -173,8 +187,14 @@ const schema = z
     LOG_PRETTY: bool.optional(),
     MEDIA_ENGINE: z.enum(MEDIA_ENGINES).default('auto'),
     MEDIA_DIRECT: bool.prefault('false'),
-    MEDIA_HOST: z.string().refine((h) => isIP(h) === 4, 'must be an IPv4 address').optional(),
-    MEDIA_ADVERTISED_ADDRESS: z.string().refine((h) => isUsableIPv4(h), 'must be an IPv4 address (not 0.0.0.0)').optional(),
+    MEDIA_HOST: z
+      .string()
+      .refine((h) => isIP(h) === 4, 'must be an IPv4 address')
+      .optional(),
+    MEDIA_ADVERTISED_ADDRESS: z
+      .string()
+      .refine((h) => isUsableIPv4(h), 'must be an IPv4 address (not 0.0.0.0)')
+      .optional(),
     MEDIA_PORT_MIN: port.refine((p) => p >= 1024, 'must be 1024 or more').default(30000),
     MEDIA_PORT_MAX: port.default(40000),
     MEDIA_NO_RTP_FLAG_SECONDS: z.coerce.number().int().min(0).default(10),
@@ -323,7 +343,10 @@ function readEnvFile(file: string): Record<string, string> {
     if (!line || line.startsWith('#')) continue;
     const eq = line.indexOf('=');
     if (eq < 1) throw new ConfigError([`${file}:${i + 1}: expected KEY=value`]);
-    out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim().replace(/^(['"])(.*)\1$/, '$2');
+    out[line.slice(0, eq).trim()] = line
+      .slice(eq + 1)
+      .trim()
+      .replace(/^(['"])(.*)\1$/, '$2');
   }
   return out;
 }
@@ -339,9 +362,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const parsed = schema.safeParse(merged);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`),
-    );
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`));
   }
   const c = parsed.data;
   const dataDir = path.resolve(c.DATA_DIR);
@@ -353,7 +374,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: c.SIP_PORT,
       advertised: c.SIP_ADVERTISED_ADDRESS ?? { host: c.SIP_HOST, port: null },
       domain,
-      domainAliases: c.SIP_DOMAIN_ALIASES.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
+      domainAliases: c.SIP_DOMAIN_ALIASES.split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
       digestAlgorithms: c.SIP_DIGEST_ALGORITHMS,
       nonceTtlSeconds: c.SIP_NONCE_TTL_SECONDS,
       minExpires: c.SIP_MIN_EXPIRES,
@@ -393,7 +416,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     credentials: { key: c.CREDENTIALS_KEY ?? null, keyFile: path.resolve(c.CREDENTIALS_KEY_FILE ?? path.join(dataDir, 'credentials.key')) },
     deniedDestinations: c.DESTINATION_DENY,
     allowedDestinations: c.DESTINATION_ALLOW,
-    dns: { servers: c.DNS_SERVERS.split(',').map((s) => s.trim()).filter(Boolean), timeoutMs: c.DNS_TIMEOUT_MS },
+    dns: {
+      servers: c.DNS_SERVERS.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+      timeoutMs: c.DNS_TIMEOUT_MS,
+    },
     providers: {
       retryMinMs: c.PROVIDER_RETRY_MIN_SECONDS * 1000,
       retryMaxMs: Math.max(c.PROVIDER_RETRY_MAX_SECONDS, c.PROVIDER_RETRY_MIN_SECONDS) * 1000,

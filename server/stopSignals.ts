@@ -25,7 +25,10 @@ export function onStopSignals(log: Logger, handlers: StopSignalHandlers, now: ()
       requestedAt = at;
       handlers.stop(signal);
     } else if (at - requestedAt < SAME_REQUEST_MS) {
-      log.info({ afterMs: at - requestedAt }, `${signal} again within ${SAME_REQUEST_MS / 1000} s of the first: the same stop request (a signal to the process group also arrives through every process that relays it)`);
+      log.info(
+        { afterMs: at - requestedAt },
+        `${signal} again within ${SAME_REQUEST_MS / 1000} s of the first: the same stop request (a signal to the process group also arrives through every process that relays it)`,
+      );
     } else {
       handlers.force(signal);
     }

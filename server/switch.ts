@@ -128,9 +128,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
   });
   const trustedCa = config.tls.trustedCaFile ? [readFileSync(config.tls.trustedCaFile, 'utf8')] : undefined;
   const sip = createSipService(config, store, log, metrics, options.authGuard, options.sipTimers, certificates && { certificates, ...(trustedCa ? { trustedCa } : {}) });
-  const bus = new EventBus(config.nodeId, (err, event) =>
-    log.error({ err, eventType: event.type, tenantId: event.tenantId, callId: event.callId }, 'call event consumer failed'),
-  );
+  const bus = new EventBus(config.nodeId, (err, event) => log.error({ err, eventType: event.type, tenantId: event.tenantId, callId: event.callId }, 'call event consumer failed'));
   // Consumers of call events subscribe here, before any call can start.
   const stops: Array<() => Promise<void> | void> = [() => store.close(), () => certificates?.stop()];
   const cdrLog = log.child({ subsystem: 'cdr' });
@@ -152,7 +150,11 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
   });
   const cdrWriter = startCdrWriter({ bus, sink: cdrSink, spool: cdrSpool, log: cdrLog, registry: metrics.registry });
   const liveView = new LiveView(bus, { maxListenersPerTenant: config.http.eventStreamsPerTenant });
-  stops.unshift(() => liveView.stop(), () => cdrWriter.stop(), () => cdrSpool.stop());
+  stops.unshift(
+    () => liveView.stop(),
+    () => cdrWriter.stop(),
+    () => cdrSpool.stop(),
+  );
   stops.unshift(startCdrRetention({ archive: store.cdrs, retentionDays: config.cdr.retentionDays, log: log.child({ subsystem: 'cdr' }) }));
   try {
     const { workers, workerRssBytes, ...limits } = config.dialplan;

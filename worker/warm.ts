@@ -133,7 +133,10 @@ export class WarmPool {
     for (const version of this.versions.values()) {
       for (const warm of version.idle) this.discard(warm, 'isolate');
       version.idle.length = 0;
-      version.ahead?.then((warm) => this.discard(warm, 'isolate'), () => {});
+      version.ahead?.then(
+        (warm) => this.discard(warm, 'isolate'),
+        () => {},
+      );
       version.ahead = null;
     }
     this.versions.clear();
@@ -207,11 +210,17 @@ export class WarmPool {
     version.idle.length = 0;
     const ahead = version.ahead;
     version.ahead = null;
-    ahead?.then((warm) => this.discard(warm, 'version'), () => {});
+    ahead?.then(
+      (warm) => this.discard(warm, 'version'),
+      () => {},
+    );
     if (version.preparing === 0) this.releaseScript(version);
   }
 
   private releaseScript(version: Version): void {
-    version.script.then((s) => !this.isolate.disposed && s.release(), () => {});
+    version.script.then(
+      (s) => !this.isolate.disposed && s.release(),
+      () => {},
+    );
   }
 }

@@ -18,8 +18,7 @@ export interface CpuProfiler {
 export function profileThisProcess(dir: string, name: string): CpuProfiler {
   const session = new Session();
   session.connect();
-  const post = (method: string, params?: object) =>
-    new Promise<unknown>((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
+  const post = (method: string, params?: object) => new Promise<unknown>((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
   const started = post('Profiler.enable').then(() => post('Profiler.start'));
   return {
     async stop() {

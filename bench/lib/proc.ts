@@ -74,7 +74,9 @@ export function pssKb(pid: number): number {
 
 /** UDP receive-buffer overflows, system-wide: datagrams the kernel dropped before anyone read them. */
 export function udpDrops(): number {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const lines = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Udp:'));
   return Number(lines[1]?.split(/\s+/)[5] ?? 0);
 }
 

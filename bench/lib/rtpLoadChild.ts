@@ -86,9 +86,9 @@ async function onMessage(m: Message): Promise<void> {
     const to = m.to!;
     const sum = (bySlot: Map<number, number>) => [...bySlot].reduce((n, [s, c]) => (s < to ? n + c : n), 0);
     // Wait until the window's last slot has been sent, then until its packets stop arriving (1 s quiet).
-    for (const deadline = Date.now() + 10_000; slot < to && Date.now() < deadline; ) await sleep(20);
+    for (const deadline = Date.now() + 10_000; slot < to && Date.now() < deadline;) await sleep(20);
     let last = -1;
-    for (const deadline = Date.now() + 10_000; sum(receivedBySlot) !== last && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 10_000; sum(receivedBySlot) !== last && Date.now() < deadline;) {
       last = sum(receivedBySlot);
       await sleep(1000);
     }

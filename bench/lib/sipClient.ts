@@ -37,10 +37,26 @@ function streamOf(socket: net.Socket, transport: string): SipStream {
       else ready.push(m);
     }
   });
-  return messages(transport, (t) => socket.write(t), () => socket.destroy(), socket.localPort!, ready, waiting, socket);
+  return messages(
+    transport,
+    (t) => socket.write(t),
+    () => socket.destroy(),
+    socket.localPort!,
+    ready,
+    waiting,
+    socket,
+  );
 }
 
-function messages(_transport: string, write: (t: string) => void, close: () => void, localPort: number, ready: string[], waiting: Array<(m: string) => void>, ended: { once(e: 'close', f: () => void): unknown }): SipStream {
+function messages(
+  _transport: string,
+  write: (t: string) => void,
+  close: () => void,
+  localPort: number,
+  ready: string[],
+  waiting: Array<(m: string) => void>,
+  ended: { once(e: 'close', f: () => void): unknown },
+): SipStream {
   let closed = false;
   ended.once('close', () => {
     closed = true;
@@ -82,7 +98,15 @@ export async function openWebSocket(port: number, localAddress = '127.0.0.1'): P
     else ready.push(m);
   });
   const socket = (ws as unknown as { _socket: net.Socket })._socket;
-  return messages('WS', (t) => ws.send(t), () => ws.terminate(), socket.localPort!, ready, waiting, ws);
+  return messages(
+    'WS',
+    (t) => ws.send(t),
+    () => ws.terminate(),
+    socket.localPort!,
+    ready,
+    waiting,
+    ws,
+  );
 }
 
 /** Registers `user<n>` over `stream`; resolves with the final reply (undefined if the stream ended). */

@@ -18,10 +18,31 @@ export function requireSipp(bench: string): string {
 export function spawnSipp(args: string[], outDir: string, tag: string, timeoutS: number): { child: ChildProcess; stf: string } {
   const stf = path.join(outDir, `${tag}.csv`);
   const child = track(
-    spawn('sipp', [...args, '-timeout', `${timeoutS}s`, '-nostdin', '-buff_size', '4194304', '-max_recv_loops', '10000', '-trace_stat', '-fd', '1', '-stf', stf, '-trace_err', '-error_file', path.join(outDir, `${tag}.err`)], {
-      cwd: outDir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
+    spawn(
+      'sipp',
+      [
+        ...args,
+        '-timeout',
+        `${timeoutS}s`,
+        '-nostdin',
+        '-buff_size',
+        '4194304',
+        '-max_recv_loops',
+        '10000',
+        '-trace_stat',
+        '-fd',
+        '1',
+        '-stf',
+        stf,
+        '-trace_err',
+        '-error_file',
+        path.join(outDir, `${tag}.err`),
+      ],
+      {
+        cwd: outDir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    ),
   );
   teeInto(child, createWriteStream(path.join(outDir, `${tag}.log`)));
   return { child, stf };
@@ -30,7 +51,10 @@ export function spawnSipp(args: string[], outDir: string, tag: string, timeoutS:
 /** The last row of a sipp -trace_stat file by column name, and the most calls in flight at any sample. */
 export function sippStats(file: string): { last: Record<string, string>; peakInFlight: number } {
   if (!existsSync(file)) return { last: {}, peakInFlight: 0 };
-  const rows = readFileSync(file, 'latin1').split('\n').filter((l) => l.trim()).map((l) => l.split(';'));
+  const rows = readFileSync(file, 'latin1')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => l.split(';'));
   const header = rows[0] ?? [];
   const current = header.indexOf('CurrentCall');
   const peakInFlight = Math.max(0, ...rows.slice(1).map((r) => Number(r[current] ?? 0)));

@@ -45,7 +45,11 @@ export function switchEnv(o: { sipPort: number; httpPort: number; dataDir: strin
  * goes to `logFile` (appended to with `o.append`); `o.inspectPort` enables its inspector on 127.0.0.1.
  * PROFILE_DIR=dir writes a V8 CPU profile of the switch there (open it in Chrome DevTools).
  */
-export async function startServer(env: Record<string, string> & { HTTP_PORT: string }, logFile: string, o: { inspectPort?: number; append?: boolean } = {}): Promise<RunningServer> {
+export async function startServer(
+  env: Record<string, string> & { HTTP_PORT: string },
+  logFile: string,
+  o: { inspectPort?: number; append?: boolean } = {},
+): Promise<RunningServer> {
   const log = createWriteStream(logFile, o.append ? { flags: 'a' } : {});
   const profile = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.PROFILE_DIR)}`] : [];
   const inspect = o.inspectPort ? [`--inspect=127.0.0.1:${o.inspectPort}`] : [];

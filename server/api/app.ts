@@ -55,10 +55,7 @@ export function createApiApp(deps: ApiDeps): Express {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
-      metrics.httpRequests.observe(
-        { method: req.method, route, status: String(res.statusCode) },
-        Number(process.hrtime.bigint() - start) / 1e9,
-      );
+      metrics.httpRequests.observe({ method: req.method, route, status: String(res.statusCode) }, Number(process.hrtime.bigint() - start) / 1e9);
     });
     res.set('X-Content-Type-Options', 'nosniff');
     next();

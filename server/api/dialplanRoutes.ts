@@ -13,9 +13,7 @@ export const dialplanName = z
   .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 characters: lower-case letters, digits, "_" or "-"');
 
 const MAX_SOURCE_BYTES = 64 * 1024;
-const source = z
-  .string()
-  .refine((s) => Buffer.byteLength(s) <= MAX_SOURCE_BYTES, `must be at most ${MAX_SOURCE_BYTES / 1024} KiB`);
+const source = z.string().refine((s) => Buffer.byteLength(s) <= MAX_SOURCE_BYTES, `must be at most ${MAX_SOURCE_BYTES / 1024} KiB`);
 
 const createBody = z.strictObject({ name: dialplanName, source });
 const compileBody = z.strictObject({ source });
@@ -189,7 +187,9 @@ export function dialplanRoutes(runner: DialplanRunner): Router {
     const c = body.call ?? {};
     const callFacts = {
       ...(c.direction ? { direction: c.direction } : {}),
-      ...(c.from ? { from: { user: c.from.user, host: c.from.host ?? 'caller.invalid', display: c.from.display, uri: `sip:${c.from.user}@${c.from.host ?? 'caller.invalid'}` } } : {}),
+      ...(c.from
+        ? { from: { user: c.from.user, host: c.from.host ?? 'caller.invalid', display: c.from.display, uri: `sip:${c.from.user}@${c.from.host ?? 'caller.invalid'}` } }
+        : {}),
       ...(c.to ? { to: { user: c.to.user, host: c.to.host ?? 'switch.invalid', uri: `sip:${c.to.user}@${c.to.host ?? 'switch.invalid'}` } } : {}),
       ...(c.to ? { requestUri: `sip:${c.to.user}@${c.to.host ?? 'switch.invalid'}` } : {}),
       ...(c.account ? { account: c.account } : {}),

@@ -13,22 +13,23 @@ import express, { Router, type RequestHandler, type Response } from 'express';
 /** What Vite writes where the nonce goes (web/vite.config.ts, `html.cspNonce`). */
 export const CSP_NONCE_PLACEHOLDER = 'SIPSWITCH_CSP_NONCE';
 
-export const portalCsp = (nonce?: string) => [
-  "default-src 'self'",
-  "script-src 'self'",
-  nonce ? `style-src 'self' 'nonce-${nonce}'` : "style-src 'self'",
-  // Chromium's own editing writes style attributes into the editor when a selection across lines
-  // is replaced; refused, they only fill the console. A style attribute can load nothing from
-  // elsewhere (img-src and font-src are 'self').
-  "style-src-attr 'unsafe-inline'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const portalCsp = (nonce?: string) =>
+  [
+    "default-src 'self'",
+    "script-src 'self'",
+    nonce ? `style-src 'self' 'nonce-${nonce}'` : "style-src 'self'",
+    // Chromium's own editing writes style attributes into the editor when a selection across lines
+    // is replaced; refused, they only fill the console. A style attribute can load nothing from
+    // elsewhere (img-src and font-src are 'self').
+    "style-src-attr 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
 
 const setPageHeaders = (res: Response, nonce?: string) => {
   res.set('Content-Security-Policy', portalCsp(nonce));

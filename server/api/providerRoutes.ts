@@ -29,7 +29,10 @@ const hostPort = z
     return parseHostPort(v) !== undefined;
   }, 'must be host or host:port');
 // URI user parts that need no escaping.
-const uriUser = z.string().trim().regex(/^[A-Za-z0-9+._~-]{1,64}$/, 'must be 1-64 letters, digits or + . _ ~ -');
+const uriUser = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9+._~-]{1,64}$/, 'must be 1-64 letters, digits or + . _ ~ -');
 const template = (max: number) =>
   z
     .string()
@@ -38,7 +41,23 @@ const template = (max: number) =>
       for (const p of templateProblems(t)) ctx.addIssue({ code: 'custom', message: p });
     });
 // Headers the switch writes itself; a template must not replace them.
-const RESERVED_HEADERS = new Set(['via', 'from', 'to', 'call-id', 'cseq', 'contact', 'max-forwards', 'content-length', 'content-type', 'authorization', 'proxy-authorization', 'route', 'record-route', 'allow', 'expires']);
+const RESERVED_HEADERS = new Set([
+  'via',
+  'from',
+  'to',
+  'call-id',
+  'cseq',
+  'contact',
+  'max-forwards',
+  'content-length',
+  'content-type',
+  'authorization',
+  'proxy-authorization',
+  'route',
+  'record-route',
+  'allow',
+  'expires',
+]);
 // Names are checked here rather than by a key schema: zod reports a bad record key only as
 // "Invalid key in record", without saying what is wrong with it.
 const headers = z.record(z.string(), template(512)).superRefine((h, ctx) => {
@@ -87,9 +106,16 @@ const fields = {
   transport: z.enum(['udp', 'tcp']),
   outboundProxy: hostPort.nullable(),
   username: uriUser.nullable(),
-  authUsername: z.string().regex(/^[^"\\\r\n]{1,128}$/, 'must be 1-128 characters without quotes, backslashes or line breaks').nullable(),
+  authUsername: z
+    .string()
+    .regex(/^[^"\\\r\n]{1,128}$/, 'must be 1-128 characters without quotes, backslashes or line breaks')
+    .nullable(),
   password: z.string().min(1).max(200).nullable(),
-  realm: z.string().max(255).regex(/^[^"\\\r\n]*$/, 'must not contain quotes, backslashes or line breaks').nullable(),
+  realm: z
+    .string()
+    .max(255)
+    .regex(/^[^"\\\r\n]*$/, 'must not contain quotes, backslashes or line breaks')
+    .nullable(),
   fromUser: template(128).nullable(),
   fromHost: template(255).nullable(),
   fromDisplay: template(128).nullable(),
@@ -128,9 +154,11 @@ const createBody = z.strictObject({
   numbers: fields.numbers.default([]),
   enabled: fields.enabled.default(true),
 });
-const patchBody = z.strictObject(Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.optional()])) as {
-  [K in keyof typeof fields]: z.ZodOptional<(typeof fields)[K]>;
-});
+const patchBody = z.strictObject(
+  Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.optional()])) as {
+    [K in keyof typeof fields]: z.ZodOptional<(typeof fields)[K]>;
+  },
+);
 const idParam = z.strictObject({ id: z.string().max(64) });
 
 async function checkDialplan(scope: TenantScope, name: string | null | undefined): Promise<void> {

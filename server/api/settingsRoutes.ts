@@ -32,18 +32,13 @@ export const timeZone = z
   }, 'must be an IANA time zone such as Europe/Berlin or UTC');
 
 /** A country provider legs' numbers are read in; null clears it. */
-export const country = z
-  .string()
-  .trim()
-  .toUpperCase()
-  .refine(isCountryCode, 'must be an ISO 3166 two-letter country code such as DE or US');
+export const country = z.string().trim().toUpperCase().refine(isCountryCode, 'must be an ISO 3166 two-letter country code such as DE or US');
 
 const patchBody = z.strictObject({
   timeZone: timeZone.optional(),
   country: country.nullable().optional(),
   internationalCalls: z.boolean().optional(),
 });
-
 
 /** The limits the switch enforces for every tenant, as the settings page lists them. */
 function limitsOf(config: Config): LimitsView {

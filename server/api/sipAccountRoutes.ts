@@ -85,7 +85,10 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
     const body = parse(createBody, req.body);
     const digests = await checkPassword(body.password, body.username);
     const scope = scopeOf(req);
-    await checkDialplans(scope, [['dialplanOut', body.dialplanOut], ['dialplanIn', body.dialplanIn]]);
+    await checkDialplans(scope, [
+      ['dialplanOut', body.dialplanOut],
+      ['dialplanIn', body.dialplanIn],
+    ]);
     try {
       const a = await scope.sipAccounts.create({
         username: body.username,
@@ -117,7 +120,10 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
     const accounts = scope.sipAccounts;
     const current = await accounts.get(id);
     if (!current) throw notFound('SIP account');
-    await checkDialplans(scope, [['dialplanOut', body.dialplanOut], ['dialplanIn', body.dialplanIn]]);
+    await checkDialplans(scope, [
+      ['dialplanOut', body.dialplanOut],
+      ['dialplanIn', body.dialplanIn],
+    ]);
     const changes: SipAccountChanges = {};
     if (body.password !== undefined) Object.assign(changes, await checkPassword(body.password, current.username));
     if (body.displayName !== undefined) changes.displayName = body.displayName;

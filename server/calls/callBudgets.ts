@@ -65,7 +65,12 @@ export class CallBudgets {
   admit(kind: CallerKind, tenantId: string, source: string): Refusal | undefined {
     for (const [key, limit, name] of this.budgets(kind, tenantId, source)) {
       if ((this.atOnce.get(key) ?? 0) < limit) continue;
-      return { limit: name, reason: name === 'source-calls-at-once' ? 'Too Many Calls From This Address' : 'Too Many Calls', retryAfterSeconds: AT_ONCE_RETRY_SECONDS, message: `${name}: limit of ${limit} reached` };
+      return {
+        limit: name,
+        reason: name === 'source-calls-at-once' ? 'Too Many Calls From This Address' : 'Too Many Calls',
+        retryAfterSeconds: AT_ONCE_RETRY_SECONDS,
+        message: `${name}: limit of ${limit} reached`,
+      };
     }
     return kind === 'phone' ? this.admitPlaced(tenantId) : undefined;
   }

@@ -72,9 +72,12 @@ export class Dialer {
    */
   resumeRinging(call: Call, ringing: Array<{ channel: Channel; pending: PendingInvite }>): Promise<DialResult> {
     const purpose = dialPurpose(call);
-    return this.ring(
-      call,
-      async () => ringing.map(({ channel, pending }) => ({ target: channel.init.target ?? channel.init.to.user, delay: 0, starts: [() => OutboundLeg.resume(call, channel, pending, purpose)] })),
+    return this.ring(call, async () =>
+      ringing.map(({ channel, pending }) => ({
+        target: channel.init.target ?? channel.init.to.user,
+        delay: 0,
+        starts: [() => OutboundLeg.resume(call, channel, pending, purpose)],
+      })),
     );
   }
 

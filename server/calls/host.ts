@@ -12,7 +12,6 @@ import type { LegPurpose } from './outboundLeg.ts';
 import type { HangupCause, Party } from './events.ts';
 import { causeOfResponse } from '../domain/outcomes.ts';
 
-
 export interface CallHost extends DialplanHost {
   /** The outcome of the last dial, for the final answer when the script ends without one. */
   lastDial(): DialResult | undefined;

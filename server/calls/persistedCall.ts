@@ -13,7 +13,19 @@ const nameAddr = z.object({ name: text.optional(), uri: text, params });
 const via = z.object({ version: text, protocol: text, host: text, port: z.number().int().optional(), params });
 const party = z.object({ user: text, host: text, display: text.optional(), uri: text });
 
-const hangupCause = z.enum(['normal', 'busy', 'no-answer', 'rejected', 'unavailable', 'cancelled', 'answered-elsewhere', 'max-duration', 'transferred', 'dialplan-error', 'switch-error']);
+const hangupCause = z.enum([
+  'normal',
+  'busy',
+  'no-answer',
+  'rejected',
+  'unavailable',
+  'cancelled',
+  'answered-elsewhere',
+  'max-duration',
+  'transferred',
+  'dialplan-error',
+  'switch-error',
+]);
 
 export const channelSnapshotSchema = z.object({
   id: text,

@@ -170,7 +170,15 @@ export class CallRouter {
     const tenant = await store.tenant(call.tenantId).settings.getCached();
     const executionId = newId();
     const channelId = facts.channelId;
-    bus.emit({ type: 'dialplan.started', tenantId: call.tenantId, callId: call.id, channelId, executionId, dialplan: { name: dialplan.name, version: dialplan.version }, direction: facts.direction });
+    bus.emit({
+      type: 'dialplan.started',
+      tenantId: call.tenantId,
+      callId: call.id,
+      channelId,
+      executionId,
+      dialplan: { name: dialplan.name, version: dialplan.version },
+      direction: facts.direction,
+    });
     const result = await runner.run({ executionId, tenantId: call.tenantId, dialplan, call: facts, timeZone: tenant?.timeZone ?? 'UTC' }, host);
     bus.emit({
       type: 'dialplan.ended',

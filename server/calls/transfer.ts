@@ -114,7 +114,14 @@ export async function transferByRefer(call: Call, transferer: Channel, tx: Serve
   await attendedTransfer(call, transferer, transferee, consultation, tx, deps.dialer, bridge.transfers);
 }
 
-async function blindTransfer(call: Call, transferer: Channel, transferee: Channel, target: { uri: string; parsed: SipUri }, tx: ServerTransaction, deps: TransferDeps): Promise<void> {
+async function blindTransfer(
+  call: Call,
+  transferer: Channel,
+  transferee: Channel,
+  target: { uri: string; parsed: SipUri },
+  tx: ServerTransaction,
+  deps: TransferDeps,
+): Promise<void> {
   let reached: string | undefined;
   await runTransfer(call, transferer, transferee, tx, {
     place: async (purpose) => {
@@ -168,7 +175,15 @@ function consultationOf(call: Call, transferer: Channel, replaces: string, dialo
   return { replaced, target };
 }
 
-async function attendedTransfer(call: Call, transferer: Channel, transferee: Channel, c: Consultation, tx: ServerTransaction, dialer: Dialer, transfers: TransferPolicy): Promise<void> {
+async function attendedTransfer(
+  call: Call,
+  transferer: Channel,
+  transferee: Channel,
+  c: Consultation,
+  tx: ServerTransaction,
+  dialer: Dialer,
+  transfers: TransferPolicy,
+): Promise<void> {
   const { target } = c;
   const d = target.dialog.state;
   const dest: Destination = {

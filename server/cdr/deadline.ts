@@ -17,7 +17,10 @@ export function withInsertDeadline(sink: CdrSink, ms: number): CdrSink {
     insert: (records) =>
       new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new CdrInsertTimeoutError(ms, records.length)), ms);
-        sink.insert(records).then(resolve, reject).finally(() => clearTimeout(timer));
+        sink
+          .insert(records)
+          .then(resolve, reject)
+          .finally(() => clearTimeout(timer));
       }),
   };
 }

@@ -87,7 +87,12 @@ export async function openCdrSpool(o: CdrSpoolOptions): Promise<CdrSpool> {
   let activeLines = await endTornLine(activePath);
   const leftover = await countLines(drainingPath);
   let drainingLines = leftover.lines;
-  let drainingExists = leftover.lines > 0 || (await stat(drainingPath).then(() => true, () => false));
+  let drainingExists =
+    leftover.lines > 0 ||
+    (await stat(drainingPath).then(
+      () => true,
+      () => false,
+    ));
   /** Bytes of the draining file already in the database (this run only; a restart re-inserts them as no-ops). */
   let drainingOffset = 0;
   const pending = () => activeLines + drainingLines + (reserve?.pending ?? 0);
@@ -236,7 +241,8 @@ export async function openCdrSpool(o: CdrSpoolOptions): Promise<CdrSpool> {
         } catch (err) {
           o.onDiskFailure?.(err, 'the CDR spool');
           if (NO_SPACE.has((err as NodeJS.ErrnoException).code ?? '') && (await reserve?.write(Buffer.from(data), records.length))) {
-            if (!diskFull) o.log.error({ err, file: reservePath, reserveBytes: reserve!.size }, 'the disk is full: call records go into the space set aside for them until it has room again');
+            if (!diskFull)
+              o.log.error({ err, file: reservePath, reserveBytes: reserve!.size }, 'the disk is full: call records go into the space set aside for them until it has room again');
             diskFull = true;
             return;
           }

@@ -40,7 +40,7 @@ async function scan(fh: FileHandle, size: number): Promise<{ used: number; lines
   let lines = 0;
   // The start of the file counts as just after a newline: a file starting with one holds nothing.
   let previous = NEWLINE;
-  for (let at = 0; at < size; ) {
+  for (let at = 0; at < size;) {
     const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, size - at), at);
     if (!bytesRead) break;
     for (let i = 0; i < bytesRead; i++) {

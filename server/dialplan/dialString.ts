@@ -26,10 +26,7 @@ import { z } from 'zod';
  * defaults of every leg that does not set its own.
  */
 
-export type DialTarget =
-  | { kind: 'account'; account: string }
-  | { kind: 'provider'; number: string; provider: string }
-  | { kind: 'uri'; uri: string };
+export type DialTarget = { kind: 'account'; account: string } | { kind: 'provider'; number: string; provider: string } | { kind: 'uri'; uri: string };
 
 export interface LegOptions {
   /** Seconds this leg rings. */
@@ -79,7 +76,10 @@ const seconds = (min: number) => z.number().int().min(min).max(300);
 const extraHeaders = z
   .record(
     z.string().regex(/^X-[A-Za-z0-9-]{1,62}$/, 'only X- headers (letters, digits, -) may be added'),
-    z.string().max(256).regex(/^[^\r\n\0]*$/, 'header values are one line'),
+    z
+      .string()
+      .max(256)
+      .regex(/^[^\r\n\0]*$/, 'header values are one line'),
   )
   .refine((h) => Object.keys(h).length <= 10, 'at most 10 headers');
 const optionShapes = {
@@ -240,16 +240,18 @@ const structuredLeg = z.union([
     provider: z.string().regex(NAME, 'not a valid provider name'),
     ...optionShapes,
   }),
-  z.strictObject({ uri: z.string().regex(/^sips?:\S+$/i, 'not a SIP URI').max(512), ...optionShapes }),
+  z.strictObject({
+    uri: z
+      .string()
+      .regex(/^sips?:\S+$/i, 'not a SIP URI')
+      .max(512),
+    ...optionShapes,
+  }),
 ]);
 type StructuredLeg = z.infer<typeof structuredLeg>;
 
 const group = z.array(structuredLeg).min(1, 'a group needs at least one leg');
-const dialTarget = z.union([
-  z.string(),
-  group,
-  z.strictObject({ groups: z.array(group).min(1, 'at least one group'), ...optionShapes }),
-]);
+const dialTarget = z.union([z.string(), group, z.strictObject({ groups: z.array(group).min(1, 'at least one group'), ...optionShapes })]);
 const dialOptions = z.strictObject(optionShapes).nullish();
 
 function fromStructured(entry: StructuredLeg, defaults: PartialOptions): DialLeg {
@@ -271,9 +273,7 @@ export function toDialSpec(target: unknown, options: unknown): DialSpec {
   const defaults: PartialOptions = parsedOptions.data ?? {};
   const parsed = dialTarget.safeParse(target);
   if (!parsed.success) {
-    throw new Error(
-      `invalid dial target (expected a dial string, an array of legs or {groups}): ${z.prettifyError(parsed.error)}`,
-    );
+    throw new Error(`invalid dial target (expected a dial string, an array of legs or {groups}): ${z.prettifyError(parsed.error)}`);
   }
   const value = parsed.data;
   if (typeof value === 'string') return parseDialString(value, defaults);

@@ -1,14 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type FailureKind =
-  | 'script_error'
-  | 'cpu_timeout'
-  | 'wall_timeout'
-  | 'memory'
-  | 'worker_crash'
-  | 'rejected_tenant_limit'
-  | 'rejected_quarantine'
-  | 'rejected_overload';
+export type FailureKind = 'script_error' | 'cpu_timeout' | 'wall_timeout' | 'memory' | 'worker_crash' | 'rejected_tenant_limit' | 'rejected_quarantine' | 'rejected_overload';
 
 export type RecycleReason = 'memory' | 'failures' | 'unresponsive' | 'crash' | 'forced';
 

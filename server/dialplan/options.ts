@@ -2,15 +2,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 
 /** The limits a deployment sets (DIALPLAN_* settings); the rest are fixed defaults. */
-export type ConfiguredDialplanLimit =
-  | 'cpuMsPerSlice'
-  | 'firstDialMs'
-  | 'absoluteMs'
-  | 'heapMb'
-  | 'legsPerExecution'
-  | 'tenantConcurrency'
-  | 'workerConcurrency'
-  | 'warmExecutions';
+export type ConfiguredDialplanLimit = 'cpuMsPerSlice' | 'firstDialMs' | 'absoluteMs' | 'heapMb' | 'legsPerExecution' | 'tenantConcurrency' | 'workerConcurrency' | 'warmExecutions';
 
 export interface DialplanLimits {
   /** CPU an isolate may use without yielding to the host (one "slice"). */

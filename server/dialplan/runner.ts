@@ -2,14 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { DiscardReason, FromWorker, WorkerConfig } from '../../worker/protocol.ts';
 import { createDialplanMetrics, type DialplanMetrics, type FailureKind, type RecycleReason } from './metrics.ts';
-import {
-  DEFAULT_LIMITS,
-  DEFAULT_QUARANTINE,
-  DEFAULT_RECYCLE,
-  type DialplanLimits,
-  type RecyclePolicy,
-  type RunnerOptions,
-} from './options.ts';
+import { DEFAULT_LIMITS, DEFAULT_QUARANTINE, DEFAULT_RECYCLE, type DialplanLimits, type RecyclePolicy, type RunnerOptions } from './options.ts';
 import { Quarantine } from './quarantine.ts';
 import { ExecutionSession, type SessionEvents } from './session.ts';
 import type {
@@ -350,7 +343,10 @@ export class PooledDialplanRunner implements DialplanRunner {
       case 'lost':
         // The worker ends itself after this; killing it here too covers a worker that cannot.
         worker.lost ??= { tenantId: message.tenantId, kind: message.kind, message: message.message };
-        this.logger.warn({ workerId: worker.id, pid: worker.pid, tenantId: message.tenantId, kind: message.kind, why: message.message }, 'a dialplan put its worker beyond control; ending the worker');
+        this.logger.warn(
+          { workerId: worker.id, pid: worker.pid, tenantId: message.tenantId, kind: message.kind, why: message.message },
+          'a dialplan put its worker beyond control; ending the worker',
+        );
         worker.kill();
         break;
       case 'probe-reply':
@@ -532,13 +528,7 @@ export class PooledDialplanRunner implements DialplanRunner {
     this.abandon(execution, 'timeout', { message }, 'wall_timeout');
   }
 
-  private finish(
-    execution: Execution,
-    outcome: ExecutionOutcome,
-    cpuMs: number,
-    error?: ExecutionError,
-    kind = failureKind(outcome),
-  ): void {
+  private finish(execution: Execution, outcome: ExecutionOutcome, cpuMs: number, error?: ExecutionError, kind = failureKind(outcome)): void {
     if (execution.settled) return;
     execution.settled = true;
     for (const timer of execution.timers) clearTimeout(timer);
@@ -559,13 +549,7 @@ export class PooledDialplanRunner implements DialplanRunner {
     execution.resolve(this.result(execution.session, outcome, cpuMs, wallMs, error));
   }
 
-  private result(
-    session: ExecutionSession,
-    outcome: ExecutionOutcome,
-    cpuMs: number,
-    wallMs: number,
-    error?: ExecutionError,
-  ): ExecutionResult {
+  private result(session: ExecutionSession, outcome: ExecutionOutcome, cpuMs: number, wallMs: number, error?: ExecutionError): ExecutionResult {
     this.metrics.executions.inc({ outcome });
     return { outcome, ...(error ? { error } : {}), actions: session.actions, logs: session.logs, cpuMs, wallMs };
   }
@@ -582,10 +566,7 @@ export class PooledDialplanRunner implements DialplanRunner {
 
 /** What a tenant whose code ended a worker is told, in the portal and in its calls' refusals. */
 function lostReason(lost: NonNullable<WorkerProcess['lost']>): string {
-  const what =
-    lost.kind === 'cpu'
-      ? 'exceeded its CPU budget in code that could not be interrupted'
-      : `failed beyond recovery inside its sandbox (${lost.message})`;
+  const what = lost.kind === 'cpu' ? 'exceeded its CPU budget in code that could not be interrupted' : `failed beyond recovery inside its sandbox (${lost.message})`;
   return `a dialplan ${what}, and the dialplan worker running it had to be ended`;
 }
 

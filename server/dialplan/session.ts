@@ -30,8 +30,15 @@ const key = z.string().min(1).max(256);
 const argSchemas = {
   dial: z.tuple([z.unknown(), z.unknown()]),
   respond: z.tuple([
-    z.number().int().refine((s) => (s >= 180 && s <= 199) || (s >= 300 && s <= 699), 'status must be 180–199 or 300–699'),
-    z.string().max(128).regex(/^[^\r\n]*$/, 'reason must be one line').nullish(),
+    z
+      .number()
+      .int()
+      .refine((s) => (s >= 180 && s <= 199) || (s >= 300 && s <= 699), 'status must be 180–199 or 300–699'),
+    z
+      .string()
+      .max(128)
+      .regex(/^[^\r\n]*$/, 'reason must be one line')
+      .nullish(),
   ]),
   'store.get': z.tuple([key]),
   'store.set': z.tuple([key, z.json()]),
@@ -42,10 +49,7 @@ const argSchemas = {
 
 const dialResultSchema = z.object({
   answered: z.boolean(),
-  result: z.union([
-    z.enum(['answered', 'busy', 'no-answer', 'unavailable', 'cancelled']),
-    z.templateLiteral(['rejected:', z.number().int()]),
-  ]),
+  result: z.union([z.enum(['answered', 'busy', 'no-answer', 'unavailable', 'cancelled']), z.templateLiteral(['rejected:', z.number().int()])]),
   sipStatus: z.number().int().optional(),
   target: z.string().optional(),
 });
@@ -291,9 +295,7 @@ export class ExecutionSession {
     if (this.dialing) throw new ScriptFacingError('dial: another dial is still in progress (await it first)');
     const legs = legCount(spec);
     if (this.legsUsed + legs > this.limits.legsPerExecution) {
-      throw new ScriptFacingError(
-        `dial: too many legs (${this.legsUsed} used, ${legs} more requested, limit ${this.limits.legsPerExecution} per execution)`,
-      );
+      throw new ScriptFacingError(`dial: too many legs (${this.legsUsed} used, ${legs} more requested, limit ${this.limits.legsPerExecution} per execution)`);
     }
     this.legsUsed += legs;
     this.dialing = true;
@@ -301,7 +303,12 @@ export class ExecutionSession {
     try {
       const timeoutMs = maxDialSeconds(spec) * 1000 + this.limits.hostOpTimeoutMs;
       const ringing = new AbortController();
-      const answer = this.withTimeout('dial', timeoutMs, () => this.host.dial(spec, ringing.signal), () => ringing.abort());
+      const answer = this.withTimeout(
+        'dial',
+        timeoutMs,
+        () => this.host.dial(spec, ringing.signal),
+        () => ringing.abort(),
+      );
       const result = dialResultSchema.parse(await answer);
       this.answered = result.answered;
       this.record({ type: 'dial', spec, result });

@@ -27,7 +27,12 @@ export interface MediaDeps {
 
 /** The binary's full path if it can be run, else undefined. */
 export function findExecutable(binary: string): string | undefined {
-  const candidates = binary.includes('/') ? [binary] : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, binary));
+  const candidates = binary.includes('/')
+    ? [binary]
+    : (process.env.PATH ?? '')
+        .split(path.delimiter)
+        .filter(Boolean)
+        .map((d) => path.join(d, binary));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);
@@ -63,10 +68,20 @@ export async function openMediaEngine(given: MediaSettings, deps: MediaDeps): Pr
     log.info('media: direct (SDP untouched, no relay)');
     return new DirectMedia();
   }
-  const wantRtpengine = settings.engine === 'rtpengine' || (settings.engine === 'auto' && (settings.rtpengine.ng !== null || findExecutable(settings.rtpengine.binary) !== undefined));
+  const wantRtpengine =
+    settings.engine === 'rtpengine' || (settings.engine === 'auto' && (settings.rtpengine.ng !== null || findExecutable(settings.rtpengine.binary) !== undefined));
   if (!wantRtpengine) {
-    const relay = new EmbeddedRelay({ bindAddress: settings.bindAddress, advertisedAddress: settings.advertisedAddress, portMin: settings.portMin, portMax: settings.portMax, silence });
-    log.info({ bind: settings.bindAddress, advertised: settings.advertisedAddress, ports: `${settings.portMin}-${settings.portMax}` }, `media: embedded relay${settings.engine === 'auto' ? ` (${settings.rtpengine.binary} not found)` : ''}`);
+    const relay = new EmbeddedRelay({
+      bindAddress: settings.bindAddress,
+      advertisedAddress: settings.advertisedAddress,
+      portMin: settings.portMin,
+      portMax: settings.portMax,
+      silence,
+    });
+    log.info(
+      { bind: settings.bindAddress, advertised: settings.advertisedAddress, ports: `${settings.portMin}-${settings.portMax}` },
+      `media: embedded relay${settings.engine === 'auto' ? ` (${settings.rtpengine.binary} not found)` : ''}`,
+    );
     return relay;
   }
   if (settings.rtpengine.ng) {

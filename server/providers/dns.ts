@@ -161,9 +161,7 @@ export class DnsSipResolver implements SipResolver {
     if (resolution.via === 'a') {
       return resolution.addresses.map((a) => ({ ...a, port: resolution.port, transport, via: 'a' as const }));
     }
-    return srvOrder(resolution.records, this.random).flatMap((r) =>
-      r.addresses.map((a) => ({ ...a, port: r.port, transport, via: 'srv' as const })),
-    );
+    return srvOrder(resolution.records, this.random).flatMap((r) => r.addresses.map((a) => ({ ...a, port: r.port, transport, via: 'srv' as const })));
   }
 
   private cached(key: string, lookup: () => Promise<Found>): Promise<Resolution> {
@@ -256,9 +254,7 @@ export class DnsSipResolver implements SipResolver {
       .slice(0, MAX_SRV_RECORDS);
     if (!usable.length) throw new DnsLookupError('nodata', srvName, undefined, `${srvName}: SIP service not available (SRV target ".")`);
     const names = [...new Set(usable.map((r) => r.name.toLowerCase()))];
-    const lookups = new Map(
-      await Promise.all(names.map(async (name) => [name, await this.addresses(name, deadline).catch((err: DnsLookupError) => err)] as const)),
-    );
+    const lookups = new Map(await Promise.all(names.map(async (name) => [name, await this.addresses(name, deadline).catch((err: DnsLookupError) => err)] as const)));
     const resolved: ResolvedSrv[] = [];
     let ttl = Infinity;
     for (const r of usable) {
@@ -278,14 +274,14 @@ export class DnsSipResolver implements SipResolver {
 
   /** A then AAAA records of `name`, asked at once; one family failing is fine if the other has some. */
   private async addresses(name: string, deadline: number): Promise<{ addresses: Address[]; ttl: number }> {
-    const [v4, v6] = await Promise.allSettled([
-      this.within(this.dns.resolve4(name, { ttl: true }), deadline),
-      this.within(this.dns.resolve6(name, { ttl: true }), deadline),
-    ]);
+    const [v4, v6] = await Promise.allSettled([this.within(this.dns.resolve4(name, { ttl: true }), deadline), this.within(this.dns.resolve6(name, { ttl: true }), deadline)]);
     const addresses: Address[] = [];
     const failures: DnsLookupError[] = [];
     let ttl = Infinity;
-    for (const [family, result] of [[4, v4], [6, v6]] as const) {
+    for (const [family, result] of [
+      [4, v4],
+      [6, v6],
+    ] as const) {
       if (result.status === 'rejected') {
         failures.push(lookupError(result.reason, name));
         continue;
@@ -304,10 +300,7 @@ export class DnsSipResolver implements SipResolver {
   private within<T>(lookup: Promise<T>, deadline: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(Object.assign(new Error('DNS query timed out'), { code: 'ETIMEOUT' })),
-        Math.max(0, deadline - performance.now()),
-      );
+      timer = setTimeout(() => reject(Object.assign(new Error('DNS query timed out'), { code: 'ETIMEOUT' })), Math.max(0, deadline - performance.now()));
     });
     return Promise.race([lookup, expired]).finally(() => clearTimeout(timer));
   }

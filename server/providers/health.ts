@@ -49,7 +49,12 @@ export class ProviderHealthMonitor {
 
   constructor(private readonly deps: HealthMonitorDeps) {
     const results = this.results;
-    this.rtt = new Histogram({ name: 'provider_options_rtt_seconds', help: 'Round trip of provider OPTIONS pings', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2], registers: [deps.registry] });
+    this.rtt = new Histogram({
+      name: 'provider_options_rtt_seconds',
+      help: 'Round trip of provider OPTIONS pings',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2],
+      registers: [deps.registry],
+    });
     new Gauge({
       name: 'provider_reachable',
       help: 'Providers by whether their last OPTIONS ping was answered',

@@ -164,7 +164,9 @@ class ProviderRegistration {
       password = expires === 0 ? this.bindingPassword : await this.agent.deps.directory.password(p);
     } catch (err) {
       if (!(err instanceof CredentialKeyError)) throw err;
-      return this.failed(`the stored password cannot be opened (${err.message}): start the switch with the CREDENTIALS_KEY it was saved under, or enter the password again and save the provider`);
+      return this.failed(
+        `the stored password cannot be opened (${err.message}): start the switch with the CREDENTIALS_KEY it was saved under, or enter the password again and save the provider`,
+      );
     }
     const started = Date.now();
     let res: SipResponse | undefined;
@@ -307,7 +309,12 @@ export class RegistrationAgent {
   constructor(readonly deps: RegistrationAgentDeps) {
     const loops = this.loops;
     this.metrics = {
-      rtt: new Histogram({ name: 'provider_register_rtt_seconds', help: 'Round trip of provider REGISTER exchanges', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [deps.registry] }),
+      rtt: new Histogram({
+        name: 'provider_register_rtt_seconds',
+        help: 'Round trip of provider REGISTER exchanges',
+        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+        registers: [deps.registry],
+      }),
       states: new Gauge({
         name: 'provider_registrations',
         help: 'Providers by registration state',
@@ -374,5 +381,7 @@ export class RegistrationAgent {
 
 /** True when a change leaves the binding at the provider as it is (no need to unregister first). */
 function sameRegistration(a: Provider, b: Provider): boolean {
-  return a.host === b.host && a.port === b.port && a.transport === b.transport && a.outboundProxy === b.outboundProxy && a.username === b.username && a.contactUser === b.contactUser;
+  return (
+    a.host === b.host && a.port === b.port && a.transport === b.transport && a.outboundProxy === b.outboundProxy && a.username === b.username && a.contactUser === b.contactUser
+  );
 }

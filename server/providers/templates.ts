@@ -21,7 +21,12 @@ const PLACEHOLDER = /\{([^{}]*)\}/g;
 export function templateProblems(template: string): string[] {
   const problems: string[] = [];
   for (const m of template.matchAll(PLACEHOLDER)) {
-    if (!(m[1]! in TEMPLATE_VARIABLES)) problems.push(`unknown variable {${m[1]}}; known: ${Object.keys(TEMPLATE_VARIABLES).map((v) => `{${v}}`).join(', ')}`);
+    if (!(m[1]! in TEMPLATE_VARIABLES))
+      problems.push(
+        `unknown variable {${m[1]}}; known: ${Object.keys(TEMPLATE_VARIABLES)
+          .map((v) => `{${v}}`)
+          .join(', ')}`,
+      );
   }
   if (/[\r\n]/.test(template)) problems.push('must be on one line');
   return problems;

@@ -71,7 +71,10 @@ export class DestinationPolicy {
 /** Parses `DESTINATION_DENY` / `DESTINATION_ALLOW`: CIDR blocks or addresses, comma-separated; `none` is the empty list. */
 export function parseDeniedRanges(text: string): string[] | string {
   if (text.trim().toLowerCase() === 'none') return [];
-  const ranges = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const ranges = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const r of ranges) {
     const [address, bits, extra] = r.split('/');
     const family = isIP(address ?? '');

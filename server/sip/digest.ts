@@ -94,10 +94,7 @@ export class DigestAuthenticator {
   }
 
   private sign(issued: string, random: string, clientIp: string): string {
-    return createHmac('sha256', this.options.secret)
-      .update(`${issued}.${random}.${clientIp}.${this.options.realm}`)
-      .digest('base64url')
-      .slice(0, 22);
+    return createHmac('sha256', this.options.secret).update(`${issued}.${random}.${clientIp}.${this.options.realm}`).digest('base64url').slice(0, 22);
   }
 
   newNonce(clientIp: string, now = Date.now()): string {
@@ -139,15 +136,7 @@ export class DigestAuthenticator {
    * user: a stand-in is hashed so that unknown and known users cost the same and answer the same.
    * `requestUri` is the Request-URI of the request they came with: their `uri` must name it.
    */
-  verify(
-    creds: Credentials,
-    method: string,
-    requestUri: string,
-    clientIp: string,
-    offered: readonly DigestAlgorithm[],
-    ha1: string | null,
-    now = Date.now(),
-  ): Verdict {
+  verify(creds: Credentials, method: string, requestUri: string, clientIp: string, offered: readonly DigestAlgorithm[], ha1: string | null, now = Date.now()): Verdict {
     if (!creds.algorithm || !offered.includes(creds.algorithm)) return { ok: false, why: 'algorithm' };
     if (creds.realm !== this.options.realm) return { ok: false, why: 'bad-credentials' };
     if (creds.qop !== 'auth' || !creds.cnonce || !creds.nc || !/^[0-9a-fA-F]{8}$/.test(creds.nc)) {

@@ -88,7 +88,10 @@ export class Registrar {
     const username = err instanceof AccountUnverifiableError ? err.username : undefined;
     if (!this.refusing || now - this.refusing.last > REFUSING_EPISODE_GAP_MS) {
       this.refusing = { last: now, count: 0 };
-      this.log.warn({ username, ip: tx.source.address, code: (err as { code?: string }).code }, 'database unreachable: REGISTERs of accounts this node holds no copy of get 503 with Retry-After');
+      this.log.warn(
+        { username, ip: tx.source.address, code: (err as { code?: string }).code },
+        'database unreachable: REGISTERs of accounts this node holds no copy of get 503 with Retry-After',
+      );
     }
     this.refusing.count++;
     this.refusing.last = now;

@@ -54,13 +54,7 @@ export function newTag(): string {
  * Builds a response that copies Via, From, To, Call-ID and CSeq from the request (RFC 3261 §8.2.6)
  * as fresh objects: the request stays untouched for retransmission matching.
  */
-export function buildResponse(
-  req: SipRequest,
-  status: number,
-  reason: string | undefined,
-  toTag: string,
-  extra: Headers = {},
-): SipResponse {
+export function buildResponse(req: SipRequest, status: number, reason: string | undefined, toTag: string, extra: Headers = {}): SipResponse {
   const h = req.headers;
   const headers: Headers = {};
   if (h.via) headers.via = h.via.map((v) => ({ ...v, params: { ...v.params } }));

@@ -76,7 +76,10 @@ export function createSipService(
     if (!calls) return false;
     if (!carriesCalls(tx)) {
       // The call path cannot keep (persist, resume) nor reach such a leg yet: a clear refusal, not a half call.
-      sipLog.info({ method: tx.request.method, transport: tx.source.transport, ip: tx.source.address, callId: tx.request.headers['call-id'] }, 'request refused: calls over this transport are not supported yet');
+      sipLog.info(
+        { method: tx.request.method, transport: tx.source.transport, ip: tx.source.address, callId: tx.request.headers['call-id'] },
+        'request refused: calls over this transport are not supported yet',
+      );
       tx.respond(tx.request.method === 'INVITE' ? 503 : 481, tx.request.method === 'INVITE' ? 'Calls Over This Transport Not Supported Yet' : undefined);
       return true;
     }

@@ -155,7 +155,9 @@ export class SipStack {
   /** A SIP URI that reaches this node, e.g. the Contact we register at a provider. */
   contactUri(transport: AnyPeer['transport'], user?: string, params: Record<string, string> = {}): string {
     const userPart = user ? `${user}@` : ''; // callers pass validated user parts
-    const extra = Object.entries(params).map(([k, v]) => `;${k}=${v}`).join('');
+    const extra = Object.entries(params)
+      .map(([k, v]) => `;${k}=${v}`)
+      .join('');
     const { host, port } = this.sentBy(transport);
     return `sip:${userPart}${host}:${port}${transport === 'udp' ? '' : `;transport=${transport}`}${extra}`;
   }

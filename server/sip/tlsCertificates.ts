@@ -111,18 +111,24 @@ async function generateSelfSigned(names: string[], files: CertificateFiles): Pro
   const unique = [...new Set(names.map((n) => n.toLowerCase()))];
   const altNames = unique.map((n) => (isIP(n) ? { type: 7 as const, ip: n } : { type: 2 as const, value: n }));
   const notAfter = new Date(Date.now() + SELF_SIGNED_DAYS * 86_400_000);
-  const pems = await selfsigned.generate([{ name: 'commonName', value: unique[0] ?? 'sipswitch' }, { name: 'organizationName', value: 'sipswitch (self-signed, for trying TLS out)' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notAfterDate: notAfter,
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames },
+  const pems = await selfsigned.generate(
+    [
+      { name: 'commonName', value: unique[0] ?? 'sipswitch' },
+      { name: 'organizationName', value: 'sipswitch (self-signed, for trying TLS out)' },
     ],
-  });
+    {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      notAfterDate: notAfter,
+      extensions: [
+        { name: 'basicConstraints', cA: false },
+        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+        { name: 'extKeyUsage', serverAuth: true },
+        { name: 'subjectAltName', altNames },
+      ],
+    },
+  );
   mkdirSync(path.dirname(files.certFile), { recursive: true, mode: 0o700 });
   writeFileSync(files.keyFile, pems.private, { mode: 0o600 });
   writeFileSync(files.certFile, pems.cert);
@@ -154,7 +160,10 @@ export class CertificateStore {
       files = [generated];
       if (!CertificateStore.usableSelfSigned(generated, o.selfSignedNames)) {
         await generateSelfSigned(o.selfSignedNames, generated);
-        o.log.warn({ certFile: generated.certFile, names: o.selfSignedNames }, 'TLS: no certificates configured (TLS_CERTIFICATES); generated a self-signed one for trying TLS out. Phones and browsers will not trust it');
+        o.log.warn(
+          { certFile: generated.certFile, names: o.selfSignedNames },
+          'TLS: no certificates configured (TLS_CERTIFICATES); generated a self-signed one for trying TLS out. Phones and browsers will not trust it',
+        );
       } else {
         o.log.warn({ certFile: generated.certFile }, 'TLS: no certificates configured (TLS_CERTIFICATES); serving the self-signed one generated earlier');
       }

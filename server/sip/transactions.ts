@@ -82,7 +82,15 @@ export class ServerTransaction<P extends AnyPeer = Peer> {
    * The INVITE transaction of a call a previous run of this node was handling: same key and To tag,
    * already past its provisional responses, so its final answer reaches the caller as before.
    */
-  static resumed<P extends AnyPeer>(key: string, request: SipRequest, responsePeer: P, toTag: string, table: TransactionTable, answered: boolean, unacked2xx?: string): ServerTransaction<P> {
+  static resumed<P extends AnyPeer>(
+    key: string,
+    request: SipRequest,
+    responsePeer: P,
+    toTag: string,
+    table: TransactionTable,
+    answered: boolean,
+    unacked2xx?: string,
+  ): ServerTransaction<P> {
     const tx = new ServerTransaction<P>(key, request, responsePeer, responsePeer, undefined, table);
     tx.tag = toTag;
     tx.provisionalSent = true;

@@ -23,7 +23,17 @@ import { FairInbox } from './fairInbox.ts';
 import { frameDatagram, type Frame } from './framing.ts';
 import type { CertificateStore } from './tlsCertificates.ts';
 
-export { isConnectionBound, isEncrypted, isTransportName, TRANSPORTS, type AnyPeer, type CallTransport, type ConnectionTimeout, type Peer, type TransportName } from './connection.ts';
+export {
+  isConnectionBound,
+  isEncrypted,
+  isTransportName,
+  TRANSPORTS,
+  type AnyPeer,
+  type CallTransport,
+  type ConnectionTimeout,
+  type Peer,
+  type TransportName,
+} from './connection.ts';
 export type { SipConnection } from './connection.ts';
 
 export interface Inbound {
@@ -143,7 +153,11 @@ export class Transport {
     });
 
     try {
-      this.tcp = await this.listen(net.createServer({ noDelay: true }, (socket) => this.accept(socket, 'tcp')), this.port, 'TCP');
+      this.tcp = await this.listen(
+        net.createServer({ noDelay: true }, (socket) => this.accept(socket, 'tcp')),
+        this.port,
+        'TCP',
+      );
       if (this.options.tls) {
         this.tlsServer = await this.listen(this.createTlsServer(this.options.tls.certificates), this.options.tls.port, 'TLS');
         this.ports.tls = (this.tlsServer.address() as net.AddressInfo).port;
@@ -322,7 +336,7 @@ export class Transport {
     socket.once('error', (err: Error & { code?: string }) => {
       if (socket.authorized || !/CERT|SELF_SIGNED|ERR_TLS_CERT|UNABLE_TO|Hostname/i.test(`${err.code} ${err.message}`)) return;
       this.events.connectionRefused('tls-certificate');
-      this.log.warn({ peer, serverName, reason: err.code ?? err.message, detail: err.message }, 'TLS connection refused: the peer\'s certificate is not valid for it');
+      this.log.warn({ peer, serverName, reason: err.code ?? err.message, detail: err.message }, "TLS connection refused: the peer's certificate is not valid for it");
     });
     return this.adopt(socketWire(socket), socket, peer, release, false);
   }

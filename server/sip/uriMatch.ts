@@ -46,8 +46,12 @@ function sameParams(a: Params, b: Params): boolean {
 }
 
 function sameHeaders(a: Record<string, string>, b: Record<string, string>): boolean {
-  const x = Object.entries(a).map(([k, v]) => `${k.toLowerCase()}=${unescaped(v)}`).sort();
-  const y = Object.entries(b).map(([k, v]) => `${k.toLowerCase()}=${unescaped(v)}`).sort();
+  const x = Object.entries(a)
+    .map(([k, v]) => `${k.toLowerCase()}=${unescaped(v)}`)
+    .sort();
+  const y = Object.entries(b)
+    .map(([k, v]) => `${k.toLowerCase()}=${unescaped(v)}`)
+    .sort();
   return x.length === y.length && x.every((h, i) => h === y[i]);
 }
 

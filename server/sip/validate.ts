@@ -15,9 +15,7 @@ export function validateRequest(req: SipRequest): Rejection | undefined {
   const h = req.headers;
   if (!TOKEN.test(req.method)) return { status: 400, reason: 'Bad Method' };
   if (!/^sips?:/i.test(req.uri)) {
-    return /^[a-z][a-z0-9+.-]*:/i.test(req.uri)
-      ? { status: 416, reason: 'Unsupported URI Scheme' }
-      : { status: 400, reason: 'Bad Request-URI' };
+    return /^[a-z][a-z0-9+.-]*:/i.test(req.uri) ? { status: 416, reason: 'Unsupported URI Scheme' } : { status: 400, reason: 'Bad Request-URI' };
   }
   if (!h.via?.length || !h.via[0]!.host) return { status: 400, reason: 'Missing Via' };
   if (!h.from?.uri) return { status: 400, reason: 'Missing From' };

@@ -79,9 +79,11 @@ export class WebSocketEndpoint {
       socket.destroy();
     };
     const origin = req.headers.origin;
-    if (!this.originAllowed(origin, req.headers.host)) return refuse('websocket-origin', 403, 'Origin Not Allowed', { origin, host: req.headers.host }), true;
-    const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-    if (!protocols.includes('sip')) return refuse('websocket-upgrade', 400, 'Subprotocol sip Required', { protocols: req.headers['sec-websocket-protocol'] ?? null }), true;
+    if (!this.originAllowed(origin, req.headers.host)) return (refuse('websocket-origin', 403, 'Origin Not Allowed', { origin, host: req.headers.host }), true);
+    const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim());
+    if (!protocols.includes('sip')) return (refuse('websocket-upgrade', 400, 'Subprotocol sip Required', { protocols: req.headers['sec-websocket-protocol'] ?? null }), true);
     const admitted = this.transport.admission.inbound(address);
     if (typeof admitted === 'string') {
       this.refused(admitted);

@@ -32,7 +32,6 @@ export class EmailTakenError extends Error {
   }
 }
 
-
 export class AccountDirectory {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -42,11 +41,11 @@ export class AccountDirectory {
     const userId = newId();
     try {
       await this.db.transaction().execute(async (trx) => {
-        await trx.insertInto('tenants').values({ id: tenantId, name: email, time_zone: 'UTC', country: tenant.country ?? null, international_calls: 0, created_at: now }).execute();
         await trx
-          .insertInto('users')
-          .values({ id: userId, tenant_id: tenantId, email, password_hash: passwordHash, created_at: now })
+          .insertInto('tenants')
+          .values({ id: tenantId, name: email, time_zone: 'UTC', country: tenant.country ?? null, international_calls: 0, created_at: now })
           .execute();
+        await trx.insertInto('users').values({ id: userId, tenant_id: tenantId, email, password_hash: passwordHash, created_at: now }).execute();
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new EmailTakenError();
@@ -77,12 +76,7 @@ export class AccountDirectory {
   }
 
   async principalForSession(token: string, now = Date.now()): Promise<Principal | undefined> {
-    const r = await this.db
-      .selectFrom('sessions')
-      .select(['tenant_id', 'user_id'])
-      .where('id', '=', sha256Hex(token))
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
+    const r = await this.db.selectFrom('sessions').select(['tenant_id', 'user_id']).where('id', '=', sha256Hex(token)).where('expires_at', '>', now).executeTakeFirst();
     return r && { tenantId: r.tenant_id, userId: r.user_id, via: 'session', readOnly: false };
   }
 

@@ -132,11 +132,7 @@ export async function runMysqlDump(url: string, target: string): Promise<MysqlDu
   writeFileSync(optionFile, `[client]\npassword=${JSON.stringify(c.password)}\n`, { mode: 0o600 });
   const partial = `${target}.partial`;
   try {
-    const args = [
-      `--defaults-extra-file=${optionFile}`,
-      ...dumpOptions(c),
-      c.database,
-    ];
+    const args = [`--defaults-extra-file=${optionFile}`, ...dumpOptions(c), c.database];
     const out = createWriteStream(partial, { mode: 0o600 });
     const child = spawn(recipe.tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

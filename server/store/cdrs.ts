@@ -143,9 +143,29 @@ function toSummary(r: Omit<Selectable<CdrsTable>, 'legs' | 'log'>): CdrSummary {
 }
 
 const SUMMARY_COLUMNS = [
-  'id', 'tenant_id', 'call_id', 'node_id', 'started_at', 'ringing_at', 'answered_at', 'ended_at', 'ring_ms', 'talk_ms',
-  'direction', 'caller', 'callee', 'dialled', 'account', 'provider', 'status', 'sip_status', 'hangup_cause', 'hangup_by',
-  'dialplan_name', 'dialplan_version', 'dialplan_outcome',
+  'id',
+  'tenant_id',
+  'call_id',
+  'node_id',
+  'started_at',
+  'ringing_at',
+  'answered_at',
+  'ended_at',
+  'ring_ms',
+  'talk_ms',
+  'direction',
+  'caller',
+  'callee',
+  'dialled',
+  'account',
+  'provider',
+  'status',
+  'sip_status',
+  'hangup_cause',
+  'hangup_by',
+  'dialplan_name',
+  'dialplan_version',
+  'dialplan_outcome',
 ] as const;
 
 function pageOf(rows: Array<Parameters<typeof toSummary>[0]>, limit: number): CdrPage {

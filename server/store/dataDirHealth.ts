@@ -47,7 +47,11 @@ export interface DataDirHealth {
 
 export function startDataDirHealth(o: DataDirHealthOptions): DataDirHealth {
   const registers = o.registry ? [o.registry] : [];
-  const canPersistGauge = new Gauge({ name: 'data_dir_can_persist', help: '1 while the data directory takes writes and has the configured free space, else 0 (the node is not ready)', registers });
+  const canPersistGauge = new Gauge({
+    name: 'data_dir_can_persist',
+    help: '1 while the data directory takes writes and has the configured free space, else 0 (the node is not ready)',
+    registers,
+  });
   const freeGauge = new Gauge({ name: 'data_dir_free_bytes', help: "Space available in the data directory's file system", registers });
   canPersistGauge.set(1);
 
@@ -66,7 +70,10 @@ export function startDataDirHealth(o: DataDirHealthOptions): DataDirHealth {
           : undefined;
     if (now && !problem) {
       since = Date.now();
-      o.log.error({ dir: o.dir, freeBytes, minFreeBytes: o.minFreeBytes, failure }, `cannot persist to the data directory: ${now}; not ready until it can (call records go to the reserved spool space)`);
+      o.log.error(
+        { dir: o.dir, freeBytes, minFreeBytes: o.minFreeBytes, failure },
+        `cannot persist to the data directory: ${now}; not ready until it can (call records go to the reserved spool space)`,
+      );
     } else if (!now && problem) {
       o.log.info({ dir: o.dir, freeBytes, forMs: Date.now() - since }, 'the data directory takes writes again: ready');
     }

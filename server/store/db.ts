@@ -47,8 +47,14 @@ function withStatementCache(db: SQLite.Database, max = 500): SqliteDatabase {
 }
 
 const migrations: Record<string, Migration> = {
-  '001_foundation': m001, '002_dialplans': m002, '003_cdrs': m003, '004_live_calls': m004, '005_cdr_numbers': m005,
-  '006_providers': m006, '007_toll_fraud': m007, '011_provider_numbers': m011,
+  '001_foundation': m001,
+  '002_dialplans': m002,
+  '003_cdrs': m003,
+  '004_live_calls': m004,
+  '005_cdr_numbers': m005,
+  '006_providers': m006,
+  '007_toll_fraud': m007,
+  '011_provider_numbers': m011,
   '008_key_scopes_quotas_paging': m008,
 };
 

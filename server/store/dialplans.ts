@@ -49,12 +49,7 @@ export class TenantDialplans {
 
   /** The current version's source and the list of versions; undefined when there is no such dialplan. */
   async get(name: string): Promise<Dialplan | undefined> {
-    const d = await this.db
-      .selectFrom('dialplans')
-      .selectAll()
-      .where('tenant_id', '=', this.tenantId)
-      .where('name', '=', name)
-      .executeTakeFirst();
+    const d = await this.db.selectFrom('dialplans').selectAll().where('tenant_id', '=', this.tenantId).where('name', '=', name).executeTakeFirst();
     if (!d) return undefined;
     const versions = await this.db
       .selectFrom('dialplan_versions')
@@ -83,9 +78,7 @@ export class TenantDialplans {
   async current(name: string): Promise<CurrentDialplan | undefined> {
     const r = await this.db
       .selectFrom('dialplans')
-      .innerJoin('dialplan_versions', (j) =>
-        j.onRef('dialplan_versions.dialplan_id', '=', 'dialplans.id').onRef('dialplan_versions.version', '=', 'dialplans.current_version'),
-      )
+      .innerJoin('dialplan_versions', (j) => j.onRef('dialplan_versions.dialplan_id', '=', 'dialplans.id').onRef('dialplan_versions.version', '=', 'dialplans.current_version'))
       .select(['dialplan_versions.version', 'dialplan_versions.source'])
       .where('dialplans.tenant_id', '=', this.tenantId)
       .where('dialplans.name', '=', name)
@@ -111,14 +104,8 @@ export class TenantDialplans {
     const id = newId();
     try {
       await this.db.transaction().execute(async (trx) => {
-        await trx
-          .insertInto('dialplans')
-          .values({ id, tenant_id: this.tenantId, name, current_version: 1, created_at: now, updated_at: now })
-          .execute();
-        await trx
-          .insertInto('dialplan_versions')
-          .values({ id: newId(), dialplan_id: id, tenant_id: this.tenantId, version: 1, source, created_at: now })
-          .execute();
+        await trx.insertInto('dialplans').values({ id, tenant_id: this.tenantId, name, current_version: 1, created_at: now, updated_at: now }).execute();
+        await trx.insertInto('dialplan_versions').values({ id: newId(), dialplan_id: id, tenant_id: this.tenantId, version: 1, source, created_at: now }).execute();
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new DialplanExistsError(name);
@@ -131,12 +118,7 @@ export class TenantDialplans {
   /** Adds a version (creating the dialplan if needed); returns its number. */
   async save(name: string, source: string, now = Date.now()): Promise<number> {
     for (let attempt = 0; attempt < 6; attempt++) {
-      const d = await this.db
-        .selectFrom('dialplans')
-        .select(['id', 'current_version'])
-        .where('tenant_id', '=', this.tenantId)
-        .where('name', '=', name)
-        .executeTakeFirst();
+      const d = await this.db.selectFrom('dialplans').select(['id', 'current_version']).where('tenant_id', '=', this.tenantId).where('name', '=', name).executeTakeFirst();
       try {
         if (!d) return await this.create(name, source, now);
         const latest = await this.db
@@ -146,10 +128,7 @@ export class TenantDialplans {
           .executeTakeFirstOrThrow();
         const version = Number(latest.v ?? 0) + 1;
         await this.db.transaction().execute(async (trx) => {
-          await trx
-            .insertInto('dialplan_versions')
-            .values({ id: newId(), dialplan_id: d.id, tenant_id: this.tenantId, version, source, created_at: now })
-            .execute();
+          await trx.insertInto('dialplan_versions').values({ id: newId(), dialplan_id: d.id, tenant_id: this.tenantId, version, source, created_at: now }).execute();
           await trx.updateTable('dialplans').set({ current_version: version, updated_at: now }).where('id', '=', d.id).execute();
         });
         this.runnable.invalidate(tenantKey(this.tenantId, name));

@@ -126,7 +126,11 @@ export class TenantKv {
 
   /** A write to the row takes its lock (InnoDB) before anything of the tenant's store is read. */
   private async lockUsage(trx: Transaction<Database & { kv_usage: KvUsageTable }>): Promise<KvUsage> {
-    await trx.updateTable('kv_usage').set((eb) => ({ key_count: eb.ref('key_count') })).where('tenant_id', '=', this.tenantId).execute();
+    await trx
+      .updateTable('kv_usage')
+      .set((eb) => ({ key_count: eb.ref('key_count') }))
+      .where('tenant_id', '=', this.tenantId)
+      .execute();
     const r = await trx.selectFrom('kv_usage').select(['key_count', 'bytes']).where('tenant_id', '=', this.tenantId).executeTakeFirstOrThrow();
     return { keys: Number(r.key_count), bytes: Number(r.bytes) };
   }

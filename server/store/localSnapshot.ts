@@ -153,7 +153,8 @@ export class LocalSnapshot {
       this.metrics?.takenAt.set(takenAt / 1000);
       return this.ok('written');
     } catch (err) {
-      if (!this.failing) this.o.log.warn({ err, file: this.file }, 'cannot refresh the local snapshot: during a database outage this node verifies phones against an older one (or only its cache)');
+      if (!this.failing)
+        this.o.log.warn({ err, file: this.file }, 'cannot refresh the local snapshot: during a database outage this node verifies phones against an older one (or only its cache)');
       this.failing = true;
       throw err;
     }
@@ -181,10 +182,16 @@ export class LocalSnapshot {
       const section = envelope.sections.sipAccounts;
       const accounts = new Map((section?.rows ?? []).map((a) => [a.username, a]));
       const takenAt = section?.takenAt ?? envelope.takenAt;
-      this.o.log.warn({ file: this.file, accounts: accounts.size, takenAt: new Date(takenAt).toISOString(), ageS: Math.round((Date.now() - takenAt) / 1000) }, 'database unreachable: verifying phones against the local snapshot');
+      this.o.log.warn(
+        { file: this.file, accounts: accounts.size, takenAt: new Date(takenAt).toISOString(), ageS: Math.round((Date.now() - takenAt) / 1000) },
+        'database unreachable: verifying phones against the local snapshot',
+      );
       return { takenAt, accounts };
     } catch (err) {
-      this.o.log.error({ err, file: this.file }, 'the local snapshot does not open (another credentials key? damaged?): phones this node has not cached cannot register during the outage');
+      this.o.log.error(
+        { err, file: this.file },
+        'the local snapshot does not open (another credentials key? damaged?): phones this node has not cached cannot register during the outage',
+      );
       return undefined;
     }
   }

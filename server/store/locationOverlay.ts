@@ -188,7 +188,10 @@ export class LocationOverlay implements LocationStore {
       this.metrics?.dropped.inc({ reason: 'full' });
       if (!outage.fullLogged) {
         outage.fullLogged = true;
-        this.o.log.error({ maxPending: this.maxPending }, 'registration changes waiting for the database reached their bound: REGISTERs that add contacts get 503 until it answers');
+        this.o.log.error(
+          { maxPending: this.maxPending },
+          'registration changes waiting for the database reached their bound: REGISTERs that add contacts get 503 until it answers',
+        );
       }
       throw new LocationOverlayFullError(this.maxPending);
     }
@@ -230,17 +233,26 @@ export class LocationOverlay implements LocationStore {
   private remember(writes: PendingWrite[]): void {
     const now = Date.now();
     for (const accountId of new Set(writes.map((w) => w.binding.accountId))) {
-      this.o.lastKnown.update(accountId, (rows) => withWrites(rows, writes.filter((w) => w.binding.accountId === accountId), now));
+      this.o.lastKnown.update(accountId, (rows) =>
+        withWrites(
+          rows,
+          writes.filter((w) => w.binding.accountId === accountId),
+          now,
+        ),
+      );
     }
   }
 
   private scheduleFlush(): void {
     if (this.timer || this.stopped) return;
     const backoff = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** this.failedFlushes);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.flush();
-    }, backoff * (0.75 + Math.random() * 0.5));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.flush();
+      },
+      backoff * (0.75 + Math.random() * 0.5),
+    );
     this.timer.unref();
   }
 

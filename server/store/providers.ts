@@ -94,7 +94,16 @@ function toProvider(r: Row, numbers: string[]): Provider {
 /** Providers with their numbers, read in one more query for the whole list. */
 async function withNumbers(db: Kysely<Database>, rows: Row[]): Promise<Provider[]> {
   if (!rows.length) return [];
-  const held = await db.selectFrom('provider_numbers').select(['provider_id', 'number']).where('provider_id', 'in', rows.map((r) => r.id)).orderBy('number').execute();
+  const held = await db
+    .selectFrom('provider_numbers')
+    .select(['provider_id', 'number'])
+    .where(
+      'provider_id',
+      'in',
+      rows.map((r) => r.id),
+    )
+    .orderBy('number')
+    .execute();
   const byProvider = new Map<string, string[]>();
   for (const h of held) byProvider.set(h.provider_id, [...(byProvider.get(h.provider_id) ?? []), h.number]);
   return rows.map((r) => toProvider(r, byProvider.get(r.id) ?? []));
@@ -351,7 +360,10 @@ export class ProviderDirectory {
     const exists = await this.db.selectFrom('providers').select('id').where('id', '=', s.providerId).executeTakeFirst();
     if (!exists) return;
     try {
-      await this.db.insertInto('provider_status').values({ provider_id: s.providerId, ...values }).execute();
+      await this.db
+        .insertInto('provider_status')
+        .values({ provider_id: s.providerId, ...values })
+        .execute();
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       await this.db.updateTable('provider_status').set(values).where('provider_id', '=', s.providerId).execute();

@@ -97,7 +97,15 @@ function toRow(b: Binding): RegistrationsTable {
  * absent rows, on which concurrent first registrations used to deadlock (InnoDB gap locks).
  */
 async function writeBindings(db: Kysely<Database>, changes: BindingChanges, existing: ReadonlySet<string>): Promise<void> {
-  if (changes.remove.length) await db.deleteFrom('registrations').where('id', 'in', changes.remove.map((b) => b.id)).execute();
+  if (changes.remove.length)
+    await db
+      .deleteFrom('registrations')
+      .where(
+        'id',
+        'in',
+        changes.remove.map((b) => b.id),
+      )
+      .execute();
   for (const b of changes.upsert) {
     const row = toRow(b);
     if (existing.has(b.id)) {
@@ -137,9 +145,7 @@ export class SqlLocationStore implements LocationStore {
     // one connection for the whole batch, so the reads of every other REGISTER wait behind it.)
     const statements = changes.upsert.length + (changes.remove.length ? 1 : 0);
     if (statements === 0) return 'stored';
-    await retryOnConflict(() =>
-      statements === 1 ? writeBindings(this.db, changes, existing) : this.db.transaction().execute((trx) => writeBindings(trx, changes, existing)),
-    );
+    await retryOnConflict(() => (statements === 1 ? writeBindings(this.db, changes, existing) : this.db.transaction().execute((trx) => writeBindings(trx, changes, existing))));
     return 'stored';
   }
 
@@ -150,12 +156,7 @@ export class SqlLocationStore implements LocationStore {
   async writeIfNewer(change: PendingWrite): Promise<void> {
     const b = change.binding;
     if (change.kind === 'remove') {
-      await this.db
-        .deleteFrom('registrations')
-        .where('account_id', '=', b.accountId)
-        .where('contact_hash', '=', b.contactHash)
-        .where('updated_at', '<=', change.at)
-        .execute();
+      await this.db.deleteFrom('registrations').where('account_id', '=', b.accountId).where('contact_hash', '=', b.contactHash).where('updated_at', '<=', change.at).execute();
       return;
     }
     await retryOnConflict(() =>
@@ -174,14 +175,17 @@ export class SqlLocationStore implements LocationStore {
   }
 
   async purgeExpired(now: number, limit: number): Promise<number> {
-    const ids = await this.db
-      .selectFrom('registrations')
-      .select('id')
-      .where('expires_at', '<=', now)
-      .limit(limit)
-      .execute();
+    const ids = await this.db.selectFrom('registrations').select('id').where('expires_at', '<=', now).limit(limit).execute();
     if (!ids.length) return 0;
-    await this.db.deleteFrom('registrations').where('id', 'in', ids.map((r) => r.id)).where('expires_at', '<=', now).execute();
+    await this.db
+      .deleteFrom('registrations')
+      .where(
+        'id',
+        'in',
+        ids.map((r) => r.id),
+      )
+      .where('expires_at', '<=', now)
+      .execute();
     return ids.length;
   }
 
@@ -268,7 +272,11 @@ export class TenantRegistrations {
         .where('registrations.account_id', '>=', after.accountId)
         .where((eb) => eb.or([eb('registrations.account_id', '>', after.accountId), eb('registrations.id', '>', after.id)]));
     }
-    const rows = await q.orderBy('registrations.account_id').orderBy('registrations.id').limit(o.limit + 1).execute();
+    const rows = await q
+      .orderBy('registrations.account_id')
+      .orderBy('registrations.id')
+      .limit(o.limit + 1)
+      .execute();
     const items = rows.slice(0, o.limit).map((r) => ({ ...toBinding(r), username: r.username }));
     const last = items.at(-1);
     return { items, nextCursor: rows.length > o.limit && last ? encodeCursor(last) : null };

@@ -68,7 +68,7 @@ export class SipAccountLookup {
   /** Every account on the switch, for the local snapshot (read in pages, in id order). */
   async all(): Promise<SipAccount[]> {
     const accounts: SipAccount[] = [];
-    for (let after = ''; ; ) {
+    for (let after = ''; ;) {
       const page = await this.db.selectFrom('sip_accounts').selectAll().where('id', '>', after).orderBy('id').limit(SNAPSHOT_PAGE).execute();
       accounts.push(...page.map(toSipAccount));
       if (page.length < SNAPSHOT_PAGE) return accounts;

@@ -27,9 +27,7 @@ export interface SipAccount {
 export type NewSipAccount = Pick<SipAccount, 'username' | 'displayName' | 'realm' | 'ha1Md5' | 'ha1Sha256' | 'digestAlgorithms'> &
   Partial<Pick<SipAccount, 'dialplanOut' | 'dialplanIn'>>;
 
-export type SipAccountChanges = Partial<
-  Pick<SipAccount, 'displayName' | 'realm' | 'ha1Md5' | 'ha1Sha256' | 'digestAlgorithms' | 'enabled' | 'dialplanOut' | 'dialplanIn'>
->;
+export type SipAccountChanges = Partial<Pick<SipAccount, 'displayName' | 'realm' | 'ha1Md5' | 'ha1Sha256' | 'digestAlgorithms' | 'enabled' | 'dialplanOut' | 'dialplanIn'>>;
 
 export class UsernameTakenError extends Error {
   constructor(username: string) {
@@ -63,23 +61,12 @@ export class TenantSipAccounts {
   ) {}
 
   async list(): Promise<SipAccount[]> {
-    const rows = await this.db
-      .selectFrom('sip_accounts')
-      .selectAll()
-      .where('tenant_id', '=', this.tenantId)
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
+    const rows = await this.db.selectFrom('sip_accounts').selectAll().where('tenant_id', '=', this.tenantId).orderBy('created_at').orderBy('id').execute();
     return rows.map(toSipAccount);
   }
 
   async get(id: string): Promise<SipAccount | undefined> {
-    const r = await this.db
-      .selectFrom('sip_accounts')
-      .selectAll()
-      .where('tenant_id', '=', this.tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const r = await this.db.selectFrom('sip_accounts').selectAll().where('tenant_id', '=', this.tenantId).where('id', '=', id).executeTakeFirst();
     return r && toSipAccount(r);
   }
 
@@ -121,12 +108,7 @@ export class TenantSipAccounts {
     if (c.enabled !== undefined) set.enabled = c.enabled ? 1 : 0;
     if (c.dialplanOut !== undefined) set.dialplan_out = c.dialplanOut;
     if (c.dialplanIn !== undefined) set.dialplan_in = c.dialplanIn;
-    const r = await this.db
-      .updateTable('sip_accounts')
-      .set(set)
-      .where('tenant_id', '=', this.tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const r = await this.db.updateTable('sip_accounts').set(set).where('tenant_id', '=', this.tenantId).where('id', '=', id).executeTakeFirst();
     if (Number(r.numUpdatedRows) === 0) return undefined;
     return this.get(id);
   }

@@ -44,7 +44,10 @@ for (const dialect of DIALECTS) {
       const listed = (await api.get('/api-keys')).body.items;
       assert.deepEqual(
         listed.map((k: { name: string; scope: string; expiresAt: string | null }) => [k.name, k.scope, k.expiresAt]),
-        [['dashboard', 'read-only', new Date(expiresAt).toISOString()], ['provisioning', 'full', null]],
+        [
+          ['dashboard', 'read-only', new Date(expiresAt).toISOString()],
+          ['provisioning', 'full', null],
+        ],
       );
 
       const reader = toolWith(ro.body.key);
@@ -113,10 +116,21 @@ for (const dialect of DIALECTS) {
         try {
           await migrateTo(db, '007_toll_fraud');
           const now = Date.now();
-          await db.kysely.insertInto('tenants').values({ id: 'old-tenant', name: 'old@x.test', time_zone: 'UTC', created_at: now } as never).execute();
+          await db.kysely
+            .insertInto('tenants')
+            .values({ id: 'old-tenant', name: 'old@x.test', time_zone: 'UTC', created_at: now } as never)
+            .execute();
           await db.kysely
             .insertInto('api_keys')
-            .values({ id: 'old-key', tenant_id: 'old-tenant', name: 'legacy', token_hash: sha256Hex('sk_legacy'), prefix: 'sk_legacy', created_at: now, last_used_at: null } as never)
+            .values({
+              id: 'old-key',
+              tenant_id: 'old-tenant',
+              name: 'legacy',
+              token_hash: sha256Hex('sk_legacy'),
+              prefix: 'sk_legacy',
+              created_at: now,
+              last_used_at: null,
+            } as never)
             .execute();
           await migrateTo(db);
         } finally {

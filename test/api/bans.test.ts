@@ -111,7 +111,10 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(mine.body.items.find((b) => b.id === scanBan.id)!.usernames, [alice.username]);
       // The other tenant sees only its own account's block.
       const theirs = await attacker.get<{ items: BanView[] }>('/sip-blocks');
-      assert.deepEqual(theirs.body.items.map((b) => b.id), [malloryBlock.id]);
+      assert.deepEqual(
+        theirs.body.items.map((b) => b.id),
+        [malloryBlock.id],
+      );
 
       // A tenant cannot lift what protects others, nor another tenant's block.
       assert.equal((await attacker.delete(`/sip-blocks/${scanBan.id}`)).status, 404);
@@ -143,7 +146,10 @@ for (const dialect of DIALECTS) {
       assert.equal((await operator.delete(`/operator/bans/${scanBan.id}`)).status, 404);
       assert.ok(await answeredFrom('127.0.0.2'));
       const left = await operator.get<{ items: BanView[] }>('/operator/bans');
-      assert.deepEqual(left.body.items.map((b) => b.id), [malloryBlock.id]);
+      assert.deepEqual(
+        left.body.items.map((b) => b.id),
+        [malloryBlock.id],
+      );
     });
   });
 }

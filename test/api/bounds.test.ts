@@ -134,7 +134,14 @@ describe('bounds a tenant can reach', () => {
     const unsubscribe = sw.running.bus.subscribe((e) => void (e.tenantId === tenantId && onBus.push(e)));
     const phone = await TestPhone.open('udp', sw.sipPort);
     try {
-      const invite = phone.build({ method: 'INVITE', uri: `sip:${bob.username}@127.0.0.1:${sw.sipPort}`, to: `sip:${bob.username}@127.0.0.1`, from: 'sip:stranger@127.0.0.1', headers: ['Content-Type: application/sdp'], body: sdp('stranger') });
+      const invite = phone.build({
+        method: 'INVITE',
+        uri: `sip:${bob.username}@127.0.0.1:${sw.sipPort}`,
+        to: `sip:${bob.username}@127.0.0.1`,
+        from: 'sip:stranger@127.0.0.1',
+        headers: ['Content-Type: application/sdp'],
+        body: sdp('stranger'),
+      });
       phone.sendRaw(invite.text);
       const final = await phone.waitFor((raw) => raw.includes(invite.branch) && /^SIP\/2\.0 [3-6]\d\d/.test(raw), 15_000);
       assert.match(final, /^SIP\/2\.0 486 /);

@@ -64,7 +64,18 @@ function attempts(a: Objects): Array<{ route: string; method: string; path: stri
 }
 
 /** Routes without an object in their path: B's view of them must not contain A's objects. */
-const LISTS = ['GET /sip-accounts', 'GET /registrations', 'GET /registrations/summary', 'GET /api-keys', 'GET /dialplans', 'GET /providers', 'GET /cdrs', 'GET /cdrs.csv', 'GET /calls', 'GET /settings'];
+const LISTS = [
+  'GET /sip-accounts',
+  'GET /registrations',
+  'GET /registrations/summary',
+  'GET /api-keys',
+  'GET /dialplans',
+  'GET /providers',
+  'GET /cdrs',
+  'GET /cdrs.csv',
+  'GET /calls',
+  'GET /settings',
+];
 const CREATES = ['POST /sip-accounts', 'POST /api-keys', 'POST /dialplans', 'POST /dialplans/compile', 'POST /providers', 'PATCH /settings', 'GET /events'];
 
 for (const dialect of DIALECTS) {
@@ -127,7 +138,18 @@ for (const dialect of DIALECTS) {
 
     test("B's lists show none of A's objects", async () => {
       const secretsOfA = [objects.account.id, objects.account.username, objects.apiKey, objects.provider, objects.cdr, 'call-of-a', 'provider-secret-1'];
-      for (const path of ['/sip-accounts', '/registrations', '/registrations/summary', '/api-keys', '/dialplans', '/providers', '/cdrs', '/cdrs.csv', '/calls', `/registrations?accountId=${objects.account.id}`]) {
+      for (const path of [
+        '/sip-accounts',
+        '/registrations',
+        '/registrations/summary',
+        '/api-keys',
+        '/dialplans',
+        '/providers',
+        '/cdrs',
+        '/cdrs.csv',
+        '/calls',
+        `/registrations?accountId=${objects.account.id}`,
+      ]) {
         const r = await b.get(path);
         assert.equal(r.status, 200, path);
         const text = typeof r.body === 'string' ? r.body : JSON.stringify(r.body);

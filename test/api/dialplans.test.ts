@@ -42,12 +42,18 @@ for (const dialect of DIALECTS) {
       const got = (await api.get('/dialplans/main')).body;
       assert.equal(got.version, 2);
       assert.match(got.source, /\/\/ v2/);
-      assert.deepEqual(got.versions.map((v: { version: number }) => v.version), [2, 1]);
+      assert.deepEqual(
+        got.versions.map((v: { version: number }) => v.version),
+        [2, 1],
+      );
       assert.equal((await api.get('/dialplans/main/versions/1')).body.source, RING_BOTH);
       const restored = await api.post('/dialplans/main/restore', { version: 1 });
       assert.deepEqual([restored.body.version, restored.body.restoredFrom], [3, 1]);
       assert.equal((await api.get('/dialplans/main')).body.source, RING_BOTH);
-      assert.deepEqual((await api.get('/dialplans')).body.items.map((d: { name: string; version: number }) => [d.name, d.version]), [['main', 3]]);
+      assert.deepEqual(
+        (await api.get('/dialplans')).body.items.map((d: { name: string; version: number }) => [d.name, d.version]),
+        [['main', 3]],
+      );
       const created = await api.request('PUT', '/dialplans/other', { source: RING_BOTH });
       assert.deepEqual([created.status, created.body.version], [201, 1]);
     });
@@ -69,10 +75,16 @@ for (const dialect of DIALECTS) {
       const dial = r.body.actions.find((a: { type: string }) => a.type === 'dial');
       assert.equal(dial.result.answered, true);
       assert.equal(dial.result.target, 'bob');
-      assert.deepEqual(r.body.logs.map((l: { message: string }) => l.message), ['call from +15551234']);
+      assert.deepEqual(
+        r.body.logs.map((l: { message: string }) => l.message),
+        ['call from +15551234'],
+      );
 
       const nobody = await api.post('/dialplans/ring/simulate', { outcomes: { alice: 'busy', bob: 'no-answer' } });
-      assert.deepEqual(nobody.body.actions.map((a: { type: string }) => a.type), ['dial', 'respond']);
+      assert.deepEqual(
+        nobody.body.actions.map((a: { type: string }) => a.type),
+        ['dial', 'respond'],
+      );
       assert.equal(nobody.body.actions[1].status, 480);
     });
 
@@ -89,7 +101,10 @@ for (const dialect of DIALECTS) {
       );
       assert.equal((await t.patch('/settings', { internationalCalls: true })).status, 200);
       const on = await t.post('/dialplans/x/simulate', { source, outcomes });
-      assert.deepEqual(on.body.logs.map((l: { message: string }) => l.message), ['dial answered 00442071234567@trunk']);
+      assert.deepEqual(
+        on.body.logs.map((l: { message: string }) => l.message),
+        ['dial answered 00442071234567@trunk'],
+      );
     });
 
     test('simulate reads the real store but its writes stay in the simulation', async () => {
@@ -102,9 +117,15 @@ for (const dialect of DIALECTS) {
 }`;
       const blocked = await api.post('/dialplans/x/simulate', { source, call: { from: { user: '+15550000' } } });
       assert.equal(blocked.status, 200, JSON.stringify(blocked.body));
-      assert.deepEqual(blocked.body.actions.map((a: { type: string; status?: number }) => [a.type, a.status]), [['respond', 403]]);
+      assert.deepEqual(
+        blocked.body.actions.map((a: { type: string; status?: number }) => [a.type, a.status]),
+        [['respond', 403]],
+      );
       const other = await api.post('/dialplans/x/simulate', { source, call: { from: { user: '+15559999' } } });
-      assert.deepEqual(other.body.actions.map((a: { type: string }) => a.type), ['store.set', 'respond']);
+      assert.deepEqual(
+        other.body.actions.map((a: { type: string }) => a.type),
+        ['store.set', 'respond'],
+      );
       assert.equal(await sw.running.store.tenant(me.tenant.id).kv.get('seen:+15559999'), undefined, 'not persisted');
     });
 
@@ -114,7 +135,7 @@ for (const dialect of DIALECTS) {
       assert.equal(r.body.error.line, 2);
     });
 
-    test("accounts name their dialplans; they must exist; one in use cannot be deleted", async () => {
+    test('accounts name their dialplans; they must exist; one in use cannot be deleted', async () => {
       await api.request('PUT', '/dialplans/outbound', { source: RING_BOTH });
       const bad = await api.post('/sip-accounts', { username: `dp${Date.now().toString(36)}`, password: 'Ferry-Lantern-Quartz-8', dialplanOut: 'nope' });
       assert.equal(bad.status, 400);
@@ -141,7 +162,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await api.get('/dialplans/secret')).status, 200);
     });
 
-    test('which dialplan runs: the account\'s, else default; the callee\'s, else none; a deleted one falls back', async () => {
+    test("which dialplan runs: the account's, else default; the callee's, else none; a deleted one falls back", async () => {
       const t = await signUp(sw.httpUrl);
       const scope = sw.running.store.tenant((await t.get('/me')).body.tenant.id);
       const acct = await createSipAccount(t);

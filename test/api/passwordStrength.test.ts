@@ -61,7 +61,10 @@ describe('password strength check', () => {
     assert.ok(refused.length > 0, 'some checks were refused');
     for (const o of refused) assert.match(String((o as PromiseRejectedResult).reason.message), /try again/);
     assert.equal((refused[0] as PromiseRejectedResult).reason.status, 503);
-    assert.ok(outcomes.some((o) => o.status === 'fulfilled'), 'the queued ones were answered');
+    assert.ok(
+      outcomes.some((o) => o.status === 'fulfilled'),
+      'the queued ones were answered',
+    );
     // And the checker is still there afterwards.
     assert.equal(await passwordWeakness('Plum-Orbit-Cascade-91'), undefined);
   });

@@ -26,7 +26,10 @@ describe('registrations listing', () => {
 
   test('10,000 bindings come a page at a time; walking the cursor sees each once', async () => {
     // 2,500 bindings on each of four accounts (the registrar would cap an account at a few; the table does not).
-    await insertBindings(sw.running.store.kysely, accounts.flatMap((a, i) => Array.from({ length: 2500 }, (_, n) => bindingRow(tenantId, a.id, { n: i * 2500 + n }))));
+    await insertBindings(
+      sw.running.store.kysely,
+      accounts.flatMap((a, i) => Array.from({ length: 2500 }, (_, n) => bindingRow(tenantId, a.id, { n: i * 2500 + n }))),
+    );
     const first = await api.get('/registrations');
     assert.equal(first.status, 200);
     assert.equal(first.body.items.length, 100, 'a default page');
@@ -37,7 +40,9 @@ describe('registrations listing', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const r: { status: number; body: { items: Array<{ id: string; accountId: string }>; nextCursor: string | null } } = await api.get(`/registrations?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+      const r: { status: number; body: { items: Array<{ id: string; accountId: string }>; nextCursor: string | null } } = await api.get(
+        `/registrations?limit=500${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       assert.equal(r.status, 200);
       assert.ok(r.body.items.length <= 500);
       for (const b of r.body.items) seen.add(b.id);
@@ -67,7 +72,10 @@ describe('registrations listing', () => {
 
     const several = await api.get(`/registrations?accountId=${fresh.id}&accountId=${accounts[1]!.id}&limit=3`);
     assert.equal(several.status, 200);
-    assert.deepEqual(several.body.items.map((x: { accountId: string }) => x.accountId), [accounts[1]!.id, accounts[1]!.id, accounts[1]!.id]);
+    assert.deepEqual(
+      several.body.items.map((x: { accountId: string }) => x.accountId),
+      [accounts[1]!.id, accounts[1]!.id, accounts[1]!.id],
+    );
     let cursor = several.body.nextCursor;
     const ids = new Set<string>();
     while (cursor) {
@@ -80,7 +88,12 @@ describe('registrations listing', () => {
   });
 
   test('bad paging parameters are 400s naming the field', async () => {
-    for (const [q, field] of [['limit=0', 'limit'], ['limit=501', 'limit'], ['cursor=not-ours', 'cursor'], ['sort=username', '']] as const) {
+    for (const [q, field] of [
+      ['limit=0', 'limit'],
+      ['limit=501', 'limit'],
+      ['cursor=not-ours', 'cursor'],
+      ['sort=username', ''],
+    ] as const) {
       const r = await api.get(`/registrations?${q}`);
       assert.equal(r.status, 400, q);
       if (field) assert.equal(r.body.field, field, q);

@@ -6,18 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { skipWithout } from '../interop/tools.ts';
-import {
-  assertBetween,
-  assertSippOk,
-  authRow,
-  bodyOf,
-  callSuite,
-  dialplanSource,
-  flowOf,
-  recordOf,
-  scenario,
-  startSipp,
-} from './harness.ts';
+import { assertBetween, assertSippOk, authRow, bodyOf, callSuite, dialplanSource, flowOf, recordOf, scenario, startSipp } from './harness.ts';
 
 const noSipp = skipWithout('sipp', 'sip-tester');
 
@@ -173,7 +162,10 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
     assert.deepEqual(flowOf(rb.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
     assert.deepEqual(flowOf(rc.messages), ['<INVITE', '>180', '<CANCEL', '>200', '>487', '<ACK']);
     // The caller gets one final answer, bob's (one or two 180s before it, as both phones ring).
-    assert.deepEqual(flowOf(c.messages).filter((k) => k !== '<180'), ['>INVITE', '<100', '<200', '>ACK', '>BYE', '<200']);
+    assert.deepEqual(
+      flowOf(c.messages).filter((k) => k !== '<180'),
+      ['>INVITE', '<100', '<200', '>ACK', '>BYE', '<200'],
+    );
     assert.match(bodyOf(c.messages.find((m) => m.kind === '200' && m.dir === 'received')!), /o=bob /);
 
     await log.ended();

@@ -88,8 +88,15 @@ describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, ti
       // A hears progress then success, is hung up in the consultation, and hangs up call 1.
       const deadline = Date.now() + 5000;
       while ((!aInbox.notifies.some((n) => body(n).startsWith('SIP/2.0 200')) || !aInbox.byes.length) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual(aInbox.notifies.map((n) => body(n).split('\r\n')[0]), ['SIP/2.0 100 Trying', 'SIP/2.0 200 OK']);
-      assert.deepEqual(aInbox.byes.map((raw) => header(raw, 'Call-ID')), [call2.callId], "the switch ended A's consultation leg");
+      assert.deepEqual(
+        aInbox.notifies.map((n) => body(n).split('\r\n')[0]),
+        ['SIP/2.0 100 Trying', 'SIP/2.0 200 OK'],
+      );
+      assert.deepEqual(
+        aInbox.byes.map((raw) => header(raw, 'Call-ID')),
+        [call2.callId],
+        "the switch ended A's consultation leg",
+      );
       assert.match(await inDialog(a, call1, 'BYE'), /^SIP\/2\.0 200 /);
 
       // B and C talk (B's re-INVITE was ACKed before C's ACK above was sent), then C hangs up: B gets the BYE.
@@ -116,16 +123,37 @@ describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, ti
     assert.equal(transfer.length, 1);
     assert.deepEqual(
       { ...transfer[0]!, seq: 0, at: 0, nodeId: '', callId: '', tenantId: '' },
-      { type: 'transfer.attended', seq: 0, at: 0, nodeId: '', callId: '', tenantId: '', transferer: A, transferee: B, replaced: C, target: D, party: carol.username, how: 'replaces', result: 'ok', sipStatus: 200 },
+      {
+        type: 'transfer.attended',
+        seq: 0,
+        at: 0,
+        nodeId: '',
+        callId: '',
+        tenantId: '',
+        transferer: A,
+        transferee: B,
+        replaced: C,
+        target: D,
+        party: carol.username,
+        how: 'replaces',
+        result: 'ok',
+        sipStatus: 200,
+      },
     );
     // B moved into a new bridge with C's new leg, in call 1.
-    const lastBridge = log.ofType('bridge.entered').filter((e) => e.channelId === E).at(-1)!;
+    const lastBridge = log
+      .ofType('bridge.entered')
+      .filter((e) => e.channelId === E)
+      .at(-1)!;
     assert.deepEqual(new Set(lastBridge.bridge.channelIds), new Set([B, E]));
     assert.equal(lastBridge.callId, transfer[0]!.callId);
 
     const record = await recordOf(suite.sw, t, transfer[0]!.callId);
     assert.equal(record.status, 'answered');
-    assert.ok(record.log.some((l: { message: string }) => l.message === `attended transfer to ${carol.username}: ok`), JSON.stringify(record.log));
+    assert.ok(
+      record.log.some((l: { message: string }) => l.message === `attended transfer to ${carol.username}: ok`),
+      JSON.stringify(record.log),
+    );
   });
 
   test('when C cannot replace (420), the transfer fails: A hears why and still has both calls; B stays with A', async () => {
@@ -142,8 +170,11 @@ describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, ti
 
       const deadline = Date.now() + 5000;
       while (aInbox.notifies.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual(aInbox.notifies.map((n) => body(n).split('\r\n')[0]), ['SIP/2.0 100 Trying', 'SIP/2.0 420 Transfer Failed']);
-      assert.deepEqual(aInbox.byes, [], 'both of A\'s calls are still up');
+      assert.deepEqual(
+        aInbox.notifies.map((n) => body(n).split('\r\n')[0]),
+        ['SIP/2.0 100 Trying', 'SIP/2.0 420 Transfer Failed'],
+      );
+      assert.deepEqual(aInbox.byes, [], "both of A's calls are still up");
 
       // A gives up on the transfer and hangs up both calls itself.
       assert.match(await inDialog(a, call2, 'BYE'), /^SIP\/2\.0 200 /);
@@ -158,7 +189,10 @@ describe('attended transfer by REFER with Replaces (sqlite)', { skip: noSipp, ti
     await bothCallsEnded(log);
     log.assertWellFormed(2);
     const transfer = log.ofType('transfer.attended');
-    assert.deepEqual(transfer.map((e) => [e.result, e.sipStatus]), [['failed', 420]]);
+    assert.deepEqual(
+      transfer.map((e) => [e.result, e.sipStatus]),
+      [['failed', 420]],
+    );
     assert.deepEqual(log.lifeOf('D'), ['created', 'up', 'hungup normal caller'], "C's consultation leg ends with A's BYE, not as transferred");
     assert.deepEqual(log.lifeOf('E'), ['created', 'hungup rejected callee 420']);
   });

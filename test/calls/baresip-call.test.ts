@@ -190,7 +190,16 @@ describe('two baresip phones call each other (sqlite)', { skip: noBaresip, timeo
     log.assertWellFormed();
     assert.deepEqual(log.lifeOf('A'), ['created', 'ringing', 'up', 'hungup normal caller']);
     assert.deepEqual(log.lifeOf('B'), ['created', 'ringing', 'up', 'hungup normal caller']);
-    log.assertInOrder(['channel.created A', 'dialplan.started default', 'channel.created B', 'channel.state A up', 'bridge.created', 'channel.hungup A normal caller', 'channel.hungup B normal caller', 'call.ended']);
+    log.assertInOrder([
+      'channel.created A',
+      'dialplan.started default',
+      'channel.created B',
+      'channel.state A up',
+      'bridge.created',
+      'channel.hungup A normal caller',
+      'channel.hungup B normal caller',
+      'call.ended',
+    ]);
     // Each phone saw the other party, and the call end it should: alice hung up, bob got a BYE.
     assert.equal(a.events.find((e) => e.type === 'CALL_ESTABLISHED')?.param, `sip:${bob.username}@127.0.0.1`);
     assert.equal(b.events.find((e) => e.type === 'CALL_ESTABLISHED')?.param, `sip:${alice.username}@127.0.0.1`, 'bob sees alice as the caller');

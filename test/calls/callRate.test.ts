@@ -72,7 +72,7 @@ describe('calls per minute per tenant', () => {
     }
   });
 
-  test('calls at once: received calls fill their own allowance, and the tenant\'s phones can still call out', async () => {
+  test("calls at once: received calls fill their own allowance, and the tenant's phones can still call out", async () => {
     const api = await signUp(sw.httpUrl);
     const alice = await createSipAccount(api);
     const bob = await createSipAccount(api);

@@ -114,18 +114,33 @@ export async function startSipp(o: SippOptions): Promise<SippPeer> {
   const timeoutS = o.timeoutS ?? 15;
   const args = [
     ...(o.remote ? [o.remote] : []),
-    '-sf', o.scenario,
-    '-i', '127.0.0.1',
-    '-p', String(port),
-    '-t', 'u1',
-    '-m', '1',
+    '-sf',
+    o.scenario,
+    '-i',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-t',
+    'u1',
+    '-m',
+    '1',
     '-nostdin',
-    '-timeout', `${timeoutS}s`,
+    '-timeout',
+    `${timeoutS}s`,
     '-timeout_error',
-    '-trace_msg', '-message_file', messageFile,
-    '-trace_err', '-error_file', errorFile,
-    '-trace_stat', '-stf', statFile, '-fd', '1',
-    '-d', String(o.pauseMs ?? 500),
+    '-trace_msg',
+    '-message_file',
+    messageFile,
+    '-trace_err',
+    '-error_file',
+    errorFile,
+    '-trace_stat',
+    '-stf',
+    statFile,
+    '-fd',
+    '1',
+    '-d',
+    String(o.pauseMs ?? 500),
   ];
   if (o.service) args.push('-s', o.service);
   for (const [k, v] of Object.entries({ party: 'sipp', caller: 'stranger', ...o.keys })) args.push('-key', k, v);
@@ -174,7 +189,11 @@ const sippSucceeded = (r: SippResult) => r.code === 0 && r.stats['SuccessfulCall
 export function assertSippOk(runs: Record<string, SippResult>): void {
   if (Object.values(runs).every(sippSucceeded)) return;
   const failed = Object.keys(runs).filter((name) => !sippSucceeded(runs[name]!));
-  assert.fail(`failed: ${failed.join(', ')}\n${Object.entries(runs).map(([name, r]) => describeRun(name, r)).join('\n---\n')}`);
+  assert.fail(
+    `failed: ${failed.join(', ')}\n${Object.entries(runs)
+      .map(([name, r]) => describeRun(name, r))
+      .join('\n---\n')}`,
+  );
 }
 
 /** The `[authentication …]` injection row for an account (sipp 3.6 cannot nest fields in it). */
@@ -185,13 +204,29 @@ export const authRow = (a: Account) => `${a.username};${a.password};[authenticat
  * switch sends INVITEs, NAT-style) is the UAS that will later listen there.
  */
 export async function registerFrom(dir: string, sipPort: number, account: Account, port: number): Promise<void> {
-  const reg = await startSipp({ dir, name: `reg-${account.username}`, scenario: scenario('register.xml'), remote: `127.0.0.1:${sipPort}`, port, inf: [authRow(account)], timeoutS: 8 });
+  const reg = await startSipp({
+    dir,
+    name: `reg-${account.username}`,
+    scenario: scenario('register.xml'),
+    remote: `127.0.0.1:${sipPort}`,
+    port,
+    inf: [authRow(account)],
+    timeoutS: 8,
+  });
   const r = await reg.done;
   assertSippOk({ [`REGISTER ${account.username}`]: r });
 }
 
 /** A callee that can be rung as `account`: sipp registers from a fresh port, then plays `file` there. */
-export async function registeredUas(sw: TestSwitch, dir: string, account: Account, file: string, keys: Record<string, string>, pauseMs = 500, timeoutS?: number): Promise<SippPeer> {
+export async function registeredUas(
+  sw: TestSwitch,
+  dir: string,
+  account: Account,
+  file: string,
+  keys: Record<string, string>,
+  pauseMs = 500,
+  timeoutS?: number,
+): Promise<SippPeer> {
   const port = await freeUdpTcpPort();
   await registerFrom(dir, sw.sipPort, account, port);
   return startSipp({ dir, name: `uas-${keys.party ?? account.username}`, scenario: scenario(file), port, keys, pauseMs, ...(timeoutS ? { timeoutS } : {}) });
@@ -240,7 +275,10 @@ export class EventLog {
   private readonly waiters: Array<() => void> = [];
   readonly stop: () => void;
 
-  constructor(sw: TestSwitch, readonly tenantId: string) {
+  constructor(
+    sw: TestSwitch,
+    readonly tenantId: string,
+  ) {
     this.stop = sw.running.bus.subscribe((e) => {
       if (e.tenantId !== tenantId) return;
       this.events.push(e);
@@ -312,7 +350,11 @@ export class EventLog {
     for (let i = 1; i < this.events.length; i++) assert.ok(this.events[i]!.seq > this.events[i - 1]!.seq, 'events in seq order');
     const callIds = [...new Set(this.events.map((e) => e.callId))];
     assert.equal(callIds.length, calls, `${calls} call(s) expected, got ${callIds.length}:\n${summary()}`);
-    for (const callId of callIds) this.assertCallWellFormed(this.events.filter((e) => e.callId === callId), summary);
+    for (const callId of callIds)
+      this.assertCallWellFormed(
+        this.events.filter((e) => e.callId === callId),
+        summary,
+      );
   }
 
   private assertCallWellFormed(ev: CallEvent[], summary: () => string): void {
@@ -353,8 +395,16 @@ export class EventLog {
         }
       }
     }
-    assert.deepEqual([...created].filter((id) => !hungup.has(id)), [], `every channel hung up:\n${summary()}`);
-    assert.deepEqual([...bridges].filter(([, s]) => s !== 'destroyed'), [], `every bridge destroyed:\n${summary()}`);
+    assert.deepEqual(
+      [...created].filter((id) => !hungup.has(id)),
+      [],
+      `every channel hung up:\n${summary()}`,
+    );
+    assert.deepEqual(
+      [...bridges].filter(([, s]) => s !== 'destroyed'),
+      [],
+      `every bridge destroyed:\n${summary()}`,
+    );
     const started = ev.findIndex((e) => e.type === 'dialplan.started');
     const endedDp = ev.findIndex((e) => e.type === 'dialplan.ended');
     if (endedDp >= 0) assert.ok(started >= 0 && started < endedDp, 'dialplan.started before dialplan.ended');
@@ -466,8 +516,7 @@ export function callSuite(options: TestSwitchOptions = {}) {
       return peer;
     },
     /** A registered callee: sipp registers `account` from a fresh port, then plays `file` there. */
-    uas: async (account: Account, file: string, keys: Record<string, string>, pauseMs = 500) =>
-      suite.track(await registeredUas(suite.sw, tmp.dir, account, file, keys, pauseMs)),
+    uas: async (account: Account, file: string, keys: Record<string, string>, pauseMs = 500) => suite.track(await registeredUas(suite.sw, tmp.dir, account, file, keys, pauseMs)),
     /** A sipp caller (not one of the tenant's accounts) calling `service`. */
     caller: async (file: string, service: string, party: string, pauseMs = 500) =>
       suite.track(await startSipp({ dir: tmp.dir, name: 'caller', scenario: scenario(file), remote: suite.remote(), service, keys: { party }, pauseMs })),

@@ -28,7 +28,16 @@ describe('dial leg options on the wire', () => {
     try {
       assert.equal((await callee.register({ user: alice.username, password: alice.password })).final.status, 200);
       const mark = callee.received.length;
-      caller.sendRaw(caller.build({ method: 'INVITE', uri: `sip:${alice.username}@127.0.0.1`, to: `sip:${alice.username}@127.0.0.1`, from: 'sip:stranger@example.net', headers: [`Contact: <sip:s@127.0.0.1:${caller.localPort}>`, 'Content-Type: application/sdp'], body: SDP }).text);
+      caller.sendRaw(
+        caller.build({
+          method: 'INVITE',
+          uri: `sip:${alice.username}@127.0.0.1`,
+          to: `sip:${alice.username}@127.0.0.1`,
+          from: 'sip:stranger@example.net',
+          headers: [`Contact: <sip:s@127.0.0.1:${caller.localPort}>`, 'Content-Type: application/sdp'],
+          body: SDP,
+        }).text,
+      );
       const invite = await callee.waitFor((r) => r.startsWith('INVITE '), 5000, mark);
       assert.match(invite, /^X-Team: support$/im);
       assert.match(invite, /^X-Ticket: 42$/im);

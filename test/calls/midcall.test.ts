@@ -10,21 +10,14 @@ import { ack, body, header, inDialog, place, sdp } from '../helpers/sipDialog.ts
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { eventually, silence } from '../helpers/time.ts';
 import { skipWithout } from '../interop/tools.ts';
-import {
-  type Account,
-  assertBetween,
-  assertSippOk,
-  bodyOf,
-  callSuite,
-  EventLog,
-  flowOf,
-  headerOf,
-  recordOf,
-  type SippMessage,
-} from './harness.ts';
+import { type Account, assertBetween, assertSippOk, bodyOf, callSuite, EventLog, flowOf, headerOf, recordOf, type SippMessage } from './harness.ts';
 
 /** The SDP lines that matter for a comparison (the relay may re-wrap the body). */
-const sdpLines = (m: SippMessage) => bodyOf(m).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+const sdpLines = (m: SippMessage) =>
+  bodyOf(m)
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
 
 const noSipp = skipWithout('sipp', 'sip-tester');
 

@@ -16,7 +16,15 @@ import { dialplanSource, newTenant } from './harness.ts';
 /** An INVITE left ringing: resolves once it is ringing (or answered finally), with how to CANCEL it. */
 async function ring(phone: TestPhone, uri: string): Promise<{ status: number; cancel(): Promise<void> }> {
   const callId = `${randomBytes(6).toString('hex')}@ring`;
-  const req = phone.build({ method: 'INVITE', uri, to: uri, from: 'sip:stranger@example.net', callId, headers: [`Contact: <sip:s@${phone.localAddress}:${phone.localPort}>`, 'Content-Type: application/sdp'], body: sdp('stranger') });
+  const req = phone.build({
+    method: 'INVITE',
+    uri,
+    to: uri,
+    from: 'sip:stranger@example.net',
+    callId,
+    headers: [`Contact: <sip:s@${phone.localAddress}:${phone.localPort}>`, 'Content-Type: application/sdp'],
+    body: sdp('stranger'),
+  });
   const from = phone.received.length;
   phone.sendRaw(req.text);
   const first = await phone.waitFor((r) => r.includes(req.branch) && /^SIP\/2\.0 (18\d|[2-6]\d\d)/.test(r), 8000, from);

@@ -70,14 +70,16 @@ describe('loops', () => {
     assert.equal((await api.patch(`/sip-accounts/${loop.id}`, { dialplanIn: 'loop' })).status, 200);
     const caller = await TestPhone.open('udp', sw.sipPort);
     try {
-      const invite = caller.build({
-        method: 'INVITE',
-        uri: `sip:${loop.username}@127.0.0.1`,
-        to: `sip:${loop.username}@127.0.0.1`,
-        from: 'sip:stranger@example.net',
-        headers: [`Contact: <sip:s@127.0.0.1:${caller.localPort}>`, 'Content-Type: application/sdp'],
-        body: SDP,
-      }).text.replace('Max-Forwards: 70', 'Max-Forwards: 5');
+      const invite = caller
+        .build({
+          method: 'INVITE',
+          uri: `sip:${loop.username}@127.0.0.1`,
+          to: `sip:${loop.username}@127.0.0.1`,
+          from: 'sip:stranger@example.net',
+          headers: [`Contact: <sip:s@127.0.0.1:${caller.localPort}>`, 'Content-Type: application/sdp'],
+          body: SDP,
+        })
+        .text.replace('Max-Forwards: 70', 'Max-Forwards: 5');
       caller.sendRaw(invite);
       const final = await caller.waitFor((r) => /^SIP\/2\.0 [3-6]\d\d/.test(r), 15000);
       // The innermost hop is refused with 483; each hop above it fails its dial and answers the one before.

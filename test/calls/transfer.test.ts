@@ -9,18 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { skipWithout } from '../interop/tools.ts';
-import {
-  assertSippOk,
-  bodyOf,
-  callSuite,
-  flowOf,
-  headerOf,
-  recordOf,
-  registeredUas,
-  scenario,
-  startSipp,
-  transferable,
-} from './harness.ts';
+import { assertSippOk, bodyOf, callSuite, flowOf, headerOf, recordOf, registeredUas, scenario, startSipp, transferable } from './harness.ts';
 
 const noSipp = skipWithout('sipp', 'sip-tester');
 
@@ -69,7 +58,10 @@ describe('blind transfer by REFER (sqlite)', { skip: noSipp, timeout: 60_000 }, 
     // Media: B got C's SDP in its re-INVITE, and C got B's SDP (in its INVITE or, late offer, its ACK).
     const reinvite = rb.messages.filter((m) => m.kind === 'INVITE').at(-1)!;
     assert.match(bodyOf(reinvite), /o=target /);
-    const toC = rc.messages.filter((m) => m.dir === 'received' && (m.kind === 'INVITE' || m.kind === 'ACK')).map(bodyOf).join('\n');
+    const toC = rc.messages
+      .filter((m) => m.dir === 'received' && (m.kind === 'INVITE' || m.kind === 'ACK'))
+      .map(bodyOf)
+      .join('\n');
     assert.match(toC, /o=bob /, 'C received B’s SDP');
     // B's re-INVITE is in B's original dialog.
     assert.equal(headerOf(reinvite, 'Call-ID'), headerOf(rb.messages[0]!, 'Call-ID'));
@@ -89,13 +81,17 @@ describe('blind transfer by REFER (sqlite)', { skip: noSipp, timeout: 60_000 }, 
     assert.equal(bridges.length, 2, 'a new bridge for B and C');
     const [first, second] = bridges as [string, string];
     const moves = log.events.flatMap((e) =>
-      (e.type === 'bridge.entered' || e.type === 'bridge.left') ? [`${e.type} ${e.bridge.id === first ? 1 : 2} ${log!.names().get(e.channelId)}`] : [],
+      e.type === 'bridge.entered' || e.type === 'bridge.left' ? [`${e.type} ${e.bridge.id === first ? 1 : 2} ${log!.names().get(e.channelId)}`] : [],
     );
     const at = (s: string) => moves.indexOf(s);
-    for (const s of ['bridge.entered 1 A', 'bridge.entered 1 B', 'bridge.left 1 B', 'bridge.entered 2 B', 'bridge.entered 2 C']) assert.ok(at(s) >= 0, `${s} in ${moves.join(', ')}`);
+    for (const s of ['bridge.entered 1 A', 'bridge.entered 1 B', 'bridge.left 1 B', 'bridge.entered 2 B', 'bridge.entered 2 C'])
+      assert.ok(at(s) >= 0, `${s} in ${moves.join(', ')}`);
     assert.ok(at('bridge.left 1 B') < at('bridge.entered 2 B'), `B leaves the first bridge before entering the second: ${moves.join(', ')}`);
     assert.equal(at('bridge.entered 2 A'), -1, 'A never joins the new bridge');
-    const entered2 = log.ofType('bridge.entered').filter((e) => e.bridge.id === second).at(-1)!;
+    const entered2 = log
+      .ofType('bridge.entered')
+      .filter((e) => e.bridge.id === second)
+      .at(-1)!;
     assert.deepEqual(new Set(entered2.bridge.channelIds), new Set([B, C]));
 
     const transfers = log.ofType('transfer.blind');
@@ -104,11 +100,23 @@ describe('blind transfer by REFER (sqlite)', { skip: noSipp, timeout: 60_000 }, 
       { transferer: transfers[0]!.transferer, transferee: transfers[0]!.transferee, target: transfers[0]!.target, result: transfers[0]!.result },
       { transferer: A, transferee: B, target: carol.username, result: 'ok' },
     );
-    log.assertInOrder(['channel.created C', 'channel.state C ringing', 'channel.state C up', 'transfer.blind ok', 'channel.hungup A transferred caller', 'channel.hungup C normal callee', 'channel.hungup B normal callee', 'call.ended']);
+    log.assertInOrder([
+      'channel.created C',
+      'channel.state C ringing',
+      'channel.state C up',
+      'transfer.blind ok',
+      'channel.hungup A transferred caller',
+      'channel.hungup C normal callee',
+      'channel.hungup B normal callee',
+      'call.ended',
+    ]);
 
     const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
     assert.equal(cdr.status, 'answered');
-    assert.deepEqual(cdr.legs.map((l) => l.id), [A, B, C]);
+    assert.deepEqual(
+      cdr.legs.map((l) => l.id),
+      [A, B, C],
+    );
     assert.ok(cdr.dialled.includes(carol.username), `dialled ${JSON.stringify(cdr.dialled)}`);
     assert.ok(
       cdr.log.some((l) => l.message.startsWith(`blind transfer to ${carol.username}: ok`)),

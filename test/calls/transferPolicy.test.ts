@@ -105,7 +105,10 @@ describe('transfers obey the tenant’s policy (sqlite)', () => {
     assert.equal((await t.api.post('/providers', { name: 'trunk', host: '127.0.0.1', port: carrier.localPort })).status, 201);
     await t.dialplan('inbound', dialplanSource(`  await dial('${alice.username}', { timeout: 10, transfer: true });`));
     // Transfers run the tenant's dialplan as a call it places: here, numbers go out through the trunk.
-    await t.dialplan('default', dialplanSource(`  log('transfer by ' + call.transfer.transferer + ' to ' + call.to.user);\n  await dial(call.to.user + '@trunk', { timeout: 5 });`));
+    await t.dialplan(
+      'default',
+      dialplanSource(`  log('transfer by ' + call.transfer.transferer + ' to ' + call.to.user);\n  await dial(call.to.user + '@trunk', { timeout: 5 });`),
+    );
     assert.equal((await t.api.patch(`/sip-accounts/${alice.id}`, { dialplanIn: 'inbound' })).status, 200);
 
     const a = await phone();
@@ -116,8 +119,14 @@ describe('transfers obey the tenant’s policy (sqlite)', () => {
     assert.match(await inDialog(a, call, 'REFER', referTo('sip:0044201234567@127.0.0.1')), /^SIP\/2\.0 202 /);
     assert.match(await finalNotify(inbox), /^SIP\/2\.0 403 /, 'calls abroad are off for the tenant');
     assert.ok(await carrier.quiet(isRequest('INVITE'), 500), 'nothing reached the provider');
-    assert.ok(log.summary().some((l) => /^dialplan\.log transfer by \S+ to 0044201234567$/.test(l)), log.summary().join('\n'));
-    assert.ok(log.summary().some((l) => /international calls are off|abroad/.test(l)), `the refusal is in the call's log:\n${log.summary().join('\n')}`);
+    assert.ok(
+      log.summary().some((l) => /^dialplan\.log transfer by \S+ to 0044201234567$/.test(l)),
+      log.summary().join('\n'),
+    );
+    assert.ok(
+      log.summary().some((l) => /international calls are off|abroad/.test(l)),
+      `the refusal is in the call's log:\n${log.summary().join('\n')}`,
+    );
 
     inbox.notifies.length = 0;
     assert.match(await inDialog(a, call, 'REFER', referTo('sip:030123456@127.0.0.1')), /^SIP\/2\.0 202 /);

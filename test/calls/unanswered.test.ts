@@ -7,16 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { skipWithout } from '../interop/tools.ts';
-import {
-  type Account,
-  assertBetween,
-  assertSippOk,
-  callSuite,
-  dialplanSource,
-  flowOf,
-  headerOf,
-  recordOf,
-} from './harness.ts';
+import { type Account, assertBetween, assertSippOk, callSuite, dialplanSource, flowOf, headerOf, recordOf } from './harness.ts';
 
 const noSipp = skipWithout('sipp', 'sip-tester');
 
@@ -49,10 +40,13 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     assert.equal(cdr.hangupBy, 'callee');
     assert.equal(cdr.answeredAt, null);
     assert.equal(cdr.talkMs, 0);
-    assert.deepEqual(cdr.legs.map((l) => [l.id, l.direction, l.sipStatus, l.hangupCause]), [
-      [log.idOf('A'), 'inbound', 486, 'busy'],
-      [log.idOf('B'), 'outbound', 486, 'busy'],
-    ]);
+    assert.deepEqual(
+      cdr.legs.map((l) => [l.id, l.direction, l.sipStatus, l.hangupCause]),
+      [
+        [log.idOf('A'), 'inbound', 486, 'busy'],
+        [log.idOf('B'), 'outbound', 486, 'busy'],
+      ],
+    );
   });
 
   test('no answer: alice[timeout=2] rings 2 s, the callee gets CANCEL, the caller 480', async () => {
@@ -117,9 +111,24 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     const [c, rb, rc] = await Promise.all([caller.done, b.done, cr.done]);
     assertSippOk({ caller: c, bob: rb, carol: rc });
     assert.deepEqual(flowOf(c.messages), ['>INVITE', '<100', '<180', '<180', '>CANCEL', '<200', '<487', '>ACK']);
-    assert.match(headerOf(c.messages.find((m) => m.kind === '200')!, 'CSeq') ?? '', /^1 CANCEL$/);
-    assert.match(headerOf(c.messages.find((m) => m.kind === '487')!, 'CSeq') ?? '', /^1 INVITE$/);
-    for (const [name, r] of [['bob', rb], ['carol', rc]] as const) {
+    assert.match(
+      headerOf(
+        c.messages.find((m) => m.kind === '200')!,
+        'CSeq',
+      ) ?? '',
+      /^1 CANCEL$/,
+    );
+    assert.match(
+      headerOf(
+        c.messages.find((m) => m.kind === '487')!,
+        'CSeq',
+      ) ?? '',
+      /^1 INVITE$/,
+    );
+    for (const [name, r] of [
+      ['bob', rb],
+      ['carol', rc],
+    ] as const) {
       assert.deepEqual(flowOf(r.messages), ['<INVITE', '>180', '<CANCEL', '>200', '>487', '<ACK'], `${name}'s branch was cancelled`);
     }
 
@@ -128,9 +137,25 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     assert.deepEqual(log.lifeOf('A'), ['created', 'ringing', 'hungup cancelled caller 487']);
     assert.deepEqual(log.lifeOf('B'), ['created', 'ringing', 'hungup cancelled switch']);
     assert.deepEqual(log.lifeOf('C'), ['created', 'ringing', 'hungup cancelled switch']);
-    log.assertInOrder(['channel.created A', 'dialplan.started ring-both', 'channel.created B', 'channel.created C', 'channel.state A ringing', 'channel.hungup A cancelled caller 487', 'call.ended']);
+    log.assertInOrder([
+      'channel.created A',
+      'dialplan.started ring-both',
+      'channel.created B',
+      'channel.created C',
+      'channel.state A ringing',
+      'channel.hungup A cancelled caller 487',
+      'call.ended',
+    ]);
     log.assertInOrder(['dialplan.started ring-both', 'dialplan.log dial: cancelled', 'dialplan.ended completed', 'call.ended']);
-    assert.deepEqual(new Set(log.ofType('channel.created').slice(1).map((e) => e.channel.target)), new Set([bob.username, carol.username]));
+    assert.deepEqual(
+      new Set(
+        log
+          .ofType('channel.created')
+          .slice(1)
+          .map((e) => e.channel.target),
+      ),
+      new Set([bob.username, carol.username]),
+    );
     assert.equal(log.ofType('bridge.created').length, 0, 'nothing bridged');
 
     const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
@@ -185,7 +210,11 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
       'call.ended',
     ]);
     log.assertInOrder(['dialplan.started fallback', `dialplan.log dial: answered ${carol.username}`, 'dialplan.ended completed']);
-    assert.equal(log.ofType('bridge.entered').some((e) => e.channelId === log.idOf('B')), false, 'bob never bridged');
+    assert.equal(
+      log.ofType('bridge.entered').some((e) => e.channelId === log.idOf('B')),
+      false,
+      'bob never bridged',
+    );
 
     const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
     assert.equal(cdr.status, 'answered');
@@ -193,11 +222,14 @@ describe('unanswered calls (sqlite)', { skip: noSipp, timeout: 90_000 }, () => {
     assert.equal(cdr.hangupCause, 'normal');
     assert.equal(cdr.hangupBy, 'caller');
     assert.deepEqual(cdr.dialled, [bob.username, carol.username]);
-    assert.deepEqual(cdr.legs.map((l) => [l.id, l.target ?? null, l.hangupCause]), [
-      [log.idOf('A'), null, 'normal'],
-      [log.idOf('B'), bob.username, 'busy'],
-      [log.idOf('C'), carol.username, 'normal'],
-    ]);
+    assert.deepEqual(
+      cdr.legs.map((l) => [l.id, l.target ?? null, l.hangupCause]),
+      [
+        [log.idOf('A'), null, 'normal'],
+        [log.idOf('B'), bob.username, 'busy'],
+        [log.idOf('C'), carol.username, 'normal'],
+      ],
+    );
     assertBetween('talkMs', cdr.talkMs, 600, 5000);
     assert.deepEqual(cdr.dialplan, { name: 'fallback', version: 1, outcome: 'completed' });
   });

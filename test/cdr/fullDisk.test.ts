@@ -25,7 +25,14 @@ const skip = typeof mounted === 'string' ? mounted : false;
 /** A stranger's call that the dialplan answers 486: a call record, nothing else. */
 async function busyCall(phone: TestPhone, sipPort: number, user: string): Promise<void> {
   const callId = `${randomBytes(6).toString('hex')}@busy`;
-  const invite = phone.build({ method: 'INVITE', uri: `sip:${user}@127.0.0.1:${sipPort}`, to: `sip:${user}@127.0.0.1`, from: 'sip:stranger@127.0.0.1', callId, headers: [`Contact: <sip:stranger@127.0.0.1:${phone.localPort}>`] });
+  const invite = phone.build({
+    method: 'INVITE',
+    uri: `sip:${user}@127.0.0.1:${sipPort}`,
+    to: `sip:${user}@127.0.0.1`,
+    from: 'sip:stranger@127.0.0.1',
+    callId,
+    headers: [`Contact: <sip:stranger@127.0.0.1:${phone.localPort}>`],
+  });
   const from = phone.received.length;
   phone.sendRaw(invite.text);
   const final = await phone.waitFor(isFinalFor(invite.branch), 10_000, from);
@@ -96,7 +103,9 @@ describe('a full data directory [tmpfs]', { skip }, () => {
     for (let i = 0; i < 5; i++) await busyCall(caller, s.sipPort, callee.username);
     await s.running.cdrWriter.flush();
     assert.equal(s.running.cdrWriter.queued, 0, 'no record waits in memory only');
-    const reserved = readFileSync(path.join(fs.dir, 'spool', RESERVE_FILE), 'utf8').split('\n').filter(Boolean);
+    const reserved = readFileSync(path.join(fs.dir, 'spool', RESERVE_FILE), 'utf8')
+      .split('\n')
+      .filter(Boolean);
     assert.equal(reserved.length, 5, 'the five records are on disk, in the reserved space');
     assert.ok(reserved.every((l) => JSON.parse(l).tenantId === t.id));
     assert.equal(logged('cannot persist to the data directory'), 1, 'said once, not per record');

@@ -208,7 +208,10 @@ for (const dialect of DIALECTS) {
       await sw.running.store.cdrs.insert(many);
       const bulk = parseCsv(await (await fetch(`${sw.httpUrl}/api/v1/cdrs.csv?number=bulk`, { headers: auth })).text());
       assert.equal(bulk.length, 2101);
-      assert.deepEqual(bulk.slice(1).map((r) => r[0]), many.map((r) => r.id));
+      assert.deepEqual(
+        bulk.slice(1).map((r) => r[0]),
+        many.map((r) => r.id),
+      );
     });
 
     test('purge: only records older than the cutoff, in batches, per tenant or globally', async () => {
@@ -223,7 +226,7 @@ for (const dialect of DIALECTS) {
       const batches: number[] = [];
       assert.equal(await sw.running.store.tenant(a.id).cdrs.purgeOlderThan(now - 90 * DAY, { batchSize: 3, pauseMs: 1, onBatch: (n) => batches.push(n) }), 7);
       assert.deepEqual(batches, [3, 3, 1]);
-      assert.equal(await count(a.api), 1, "the 89-day-old record is kept");
+      assert.equal(await count(a.api), 1, 'the 89-day-old record is kept');
       assert.equal(await count(b.api), 5, "the other tenant's records are untouched");
 
       // The retention setting's purge, as the switch runs it: every tenant, cutoff now - days.

@@ -67,20 +67,37 @@ describe('live view', () => {
     let calls = (await a.api.get<{ items: LiveCall[] }>('/calls')).body.items;
     assert.equal(calls.length, 1);
     assert.equal(calls[0]!.callId, c.callId);
-    assert.deepEqual(calls[0]!.channels.map((ch) => [ch.id, ch.state]), [[c.id('A'), 'down'], [c.id('B'), 'ringing']]);
+    assert.deepEqual(
+      calls[0]!.channels.map((ch) => [ch.id, ch.state]),
+      [
+        [c.id('A'), 'down'],
+        [c.id('B'), 'ringing'],
+      ],
+    );
     assert.equal(calls[0]!.bridges.length, 0);
     assert.deepEqual((await b.api.get('/calls')).body.items, [], "not in another tenant's view");
 
-    c.answered('B', t + 3).answered('A', t + 4).bridge('A', 'B');
+    c.answered('B', t + 3)
+      .answered('A', t + 4)
+      .bridge('A', 'B');
     calls = (await a.api.get<{ items: LiveCall[] }>('/calls')).body.items;
-    assert.deepEqual(calls[0]!.channels.map((ch) => [ch.id, ch.state]), [[c.id('A'), 'up'], [c.id('B'), 'up']]);
+    assert.deepEqual(
+      calls[0]!.channels.map((ch) => [ch.id, ch.state]),
+      [
+        [c.id('A'), 'up'],
+        [c.id('B'), 'up'],
+      ],
+    );
     assert.equal(calls[0]!.bridges.length, 1);
     assert.deepEqual(calls[0]!.bridges[0]!.channelIds, [c.id('A'), c.id('B')]);
     assert.equal(calls[0]!.channels[0]!.bridgeId, calls[0]!.bridges[0]!.id);
 
     c.hangup('B', { at: t + 5, cause: 'normal', by: 'callee' });
     calls = (await a.api.get<{ items: LiveCall[] }>('/calls')).body.items;
-    assert.deepEqual(calls[0]!.channels.map((ch) => ch.id), [c.id('A')]);
+    assert.deepEqual(
+      calls[0]!.channels.map((ch) => ch.id),
+      [c.id('A')],
+    );
     c.hangup('A', { at: t + 6, cause: 'normal', by: 'switch' }).end();
     assert.deepEqual((await a.api.get('/calls')).body.items, []);
   });
@@ -95,15 +112,26 @@ describe('live view', () => {
     const t = Date.now();
     const ca = new CallScript(sw.running.bus, a.id).inbound('A', { from: 'alice', to: 'bob', account: 'alice', at: t });
     const cb = new CallScript(sw.running.bus, b.id).inbound('A', { from: 'eve', to: 'mallory', account: 'eve', at: t });
-    ca.ringing('A', t + 1).hangup('A', { at: t + 2, cause: 'no-answer', by: 'switch', sipStatus: 480 }).end();
+    ca.ringing('A', t + 1)
+      .hangup('A', { at: t + 2, cause: 'no-answer', by: 'switch', sipStatus: 480 })
+      .end();
     cb.hangup('A', { at: t + 2, cause: 'rejected', by: 'switch', sipStatus: 403 }).end();
     await until(() => sa.events.length === 4 && sb.events.length === 3, 'events');
 
-    assert.deepEqual(sa.events.map((e) => e.data.type), ['channel.created', 'channel.state', 'channel.hungup', 'call.ended']);
+    assert.deepEqual(
+      sa.events.map((e) => e.data.type),
+      ['channel.created', 'channel.state', 'channel.hungup', 'call.ended'],
+    );
     assert.ok(sa.events.every((e) => e.data.tenantId === a.id && e.data.callId === ca.callId));
     assert.ok(sb.events.every((e) => e.data.tenantId === b.id && e.data.callId === cb.callId));
-    assert.deepEqual(sa.events.map((e) => e.id), sa.events.map((e) => e.data.seq));
-    assert.ok(sa.events.every((e, i) => i === 0 || e.id > sa.events[i - 1]!.id), 'ascending ids');
+    assert.deepEqual(
+      sa.events.map((e) => e.id),
+      sa.events.map((e) => e.data.seq),
+    );
+    assert.ok(
+      sa.events.every((e, i) => i === 0 || e.id > sa.events[i - 1]!.id),
+      'ascending ids',
+    );
     assert.equal(sa.events[2]!.data.channel.id, ca.id('A'));
 
     sa.close();

@@ -85,7 +85,10 @@ for (const dialect of DIALECTS) {
         ],
       );
       assert.deepEqual(legs[0]!.from, { user: 'alice', host: '127.0.0.1', uri: 'sip:alice@127.0.0.1' });
-      assert.deepEqual(log.map((l) => [l.level, l.message]), [['info', 'call alice -> bob']]);
+      assert.deepEqual(
+        log.map((l) => [l.level, l.message]),
+        [['info', 'call alice -> bob']],
+      );
     });
 
     test('busy call from a provider', async () => {
@@ -120,7 +123,13 @@ for (const dialect of DIALECTS) {
         hangupBy: 'callee',
         dialplan: { name: 'inbound', version: 1, outcome: 'busy' },
       });
-      assert.deepEqual(legs.map((l) => [l.sipStatus, l.hangupCause, l.hangupBy]), [[486, 'busy', 'switch'], [486, 'busy', 'callee']]);
+      assert.deepEqual(
+        legs.map((l) => [l.sipStatus, l.hangupCause, l.hangupBy]),
+        [
+          [486, 'busy', 'switch'],
+          [486, 'busy', 'callee'],
+        ],
+      );
       assert.deepEqual(log, []);
     });
 
@@ -161,11 +170,14 @@ for (const dialect of DIALECTS) {
         hangupBy: 'caller',
         dialplan: { name: 'default', version: 2, outcome: 'cancelled' },
       });
-      assert.deepEqual(legs.map((l) => [l.id, l.hangupCause, l.hangupBy, l.sipStatus]), [
-        [c.id('A'), 'cancelled', 'caller', 487],
-        [c.id('B'), 'cancelled', 'switch', 487],
-        [c.id('C'), 'cancelled', 'switch', 487],
-      ]);
+      assert.deepEqual(
+        legs.map((l) => [l.id, l.hangupCause, l.hangupBy, l.sipStatus]),
+        [
+          [c.id('A'), 'cancelled', 'caller', 487],
+          [c.id('B'), 'cancelled', 'switch', 487],
+          [c.id('C'), 'cancelled', 'switch', 487],
+        ],
+      );
       assert.equal(log.length, 1);
     });
 
@@ -210,11 +222,14 @@ for (const dialect of DIALECTS) {
         hangupBy: 'caller',
         dialplan: { name: 'default', version: 7, outcome: 'bridged' },
       });
-      assert.deepEqual(legs.map((l) => [l.target ?? null, l.sipStatus ?? null, l.hangupCause, l.hangupBy]), [
-        [null, null, 'normal', 'caller'],
-        ['0301234@trunk', 503, 'unavailable', 'callee'],
-        ['bob', null, 'normal', 'switch'],
-      ]);
+      assert.deepEqual(
+        legs.map((l) => [l.target ?? null, l.sipStatus ?? null, l.hangupCause, l.hangupBy]),
+        [
+          [null, null, 'normal', 'caller'],
+          ['0301234@trunk', 503, 'unavailable', 'callee'],
+          ['bob', null, 'normal', 'switch'],
+        ],
+      );
       assert.equal(log.length, 101, '100 lines kept and a note');
       assert.equal(log[0]!.message.length, 500);
       assert.equal(log[0]!.level, 'warn');

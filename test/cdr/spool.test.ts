@@ -85,7 +85,11 @@ test('a refused batch is spooled to disk at once, newer records join it, and all
   const first = Array.from({ length: 25 }, () => oneCall(bus));
   await writer.flush();
   assert.equal(writer.queued, 0, 'nothing waits in memory');
-  assert.deepEqual(spooledLines(dir).map((l) => (JSON.parse(l) as Cdr).callId), first, 'on disk, in order');
+  assert.deepEqual(
+    spooledLines(dir).map((l) => (JSON.parse(l) as Cdr).callId),
+    first,
+    'on disk, in order',
+  );
   assert.equal(await metric(registry, 'cdr_spool_records'), 25);
   assert.equal(writerTries, 1, 'the first refused batch sent the rest to the spool');
   const second = Array.from({ length: 7 }, () => oneCall(bus));
@@ -97,7 +101,11 @@ test('a refused batch is spooled to disk at once, newer records join it, and all
 
   sink.down = false;
   await until('the spool drains', 5000, () => spool.pending === 0);
-  assert.deepEqual(sink.rows.map((r) => r.callId), [...first, ...second], 'every record once, in order');
+  assert.deepEqual(
+    sink.rows.map((r) => r.callId),
+    [...first, ...second],
+    'every record once, in order',
+  );
   // The count reaches 0 when the last batch is in; the drained file is removed right after.
   await until('the spool files to be removed', 2000, () => !existsSync(path.join(dir, SPOOL_FILE)) && !existsSync(path.join(dir, DRAINING_FILE)));
   assert.equal(await metric(registry, 'cdr_spool_records'), 0);
@@ -129,8 +137,11 @@ test('records still spooled at shutdown are written at the next start', async ()
   sink.down = false;
   const next = await openCdrSpool({ dir, sink, log });
   assert.equal(next.pending, 3, 'counted at open');
-  await until('the earlier run\'s spool drains', 5000, () => next.pending === 0);
-  assert.deepEqual(sink.rows.map((r) => r.callId), ids);
+  await until("the earlier run's spool drains", 5000, () => next.pending === 0);
+  assert.deepEqual(
+    sink.rows.map((r) => r.callId),
+    ids,
+  );
   await next.stop();
 });
 
@@ -155,7 +166,10 @@ test('a line torn by a crash is skipped and logged; the records around it are wr
   await spool.append([{ ...records[1]!, id: 'after-the-tear' }]);
   sink.down = false;
   await spool.drain();
-  assert.deepEqual(sink.rows.map((r) => r.id), [records[0]!.id, records[1]!.id, 'after-the-tear']);
+  assert.deepEqual(
+    sink.rows.map((r) => r.id),
+    [records[0]!.id, records[1]!.id, 'after-the-tear'],
+  );
   assert.ok(lines.some((l) => l.includes('unreadable line in the CDR spool')));
   assert.equal(spool.pending, 0);
   await spool.stop();
@@ -180,7 +194,10 @@ test('when the disk fails too, the batch stays in memory and is retried; nothing
   assert.equal(spool.pending, 2);
   sink.down = false;
   await until('the spool drains', 5000, () => spool.pending === 0);
-  assert.deepEqual(sink.rows.map((r) => r.callId), ids);
+  assert.deepEqual(
+    sink.rows.map((r) => r.callId),
+    ids,
+  );
   await writer.stop();
   await spool.stop();
 });

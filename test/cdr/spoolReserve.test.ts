@@ -34,7 +34,10 @@ class FlakySink implements CdrSink {
 
 function oneCall(bus: EventBus): string {
   const at = Date.now();
-  return new CallScript(bus, 'tenant-1').inbound('A', { from: 'alice', to: 'bob', account: 'alice', at }).hangup('A', { at: at + 1, cause: 'busy', by: 'callee', sipStatus: 486 }).end().callId;
+  return new CallScript(bus, 'tenant-1')
+    .inbound('A', { from: 'alice', to: 'bob', account: 'alice', at })
+    .hangup('A', { at: at + 1, cause: 'busy', by: 'callee', sipStatus: 486 })
+    .end().callId;
 }
 
 async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
@@ -56,7 +59,15 @@ describe('the CDR spool on a full disk [tmpfs]', { skip }, () => {
     const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
     const sink = new FlakySink();
     const diskFailures: string[] = [];
-    const spool = await openCdrSpool({ dir, sink, log, retryBaseMs: 20, retryMaxMs: 40, reserveBytes: RESERVE_BYTES, onDiskFailure: (err) => diskFailures.push((err as NodeJS.ErrnoException).code!) });
+    const spool = await openCdrSpool({
+      dir,
+      sink,
+      log,
+      retryBaseMs: 20,
+      retryMaxMs: 40,
+      reserveBytes: RESERVE_BYTES,
+      onDiskFailure: (err) => diskFailures.push((err as NodeJS.ErrnoException).code!),
+    });
     assert.equal(statSync(reserveFile).size, RESERVE_BYTES, 'the reserve is allocated at open');
     const bus = new EventBus('n1', (err) => {
       throw err;
@@ -67,7 +78,10 @@ describe('the CDR spool on a full disk [tmpfs]', { skip }, () => {
     const calls = Array.from({ length: 25 }, () => oneCall(bus));
     await writer.flush();
     assert.equal(writer.queued, 0, 'nothing waits in memory only');
-    const onDisk = readFileSync(reserveFile, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Cdr).callId);
+    const onDisk = readFileSync(reserveFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as Cdr).callId);
     assert.deepEqual(onDisk, calls, 'every record is in the reserve, on disk');
     assert.equal(statSync(reserveFile).size, RESERVE_BYTES, 'written in place: the file did not grow');
     assert.equal(spool.pending, 25);
@@ -78,7 +92,10 @@ describe('the CDR spool on a full disk [tmpfs]', { skip }, () => {
     rmSync(filler);
     sink.down = false;
     await until('the spool drains', 10_000, () => spool.pending === 0);
-    assert.deepEqual(sink.rows.map((r) => r.callId), calls);
+    assert.deepEqual(
+      sink.rows.map((r) => r.callId),
+      calls,
+    );
     await until('the reserve to be reset', 5000, () => !readFileSync(reserveFile, 'utf8').trim());
     assert.equal(statSync(reserveFile).size, RESERVE_BYTES);
 

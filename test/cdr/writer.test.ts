@@ -41,7 +41,11 @@ test('records are batched, and kept and retried with back-off while the sink fai
   assert.equal(writer.openCalls().length, 0);
   for (let i = 0; i < 200 && writer.queued; i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(writer.queued, 0);
-  assert.deepEqual(batches.flat().map((r) => r.callId), callIds, 'every record once, in order');
+  assert.deepEqual(
+    batches.flat().map((r) => r.callId),
+    callIds,
+    'every record once, in order',
+  );
   assert.ok(batches.every((b) => b.length <= 50));
   await writer.stop();
 });
@@ -75,6 +79,9 @@ test('past the queue bound a record is logged whole, not kept', async () => {
   const writer = startCdrWriter({ bus, log: capture, maxQueue: 2, retryBaseMs: 60_000, sink: { insert: async () => Promise.reject(new Error('down')) } });
   const ids = [oneCall(bus), oneCall(bus), oneCall(bus)];
   assert.equal(writer.queued, 2);
-  assert.ok(lines.some((l) => l.includes('CDR queue full') && l.includes(ids[2]!)), 'dropped record logged whole');
+  assert.ok(
+    lines.some((l) => l.includes('CDR queue full') && l.includes(ids[2]!)),
+    'dropped record logged whole',
+  );
   await writer.stop();
 });

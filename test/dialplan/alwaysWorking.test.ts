@@ -69,7 +69,10 @@ for (const dialect of DIALECTS) {
         const saved = await api.request('PUT', `/dialplans/${name}`, { source: bad.source });
         assert.equal(saved.status, 400);
         assert.deepEqual([saved.body.line, saved.body.column], [bad.line, bad.column]);
-        assert.deepEqual((await api.get(`/dialplans/${name}`)).body.versions.map((v: { version: number }) => v.version), [1]);
+        assert.deepEqual(
+          (await api.get(`/dialplans/${name}`)).body.versions.map((v: { version: number }) => v.version),
+          [1],
+        );
         await assertServes(name, good(1));
 
         // The editor's check says the same as saving would, without saving.

@@ -20,7 +20,10 @@ describe('dial strings', () => {
     const spec = parseDialString('alice[timeout=10, callerId=+4930999] & bob [delay=5]', { timeout: 20 });
     assert.deepEqual(
       spec.groups[0]?.map((l) => l.options),
-      [{ timeout: 10, delay: 0, callerId: '+4930999' }, { timeout: 20, delay: 5 }],
+      [
+        { timeout: 10, delay: 0, callerId: '+4930999' },
+        { timeout: 20, delay: 5 },
+      ],
     );
   });
 
@@ -51,15 +54,22 @@ describe('dial strings', () => {
 
   it('accepts the structured forms and validates them', () => {
     assert.deepEqual(
-      toDialSpec([{ account: 'alice' }, { number: '0123', provider: 'mytrunk', timeout: 10 }, 'sip:x@example.com'], { timeout: 25 })
-        .groups.map((g) => g.map((l) => [l.target, l.options.timeout])),
-      [[['alice', 25], ['0123@mytrunk', 10], ['sip:x@example.com', 25]]],
+      toDialSpec([{ account: 'alice' }, { number: '0123', provider: 'mytrunk', timeout: 10 }, 'sip:x@example.com'], { timeout: 25 }).groups.map((g) =>
+        g.map((l) => [l.target, l.options.timeout]),
+      ),
+      [
+        [
+          ['alice', 25],
+          ['0123@mytrunk', 10],
+          ['sip:x@example.com', 25],
+        ],
+      ],
     );
     const spec = toDialSpec({ groups: [[{ account: 'alice' }], [{ uri: 'sip:bob@example.com', delay: 3 }]], timeout: 20 }, null);
-    assert.deepEqual(spec.groups.map((g) => g.map((l) => [l.target, l.options.timeout, l.options.delay])), [
-      [['alice', 20, 0]],
-      [['sip:bob@example.com', 20, 3]],
-    ]);
+    assert.deepEqual(
+      spec.groups.map((g) => g.map((l) => [l.target, l.options.timeout, l.options.delay])),
+      [[['alice', 20, 0]], [['sip:bob@example.com', 20, 3]]],
+    );
     assert.throws(() => toDialSpec([{ account: 'al ice' }], undefined), /not a valid account name/);
     assert.throws(() => toDialSpec([], undefined), /at least one leg/);
     assert.throws(() => toDialSpec(['alice & bob'], undefined), /single leg/);

@@ -9,7 +9,7 @@ async function probe(runner: PooledDialplanRunner, tenantId: string, body: strin
   const source = `export default async function (call) {\n const r = {};\n ${body}\n log(JSON.stringify(r));\n}`;
   const result = await runner.run(request(tenantId, source), fakeHost(tenantId, stores));
   assert.equal(result.outcome, 'completed', JSON.stringify(result.error));
-  const report = result.logs.at(-1)?.message ?? "{}";
+  const report = result.logs.at(-1)?.message ?? '{}';
   if (process.env.DEBUG_PROBE) console.log(report.slice(0, 3000));
   return JSON.parse(report) as Record<string, unknown>;
 }
@@ -24,8 +24,26 @@ describe('sandbox isolation', () => {
   after(() => runner.stop());
 
   it('offers no Node globals, timers, WebAssembly or shared memory', async () => {
-    const names = ['process', 'require', 'module', 'exports', '__dirname', 'Buffer', 'setTimeout', 'setInterval', 'setImmediate',
-      'queueMicrotask', 'fetch', 'WebAssembly', 'SharedArrayBuffer', 'Atomics', 'FinalizationRegistry', 'ivm', '_ivm', 'global'];
+    const names = [
+      'process',
+      'require',
+      'module',
+      'exports',
+      '__dirname',
+      'Buffer',
+      'setTimeout',
+      'setInterval',
+      'setImmediate',
+      'queueMicrotask',
+      'fetch',
+      'WebAssembly',
+      'SharedArrayBuffer',
+      'Atomics',
+      'FinalizationRegistry',
+      'ivm',
+      '_ivm',
+      'global',
+    ];
     const report = await probe(runner, 't-esc', `for (const n of ${JSON.stringify(names)}) r[n] = typeof globalThis[n];`);
     assert.deepEqual(report, Object.fromEntries(names.map((n) => [n, 'undefined'])));
   });
@@ -99,7 +117,10 @@ describe('sandbox isolation', () => {
     assert.equal(report.walked, true);
     const frames = report.frames as string[];
     assert.ok(Array.isArray(frames) && frames.length > 0);
-    assert.ok(frames.every((f) => !f.startsWith('IVM') && !f.endsWith('PRELUDE')), frames.join(', '));
+    assert.ok(
+      frames.every((f) => !f.startsWith('IVM') && !f.endsWith('PRELUDE')),
+      frames.join(', '),
+    );
   });
 
   it("keeps each tenant's and each version's globals, prototypes and store apart", async () => {
@@ -133,10 +154,16 @@ describe('sandbox isolation', () => {
       const together = Array.from({ length: 5 }, (_, i) => request('t-together', source, { call: { ...baseCall, id: `call-${round}-${i}` } }));
       results.push(...(await Promise.all(together.map((r) => runner.run(r, fakeHost('t-together'))))));
     }
-    assert.deepEqual(results.map((r) => [r.outcome, r.logs[0]?.message.split(' ')[0]]), Array.from({ length: 20 }, () => ['completed', 'true']));
+    assert.deepEqual(
+      results.map((r) => [r.outcome, r.logs[0]?.message.split(' ')[0]]),
+      Array.from({ length: 20 }, () => ['completed', 'true']),
+    );
     const runs = results.map((r) => Number(r.logs[0]?.message.split(' ')[1]));
     assert.deepEqual(runs.slice(0, 5), [1, 1, 1, 1, 1], 'the first five each needed a context');
-    assert.ok(runs.some((n) => n > 1), `contexts were reused: ${runs.join(',')}`);
+    assert.ok(
+      runs.some((n) => n > 1),
+      `contexts were reused: ${runs.join(',')}`,
+    );
   });
 
   it("runs tenants in distinct isolates: one tenant's heap exhaustion or busy loop leaves another's execution alive", async () => {
@@ -151,10 +178,13 @@ describe('sandbox isolation', () => {
     );
     await started;
     const hog = await runner.run(
-      request('t-hog', `export default async function () {
+      request(
+        't-hog',
+        `export default async function () {
         await dial('x'); const hoard = [];
         for (let n = 0; n < 10000; n++) { for (let i = 0; i < 2000; i++) hoard.push({ i, s: 'y'.repeat(64) + i }); await store.get('k'); }
-      }`),
+      }`,
+      ),
       fakeHost('t-hog'),
     );
     assert.equal(hog.outcome, 'memory');
@@ -163,6 +193,9 @@ describe('sandbox isolation', () => {
     release({ answered: false, result: 'busy' });
     const survived = await victim;
     assert.equal(survived.outcome, 'completed');
-    assert.deepEqual(survived.logs.map((l) => l.message), ['busy number']);
+    assert.deepEqual(
+      survived.logs.map((l) => l.message),
+      ['busy number'],
+    );
   });
 });

@@ -22,15 +22,21 @@ describe('dialplan executions', () => {
     const host = fakeHost('t-normal');
     const result = await runner.run(request('t-normal', source), host);
     assert.equal(result.outcome, 'responded');
-    assert.deepEqual(result.actions.map((a) => a.type), ['dial', 'respond']);
+    assert.deepEqual(
+      result.actions.map((a) => a.type),
+      ['dial', 'respond'],
+    );
     const [dialAction, respondAction] = result.actions;
     assert.equal(dialAction?.type === 'dial' && dialAction.spec.groups.map((g) => g.map((l) => l.target)).join('|'), 'alice,bob|0123@mytrunk');
     assert.deepEqual(respondAction?.type === 'respond' && [respondAction.status, respondAction.reason], [480, 'Nobody home']);
     assert.deepEqual(host.responses, [{ status: 480, reason: 'Nobody home' }]);
-    assert.deepEqual(result.logs.map((l) => [l.level, l.message]), [
-      ['info', 'call +4930111 -> alice'],
-      ['warn', 'dial result {"answered":false,"result":"no-answer"}'],
-    ]);
+    assert.deepEqual(
+      result.logs.map((l) => [l.level, l.message]),
+      [
+        ['info', 'call +4930111 -> alice'],
+        ['warn', 'dial result {"answered":false,"result":"no-answer"}'],
+      ],
+    );
     assert.equal(host.logged.length, 2);
     assert.ok(result.wallMs > 0 && result.cpuMs >= 0);
   });
@@ -42,11 +48,17 @@ describe('dialplan executions', () => {
       host,
     );
     assert.equal(result.outcome, 'completed');
-    assert.deepEqual(result.logs.map((l) => l.message), ['alice', 'respond: the call was already answered by a dial']);
+    assert.deepEqual(
+      result.logs.map((l) => l.message),
+      ['alice', 'respond: the call was already answered by a dial'],
+    );
   });
 
   it('reports a thrown error with its message and position', async () => {
-    const result = await runner.run(request('t-throw', `export default async function () {\n  await log('x');\n  throw new RangeError('no route for this number');\n}`), fakeHost('t-throw'));
+    const result = await runner.run(
+      request('t-throw', `export default async function () {\n  await log('x');\n  throw new RangeError('no route for this number');\n}`),
+      fakeHost('t-throw'),
+    );
     assert.equal(result.outcome, 'error');
     assert.deepEqual(result.error, { message: 'RangeError: no route for this number', line: 3, column: 9 });
     const nonError = await runner.run(request('t-throw', `export default async function () { throw { code: 42 } }`), fakeHost('t-throw'));
@@ -90,18 +102,15 @@ describe('dialplan executions', () => {
     }`;
     const result = await runner.run(request('t-api', source, { timeZone: 'America/New_York' }), fakeHost('t-api', stores));
     assert.equal(result.outcome, 'completed', JSON.stringify(result.error));
-    assert.deepEqual(result.logs.map((l) => l.message), [
-      'blocked',
-      '["seen:+4930111"]',
-      'true',
-      'sip:alice@192.0.2.10:5060',
-      'America/New_York number true true',
-      'TypeError',
-      'true true',
-      'invalid arguments to store.set',
-    ]);
+    assert.deepEqual(
+      result.logs.map((l) => l.message),
+      ['blocked', '["seen:+4930111"]', 'true', 'sip:alice@192.0.2.10:5060', 'America/New_York number true true', 'TypeError', 'true true', 'invalid arguments to store.set'],
+    );
     assert.deepEqual(stores.of('t-api').get('seen:+4930111'), { count: 1 });
-    assert.deepEqual(result.actions.map((a) => a.type), ['store.set', 'store.delete']);
+    assert.deepEqual(
+      result.actions.map((a) => a.type),
+      ['store.set', 'store.delete'],
+    );
   });
 
   it('validates what the script passes to dial and enforces the leg limit', async () => {
@@ -141,8 +150,14 @@ describe('dialplan executions', () => {
       store,
     });
     assert.equal(result.outcome, 'completed');
-    assert.deepEqual(result.logs.map((l) => l.message), ['phones: busy', 'mobile: answered +4917012345@mytrunk']);
-    assert.deepEqual(result.actions.map((a) => a.type), ['dial', 'dial', 'store.set']);
+    assert.deepEqual(
+      result.logs.map((l) => l.message),
+      ['phones: busy', 'mobile: answered +4917012345@mytrunk'],
+    );
+    assert.deepEqual(
+      result.actions.map((a) => a.type),
+      ['dial', 'dial', 'store.set'],
+    );
     assert.equal(store.get('last-caller'), '+4930555');
   });
 });

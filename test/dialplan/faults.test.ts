@@ -49,9 +49,19 @@ async function assertRanOnce(b: Awaited<ReturnType<typeof ringingBystander>>) {
   const r = await b.result;
   assert.equal(r.outcome, 'completed', JSON.stringify(r.error));
   assert.deepEqual(b.host.calls, ['store.set', 'dial'], 'each host operation happened once');
-  assert.deepEqual(b.host.logged.map((l) => l.message), ['before', 'after answered'], 'no log line twice');
-  assert.deepEqual(r.logs.map((l) => l.message), ['before', 'after answered']);
-  assert.deepEqual(r.actions.map((a) => a.type), ['store.set', 'dial']);
+  assert.deepEqual(
+    b.host.logged.map((l) => l.message),
+    ['before', 'after answered'],
+    'no log line twice',
+  );
+  assert.deepEqual(
+    r.logs.map((l) => l.message),
+    ['before', 'after answered'],
+  );
+  assert.deepEqual(
+    r.actions.map((a) => a.type),
+    ['store.set', 'dial'],
+  );
 }
 
 describe('faults that end a dialplan worker', () => {
@@ -110,9 +120,7 @@ describe('faults that end a dialplan worker', () => {
       const victim = runner.stats().workers.find((w) => w.inFlight === 1);
       assert.ok(victim?.pid);
       process.kill(victim.pid, 'SIGKILL');
-      await until('the execution to run again on another worker', () =>
-        runner.stats().workers.some((w) => w.pid !== victim.pid && w.inFlight === 1),
-      );
+      await until('the execution to run again on another worker', () => runner.stats().workers.some((w) => w.pid !== victim.pid && w.inFlight === 1));
       other.dial.release();
       await assertRanOnce(other);
       assert.equal(runner.quarantined('t-innocent'), null, 'killed from outside: not its fault');
@@ -199,10 +207,11 @@ describe('CPU budget while a dialplan waits', () => {
     try {
       const ringsFor = (ms: number) => () => new Promise<DialResult>((resolve) => setTimeout(() => resolve({ answered: true, result: 'answered' }), ms));
       const source = "export default async function () { const r = await dial('alice', { timeout: 120 }); log(r.result); }";
-      const results = await Promise.all(
-        [0, 1, 2].map(() => runner.run(request('t-ringing', source), fakeHost('t-ringing', undefined, ringsFor(6000)))),
+      const results = await Promise.all([0, 1, 2].map(() => runner.run(request('t-ringing', source), fakeHost('t-ringing', undefined, ringsFor(6000)))));
+      assert.deepEqual(
+        results.map((r) => [r.outcome, r.error?.message]),
+        Array(3).fill(['completed', undefined]),
       );
-      assert.deepEqual(results.map((r) => [r.outcome, r.error?.message]), Array(3).fill(['completed', undefined]));
       // The budget still holds for code that does not yield.
       const loop = await runner.run(request('t-ringing', 'export default async function () { await dial("alice"); for (;;) {} }'), fakeHost('t-ringing'));
       assert.equal(loop.outcome, 'timeout');

@@ -2,15 +2,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { RunnerOptions } from '../../server/dialplan/options.ts';
 import { startDialplanRunner, type PooledDialplanRunner } from '../../server/dialplan/runner.ts';
-import type {
-  CallFacts,
-  DialplanHost,
-  DialResult,
-  DialSpec,
-  ExecutionRequest,
-  JsonValue,
-  LogLevel,
-} from '../../server/dialplan/types.ts';
+import type { CallFacts, DialplanHost, DialResult, DialSpec, ExecutionRequest, JsonValue, LogLevel } from '../../server/dialplan/types.ts';
 
 export const baseCall: CallFacts = {
   id: 'call-1',

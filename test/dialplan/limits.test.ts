@@ -101,10 +101,7 @@ describe('dialplan limits', () => {
     assert.match(never.error?.message ?? '', /no dial within 600 ms/);
     assert.ok(never.wallMs >= 590 && never.wallMs < 1200, `took ${never.wallMs}`);
 
-    const afterDial = await runner.run(
-      request('t-wait', 'export default async function () { await dial("alice"); await new Promise(() => {}); }'),
-      fakeHost('t-wait'),
-    );
+    const afterDial = await runner.run(request('t-wait', 'export default async function () { await dial("alice"); await new Promise(() => {}); }'), fakeHost('t-wait'));
     assert.equal(afterDial.outcome, 'timeout');
     assert.match(afterDial.error?.message ?? '', /wall time limit of 3000 ms/);
 
@@ -127,11 +124,17 @@ describe('dialplan limits', () => {
     const rejected = await runner.run(request('t-cap', source), rejectedHost);
     assert.equal(rejected.outcome, 'rejected');
     assert.match(rejected.error?.message ?? '', /2 dialplan executions already running for this tenant \(limit 2\)/);
-    assert.deepEqual(rejectedHost.logged.map((l) => l.level), ['warn']);
+    assert.deepEqual(
+      rejectedHost.logged.map((l) => l.level),
+      ['warn'],
+    );
     assert.equal(rejected.logs[0]?.message, rejected.error?.message);
     await expectHealthy('t-other-tenant');
     held.release();
-    assert.deepEqual((await Promise.all(running)).map((r) => r.outcome), ['completed', 'completed']);
+    assert.deepEqual(
+      (await Promise.all(running)).map((r) => r.outcome),
+      ['completed', 'completed'],
+    );
     await expectHealthy('t-cap');
   });
 });

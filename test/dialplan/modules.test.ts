@@ -20,7 +20,7 @@ const IMPORT_META: Array<{ name: string; source: string; line: number; column: n
     column: 31,
   },
   { name: 'inside a template substitution', source: 'export default async function () {\n  log(`${import.meta.url}`);\n}', line: 2, column: 17 },
-  { name: 'after a regular expression with quotes', source: "export default async function () {\n  const re = /'`\"/g; log(re, import.meta);\n}", line: 2, column: 37 },
+  { name: 'after a regular expression with quotes', source: 'export default async function () {\n  const re = /\'`"/g; log(re, import.meta);\n}', line: 2, column: 37 },
   { name: 'in a default parameter', source: 'export default async function (call, m = import.meta) { log(m); }', line: 1, column: 49 },
 ];
 
@@ -55,7 +55,10 @@ describe('dialplans never use the module system', () => {
     assert.deepEqual(await runner.compile(HARMLESS), { ok: true });
     const result = await runner.run(request('t-meta', HARMLESS), fakeHost('t-meta'));
     assert.equal(result.outcome, 'completed', JSON.stringify(result.error));
-    assert.deepEqual(result.logs.map((l) => l.message), ['22 import.meta import.meta `import.meta` true 1']);
+    assert.deepEqual(
+      result.logs.map((l) => l.message),
+      ['22 import.meta import.meta `import.meta` true 1'],
+    );
   });
 
   it('refuses import.meta and import() in code built at run time', async () => {
@@ -72,12 +75,10 @@ describe('dialplans never use the module system', () => {
     }`;
     const result = await runner.run(request('t-meta', source), fakeHost('t-meta'));
     assert.equal(result.outcome, 'completed', JSON.stringify(result.error));
-    assert.deepEqual(result.logs.map((l) => l.message), [
-      'functionCtor SyntaxError',
-      'eval SyntaxError',
-      'directEval SyntaxError',
-      'import Not supported',
-    ]);
+    assert.deepEqual(
+      result.logs.map((l) => l.message),
+      ['functionCtor SyntaxError', 'eval SyntaxError', 'directEval SyntaxError', 'import Not supported'],
+    );
   });
 
   it('runs every form of default export, with named exports beside it, keeping positions', async () => {
@@ -158,6 +159,10 @@ describe('dialplans never use the module system', () => {
       'completed refused': 150,
       'completed ok': 150,
     });
-    assert.deepEqual(runner.stats().workers.map((w) => w.pid), pids, 'no worker was replaced');
+    assert.deepEqual(
+      runner.stats().workers.map((w) => w.pid),
+      pids,
+      'no worker was replaced',
+    );
   });
 });

@@ -167,14 +167,20 @@ describe('warm contexts', () => {
           log(runs, call.from.user, globalThis.call.from.user, now().timeZone);
         }`;
       const results = [];
-      for (const [user, timeZone] of [['+111', 'America/New_York'], ['+222', 'Asia/Tokyo']] as const) {
+      for (const [user, timeZone] of [
+        ['+111', 'America/New_York'],
+        ['+222', 'Asia/Tokyo'],
+      ] as const) {
         const overrides = { call: { ...baseCall, from: { ...baseCall.from, user } }, timeZone };
         results.push(await run(runner, 't-fresh', overrides, source));
       }
-      assert.deepEqual(results.map((r) => [r.outcome, r.error?.message, r.logs.length, r.logs.at(-1)?.message]), [
-        ['completed', undefined, 151, '1 +111 +111 America/New_York'],
-        ['completed', undefined, 151, '2 +222 +222 Asia/Tokyo'],
-      ]);
+      assert.deepEqual(
+        results.map((r) => [r.outcome, r.error?.message, r.logs.length, r.logs.at(-1)?.message]),
+        [
+          ['completed', undefined, 151, '1 +111 +111 America/New_York'],
+          ['completed', undefined, 151, '2 +222 +222 Asia/Tokyo'],
+        ],
+      );
     } finally {
       await runner.stop();
     }
@@ -188,8 +194,7 @@ describe('warm contexts', () => {
         const result = await run(runner, 't-top', {}, `const x = ${what};\nexport default async function () {}`);
         refused.push([result.outcome, result.error?.message, result.error?.line]);
       }
-      const message = (what: string) =>
-        `Error: ${what} is not available at the top level of a dialplan, which runs once for many calls: use it inside the default function`;
+      const message = (what: string) => `Error: ${what} is not available at the top level of a dialplan, which runs once for many calls: use it inside the default function`;
       assert.deepEqual(refused, [
         ['error', message('call'), 1],
         ['error', message('dial'), 1],
@@ -219,7 +224,10 @@ describe('warm contexts', () => {
         }`;
       const stores = new TenantStores();
       stores.of('t-cache').set('route', 'alice');
-      const first = await runner.run(request('t-cache', source), fakeHost('t-cache', stores, async () => ({ answered: true, result: 'answered' })));
+      const first = await runner.run(
+        request('t-cache', source),
+        fakeHost('t-cache', stores, async () => ({ answered: true, result: 'answered' })),
+      );
       assert.equal(first.outcome, 'completed', JSON.stringify(first.error));
       // Warm now: this run reads nothing, rings, and its worker dies; the run on the new worker starts
       // in a context of its own, where the route is read again.
@@ -235,7 +243,10 @@ describe('warm contexts', () => {
       const r = await result;
       assert.equal(r.outcome, 'completed', JSON.stringify(r.error));
       assert.deepEqual(host.calls, ['dial', 'store.get'], 'the dial happened once; the read is harmless');
-      assert.deepEqual(r.logs.map((l) => l.message), ['route alice', 'after answered']);
+      assert.deepEqual(
+        r.logs.map((l) => l.message),
+        ['route alice', 'after answered'],
+      );
       assert.equal(runner.quarantined('t-cache'), null);
     } finally {
       await runner.stop();

@@ -5,7 +5,10 @@ import type { ExecutionResult } from '../../server/dialplan/types.ts';
 import { fakeHost, heldDial, request, startRunner, until } from './helpers.ts';
 
 function activePids(runner: PooledDialplanRunner): number[] {
-  return runner.stats().workers.filter((w) => w.state === 'active').map((w) => w.pid ?? 0);
+  return runner
+    .stats()
+    .workers.filter((w) => w.state === 'active')
+    .map((w) => w.pid ?? 0);
 }
 
 const ok = 'export default async function () { log("ok"); }';
@@ -26,7 +29,10 @@ describe('dialplan workers', () => {
       }
       const again = await runner.run(request('t-evict', sourceOf(0)), fakeHost('t-evict'));
       assert.equal(again.outcome, 'completed', JSON.stringify(again.error));
-      assert.deepEqual(again.logs.map((l) => l.message), ['dialplan 0']);
+      assert.deepEqual(
+        again.logs.map((l) => l.message),
+        ['dialplan 0'],
+      );
     } finally {
       await runner.stop();
     }
@@ -51,9 +57,15 @@ describe('dialplan workers', () => {
       onFirst.release();
       const resumed = await first;
       assert.equal(resumed.outcome, 'completed', JSON.stringify(resumed.error));
-      assert.deepEqual(resumed.logs.map((l) => l.message), ['answered']);
+      assert.deepEqual(
+        resumed.logs.map((l) => l.message),
+        ['answered'],
+      );
       const later = await Promise.all([1, 2, 3, 4].map((i) => runner.run(request(`t-k${i}`, ok), fakeHost(`t-k${i}`))));
-      assert.deepEqual(later.map((r) => r.outcome), ['completed', 'completed', 'completed', 'completed']);
+      assert.deepEqual(
+        later.map((r) => r.outcome),
+        ['completed', 'completed', 'completed', 'completed'],
+      );
       assert.equal(runner.quarantined('t-k1'), null, 'killed from outside: nobody is blamed');
     } finally {
       await runner.stop();
@@ -82,7 +94,10 @@ describe('dialplan workers', () => {
       assert.equal(runner.quarantined('t-good'), null);
       await until('the pool to recover', () => activePids(runner).length === 2);
       assert.equal((await runner.run(request('t-good', ok), fakeHost('t-good'))).outcome, 'completed');
-      assert.deepEqual(runner.stats().quarantined.map((q) => q.tenantId), ['t-evil']);
+      assert.deepEqual(
+        runner.stats().quarantined.map((q) => q.tenantId),
+        ['t-evil'],
+      );
     } finally {
       await runner.stop();
     }
@@ -129,9 +144,15 @@ describe('dialplan workers', () => {
       };
       await Promise.all(Array.from({ length: 16 }, lane));
       assert.equal(results.length, total);
-      assert.deepEqual(results.filter((r) => r.outcome !== 'completed').map((r) => [r.outcome, r.error?.message]), []);
+      assert.deepEqual(
+        results.filter((r) => r.outcome !== 'completed').map((r) => [r.outcome, r.error?.message]),
+        [],
+      );
       assert.equal(invocations.size, total, 'every execution reached the host');
-      assert.ok([...invocations.values()].every((n) => n === 1), 'no execution ran twice');
+      assert.ok(
+        [...invocations.values()].every((n) => n === 1),
+        'no execution ran twice',
+      );
       assert.ok(pidsSeen.size >= 4, `expected several generations of workers, saw ${pidsSeen.size} processes`);
     } finally {
       await runner.stop();

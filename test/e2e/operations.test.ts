@@ -62,7 +62,10 @@ describe('block pages in Chromium (sqlite)', { skip: noBrowser, timeout: 180_000
 
   test('a tenant lifts its own account block but not an address ban; the operator lifts the ban', async () => {
     await failFrom('127.0.0.2', [alice.username, 'x1nobody', 'x2nobody', 'x3nobody', 'x4nobody']);
-    await failFrom('127.0.0.3', Array.from({ length: 10 }, () => alice.username));
+    await failFrom(
+      '127.0.0.3',
+      Array.from({ length: 10 }, () => alice.username),
+    );
 
     const tenant = await logIn(tenantEmail);
     const nav = tenant.getByRole('navigation', { name: 'Main' });

@@ -76,7 +76,7 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
     assert.equal((await fetch(`${sw.httpUrl}/assets/missing.js`)).status, 404);
   });
 
-  test("a browser region the switch has no number plan for (Antarctica) still signs up, with the home country left unset", async () => {
+  test('a browser region the switch has no number plan for (Antarctica) still signs up, with the home country left unset', async () => {
     const context = await browser.newContext({ baseURL: sw.httpUrl, locale: 'en-AQ' });
     try {
       const p = await context.newPage();
@@ -143,8 +143,14 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
 
     const lobby = await createPhone(`lobby-${suffix}`);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Phones' }).click();
-    await page.getByRole('row', { name: new RegExp(desk.username) }).getByText('Registered', { exact: true }).waitFor();
-    await page.getByRole('row', { name: new RegExp(lobby.username) }).getByText('Not registered', { exact: true }).waitFor();
+    await page
+      .getByRole('row', { name: new RegExp(desk.username) })
+      .getByText('Registered', { exact: true })
+      .waitFor();
+    await page
+      .getByRole('row', { name: new RegExp(lobby.username) })
+      .getByText('Not registered', { exact: true })
+      .waitFor();
     await shot('phones');
 
     // The default dialplan: completion from the API's declaration file, then a syntax error on line 3.
@@ -163,7 +169,14 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
     await page.keyboard.press('Escape');
 
     const source = (dialArgs: string) =>
-      ['export default async function (call) {', `  log('dialling for ' + call.to.user);`, `  const r = await dial(${dialArgs});`, `  log('dial result ' + r.result);`, '}', ''].join('\n');
+      [
+        'export default async function (call) {',
+        `  log('dialling for ' + call.to.user);`,
+        `  const r = await dial(${dialArgs});`,
+        `  log('dial result ' + r.result);`,
+        '}',
+        '',
+      ].join('\n');
     const replaceSource = async (text: string) => {
       await editor.click();
       await page.keyboard.press('Control+A');
@@ -230,7 +243,11 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
     assertSippOk({ caller: c, callee: b });
     const ended = page.locator('[data-testid="live-call"][data-ended="yes"]');
     await ended.waitFor();
-    assert.deepEqual(await ended.locator('tr[data-channel-id]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-channel-id')!)), channelIds, 'the same channel ids from start to end');
+    assert.deepEqual(
+      await ended.locator('tr[data-channel-id]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-channel-id')!)),
+      channelIds,
+      'the same channel ids from start to end',
+    );
     await shot('live-call-ended');
 
     // The record appears in the table (the page refreshes when a call ends), with its legs and log.
@@ -291,7 +308,10 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
     await listedKey.getByText('Read-only').waitFor();
     await listedKey.getByText(/expires .*2099/).waitFor();
     const keys = await page.evaluate(async () => (await fetch('/api/v1/api-keys')).json());
-    assert.deepEqual(keys.items.map((k: { name: string; scope: string }) => [k.name, k.scope]), [['wallboard', 'read-only']]);
+    assert.deepEqual(
+      keys.items.map((k: { name: string; scope: string }) => [k.name, k.scope]),
+      [['wallboard', 'read-only']],
+    );
     assert.match(keys.items[0].expiresAt, /^2099-12-3[01]T/);
     await shot('api-keys');
 
@@ -309,10 +329,16 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Phones' }).click();
     const pager = page.getByRole('navigation', { name: 'Pages' });
     await pager.getByText('Phones 1–50 of 52').waitFor();
-    await page.getByRole('row', { name: new RegExp(desk.username) }).getByText('Registered', { exact: true }).waitFor();
+    await page
+      .getByRole('row', { name: new RegExp(desk.username) })
+      .getByText('Registered', { exact: true })
+      .waitFor();
     await pager.getByRole('button', { name: 'Next →' }).click();
     await pager.getByText('Phones 51–52 of 52').waitFor();
-    await page.getByRole('row', { name: new RegExp(`zz${suffix}49`) }).getByText('Not registered', { exact: true }).waitFor();
+    await page
+      .getByRole('row', { name: new RegExp(`zz${suffix}49`) })
+      .getByText('Not registered', { exact: true })
+      .waitFor();
     assert.equal(await page.getByRole('row', { name: new RegExp(desk.username) }).count(), 0, 'the first page is not shown');
 
     await page.getByRole('button', { name: 'Log out' }).click();

@@ -28,5 +28,9 @@ export function bindingRow(tenantId: string, accountId: string, o: { expiresAt?:
 }
 
 export async function insertBindings(db: Kysely<Database>, rows: RegistrationsTable[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 500) await db.insertInto('registrations').values(rows.slice(i, i + 500)).execute();
+  for (let i = 0; i < rows.length; i += 500)
+    await db
+      .insertInto('registrations')
+      .values(rows.slice(i, i + 500))
+      .execute();
 }

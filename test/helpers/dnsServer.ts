@@ -76,9 +76,7 @@ export async function startDnsServer(): Promise<TestDnsServer> {
     if (answer === 'drop') return;
     const rcode = typeof answer === 'string' ? RCODE[answer] : RCODE.noerror;
     const answers =
-      typeof answer === 'string'
-        ? []
-        : answer.records.map((data) => ({ name: question.name, type: question.type, class: 'IN', ttl: answer.ttl, data }) as dnsPacket.Answer);
+      typeof answer === 'string' ? [] : answer.records.map((data) => ({ name: question.name, type: question.type, class: 'IN', ttl: answer.ttl, data }) as dnsPacket.Answer);
     const reply = dnsPacket.encode({
       type: 'response',
       id: query.id,

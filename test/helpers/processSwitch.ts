@@ -81,7 +81,10 @@ export async function spawnSwitch(env: Record<string, string> = {}): Promise<Pro
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (c.exitCode !== null) throw new Error(`switch exited with ${c.exitCode} while starting:\n${out.slice(-3000)}`);
-      const ok = await fetch(`${httpUrl}/readyz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${httpUrl}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return;
       if (Date.now() > deadline) throw new Error(`switch not ready within 30 s:\n${out.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 100));

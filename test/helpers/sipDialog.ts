@@ -56,7 +56,15 @@ export async function inDialog(phone: TestPhone, leg: Leg, method: string, extra
 /** A stranger's call to `user`, answered and ACKed: A's side of the dialog. */
 export async function place(phone: TestPhone, sipPort: number, user: string): Promise<Leg> {
   const callId = `${randomBytes(6).toString('hex')}@a`;
-  const invite = phone.build({ method: 'INVITE', uri: `sip:${user}@127.0.0.1:${sipPort}`, to: `sip:${user}@127.0.0.1`, from: 'sip:stranger@127.0.0.1', callId, headers: ['Content-Type: application/sdp'], body: sdp('alice') });
+  const invite = phone.build({
+    method: 'INVITE',
+    uri: `sip:${user}@127.0.0.1:${sipPort}`,
+    to: `sip:${user}@127.0.0.1`,
+    from: 'sip:stranger@127.0.0.1',
+    callId,
+    headers: ['Content-Type: application/sdp'],
+    body: sdp('alice'),
+  });
   const from = phone.received.length;
   phone.sendRaw(invite.text);
   const ok = await phone.waitFor(isFinalFor(invite.branch), 10_000, from);
@@ -109,7 +117,6 @@ export function answering(phone: TestPhone): { notifies: string[]; byes: string[
   return { notifies, byes, stop: () => clearInterval(timer) };
 }
 
-
 /**
  * A phone that answers every INVITE it receives (180, then 200 with SDP), and every BYE, CANCEL
  * and NOTIFY with 200 (a CANCELled INVITE gets its 487). Keeps the INVITEs it saw, in order.
@@ -161,7 +168,15 @@ export async function invite(
   const final = await phone.waitFor(isFinalFor(req.branch), timeoutMs, mark);
   if (/^SIP\/2\.0 2\d\d/.test(final)) {
     const localUri = o.fromHeader ? uriOf(o.fromHeader) : from;
-    const leg: Leg = { callId, localTag: phone.fromTag, remoteTag: tagOf(header(final, 'To'))!, localUri, remoteUri: to, remoteTarget: uriOf(header(final, 'Contact')), cseq: req.cseq };
+    const leg: Leg = {
+      callId,
+      localTag: phone.fromTag,
+      remoteTag: tagOf(header(final, 'To'))!,
+      localUri,
+      remoteUri: to,
+      remoteTarget: uriOf(header(final, 'Contact')),
+      cseq: req.cseq,
+    };
     ack(phone, leg, req.cseq);
     await inDialog(phone, leg, 'BYE');
   }
@@ -177,7 +192,15 @@ export async function placeAuthenticated(phone: TestPhone, sipPort: number, acco
   const localUri = `sip:${account.username}@127.0.0.1`;
   const uri = `sip:${target}@127.0.0.1:${sipPort}`;
   const send = (extra: string[]) => {
-    const req = phone.build({ method: 'INVITE', uri, to: `sip:${target}@127.0.0.1`, from: localUri, callId, headers: [`Contact: <sip:${account.username}@127.0.0.1:${phone.localPort}>`, 'Content-Type: application/sdp', ...extra], body: sdp(account.username) });
+    const req = phone.build({
+      method: 'INVITE',
+      uri,
+      to: `sip:${target}@127.0.0.1`,
+      from: localUri,
+      callId,
+      headers: [`Contact: <sip:${account.username}@127.0.0.1:${phone.localPort}>`, 'Content-Type: application/sdp', ...extra],
+      body: sdp(account.username),
+    });
     const from = phone.received.length;
     phone.sendRaw(req.text);
     return { req, final: phone.waitFor(isFinalFor(req.branch), 10_000, from) };

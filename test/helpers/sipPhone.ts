@@ -52,7 +52,10 @@ export function challengeParams(value: string): Record<string, string> {
   return out;
 }
 
-const H = (alg: string, s: string) => createHash(alg === 'SHA-256' ? 'sha256' : 'md5').update(s).digest('hex');
+const H = (alg: string, s: string) =>
+  createHash(alg === 'SHA-256' ? 'sha256' : 'md5')
+    .update(s)
+    .digest('hex');
 
 export function digestAuthorization(o: {
   challenge: Record<string, string>;
@@ -288,7 +291,16 @@ export class TestPhone {
     const keep = head.filter((l) => /^(via|from|call-id|cseq):/i.test(l));
     const to = head.find((l) => /^to:/i.test(l))!;
     this.sendRaw(
-      [`SIP/2.0 ${status} ${reason}`, ...keep, /;tag=/.test(to) ? to : `${to};tag=${this.fromTag}`, `Contact: <sip:phone@127.0.0.1:${this.localPort}>`, ...extra, `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'),
+      [
+        `SIP/2.0 ${status} ${reason}`,
+        ...keep,
+        /;tag=/.test(to) ? to : `${to};tag=${this.fromTag}`,
+        `Contact: <sip:phone@127.0.0.1:${this.localPort}>`,
+        ...extra,
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        '',
+        body,
+      ].join('\r\n'),
     );
   }
 

@@ -104,9 +104,7 @@ describe('baresip registers to the switch (sqlite)', { skip: noBaresip, timeout:
       }
       const end = await phone.exited;
       assert.equal(end.signal, null, `baresip needed SIGKILL:\n${end.output}`);
-      await waitFor(`the binding of ${account.username} to go`, 10_000, async () =>
-        (await bindingOf(account.username)) ? undefined : true,
-      );
+      await waitFor(`the binding of ${account.username} to go`, 10_000, async () => ((await bindingOf(account.username)) ? undefined : true));
     });
   }
 
@@ -114,9 +112,7 @@ describe('baresip registers to the switch (sqlite)', { skip: noBaresip, timeout:
     const account = await createSipAccount(api, { digestAlgorithms: ['MD5', 'SHA-256'] });
     const phone = await startPhone(account, 'udp');
     try {
-      await waitFor('baresip to report its failed REGISTER', 15_000, async () =>
-        /Register: Function not implemented/.test(phone.output()) ? true : undefined,
-      );
+      await waitFor('baresip to report its failed REGISTER', 15_000, async () => (/Register: Function not implemented/.test(phone.output()) ? true : undefined));
       assert.equal(await bindingOf(account.username), undefined);
     } finally {
       phone.child.kill('SIGTERM');

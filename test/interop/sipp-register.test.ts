@@ -59,18 +59,43 @@ for (const dialect of DIALECTS) {
       // The anchor's users.csv format: the third field is a ready-made keyword because sipp 3.6
       // cannot nest [fieldN] inside [authentication].
       const csv = path.join(dir, `${tag}.users.csv`);
-      writeFileSync(
-        csv,
-        ['SEQUENTIAL', ...accounts.map((a) => `${a.username};${a.password};[authentication username=${a.username} password=${a.password}]`)].join('\n') + '\n',
-      );
+      writeFileSync(csv, ['SEQUENTIAL', ...accounts.map((a) => `${a.username};${a.password};[authentication username=${a.username} password=${a.password}]`)].join('\n') + '\n');
       const stf = path.join(dir, `${tag}.stat.csv`);
       const errors = path.join(dir, `${tag}.errors.log`);
       const done = await runTool(
         'sipp',
-        [`127.0.0.1:${sw.sipPort}`, '-sf', SCENARIO, '-inf', csv, '-i', '127.0.0.1', '-t', transport,
-          '-r', String(rate), '-m', String(calls), '-d', '0', '-timeout', '20s', '-nostdin',
-          '-buff_size', '4194304', '-max_recv_loops', '10000', '-trace_stat', '-fd', '1', '-stf', stf,
-          '-trace_err', '-error_file', errors],
+        [
+          `127.0.0.1:${sw.sipPort}`,
+          '-sf',
+          SCENARIO,
+          '-inf',
+          csv,
+          '-i',
+          '127.0.0.1',
+          '-t',
+          transport,
+          '-r',
+          String(rate),
+          '-m',
+          String(calls),
+          '-d',
+          '0',
+          '-timeout',
+          '20s',
+          '-nostdin',
+          '-buff_size',
+          '4194304',
+          '-max_recv_loops',
+          '10000',
+          '-trace_stat',
+          '-fd',
+          '1',
+          '-stf',
+          stf,
+          '-trace_err',
+          '-error_file',
+          errors,
+        ],
         dir,
         30_000,
       );
@@ -109,7 +134,7 @@ for (const dialect of DIALECTS) {
       }
     });
 
-    test('registers over TCP; the bindings go with sipp\'s connection', async () => {
+    test("registers over TCP; the bindings go with sipp's connection", async () => {
       const accounts = [await createSipAccount(api), await createSipAccount(api)];
       const run = await sipp(accounts, 4, 't1');
       assert.equal(run.code, 0, `sipp exit ${run.code}/${run.signal}\n${run.errors}\n${run.output.slice(-2000)}`);
@@ -122,19 +147,20 @@ for (const dialect of DIALECTS) {
         await new Promise((r) => setTimeout(r, 50));
       }
       const removals = logLines.filter((l) => l.includes('registration removed: its connection closed')).map((l) => JSON.parse(l) as { transport: string; accountId: string });
-      for (const a of accounts) assert.ok(removals.some((r) => r.accountId === a.id && r.transport === 'tcp'), `${a.username} was bound over TCP`);
+      for (const a of accounts)
+        assert.ok(
+          removals.some((r) => r.accountId === a.id && r.transport === 'tcp'),
+          `${a.username} was bound over TCP`,
+        );
     });
 
-    test(
-      'a burst of first registrations from many accounts all succeed',
-      async () => {
-        const accounts = await Promise.all(Array.from({ length: 30 }, () => createSipAccount(api)));
-        const run = await sippAt(accounts, 30, 300);
-        assert.equal(run.stats['FailedCall(C)'], '0', `${run.errors.slice(0, 1500)}`);
-        assert.equal(run.stats['SuccessfulCall(C)'], '30');
-        assert.equal(run.code, 0);
-      },
-    );
+    test('a burst of first registrations from many accounts all succeed', async () => {
+      const accounts = await Promise.all(Array.from({ length: 30 }, () => createSipAccount(api)));
+      const run = await sippAt(accounts, 30, 300);
+      assert.equal(run.stats['FailedCall(C)'], '0', `${run.errors.slice(0, 1500)}`);
+      assert.equal(run.stats['SuccessfulCall(C)'], '30');
+      assert.equal(run.code, 0);
+    });
 
     test('an account offering SHA-256 first defeats sipp; MD5 first, then SHA-256, works', async () => {
       const account = await createSipAccount(api, { digestAlgorithms: ['SHA-256', 'MD5'] });
@@ -142,7 +168,10 @@ for (const dialect of DIALECTS) {
       // sipp treats the unusable first challenge as fatal: exit -1, no call counted as failed.
       assert.equal(failed.code, 255, `sipp exit ${failed.code}/${failed.signal}\n${failed.output.slice(-2000)}`);
       assert.match(failed.errors + failed.output, /authentication must use MD5/);
-      assert.equal((await bindings()).find((b) => b.username === account.username), undefined);
+      assert.equal(
+        (await bindings()).find((b) => b.username === account.username),
+        undefined,
+      );
 
       const patched = await api.patch(`/sip-accounts/${account.id}`, { digestAlgorithms: ['MD5', 'SHA-256'] });
       assert.equal(patched.status, 200);

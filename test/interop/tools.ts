@@ -73,7 +73,9 @@ export function runTool(cmd: string, args: string[], cwd: string, ms: number): P
 
 /** The last row of a sipp `-stf` statistics file, keyed by column name. */
 export function lastSippStats(file: string): Record<string, string> {
-  const lines = readFileSync(file, 'latin1').split('\n').filter((l) => l.trim() !== '');
+  const lines = readFileSync(file, 'latin1')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const header = (lines[0] ?? '').split(';');
   const last = (lines.at(-1) ?? '').split(';');
   return Object.fromEntries(header.map((h, i) => [h, last[i] ?? '']));

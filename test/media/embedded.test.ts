@@ -30,7 +30,10 @@ describe('embedded relay limits', { timeout: 30_000 }, () => {
     const offer = await relay.offer({ callId: 'c1', fromTag: 'A', toTag: 'B', sdp: phone.sdp() });
     assert.equal(mediaTarget(offer).port % 2, 0, 'RTP on an even port');
     assert.deepEqual(relay.portUsage, { used: 2, size: 2 });
-    await assert.rejects(relay.offer({ callId: 'c2', fromTag: 'A', toTag: 'B', sdp: phone.sdp() }), (err: Error) => err instanceof MediaRequestError && /no free media port pair left in 31900-31903/.test(err.message));
+    await assert.rejects(
+      relay.offer({ callId: 'c2', fromTag: 'A', toTag: 'B', sdp: phone.sdp() }),
+      (err: Error) => err instanceof MediaRequestError && /no free media port pair left in 31900-31903/.test(err.message),
+    );
     await relay.delete({ callId: 'c1' });
     assert.deepEqual(relay.portUsage, { used: 0, size: 2 });
     await relay.offer({ callId: 'c2', fromTag: 'A', toTag: 'B', sdp: phone.sdp() });
@@ -67,7 +70,10 @@ describe('choosing the engine', { timeout: 30_000 }, () => {
     assert.equal(mediaTarget(await engine.offer({ callId: 'c', fromTag: 'A', toTag: 'B', sdp: phone.sdp() })).address, '127.0.0.1');
     phone.close();
     await engine.close();
-    await assert.rejects(openMediaEngine(mediaSettings({ engine: 'embedded', advertisedAddress: 'no-such-host.invalid' }), { log, dataDir }), /no-such-host\.invalid does not resolve.*MEDIA_ADVERTISED_ADDRESS/);
+    await assert.rejects(
+      openMediaEngine(mediaSettings({ engine: 'embedded', advertisedAddress: 'no-such-host.invalid' }), { log, dataDir }),
+      /no-such-host\.invalid does not resolve.*MEDIA_ADVERTISED_ADDRESS/,
+    );
   });
 
   test('direct media leaves SDP as it is', async () => {

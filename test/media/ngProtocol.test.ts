@@ -26,7 +26,9 @@ async function server(handle: (cookie: string, body: Record<string, unknown>, re
     const space = msg.indexOf(0x20);
     const cookie = msg.toString('latin1', 0, space);
     seen.push(cookie);
-    handle(cookie, bdecode(msg.subarray(space + 1)) as Record<string, unknown>, (dict) => s.send(Buffer.concat([Buffer.from(`${cookie} `), bencode(dict as never)]), from.port, from.address));
+    handle(cookie, bdecode(msg.subarray(space + 1)) as Record<string, unknown>, (dict) =>
+      s.send(Buffer.concat([Buffer.from(`${cookie} `), bencode(dict as never)]), from.port, from.address),
+    );
   });
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
   return { port: s.address().port, close: () => s.close(), seen };

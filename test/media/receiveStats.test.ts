@@ -34,10 +34,19 @@ test('a new SSRC or a big jump starts a new count, keeping earlier loss', () => 
 
 test('jitter is zero for evenly spaced packets and grows with uneven arrival', () => {
   const even = new ReceiveStats();
-  feed(even, Array.from({ length: 50 }, (_, i) => i));
+  feed(
+    even,
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   assert.equal(even.jitterMs, 0);
   const uneven = new ReceiveStats();
-  feed(uneven, Array.from({ length: 200 }, (_, i) => i), 1, 20, 8);
+  feed(
+    uneven,
+    Array.from({ length: 200 }, (_, i) => i),
+    1,
+    20,
+    8,
+  );
   // Every other packet 8 ms late: |D| is 8 ms each time, so J tends to 8 ms.
   assert.ok(uneven.jitterMs > 7 && uneven.jitterMs <= 8, `jitter ${uneven.jitterMs}`);
 });

@@ -86,13 +86,21 @@ for (const name of ENGINES) {
       assert.equal(mediaTarget(final).port, toRelayFromA, "the caller's port stays the same through the fork");
       await t.engine.delete({ callId, leg: { tag: 'B2', peerTag: 'A' } });
       assert.ok(await portFree(toRelayFromB2), "the losing branch's port is free");
-      assert.ok(await portFree(toRelayFromB2 + 1), "and its RTCP port");
+      assert.ok(await portFree(toRelayFromB2 + 1), 'and its RTCP port');
 
       await Promise.all([a.sendAudio(toRelayFromA, 40, { from: 100 }), b1.sendAudio(toRelayFromB1, 40), b2.sendAudio(toRelayFromB2, 20, { from: 100 })]);
       await until('caller and branch 1 hear each other', () => b1.numbersFrom(a).filter((n) => n >= 100).length >= 35 && a.numbersFrom(b1).length >= 35);
       // Packets numbered from 100 were all sent after the losing branch was let go.
-      assert.deepEqual(b2.numbersFrom(a).filter((n) => n >= 100), [], 'the losing branch hears nothing more');
-      assert.deepEqual(a.numbersFrom(b2).filter((n) => n >= 100), [], 'and is not heard');
+      assert.deepEqual(
+        b2.numbersFrom(a).filter((n) => n >= 100),
+        [],
+        'the losing branch hears nothing more',
+      );
+      assert.deepEqual(
+        a.numbersFrom(b2).filter((n) => n >= 100),
+        [],
+        'and is not heard',
+      );
       await t.engine.delete({ callId });
     });
 
@@ -137,7 +145,11 @@ for (const name of ENGINES) {
       assert.ok(await portFree(toRelayFromB), "the old leg's port is free");
       await Promise.all([a.sendAudio(toRelayFromA, 30, { from: 100 }), c.sendAudio(toRelayFromC, 30)]);
       await until('A and C hear each other', () => c.numbersFrom(a).filter((n) => n >= 100).length >= 25 && a.numbersFrom(c).length >= 25);
-      assert.deepEqual(b.numbersFrom(a).filter((n) => n >= 100), [], 'the old leg hears nothing more');
+      assert.deepEqual(
+        b.numbersFrom(a).filter((n) => n >= 100),
+        [],
+        'the old leg hears nothing more',
+      );
       await t.engine.delete({ callId });
     });
 
@@ -238,7 +250,13 @@ for (const name of ENGINES) {
       await a.sendAudio(toRelayFromA, 5, { from: 10 });
       await until('later audio arrived', () => b.numbersFrom(a).some((n) => n >= 10));
       const digits = t.events.filter((e) => e.type === 'media.dtmf' && e.callId === callId);
-      assert.deepEqual(digits.map((e) => [e.type === 'media.dtmf' && e.digit, e.type === 'media.dtmf' && e.tag]), [['5', 'A'], ['#', 'A']]);
+      assert.deepEqual(
+        digits.map((e) => [e.type === 'media.dtmf' && e.digit, e.type === 'media.dtmf' && e.tag]),
+        [
+          ['5', 'A'],
+          ['#', 'A'],
+        ],
+      );
       await t.engine.delete({ callId });
     });
   });

@@ -58,7 +58,10 @@ test('rewrite: the relay in place of the phone, other streams refused, ICE gone'
 });
 
 test('bad SDP is refused with a reason', () => {
-  assert.throws(() => parseSdp('v=0\r\nm=audio 5000 RTP/AVP 0\r\n'), (e: Error) => e instanceof MediaRequestError && /without a connection address/.test(e.message));
+  assert.throws(
+    () => parseSdp('v=0\r\nm=audio 5000 RTP/AVP 0\r\n'),
+    (e: Error) => e instanceof MediaRequestError && /without a connection address/.test(e.message),
+  );
   assert.throws(() => parseSdp('v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 99999 RTP/AVP 0\r\n'), /out of range/);
   assert.throws(() => parseSdp('v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio\r\n'), /unreadable media line/);
   assert.throws(() => parseSdp('x'.repeat(20_000)), /too long/);

@@ -58,11 +58,25 @@ describe('database outage under load [mysql, private MariaDB]', { skip }, () => 
       'sipp',
       [
         ...args,
-        '-i', '127.0.0.1', '-p', String(port),
-        '-r', String(o.rate), '-m', String(o.calls),
-        '-nostdin', '-timeout', `${o.timeoutS}s`,
-        '-trace_stat', '-stf', stf, '-fd', '1',
-        '-trace_err', '-error_file', path.join(work, `${name}.err.log`),
+        '-i',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-r',
+        String(o.rate),
+        '-m',
+        String(o.calls),
+        '-nostdin',
+        '-timeout',
+        `${o.timeoutS}s`,
+        '-trace_stat',
+        '-stf',
+        stf,
+        '-fd',
+        '1',
+        '-trace_err',
+        '-error_file',
+        path.join(work, `${name}.err.log`),
       ],
       work,
     );
@@ -119,7 +133,11 @@ describe('database outage under load [mysql, private MariaDB]', { skip }, () => 
       if (e.type === 'channel.state' && e.channel.direction === 'inbound' && e.channel.state === 'up') inboundAnswered++;
     });
 
-    const uasTool = startTool('sipp', ['-sf', scenario('bench_uas.xml'), '-i', '127.0.0.1', '-p', String(uasPort), '-nostdin', '-default_behaviors', 'all,-abortunexp', '-timeout', '140s'], work);
+    const uasTool = startTool(
+      'sipp',
+      ['-sf', scenario('bench_uas.xml'), '-i', '127.0.0.1', '-p', String(uasPort), '-nostdin', '-default_behaviors', 'all,-abortunexp', '-timeout', '140s'],
+      work,
+    );
     running.push({
       pid: uasTool.child.pid!,
       done: exitOf(uasTool.child, 145_000, uasTool.output).then(() => ({})),
@@ -134,7 +152,11 @@ describe('database outage under load [mysql, private MariaDB]', { skip }, () => 
         timeoutS: Math.ceil(count / CALL_RATE) + 30,
       });
     const registers = (name: string, count: number) =>
-      sipp(name, [`127.0.0.1:${s.sipPort}`, '-sf', scenario('register.xml'), '-inf', inf, '-t', 'u1'], { rate: REGISTER_RATE, calls: count, timeoutS: Math.ceil(count / REGISTER_RATE) + 30 });
+      sipp(name, [`127.0.0.1:${s.sipPort}`, '-sf', scenario('register.xml'), '-inf', inf, '-t', 'u1'], {
+        rate: REGISTER_RATE,
+        calls: count,
+        timeoutS: Math.ceil(count / REGISTER_RATE) + 30,
+      });
 
     // Before: calls held 5 s, registrations; the outage starts once every call is established.
     const preCalls = await calls('pre-calls', PRE_CALLS, PRE_HOLD_MS);
@@ -215,9 +237,7 @@ describe('database outage under load [mysql, private MariaDB]', { skip }, () => 
       drained,
       drainFailures: await metric('cdr_spool_drain_failures_total'),
       spoolFirstEmptyAfterRestartMs: (spoolEmptyAt ?? Date.now()) - outageEnd,
-      sipResponsesDuringOutage: Object.fromEntries(
-        [...responsesDuring].map(([st, v]) => [st, v - (responsesBefore.get(st) ?? 0)]).filter(([, v]) => Number(v) > 0),
-      ),
+      sipResponsesDuringOutage: Object.fromEntries([...responsesDuring].map(([st, v]) => [st, v - (responsesBefore.get(st) ?? 0)]).filter(([, v]) => Number(v) > 0)),
     };
     t.diagnostic(`measured: ${JSON.stringify(measured)}`);
     console.log('database outage, measured:', JSON.stringify(measured, null, 2));
@@ -242,7 +262,11 @@ describe('database outage under load [mysql, private MariaDB]', { skip }, () => 
       'no spool file left',
     );
     // Exactly once: one record per call the switch handled, none missing, none twice, no others.
-    assert.deepEqual([...ended.values()].filter((c) => c !== 1), [], 'call.ended once per call');
+    assert.deepEqual(
+      [...ended.values()].filter((c) => c !== 1),
+      [],
+      'call.ended once per call',
+    );
     assert.equal(rows.length, ended.size, 'one record per call');
     assert.equal(new Set(rows.map((r) => r.call_id)).size, rows.length, 'no call has two records');
     assert.deepEqual(new Set(rows.map((r) => r.call_id)), new Set(ended.keys()), 'the records are those of the calls handled');

@@ -88,7 +88,10 @@ describe('REGISTER during a database outage for accounts this node has not cache
       const r = (await db!.query('outage', 'SELECT contact_uri FROM registrations WHERE account_id = ?', [alice.id])) as Array<{ contact_uri: string }>;
       return r.length ? r : undefined;
     });
-    assert.deepEqual(rows.map((r) => r.contact_uri), [deskContact]);
+    assert.deepEqual(
+      rows.map((r) => r.contact_uri),
+      [deskContact],
+    );
     await waitFor('no registration change pending', 10_000, async () => ((await metric('location_writes_pending')) === 0 ? true : undefined));
   });
 });

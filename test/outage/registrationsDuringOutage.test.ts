@@ -118,7 +118,9 @@ describe('registrations and calls while the database is down [mysql, private Mar
     const outageEnd = Date.now();
     type Row = { contact_uri: string; cseq: number; expires_at: number; updated_at: number; node_id: string };
     const rows = await waitFor('the bindings made during the outage to be stored', 30_000, async () => {
-      const r = (await db!.query('outage', 'SELECT contact_uri, cseq, expires_at, updated_at, node_id FROM registrations WHERE account_id = ? ORDER BY created_at', [carol.id])) as Row[];
+      const r = (await db!.query('outage', 'SELECT contact_uri, cseq, expires_at, updated_at, node_id FROM registrations WHERE account_id = ? ORDER BY created_at', [
+        carol.id,
+      ])) as Row[];
       return r.length === 2 && r.every((b) => Number(b.updated_at) >= outageStart) ? r : undefined;
     });
     // (The pending-changes gauge is set when a round of writes ends, just after the rows are committed.)
@@ -134,7 +136,10 @@ describe('registrations and calls while the database is down [mysql, private Mar
     const after = await mobile.register({ user: carol.username, password: carol.password, expires: 0 });
     assert.equal(after.final.status, 200);
     const left = (await db.query('outage', 'SELECT contact_uri FROM registrations WHERE account_id = ?', [carol.id])) as Array<{ contact_uri: string }>;
-    assert.deepEqual(left.map((r) => r.contact_uri), [deskContact]);
+    assert.deepEqual(
+      left.map((r) => r.contact_uri),
+      [deskContact],
+    );
 
     // A second outage, and the switch is stopped during it: the REGISTER it answered meanwhile is
     // in its journal on disk, and its next start (the database back by then) stores it.

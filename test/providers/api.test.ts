@@ -104,7 +104,14 @@ for (const dialect of DIALECTS) {
       assert.equal(read.body.hasPassword, true);
 
       const newPassword = secret();
-      const changed = await call(api, 'PATCH', `/providers/${p.id}`, { port: null, transport: 'udp', password: newPassword, register: false, headers: {}, fromUser: '+4930{number}' });
+      const changed = await call(api, 'PATCH', `/providers/${p.id}`, {
+        port: null,
+        transport: 'udp',
+        password: newPassword,
+        register: false,
+        headers: {},
+        fromUser: '+4930{number}',
+      });
       assert.equal(changed.status, 200, JSON.stringify(changed.body));
       assert.equal(changed.body.port, null);
       assert.equal(changed.body.transport, 'udp');
@@ -260,7 +267,15 @@ for (const dialect of DIALECTS) {
       const password = secret();
       const first = await startRegistrar({ dir: tmp.dir, user: 'keyed', password });
       registrars.push(first);
-      const created = await call(api, 'POST', '/providers', { name: 'keyed', host: '127.0.0.1', port: first.port, username: 'keyed', password, register: true, registerExpires: 60 });
+      const created = await call(api, 'POST', '/providers', {
+        name: 'keyed',
+        host: '127.0.0.1',
+        port: first.port,
+        username: 'keyed',
+        password,
+        register: true,
+        registerExpires: 60,
+      });
       assert.equal(created.status, 201);
       const id = created.body.id;
       await waitForProvider(api, id, 'registered', 10_000, inState('registered'));
@@ -268,7 +283,13 @@ for (const dialect of DIALECTS) {
 
       await sw.restart({ CREDENTIALS_KEY: OTHER_KEY });
       api.baseUrl = sw.httpUrl;
-      const stuck = await waitForProvider(api, id, 'the key problem in the status', 15_000, (p) => p.status.state === 'failed' && /cannot be opened/.test(p.status.lastError ?? ''));
+      const stuck = await waitForProvider(
+        api,
+        id,
+        'the key problem in the status',
+        15_000,
+        (p) => p.status.state === 'failed' && /cannot be opened/.test(p.status.lastError ?? ''),
+      );
       assert.match(stuck.status.lastError, /sealed with key [0-9a-f]{8}, but the configured key is [0-9a-f]{8}/);
       assert.match(stuck.status.lastError, /CREDENTIALS_KEY .*or enter the password again/);
       assert.doesNotMatch(stuck.status.lastError, /internal error/);

@@ -30,11 +30,21 @@ describe('destinations tenants may not reach', () => {
     const api = await signUp(sw.httpUrl);
     const alice = await createSipAccount(api);
     const port = target.address().port;
-    await api.request('PUT', '/dialplans/inward', { source: `export default async function () {\n  const r = await dial('sip:admin@127.0.0.1:${port}');\n  log('result ' + r.result);\n}\n` });
+    await api.request('PUT', '/dialplans/inward', {
+      source: `export default async function () {\n  const r = await dial('sip:admin@127.0.0.1:${port}');\n  log('result ' + r.result);\n}\n`,
+    });
     assert.equal((await api.patch(`/sip-accounts/${alice.id}`, { dialplanIn: 'inward' })).status, 200);
     const caller = await TestPhone.open('udp', sw.sipPort);
     try {
-      caller.sendRaw(caller.build({ method: 'INVITE', uri: `sip:${alice.username}@127.0.0.1`, to: `sip:${alice.username}@127.0.0.1`, from: 'sip:stranger@example.net', headers: [`Contact: <sip:s@127.0.0.1:${caller.localPort}>`] }).text);
+      caller.sendRaw(
+        caller.build({
+          method: 'INVITE',
+          uri: `sip:${alice.username}@127.0.0.1`,
+          to: `sip:${alice.username}@127.0.0.1`,
+          from: 'sip:stranger@example.net',
+          headers: [`Contact: <sip:s@127.0.0.1:${caller.localPort}>`],
+        }).text,
+      );
       const final = await caller.waitFor((r) => /^SIP\/2\.0 [2-6]\d\d/.test(r) && !r.startsWith('SIP/2.0 100'), 5000);
       assert.match(final, /^SIP\/2\.0 480/);
     } finally {
@@ -43,7 +53,10 @@ describe('destinations tenants may not reach', () => {
     await sw.running.cdrWriter.flush();
     const list = await api.get('/cdrs?limit=1');
     const record = (await api.get(`/cdrs/${list.body.items[0].id}`)).body;
-    assert.ok(record.log.some((l: { message: string }) => l.message === 'result unavailable'), JSON.stringify(record.log));
+    assert.ok(
+      record.log.some((l: { message: string }) => l.message === 'result unavailable'),
+      JSON.stringify(record.log),
+    );
     assert.deepEqual(received, []);
   });
 

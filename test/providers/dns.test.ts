@@ -26,15 +26,9 @@ async function lookupFailure(p: Promise<unknown>): Promise<DnsLookupError> {
 
 test('an IP literal is its own target, without DNS', async () => {
   const r = resolver({ servers: ['127.0.0.1:9'] }); // nothing listens there: any query would fail
-  assert.deepEqual(await r.resolve({ host: '192.0.2.7', transport: 'udp' }), [
-    { address: '192.0.2.7', port: 5060, transport: 'udp', family: 4, via: 'ip' },
-  ]);
-  assert.deepEqual(await r.resolve({ host: '[2001:db8::7]', port: 5080, transport: 'tcp' }), [
-    { address: '2001:db8::7', port: 5080, transport: 'tcp', family: 6, via: 'ip' },
-  ]);
-  assert.deepEqual(await r.resolve({ host: '2001:db8::8', port: null, transport: 'udp' }), [
-    { address: '2001:db8::8', port: 5060, transport: 'udp', family: 6, via: 'ip' },
-  ]);
+  assert.deepEqual(await r.resolve({ host: '192.0.2.7', transport: 'udp' }), [{ address: '192.0.2.7', port: 5060, transport: 'udp', family: 4, via: 'ip' }]);
+  assert.deepEqual(await r.resolve({ host: '[2001:db8::7]', port: 5080, transport: 'tcp' }), [{ address: '2001:db8::7', port: 5080, transport: 'tcp', family: 6, via: 'ip' }]);
+  assert.deepEqual(await r.resolve({ host: '2001:db8::8', port: null, transport: 'udp' }), [{ address: '2001:db8::8', port: 5060, transport: 'udp', family: 6, via: 'ip' }]);
 });
 
 test('an explicit port asks A then AAAA of the host and never SRV', async () => {
@@ -92,7 +86,12 @@ test('within a priority, the weighted draw follows RFC 2782 (scripted random sou
     { priority: 5, weight: 30, port: 5003, target: 'c.weights.test' },
     { priority: 1, weight: 0, port: 5000, target: 'first.weights.test' },
   ]);
-  for (const [name, ip] of [['first', '192.0.2.40'], ['a', '192.0.2.41'], ['b', '192.0.2.42'], ['c', '192.0.2.43']] as const) {
+  for (const [name, ip] of [
+    ['first', '192.0.2.40'],
+    ['a', '192.0.2.41'],
+    ['b', '192.0.2.42'],
+    ['c', '192.0.2.43'],
+  ] as const) {
     dns.set(`${name}.weights.test`, 'A', [ip]);
   }
   // Priority 5 in draw order: a (0), b (10), c (30); running sums 0, 10, 40; draws in [0, 40].

@@ -24,7 +24,9 @@ async function optionsPeer(status: string) {
     if (!state.answering) return;
     const head = text.split('\r\n\r\n')[0]!.split('\r\n');
     const copy = (name: string) => head.filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
-    const reply = [`SIP/2.0 ${status}`, ...copy('Via'), ...copy('From'), `${copy('To')[0]};tag=peer`, ...copy('Call-ID'), ...copy('CSeq'), 'Content-Length: 0', '', ''].join('\r\n');
+    const reply = [`SIP/2.0 ${status}`, ...copy('Via'), ...copy('From'), `${copy('To')[0]};tag=peer`, ...copy('Call-ID'), ...copy('CSeq'), 'Content-Length: 0', '', ''].join(
+      '\r\n',
+    );
     socket.send(reply, rinfo.port, rinfo.address);
   });
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));

@@ -55,7 +55,14 @@ describe('calls in from providers (sqlite)', { skip: noSipp, timeout: 60_000 }, 
   /** The provider delivering a call for DID to `ruri`. */
   const providerCalls = async (ruri: string) =>
     suite.track(
-      await startSipp({ dir: suite.dir, name: 'provider', scenario: scenario('provider_uac_call.xml'), remote: suite.remote(), keys: { ruri, did: DID, caller: PSTN_CALLER, party: 'pstn' }, pauseMs: 800 }),
+      await startSipp({
+        dir: suite.dir,
+        name: 'provider',
+        scenario: scenario('provider_uac_call.xml'),
+        remote: suite.remote(),
+        keys: { ruri, did: DID, caller: PSTN_CALLER, party: 'pstn' },
+        pauseMs: 800,
+      }),
     );
 
   /** Runs one delivered call to its end and checks the provider's and the phone's sides. */
@@ -66,7 +73,14 @@ describe('calls in from providers (sqlite)', { skip: noSipp, timeout: 60_000 }, 
     assert.deepEqual(flowOf(c.messages), ['>INVITE', '<100', '<180', '<200', '>ACK', '>BYE', '<200']);
     assert.deepEqual(flowOf(ph.messages), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
     assert.match(bodyOf(ph.messages.find((m) => m.kind === 'INVITE')!), /o=pstn /, "the provider's offer reached the phone");
-    assert.match(headerOf(ph.messages.find((m) => m.kind === 'INVITE')!, 'From')!, new RegExp(`<sip:${PSTN_CALLER}@`), 'the phone sees the calling number');
+    assert.match(
+      headerOf(
+        ph.messages.find((m) => m.kind === 'INVITE')!,
+        'From',
+      )!,
+      new RegExp(`<sip:${PSTN_CALLER}@`),
+      'the phone sees the calling number',
+    );
   }
 
   test("a call to the entry's Contact (line token) runs that provider's dialplan as direction 'in' and rings a phone", async () => {
@@ -150,7 +164,14 @@ describe('calls in from providers (sqlite)', { skip: noSipp, timeout: 60_000 }, 
     const provider = await TestPhone.open('udp', suite.sw.sipPort);
     try {
       const invite = (uri: string) =>
-        provider.request({ method: 'INVITE', uri, to: `sip:${DID}@provider.example`, from: `sip:${PSTN_CALLER}@provider.example`, headers: [`Contact: <sip:p@127.0.0.1:${provider.localPort}>`, 'Content-Type: application/sdp'], body: SDP });
+        provider.request({
+          method: 'INVITE',
+          uri,
+          to: `sip:${DID}@provider.example`,
+          from: `sip:${PSTN_CALLER}@provider.example`,
+          headers: [`Contact: <sip:p@127.0.0.1:${provider.localPort}>`, 'Content-Type: application/sdp'],
+          body: SDP,
+        });
       const unknown = await invite(acme.contactUri.replace(/;line=.*$/, ';line=NoSuchLine0123'));
       assert.equal(unknown.status, 404);
       assert.equal((await t.api.patch(`/providers/${acme.id}`, { enabled: false })).status, 200);
@@ -184,7 +205,15 @@ describe('calls in from providers (sqlite)', { skip: noSipp, timeout: 60_000 }, 
       const dave = await other.t.account();
       await other.t.dialplan('default', dialplanSource(`  log('own dialplan: ' + call.direction + ' ' + call.account);\n  await respond(403, 'Forbidden');`));
       const phoneCall = suite.track(
-        await startSipp({ dir: suite.dir, name: 'dave', scenario: scenario('provider_uac_phone_refused.xml'), remote: suite.remote(), service: DID, inf: [authRow(dave)], keys: { party: 'dave' } }),
+        await startSipp({
+          dir: suite.dir,
+          name: 'dave',
+          scenario: scenario('provider_uac_phone_refused.xml'),
+          remote: suite.remote(),
+          service: DID,
+          inf: [authRow(dave)],
+          keys: { party: 'dave' },
+        }),
       );
       const pc = await phoneCall.done;
       assertSippOk({ 'phone of another tenant': pc });
@@ -196,7 +225,17 @@ describe('calls in from providers (sqlite)', { skip: noSipp, timeout: 60_000 }, 
       const erin = await other.t.account();
       const stranger = await TestPhone.open('udp', suite.sw.sipPort);
       try {
-        const r = await stranger.request({ method: 'INVITE', uri: `sip:${erin.username}@127.0.0.1`, to: `sip:${erin.username}@127.0.0.1`, from: 'sip:stranger@example.net', headers: [`Contact: <sip:s@127.0.0.1:${stranger.localPort}>`, 'Content-Type: application/sdp'], body: SDP }, 8000);
+        const r = await stranger.request(
+          {
+            method: 'INVITE',
+            uri: `sip:${erin.username}@127.0.0.1`,
+            to: `sip:${erin.username}@127.0.0.1`,
+            from: 'sip:stranger@example.net',
+            headers: [`Contact: <sip:s@127.0.0.1:${stranger.localPort}>`, 'Content-Type: application/sdp'],
+            body: SDP,
+          },
+          8000,
+        );
         assert.equal(r.status, 480, 'an account without phones: unavailable');
       } finally {
         stranger.close();

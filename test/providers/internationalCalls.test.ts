@@ -35,7 +35,18 @@ describe('international calls through providers (sqlite)', { skip: noSipp, timeo
   }
 
   const phoneCalls = async (t: Tenant, number: string, file: string) =>
-    suite.track(await startSipp({ dir: suite.dir, name: 'phone', scenario: scenario(file), remote: suite.remote(), service: number, inf: [authRow(await t.account())], keys: { party: 'alice' }, pauseMs: 500 }));
+    suite.track(
+      await startSipp({
+        dir: suite.dir,
+        name: 'phone',
+        scenario: scenario(file),
+        remote: suite.remote(),
+        service: number,
+        inf: [authRow(await t.account())],
+        keys: { party: 'alice' },
+        pauseMs: 500,
+      }),
+    );
 
   test('a number abroad is refused with 403 while international calls are off, and the provider never hears of it', async () => {
     const provider = dgram.createSocket('udp4');
@@ -47,7 +58,10 @@ describe('international calls through providers (sqlite)', { skip: noSipp, timeo
       const phone = await phoneCalls(t, ABROAD, 'provider_uac_phone_refused.xml');
       const c = await phone.done;
       assertSippOk({ phone: c });
-      assert.deepEqual(flowOf(c.messages).filter((k) => k !== '<100'), ['>INVITE', '<407', '>ACK', '>INVITE', '<403', '>ACK']);
+      assert.deepEqual(
+        flowOf(c.messages).filter((k) => k !== '<100'),
+        ['>INVITE', '<407', '>ACK', '>INVITE', '<403', '>ACK'],
+      );
 
       await log.ended();
       log.assertWellFormed();

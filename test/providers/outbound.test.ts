@@ -99,7 +99,16 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
   /** A phone of the tenant placing an authenticated call to NUMBER, which its dialplan routes. */
   const phoneCalls = async (caller: Account, file = 'uac_auth_call.xml') =>
     suite.track(
-      await startSipp({ dir: suite.dir, name: 'phone', scenario: scenario(file), remote: suite.remote(), service: NUMBER, inf: [authRow(caller)], keys: { party: 'alice' }, pauseMs: 800 }),
+      await startSipp({
+        dir: suite.dir,
+        name: 'phone',
+        scenario: scenario(file),
+        remote: suite.remote(),
+        service: NUMBER,
+        inf: [authRow(caller)],
+        keys: { party: 'alice' },
+        pauseMs: 800,
+      }),
     );
 
   test('the provider challenges with 401: answered once with the auth username and password; From and header templates applied', async () => {
@@ -107,7 +116,12 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
     const alice = await t.account();
     const password = 'Trunk-pass-4417';
     const provider = suite.track(
-      await startSipp({ dir: suite.dir, name: 'acme', scenario: scenario('provider_uas_auth.xml'), keys: { realm: 'acme.test', user: 'auth-7781', pass: password, party: 'acme' } }),
+      await startSipp({
+        dir: suite.dir,
+        name: 'acme',
+        scenario: scenario('provider_uas_auth.xml'),
+        keys: { realm: 'acme.test', user: 'auth-7781', pass: password, party: 'acme' },
+      }),
     );
     await createProvider(t, {
       host: '127.0.0.1',
@@ -164,7 +178,9 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
     const { t, log } = await suite.tenantWithLog();
     const alice = await t.account();
     const password = 'Zq-secret-5590-trunk';
-    const provider = suite.track(await startSipp({ dir: suite.dir, name: 'acme', scenario: scenario('provider_uas_proxy_auth.xml'), keys: { realm: 'proxy.acme.test', party: 'acme' } }));
+    const provider = suite.track(
+      await startSipp({ dir: suite.dir, name: 'acme', scenario: scenario('provider_uas_proxy_auth.xml'), keys: { realm: 'proxy.acme.test', party: 'acme' } }),
+    );
     await createProvider(t, { host: '127.0.0.1', port: provider.port, username: 'trunkuser', password });
     await t.dialplan(
       'default',
@@ -182,7 +198,12 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
     // Without a From template the caller's own user goes out, at the provider's host.
     assert.match(headerOf(second!, 'From')!, new RegExp(`<sip:${alice.username}@127\\.0\\.0\\.1>;tag=`));
     const answer = challengeParams(headerOf(second!, 'Proxy-Authorization')!);
-    const challenge = challengeParams(headerOf(p.messages.find((m) => m.kind === '407')!, 'Proxy-Authenticate')!);
+    const challenge = challengeParams(
+      headerOf(
+        p.messages.find((m) => m.kind === '407')!,
+        'Proxy-Authenticate',
+      )!,
+    );
     assert.equal(answer.username, 'trunkuser', 'without an auth username the username answers');
     assert.equal(answer.nonce, challenge.nonce);
     assert.equal(answer.qop, 'auth');
@@ -198,7 +219,10 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
     assert.ok(walked, `the dialplan searched what it can reach: ${lines.join('\n')}`);
     assert.match(walked, /password found at: nowhere$/);
     assert.ok(Number(/^walked (\d+)/.exec(walked)![1]) > 1000, `the search walked the sandbox's globals: ${walked}`);
-    assert.ok(lines.some((l) => l.startsWith('dial {"answered":true')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.startsWith('dial {"answered":true')),
+      lines.join('\n'),
+    );
 
     const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
     assert.equal(cdr.provider, 'acme');
@@ -217,7 +241,12 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
     const { t, log } = await suite.tenantWithLog();
     const alice = await t.account();
     const provider = suite.track(
-      await startSipp({ dir: suite.dir, name: 'acme', scenario: scenario('provider_uas_auth.xml'), keys: { realm: 'acme.test', user: 'trunkuser', pass: 'the-right-one', party: 'acme' } }),
+      await startSipp({
+        dir: suite.dir,
+        name: 'acme',
+        scenario: scenario('provider_uas_auth.xml'),
+        keys: { realm: 'acme.test', user: 'trunkuser', pass: 'the-right-one', party: 'acme' },
+      }),
     );
     await createProvider(t, { host: '127.0.0.1', port: provider.port, username: 'trunkuser', password: 'a-wrong-one' });
     await t.dialplan('default', dialplanSource(`  const r = await dial('${NUMBER}@acme', { timeout: 10 });\n  log('dial ' + r.result + ' ' + r.sipStatus);`));
@@ -273,7 +302,12 @@ describe('calls out through providers (sqlite)', { skip: noSipp, timeout: 60_000
     const password = 'Two-sites-8123';
     const down = suite.track(await startSipp({ dir: suite.dir, name: 'site-a', scenario: scenario('provider_uas_auth_unavailable.xml'), keys: { realm: 'a.sites.test' } }));
     const up = suite.track(
-      await startSipp({ dir: suite.dir, name: 'site-b', scenario: scenario('provider_uas_auth.xml'), keys: { realm: 'b.sites.test', user: 'trunkuser', pass: password, party: 'acme-b' } }),
+      await startSipp({
+        dir: suite.dir,
+        name: 'site-b',
+        scenario: scenario('provider_uas_auth.xml'),
+        keys: { realm: 'b.sites.test', user: 'trunkuser', pass: password, party: 'acme-b' },
+      }),
     );
     srv('sites.test', [down.port, up.port]);
     await createProvider(t, { host: 'sites.test', username: 'trunkuser', password });

@@ -309,8 +309,14 @@ describe('provider registration against a sipp registrar', { skip: noSipp, timeo
 
   test('no log line carries a provider password, through registrations, refusals, outages and API calls', async () => {
     assert.ok(secrets.length >= 8, 'the tests above gave passwords');
-    assert.ok(logLines.some((l) => l.includes('provider registration failed')), 'failures were logged (the logs were captured)');
-    assert.ok(logLines.some((l) => l.includes('provider registration stopped')), 'refusals were logged');
+    assert.ok(
+      logLines.some((l) => l.includes('provider registration failed')),
+      'failures were logged (the logs were captured)',
+    );
+    assert.ok(
+      logLines.some((l) => l.includes('provider registration stopped')),
+      'refusals were logged',
+    );
     for (const s of secrets) {
       const leaks = logLines.filter((l) => l.includes(s));
       assert.deepEqual(leaks, [], 'a log line carries a password');

@@ -44,7 +44,10 @@ describe('a provider that never answers (sqlite)', () => {
       } finally {
         caller.close();
       }
-      assert.ok(swallowed.some((m) => m.startsWith('INVITE ')), 'the silent provider was tried first');
+      assert.ok(
+        swallowed.some((m) => m.startsWith('INVITE ')),
+        'the silent provider was tried first',
+      );
       assert.equal(answering.invites.length, 1, 'the next route answered');
       await log.ended();
       const silentLeg = log.ofType('channel.hungup').find((e) => e.channel.provider === 'silent');

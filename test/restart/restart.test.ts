@@ -137,14 +137,28 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
     const b = await registeredUas(asTestSwitch(), tmp.dir, bob, 'uas_ring_until_cancel.xml', { party: 'bob' }, 500, PEER_TIMEOUT_S);
     peers.push(a, b);
     // The caller hears ringing, waits 6 s (the restart happens then) and cancels.
-    const caller = await startSipp({ dir: tmp.dir, name: 'caller-cancel', scenario: scenario('uac_cancel.xml'), remote: `127.0.0.1:${sw.sipPort}`, service: desk.username, pauseMs: 6000, timeoutS: PEER_TIMEOUT_S });
+    const caller = await startSipp({
+      dir: tmp.dir,
+      name: 'caller-cancel',
+      scenario: scenario('uac_cancel.xml'),
+      remote: `127.0.0.1:${sw.sipPort}`,
+      service: desk.username,
+      pauseMs: 6000,
+      timeoutS: PEER_TIMEOUT_S,
+    });
     peers.push(caller);
     await waitUntilRinging(t, 2);
     await crashAndRestart(t);
 
     const callerRun = await done('caller', caller);
-    assert.deepEqual(sentOnce(flowOf(callerRun.messages)).filter((k) => k !== '<100' && k !== '<180'), ['>INVITE', '>CANCEL', '<200', '<487', '>ACK']);
-    for (const [name, p] of [['alice', a], ['bob', b]] as const) {
+    assert.deepEqual(
+      sentOnce(flowOf(callerRun.messages)).filter((k) => k !== '<100' && k !== '<180'),
+      ['>INVITE', '>CANCEL', '<200', '<487', '>ACK'],
+    );
+    for (const [name, p] of [
+      ['alice', a],
+      ['bob', b],
+    ] as const) {
       const r = await done(name, p);
       assert.deepEqual(flowOf(r.messages), ['<INVITE', '>180', '<CANCEL', '>200', '>487', '<ACK'], name);
     }
@@ -160,14 +174,25 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
     // The callee rings 5 s before it answers: the restart happens in between.
     const callee = await registeredUas(asTestSwitch(), tmp.dir, alice, 'uas_ring_then_answer.xml', { party: 'alice' }, 5000, PEER_TIMEOUT_S);
     peers.push(callee);
-    const caller = await startSipp({ dir: tmp.dir, name: 'caller-answered', scenario: scenario('uac_call.xml'), remote: `127.0.0.1:${sw.sipPort}`, service: alice.username, pauseMs: 1000, timeoutS: PEER_TIMEOUT_S });
+    const caller = await startSipp({
+      dir: tmp.dir,
+      name: 'caller-answered',
+      scenario: scenario('uac_call.xml'),
+      remote: `127.0.0.1:${sw.sipPort}`,
+      service: alice.username,
+      pauseMs: 1000,
+      timeoutS: PEER_TIMEOUT_S,
+    });
     peers.push(caller);
     await waitUntilRinging(t, 1);
     const killedAt = Date.now();
     await crashAndRestart(t);
 
     const callerRun = await done('caller', caller);
-    assert.deepEqual(flowOf(callerRun.messages).filter((k) => k !== '<100' && k !== '<180'), ['>INVITE', '<200', '>ACK', '>BYE', '<200']);
+    assert.deepEqual(
+      flowOf(callerRun.messages).filter((k) => k !== '<100' && k !== '<180'),
+      ['>INVITE', '<200', '>ACK', '>BYE', '<200'],
+    );
     const calleeRun = await done('callee', callee);
     assert.deepEqual(sentOnce(flowOf(calleeRun.messages)), ['<INVITE', '>180', '>200', '<ACK', '<BYE', '>200']);
     const record = await onlyRecord(t);
@@ -186,7 +211,15 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
       const callerFile = side === 'caller' ? 'uac_call.xml' : 'uac_call_wait_bye.xml';
       const callee = await registeredUas(asTestSwitch(), tmp.dir, alice, calleeFile, { party: 'alice' }, 6000, PEER_TIMEOUT_S);
       peers.push(callee);
-      const caller = await startSipp({ dir: tmp.dir, name: `caller-${side}`, scenario: scenario(callerFile), remote: `127.0.0.1:${sw.sipPort}`, service: alice.username, pauseMs: 6000, timeoutS: PEER_TIMEOUT_S });
+      const caller = await startSipp({
+        dir: tmp.dir,
+        name: `caller-${side}`,
+        scenario: scenario(callerFile),
+        remote: `127.0.0.1:${sw.sipPort}`,
+        service: alice.username,
+        pauseMs: 6000,
+        timeoutS: PEER_TIMEOUT_S,
+      });
       peers.push(caller);
       await waitUntilUp(t);
       const killedAt = Date.now();
@@ -198,7 +231,10 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
       assert.equal(record.status, 'answered');
       assert.equal(record.hangupBy, side);
       assert.equal(record.hangupCause, 'normal');
-      assert.ok(Date.parse(record.answeredAt!) < killedAt && Date.parse(record.endedAt) > killedAt, `answered before the crash, ended after it: ${record.answeredAt}, ${record.endedAt}`);
+      assert.ok(
+        Date.parse(record.answeredAt!) < killedAt && Date.parse(record.endedAt) > killedAt,
+        `answered before the crash, ended after it: ${record.answeredAt}, ${record.endedAt}`,
+      );
       assert.ok(record.talkMs >= 5000, `talk time spans the restart: ${record.talkMs}`);
     });
   }
@@ -208,7 +244,15 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
     const alice = await t.account();
     const callee = await registeredUas(asTestSwitch(), tmp.dir, alice, 'uas_ring_then_answer.xml', { party: 'alice' }, 2000, PEER_TIMEOUT_S);
     peers.push(callee);
-    const caller = await startSipp({ dir: tmp.dir, name: 'caller-drain', scenario: scenario('uac_call.xml'), remote: `127.0.0.1:${sw.sipPort}`, service: alice.username, pauseMs: 9000, timeoutS: PEER_TIMEOUT_S });
+    const caller = await startSipp({
+      dir: tmp.dir,
+      name: 'caller-drain',
+      scenario: scenario('uac_call.xml'),
+      remote: `127.0.0.1:${sw.sipPort}`,
+      service: alice.username,
+      pauseMs: 9000,
+      timeoutS: PEER_TIMEOUT_S,
+    });
     peers.push(caller);
     await waitUntilRinging(t, 1);
     const exited = sw.terminate();
@@ -216,7 +260,15 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
     const late = await TestPhone.open('udp', sw.sipPort);
     try {
       await eventually('the node to take the stop request', () => sw.output().includes('SIGTERM: refusing new calls'));
-      late.sendRaw(late.build({ method: 'INVITE', uri: `sip:${alice.username}@127.0.0.1`, to: `sip:${alice.username}@127.0.0.1`, from: 'sip:late@example.net', headers: [`Contact: <sip:late@127.0.0.1:${late.localPort}>`] }).text);
+      late.sendRaw(
+        late.build({
+          method: 'INVITE',
+          uri: `sip:${alice.username}@127.0.0.1`,
+          to: `sip:${alice.username}@127.0.0.1`,
+          from: 'sip:late@example.net',
+          headers: [`Contact: <sip:late@127.0.0.1:${late.localPort}>`],
+        }).text,
+      );
       const refused = await late.waitFor((r) => /^SIP\/2\.0 [2-6]\d\d/.test(r) && !r.startsWith('SIP/2.0 100'), 3000);
       assert.match(refused, /^SIP\/2\.0 503/);
       assert.match(refused, /^Retry-After: 5/im);

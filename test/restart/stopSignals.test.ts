@@ -86,7 +86,12 @@ async function startInOwnGroup(command: string, args: string[], dataDir: string,
   // `npm start` may build the portal first (its prestart): allow for that.
   await waitFor(`the switch (${command}) ready on ${leader.httpUrl}`, 240_000, async () => {
     if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} while starting:\n${out.slice(-3000)}`);
-    return (await fetch(`${leader.httpUrl}/readyz`).then((r) => r.ok, () => false)) || undefined;
+    return (
+      (await fetch(`${leader.httpUrl}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )) || undefined
+    );
   });
   return leader;
 }
@@ -147,7 +152,19 @@ async function ringingCall(sw: { sipPort: number; httpUrl: string }, phones: Tes
       desk.reply(incoming, 200, 'OK', ['Content-Type: application/sdp'], sdp('desk'));
       const final = await caller.waitFor(isFinalFor(invite.branch), 10_000);
       if (final.startsWith('SIP/2.0 200')) {
-        ack(caller, { callId, localTag: caller.fromTag, remoteTag: tagOf(header(final, 'To'))!, localUri: 'sip:stranger@127.0.0.1', remoteUri: `sip:${alice.username}@127.0.0.1`, remoteTarget: uriOf(header(final, 'Contact')), cseq: invite.cseq }, invite.cseq);
+        ack(
+          caller,
+          {
+            callId,
+            localTag: caller.fromTag,
+            remoteTag: tagOf(header(final, 'To'))!,
+            localUri: 'sip:stranger@127.0.0.1',
+            remoteUri: `sip:${alice.username}@127.0.0.1`,
+            remoteTarget: uriOf(header(final, 'Contact')),
+            cseq: invite.cseq,
+          },
+          invite.cseq,
+        );
         // The phone's side of the dialog, so the switch's ACK to it is not left unmatched.
         answeredBy(desk, incoming);
       }
@@ -206,7 +223,10 @@ describe('stop signals sent to the process group', () => {
     const final = await call.answer();
     assert.match(final, /^SIP\/2\.0 200 /, `the call ringing when the signals came connects:\n${final}\n${g.output().slice(-3000)}`);
     const { code, signal } = await g.exited;
-    const text = g.logLines().map((l) => l.msg).join('\n');
+    const text = g
+      .logLines()
+      .map((l) => l.msg)
+      .join('\n');
     assert.deepEqual({ code, signal }, { code: 0, signal: null }, `graceful exit:\n${text}`);
     assert.ok(!/exiting now/.test(text), text);
   });
@@ -224,6 +244,9 @@ describe('stop signals sent to the process group', () => {
     process.kill(-g.pgid, 'SIGINT');
     const { code } = await g.exited;
     assert.equal(code, 1, g.output().slice(-2000));
-    assert.ok(g.logLines().some((l) => l.msg === 'SIGINT again: exiting now'), g.output().slice(-2000));
+    assert.ok(
+      g.logLines().some((l) => l.msg === 'SIGINT again: exiting now'),
+      g.output().slice(-2000),
+    );
   });
 });

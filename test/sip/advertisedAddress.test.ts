@@ -28,7 +28,9 @@ describe('advertised address', () => {
     const caller = await TestPhone.open('udp', sw.sipPort);
     try {
       assert.equal((await phone.register({ user: bob.username, password: bob.password })).final.status, 200);
-      caller.sendRaw(caller.build({ method: 'INVITE', uri: `sip:${bob.username}@127.0.0.1:${sw.sipPort}`, to: `sip:${bob.username}@127.0.0.1`, from: 'sip:stranger@127.0.0.1' }).text);
+      caller.sendRaw(
+        caller.build({ method: 'INVITE', uri: `sip:${bob.username}@127.0.0.1:${sw.sipPort}`, to: `sip:${bob.username}@127.0.0.1`, from: 'sip:stranger@127.0.0.1' }).text,
+      );
       const invite = await phone.waitFor((r) => r.startsWith('INVITE '));
       assert.match(header(invite, 'Via') ?? '', /^SIP\/2\.0\/UDP sip\.example\.test:5080;branch=z9hG4bK/);
       assert.equal(header(invite, 'Contact'), '<sip:sip.example.test:5080>');

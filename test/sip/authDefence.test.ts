@@ -24,11 +24,19 @@ describe('SIP authentication defences', () => {
     const uri = `sip:127.0.0.1:${sw.sipPort}`;
     const ch = challengeParams((await p.request({ method: 'REGISTER', to, headers: [contact] })).header('www-authenticate')!);
     await elapse(1300);
-    const late = await p.request({ method: 'REGISTER', to, headers: [contact, `Authorization: ${digestAuthorization({ challenge: ch, username: acct.username, password: acct.password, method: 'REGISTER', uri })}`] });
+    const late = await p.request({
+      method: 'REGISTER',
+      to,
+      headers: [contact, `Authorization: ${digestAuthorization({ challenge: ch, username: acct.username, password: acct.password, method: 'REGISTER', uri })}`],
+    });
     assert.equal(late.status, 401);
     const fresh = challengeParams(late.header('www-authenticate')!);
     assert.equal(fresh.stale, 'true');
-    const ok = await p.request({ method: 'REGISTER', to, headers: [contact, `Authorization: ${digestAuthorization({ challenge: fresh, username: acct.username, password: acct.password, method: 'REGISTER', uri })}`] });
+    const ok = await p.request({
+      method: 'REGISTER',
+      to,
+      headers: [contact, `Authorization: ${digestAuthorization({ challenge: fresh, username: acct.username, password: acct.password, method: 'REGISTER', uri })}`],
+    });
     assert.equal(ok.status, 200);
     p.close();
   });

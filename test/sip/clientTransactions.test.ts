@@ -27,7 +27,9 @@ describe('client transactions over UDP', () => {
           local.send(data, p.port, p.address);
           return true;
         },
-        sentBy: () => ({ host: '127.0.0.1', port: local.address().port }), onUnserializable: () => {} },
+        sentBy: () => ({ host: '127.0.0.1', port: local.address().port }),
+        onUnserializable: () => {},
+      },
       timers,
     );
     local.on('message', (b) => {
@@ -80,7 +82,10 @@ describe('client transactions over UDP', () => {
     const atFinal = sentWith(callId, 'OPTIONS').length;
     await silence(2 * timers.t2);
     assert.equal(sentWith(callId, 'OPTIONS').length, atFinal, 'no retransmission after the final');
-    assert.deepEqual(finals.map((f) => f.status), [200]);
+    assert.deepEqual(
+      finals.map((f) => f.status),
+      [200],
+    );
   });
 
   test('no answer at all: one synthesized 408 after 64*T1 and the transaction is gone', async () => {

@@ -37,7 +37,11 @@ describe('SIP flood limit per source', () => {
       // and credentials anyone can make up, which are no way around the limit.
       const auth = digestAuthorization({ challenge, username: 'nobody', password: 'wrong-wrong-1', method: 'REGISTER', uri: `sip:127.0.0.1:${sw.sipPort}` });
       const proven = p.build({ method: 'REGISTER', to, headers: [contact, `Authorization: ${auth}`] });
-      const forged = p.build({ method: 'REGISTER', to, headers: [contact, 'Authorization: Digest username="nobody", realm="127.0.0.1", nonce="x", uri="sip:127.0.0.1", response="00"'] });
+      const forged = p.build({
+        method: 'REGISTER',
+        to,
+        headers: [contact, 'Authorization: Digest username="nobody", realm="127.0.0.1", nonce="x", uri="sip:127.0.0.1", response="00"'],
+      });
       for (const m of [...probes, forged, proven]) p.sendRaw(m.text);
       assert.match(await p.waitFor((r) => r.includes(proven.branch)), /^SIP\/2\.0 403 /);
       await silence(1000);

@@ -40,10 +40,13 @@ describe('SIP metric labels', () => {
     }
     const kinds = await labelValues('sip_messages_received_total', 'kind');
     assert.ok(kinds.has('other') && kinds.has('OPTIONS'), [...kinds].join(','));
-    assert.deepEqual([...kinds].filter((k) => k.startsWith('XMADEUP')), []);
+    assert.deepEqual(
+      [...kinds].filter((k) => k.startsWith('XMADEUP')),
+      [],
+    );
   });
 
-  test("a status code a dialplan answers with that SIP does not define is counted by its class", async () => {
+  test('a status code a dialplan answers with that SIP does not define is counted by its class', async () => {
     const api = await signUp(sw.httpUrl);
     const acct = await createSipAccount(api);
     assert.equal((await api.request('PUT', '/dialplans/odd', { source: "export default async function () { return respond(499, 'Odd'); }\n" })).status, 201);

@@ -16,8 +16,7 @@ for (const dialect of DIALECTS) {
       phones.push(p);
       return p;
     };
-    const bindingsOf = async (username: string) =>
-      ((await api.get('/registrations')).body.items as UncheckedJson[]).filter((b) => b.username === username);
+    const bindingsOf = async (username: string) => ((await api.get('/registrations')).body.items as UncheckedJson[]).filter((b) => b.username === username);
 
     before(async () => {
       sw = await startTestSwitch(dialect, {
@@ -84,10 +83,7 @@ for (const dialect of DIALECTS) {
       assert.equal(a.final.status, 403);
       assert.equal(b.final.status, 403);
       const shape = (c: string) => Object.keys(challengeParams(c)).sort().join(',') + '|' + challengeParams(c).realm;
-      assert.deepEqual(
-        a.challenge.headers.get('www-authenticate')!.map(shape),
-        b.challenge.headers.get('www-authenticate')!.map(shape),
-      );
+      assert.deepEqual(a.challenge.headers.get('www-authenticate')!.map(shape), b.challenge.headers.get('www-authenticate')!.map(shape));
       assert.equal(a.challenge.status, b.challenge.status);
       assert.equal((await bindingsOf(acct.username)).length, 0);
     });
@@ -98,7 +94,13 @@ for (const dialect of DIALECTS) {
       const to = `sip:${acct.username}@127.0.0.1`;
       const contact = `Contact: <sip:${acct.username}@127.0.0.1:${p.localPort}>`;
       const ch = await p.request({ method: 'REGISTER', to, headers: [contact] });
-      const auth = digestAuthorization({ challenge: challengeParams(ch.header('www-authenticate')!), username: acct.username, password: acct.password, method: 'REGISTER', uri: `sip:127.0.0.1:${sw.sipPort}` });
+      const auth = digestAuthorization({
+        challenge: challengeParams(ch.header('www-authenticate')!),
+        username: acct.username,
+        password: acct.password,
+        method: 'REGISTER',
+        uri: `sip:127.0.0.1:${sw.sipPort}`,
+      });
       const first = await p.request({ method: 'REGISTER', to, headers: [contact, `Authorization: ${auth}`] });
       assert.equal(first.status, 200);
       // Same credentials in a new transaction: a captured request played back.
@@ -177,7 +179,10 @@ for (const dialect of DIALECTS) {
       await b.register({ user: acct.username, password: acct.password });
       assert.equal((await bindingsOf(acct.username)).length, 2);
       assert.equal((await a.register({ user: acct.username, password: acct.password, expires: 0 })).final.status, 200);
-      assert.deepEqual((await bindingsOf(acct.username)).map((x) => x.source.port), [b.localPort]);
+      assert.deepEqual(
+        (await bindingsOf(acct.username)).map((x) => x.source.port),
+        [b.localPort],
+      );
       await a.register({ user: acct.username, password: acct.password });
       const all = await b.register({ user: acct.username, password: acct.password, contact: '*', expires: 0 });
       assert.equal(all.final.status, 200);
@@ -262,7 +267,10 @@ describe('registrar with a switch-wide algorithm list', () => {
     const p = await TestPhone.open('udp', sw.sipPort);
     try {
       const { challenge, final } = await p.register({ user: acct.username, password: acct.password, pickAlgorithm: (offered) => offered[1]! });
-      assert.deepEqual(challenge.headers.get('www-authenticate')!.map((c) => challengeParams(c).algorithm), ['MD5', 'SHA-256']);
+      assert.deepEqual(
+        challenge.headers.get('www-authenticate')!.map((c) => challengeParams(c).algorithm),
+        ['MD5', 'SHA-256'],
+      );
       assert.equal(final.status, 200);
       const [b] = (await api.get('/registrations')).body.items;
       assert.equal(b.digestAlgorithm, 'SHA-256');

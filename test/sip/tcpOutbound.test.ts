@@ -32,7 +32,9 @@ async function tcpCallee(status: number): Promise<{ port: number; received: stri
         if (!message.startsWith('INVITE ')) continue;
         const copy = (name: string) => head.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
         const to = copy('To')[0]!;
-        socket.write([`SIP/2.0 ${status} Busy Here`, ...copy('Via'), copy('From')[0], `${to};tag=tcpcallee`, ...copy('Call-ID'), ...copy('CSeq'), 'Content-Length: 0', '', ''].join('\r\n'));
+        socket.write(
+          [`SIP/2.0 ${status} Busy Here`, ...copy('Via'), copy('From')[0], `${to};tag=tcpcallee`, ...copy('Call-ID'), ...copy('CSeq'), 'Content-Length: 0', '', ''].join('\r\n'),
+        );
       }
     });
     socket.on('error', () => socket.destroy());
@@ -73,7 +75,15 @@ describe('outbound TCP', () => {
     assert.equal((await api.patch(`/sip-accounts/${alice.id}`, { dialplanIn: 'totcp' })).status, 200);
     const caller = await TestPhone.open('udp', sw.sipPort);
     try {
-      caller.sendRaw(caller.build({ method: 'INVITE', uri: `sip:${alice.username}@127.0.0.1`, to: `sip:${alice.username}@127.0.0.1`, from: 'sip:stranger@example.net', headers: [`Contact: <sip:s@127.0.0.1:${caller.localPort}>`] }).text);
+      caller.sendRaw(
+        caller.build({
+          method: 'INVITE',
+          uri: `sip:${alice.username}@127.0.0.1`,
+          to: `sip:${alice.username}@127.0.0.1`,
+          from: 'sip:stranger@example.net',
+          headers: [`Contact: <sip:s@127.0.0.1:${caller.localPort}>`],
+        }).text,
+      );
       const final = await caller.waitFor((r) => /^SIP\/2\.0 [2-6]\d\d/.test(r) && !r.startsWith('SIP/2.0 100'), 8000);
       assert.match(final, /^SIP\/2\.0 486/);
       const deadline = Date.now() + 3000;
@@ -81,7 +91,10 @@ describe('outbound TCP', () => {
       const invite = callee.received.find((m) => m.startsWith('INVITE '));
       assert.ok(invite, 'the TCP callee got the INVITE');
       assert.match(invite, /^Via: SIP\/2\.0\/TCP 127\.0\.0\.1:/m);
-      assert.ok(callee.received.some((m) => m.startsWith('ACK ')), 'the ACK for the 486 came on the same connection');
+      assert.ok(
+        callee.received.some((m) => m.startsWith('ACK ')),
+        'the ACK for the 486 came on the same connection',
+      );
       assert.equal(callee.connections, 1);
     } finally {
       caller.close();

@@ -25,7 +25,10 @@ async function makeCa() {
   const ca = await selfsigned.generate([{ name: 'commonName', value: 'sipswitch test CA' }], {
     keyType: 'ec',
     algorithm: 'sha256',
-    extensions: [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true }],
+    extensions: [
+      { name: 'basicConstraints', cA: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true },
+    ],
   });
   return { cert: ca.cert, key: ca.private };
 }
@@ -185,7 +188,14 @@ describe('TLS certificates', () => {
         method: 'OPTIONS',
         uri,
         version: '2.0',
-        headers: { to: { uri, params: {} }, from: { uri: 'sip:switch@127.0.0.1', params: { tag: 'out' } }, 'call-id': `${newBranch()}@test`, cseq: { seq: 1, method: 'OPTIONS' }, 'max-forwards': '70', via: [] },
+        headers: {
+          to: { uri, params: {} },
+          from: { uri: 'sip:switch@127.0.0.1', params: { tag: 'out' } },
+          'call-id': `${newBranch()}@test`,
+          cseq: { seq: 1, method: 'OPTIONS' },
+          'max-forwards': '70',
+          via: [],
+        },
         content: '',
       };
       return new Promise((onFinal) => sw.running.sip.stack.clientTransactions.send(req, { transport: 'tls', address: '127.0.0.1', port, serverName }, { onFinal }));
@@ -203,8 +213,14 @@ describe('TLS certificates', () => {
         assert.notEqual(e.status, 200);
         assert.notEqual(m.status, 200);
         const reasons = refusals().map((r) => `${r.peer.port}:${r.reason}`);
-        assert.ok(reasons.some((r) => r === `${expired.port}:CERT_HAS_EXPIRED`), reasons.join(', '));
-        assert.ok(reasons.some((r) => r === `${mismatched.port}:ERR_TLS_CERT_ALTNAME_INVALID`), reasons.join(', '));
+        assert.ok(
+          reasons.some((r) => r === `${expired.port}:CERT_HAS_EXPIRED`),
+          reasons.join(', '),
+        );
+        assert.ok(
+          reasons.some((r) => r === `${mismatched.port}:ERR_TLS_CERT_ALTNAME_INVALID`),
+          reasons.join(', '),
+        );
         // The good peer is still reached.
         assert.equal((await options(good.port, 'carrier.test')).status, 200);
       } finally {

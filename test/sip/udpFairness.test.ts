@@ -86,18 +86,45 @@ describe('a UDP flood from one source', { skip: noSipp, timeout: 120_000 }, () =
     writeFileSync(csv, ['SEQUENTIAL', ...accounts.map((a) => `${a.username};${a.password};[authentication username=${a.username} password=${a.password}]`)].join('\n') + '\n');
     const stf = path.join(dir, 'stat.csv');
 
-    const flooder = spawn(process.execPath, ['-e', FLOODER, String(sw.sipPort), String(FLOOD_PACKETS), String(FLOOD_MS), String(FLOOD_PER_SECOND)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const flooder = spawn(process.execPath, ['-e', FLOODER, String(sw.sipPort), String(FLOOD_PACKETS), String(FLOOD_MS), String(FLOOD_PER_SECOND)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let floodSent = '';
     flooder.stdout!.on('data', (d: Buffer) => (floodSent += d.toString()));
     const flooding = exitOf(flooder, FLOOD_MS + 5000, () => floodSent);
     try {
       const sipp = startTool(
         'sipp',
-        [`127.0.0.1:${sw.sipPort}`, '-sf', SCENARIO, '-inf', csv, '-i', '127.0.0.2', '-t', 'u1',
-          '-r', '40', '-m', String(REGISTRATIONS), '-d', '0', '-timeout', '25s', '-nostdin',
+        [
+          `127.0.0.1:${sw.sipPort}`,
+          '-sf',
+          SCENARIO,
+          '-inf',
+          csv,
+          '-i',
+          '127.0.0.2',
+          '-t',
+          'u1',
+          '-r',
+          '40',
+          '-m',
+          String(REGISTRATIONS),
+          '-d',
+          '0',
+          '-timeout',
+          '25s',
+          '-nostdin',
           // A phone that hears nothing for 4 s has had a bad time: that registration counts as failed.
-          '-recv_timeout', '4000', '-max_retrans', '3',
-          '-trace_stat', '-fd', '1', '-stf', stf],
+          '-recv_timeout',
+          '4000',
+          '-max_retrans',
+          '3',
+          '-trace_stat',
+          '-fd',
+          '1',
+          '-stf',
+          stf,
+        ],
         dir,
       );
       const done = await exitOf(sipp.child, 40_000, sipp.output);

@@ -73,7 +73,12 @@ for (const dialect of DIALECTS) {
         const there = other.tenant(here.tenantId);
         const username = `c${newId().slice(-12).replace(/-/g, '')}`;
         const acct = await here.sipAccounts.create({
-          username, displayName: null, realm: 'r', ha1Md5: computeHa1('MD5', username, 'r', 'pw'), ha1Sha256: computeHa1('SHA-256', username, 'r', 'pw'), digestAlgorithms: null,
+          username,
+          displayName: null,
+          realm: 'r',
+          ha1Md5: computeHa1('MD5', username, 'r', 'pw'),
+          ha1Sha256: computeHa1('SHA-256', username, 'r', 'pw'),
+          digestAlgorithms: null,
         });
         await here.dialplans.save('default', 'old');
         // Read (and cached) here.

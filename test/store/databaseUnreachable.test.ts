@@ -37,7 +37,18 @@ async function errorOf(work: () => Promise<unknown>): Promise<unknown> {
 
 describe('isDatabaseUnreachable', () => {
   test('connection failures of Node and mysql2 count', () => {
-    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT']) {
+    for (const code of [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EHOSTUNREACH',
+      'ENETUNREACH',
+      'EPIPE',
+      'ENOTFOUND',
+      'EAI_AGAIN',
+      'PROTOCOL_CONNECTION_LOST',
+      'PROTOCOL_SEQUENCE_TIMEOUT',
+    ]) {
       assert.equal(isDatabaseUnreachable(coded(code)), true, code);
     }
   });

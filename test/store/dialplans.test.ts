@@ -26,9 +26,15 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await t.dialplans.current('default'), { version: 2, source: 'v2' });
       assert.equal((await t.dialplans.version('default', 1))!.source, 'v1');
       const d = (await t.dialplans.get('default'))!;
-      assert.deepEqual(d.versions.map((v) => v.version), [2, 1]);
+      assert.deepEqual(
+        d.versions.map((v) => v.version),
+        [2, 1],
+      );
       assert.equal(d.source, 'v2');
-      assert.deepEqual((await t.dialplans.list()).map((x) => [x.name, x.version]), [['default', 2]]);
+      assert.deepEqual(
+        (await t.dialplans.list()).map((x) => [x.name, x.version]),
+        [['default', 2]],
+      );
     });
 
     test("dialplans are per tenant: the same name in two tenants, neither sees the other's", async () => {

@@ -72,7 +72,10 @@ for (const dialect of DIALECTS) {
         const db = openDatabase(tdb.url);
         try {
           await migrateTo(db, '007_toll_fraud');
-          await db.kysely.insertInto('tenants').values({ id: 'old', name: 'old@x.test', time_zone: 'UTC', created_at: 0 } as never).execute();
+          await db.kysely
+            .insertInto('tenants')
+            .values({ id: 'old', name: 'old@x.test', time_zone: 'UTC', created_at: 0 } as never)
+            .execute();
           await db.kysely
             .insertInto('kv')
             .values([

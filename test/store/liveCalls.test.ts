@@ -41,7 +41,14 @@ for (const dialect of DIALECTS) {
       try {
         assert.equal((await callee.register({ user: alice.username, password: alice.password })).final.status, 200);
         const from = callee.received.length;
-        const invite = caller.build({ method: 'INVITE', uri: `sip:${alice.username}@127.0.0.1`, to: `sip:${alice.username}@127.0.0.1`, from: 'sip:stranger@example.net', headers: [`Contact: <sip:stranger@127.0.0.1:${caller.localPort}>`, 'Content-Type: application/sdp'], body: SDP });
+        const invite = caller.build({
+          method: 'INVITE',
+          uri: `sip:${alice.username}@127.0.0.1`,
+          to: `sip:${alice.username}@127.0.0.1`,
+          from: 'sip:stranger@example.net',
+          headers: [`Contact: <sip:stranger@127.0.0.1:${caller.localPort}>`, 'Content-Type: application/sdp'],
+          body: SDP,
+        });
         caller.sendRaw(invite.text);
         const inbound = await callee.waitFor((r) => r.startsWith('INVITE '), 3000, from);
         callee.reply(inbound, 180, 'Ringing');
@@ -71,14 +78,23 @@ for (const dialect of DIALECTS) {
           return s?.bridges.length === 1 ? s : undefined;
         });
         assert.equal(up.caller.finalSent, true);
-        assert.deepEqual(up.channels.map((c) => c.snapshot.state), ['up', 'up']);
-        assert.ok(up.channels.every((c) => c.dialog.remoteTag), 'both dialogs confirmed');
-        assert.equal(up.channels.find((c) => c.pendingInvite), undefined);
+        assert.deepEqual(
+          up.channels.map((c) => c.snapshot.state),
+          ['up', 'up'],
+        );
+        assert.ok(
+          up.channels.every((c) => c.dialog.remoteTag),
+          'both dialogs confirmed',
+        );
+        assert.equal(
+          up.channels.find((c) => c.pendingInvite),
+          undefined,
+        );
         assert.deepEqual(new Set(up.bridges[0]!.channelIds), new Set(up.channels.map((c) => c.snapshot.id)));
 
         const bye = callee.received.length;
         const byeReq = caller.build({ method: 'BYE', uri: `sip:${alice.username}@127.0.0.1`, to: `sip:${alice.username}@127.0.0.1`, from: 'sip:stranger@example.net', cseq: 2 });
-        const toTag = /To: [^\r]*;tag=([^\s;\r]+)/.exec((await caller.waitFor((r) => r.startsWith('SIP/2.0 200'))))![1];
+        const toTag = /To: [^\r]*;tag=([^\s;\r]+)/.exec(await caller.waitFor((r) => r.startsWith('SIP/2.0 200')))![1];
         caller.sendRaw(byeReq.text.replace(/^(To: [^\r]*)/m, `$1;tag=${toTag}`));
         const byeAtCallee = await callee.waitFor((r) => r.startsWith('BYE '), 3000, bye);
         callee.reply(byeAtCallee, 200, 'OK');

@@ -24,9 +24,22 @@ function scratchDir(): string {
 }
 
 const binding = (contactHash: string, cseq = 1): Binding => ({
-  id: `b-${contactHash}-${cseq}`, tenantId: 't', accountId: 'a', contactHash, contactUri: `sip:u@127.0.0.1:${5000 + cseq}`, callId: 'c', cseq,
-  expiresAt: 2_000_000_000_000, sourceIp: '127.0.0.1', sourcePort: 5000 + cseq, transport: 'udp', userAgent: null, algorithm: 'MD5', nodeId: 'n',
-  createdAt: 1_000, updatedAt: 1_000 + cseq,
+  id: `b-${contactHash}-${cseq}`,
+  tenantId: 't',
+  accountId: 'a',
+  contactHash,
+  contactUri: `sip:u@127.0.0.1:${5000 + cseq}`,
+  callId: 'c',
+  cseq,
+  expiresAt: 2_000_000_000_000,
+  sourceIp: '127.0.0.1',
+  sourcePort: 5000 + cseq,
+  transport: 'udp',
+  userAgent: null,
+  algorithm: 'MD5',
+  nodeId: 'n',
+  createdAt: 1_000,
+  updatedAt: 1_000 + cseq,
 });
 const upsert = (contactHash: string, cseq = 1): PendingWrite => ({ kind: 'upsert', binding: binding(contactHash, cseq) });
 const silent = pino({ level: 'silent' });

@@ -84,9 +84,23 @@ for (const dialect of DIALECTS) {
       });
       let port = 5000;
       const binding = (contactHash: string, at = Date.now(), extra: Partial<Binding> = {}): Binding => ({
-        id: newId(), tenantId, accountId: account.id, contactHash, contactUri: `sip:${username}@127.0.0.1:${++port}`, callId: 'c', cseq: 1,
-        expiresAt: at + 3600_000, sourceIp: '127.0.0.1', sourcePort: port, transport: 'udp', userAgent: null, algorithm: 'MD5', nodeId: 'n',
-        createdAt: at, updatedAt: at, ...extra,
+        id: newId(),
+        tenantId,
+        accountId: account.id,
+        contactHash,
+        contactUri: `sip:${username}@127.0.0.1:${++port}`,
+        callId: 'c',
+        cseq: 1,
+        expiresAt: at + 3600_000,
+        sourceIp: '127.0.0.1',
+        sourcePort: port,
+        transport: 'udp',
+        userAgent: null,
+        algorithm: 'MD5',
+        nodeId: 'n',
+        createdAt: at,
+        updatedAt: at,
+        ...extra,
       });
       /** What the database holds for the account, by contact. */
       const stored = async () => new Map((await new SqlLocationStore(store.kysely).bindings(account.id, Date.now())).map((b) => [b.contactHash, b]));
@@ -101,14 +115,20 @@ for (const dialect of DIALECTS) {
       const { overlay, sql, account, binding, stored, waitFlushed, lines } = await setup();
       const before = binding('h-before');
       assert.equal(await overlay.apply({ upsert: [before], remove: [] }, new Set()), 'stored');
-      assert.deepEqual((await overlay.bindings(account.id, Date.now())).map((b) => b.id), [before.id]);
+      assert.deepEqual(
+        (await overlay.bindings(account.id, Date.now())).map((b) => b.id),
+        [before.id],
+      );
 
       sql.down = true;
       const during = binding('h-during');
       assert.equal(await overlay.apply({ upsert: [during], remove: [] }, new Set()), 'deferred');
       assert.equal(overlay.pendingWrites, 1);
       // The database's last known rows with the overlay on top.
-      assert.deepEqual((await overlay.bindings(account.id, Date.now())).map((b) => b.id), [before.id, during.id]);
+      assert.deepEqual(
+        (await overlay.bindings(account.id, Date.now())).map((b) => b.id),
+        [before.id, during.id],
+      );
       assert.equal((await stored()).has('h-during'), false);
       const refused = sql.refused;
       await eventually('two retries, refused', () => sql.refused >= refused + 2);
@@ -119,8 +139,14 @@ for (const dialect of DIALECTS) {
       const rows = await stored();
       assert.equal(rows.get('h-during')?.id, during.id);
       assert.equal(rows.get('h-before')?.id, before.id);
-      assert.ok(lines.some((l) => l.level === 40 && /registrations are kept in memory/.test(l.msg)), 'a warning when the outage starts');
-      assert.ok(lines.some((l) => l.level === 30 && /registration changes kept in memory are stored/.test(l.msg)), 'a line when they are stored');
+      assert.ok(
+        lines.some((l) => l.level === 40 && /registrations are kept in memory/.test(l.msg)),
+        'a warning when the outage starts',
+      );
+      assert.ok(
+        lines.some((l) => l.level === 30 && /registration changes kept in memory are stored/.test(l.msg)),
+        'a line when they are stored',
+      );
     });
 
     test('the last change per contact wins: refreshes coalesce, a removal removes the stored binding', async () => {
@@ -135,7 +161,10 @@ for (const dialect of DIALECTS) {
       await overlay.apply({ upsert: [], remove: [gone] }, new Set([gone.id]));
       assert.equal(overlay.pendingWrites, 2, 'one pending write per contact');
       const seen = await overlay.bindings(account.id, Date.now());
-      assert.deepEqual(seen.map((b) => [b.contactHash, b.cseq]), [['h-kept', 3]]);
+      assert.deepEqual(
+        seen.map((b) => [b.contactHash, b.cseq]),
+        [['h-kept', 3]],
+      );
 
       sql.down = false;
       await waitFlushed();
@@ -180,7 +209,10 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await overlay.bindings(account.id, Date.now()), []);
       const b = binding('h-new');
       await overlay.apply({ upsert: [b], remove: [] }, new Set());
-      assert.deepEqual((await overlay.bindings(account.id, Date.now())).map((x) => x.id), [b.id]);
+      assert.deepEqual(
+        (await overlay.bindings(account.id, Date.now())).map((x) => x.id),
+        [b.id],
+      );
       sql.down = false;
       await overlay.stop();
     });
@@ -236,7 +268,10 @@ for (const dialect of DIALECTS) {
         await first.overlay.apply({ upsert: [refreshed], remove: [] }, new Set([kept.id]));
         await first.overlay.apply({ upsert: [], remove: [gone] }, new Set([gone.id]));
         await first.overlay.stop(100);
-        assert.ok(first.lines.some((l) => l.level === 40 && /stay in the journal/.test(l.msg)), 'the stop says where the changes are');
+        assert.ok(
+          first.lines.some((l) => l.level === 40 && /stay in the journal/.test(l.msg)),
+          'the stop says where the changes are',
+        );
         assert.equal((await first.stored()).get('h-kept'), undefined, 'nothing reached the database');
 
         // The next run, on the same journal; the database answers again.
@@ -251,7 +286,10 @@ for (const dialect of DIALECTS) {
           journal,
         });
         // Served at once, with the last change per contact winning, before they are written.
-        assert.deepEqual((await second.bindings(first.account.id, Date.now())).map((b) => [b.contactHash, b.cseq]), [['h-kept', 2]]);
+        assert.deepEqual(
+          (await second.bindings(first.account.id, Date.now())).map((b) => [b.contactHash, b.cseq]),
+          [['h-kept', 2]],
+        );
         for (let i = 0; i < 100 && second.pendingWrites; i++) await new Promise((r) => setTimeout(r, 20));
         assert.equal(second.pendingWrites, 0, 'written within 2 s');
         const rows = await first.stored();

@@ -18,8 +18,14 @@ import { createTestDatabase, DIALECTS, skipUnless } from '../helpers/databases.t
 
 /** What a database had run before 008 was merged. */
 const BEFORE_008 = {
-  '001_foundation': m001, '002_dialplans': m002, '003_cdrs': m003, '004_live_calls': m004, '005_cdr_numbers': m005,
-  '006_providers': m006, '007_toll_fraud': m007, '011_provider_numbers': m011,
+  '001_foundation': m001,
+  '002_dialplans': m002,
+  '003_cdrs': m003,
+  '004_live_calls': m004,
+  '005_cdr_numbers': m005,
+  '006_providers': m006,
+  '007_toll_fraud': m007,
+  '011_provider_numbers': m011,
 };
 
 for (const dialect of DIALECTS) {

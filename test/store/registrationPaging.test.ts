@@ -59,7 +59,10 @@ for (const dialect of DIALECTS) {
         if (pages === 3) await insertBindings(store.kysely, [bindingRow(tenantId, ids[39]!, { n: 999 })]);
       } while (cursor);
       const expected = [...rows.map((r) => ({ a: r.account_id, id: r.id }))].sort((x, y) => (x.a === y.a ? (x.id < y.id ? -1 : 1) : x.a < y.a ? -1 : 1)).map((r) => r.id);
-      assert.deepEqual(seen.filter((id) => rows.some((r) => r.id === id)), expected);
+      assert.deepEqual(
+        seen.filter((id) => rows.some((r) => r.id === id)),
+        expected,
+      );
       assert.equal(new Set(seen).size, seen.length, 'no binding twice');
       assert.equal(seen.length, 121, 'the one registered during the walk is seen too (it sorts after the cursor)');
       assert.ok(!seen.some((id) => other.rows.some((r) => r.id === id)));
@@ -74,9 +77,15 @@ for (const dialect of DIALECTS) {
       assert.equal(one.items.length, 2);
       assert.equal(one.nextCursor, null);
       const two = await scope.registrations.page(now, { limit: 3, accountIds: [ids[4]!, ids[1]!] });
-      assert.deepEqual(two.items.map((b) => b.accountId), [ids[1], ids[1], ids[4]]);
+      assert.deepEqual(
+        two.items.map((b) => b.accountId),
+        [ids[1], ids[1], ids[4]],
+      );
       const rest = await scope.registrations.page(now, { limit: 3, accountIds: [ids[4]!, ids[1]!], cursor: two.nextCursor! });
-      assert.deepEqual(rest.items.map((b) => b.accountId), [ids[4]]);
+      assert.deepEqual(
+        rest.items.map((b) => b.accountId),
+        [ids[4]],
+      );
       assert.equal(rest.nextCursor, null);
       assert.ok(one.items.every((b) => typeof b.username === 'string' && b.username.startsWith('p')));
 

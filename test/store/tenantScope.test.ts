@@ -56,10 +56,26 @@ for (const dialect of DIALECTS) {
       const now = Date.now();
       await store.location.apply(
         {
-          upsert: [{
-            id: newId(), tenantId: a.tenantId, accountId: acct.id, contactHash: 'h1', contactUri: 'sip:x@127.0.0.1:5', callId: 'c', cseq: 1,
-            expiresAt: now + 60_000, sourceIp: '127.0.0.1', sourcePort: 5, transport: 'udp', userAgent: null, algorithm: 'MD5', nodeId: 'n', createdAt: now, updatedAt: now,
-          }],
+          upsert: [
+            {
+              id: newId(),
+              tenantId: a.tenantId,
+              accountId: acct.id,
+              contactHash: 'h1',
+              contactUri: 'sip:x@127.0.0.1:5',
+              callId: 'c',
+              cseq: 1,
+              expiresAt: now + 60_000,
+              sourceIp: '127.0.0.1',
+              sourcePort: 5,
+              transport: 'udp',
+              userAgent: null,
+              algorithm: 'MD5',
+              nodeId: 'n',
+              createdAt: now,
+              updatedAt: now,
+            },
+          ],
           remove: [],
         },
         new Set(),
@@ -84,10 +100,26 @@ for (const dialect of DIALECTS) {
       const now = Date.now();
       await store.location.apply(
         {
-          upsert: [{
-            id: newId(), tenantId: t.tenantId, accountId: acct.id, contactHash: 'h2', contactUri: 'sip:y@127.0.0.1:6', callId: 'c', cseq: 1,
-            expiresAt: now + 60_000, sourceIp: '127.0.0.1', sourcePort: 6, transport: 'udp', userAgent: null, algorithm: 'MD5', nodeId: 'n', createdAt: now, updatedAt: now,
-          }],
+          upsert: [
+            {
+              id: newId(),
+              tenantId: t.tenantId,
+              accountId: acct.id,
+              contactHash: 'h2',
+              contactUri: 'sip:y@127.0.0.1:6',
+              callId: 'c',
+              cseq: 1,
+              expiresAt: now + 60_000,
+              sourceIp: '127.0.0.1',
+              sourcePort: 6,
+              transport: 'udp',
+              userAgent: null,
+              algorithm: 'MD5',
+              nodeId: 'n',
+              createdAt: now,
+              updatedAt: now,
+            },
+          ],
           remove: [],
         },
         new Set(),
@@ -101,8 +133,22 @@ for (const dialect of DIALECTS) {
       const acct = await store.tenant(t.tenantId).sipAccounts.create(account(`ud${Date.now().toString(36)}`));
       const now = Date.now();
       const upsert = Array.from({ length: 7 }, (_, i) => ({
-        id: newId(), tenantId: t.tenantId, accountId: acct.id, contactHash: `e${i}`, contactUri: `sip:z@127.0.0.1:${i + 1}`, callId: 'c', cseq: 1,
-        expiresAt: now - 1000, sourceIp: '127.0.0.1', sourcePort: i + 1, transport: 'udp', userAgent: null, algorithm: 'MD5', nodeId: 'n', createdAt: now, updatedAt: now,
+        id: newId(),
+        tenantId: t.tenantId,
+        accountId: acct.id,
+        contactHash: `e${i}`,
+        contactUri: `sip:z@127.0.0.1:${i + 1}`,
+        callId: 'c',
+        cseq: 1,
+        expiresAt: now - 1000,
+        sourceIp: '127.0.0.1',
+        sourcePort: i + 1,
+        transport: 'udp',
+        userAgent: null,
+        algorithm: 'MD5',
+        nodeId: 'n',
+        createdAt: now,
+        updatedAt: now,
       }));
       await store.location.apply({ upsert, remove: [] }, new Set());
       assert.equal(await store.location.purgeExpired(now, 5), 5);

@@ -17,7 +17,10 @@ for (const dialect of DIALECTS) {
         const db = openDatabase(tdb.url);
         try {
           await migrateTo(db, '006_providers');
-          await db.kysely.insertInto('tenants').values({ id: 'before-upgrade', name: 'old@x.test', time_zone: 'UTC', created_at: Date.now() } as never).execute();
+          await db.kysely
+            .insertInto('tenants')
+            .values({ id: 'before-upgrade', name: 'old@x.test', time_zone: 'UTC', created_at: Date.now() } as never)
+            .execute();
           assert.deepEqual(await migrateTo(db, '007_toll_fraud'), ['007_toll_fraud']);
         } finally {
           await db.close();

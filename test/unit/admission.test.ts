@@ -32,7 +32,14 @@ function incoming(head: string, source = '127.0.0.1'): { call: NewCall; answers:
     },
     { answerDeadlineMs: 10_000 },
   );
-  const req = parseHead(head.trim().split('\n').map((l) => l.trim()).join('\r\n'), '') as SipRequest;
+  const req = parseHead(
+    head
+      .trim()
+      .split('\n')
+      .map((l) => l.trim())
+      .join('\r\n'),
+    '',
+  ) as SipRequest;
   const peer = { transport: 'udp' as const, address: source, port: 5099 };
   const tx = new ServerTransaction('key', req, peer, peer, undefined, table);
   table.add(tx);
@@ -49,7 +56,8 @@ const INVITE = (o: { ruri?: string; from?: string; to?: string; extra?: string }
   Max-Forwards: 70${o.extra ? `\n${o.extra}` : ''}
 `;
 
-const account = (username: string, tenantId: string, enabled = true) => ({ id: `id-${username}`, tenantId, username, enabled, dialplanIn: null, dialplanOut: null }) as unknown as SipAccount;
+const account = (username: string, tenantId: string, enabled = true) =>
+  ({ id: `id-${username}`, tenantId, username, enabled, dialplanIn: null, dialplanOut: null }) as unknown as SipAccount;
 const provider = (o: Partial<Provider> & Pick<Provider, 'id' | 'tenantId'>) =>
   ({ name: o.id, enabled: true, sourceAddresses: [], numbers: [], dialplan: null, createdAt: 0, lineToken: `line-${o.id}`, ...o }) as Provider;
 
@@ -127,7 +135,7 @@ describe('admission steps, each alone', () => {
     assert.equal(fromPhone.call.provider, undefined);
   });
 
-  test('identifyCaller: a stranger to an account is that tenant\'s; a claimed account must authenticate (its challenge ends admission)', async () => {
+  test("identifyCaller: a stranger to an account is that tenant's; a claimed account must authenticate (its challenge ends admission)", async () => {
     const challenged: string[] = [];
     const bob = account('bob', 't2');
     const step = identifyCaller({

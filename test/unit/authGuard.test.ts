@@ -43,7 +43,10 @@ test('memory stays bounded under a flood of sources', () => {
   // Its private tables: nothing public says how much it tracks.
   const tables = g as unknown as { pairs: Map<string, unknown>; usersByIp: Map<string, unknown> };
   const sizes = [tables.pairs.size, tables.usersByIp.size];
-  assert.ok(sizes.every((s) => s <= 100), `sizes ${sizes}`);
+  assert.ok(
+    sizes.every((s) => s <= 100),
+    `sizes ${sizes}`,
+  );
 });
 
 test('each block is kept with its reason, the usernames behind it, and its expiry; lifting ends it', () => {

@@ -24,9 +24,7 @@ test('MySQL URLs are described without their password', () => {
 test('every invalid setting is reported by name', () => {
   assert.throws(
     () => loadConfig({ SIP_PORT: 'abc', SIP_DIGEST_ALGORITHMS: 'MD5,SHA-1', DATABASE_URL: 'postgres://x', SIP_HOST: 'localhost' }),
-    (err: ConfigError) =>
-      err instanceof ConfigError &&
-      ['SIP_PORT', 'SIP_DIGEST_ALGORITHMS', 'DATABASE_URL', 'SIP_HOST'].every((k) => err.problems.some((p) => p.startsWith(k))),
+    (err: ConfigError) => err instanceof ConfigError && ['SIP_PORT', 'SIP_DIGEST_ALGORITHMS', 'DATABASE_URL', 'SIP_HOST'].every((k) => err.problems.some((p) => p.startsWith(k))),
   );
   assert.throws(() => loadConfig({ SIP_MIN_EXPIRES: '600', SIP_MAX_EXPIRES: '60' }), /SIP_MIN_EXPIRES/);
 });
@@ -53,7 +51,11 @@ test('the advertised address is host[:port], defaults to the bind address, and i
   assert.deepEqual(loadConfig({ SIP_ADVERTISED_ADDRESS: 'SIP.Example.com' }).sip.advertised, { host: 'sip.example.com', port: null });
   assert.deepEqual(loadConfig({ SIP_ADVERTISED_ADDRESS: '203.0.113.7:5070' }).sip.advertised, { host: '203.0.113.7', port: 5070 });
   for (const bad of ['sip.example.com:99999', 'user@sip.example.com', 'sip.example.com/x', '[2001:db8::1]', '999.1.1.1', 'a b']) {
-    assert.throws(() => loadConfig({ SIP_ADVERTISED_ADDRESS: bad }), (err: ConfigError) => err.problems.some((p) => p.startsWith('SIP_ADVERTISED_ADDRESS')), bad);
+    assert.throws(
+      () => loadConfig({ SIP_ADVERTISED_ADDRESS: bad }),
+      (err: ConfigError) => err.problems.some((p) => p.startsWith('SIP_ADVERTISED_ADDRESS')),
+      bad,
+    );
   }
   assert.throws(
     () => loadConfig({ SIP_HOST: '0.0.0.0' }),

@@ -15,7 +15,10 @@ test('another key, another row or a flipped byte is refused with a message that 
   const c = new CredentialCipher(randomBytes(32));
   const other = new CredentialCipher(randomBytes(32));
   const sealed = c.seal('pw', 'provider-1');
-  assert.throws(() => other.open(sealed, 'provider-1'), (e: Error) => e instanceof CredentialKeyError && e.message.includes(c.keyId) && e.message.includes(other.keyId));
+  assert.throws(
+    () => other.open(sealed, 'provider-1'),
+    (e: Error) => e instanceof CredentialKeyError && e.message.includes(c.keyId) && e.message.includes(other.keyId),
+  );
   assert.throws(() => c.open(sealed, 'provider-2'), /does not open/);
   const parts = sealed.split(':');
   const body = Buffer.from(parts[4]!, 'base64url');

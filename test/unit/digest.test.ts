@@ -29,7 +29,10 @@ test('HA1 is H(username:realm:password) for both algorithms', () => {
 
 test('challenges name their algorithm, qop and realm, one per algorithm in order', () => {
   const c = auth().challenge(['SHA-256', 'MD5'], '10.0.0.1');
-  assert.deepEqual(c.map((x) => x.algorithm), ['SHA-256', 'MD5']);
+  assert.deepEqual(
+    c.map((x) => x.algorithm),
+    ['SHA-256', 'MD5'],
+  );
   assert.equal(c[0]!.nonce, c[1]!.nonce);
   assert.equal(c[0]!.qop, '"auth"');
   assert.equal(c[0]!.realm, `"${realm}"`);
@@ -90,7 +93,7 @@ test('a nonce is fresh for the address it was issued to, expired after its time,
   assert.equal(a.nonceState('', '10.0.0.1', t0), 'foreign');
 });
 
-test("credentials for another resource than the Request-URI are refused as such, for known and unknown users alike", () => {
+test('credentials for another resource than the Request-URI are refused as such, for known and unknown users alike', () => {
   const a = auth();
   const nonce = a.newNonce('10.0.0.1');
   const other = creds(nonce, { uri: 'sip:elsewhere.example.test' });

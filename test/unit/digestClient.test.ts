@@ -10,7 +10,9 @@ function challenge(status: 401 | 407, offers: Array<Record<string, string>>): Si
 }
 
 test('answers RFC 2617 §3.5 example (MD5, qop=auth) with the published response', () => {
-  const c = readChallenge(challenge(401, [{ realm: '"testrealm@host.com"', qop: '"auth,auth-int"', nonce: '"dcd98b7102dd2f0e8b11d0f600bfb0c093"', opaque: '"5ccc069c403ebaf9f0171e9517f40e41"' }]));
+  const c = readChallenge(
+    challenge(401, [{ realm: '"testrealm@host.com"', qop: '"auth,auth-int"', nonce: '"dcd98b7102dd2f0e8b11d0f600bfb0c093"', opaque: '"5ccc069c403ebaf9f0171e9517f40e41"' }]),
+  );
   assert.ok(c);
   assert.equal(c.header, 'authorization');
   const a = answerChallenge(c, { username: 'Mufasa', password: 'Circle Of Life' }, 'GET', '/dir/index.html', { cnonce: '0a4f113b' });
@@ -22,8 +24,20 @@ test('answers RFC 2617 §3.5 example (MD5, qop=auth) with the published response
 
 test('answers RFC 7616 §3.9.1 example with SHA-256 when both algorithms are offered', () => {
   const res = challenge(401, [
-    { realm: '"http-auth@example.org"', qop: '"auth, auth-int"', algorithm: 'MD5', nonce: '"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"', opaque: '"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"' },
-    { realm: '"http-auth@example.org"', qop: '"auth, auth-int"', algorithm: 'SHA-256', nonce: '"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"', opaque: '"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"' },
+    {
+      realm: '"http-auth@example.org"',
+      qop: '"auth, auth-int"',
+      algorithm: 'MD5',
+      nonce: '"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"',
+      opaque: '"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"',
+    },
+    {
+      realm: '"http-auth@example.org"',
+      qop: '"auth, auth-int"',
+      algorithm: 'SHA-256',
+      nonce: '"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"',
+      opaque: '"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"',
+    },
   ]);
   const c = readChallenge(res)!;
   assert.equal(c.algorithm, 'SHA-256');

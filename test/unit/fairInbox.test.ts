@@ -11,7 +11,11 @@ const drained = (inbox: { size: number }) =>
 test('sources are served in turn: one with a full queue does not keep another waiting behind it', async () => {
   const handled: string[] = [];
   let dropped = 0;
-  const inbox = new FairInbox<string>({ perSource: 100, total: 1000, sliceMs: 1000 }, (x) => handled.push(x), () => dropped++);
+  const inbox = new FairInbox<string>(
+    { perSource: 100, total: 1000, sliceMs: 1000 },
+    (x) => handled.push(x),
+    () => dropped++,
+  );
   for (let i = 0; i < 100; i++) inbox.push('10.0.0.1', `flood${i}`);
   inbox.push('10.0.0.2', 'phone');
   await drained(inbox);
@@ -22,7 +26,11 @@ test('sources are served in turn: one with a full queue does not keep another wa
 
 test("a source beyond its queue loses its own newest datagrams, not others'; the total is capped too", () => {
   let dropped = 0;
-  const inbox = new FairInbox<number>({ perSource: 3, total: 5, sliceMs: 1 }, () => {}, () => dropped++);
+  const inbox = new FairInbox<number>(
+    { perSource: 3, total: 5, sliceMs: 1 },
+    () => {},
+    () => dropped++,
+  );
   for (let i = 0; i < 10; i++) inbox.push('10.0.0.1', i);
   assert.equal(inbox.size, 3);
   assert.equal(dropped, 7);
@@ -53,6 +61,10 @@ test('a drain yields to the event loop after its slice and carries on in the nex
     };
     setImmediate(tick);
   });
-  assert.deepEqual(handled, Array.from({ length: 100 }, (_, i) => i), 'in order');
+  assert.deepEqual(
+    handled,
+    Array.from({ length: 100 }, (_, i) => i),
+    'in order',
+  );
   assert.ok(turns > 1, 'over several turns of the event loop');
 });

@@ -51,5 +51,8 @@ test('credentials that do not prove their source (made-up nonces) are counted li
 });
 
 test('a rate of 0 turns the limit off', () => {
-  assert.equal(floodLimit(0, () => true), undefined);
+  assert.equal(
+    floodLimit(0, () => true),
+    undefined,
+  );
 });

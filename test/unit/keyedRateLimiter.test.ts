@@ -5,14 +5,20 @@ import { KeyedRateLimiter } from '../../server/sip/keyedRateLimiter.ts';
 test('a key gets its burst at once, then tokens at the rate; other keys are not affected', () => {
   const l = new KeyedRateLimiter({ burst: 3, perSecond: 2 });
   const t = 1_000_000;
-  assert.deepEqual([1, 2, 3, 4].map(() => l.take('a', t)), [true, true, true, false]);
+  assert.deepEqual(
+    [1, 2, 3, 4].map(() => l.take('a', t)),
+    [true, true, true, false],
+  );
   assert.equal(l.take('b', t), true, 'another key has its own bucket');
   assert.equal(l.retryAfterMs('a', t), 500);
   assert.equal(l.take('a', t + 499), false);
   assert.equal(l.take('a', t + 500), true, 'one token after 1/rate seconds');
   assert.equal(l.take('a', t + 500), false);
   // Idle long enough, the bucket is full again but never more than the burst.
-  assert.deepEqual([1, 2, 3, 4].map(() => l.take('a', t + 60_000)), [true, true, true, false]);
+  assert.deepEqual(
+    [1, 2, 3, 4].map(() => l.take('a', t + 60_000)),
+    [true, true, true, false],
+  );
 });
 
 test('a refused take costs nothing: a key hammering an empty bucket still gets the rate', () => {

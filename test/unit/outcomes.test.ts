@@ -45,12 +45,12 @@ test('no dial at all is 404 to the caller; an answered call is answered whatever
 test('of several failures the most telling is reported: busy, rejected, no answer, unavailable, cancelled', () => {
   const order: DialOutcome[] = ['busy', 'rejected:404', 'no-answer', 'unavailable', 'cancelled'];
   for (let i = 0; i < order.length; i++) {
-    const rest = order.slice(i).reverse().map((result) => ({ result }));
+    const rest = order
+      .slice(i)
+      .reverse()
+      .map((result) => ({ result }));
     assert.equal(mostTelling(rest)?.result, order[i], `among ${order.slice(i).join(', ')}`);
   }
   assert.equal(mostTelling([{ result: 'answered' as DialOutcome }]), undefined);
-  assert.deepEqual(
-    [statusOfOutcome('answered'), statusOfOutcome('busy'), statusOfOutcome('rejected:403'), statusOfOutcome('no-answer')],
-    [200, 486, 403, undefined],
-  );
+  assert.deepEqual([statusOfOutcome('answered'), statusOfOutcome('busy'), statusOfOutcome('rejected:403'), statusOfOutcome('no-answer')], [200, 486, 403, undefined]);
 });

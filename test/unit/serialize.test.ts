@@ -22,7 +22,13 @@ const HEAD = [
 const request = () => parseHead(HEAD, '') as SipRequest;
 const response = (): SipResponse => {
   const r = request();
-  return { status: 486, reason: 'Busy Here', version: '2.0', headers: { via: r.headers.via, from: r.headers.from, to: r.headers.to, 'call-id': r.headers['call-id'], cseq: r.headers.cseq }, content: '' };
+  return {
+    status: 486,
+    reason: 'Busy Here',
+    version: '2.0',
+    headers: { via: r.headers.via, from: r.headers.from, to: r.headers.to, 'call-id': r.headers['call-id'], cseq: r.headers.cseq },
+    content: '',
+  };
 };
 
 test('an ordinary message, with a body full of line breaks, is serialized', () => {

@@ -21,10 +21,7 @@ function request(method: string, branch: string): SipRequest {
 
 function table() {
   const sent: string[] = [];
-  const t = new TransactionTable(
-    { send: (_p, d) => sent.push(d.toString()), onResponseSent: () => {}, onUnserializable: () => {} },
-    { answerDeadlineMs: 1000 },
-  );
+  const t = new TransactionTable({ send: (_p, d) => sent.push(d.toString()), onResponseSent: () => {}, onUnserializable: () => {} }, { answerDeadlineMs: 1000 });
   return { t, sent };
 }
 

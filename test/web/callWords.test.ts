@@ -29,7 +29,10 @@ const record = (o: Partial<CdrSummary>): CdrSummary => ({
 });
 
 test('each disposition is explained, with the dialplan when it is the reason', () => {
-  assert.equal(whyItEnded(record({ status: 'answered', ringMs: 2000, talkMs: 65_000, hangupCause: 'normal', hangupBy: 'callee', sipStatus: 200 })), 'Answered after 2 s of ringing; 1 min 05 s of talk, then the callee hung up.');
+  assert.equal(
+    whyItEnded(record({ status: 'answered', ringMs: 2000, talkMs: 65_000, hangupCause: 'normal', hangupBy: 'callee', sipStatus: 200 })),
+    'Answered after 2 s of ringing; 1 min 05 s of talk, then the callee hung up.',
+  );
   assert.equal(whyItEnded(record({ status: 'busy', sipStatus: 486 })), 'The called side was busy (486).');
   assert.equal(whyItEnded(record({ status: 'no-answer', ringMs: 20_000 })), 'Nobody answered after 20 s of ringing.');
   assert.equal(whyItEnded(record({ status: 'cancelled', ringMs: 3000 })), 'The caller hung up before anyone answered after 3 s of ringing.');

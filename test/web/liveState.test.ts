@@ -29,9 +29,18 @@ test('a call appears, rings, connects and ends; its channels keep their ids', ()
   s = applyEvent(s, ev({ type: 'channel.state', channel: channel('a', 'up', 1) }));
   s = applyEvent(s, ev({ type: 'channel.state', channel: channel('b', 'up', 2) }));
   const live = s.calls['call-1']!;
-  assert.deepEqual(channelsOf(live).map((c) => [c.id, c.state]), [['a', 'up'], ['b', 'up']]);
+  assert.deepEqual(
+    channelsOf(live).map((c) => [c.id, c.state]),
+    [
+      ['a', 'up'],
+      ['b', 'up'],
+    ],
+  );
   assert.deepEqual(live.dialplan, { name: 'default', version: 3 });
-  assert.deepEqual(live.logs.map((l) => l.message), ['hello']);
+  assert.deepEqual(
+    live.logs.map((l) => l.message),
+    ['hello'],
+  );
 
   s = applyEvent(s, ev({ type: 'channel.hungup', channel: channel('a', 'hungup', 1), cause: 'normal', by: 'caller' }));
   s = applyEvent(s, ev({ type: 'channel.hungup', channel: channel('b', 'hungup', 2), cause: 'normal', by: 'caller', sipStatus: 200 }));
@@ -40,7 +49,13 @@ test('a call appears, rings, connects and ends; its channels keep their ids', ()
   assert.equal(s.endedCount, 1);
   const ended = s.ended[0]!;
   assert.ok(ended.endedAt);
-  assert.deepEqual(channelsOf(ended).map((c) => [c.id, c.state, c.hangupCause, c.hangupBy]), [['a', 'hungup', 'normal', 'caller'], ['b', 'hungup', 'normal', 'caller']]);
+  assert.deepEqual(
+    channelsOf(ended).map((c) => [c.id, c.state, c.hangupCause, c.hangupBy]),
+    [
+      ['a', 'hungup', 'normal', 'caller'],
+      ['b', 'hungup', 'normal', 'caller'],
+    ],
+  );
   assert.equal(s.events.length, seq);
 });
 

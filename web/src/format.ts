@@ -46,7 +46,14 @@ export function relative(t: Time, now = Date.now()): string {
   const diff = d.getTime() - now;
   const abs = Math.abs(diff);
   if (abs < 5000) return 'just now';
-  const words = abs < 60_000 ? `${Math.round(abs / 1000)} s` : abs < 3_600_000 ? `${Math.round(abs / 60_000)} min` : abs < 86_400_000 ? `${Math.round(abs / 3_600_000)} h` : `${Math.round(abs / 86_400_000)} days`;
+  const words =
+    abs < 60_000
+      ? `${Math.round(abs / 1000)} s`
+      : abs < 3_600_000
+        ? `${Math.round(abs / 60_000)} min`
+        : abs < 86_400_000
+          ? `${Math.round(abs / 3_600_000)} h`
+          : `${Math.round(abs / 86_400_000)} days`;
   return diff > 0 ? `in ${words}` : `${words} ago`;
 }
 

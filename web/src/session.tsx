@@ -7,11 +7,7 @@ import { api, ApiError, onUnauthorized } from './api/client.ts';
 import type { Me, Settings } from './api/types.ts';
 import { formatterFor, type Formatter } from './format.ts';
 
-export type SessionState =
-  | { status: 'loading' }
-  | { status: 'anonymous'; expired: boolean }
-  | { status: 'error'; message: string }
-  | { status: 'in'; me: Me; settings: Settings };
+export type SessionState = { status: 'loading' } | { status: 'anonymous'; expired: boolean } | { status: 'error'; message: string } | { status: 'in'; me: Me; settings: Settings };
 
 interface SessionApi {
   state: SessionState;

@@ -37,7 +37,10 @@ export function identifyProvider(deps: ProviderIdentification): AdmissionStep {
       const match = await providerBySource(deps.directory, requestUri, tx.source, { accountTenant: call.addressed?.tenantId, toUser: to.user });
       if (match.kind === 'ambiguous') {
         // Two tenants could each claim the call: whichever got it, the other would be robbed.
-        deps.log.warn({ tenants: match.tenants, source: tx.source, requestUri: tx.request.uri, sipCallId: tx.request.headers['call-id'] }, 'incoming call matches more than one tenant: refused');
+        deps.log.warn(
+          { tenants: match.tenants, source: tx.source, requestUri: tx.request.uri, sipCallId: tx.request.headers['call-id'] },
+          'incoming call matches more than one tenant: refused',
+        );
         tx.respond(403, 'Ambiguous Destination');
         return true;
       }

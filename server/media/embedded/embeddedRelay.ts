@@ -4,16 +4,7 @@
  * last answer between them), so of a forked call only the branch that answered last is heard, and
  * every answer gives the caller the same port. Audio and RTCP pass through; nothing is decoded.
  */
-import type {
-  AnswerRequest,
-  CallMediaStats,
-  DeleteRequest,
-  MediaEngine,
-  MediaEvent,
-  MediaEventListener,
-  OfferRequest,
-  PlayRequest,
-} from '../engine.ts';
+import type { AnswerRequest, CallMediaStats, DeleteRequest, MediaEngine, MediaEvent, MediaEventListener, OfferRequest, PlayRequest } from '../engine.ts';
 import { MediaNotSupportedError, MediaRequestError } from '../engine.ts';
 import { audioSection, parseSdp, rewriteSdp, type MediaSection } from '../sdp.ts';
 import { SilenceWatch } from '../silenceWatch.ts';

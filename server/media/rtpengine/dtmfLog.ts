@@ -51,6 +51,7 @@ function parse(msg: Buffer): MediaEvent | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const o = v as Record<string, unknown>;
   const event = o.event;
-  if (typeof o.callid !== 'string' || typeof o.source_tag !== 'string' || typeof event !== 'number' || !Number.isInteger(event) || event < 0 || event >= DIGITS.length) return undefined;
+  if (typeof o.callid !== 'string' || typeof o.source_tag !== 'string' || typeof event !== 'number' || !Number.isInteger(event) || event < 0 || event >= DIGITS.length)
+    return undefined;
   return { type: 'media.dtmf', callId: o.callid, tag: o.source_tag, digit: DIGITS[event]!, durationMs: typeof o.duration === 'number' ? o.duration : 0 };
 }

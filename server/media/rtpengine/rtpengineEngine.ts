@@ -3,17 +3,7 @@
  * one to one onto ng commands (call-id, from-tag, to-tag); what is ours is the set of flags every
  * offer and answer carries and reading `query` replies into per-leg statistics.
  */
-import type {
-  AnswerRequest,
-  CallMediaStats,
-  DeleteRequest,
-  LegStats,
-  MediaEngine,
-  MediaEvent,
-  MediaEventListener,
-  OfferRequest,
-  PlayRequest,
-} from '../engine.ts';
+import type { AnswerRequest, CallMediaStats, DeleteRequest, LegStats, MediaEngine, MediaEvent, MediaEventListener, OfferRequest, PlayRequest } from '../engine.ts';
 import { MediaNotSupportedError, MediaRequestError } from '../engine.ts';
 import { SilenceWatch } from '../silenceWatch.ts';
 import { NgClient, NgCommandError, type NgDict } from './ngClient.ts';
@@ -159,8 +149,12 @@ export function legStats(reply: NgDict): LegStats[] {
   const received = new Map<string, { packets: number; bytes: number; last: number; source: string | null }>();
   for (const [tag, value] of Object.entries(tags)) {
     if (tag === '') continue;
-    const media = list(dict(value).medias).map(dict).find((m) => m.type === 'audio');
-    const rtp = list(media?.streams).map(dict).find((s) => list(s.flags).includes('RTP'));
+    const media = list(dict(value).medias)
+      .map(dict)
+      .find((m) => m.type === 'audio');
+    const rtp = list(media?.streams)
+      .map(dict)
+      .find((s) => list(s.flags).includes('RTP'));
     const stats = dict(rtp?.stats);
     const packets = num(stats.packets);
     const endpoint = dict(rtp?.endpoint);
@@ -172,7 +166,9 @@ export function legStats(reply: NgDict): LegStats[] {
     });
   }
   return [...received].map(([tag, r]) => {
-    const feeds = list(dict(tags[tag]).subscriptions).map((s) => dict(s).tag).filter((t): t is string => typeof t === 'string');
+    const feeds = list(dict(tags[tag]).subscriptions)
+      .map((s) => dict(s).tag)
+      .filter((t): t is string => typeof t === 'string');
     const sent = feeds.reduce((acc, t) => ({ packets: acc.packets + (received.get(t)?.packets ?? 0), bytes: acc.bytes + (received.get(t)?.bytes ?? 0) }), { packets: 0, bytes: 0 });
     return {
       tag,

@@ -113,7 +113,9 @@ export class RtpengineProcess {
       await proc.awaitPing(opts.startTimeoutMs ?? 5000);
     } catch (err) {
       await proc.stop();
-      throw new RtpengineStartError(`${opts.binary} did not answer on its control port 127.0.0.1:${controlPort}: ${(err as Error).message}\n${output.trim().split('\n').slice(-10).join('\n')}`);
+      throw new RtpengineStartError(
+        `${opts.binary} did not answer on its control port 127.0.0.1:${controlPort}: ${(err as Error).message}\n${output.trim().split('\n').slice(-10).join('\n')}`,
+      );
     }
     opts.log.info({ pid: child.pid, control: `127.0.0.1:${controlPort}`, ports: `${opts.portMin}-${opts.portMax}`, interface: iface }, 'rtpengine started');
     return proc;
@@ -188,7 +190,7 @@ async function stopLeftover(pidFile: string, log: Logger): Promise<void> {
     return; // gone meanwhile
   }
   // Its ports are free once it is gone.
-  for (const deadline = Date.now() + 3000; existsSync(`/proc/${pid}`) && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 3000; existsSync(`/proc/${pid}`) && Date.now() < deadline;) {
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -17,7 +17,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('cdr_numbers_cdr').on('cdr_numbers').column('cdr_id').execute();
   // Records written before this migration become findable too, in batches.
-  for (let last = '';;) {
+  for (let last = ''; ;) {
     const rows = await db.selectFrom('cdrs').select(['id', 'tenant_id', 'started_at', 'caller', 'callee', 'dialled']).where('id', '>', last).orderBy('id').limit(1000).execute();
     if (!rows.length) break;
     const values = rows.flatMap((r: { id: string; tenant_id: string; started_at: number; caller: string; callee: string; dialled: string }) =>

@@ -7,7 +7,10 @@ import type { Kysely } from 'kysely';
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('tenants').addColumn('country', 'varchar(2)').execute();
-  await db.schema.alterTable('tenants').addColumn('international_calls', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('tenants')
+    .addColumn('international_calls', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.updateTable('tenants').set({ international_calls: 1 }).execute();
 }
 

@@ -10,7 +10,10 @@ import { MysqlAdapter, sql, type Kysely } from 'kysely';
  * The registrations listing is keyset-paged per tenant in (account_id, id) order.
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('api_keys').addColumn('scope', 'varchar(16)', (c) => c.notNull().defaultTo('full')).execute();
+  await db.schema
+    .alterTable('api_keys')
+    .addColumn('scope', 'varchar(16)', (c) => c.notNull().defaultTo('full'))
+    .execute();
   await db.schema.alterTable('api_keys').addColumn('expires_at', 'bigint').execute();
 
   await db.schema

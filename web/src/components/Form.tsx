@@ -31,12 +31,7 @@ export function TextField({ label, hint, error, ...input }: FieldProps & InputHT
   const id = useId();
   return (
     <FieldFrame label={label} hint={hint} error={error} id={id}>
-      <input
-        id={id}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={error ? `${id}-error` : hint ? `${id}-hint` : undefined}
-        {...input}
-      />
+      <input id={id} aria-invalid={error ? true : undefined} aria-describedby={error ? `${id}-error` : hint ? `${id}-hint` : undefined} {...input} />
     </FieldFrame>
   );
 }

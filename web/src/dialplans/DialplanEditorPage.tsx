@@ -184,12 +184,12 @@ export default function DialplanEditorPage({ name }: { name: string }) {
               }}
             />
             <p className="hint" id="editor-help">
-              Ctrl-Space completes the dialplan API (<code>dial</code>, <code>call.</code>, <code>store.</code>, …). Ctrl-S saves. Tab indents; press Esc, then Tab, to leave the editor.
+              Ctrl-Space completes the dialplan API (<code>dial</code>, <code>call.</code>, <code>store.</code>, …). Ctrl-S saves. Tab indents; press Esc, then Tab, to leave the
+              editor.
             </p>
             <p className="hint">
-              Variables at the top level of a dialplan may keep their values from one call to the next of the same version, are never
-              shared with anyone else, and can be reset at any moment: keep what must last with <code>store</code>. The top level cannot
-              use <code>call</code>, <code>dial</code> or <code>respond</code>.
+              Variables at the top level of a dialplan may keep their values from one call to the next of the same version, are never shared with anyone else, and can be reset at
+              any moment: keep what must last with <code>store</code>. The top level cannot use <code>call</code>, <code>dial</code> or <code>respond</code>.
             </p>
           </div>
           <div aria-live="polite">

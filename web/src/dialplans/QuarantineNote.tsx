@@ -7,8 +7,7 @@ export function QuarantineNote({ quarantine }: { quarantine: DialplanQuarantine 
   if (!quarantine) return null;
   return (
     <div className="note error" role="alert" data-testid="dialplan-quarantine">
-      Your dialplans are suspended until {fmt.dateTime(quarantine.until)}: {quarantine.reason}. Calls that would run a dialplan are refused
-      meanwhile (503 Dialplans Suspended).
+      Your dialplans are suspended until {fmt.dateTime(quarantine.until)}: {quarantine.reason}. Calls that would run a dialplan are refused meanwhile (503 Dialplans Suspended).
     </div>
   );
 }

@@ -32,7 +32,8 @@ function typeText(n: SyntaxNode | null | undefined): string {
   if (n?.name !== 'ObjectType') return text(n);
   const names: string[] = [];
   for (let m = n.firstChild; m; m = m.nextSibling) {
-    if (m.name === 'PropertyType' || m.name === 'MethodType') names.push(`${text(m.getChild('PropertyDefinition'))}${m.getChild('Optional') ? '?' : ''}${m.name === 'MethodType' ? '()' : ''}`);
+    if (m.name === 'PropertyType' || m.name === 'MethodType')
+      names.push(`${text(m.getChild('PropertyDefinition'))}${m.getChild('Optional') ? '?' : ''}${m.name === 'MethodType' ? '()' : ''}`);
     else if (m.name === 'IndexSignature') names.push('[name]');
   }
   return `{ ${names.join(', ')} }`;
@@ -90,7 +91,14 @@ function buildModel(): ApiModel {
     return [];
   };
 
-  const entry = (name: string, kind: ApiEntry['kind'], detail: string, doc: string | undefined, type: SyntaxNode | null | undefined, ret: SyntaxNode | null | undefined): ApiEntry => ({
+  const entry = (
+    name: string,
+    kind: ApiEntry['kind'],
+    detail: string,
+    doc: string | undefined,
+    type: SyntaxNode | null | undefined,
+    ret: SyntaxNode | null | undefined,
+  ): ApiEntry => ({
     name,
     kind,
     detail: detail.replace(/\s+/g, ' '),

@@ -56,7 +56,10 @@ export function dialplanCompletion(model: ApiModel): CompletionSource {
     if (!m) return null;
     const word = m[2] ?? '';
     const from = ctx.pos - word.length;
-    const segments = (m[1] ?? '').split('.').map((s) => s.replace(/\s+/g, '')).filter(Boolean);
+    const segments = (m[1] ?? '')
+      .split('.')
+      .map((s) => s.replace(/\s+/g, ''))
+      .filter(Boolean);
     if (segments.length === 0) {
       if (!word && !ctx.explicit) return null;
       // `x.y` typed after another dot (`a.b`) is a member, not a global.

@@ -9,15 +9,7 @@ import { javascript, javascriptLanguage } from '@codemirror/lang-javascript';
 import { bracketMatching, foldGutter, foldKeymap, indentOnInput } from '@codemirror/language';
 import { linter, lintGutter, lintKeymap, setDiagnostics, type Diagnostic } from '@codemirror/lint';
 import { EditorState, type Extension, type Text } from '@codemirror/state';
-import {
-  drawSelection,
-  EditorView,
-  highlightActiveLine,
-  highlightActiveLineGutter,
-  highlightSpecialChars,
-  keymap,
-  lineNumbers,
-} from '@codemirror/view';
+import { drawSelection, EditorView, highlightActiveLine, highlightActiveLineGutter, highlightSpecialChars, keymap, lineNumbers } from '@codemirror/view';
 import { dialplanApi } from './apiModel.ts';
 import { dialplanCompletion } from './completion.ts';
 import { editorTheme } from './editorTheme.ts';
@@ -44,10 +36,13 @@ export function editorExtensions(cb: EditorCallbacks): Extension[] {
     history(),
     foldGutter(),
     lintGutter(),
-    linter((view) => {
-      const doc = view.state.doc;
-      return cb.check(doc.toString()).then((errors) => diagnosticsFor(doc, errors));
-    }, { delay: CHECK_DELAY_MS }),
+    linter(
+      (view) => {
+        const doc = view.state.doc;
+        return cb.check(doc.toString()).then((errors) => diagnosticsFor(doc, errors));
+      },
+      { delay: CHECK_DELAY_MS },
+    ),
     drawSelection(),
     EditorState.allowMultipleSelections.of(true),
     indentOnInput(),

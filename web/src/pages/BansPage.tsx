@@ -58,13 +58,14 @@ function BanTable({ path, canLift, caption }: { path: string; canLift: (b: BanVi
               {bans.data?.items.map((b) => (
                 <tr key={b.id}>
                   <td>
-                    <Badge tone={b.kind === 'address' ? 'bad' : 'warn'}>{b.kind === 'address' ? 'address' : 'account'}</Badge>{' '}
-                    <span className="mono">{b.address}</span>
+                    <Badge tone={b.kind === 'address' ? 'bad' : 'warn'}>{b.kind === 'address' ? 'address' : 'account'}</Badge> <span className="mono">{b.address}</span>
                     {b.username && <div className="muted">account {b.username}</div>}
                   </td>
                   <td>
                     {b.reason}
-                    <div className="muted small">since {fmt.dateTime(b.since)} · node {b.node}</div>
+                    <div className="muted small">
+                      since {fmt.dateTime(b.since)} · node {b.node}
+                    </div>
                   </td>
                   <td className="mono">{b.usernames.join(', ')}</td>
                   <td title={fmt.dateTime(b.until)}>{relative(b.until)}</td>

@@ -24,7 +24,12 @@ export function CallDetailPage({ id }: { id: string }) {
   if (!c) return <Loading what="the call" />;
 
   const facts: Array<[string, ReactNode]> = [
-    ['Status', <><Badge tone={STATUS_TONE[c.status]}>{c.status}</Badge> {c.sipStatus !== null && <span className="mono">SIP {c.sipStatus}</span>}</>],
+    [
+      'Status',
+      <>
+        <Badge tone={STATUS_TONE[c.status]}>{c.status}</Badge> {c.sipStatus !== null && <span className="mono">SIP {c.sipStatus}</span>}
+      </>,
+    ],
     ['Ended by', hangupWords(c.hangupCause, c.hangupBy)],
     ['Direction', c.direction],
     ['From', <span className="mono">{c.caller}</span>],
@@ -42,7 +47,14 @@ export function CallDetailPage({ id }: { id: string }) {
   ];
 
   return (
-    <Page title={`${c.caller} → ${c.callee}`} subtitle={<><Link to="/calls">Call records</Link> · {fmt.dateTime(c.startedAt)}</>}>
+    <Page
+      title={`${c.caller} → ${c.callee}`}
+      subtitle={
+        <>
+          <Link to="/calls">Call records</Link> · {fmt.dateTime(c.startedAt)}
+        </>
+      }
+    >
       <p className="lead" data-testid="why-it-ended">
         {whyItEnded(c)}
       </p>

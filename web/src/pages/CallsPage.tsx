@@ -99,7 +99,12 @@ export function CallsPage() {
         <TextField label="From" type="datetime-local" value={form.from} onChange={set('from')} error={errs.forField('from')} />
         <TextField label="To" type="datetime-local" value={form.to} onChange={set('to')} error={errs.forField('to')} />
         <TextField label="Number" value={form.number} onChange={set('number')} error={errs.forField('number')} placeholder="caller, callee or dialled" spellCheck={false} />
-        <SelectField label="Status" value={customStatus ? 'code' : form.status} onChange={(e) => setForm((f) => ({ ...f, status: e.target.value === 'code' ? '486' : e.target.value }))} error={errs.forField('status')}>
+        <SelectField
+          label="Status"
+          value={customStatus ? 'code' : form.status}
+          onChange={(e) => setForm((f) => ({ ...f, status: e.target.value === 'code' ? '486' : e.target.value }))}
+          error={errs.forField('status')}
+        >
           <option value="">any</option>
           {CDR_STATUSES.map((s) => (
             <option key={s}>{s}</option>

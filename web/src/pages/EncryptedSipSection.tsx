@@ -18,8 +18,8 @@ export function EncryptedSipSection() {
     <Section title="Encrypted SIP">
       {tls.selfSigned && (
         <Notice tone="warning">
-          TLS runs on a self-signed certificate the switch generated for trying it out: phones and browsers will not trust it
-          unless told to. The operator sets real certificates with TLS_CERTIFICATES.
+          TLS runs on a self-signed certificate the switch generated for trying it out: phones and browsers will not trust it unless told to. The operator sets real certificates
+          with TLS_CERTIFICATES.
         </Notice>
       )}
       {tls.lastReloadError && <Notice tone="warning">A new certificate was refused and the previous one still serves: {tls.lastReloadError}</Notice>}

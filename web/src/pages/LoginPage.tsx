@@ -52,8 +52,26 @@ export function LoginPage({ expired }: { expired: boolean }) {
     >
       {expired && <Notice tone="warning">Your session has ended. Log in again to continue.</Notice>}
       <ErrorNote error={errs.general} />
-      <TextField label="Email" type="email" name="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} error={missing.email ?? errs.forField('email')} required />
-      <TextField label="Password" type="password" name="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} error={missing.password ?? errs.forField('password')} required />
+      <TextField
+        label="Email"
+        type="email"
+        name="email"
+        autoComplete="username"
+        value={email}
+        onChange={(e) => setEmail(e.target.value)}
+        error={missing.email ?? errs.forField('email')}
+        required
+      />
+      <TextField
+        label="Password"
+        type="password"
+        name="password"
+        autoComplete="current-password"
+        value={password}
+        onChange={(e) => setPassword(e.target.value)}
+        error={missing.password ?? errs.forField('password')}
+        required
+      />
       <button type="submit" className="btn primary wide" disabled={busy}>
         {busy ? 'Logging in…' : 'Log in'}
       </button>

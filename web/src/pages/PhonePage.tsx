@@ -272,7 +272,9 @@ export function PhonePage({ id }: { id: string }) {
               <button type="button" className="btn" onClick={toggle} disabled={busy}>
                 {a.enabled ? 'Disable phone' : 'Enable phone'}
               </button>
-              <p className="hint">{a.enabled ? 'A disabled phone cannot register or place calls; its settings are kept.' : 'Enabled again, the phone can register with its current password.'}</p>
+              <p className="hint">
+                {a.enabled ? 'A disabled phone cannot register or place calls; its settings are kept.' : 'Enabled again, the phone can register with its current password.'}
+              </p>
             </div>
             <div>
               <button type="button" className="btn danger" onClick={remove} disabled={busy}>

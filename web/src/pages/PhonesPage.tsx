@@ -131,7 +131,10 @@ export function PhonesPage() {
                         : b.map((x) => (
                             <div key={x.id}>
                               <span className="mono">{sourceOf(x)}</span>
-                              <span className="muted"> · {x.userAgent ?? 'unknown user agent'} · refreshed {relative(x.refreshedAt)}</span>
+                              <span className="muted">
+                                {' '}
+                                · {x.userAgent ?? 'unknown user agent'} · refreshed {relative(x.refreshedAt)}
+                              </span>
                             </div>
                           ))}
                     </td>

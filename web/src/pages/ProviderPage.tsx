@@ -102,7 +102,10 @@ const orNull = (s: string) => (s.trim() ? s.trim() : null);
 /** The request body; what cannot be sent as typed is a FormProblem naming the field. */
 function bodyOf(d: Draft): ProviderSettings & { password?: string } {
   const headers: Record<string, string> = {};
-  for (const line of d.headers.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of d.headers
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const i = line.indexOf(':');
     if (i < 1) throw new FormProblem('headers', `“${line}” is not “Name: value”.`);
     headers[line.slice(0, i).trim()] = line.slice(i + 1).trim();
@@ -129,7 +132,10 @@ function bodyOf(d: Draft): ProviderSettings & { password?: string } {
     contactUser: orNull(d.contactUser),
     dialplan: orNull(d.dialplan),
     sourceAddresses: d.sourceAddresses.split(/[\s,]+/).filter(Boolean),
-    numbers: d.numbers.split(/[\n,;]+/).map((n) => n.trim()).filter(Boolean),
+    numbers: d.numbers
+      .split(/[\n,;]+/)
+      .map((n) => n.trim())
+      .filter(Boolean),
     enabled: d.enabled,
     ...(d.password ? { password: d.password } : {}),
   };
@@ -143,7 +149,10 @@ function ProviderForm({ provider, onSaved }: { provider?: Provider; onSaved: (p:
   const [error, setError] = useState<unknown>();
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
-  const set = <K extends keyof Draft>(k: K) => (v: Draft[K]) => setD((x) => ({ ...x, [k]: v }));
+  const set =
+    <K extends keyof Draft>(k: K) =>
+    (v: Draft[K]) =>
+      setD((x) => ({ ...x, [k]: v }));
   const text = (k: keyof Draft) => ({ value: d[k] as string, onChange: (e: { target: { value: string } }) => set(k)(e.target.value as never) });
 
   const submit = async (e: FormEvent) => {
@@ -208,7 +217,12 @@ function ProviderForm({ provider, onSaved }: { provider?: Provider; onSaved: (p:
       </Section>
       <Section title="Registration">
         <div className="form-grid cols">
-          <CheckField label="Register with the provider" checked={d.register} onChange={(e) => set('register')(e.target.checked)} hint="Needed when the provider sends your incoming calls to a registered address." />
+          <CheckField
+            label="Register with the provider"
+            checked={d.register}
+            onChange={(e) => set('register')(e.target.checked)}
+            hint="Needed when the provider sends your incoming calls to a registered address."
+          />
           <TextField label="Registration interval (seconds)" {...text('registerExpires')} error={err('registerExpires')} inputMode="numeric" />
           <TextField label="Contact user (optional)" {...text('contactUser')} error={err('contactUser')} spellCheck={false} />
         </div>
@@ -226,7 +240,14 @@ function ProviderForm({ provider, onSaved }: { provider?: Provider; onSaved: (p:
           <TextField label="From display name (optional)" {...text('fromDisplay')} error={err('fromDisplay')} />
           <div className="field">
             <label htmlFor="provider-headers">Extra headers (one “Name: value” a line)</label>
-            <textarea id="provider-headers" rows={3} value={d.headers} onChange={(e) => set('headers')(e.target.value)} aria-invalid={err('headers') ? true : undefined} spellCheck={false} />
+            <textarea
+              id="provider-headers"
+              rows={3}
+              value={d.headers}
+              onChange={(e) => set('headers')(e.target.value)}
+              aria-invalid={err('headers') ? true : undefined}
+              spellCheck={false}
+            />
             {err('headers') && (
               <p className="field-error" role="alert">
                 {err('headers')}
@@ -235,24 +256,42 @@ function ProviderForm({ provider, onSaved }: { provider?: Provider; onSaved: (p:
           </div>
           <div className="field">
             <label htmlFor="provider-sources">Addresses calls from this provider come from</label>
-            <textarea id="provider-sources" rows={3} value={d.sourceAddresses} onChange={(e) => set('sourceAddresses')(e.target.value)} aria-invalid={err('sourceAddresses') ? true : undefined} spellCheck={false} />
+            <textarea
+              id="provider-sources"
+              rows={3}
+              value={d.sourceAddresses}
+              onChange={(e) => set('sourceAddresses')(e.target.value)}
+              aria-invalid={err('sourceAddresses') ? true : undefined}
+              spellCheck={false}
+            />
             {err('sourceAddresses') ? (
               <p className="field-error" role="alert">
                 {err('sourceAddresses')}
               </p>
             ) : (
-              <p className="hint">IP addresses or CIDR blocks (at most a /16), one a line: they confirm that a call for one of your numbers below really comes from this provider.</p>
+              <p className="hint">
+                IP addresses or CIDR blocks (at most a /16), one a line: they confirm that a call for one of your numbers below really comes from this provider.
+              </p>
             )}
           </div>
           <div className="field">
             <label htmlFor="provider-numbers">Your numbers at this provider</label>
-            <textarea id="provider-numbers" rows={3} value={d.numbers} onChange={(e) => set('numbers')(e.target.value)} aria-invalid={err('numbers') ? true : undefined} spellCheck={false} />
+            <textarea
+              id="provider-numbers"
+              rows={3}
+              value={d.numbers}
+              onChange={(e) => set('numbers')(e.target.value)}
+              aria-invalid={err('numbers') ? true : undefined}
+              spellCheck={false}
+            />
             {err('numbers') ? (
               <p className="field-error" role="alert">
                 {err('numbers')}
               </p>
             ) : (
-              <p className="hint">Phone numbers (+4930123456), one a line: calls for them from the addresses above are yours. A number can be held by one provider entry on the switch only.</p>
+              <p className="hint">
+                Phone numbers (+4930123456), one a line: calls for them from the addresses above are yours. A number can be held by one provider entry on the switch only.
+              </p>
             )}
           </div>
         </div>

@@ -48,7 +48,13 @@ function TimeZoneForm() {
   return (
     <Section title="Time zone">
       <form onSubmit={submit} className="inline-form">
-        <SelectField label="Time zone" value={zone} onChange={(e) => setZone(e.target.value)} error={errs.forField('timeZone')} hint="The portal shows times in it, and a dialplan's now() tells time in it.">
+        <SelectField
+          label="Time zone"
+          value={zone}
+          onChange={(e) => setZone(e.target.value)}
+          error={errs.forField('timeZone')}
+          hint="The portal shows times in it, and a dialplan's now() tells time in it."
+        >
           {zones.map((z) => (
             <option key={z}>{z}</option>
           ))}
@@ -148,9 +154,34 @@ function PasswordForm() {
         {done && <Notice tone="success">Password changed. Your other sessions have been logged out.</Notice>}
         {/* For password managers: which account this password belongs to. */}
         <input type="email" autoComplete="username" value={email} readOnly hidden />
-        <TextField label="Current password" type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} error={errs.forField('currentPassword')} required />
-        <TextField label="New password" type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} error={errs.forField('newPassword')} hint="At least 10 characters and hard to guess." required />
-        <TextField label="Repeat the new password" type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} error={mismatch ? 'The two passwords differ.' : undefined} required />
+        <TextField
+          label="Current password"
+          type="password"
+          autoComplete="current-password"
+          value={current}
+          onChange={(e) => setCurrent(e.target.value)}
+          error={errs.forField('currentPassword')}
+          required
+        />
+        <TextField
+          label="New password"
+          type="password"
+          autoComplete="new-password"
+          value={next}
+          onChange={(e) => setNext(e.target.value)}
+          error={errs.forField('newPassword')}
+          hint="At least 10 characters and hard to guess."
+          required
+        />
+        <TextField
+          label="Repeat the new password"
+          type="password"
+          autoComplete="new-password"
+          value={confirm}
+          onChange={(e) => setConfirm(e.target.value)}
+          error={mismatch ? 'The two passwords differ.' : undefined}
+          required
+        />
         <div className="form-actions">
           <button type="submit" className="btn primary" disabled={busy}>
             {busy ? 'Changing…' : 'Change password'}
@@ -229,7 +260,8 @@ function ApiKeys() {
               {k.expiresAt && Date.parse(k.expiresAt) <= Date.now() && <Badge tone="bad">Expired</Badge>}
               <span className="muted small">
                 {' '}
-                created {fmt.dateTime(k.createdAt)} · {k.expiresAt ? `${Date.parse(k.expiresAt) <= Date.now() ? 'expired' : 'expires'} ${fmt.dateTime(k.expiresAt)}` : 'never expires'} ·{' '}
+                created {fmt.dateTime(k.createdAt)} ·{' '}
+                {k.expiresAt ? `${Date.parse(k.expiresAt) <= Date.now() ? 'expired' : 'expires'} ${fmt.dateTime(k.expiresAt)}` : 'never expires'} ·{' '}
                 {k.lastUsedAt ? `last used ${fmt.dateTime(k.lastUsedAt)}` : 'never used'}
               </span>{' '}
               <button type="button" className="btn small ghost" onClick={() => void remove(k)}>

@@ -57,7 +57,16 @@ export function SignupPage() {
       }
     >
       <ErrorNote error={errs.general} />
-      <TextField label="Email" type="email" name="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} error={local.email ?? errs.forField('email')} required />
+      <TextField
+        label="Email"
+        type="email"
+        name="email"
+        autoComplete="username"
+        value={email}
+        onChange={(e) => setEmail(e.target.value)}
+        error={local.email ?? errs.forField('email')}
+        required
+      />
       {taken && (
         <p className="hint">
           <Link to="/login">Log in with this email</Link>
@@ -74,7 +83,16 @@ export function SignupPage() {
         hint={`At least ${MIN_PASSWORD} characters and hard to guess.`}
         required
       />
-      <TextField label="Repeat the password" type="password" name="confirm" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} error={local.confirm} required />
+      <TextField
+        label="Repeat the password"
+        type="password"
+        name="confirm"
+        autoComplete="new-password"
+        value={confirm}
+        onChange={(e) => setConfirm(e.target.value)}
+        error={local.confirm}
+        required
+      />
       <button type="submit" className="btn primary wide" disabled={busy}>
         {busy ? 'Creating your account…' : 'Create account'}
       </button>
