@@ -32,6 +32,10 @@ export interface CdrLegView {
   sipStatus?: number;
   hangupCause?: string;
   hangupBy?: HangupSide;
+  /** The SIP transport of the leg's signalling: udp, tcp, tls, ws, wss. */
+  transport?: string;
+  /** Its signalling was encrypted (TLS or secure WebSocket). */
+  encrypted?: boolean;
 }
 
 export interface CdrLogLineView {

@@ -19,7 +19,8 @@ export type HangupCause =
   | 'max-duration'
   | 'transferred'
   | 'dialplan-error'
-  | 'switch-error';
+  | 'switch-error'
+  | 'connection-lost'; // its connection (a browser's WebSocket) closed, or a restart left it none
 
 /** A call record's status. */
 export type CdrStatus = 'answered' | 'busy' | 'no-answer' | 'unavailable' | 'cancelled' | 'failed';

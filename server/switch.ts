@@ -196,7 +196,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       bus,
       log.child({ subsystem: 'calls' }),
     );
-    sip.route({ steps: [calls.cancel, calls.initialInvite, calls.inDialog] });
+    sip.route({ steps: [calls.cancel, calls.initialInvite, calls.inDialog], connectionClosed: (flow) => calls.connectionClosed(flow) });
     if (config.calls.persistState) {
       const persistence = persistCalls({
         bus,

@@ -4,6 +4,7 @@
  */
 import type { CdrLegView, CdrLogLineView, CdrSummaryView, CdrView } from '../../contract/cdrs.ts';
 import type { Cdr, CdrLeg, CdrLogLine, CdrSummary } from '../domain/cdr.ts';
+import { isEncrypted, isTransportName } from '../sip/transport.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null | undefined) => (ms == null ? null : iso(ms));
@@ -39,6 +40,7 @@ export const legView = (l: CdrLeg): CdrLegView => ({
   ringingAt: isoOrNull(l.ringingAt),
   answeredAt: isoOrNull(l.answeredAt),
   endedAt: isoOrNull(l.endedAt),
+  ...(l.transport ? { encrypted: isTransportName(l.transport) && isEncrypted(l.transport) } : {}),
 });
 
 const logLineView = (l: CdrLogLine): CdrLogLineView => ({ ...l, at: iso(l.at) });

@@ -224,10 +224,21 @@ export class Call implements CallContext {
   byeFrom(channel: Channel, tx: ServerTransaction): void {
     tx.respond(200, 'OK');
     const by = channel === this.inbound ? 'caller' : 'callee';
+    this.legEnded(channel, this.transferredAway.has(channel) ? 'transferred' : 'normal', by);
+  }
+
+  /** The connection that was a leg's only way to its peer (a browser's WebSocket) closed: it ends as if by BYE. */
+  connectionLost(channel: Channel): void {
+    if (!channel.live) return;
+    channel.log.info({ transport: channel.peer.transport }, 'leg ended: its connection closed');
+    this.legEnded(channel, 'connection-lost', 'switch');
+  }
+
+  private legEnded(channel: Channel, cause: HangupCause, by: 'caller' | 'callee' | 'switch'): void {
     const bridge = this.bridgeOf(channel);
-    channel.hungUp(this.transferredAway.has(channel) ? 'transferred' : 'normal', by);
+    channel.hungUp(cause, by);
     this.services.dialogs.remove(channel);
-    for (const other of bridge?.peersOf(channel) ?? []) if (!this.transferring.has(other)) this.sendBye(other, 'normal', by);
+    for (const other of bridge?.peersOf(channel) ?? []) if (!this.transferring.has(other)) this.sendBye(other, cause === 'transferred' ? 'normal' : cause, by);
     if (bridge && !bridge.peersOf(channel).length) {
       this.bridges.delete(bridge);
       bridge.destroy();

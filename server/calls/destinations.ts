@@ -11,10 +11,12 @@
 import type { Logger } from 'pino';
 import type { DialLeg } from '../dialplan/types.ts';
 import { allowedHops, type HopLookup } from '../providers/allowedHops.ts';
+import type { SipTransport } from '../providers/dns.ts';
 import { bracketed, nextHop, providerDomain } from '../providers/addressing.ts';
 import { CredentialKeyError } from '../providers/credentials.ts';
 import { renderTemplate, type TemplateValues } from '../providers/templates.ts';
 import type { DigestCredentials } from '../sip/digestClient.ts';
+import { peerOfBinding } from '../sip/flowBindings.ts';
 import { isHost } from '../sip/hostPort.ts';
 import type { Peer } from '../sip/transport.ts';
 import { decodeUser, displayName, sipUri, targetUri } from '../sip/wireValues.ts';
@@ -88,26 +90,26 @@ export class DestinationResolver {
       requestUri: b.contactUri,
       to,
       // NAT: the phone is reached where its REGISTER came from, not where its Contact claims.
-      peer: { transport: b.transport === 'tcp' ? 'tcp' : 'udp', address: b.sourceIp, port: b.sourcePort },
+      peer: peerOfBinding(b),
       target: leg.target,
       account: account.username,
     }));
   }
 
   /**
-   * A SIP URI, without maddr or URI headers. `sips:` needs TLS, which this switch does not speak
-   * yet.
+   * A SIP or SIPS URI, without maddr or URI headers. `sips:` and `;transport=tls` go over TLS
+   * (checking the host's certificate); WebSocket transports are refused: only a browser's own
+   * connection reaches it, and that is a registration, not a URI.
    */
   private async uri(leg: Extract<DialLeg, { kind: 'uri' }>, log: Logger): Promise<Destination[]> {
     const target = targetUri(leg.uri);
-    if (!target || target.parsed.schema.toLowerCase() !== 'sip') {
+    const schema = target?.parsed.schema.toLowerCase();
+    const transport = target ? uriTransport(schema, target.parsed.params.transport?.toLowerCase()) : null;
+    if (!target || transport === null) {
       log.info({ target: leg.target }, 'dial leg is not a SIP URI this switch can call');
       return [];
     }
     const { parsed, uri } = target;
-    // Without `;transport=` RFC 3263 chooses (NAPTR, SRV), and the address found says which.
-    const named = parsed.params.transport?.toLowerCase();
-    const transport = named === undefined ? undefined : named === 'tcp' ? 'tcp' : 'udp';
     const host = parsed.host.replace(/^\[|\]$/g, '');
     const [first, ...alternates] = await allowedHops(this.deps.hops, { host, port: parsed.port || null, ...(transport ? { transport } : {}) }, log, { target: leg.target });
     if (!first) return [];
@@ -170,4 +172,15 @@ export class DestinationResolver {
       },
     ];
   }
+}
+
+/**
+ * The transport a URI asks for: `sips:` means TLS; `;transport=` names one; without either RFC 3263
+ * chooses (undefined). null: one this switch cannot open (WebSocket, SCTP) or not a SIP URI.
+ */
+function uriTransport(schema: string | undefined, named: string | undefined): SipTransport | undefined | null {
+  if (schema === 'sips') return named === undefined || named === 'tls' || named === 'tcp' ? 'tls' : null;
+  if (schema !== 'sip') return null;
+  if (named === undefined) return undefined;
+  return named === 'udp' || named === 'tcp' || named === 'tls' ? named : null;
 }

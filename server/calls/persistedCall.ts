@@ -5,10 +5,11 @@
  * of failing half-way through a resume. Fields added later are optional, so older rows still read.
  */
 import { z } from 'zod';
+import { TRANSPORTS } from '../sip/transport.ts';
 
 const text = z.string();
 const params = z.record(z.string(), z.string().nullable());
-const peer = z.object({ transport: z.enum(['udp', 'tcp']), address: text, port: z.number().int().min(0).max(65535) });
+const peer = z.object({ transport: z.enum(TRANSPORTS), address: text, port: z.number().int().min(0).max(65535), serverName: text.optional() });
 const nameAddr = z.object({ name: text.optional(), uri: text, params });
 const via = z.object({ version: text, protocol: text, host: text, port: z.number().int().optional(), params });
 const party = z.object({ user: text, host: text, display: text.optional(), uri: text });
@@ -22,6 +23,7 @@ const hangupCause = z.enum([
   'cancelled',
   'answered-elsewhere',
   'max-duration',
+  'connection-lost',
   'transferred',
   'dialplan-error',
   'switch-error',

@@ -16,6 +16,10 @@ import { Channel, type PendingInvite } from './channel.ts';
 import { SipDialog } from './dialog.ts';
 import type { Dialer } from './dialer.ts';
 import type { PersistedCall } from './persistedCall.ts';
+import type { TransportName } from '../sip/transport.ts';
+
+/** Transports over which a restarted node can reach a peer again (it opens a new connection if need be). */
+const canReconnect = (t: TransportName): boolean => t !== 'ws' && t !== 'wss';
 
 /** Rebuilds one call; it is live again once the caller registers it (CallService.resume). */
 export function resumeCall(state: PersistedCall, services: CallServices, dialer: Dialer, log: Logger): Call {
@@ -61,6 +65,16 @@ export function resumeCall(state: PersistedCall, services: CallServices, dialer:
     if (channels.length) call.bridges.add(new Bridge(call, b.transfers, { snapshot: b, channels }));
   }
   call.resumeDeadline(state.maxUntil);
+  // A leg over a WebSocket went with the previous run's connection, and nothing can open one to a
+  // browser: the call cannot go on, and its other side hears so now rather than at its next request.
+  const unreachable = [...byId.values()].find((c) => c.live && !canReconnect(c.peer.transport));
+  if (unreachable && call.finalSent) {
+    unreachable.log.info({ transport: unreachable.peer.transport }, 'call ended after the restart: its WebSocket leg has no connection any more');
+    unreachable.hungUp('connection-lost', 'switch');
+    services.dialogs.remove(unreachable);
+    call.hangupAll('connection-lost');
+    return call;
+  }
   if (caller.unacked2xx !== undefined) {
     const pending = caller.pendingAck && byId.get(caller.pendingAck.channelId);
     call.awaitCallerAck(pending && caller.pendingAck ? { channel: pending, seq: caller.pendingAck.seq } : undefined);

@@ -125,6 +125,11 @@ export class CallService {
     return true;
   };
 
+  /** A connection closed: the calls whose legs lived on it (WebSocket legs) end. */
+  connectionClosed(flow: string): void {
+    for (const channel of this.dialogs.onFlow(flow)) this.byId.get(channel.call.id)?.connectionLost(channel);
+  }
+
   /** Pipeline step: a request inside a dialog (it has a To tag). */
   get inDialog(): Step {
     return this.inDialogRequests.step;

@@ -69,6 +69,7 @@ function toLeg(c: ChannelSnapshot, previous: CdrLeg | undefined): CdrLeg {
   if (c.sipStatus !== undefined) leg.sipStatus = c.sipStatus;
   if (c.hangupCause !== undefined) leg.hangupCause = c.hangupCause;
   if (previous?.hangupBy) leg.hangupBy = previous.hangupBy;
+  leg.transport = c.peer.transport;
   return leg;
 }
 

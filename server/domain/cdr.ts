@@ -23,6 +23,8 @@ export interface CdrLeg {
   sipStatus?: number;
   hangupCause?: string;
   hangupBy?: HangupSide;
+  /** The SIP transport the leg's signalling used (udp, tcp, tls, ws, wss); records older than this field lack it. */
+  transport?: string;
 }
 
 export interface CdrLogLine {

@@ -27,7 +27,11 @@ export async function resolveHops(deps: HopLookup, query: SipTargetQuery): Promi
     if (!(err instanceof DnsLookupError)) throw err;
     return { failure: err };
   }
-  const peers = targets.filter((t) => !deps.policy || deps.policy.allows(t.address)).map((t): Peer => ({ transport: t.transport, address: t.address, port: t.port }));
+  // Over TLS the certificate must name the host asked for (RFC 5922), not the address DNS gave.
+  const serverName = query.transport === 'tls' || targets[0]?.transport === 'tls' ? query.host.replace(/^\[(.*)\]$/, '$1') : undefined;
+  const peers = targets
+    .filter((t) => !deps.policy || deps.policy.allows(t.address))
+    .map((t): Peer => ({ transport: t.transport, address: t.address, port: t.port, ...(serverName && t.transport === 'tls' ? { serverName } : {}) }));
   return peers.length ? { peers: peers as [Peer, ...Peer[]] } : { denied: targets.map((t) => t.address) };
 }
 

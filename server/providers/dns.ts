@@ -1,13 +1,12 @@
 /**
  * Where to send SIP requests for a host (RFC 3263 §4): an IP literal is used as it is; a host with
  * an explicit port is looked up as A then AAAA; otherwise, when no transport was chosen, NAPTR
- * records pick one (`SIP+D2U`, `SIP+D2T`; the others need TLS or SCTP, which this switch does not
- * speak) and name the SRV records to use, and without NAPTR records the `_sip._udp` then
- * `_sip._tcp` SRV records are tried (§4.1); with a transport, its SRV records decide servers,
- * ports and order, and a host without them is looked up as A/AAAA on port 5060 (UDP when nothing
- * chose). Failures are DnsLookupErrors whose kind tells a provider that does not exist (nxdomain)
- * from DNS that is having a bad moment (transient).
- */
+ * records pick one (`SIP+D2U`, `SIP+D2T`; SCTP is not spoken here, and TLS is what a `sips:` URI
+ * asks for) and name the SRV records to use, and without NAPTR records the `_sip._udp` then
+ * `_sip._tcp` SRV records are tried (§4.1); with a transport, its SRV records (`_sips._tcp` for
+ * TLS) decide servers, ports and order, and a host without them is looked up as A/AAAA on port
+ * 5060 (5061 for TLS; UDP when nothing chose). Failures are DnsLookupErrors whose kind tells a
+ * provider that does not exist (nxdomain) from DNS that is having a bad moment (transient). */
 import type { SrvRecord } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -16,7 +15,7 @@ import { srvOrder } from './srvOrder.ts';
 
 export { DnsLookupError, type DnsFailureKind } from './dnsErrors.ts';
 
-export type SipTransport = 'udp' | 'tcp';
+export type SipTransport = 'udp' | 'tcp' | 'tls';
 
 export interface SipTargetQuery {
   host: string;
@@ -55,6 +54,9 @@ export interface SipResolverOptions {
 }
 
 export const SIP_DEFAULT_PORT = 5060;
+export const SIPS_DEFAULT_PORT = 5061;
+const defaultPort = (t: SipTransport | undefined): number => (t === 'tls' ? SIPS_DEFAULT_PORT : SIP_DEFAULT_PORT);
+const srvService = (t: SipTransport): string => (t === 'tls' ? '_sips._tcp' : `_sip._${t}`);
 const DEFAULTS = { timeoutMs: 5000, tries: 2, cacheTtlMs: 30_000, cacheSize: 1000 };
 /** A hostile or broken zone could list hundreds of SRV records; the best ones are enough. */
 const MAX_SRV_RECORDS = 16;
@@ -77,7 +79,11 @@ interface ResolvedSrv {
  */
 type Resolution = { transport: SipTransport } & ({ via: 'a'; port: number; addresses: Address[] } | { via: 'srv'; records: ResolvedSrv[] });
 
-/** NAPTR services this switch can use (RFC 3263 §4.1), by the transport each stands for. */
+/**
+ * NAPTR services a `sip:` URI without a transport may use (RFC 3263 §4.1), by the transport each
+ * stands for. `SIPS+D2T` is passed over: a `sips:` URI asks for TLS itself and goes straight to
+ * `_sips._tcp` SRV records.
+ */
 const NAPTR_SERVICES: Record<string, SipTransport> = { 'SIP+D2U': 'udp', 'SIP+D2T': 'tcp' };
 
 interface Found {
@@ -152,7 +158,7 @@ export class DnsSipResolver implements SipResolver {
     const unbracketed = query.host.replace(/^\[(.*)\]$/, '$1');
     const family = isIP(unbracketed);
     if (family === 4 || family === 6) {
-      return [{ address: unbracketed, port: port ?? SIP_DEFAULT_PORT, transport: query.transport ?? 'udp', family, via: 'ip' }];
+      return [{ address: unbracketed, port: port ?? defaultPort(query.transport), transport: query.transport ?? 'udp', family, via: 'ip' }];
     }
     const host = query.host.toLowerCase().replace(/\.$/, '');
     const wanted = query.transport ?? (port !== null ? 'udp' : undefined);
@@ -203,12 +209,12 @@ export class DnsSipResolver implements SipResolver {
       if (chosen) return this.expandSrv(chosen.srvName, await this.srv(chosen.srvName, deadline, true), chosen.transport, deadline);
     }
     for (const t of transport ? [transport] : (['udp', 'tcp'] as const)) {
-      const srvName = `_sip._${t}.${host}`;
+      const srvName = `${srvService(t)}.${host}`;
       const records = await this.srv(srvName, deadline, false);
       if (records) return this.expandSrv(srvName, records, t, deadline);
     }
     const { addresses, ttl } = await this.addresses(host, deadline);
-    return { resolution: { transport: transport ?? 'udp', via: 'a', port: SIP_DEFAULT_PORT, addresses }, ttl };
+    return { resolution: { transport: transport ?? 'udp', via: 'a', port: defaultPort(transport), addresses }, ttl };
   }
 
   /**

@@ -9,6 +9,7 @@ import { Gauge, Histogram, type Registry } from 'prom-client';
 import { randomToken } from '../sip/random.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { SipStack } from '../sip/stack.ts';
+import type { Peer } from '../sip/transport.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider, ProviderDirectory } from '../store/providers.ts';
 import type { SipResolver } from './dns.ts';
@@ -136,7 +137,7 @@ export class ProviderHealthMonitor {
     }
   }
 
-  private ping(p: Provider, peer: { transport: 'udp' | 'tcp'; address: string; port: number }): Promise<SipResponse> {
+  private ping(p: Provider, peer: Peer): Promise<SipResponse> {
     const uri = providerUri(p);
     const req: SipRequest = {
       method: 'OPTIONS',

@@ -23,15 +23,7 @@ export const isEncrypted = (t: TransportName): boolean => t === 'tls' || t === '
  */
 export const isConnectionBound = (t: TransportName): boolean => t !== 'udp';
 
-/**
- * The transports the call path takes today (server/calls): a `Peer` without a type argument is one
- * of them, which is what the call path's own types (its persisted dialogs, among others) say; the
- * SIP layer itself works with `AnyPeer`, and hands the call path only requests that came over these
- * (`CallRouting.transports` in service.ts). Widening the call path means widening those types too.
- */
-export type CallTransport = 'udp' | 'tcp';
-
-export interface Peer<T extends TransportName = CallTransport> {
+export interface Peer<T extends TransportName = TransportName> {
   transport: T;
   address: string;
   port: number;

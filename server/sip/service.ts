@@ -9,8 +9,7 @@ import { RequestAuthenticator } from './authenticate.ts';
 import { DigestAuthenticator } from './digest.ts';
 import type { SipRequest } from './message.ts';
 import { answerOptions, answerUnhandled, forMethod, pipeline, type Step } from './pipeline.ts';
-import type { AnyPeer, CallTransport, Peer } from './transport.ts';
-import type { ServerTransaction } from './transactions.ts';
+import { flowKey, type AnyPeer } from './transport.ts';
 import { Registrar } from './registrar.ts';
 import { floodLimit } from './floodLimit.ts';
 import { ProviderAddresses } from './providerAddresses.ts';
@@ -40,18 +39,13 @@ export interface SipService {
 }
 
 /**
- * What the B2BUA adds to the pipeline: its steps. (The ACKs of its 2xx go to their transactions.)
- * It is handed requests that came over the transports its types name (`CallTransport`); others are
- * refused with 503 until it takes them (see README.md, "TLS and WebSocket").
+ * What the B2BUA adds to the pipeline: its steps, for requests over every transport. (The ACKs of
+ * its 2xx go to their transactions.)
  */
 export interface CallRouting {
   steps: Step[];
-}
-
-const CALL_TRANSPORTS: readonly string[] = ['udp', 'tcp'] satisfies CallTransport[];
-
-function carriesCalls(tx: ServerTransaction<AnyPeer>): tx is ServerTransaction<Peer> {
-  return CALL_TRANSPORTS.includes(tx.source.transport);
+  /** A connection closed (its flow, transport.ts `flowKey`): the legs that lived on it end. */
+  connectionClosed(flow: string): void;
 }
 
 export function createSipService(
@@ -74,15 +68,6 @@ export function createSipService(
   let calls: CallRouting | undefined;
   const callSteps: Step<AnyPeer> = async (tx) => {
     if (!calls) return false;
-    if (!carriesCalls(tx)) {
-      // The call path cannot keep (persist, resume) nor reach such a leg yet: a clear refusal, not a half call.
-      sipLog.info(
-        { method: tx.request.method, transport: tx.source.transport, ip: tx.source.address, callId: tx.request.headers['call-id'] },
-        'request refused: calls over this transport are not supported yet',
-      );
-      tx.respond(tx.request.method === 'INVITE' ? 503 : 481, tx.request.method === 'INVITE' ? 'Calls Over This Transport Not Supported Yet' : undefined);
-      return true;
-    }
     for (const step of calls.steps) if (await step(tx)) return true;
     return false;
   };
@@ -94,7 +79,10 @@ export function createSipService(
       admitRequest: floodLimit(config.sip.unauthenticatedPerSecond, (req, source) => auth.provesSource(req, source.address)),
       ...(timers ? { timers } : {}),
       ...(tls && config.tls.sipPort !== null ? { tls: { port: config.tls.sipPort, ...tls } } : {}),
-      connectionClosed: (connection) => void flows.closed(connection),
+      connectionClosed: (connection) => {
+        void flows.closed(connection);
+        calls?.connectionClosed(flowKey(connection.peer));
+      },
     },
     handler,
     sipLog,

@@ -23,17 +23,7 @@ import { FairInbox } from './fairInbox.ts';
 import { frameDatagram, type Frame } from './framing.ts';
 import type { CertificateStore } from './tlsCertificates.ts';
 
-export {
-  isConnectionBound,
-  isEncrypted,
-  isTransportName,
-  TRANSPORTS,
-  type AnyPeer,
-  type CallTransport,
-  type ConnectionTimeout,
-  type Peer,
-  type TransportName,
-} from './connection.ts';
+export { isConnectionBound, isEncrypted, isTransportName, TRANSPORTS, flowKey, type AnyPeer, type ConnectionTimeout, type Peer, type TransportName } from './connection.ts';
 export type { SipConnection } from './connection.ts';
 
 export interface Inbound {

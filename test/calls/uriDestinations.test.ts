@@ -70,7 +70,7 @@ describe('SIP URI dials resolve through DNS_SERVERS and are checked on their add
   test('a name without a transport: its NAPTR record chooses the transport and names the SRV records to use', async () => {
     const callee = await target('naptr-callee');
     dns.set('naptr.test', 'NAPTR', [
-      // A transport this switch does not speak ranks first: it is passed over.
+      // TLS ranks first, but a sip: URI without a transport passes it over (sips: asks for TLS).
       { order: 10, preference: 10, flags: 's', services: 'SIPS+D2T', regexp: '', replacement: '_sips._tcp.naptr.test' },
       { order: 20, preference: 10, flags: 's', services: 'SIP+D2U', regexp: '', replacement: '_sip._udp.servers.naptr.test' },
     ]);

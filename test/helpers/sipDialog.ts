@@ -30,7 +30,7 @@ function inDialogRequest(phone: TestPhone, leg: Leg, method: string, cseq: numbe
   const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
   const text = [
     `${method} ${leg.remoteTarget} SIP/2.0`,
-    `Via: SIP/2.0/UDP ${phone.localAddress}:${phone.localPort};branch=${branch};rport`,
+    `Via: SIP/2.0/${phone.transport.toUpperCase()} ${phone.localAddress}:${phone.localPort};branch=${branch};rport`,
     'Max-Forwards: 70',
     `From: <${leg.localUri}>;tag=${leg.localTag}`,
     `To: <${leg.remoteUri}>;tag=${leg.remoteTag}`,
@@ -198,7 +198,11 @@ export async function placeAuthenticated(phone: TestPhone, sipPort: number, acco
       to: `sip:${target}@127.0.0.1`,
       from: localUri,
       callId,
-      headers: [`Contact: <sip:${account.username}@127.0.0.1:${phone.localPort}>`, 'Content-Type: application/sdp', ...extra],
+      headers: [
+        `Contact: <sip:${account.username}@127.0.0.1:${phone.localPort}${phone.transport === 'udp' ? '' : `;transport=${phone.transport}`}>`,
+        'Content-Type: application/sdp',
+        ...extra,
+      ],
       body: sdp(account.username),
     });
     const from = phone.received.length;
@@ -211,7 +215,7 @@ export async function placeAuthenticated(phone: TestPhone, sipPort: number, acco
   phone.sendRaw(
     [
       `ACK ${uri} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${phone.localPort};branch=${first.req.branch};rport`,
+      `Via: SIP/2.0/${phone.transport.toUpperCase()} 127.0.0.1:${phone.localPort};branch=${first.req.branch};rport`,
       'Max-Forwards: 70',
       `From: <${localUri}>;tag=${phone.fromTag}`,
       `To: ${header(challenge, 'To')}`,

@@ -12,39 +12,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import selfsigned from 'selfsigned';
 import { signUp, type ApiClient } from '../helpers/api.ts';
+import { DAY, leaf, makeCa } from '../helpers/certificates.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import type { SipRequest, SipResponse } from '../../server/sip/message.ts';
 import { newBranch } from '../../server/sip/clientTransactions.ts';
-
-const DAY = 86_400_000;
-
-async function makeCa() {
-  const ca = await selfsigned.generate([{ name: 'commonName', value: 'sipswitch test CA' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    extensions: [
-      { name: 'basicConstraints', cA: true },
-      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true },
-    ],
-  });
-  return { cert: ca.cert, key: ca.private };
-}
-
-/** A leaf certificate for `names`, signed by `ca`, valid from `from` to `to` (ms from now). */
-async function leaf(ca: { cert: string; key: string }, names: string[], from = -DAY, to = 30 * DAY) {
-  const pems = await selfsigned.generate([{ name: 'commonName', value: names[0]! }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    ca,
-    notBeforeDate: new Date(Date.now() + from),
-    notAfterDate: new Date(Date.now() + to),
-    extensions: [{ name: 'subjectAltName', altNames: names.map((n) => (net.isIP(n) ? { type: 7 as const, ip: n } : { type: 2 as const, value: n })) }],
-  });
-  return { cert: pems.cert, key: pems.private };
-}
 
 /** The fingerprint of the certificate the TLS port presents for `servername`. */
 async function presented(port: number, servername: string, ca: string): Promise<string> {

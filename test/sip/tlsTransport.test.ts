@@ -191,18 +191,6 @@ for (const dialect of DIALECTS) {
       assert.match(metrics, /sip_connections_refused_total\{reason="tls-handshake"\} [2-9]/);
     });
 
-    test('INVITEs over TLS are refused with 503 until the call path takes TLS legs', async () => {
-      const acct = await createSipAccount(api);
-      const p = await open('tls', tlsPort());
-      const r = await p.request({
-        method: 'INVITE',
-        uri: `sip:${acct.username}@127.0.0.1`,
-        to: `sip:${acct.username}@127.0.0.1`,
-        headers: [`Contact: <sip:x@127.0.0.1:${p.localPort};transport=tls>`],
-      });
-      assert.equal(r.status, 503);
-    });
-
     test("after a restart, the bindings over the previous run's connections are gone; UDP ones stay", async () => {
       const viaTls = await createSipAccount(api);
       const viaUdp = await createSipAccount(api);

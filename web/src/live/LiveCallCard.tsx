@@ -1,5 +1,6 @@
 /** One call as it happens: each channel by its stable id, its state, and the dialplan's log so far. */
 import { Badge } from '../components/Badge.tsx';
+import { TransportBadge } from '../components/TransportBadge.tsx';
 import { duration } from '../format.ts';
 import { CHANNEL_LABEL, CHANNEL_TONE, hangupWords } from '../calls/words.ts';
 import { useFormat } from '../session.tsx';
@@ -46,7 +47,7 @@ export function LiveCallCard({ call, now }: { call: LiveCallView; now: number })
                   {ch.state === 'hungup' && <span className="muted"> {hangupWords(ch.hangupCause, ch.hangupBy, ch.sipStatus)}</span>}
                 </td>
                 <td className="mono small">
-                  {ch.peer.address}:{ch.peer.port}/{ch.peer.transport.toUpperCase()}
+                  {ch.peer.address}:{ch.peer.port} <TransportBadge transport={ch.peer.transport} />
                 </td>
                 <td>{fmt.time(ch.endedAt ?? ch.answeredAt ?? ch.ringingAt ?? ch.createdAt)}</td>
               </tr>

@@ -4,6 +4,7 @@ import type { Cdr } from '../api/types.ts';
 import { Badge } from '../components/Badge.tsx';
 import { ErrorNote, Loading } from '../components/Feedback.tsx';
 import { Page, Section } from '../components/Page.tsx';
+import { TransportBadge } from '../components/TransportBadge.tsx';
 import { duration } from '../format.ts';
 import { hangupWords, STATUS_TONE, whyItEnded } from '../calls/words.ts';
 import { Link } from '../router.tsx';
@@ -97,6 +98,7 @@ export function CallDetailPage({ id }: { id: string }) {
                 <th scope="col">Ended</th>
                 <th scope="col">SIP status</th>
                 <th scope="col">Hang-up</th>
+                <th scope="col">Signalling</th>
               </tr>
             </thead>
             <tbody>
@@ -118,6 +120,9 @@ export function CallDetailPage({ id }: { id: string }) {
                   <td>{fmt.time(l.endedAt)}</td>
                   <td>{l.sipStatus ?? '—'}</td>
                   <td>{hangupWords(l.hangupCause, l.hangupBy)}</td>
+                  <td>
+                    <TransportBadge transport={l.transport} />
+                  </td>
                 </tr>
               ))}
             </tbody>
