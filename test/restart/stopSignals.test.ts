@@ -211,6 +211,23 @@ describe('stop signals sent to the process group', () => {
     assert.equal(stopped.exitCode, 0, 'and exits 0');
   });
 
+  test(
+    '`npm start`, then SIGTERM to npm alone (a supervisor that signals only its child): the switch stops gracefully and no process is left behind',
+    { timeout: 300_000 },
+    async () => {
+      const g = await startInOwnGroup('npm', ['start', '--silent'], dataDir());
+      groups.push(g);
+      const switchPid = g.logLines().find((l) => l.msg.startsWith('switch ready'))?.pid;
+      assert.ok(switchPid, `the switch logged that it is ready:\n${g.output().slice(-2000)}`);
+      process.kill(g.pgid, 'SIGTERM');
+      await waitFor('the switch process to end', 60_000, async () => !alive(switchPid) || undefined);
+      const stopped = g.logLines().find((l) => l.msg === 'stopped');
+      assert.ok(stopped, `the switch took the signal and stopped:\n${g.output().slice(-3000)}`);
+      assert.equal(stopped.exitCode, 0);
+      await g.exited;
+    },
+  );
+
   test('run as a process manager runs it (node, no npm): SIGTERM to the group, relayed again a moment later, is one graceful stop, exit code 0', { timeout: 120_000 }, async () => {
     const g = await startInOwnGroup(process.execPath, ['--import', 'tsx', 'server/main.ts'], dataDir());
     groups.push(g);
