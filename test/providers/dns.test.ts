@@ -79,6 +79,18 @@ test('TCP uses _sip._tcp records', async () => {
   assert.equal(dns.queries('_sip._tcp.both.test', 'SRV'), 1);
 });
 
+test('TLS uses _sips._tcp records; without them the host on port 5061; an IP literal on 5061 too', async () => {
+  dns.set('_sips._tcp.secure.test', 'SRV', [{ priority: 1, weight: 1, port: 5161, target: 'tls.secure.test' }]);
+  dns.set('_sip._tcp.secure.test', 'SRV', [{ priority: 1, weight: 1, port: 5060, target: 'plain.secure.test' }]);
+  dns.set('tls.secure.test', 'A', ['192.0.2.41']);
+  dns.set('nosrv.test', 'A', ['192.0.2.42']);
+  const r = resolver();
+  assert.deepEqual(hops(await r.resolve({ host: 'secure.test', transport: 'tls' })), ['192.0.2.41:5161/tls/srv']);
+  assert.deepEqual(hops(await r.resolve({ host: 'nosrv.test', transport: 'tls' })), ['192.0.2.42:5061/tls/a']);
+  assert.deepEqual(hops(await r.resolve({ host: '192.0.2.43', transport: 'tls' })), ['192.0.2.43:5061/tls/ip']);
+  assert.equal(dns.queries('_sip._tcp.secure.test', 'SRV'), 0);
+});
+
 test('within a priority, the weighted draw follows RFC 2782 (scripted random source)', async () => {
   dns.set('_sip._udp.weights.test', 'SRV', [
     { priority: 5, weight: 10, port: 5002, target: 'b.weights.test' },
