@@ -22,12 +22,14 @@ import { REGISTRATION_POLL_MS } from './PhonesPage.tsx';
 function SoftphoneSettings({ account }: { account: SipAccount }) {
   const { sip } = useSettings();
   const proxy = `${sip.proxy.host}:${sip.proxy.port}`;
-  const rows: Array<[label: string, value: string, note?: string, copy?: false]> = [
+  type Row = [label: string, value: string, note?: string, copy?: false];
+  const rows: Row[] = [
     ['User name', account.username, 'also the authentication user'],
     ['Domain', account.domain, 'also called realm or registrar'],
     ['Outbound proxy', proxy, 'address and port'],
     ['Transport', sip.transports.map((t) => t.toUpperCase()).join(' or '), undefined, false],
     ['SIP address', account.sipUri],
+    ...(account.extension ? [['Extension', account.extension, 'your other phones dial this number to reach it'] satisfies Row] : []),
   ];
   return (
     <Section title="Softphone settings" id="softphone">
@@ -117,6 +119,7 @@ function EditPhone({ account, onSaved }: { account: SipAccount; onSaved: (a: Sip
   const [dialplanOut, setDialplanOut] = useState(account.dialplanOut ?? '');
   const [dialplanIn, setDialplanIn] = useState(account.dialplanIn ?? '');
   const [algorithms, setAlgorithms] = useState(account.digestAlgorithms?.join(',') ?? '');
+  const [extension, setExtension] = useState(account.extension ?? '');
   const [error, setError] = useState<unknown>();
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -133,6 +136,7 @@ function EditPhone({ account, onSaved }: { account: SipAccount; onSaved: (a: Sip
         dialplanOut: dialplanOut || null,
         dialplanIn: dialplanIn || null,
         digestAlgorithms: algorithms ? algorithms.split(',') : null,
+        extension: extension.trim() || null,
       });
       onSaved(a);
       setSaved(true);
@@ -142,13 +146,21 @@ function EditPhone({ account, onSaved }: { account: SipAccount; onSaved: (a: Sip
       setBusy(false);
     }
   };
-  const errs = fieldErrors(error, ['displayName', 'dialplanOut', 'dialplanIn', 'digestAlgorithms']);
+  const errs = fieldErrors(error, ['displayName', 'dialplanOut', 'dialplanIn', 'digestAlgorithms', 'extension']);
   return (
     <Section title="Settings" id="edit">
       <form onSubmit={submit} className="form-grid">
         <ErrorNote error={errs.general} />
         {saved && <Notice tone="success">Saved.</Notice>}
         <TextField label="Display name" value={displayName} onChange={(e) => setDisplayName(e.target.value)} error={errs.forField('displayName')} />
+        <TextField
+          label="Extension"
+          value={extension}
+          inputMode="numeric"
+          onChange={(e) => setExtension(e.target.value)}
+          error={errs.forField('extension')}
+          hint="2–6 digits your other phones dial to reach this one; empty for none."
+        />
         <SelectField label="Dialplan for calls it places" value={dialplanOut} onChange={(e) => setDialplanOut(e.target.value)} error={errs.forField('dialplanOut')}>
           <option value="">default</option>
           {names.map((n) => (

@@ -53,7 +53,10 @@ function NewPhoneForm({ onCancel }: { onCancel: () => void }) {
           autoFocus
         />
         <TextField label="Display name (optional)" name="displayName" value={displayName} onChange={(e) => setDisplayName(e.target.value)} error={errs.forField('displayName')} />
-        <p className="hint">A strong password is generated for the phone and shown once, on the next page.</p>
+        <p className="hint">
+          A strong password is generated for the phone and shown once, on the next page. The phone gets the next free extension (100, 101, …), which your other phones dial to reach
+          it.
+        </p>
         <div className="form-actions">
           <button type="submit" className="btn primary" disabled={busy}>
             {busy ? 'Creating…' : 'Create phone'}
@@ -105,6 +108,7 @@ export function PhonesPage() {
             <thead>
               <tr>
                 <th scope="col">Phone</th>
+                <th scope="col">Extension</th>
                 <th scope="col">State</th>
                 <th scope="col">Registered from</th>
                 <th scope="col">Dialplans (places / receives)</th>
@@ -122,6 +126,7 @@ export function PhonesPage() {
                       </Link>
                       {a.displayName && <div className="muted">{a.displayName}</div>}
                     </td>
+                    <td className="mono">{a.extension ?? '—'}</td>
                     <td>
                       <Badge tone={state.tone}>{state.label}</Badge>
                     </td>
