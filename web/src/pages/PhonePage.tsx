@@ -14,6 +14,7 @@ import { relative } from '../format.ts';
 import { generateSipPassword, shownOnce } from '../phones/password.ts';
 import { phoneState, sourceOf } from '../phones/phoneState.ts';
 import { useRegistrationsOf } from '../phones/useRegistrations.ts';
+import { SetupGuides } from '../phones/SetupGuides.tsx';
 import { Link, navigate } from '../router.tsx';
 import { useFormat, useSettings } from '../session.tsx';
 import { useApi } from '../useApi.ts';
@@ -269,6 +270,7 @@ export function PhonePage({ id }: { id: string }) {
         <SoftphoneSettings account={a} />
         <RegistrationState account={a} bindings={registrations.data ?? []} error={registrations.error} />
       </div>
+      <SetupGuides account={a} password={password} />
       <div className="grid two">
         <EditPhone account={a} onSaved={setCurrent} />
         <Section title="Password and access" id="access">

@@ -10,7 +10,7 @@ import { relative } from '../format.ts';
 import { bindingsByAccount, phoneState, sourceOf } from '../phones/phoneState.ts';
 import { generateSipPassword, shownOnce } from '../phones/password.ts';
 import { useRegistrationsOf } from '../phones/useRegistrations.ts';
-import { Link, navigate } from '../router.tsx';
+import { Link, navigate, useLocation } from '../router.tsx';
 import { useApi } from '../useApi.ts';
 
 export const REGISTRATION_POLL_MS = 3000;
@@ -75,7 +75,8 @@ const PHONES_PER_PAGE = 50;
 
 export function PhonesPage() {
   const accounts = useApi<{ items: SipAccount[] }>('/sip-accounts');
-  const [creating, setCreating] = useState(false);
+  // `/phones?new` (the getting-started checklist's link) opens the form at once.
+  const [creating, setCreating] = useState(useLocation().search.has('new'));
   const [page, setPage] = useState(0);
   const all = accounts.data?.items ?? [];
   const pages = Math.max(1, Math.ceil(all.length / PHONES_PER_PAGE));
