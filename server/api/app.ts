@@ -24,6 +24,7 @@ import { sipAccountRoutes } from './sipAccountRoutes.ts';
 import { providerRoutes } from './providerRoutes.ts';
 import type { ProviderControl } from '../providers/service.ts';
 import { operatorEmails, operatorRoutes, sipBlockRoutes, type BanControl } from './banRoutes.ts';
+import { gettingStartedRoutes } from './gettingStartedRoutes.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -88,6 +89,7 @@ export function createApiApp(deps: ApiDeps): Express {
   tenantApi.use('/settings', settingsRoutes(deps.config, deps.sipPort, deps.tls));
   tenantApi.use('/dialplans', dialplanRoutes(deps.dialplans));
   tenantApi.use('/providers', providerRoutes(deps.providers, deps.config.providers.perTenant));
+  tenantApi.use('/getting-started', gettingStartedRoutes());
   tenantApi.use('/sip-blocks', sipBlockRoutes(deps.bans, deps.config.nodeId));
   tenantApi.use(cdrRoutes(log));
   tenantApi.use(liveRoutes(deps.liveView));

@@ -5,6 +5,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
+import { HOME_COUNTRY_CODES } from '../../contract/countries.ts';
 import type { LimitsView, SettingsView, SipSettingsView, TlsView } from '../../contract/settings.ts';
 import type { Config } from '../config.ts';
 import { isCountryCode } from '../providers/internationalCalls.ts';
@@ -31,8 +32,14 @@ export const timeZone = z
     }
   }, 'must be an IANA time zone such as Europe/Berlin or UTC');
 
-/** A country provider legs' numbers are read in; null clears it. */
-export const country = z.string().trim().toUpperCase().refine(isCountryCode, 'must be an ISO 3166 two-letter country code such as DE or US');
+const HOME_COUNTRIES = new Set(HOME_COUNTRY_CODES);
+
+/** A country provider legs' numbers are read in (a current ISO 3166 code with a numbering plan); null clears it. */
+export const country = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .refine((c) => HOME_COUNTRIES.has(c) && isCountryCode(c), 'must be a current ISO 3166 two-letter country code such as DE or US');
 
 const patchBody = z.strictObject({
   timeZone: timeZone.optional(),

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { DIGEST_ALGORITHMS, type Config } from '../config.ts';
 import { computeHa1 } from '../sip/digest.ts';
 import type { Store } from '../store/index.ts';
-import { UsernameTakenError, type SipAccount, type SipAccountChanges } from '../store/sipAccounts.ts';
+import { ExtensionTakenError, UsernameTakenError, type NewSipAccount, type SipAccount, type SipAccountChanges } from '../store/sipAccounts.ts';
 import { HttpError, notFound, parse } from './errors.ts';
 import { passwordWeakness } from './passwords.ts';
 import { dialplanName } from './dialplanRoutes.ts';
@@ -31,6 +31,14 @@ const algorithms = z
   .nullable();
 
 const dialplanRef = dialplanName.nullable();
+/** Digits only, so a number never reads as a username (those start with a letter); null = none. */
+const extension = z
+  .string()
+  .trim()
+  .regex(/^[1-9]\d{1,5}$/, 'must be 2-6 digits, not starting with 0 (0 is how numbers leave through providers)')
+  .nullable();
+/** Tries for the next free extension when another phone took the one just found. */
+const EXTENSION_ATTEMPTS = 8;
 
 const createBody = z.strictObject({
   username,
@@ -39,6 +47,8 @@ const createBody = z.strictObject({
   digestAlgorithms: algorithms.optional(),
   dialplanOut: dialplanRef.optional(),
   dialplanIn: dialplanRef.optional(),
+  /** Omitted: the next free number from 100 up; null: none. */
+  extension: extension.optional(),
 });
 const patchBody = z.strictObject({
   password: z.string().max(200).optional(),
@@ -47,6 +57,7 @@ const patchBody = z.strictObject({
   enabled: z.boolean().optional(),
   dialplanOut: dialplanRef.optional(),
   dialplanIn: dialplanRef.optional(),
+  extension: extension.optional(),
 });
 const idParam = z.strictObject({ id: z.string().max(64) });
 
@@ -64,6 +75,7 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
     digestAlgorithms: a.digestAlgorithms,
     dialplanOut: a.dialplanOut,
     dialplanIn: a.dialplanIn,
+    extension: a.extension,
     effectiveDigestAlgorithms: a.digestAlgorithms ?? config.sip.digestAlgorithms,
     // HA1 digests are tied to the realm they were made for; after a domain change the password must be set again.
     needsNewPassword: a.realm !== realm,
@@ -89,20 +101,28 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
       ['dialplanOut', body.dialplanOut],
       ['dialplanIn', body.dialplanIn],
     ]);
-    try {
-      const a = await scope.sipAccounts.create({
-        username: body.username,
-        displayName: body.displayName ?? null,
-        digestAlgorithms: body.digestAlgorithms ?? null,
-        dialplanOut: body.dialplanOut ?? null,
-        dialplanIn: body.dialplanIn ?? null,
-        ...digests,
-      });
-      store.sipAccountLookup.invalidate(a.username);
-      res.status(201).json(view(a));
-    } catch (err) {
-      if (err instanceof UsernameTakenError) throw new HttpError(409, 'username: is already taken on this switch', 'username');
-      throw err;
+    const account: NewSipAccount = {
+      username: body.username,
+      displayName: body.displayName ?? null,
+      digestAlgorithms: body.digestAlgorithms ?? null,
+      dialplanOut: body.dialplanOut ?? null,
+      dialplanIn: body.dialplanIn ?? null,
+      ...digests,
+    };
+    for (let attempt = 1; ; attempt++) {
+      const numbered = body.extension === undefined;
+      try {
+        const a = await scope.sipAccounts.create({ ...account, extension: numbered ? await scope.sipAccounts.nextFreeExtension() : body.extension });
+        store.sipAccountLookup.invalidate(a.username);
+        res.status(201).json(view(a));
+        return;
+      } catch (err) {
+        if (err instanceof UsernameTakenError) throw new HttpError(409, 'username: is already taken on this switch', 'username');
+        // Another phone created at the same moment took the free number: look again.
+        if (err instanceof ExtensionTakenError && numbered && attempt < EXTENSION_ATTEMPTS) continue;
+        if (err instanceof ExtensionTakenError) throw new HttpError(409, 'extension: another of your phones has this number', 'extension');
+        throw err;
+      }
     }
   });
 
@@ -131,7 +151,11 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
     if (body.enabled !== undefined) changes.enabled = body.enabled;
     if (body.dialplanOut !== undefined) changes.dialplanOut = body.dialplanOut;
     if (body.dialplanIn !== undefined) changes.dialplanIn = body.dialplanIn;
-    const a = await accounts.update(id, changes);
+    if (body.extension !== undefined) changes.extension = body.extension;
+    const a = await accounts.update(id, changes).catch((err: unknown) => {
+      if (err instanceof ExtensionTakenError) throw new HttpError(409, 'extension: another of your phones has this number', 'extension');
+      throw err;
+    });
     if (!a) throw notFound('SIP account');
     store.sipAccountLookup.invalidate(a.username);
     res.json(view(a));

@@ -11,6 +11,7 @@ import type { Dialer } from './dialer.ts';
 import type { LegPurpose } from './outboundLeg.ts';
 import type { HangupCause, Party } from './events.ts';
 import { causeOfResponse } from '../domain/outcomes.ts';
+import { resolveExtensions } from './extensions.ts';
 
 export interface CallHost extends DialplanHost {
   /** The outcome of the last dial, for the final answer when the script ends without one. */
@@ -34,7 +35,7 @@ export function callHost(o: {
   let last: DialResult | undefined;
   return {
     async dial(spec, signal) {
-      last = await o.dialer.dial(call, spec, o.caller, signal, o.purpose);
+      last = await o.dialer.dial(call, await resolveExtensions(spec, scope), o.caller, signal, o.purpose);
       return last;
     },
     async respond(status, reason) {

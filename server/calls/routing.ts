@@ -19,6 +19,7 @@ import type { Call } from './call.ts';
 import type { Channel } from './channel.ts';
 import type { Dialer } from './dialer.ts';
 import type { EventBus } from './events.ts';
+import { isExtension, phoneOfExtension } from './extensions.ts';
 import { callHost, type CallHost } from './host.ts';
 import type { LegPurpose } from './outboundLeg.ts';
 import { asCallerAt } from './parties.ts';
@@ -50,9 +51,10 @@ function selectedHeaders(req: SipRequest): Record<string, string> {
 export class CallRouter {
   constructor(private readonly deps: RoutingDeps) {}
 
-  /** The tenant's account of this name, or null (another tenant's account is not there). */
+  /** The tenant's account of this name or extension, or null (another tenant's account is not there). */
   accountOf(tenantId: string): (username: string) => Promise<SipAccount | null> {
     return async (username) => {
+      if (isExtension(username)) return phoneOfExtension(this.deps.store.tenant(tenantId), username);
       const a = await this.deps.store.sipAccountLookup.byUsername(username);
       return a && a.tenantId === tenantId ? a : null;
     };

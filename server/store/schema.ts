@@ -63,6 +63,8 @@ export interface SipAccountsTable {
   dialplan_out: string | null;
   /** Dialplan for calls to this account; null = ring its phones. */
   dialplan_in: string | null;
+  /** The short number colleagues dial (digits, unique within the tenant); null = none. */
+  extension: string | null;
   created_at: number;
   updated_at: number;
 }

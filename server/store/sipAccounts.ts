@@ -19,20 +19,38 @@ export interface SipAccount {
   dialplanOut: string | null;
   /** Dialplan for calls to this account; null = ring its phones. */
   dialplanIn: string | null;
+  /** The short number colleagues dial (digits, unique within the tenant); null = none. */
+  extension: string | null;
   createdAt: number;
   updatedAt: number;
 }
 
 /** An account to create: what a SipAccount holds but its ids, flags and times; dialplans optional. */
 export type NewSipAccount = Pick<SipAccount, 'username' | 'displayName' | 'realm' | 'ha1Md5' | 'ha1Sha256' | 'digestAlgorithms'> &
-  Partial<Pick<SipAccount, 'dialplanOut' | 'dialplanIn'>>;
+  Partial<Pick<SipAccount, 'dialplanOut' | 'dialplanIn' | 'extension'>>;
 
-export type SipAccountChanges = Partial<Pick<SipAccount, 'displayName' | 'realm' | 'ha1Md5' | 'ha1Sha256' | 'digestAlgorithms' | 'enabled' | 'dialplanOut' | 'dialplanIn'>>;
+export type SipAccountChanges = Partial<
+  Pick<SipAccount, 'displayName' | 'realm' | 'ha1Md5' | 'ha1Sha256' | 'digestAlgorithms' | 'enabled' | 'dialplanOut' | 'dialplanIn' | 'extension'>
+>;
 
 export class UsernameTakenError extends Error {
   constructor(username: string) {
     super(`username ${username} is taken`);
   }
+}
+
+export class ExtensionTakenError extends Error {
+  constructor(extension: string) {
+    super(`extension ${extension} is taken`);
+  }
+}
+
+/** The first extension handed out; phones get the next free one from here. */
+export const FIRST_EXTENSION = 100;
+
+/** Both dialects name the violated index or its columns: the extension's, or else the username's. */
+function takenError(err: unknown, a: { username?: string; extension?: string | null }): Error {
+  return /extension/i.test((err as Error).message) && a.extension ? new ExtensionTakenError(a.extension) : new UsernameTakenError(a.username ?? '');
 }
 
 export function toSipAccount(r: Selectable<SipAccountsTable>): SipAccount {
@@ -48,6 +66,7 @@ export function toSipAccount(r: Selectable<SipAccountsTable>): SipAccount {
     enabled: Boolean(r.enabled),
     dialplanOut: r.dialplan_out,
     dialplanIn: r.dialplan_in,
+    extension: r.extension ?? null,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
@@ -70,6 +89,21 @@ export class TenantSipAccounts {
     return r && toSipAccount(r);
   }
 
+  /** The tenant's phone dialled as `extension`, if any. */
+  async byExtension(extension: string): Promise<SipAccount | undefined> {
+    const r = await this.db.selectFrom('sip_accounts').selectAll().where('tenant_id', '=', this.tenantId).where('extension', '=', extension).executeTakeFirst();
+    return r && toSipAccount(r);
+  }
+
+  /** The lowest number from FIRST_EXTENSION up that none of the tenant's phones carries. */
+  async nextFreeExtension(): Promise<string> {
+    const rows = await this.db.selectFrom('sip_accounts').select('extension').where('tenant_id', '=', this.tenantId).where('extension', 'is not', null).execute();
+    const taken = new Set(rows.map((r) => r.extension));
+    let n = FIRST_EXTENSION;
+    while (taken.has(String(n))) n++;
+    return String(n);
+  }
+
   async create(a: NewSipAccount, now = Date.now()): Promise<SipAccount> {
     const id = newId();
     try {
@@ -87,12 +121,13 @@ export class TenantSipAccounts {
           enabled: 1,
           dialplan_out: a.dialplanOut ?? null,
           dialplan_in: a.dialplanIn ?? null,
+          extension: a.extension ?? null,
           created_at: now,
           updated_at: now,
         })
         .execute();
     } catch (err) {
-      if (isUniqueViolation(err)) throw new UsernameTakenError(a.username);
+      if (isUniqueViolation(err)) throw takenError(err, a);
       throw err;
     }
     return (await this.get(id))!;
@@ -108,7 +143,14 @@ export class TenantSipAccounts {
     if (c.enabled !== undefined) set.enabled = c.enabled ? 1 : 0;
     if (c.dialplanOut !== undefined) set.dialplan_out = c.dialplanOut;
     if (c.dialplanIn !== undefined) set.dialplan_in = c.dialplanIn;
-    const r = await this.db.updateTable('sip_accounts').set(set).where('tenant_id', '=', this.tenantId).where('id', '=', id).executeTakeFirst();
+    if (c.extension !== undefined) set.extension = c.extension;
+    let r;
+    try {
+      r = await this.db.updateTable('sip_accounts').set(set).where('tenant_id', '=', this.tenantId).where('id', '=', id).executeTakeFirst();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw takenError(err, c);
+      throw err;
+    }
     if (Number(r.numUpdatedRows) === 0) return undefined;
     return this.get(id);
   }

@@ -36,7 +36,12 @@ for (const dialect of DIALECTS) {
       try {
         const early = await new Migrator({ db: db.kysely, provider: { getMigrations: async () => BEFORE_008 } }).migrateToLatest();
         assert.equal(early.error, undefined);
-        assert.deepEqual(await migrateToLatest(db), ['008_key_scopes_quotas_paging']);
+        // Numbers merged since (012 and up) come along; below 011, only the one it had not run.
+        const applied = await migrateToLatest(db);
+        assert.deepEqual(
+          applied.filter((name) => name < '011'),
+          ['008_key_scopes_quotas_paging'],
+        );
         assert.deepEqual(await migrateToLatest(db), [], 'and nothing twice');
       } finally {
         await db.close();

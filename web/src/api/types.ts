@@ -34,6 +34,8 @@ export interface SipAccount {
   effectiveDigestAlgorithms: DigestAlgorithm[];
   dialplanOut: string | null;
   dialplanIn: string | null;
+  /** The short number colleagues dial; null = none. */
+  extension: string | null;
   needsNewPassword: boolean;
   createdAt: string;
   updatedAt: string;

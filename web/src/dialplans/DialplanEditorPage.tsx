@@ -16,13 +16,7 @@ import { QuarantineNote } from './QuarantineNote.tsx';
 import { revealLine, showErrors, type SourceError } from './editorSetup.ts';
 import { TestRunPanel } from './TestRunPanel.tsx';
 import { VersionsPanel } from './VersionsPanel.tsx';
-
-export const NEW_DIALPLAN_SOURCE = `export default async function (call) {
-  log(\`\${call.from.user} calls \${call.to.user}\`);
-  const r = await dial(call.to.user, { timeout: 20 });
-  if (!r.answered) return respond(480, 'Nobody answered');
-}
-`;
+import { STARTER_DIALPLAN } from '../../../contract/starterDialplan.ts';
 
 type Loaded = { status: 'loading' } | { status: 'new' } | { status: 'saved'; dialplan: Dialplan } | { status: 'error'; error: unknown };
 
@@ -56,7 +50,7 @@ export default function DialplanEditorPage({ name }: { name: string }) {
 
   useEffect(() => {
     void load().then((d) => {
-      draft.current = d?.source ?? NEW_DIALPLAN_SOURCE;
+      draft.current = d?.source ?? STARTER_DIALPLAN;
       if (view.current) replaceDocument(view.current, draft.current);
       setDirty(false);
     });

@@ -12,6 +12,7 @@ import { bindingsByAccount, phoneState, sourceOf } from '../phones/phoneState.ts
 import { useRegistrationsOf } from '../phones/useRegistrations.ts';
 import { describeProviderStatus, providerTone, STATE_LABEL } from '../providers/statusWords.ts';
 import { QuarantineNote } from '../dialplans/QuarantineNote.tsx';
+import { GettingStarted } from '../dashboard/GettingStarted.tsx';
 import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
@@ -147,6 +148,7 @@ export function DashboardPage() {
   return (
     <Page title="Dashboard">
       <DialplanSuspension />
+      <GettingStarted />
       <div className="grid two">
         <Phones />
         <Providers />

@@ -32,8 +32,8 @@ export function DialplansPage() {
       <QuarantineNote quarantine={list.data?.quarantine} />
       {list.data && !hasDefault && (
         <Notice tone="info">
-          There is no <strong>default</strong> dialplan yet: without one, a phone that dials another phone's username rings it directly.{' '}
-          <Link to="/dialplans/default">Write the default dialplan</Link>.
+          There is no <strong>default</strong> dialplan yet: without one, a phone that dials another phone’s extension or username rings it directly, as the commented starter in
+          the editor does. <Link to="/dialplans/default">Write the default dialplan</Link>.
         </Notice>
       )}
       {list.loading && !list.data ? (

@@ -14,6 +14,7 @@ import { relative } from '../format.ts';
 import { generateSipPassword, shownOnce } from '../phones/password.ts';
 import { phoneState, sourceOf } from '../phones/phoneState.ts';
 import { useRegistrationsOf } from '../phones/useRegistrations.ts';
+import { SetupGuides } from '../phones/SetupGuides.tsx';
 import { Link, navigate } from '../router.tsx';
 import { useFormat, useSettings } from '../session.tsx';
 import { useApi } from '../useApi.ts';
@@ -22,12 +23,14 @@ import { REGISTRATION_POLL_MS } from './PhonesPage.tsx';
 function SoftphoneSettings({ account }: { account: SipAccount }) {
   const { sip } = useSettings();
   const proxy = `${sip.proxy.host}:${sip.proxy.port}`;
-  const rows: Array<[label: string, value: string, note?: string, copy?: false]> = [
+  type Row = [label: string, value: string, note?: string, copy?: false];
+  const rows: Row[] = [
     ['User name', account.username, 'also the authentication user'],
     ['Domain', account.domain, 'also called realm or registrar'],
     ['Outbound proxy', proxy, 'address and port'],
     ['Transport', sip.transports.map((t) => t.toUpperCase()).join(' or '), undefined, false],
     ['SIP address', account.sipUri],
+    ...(account.extension ? [['Extension', account.extension, 'your other phones dial this number to reach it'] satisfies Row] : []),
   ];
   return (
     <Section title="Softphone settings" id="softphone">
@@ -117,6 +120,7 @@ function EditPhone({ account, onSaved }: { account: SipAccount; onSaved: (a: Sip
   const [dialplanOut, setDialplanOut] = useState(account.dialplanOut ?? '');
   const [dialplanIn, setDialplanIn] = useState(account.dialplanIn ?? '');
   const [algorithms, setAlgorithms] = useState(account.digestAlgorithms?.join(',') ?? '');
+  const [extension, setExtension] = useState(account.extension ?? '');
   const [error, setError] = useState<unknown>();
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -133,6 +137,7 @@ function EditPhone({ account, onSaved }: { account: SipAccount; onSaved: (a: Sip
         dialplanOut: dialplanOut || null,
         dialplanIn: dialplanIn || null,
         digestAlgorithms: algorithms ? algorithms.split(',') : null,
+        extension: extension.trim() || null,
       });
       onSaved(a);
       setSaved(true);
@@ -142,13 +147,21 @@ function EditPhone({ account, onSaved }: { account: SipAccount; onSaved: (a: Sip
       setBusy(false);
     }
   };
-  const errs = fieldErrors(error, ['displayName', 'dialplanOut', 'dialplanIn', 'digestAlgorithms']);
+  const errs = fieldErrors(error, ['displayName', 'dialplanOut', 'dialplanIn', 'digestAlgorithms', 'extension']);
   return (
     <Section title="Settings" id="edit">
       <form onSubmit={submit} className="form-grid">
         <ErrorNote error={errs.general} />
         {saved && <Notice tone="success">Saved.</Notice>}
         <TextField label="Display name" value={displayName} onChange={(e) => setDisplayName(e.target.value)} error={errs.forField('displayName')} />
+        <TextField
+          label="Extension"
+          value={extension}
+          inputMode="numeric"
+          onChange={(e) => setExtension(e.target.value)}
+          error={errs.forField('extension')}
+          hint="2–6 digits your other phones dial to reach this one; empty for none."
+        />
         <SelectField label="Dialplan for calls it places" value={dialplanOut} onChange={(e) => setDialplanOut(e.target.value)} error={errs.forField('dialplanOut')}>
           <option value="">default</option>
           {names.map((n) => (
@@ -257,6 +270,7 @@ export function PhonePage({ id }: { id: string }) {
         <SoftphoneSettings account={a} />
         <RegistrationState account={a} bindings={registrations.data ?? []} error={registrations.error} />
       </div>
+      <SetupGuides account={a} password={password} />
       <div className="grid two">
         <EditPhone account={a} onSaved={setCurrent} />
         <Section title="Password and access" id="access">

@@ -10,7 +10,7 @@ import { relative } from '../format.ts';
 import { bindingsByAccount, phoneState, sourceOf } from '../phones/phoneState.ts';
 import { generateSipPassword, shownOnce } from '../phones/password.ts';
 import { useRegistrationsOf } from '../phones/useRegistrations.ts';
-import { Link, navigate } from '../router.tsx';
+import { Link, navigate, useLocation } from '../router.tsx';
 import { useApi } from '../useApi.ts';
 
 export const REGISTRATION_POLL_MS = 3000;
@@ -53,7 +53,10 @@ function NewPhoneForm({ onCancel }: { onCancel: () => void }) {
           autoFocus
         />
         <TextField label="Display name (optional)" name="displayName" value={displayName} onChange={(e) => setDisplayName(e.target.value)} error={errs.forField('displayName')} />
-        <p className="hint">A strong password is generated for the phone and shown once, on the next page.</p>
+        <p className="hint">
+          A strong password is generated for the phone and shown once, on the next page. The phone gets the next free extension (100, 101, …), which your other phones dial to reach
+          it.
+        </p>
         <div className="form-actions">
           <button type="submit" className="btn primary" disabled={busy}>
             {busy ? 'Creating…' : 'Create phone'}
@@ -72,7 +75,8 @@ const PHONES_PER_PAGE = 50;
 
 export function PhonesPage() {
   const accounts = useApi<{ items: SipAccount[] }>('/sip-accounts');
-  const [creating, setCreating] = useState(false);
+  // `/phones?new` (the getting-started checklist's link) opens the form at once.
+  const [creating, setCreating] = useState(useLocation().search.has('new'));
   const [page, setPage] = useState(0);
   const all = accounts.data?.items ?? [];
   const pages = Math.max(1, Math.ceil(all.length / PHONES_PER_PAGE));
@@ -105,6 +109,7 @@ export function PhonesPage() {
             <thead>
               <tr>
                 <th scope="col">Phone</th>
+                <th scope="col">Extension</th>
                 <th scope="col">State</th>
                 <th scope="col">Registered from</th>
                 <th scope="col">Dialplans (places / receives)</th>
@@ -122,6 +127,7 @@ export function PhonesPage() {
                       </Link>
                       {a.displayName && <div className="muted">{a.displayName}</div>}
                     </td>
+                    <td className="mono">{a.extension ?? '—'}</td>
                     <td>
                       <Badge tone={state.tone}>{state.label}</Badge>
                     </td>

@@ -1,10 +1,10 @@
-import { useState, type FormEvent } from 'react';
+import { useMemo, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client.ts';
 import { ErrorNote } from '../components/Feedback.tsx';
-import { fieldErrors, TextField } from '../components/Form.tsx';
+import { fieldErrors, SelectField, TextField } from '../components/Form.tsx';
 import { Link, navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import { browserCountry } from '../countries.ts';
+import { browserCountry, countryNames } from '../countries.ts';
 import { AuthFrame } from './AuthForm.tsx';
 
 const MIN_PASSWORD = 10;
@@ -14,6 +14,9 @@ export function SignupPage() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [confirm, setConfirm] = useState('');
+  // The browser's guess, preselected; the list holds only codes the switch accepts.
+  const [country, setCountry] = useState(() => browserCountry() ?? '');
+  const countries = useMemo(() => countryNames(), []);
   const [error, setError] = useState<unknown>();
   const [local, setLocal] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
@@ -29,13 +32,8 @@ export function SignupPage() {
     setBusy(true);
     setError(undefined);
     try {
-      // The home country reads the numbers sent to providers; it can be changed in Settings. It is
-      // only the browser's guess: a region the switch does not know is left for Settings.
-      const country = browserCountry();
-      await api.post('/auth/signup', { email, password, ...(country ? { country } : {}) }).catch((err: unknown) => {
-        if (country && err instanceof ApiError && err.field === 'country') return api.post('/auth/signup', { email, password });
-        throw err;
-      });
+      // The home country reads the numbers sent to providers; it can be changed in Settings.
+      await api.post('/auth/signup', { email, password, ...(country ? { country } : {}) });
       await refresh();
       navigate('/', { replace: true });
     } catch (err) {
@@ -44,7 +42,7 @@ export function SignupPage() {
     }
   };
 
-  const errs = fieldErrors(error, ['email', 'password']);
+  const errs = fieldErrors(error, ['email', 'password', 'country']);
   const taken = error instanceof ApiError && error.status === 409;
   return (
     <AuthFrame
@@ -93,6 +91,21 @@ export function SignupPage() {
         error={local.confirm}
         required
       />
+      <SelectField
+        label="Home country"
+        name="country"
+        value={country}
+        onChange={(e) => setCountry(e.target.value)}
+        error={errs.forField('country')}
+        hint="Numbers you send to a provider are read as dialled from here; calls abroad stay off until you allow them in Settings."
+      >
+        <option value="">Not set</option>
+        {countries.map((c) => (
+          <option key={c.code} value={c.code}>
+            {c.name}
+          </option>
+        ))}
+      </SelectField>
       <button type="submit" className="btn primary wide" disabled={busy}>
         {busy ? 'Creating your account…' : 'Create account'}
       </button>
