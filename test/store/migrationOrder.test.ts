@@ -36,7 +36,13 @@ for (const dialect of DIALECTS) {
       try {
         const early = await new Migrator({ db: db.kysely, provider: { getMigrations: async () => BEFORE_008 } }).migrateToLatest();
         assert.equal(early.error, undefined);
-        assert.deepEqual(await migrateToLatest(db), ['008_key_scopes_quotas_paging']);
+        // 008 first, then those numbered after 011 (merged later); none of those already run again.
+        const ran = await migrateToLatest(db);
+        assert.equal(ran[0], '008_key_scopes_quotas_paging');
+        assert.deepEqual(
+          ran.filter((name) => name in BEFORE_008),
+          [],
+        );
         assert.deepEqual(await migrateToLatest(db), [], 'and nothing twice');
       } finally {
         await db.close();
