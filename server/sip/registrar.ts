@@ -15,7 +15,7 @@ import { AccountUnverifiableError } from '../store/sipAccountLookup.ts';
 import type { ApplyOutcome, Binding, BindingChanges, LocationStore } from '../store/registrations.ts';
 import type { RequestAuthenticator } from './authenticate.ts';
 import type { FlowBindings } from './flowBindings.ts';
-import { headerInt, headerText, parseUri, type NameAddr } from './message.ts';
+import { headerInt, headerText, parseUri, stringifyUri, type NameAddr, type SipUri } from './message.ts';
 import type { ServerTransaction } from './transactions.ts';
 import type { AnyPeer } from './transport.ts';
 
@@ -256,5 +256,5 @@ export class Registrar {
 /** The URIs of a Path header field (RFC 3327), in order: the proxies a request to the phone goes through. */
 function pathOf(header: unknown): string[] {
   if (!Array.isArray(header)) return [];
-  return (header as Array<{ uri?: unknown }>).map((p) => p.uri).filter((u): u is string => typeof u === 'string' && u.length <= 1024);
+  return (header as Array<{ uri: string | SipUri }>).map((p) => (typeof p.uri === 'string' ? p.uri : stringifyUri(p.uri))).filter((u) => u.length <= 1024);
 }
