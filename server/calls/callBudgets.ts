@@ -4,7 +4,8 @@
  * budget of their own, so strangers ringing its accounts cannot use up what its phones need to
  * call out or what its carriers need to deliver; strangers are also limited per source address,
  * at once and in new INVITEs per minute, so one source cannot use up a tenant's strangers' budget.
- * All counts are this node's.
+ * `LocalCallBudgets` counts this node's calls; on several nodes `RedisCallBudgets`
+ * (redisCallBudgets.ts) counts the cluster's, so a tenant's cap holds wherever its calls land.
  */
 import { KeyedRateLimiter } from '../sip/keyedRateLimiter.ts';
 
@@ -35,9 +36,61 @@ export interface Refusal {
 }
 
 /** Seconds a caller is asked to wait when a limit on calls at once refused it. */
-const AT_ONCE_RETRY_SECONDS = 30;
+export const AT_ONCE_RETRY_SECONDS = 30;
 
-export class CallBudgets {
+/** A refusal, or none; answered at once by the local budgets, after a round trip by shared ones. */
+export type Admission = Refusal | undefined | Promise<Refusal | undefined>;
+
+/**
+ * The limits of calls at once and per minute. `admit` decides whether a new call may start; the
+ * call is then counted by `hold` until `release` (a call resumed after a restart is only held).
+ */
+export interface CallBudgets {
+  /** A new INVITE without credentials, not from a provider: one of the source's per minute. */
+  admitUncredentialedInvite(source: string): Admission;
+  /** Whether a call of `kind` may start now (a phone's call also takes one of the tenant's calls of the minute). */
+  admit(kind: CallerKind, tenantId: string, source: string): Admission;
+  /** One of the tenant's calls of the minute: placed by its phones, or placed for it by a transfer. */
+  admitPlaced(tenantId: string): Admission;
+  /** Counts a call in its budgets until `release` is called with the same arguments. */
+  hold(kind: CallerKind, tenantId: string, source: string): void;
+  release(kind: CallerKind, tenantId: string, source: string): void;
+}
+
+/** What the limits refuse, in the words a caller and the logs get. */
+export function atOnceRefusal(name: LimitName, limit: number): Refusal {
+  return {
+    limit: name,
+    reason: name === 'source-calls-at-once' ? 'Too Many Calls From This Address' : 'Too Many Calls',
+    retryAfterSeconds: AT_ONCE_RETRY_SECONDS,
+    message: `${name}: limit of ${limit} reached`,
+  };
+}
+
+export function rateRefusal(name: 'calls-per-minute' | 'source-invites-per-minute', limits: CallLimits, retryAfterMs: number): Refusal {
+  const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return name === 'calls-per-minute'
+    ? { limit: name, reason: 'Call Rate Exceeded', retryAfterSeconds, message: `calls per minute: limit of ${limits.perMinute} reached` }
+    : { limit: name, reason: 'Too Many Calls From This Address', retryAfterSeconds, message: 'new INVITEs per minute from one source address: limit reached' };
+}
+
+/** The budgets each key of a call counts in, with its limit: one for phones and providers, two for strangers. */
+export function budgetsOf(limits: CallLimits, kind: CallerKind, tenantId: string, source: string): Array<[key: string, limit: number, name: LimitName]> {
+  switch (kind) {
+    case 'phone':
+      return [[`${tenantId} placed`, limits.perTenant, 'calls-at-once']];
+    case 'provider':
+      return [[`${tenantId} provider`, limits.perTenant, 'calls-at-once']];
+    case 'stranger':
+      return [
+        [`source ${source}`, limits.strangersPerSource, 'source-calls-at-once'],
+        [`${tenantId} stranger`, limits.strangersPerTenant, 'stranger-calls-at-once'],
+      ];
+  }
+}
+
+/** This node's calls, counted in memory. */
+export class LocalCallBudgets implements CallBudgets {
   private readonly atOnce = new Map<string, number>();
   private readonly placedRate: KeyedRateLimiter;
   private readonly inviteRate: KeyedRateLimiter;
@@ -47,69 +100,37 @@ export class CallBudgets {
     this.inviteRate = new KeyedRateLimiter({ burst: limits.invitesPerMinutePerSource, perSecond: limits.invitesPerMinutePerSource / 60 });
   }
 
-  /** A new INVITE without credentials, not from a provider: one of the source's per minute. */
   admitUncredentialedInvite(source: string): Refusal | undefined {
     if (this.inviteRate.take(source)) return undefined;
-    return {
-      limit: 'source-invites-per-minute',
-      reason: 'Too Many Calls From This Address',
-      retryAfterSeconds: Math.ceil(this.inviteRate.retryAfterMs(source) / 1000),
-      message: 'new INVITEs per minute from one source address: limit reached',
-    };
+    return rateRefusal('source-invites-per-minute', this.limits, this.inviteRate.retryAfterMs(source));
   }
 
-  /**
-   * Whether a call of `kind` may start now; a call the tenant's phones place also takes one of its
-   * calls of the minute (so does a transfer the tenant is asked to place, see `admitPlaced`).
-   */
   admit(kind: CallerKind, tenantId: string, source: string): Refusal | undefined {
-    for (const [key, limit, name] of this.budgets(kind, tenantId, source)) {
-      if ((this.atOnce.get(key) ?? 0) < limit) continue;
-      return {
-        limit: name,
-        reason: name === 'source-calls-at-once' ? 'Too Many Calls From This Address' : 'Too Many Calls',
-        retryAfterSeconds: AT_ONCE_RETRY_SECONDS,
-        message: `${name}: limit of ${limit} reached`,
-      };
+    for (const [key, limit, name] of budgetsOf(this.limits, kind, tenantId, source)) {
+      if ((this.atOnce.get(key) ?? 0) >= limit) return atOnceRefusal(name, limit);
     }
     return kind === 'phone' ? this.admitPlaced(tenantId) : undefined;
   }
 
-  /** One of the tenant's calls of the minute: placed by its phones, or placed for it by a transfer. */
   admitPlaced(tenantId: string): Refusal | undefined {
     if (this.placedRate.take(tenantId)) return undefined;
-    return {
-      limit: 'calls-per-minute',
-      reason: 'Call Rate Exceeded',
-      retryAfterSeconds: Math.ceil(this.placedRate.retryAfterMs(tenantId) / 1000),
-      message: `calls per minute: limit of ${this.limits.perMinute} reached`,
-    };
+    return rateRefusal('calls-per-minute', this.limits, this.placedRate.retryAfterMs(tenantId));
   }
 
-  /** Counts a call in its budgets until `release` is called with the same arguments. */
   hold(kind: CallerKind, tenantId: string, source: string): void {
-    for (const [key] of this.budgets(kind, tenantId, source)) this.atOnce.set(key, (this.atOnce.get(key) ?? 0) + 1);
+    for (const [key] of budgetsOf(this.limits, kind, tenantId, source)) this.atOnce.set(key, (this.atOnce.get(key) ?? 0) + 1);
+  }
+
+  /** Calls held now, by budget (`budgetsOf`'s keys). */
+  counts(): IterableIterator<[budget: string, calls: number]> {
+    return this.atOnce.entries();
   }
 
   release(kind: CallerKind, tenantId: string, source: string): void {
-    for (const [key] of this.budgets(kind, tenantId, source)) {
+    for (const [key] of budgetsOf(this.limits, kind, tenantId, source)) {
       const n = (this.atOnce.get(key) ?? 1) - 1;
       if (n > 0) this.atOnce.set(key, n);
       else this.atOnce.delete(key);
-    }
-  }
-
-  private budgets(kind: CallerKind, tenantId: string, source: string): Array<[key: string, limit: number, name: LimitName]> {
-    switch (kind) {
-      case 'phone':
-        return [[`${tenantId} placed`, this.limits.perTenant, 'calls-at-once']];
-      case 'provider':
-        return [[`${tenantId} provider`, this.limits.perTenant, 'calls-at-once']];
-      case 'stranger':
-        return [
-          [`source ${source}`, this.limits.strangersPerSource, 'source-calls-at-once'],
-          [`${tenantId} stranger`, this.limits.strangersPerTenant, 'stranger-calls-at-once'],
-        ];
     }
   }
 }

@@ -91,6 +91,8 @@ export class DestinationResolver {
       to,
       // NAT: the phone is reached where its REGISTER came from, not where its Contact claims.
       peer: peerOfBinding(b),
+      // Through a front door (Kamailio): the REGISTER came from it, and its Path says how it finds the phone.
+      ...(b.path?.length ? { route: b.path } : {}),
       target: leg.target,
       account: account.username,
     }));

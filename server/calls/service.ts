@@ -19,7 +19,7 @@ import { applyCallLimits, limitUncredentialedInvites } from './admission/limits.
 import { admit, newCallOf, type AdmissionStep, type NewCall } from './admission/newCall.ts';
 import { refuseWhileDraining, stopLoops } from './admission/serving.ts';
 import { Call, type CallServices } from './call.ts';
-import { CallBudgets, type CallerKind, type CallLimits } from './callBudgets.ts';
+import { LocalCallBudgets, type CallBudgets, type CallerKind, type CallLimits } from './callBudgets.ts';
 import { Channel } from './channel.ts';
 import { DestinationResolver } from './destinations.ts';
 import { SipDialog } from './dialog.ts';
@@ -36,6 +36,8 @@ export interface CallServiceOptions {
   maxCallMs: number;
   /** What each kind of caller may have at once and start per minute (toll fraud, fair share). */
   limits: CallLimits;
+  /** Where those limits are counted: this node's memory unless given (Redis, for a cluster). */
+  budgets?: CallBudgets;
   /** Providers: dialled by `number@provider` legs and recognised on incoming INVITEs. */
   providers?: ProviderDirectory;
   /** How SIP URI legs are resolved, and the addresses they may go to. */
@@ -69,7 +71,7 @@ export class CallService {
     private readonly bus: EventBus,
     private readonly log: Logger,
   ) {
-    this.budgets = new CallBudgets(o.limits);
+    this.budgets = o.budgets ?? new LocalCallBudgets(o.limits);
     const account = (username: string) => store.sipAccountLookup.byUsername(username);
     this.dialer = new Dialer({
       domain: o.domain,

@@ -24,7 +24,7 @@ import type { ServerTransaction } from '../sip/transactions.ts';
 import type { LegPurpose } from './outboundLeg.ts';
 import type { Destination } from './destinations.ts';
 import { transferOption, transferPolicy, type Call } from './call.ts';
-import type { Refusal } from './callBudgets.ts';
+import type { Admission } from './callBudgets.ts';
 import type { Channel } from './channel.ts';
 import { bodyOf } from './dialog.ts';
 import type { DialogTable } from './dialogTable.ts';
@@ -39,7 +39,7 @@ export interface TransferDeps {
   dialogs: DialogTable;
   route: TransferRouter;
   /** One of the tenant's calls of the minute, or why not. */
-  admitPlaced(tenantId: string): Refusal | undefined;
+  admitPlaced(tenantId: string): Admission;
   log: Logger;
 }
 
@@ -96,7 +96,7 @@ export async function transferByRefer(call: Call, transferer: Channel, tx: Serve
       tx.respond(400, 'Bad Refer-To');
       return;
     }
-    const refusal = deps.admitPlaced(call.tenantId);
+    const refusal = await deps.admitPlaced(call.tenantId);
     if (refusal) {
       call.log.warn({ channelId: transferer.id, limit: refusal.limit }, `transfer refused: ${refusal.message}`);
       tx.respond(503, refusal.reason, { 'retry-after': String(refusal.retryAfterSeconds) });

@@ -15,7 +15,7 @@ import { AccountUnverifiableError } from '../store/sipAccountLookup.ts';
 import type { ApplyOutcome, Binding, BindingChanges, LocationStore } from '../store/registrations.ts';
 import type { RequestAuthenticator } from './authenticate.ts';
 import type { FlowBindings } from './flowBindings.ts';
-import { headerInt, headerText, parseUri, type NameAddr } from './message.ts';
+import { headerInt, headerText, parseUri, stringifyUri, type NameAddr, type SipUri } from './message.ts';
 import type { ServerTransaction } from './transactions.ts';
 import type { AnyPeer } from './transport.ts';
 
@@ -144,6 +144,8 @@ export class Registrar {
     }));
     const headers: Record<string, unknown> = { date: new Date(now).toUTCString() };
     if (contactHeader.length) headers.contact = contactHeader;
+    // RFC 3327 §5.3: the Path stored is echoed, so the front door and the phone see what was recorded.
+    if (pathOf(req.headers.path).length) headers.path = req.headers.path;
     this.outcome(tx, contacts === 'query' ? 'query' : 'ok', 200, 'OK', headers);
   }
 
@@ -203,6 +205,7 @@ export class Registrar {
     const remove: Binding[] = [];
     const byHash = new Map(current.map((b) => [b.contactHash, b]));
     const src = ctx.tx.source;
+    const path = pathOf(ctx.tx.request.headers.path);
     for (const c of contacts) {
       const existing = byHash.get(c.hash);
       // RFC 3261 §10.3 step 7: a request older than the binding it would change is refused.
@@ -226,6 +229,7 @@ export class Registrar {
         userAgent: headerText(ctx.tx.request, 'user-agent')?.slice(0, 255) ?? null,
         algorithm: ctx.algorithm,
         nodeId: this.o.nodeId,
+        ...(path.length ? { path } : {}),
         createdAt: existing?.createdAt ?? ctx.now,
         updatedAt: ctx.now,
       });
@@ -247,4 +251,10 @@ export class Registrar {
     }
     return { upsert, remove };
   }
+}
+
+/** The URIs of a Path header field (RFC 3327), in order: the proxies a request to the phone goes through. */
+function pathOf(header: unknown): string[] {
+  if (!Array.isArray(header)) return [];
+  return (header as Array<{ uri: string | SipUri }>).map((p) => (typeof p.uri === 'string' ? p.uri : stringifyUri(p.uri))).filter((u) => u.length <= 1024);
 }

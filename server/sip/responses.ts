@@ -66,6 +66,9 @@ export function buildResponse(req: SipRequest, status: number, reason: string | 
   }
   if (h['call-id'] !== undefined) headers['call-id'] = h['call-id'];
   if (h.cseq) headers.cseq = { ...h.cseq };
+  // RFC 3261 §12.1.1: a response that may set up a dialog carries the request's Record-Route, so
+  // the caller's in-dialog requests go back through the proxies (the cluster's front door).
+  if (status > 100 && status < 300 && h['record-route']) headers['record-route'] = h['record-route'];
   headers.server = SERVER_NAME;
   Object.assign(headers, extra);
   return { status, reason: reason ?? REASONS[status] ?? 'Unknown', version: '2.0', headers, content: '' };

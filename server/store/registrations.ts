@@ -19,6 +19,8 @@ export interface Binding {
   userAgent: string | null;
   algorithm: string;
   nodeId: string;
+  /** The Path (RFC 3327) the REGISTER came through: requests to the phone go along it. */
+  path?: string[];
   createdAt: number;
   updatedAt: number;
 }
@@ -66,6 +68,7 @@ function toBinding(r: Selectable<RegistrationsTable>): Binding {
     userAgent: r.user_agent,
     algorithm: r.algorithm,
     nodeId: r.node_id,
+    ...(r.path ? { path: JSON.parse(r.path) as string[] } : {}),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
@@ -87,6 +90,7 @@ function toRow(b: Binding): RegistrationsTable {
     user_agent: b.userAgent,
     algorithm: b.algorithm,
     node_id: b.nodeId,
+    path: b.path?.length ? JSON.stringify(b.path) : null,
     created_at: b.createdAt,
     updated_at: b.updatedAt,
   };

@@ -86,8 +86,10 @@ export interface RegistrationsTable {
   user_agent: string | null;
   /** Digest algorithm the phone authenticated with. */
   algorithm: string;
-  /** The node holding the phone's connection (a Path for multi-node routing later). */
+  /** The node that took the REGISTER (and holds the phone's connection, if it has one). */
   node_id: string;
+  /** The Path (RFC 3327) the REGISTER came through, a JSON array of URIs; null when it came straight here. */
+  path: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -177,6 +179,21 @@ export interface ProviderStatusTable {
   updated_at: number;
 }
 
+/** One switch node of a cluster sharing this database (server/store/nodes.ts). */
+export interface NodesTable {
+  id: string;
+  /** Where the node takes SIP (host:port), and its portal/API. */
+  sip_address: string;
+  http_url: string;
+  started_at: number;
+  heartbeat_at: number;
+  /** Set when the node stopped cleanly; null while it runs (or after it died). */
+  stopped_at: number | null;
+  /** The survivor that ended this node's calls after it died, and when. */
+  taken_over_by: string | null;
+  taken_over_at: number | null;
+}
+
 export interface ProviderNumbersTable {
   /** Digits only: the API normalises `+49 30 …` to `4930…`. */
   number: string;
@@ -200,4 +217,5 @@ export interface Database {
   providers: ProvidersTable;
   provider_status: ProviderStatusTable;
   provider_numbers: ProviderNumbersTable;
+  nodes: NodesTable;
 }

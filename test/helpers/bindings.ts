@@ -22,6 +22,7 @@ export function bindingRow(tenantId: string, accountId: string, o: { expiresAt?:
     user_agent: 'Test Phone/1.0 (a user agent string about as long as real ones are)',
     algorithm: 'MD5',
     node_id: 'test-node',
+    path: null,
     created_at: now,
     updated_at: now,
   };

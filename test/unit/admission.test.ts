@@ -11,7 +11,7 @@ import { identifyProvider } from '../../server/calls/admission/identifyProvider.
 import { applyCallLimits, limitUncredentialedInvites } from '../../server/calls/admission/limits.ts';
 import { admit, newCallOf, type NewCall } from '../../server/calls/admission/newCall.ts';
 import { refuseWhileDraining, stopLoops } from '../../server/calls/admission/serving.ts';
-import { CallBudgets } from '../../server/calls/callBudgets.ts';
+import { LocalCallBudgets } from '../../server/calls/callBudgets.ts';
 import type { ProviderLookup } from '../../server/providers/incoming.ts';
 import { parseHead, type SipRequest } from '../../server/sip/message.ts';
 import { ServerTransaction, TransactionTable } from '../../server/sip/transactions.ts';
@@ -164,7 +164,7 @@ describe('admission steps, each alone', () => {
   });
 
   test('limits: uncredentialed INVITEs per source, then the budget of the kind of caller; each refusal is 503 with Retry-After', async () => {
-    const budgets = new CallBudgets({ perTenant: 1, perMinute: 100, strangersPerTenant: 5, strangersPerSource: 1, invitesPerMinutePerSource: 2 });
+    const budgets = new LocalCallBudgets({ perTenant: 1, perMinute: 100, strangersPerTenant: 5, strangersPerSource: 1, invitesPerMinutePerSource: 2 });
     const counted: string[] = [];
     const counter = { inc: ({ limit }: { limit: string }) => void counted.push(limit) };
     // Credentials that prove the source (they answer a nonce given to that address) are the

@@ -25,13 +25,13 @@ export function refuse(tx: ServerTransaction, refusal: Refusal | undefined, log:
  * those); made-up credentials count like none.
  */
 export function limitUncredentialedInvites(budgets: CallBudgets, provesSource: (tx: ServerTransaction) => boolean, counter?: RefusalCounter): AdmissionStep {
-  return ({ tx, provider, log }) => !provider && !provesSource(tx) && refuse(tx, budgets.admitUncredentialedInvite(tx.source.address), log, counter);
+  return async ({ tx, provider, log }) => !provider && !provesSource(tx) && refuse(tx, await budgets.admitUncredentialedInvite(tx.source.address), log, counter);
 }
 
 /** The caller's budget: its tenant's phones, providers or strangers (and the stranger's address). */
 export function applyCallLimits(budgets: CallBudgets, counter?: RefusalCounter): AdmissionStep {
-  return ({ tx, kind, tenantId, log }) => {
+  return async ({ tx, kind, tenantId, log }) => {
     tx.respond(100, 'Trying');
-    return refuse(tx, budgets.admit(kind!, tenantId!, tx.source.address), log, counter);
+    return refuse(tx, await budgets.admit(kind!, tenantId!, tx.source.address), log, counter);
   };
 }
