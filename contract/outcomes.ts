@@ -19,7 +19,8 @@ export type HangupCause =
   | 'max-duration'
   | 'transferred'
   | 'dialplan-error'
-  | 'switch-error';
+  | 'switch-error'
+  | 'media-timeout'; // a phone sent no audio for MEDIA_NO_RTP_HANGUP_SECONDS: the switch ended the call
 
 /** A call record's status. */
 export type CdrStatus = 'answered' | 'busy' | 'no-answer' | 'unavailable' | 'cancelled' | 'failed';

@@ -3,7 +3,7 @@
  * when they hung up) and its dialplan log. Times are epoch milliseconds. The API's views of it
  * (server/api/cdrViews.ts) are the portal's: contract/cdrs.ts.
  */
-import type { CdrDirection, CdrParty, CdrStatus, HangupSide } from '../../contract/cdrs.ts';
+import type { CdrDirection, CdrParty, CdrStatus, HangupSide, LegMedia } from '../../contract/cdrs.ts';
 
 export { CDR_STATUSES, type CdrDirection, type CdrParty, type CdrStatus, type HangupSide } from '../../contract/cdrs.ts';
 
@@ -23,6 +23,7 @@ export interface CdrLeg {
   sipStatus?: number;
   hangupCause?: string;
   hangupBy?: HangupSide;
+  media?: LegMedia;
 }
 
 export interface CdrLogLine {

@@ -21,6 +21,7 @@ const CAUSES: Record<string, string> = {
   transferred: 'transferred',
   'dialplan-error': 'dialplan error',
   'switch-error': 'switch error',
+  'media-timeout': 'no audio (timed out)',
 };
 
 /** `callee hung up`, `busy (486)`, `dialplan error by the switch`. */
