@@ -132,7 +132,6 @@ async function rtpengineEngine(): Promise<BenchEngine | undefined> {
   const engine = await openMediaEngine(
     {
       engine: 'rtpengine',
-      direct: false,
       bindAddress: '127.0.0.1',
       advertisedAddress: '127.0.0.1',
       portMin: PORT_MIN,

@@ -43,6 +43,31 @@ export interface ChannelSnapshot {
   /** Set when hung up. */
   hangupCause?: HangupCause;
   sipStatus?: number;
+  /** The leg's audio as the media relay sees it; absent when audio does not pass the switch (direct media, no SDP yet). */
+  media?: LegMedia;
+}
+
+/** One leg's audio through the relay, each way, as counted by the media engine. */
+export interface LegQuality {
+  /** RTP that came from the leg's phone. */
+  fromPhone: {
+    packets: number;
+    /** Packets that never arrived (from RTP sequence numbers); null when the engine cannot tell (rtpengine). */
+    lost: number | null;
+    /** Interarrival jitter in ms (RFC 3550); null when the engine cannot tell. */
+    jitterMs: number | null;
+  };
+  /** RTP the relay sent to the leg's phone. */
+  toPhone: { packets: number };
+  /** Audio flowed from the phone, and to it. */
+  flowing: { fromPhone: boolean; toPhone: boolean };
+}
+
+export interface LegMedia {
+  /** The phone has sent no audio for MEDIA_NO_RTP_FLAG_SECONDS while it should (one-way audio); since when (epoch ms). */
+  silentSince: number | null;
+  /** The figures so far (live calls: sampled every few seconds), or at the leg's end. */
+  quality: LegQuality | null;
 }
 
 /**
@@ -96,5 +121,7 @@ export type CallEvent = CallEventEnvelope &
     | { type: 'dialplan.started'; channelId: string; executionId: string; dialplan: { name: string; version: number }; direction: 'in' | 'out' | 'local' }
     | { type: 'dialplan.log'; channelId: string; executionId?: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
     | { type: 'dialplan.ended'; channelId: string; executionId: string; outcome: string; error?: string }
+    /** What the media relay says of a leg's audio: silent (one-way audio), its figures so far, or its final ones (also after it hung up). */
+    | { type: 'channel.media'; channelId: string; media: LegMedia }
     | { type: 'call.ended' }
   );

@@ -2,7 +2,10 @@
  * Call records as the API returns them (GET /cdrs, GET /cdrs/:id): the stored record
  * (server/domain/cdr.ts) without its tenant, times as ISO 8601 strings.
  */
+import type { LegMedia } from './calls.ts';
 import type { CdrStatus } from './outcomes.ts';
+
+export type { LegMedia, LegQuality } from './calls.ts';
 
 export { CDR_STATUSES, type CdrStatus } from './outcomes.ts';
 
@@ -36,6 +39,8 @@ export interface CdrLegView {
   transport?: string;
   /** Its signalling was encrypted (TLS or secure WebSocket). */
   encrypted?: boolean;
+  /** The leg's audio through the relay (absent: no relay, or the leg never exchanged SDP). */
+  media?: LegMedia;
 }
 
 export interface CdrLogLineView {

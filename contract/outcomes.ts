@@ -20,7 +20,8 @@ export type HangupCause =
   | 'transferred'
   | 'dialplan-error'
   | 'switch-error'
-  | 'connection-lost'; // its connection (a browser's WebSocket) closed, or a restart left it none
+  | 'connection-lost' // its connection (a browser's WebSocket) closed, or a restart left it none
+  | 'media-timeout'; // a phone sent no audio for MEDIA_NO_RTP_HANGUP_SECONDS: the switch ended the call
 
 /** A call record's status. */
 export type CdrStatus = 'answered' | 'busy' | 'no-answer' | 'unavailable' | 'cancelled' | 'failed';

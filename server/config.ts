@@ -186,7 +186,6 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.optional(),
     MEDIA_ENGINE: z.enum(MEDIA_ENGINES).default('auto'),
-    MEDIA_DIRECT: bool.prefault('false'),
     MEDIA_HOST: z
       .string()
       .refine((h) => isIP(h) === 4, 'must be an IPv4 address')
@@ -463,7 +462,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     media: {
       engine: c.MEDIA_ENGINE,
-      direct: c.MEDIA_DIRECT,
       bindAddress: c.MEDIA_HOST ?? c.SIP_HOST,
       advertisedAddress: c.MEDIA_ADVERTISED_ADDRESS ?? c.SIP_ADVERTISED_ADDRESS?.host ?? c.SIP_HOST,
       portMin: c.MEDIA_PORT_MIN,

@@ -33,6 +33,9 @@ import { startProviderService, type ProviderService } from './providers/service.
 import { DestinationPolicy } from './sip/destinationPolicy.ts';
 import { CertificateError, CertificateStore } from './sip/tlsCertificates.ts';
 import { tlsStatusOf } from './api/settingsRoutes.ts';
+import type { MediaEngine } from './media/engine.ts';
+import { MediaConfigError, openMediaEngine } from './media/openMediaEngine.ts';
+import { RtpengineStartError } from './media/rtpengine/rtpengineProcess.ts';
 
 export interface RunningSwitch {
   config: Config;
@@ -48,6 +51,8 @@ export interface RunningSwitch {
   liveView: LiveView;
   /** Providers (trunks): registration agent, DNS, outbound and incoming routing. */
   providers: ProviderService;
+  /** The media relay calls' audio passes through (or direct media). */
+  media: MediaEngine;
   sipPort: number;
   httpPort: number;
   httpUrl: string;
@@ -77,6 +82,16 @@ async function resumePersistedCalls(store: Store, calls: CallService, cdrWriter:
   const unusable = calls.resume(persisted);
   await store.liveCalls.write([], unusable);
   log.info({ resumed: persisted.length - unusable.length, unusable: unusable.length }, 'resumed calls from the previous run');
+}
+
+/** The media engine MEDIA_ENGINE asks for; one that cannot start is a configuration error, said once at start. */
+async function openMedia(config: Config, log: Logger): Promise<MediaEngine> {
+  try {
+    return await openMediaEngine(config.media, { log, dataDir: config.dataDir });
+  } catch (err) {
+    if (err instanceof MediaConfigError || err instanceof RtpengineStartError) throw new ConfigError([`MEDIA_ENGINE: ${err.message}`]);
+    throw err;
+  }
 }
 
 /** A listed operator address nobody has signed up with cannot be signed up while listed (api/authRoutes.ts). */
@@ -180,9 +195,13 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
     });
     stops.unshift(() => providers.stop());
     stops.unshift(sip.providerAddresses.start(providers.calls.resolver));
+    const media = await openMedia(config, log);
+    // Closed after SIP and call persistence have stopped (stops run first-added last).
+    stops.unshift(() => media.close());
     const calls = new CallService(
       {
         domain: config.sip.domain,
+        media,
         maxCallMs: config.calls.maxSeconds * 1000,
         limits: config.calls.limits,
         refused: metrics.callsRefused,
@@ -288,6 +307,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       cdrWriter,
       liveView,
       providers,
+      media,
       sipPort: sip.stack.port,
       httpPort,
       httpUrl: `http://${config.http.host}:${httpPort}`,

@@ -15,6 +15,8 @@ import type { DialogTable } from './dialogTable.ts';
 import type { EventBus, HangupCause, TransferPolicy } from './events.ts';
 import type { LegOptions } from '../dialplan/types.ts';
 import type { PersistedCall } from './persistedCall.ts';
+import type { MediaEngine } from '../media/engine.ts';
+import { CallMedia } from './callMedia.ts';
 
 export interface CallServices {
   stack: SipStack;
@@ -22,6 +24,8 @@ export interface CallServices {
   bus: EventBus;
   /** Calls end by themselves after this long (toll-fraud and stuck-call guard). */
   maxCallMs: number;
+  /** The media relay every SDP of the call passes through. */
+  media: MediaEngine;
   onEnded(call: Call): void;
 }
 
@@ -49,6 +53,10 @@ export class Call implements CallContext {
   readonly transferredAway = new Set<Channel>();
   /** The caller has been given a final response. */
   finalSent = false;
+  /** The call's audio through the media relay. */
+  readonly media: CallMedia;
+  /** A callee's answer is on its way to the caller (through the relay): other answers are too late. */
+  private answering = false;
   private maxDuration?: NodeJS.Timeout;
   /** The caller's INVITE had no SDP: its ACK carries the answer for the callee (late offer). */
   private lateOffer = false;
@@ -69,6 +77,7 @@ export class Call implements CallContext {
     this.log = log.child({ callId: this.id, tenantId });
     this.lateOffer = resumed ? resumed.lateOffer : !inviteTx.request.content;
     this.finalSent = resumed?.finalSent ?? false;
+    this.media = new CallMedia(services.media, this.id, this.log);
   }
 
   /** A resumed answered call ends at the deadline its previous run set. */
@@ -112,10 +121,20 @@ export class Call implements CallContext {
     return () => this.dialing.delete(d);
   }
 
-  /** A 180/183 from a callee goes to the caller (with its SDP: early media). */
-  relayProgress(res: SipResponse): void {
+  /** A 180/183 from a callee goes to the caller (with its SDP through the relay: early media). */
+  async relayProgress(res: SipResponse, callee: Channel): Promise<void> {
     if (this.finalSent || !this.inbound.live) return;
-    const body = bodyOf(res);
+    let body = bodyOf(res);
+    if (body) {
+      try {
+        // With a late offer, the callee's SDP is the offer; otherwise it answers the caller's.
+        body = this.lateOffer ? await this.media.offer(callee, this.inbound, body) : await this.media.answer(this.inbound, callee, body, true);
+      } catch (err) {
+        callee.log.warn({ err: (err as Error).message }, 'media relay refused early media: progress relayed without it');
+        body = undefined;
+      }
+      if (this.finalSent || !this.inbound.live) return;
+    }
     this.inviteTx.respond(res.status, res.reason, { contact: this.contactHeader() }, body);
     this.inbound.setState('ringing');
   }
@@ -135,10 +154,22 @@ export class Call implements CallContext {
    * A callee answered: answer the caller with the callee's SDP, bridge the two, stop every other
    * branch. Returns false if the call can no longer be answered (the caller gave up meanwhile).
    */
-  answer(callee: Channel, res: SipResponse, options: { maxDuration?: number; transfer?: LegOptions['transfer'] } = {}): boolean {
+  async answer(callee: Channel, res: SipResponse, options: { maxDuration?: number; transfer?: LegOptions['transfer'] } = {}): Promise<boolean> {
+    if (this.finalSent || !this.inbound.live || this.answering) return false;
+    this.answering = true;
+    let body: { type: string; content: string } | undefined;
+    try {
+      // With a late offer, the callee's 200 offers and the caller's ACK answers (awaitCallerAck).
+      body = this.lateOffer ? await this.media.offer(callee, this.inbound, bodyOf(res)) : await this.media.answer(this.inbound, callee, bodyOf(res));
+    } catch (err) {
+      callee.log.warn({ err: (err as Error).message }, "media relay refused the callee's answer: this branch fails");
+      return false;
+    } finally {
+      this.answering = false;
+    }
     if (this.finalSent || !this.inbound.live) return false;
     this.finalSent = true;
-    this.inviteTx.respond(200, 'OK', { contact: this.contactHeader() }, bodyOf(res));
+    this.inviteTx.respond(200, 'OK', { contact: this.contactHeader() }, body);
     this.awaitCallerAck();
     this.inbound.setState('up');
     callee.setState('up');
@@ -161,7 +192,14 @@ export class Call implements CallContext {
         const pending = this.pendingAck;
         if (!pending) return;
         this.pendingAck = undefined;
-        this.sendAck(pending.channel, pending.seq, bodyOf(ack));
+        void this.media.answer(pending.channel, this.inbound, bodyOf(ack)).then(
+          (body) => this.sendAck(pending.channel, pending.seq, body),
+          (err: Error) => {
+            this.log.warn({ err: err.message, channelId: this.inbound.id }, "media relay refused the caller's answer in its ACK: ending the call");
+            this.sendAck(pending.channel, pending.seq);
+            this.hangupAll('switch-error');
+          },
+        );
       },
       lost: () => {
         this.log.warn({ channelId: this.inbound.id }, 'no ACK for our 2xx: ending the call');
@@ -243,7 +281,13 @@ export class Call implements CallContext {
       this.bridges.delete(bridge);
       bridge.destroy();
     }
+    this.legLeft(channel);
     this.maybeEnd();
+  }
+
+  /** A leg ended while others carry on (a transferer, a branch): its media ports go now, not with the call. */
+  legLeft(channel: Channel): void {
+    if (this.inbound.live || [...this.outbound].some((c) => c.live)) void this.media.drop(channel);
   }
 
   /** Ends every live leg (max duration, no ACK, shutdown). */
@@ -262,6 +306,7 @@ export class Call implements CallContext {
     channel.hungUp(cause, by);
     this.services.dialogs.remove(channel);
     this.byeRequest(channel);
+    this.legLeft(channel);
   }
 
   /** Sends BYE in a channel's dialog, whatever its state (a late 2xx to a branch given up on). */
@@ -329,8 +374,9 @@ export class Call implements CallContext {
     this.bridges.clear();
     this.services.dialogs.remove(this.inbound);
     for (const c of this.outbound) this.services.dialogs.remove(c);
-    this.bus.emit({ type: 'call.ended', tenantId: this.tenantId, callId: this.id });
     this.services.onEnded(this);
+    // The record closes once the legs' final audio figures are in it and their ports are free.
+    void this.media.end([this.inbound, ...this.outbound]).then(() => this.bus.emit({ type: 'call.ended', tenantId: this.tenantId, callId: this.id }));
   }
 }
 

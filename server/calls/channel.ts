@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { newId } from '../store/ids.ts';
 import type { Peer } from '../sip/transport.ts';
 import type { SipDialog } from './dialog.ts';
-import type { ChannelSnapshot, ChannelState, EventBus, HangupCause, Party } from './events.ts';
+import type { ChannelSnapshot, ChannelState, EventBus, HangupCause, LegMedia, Party } from './events.ts';
 
 export interface PendingInvite {
   branch: string;
@@ -37,7 +37,7 @@ export interface ChannelInit {
  * between bridges, nothing renames it. Every state change is an event with a full snapshot.
  */
 /** What a leg has been through so far, as its snapshot reports it. */
-type Progress = Pick<ChannelSnapshot, 'ringingAt' | 'answeredAt' | 'endedAt' | 'bridgeId' | 'hangupCause' | 'sipStatus'>;
+type Progress = Pick<ChannelSnapshot, 'ringingAt' | 'answeredAt' | 'endedAt' | 'bridgeId' | 'hangupCause' | 'sipStatus' | 'media'>;
 
 export class Channel {
   readonly id: string;
@@ -57,9 +57,9 @@ export class Channel {
     this.id = restored?.id ?? newId();
     this.createdAt = restored?.createdAt ?? Date.now();
     this.log = call.log.child({ channelId: this.id });
-    const { ringingAt, answeredAt, endedAt, bridgeId, hangupCause, sipStatus } = restored ?? {};
+    const { ringingAt, answeredAt, endedAt, bridgeId, hangupCause, sipStatus, media } = restored ?? {};
     // Only what the restored snapshot has: a snapshot never carries a key without a value.
-    this.progress = Object.fromEntries(Object.entries({ ringingAt, answeredAt, endedAt, bridgeId, hangupCause, sipStatus }).filter(([, v]) => v !== undefined)) as Progress;
+    this.progress = Object.fromEntries(Object.entries({ ringingAt, answeredAt, endedAt, bridgeId, hangupCause, sipStatus, media }).filter(([, v]) => v !== undefined)) as Progress;
     if (restored) {
       this.state = restored.state;
       // Consumers that started with this run (the live view) learn of the channel here.
@@ -131,6 +131,19 @@ export class Channel {
       this.progress.sipStatus ??= 200;
     }
     this.call.bus.emit({ type: 'channel.state', tenantId: this.call.tenantId, callId: this.call.id, channel: this.snapshot() });
+  }
+
+  get media(): LegMedia | undefined {
+    return this.progress.media;
+  }
+
+  /**
+   * What the media relay says of this leg's audio (silent, or its figures), kept in the snapshot
+   * and announced, also after the leg hung up: its final figures come once its ports are freed.
+   */
+  setMedia(media: LegMedia): void {
+    this.progress.media = media;
+    this.call.bus.emit({ type: 'channel.media', tenantId: this.call.tenantId, callId: this.call.id, channelId: this.id, media });
   }
 
   /** Marks the channel ended (the SIP side is the caller's business); false if it already was. */

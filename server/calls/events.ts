@@ -7,7 +7,7 @@
 
 import type { CallEvent, CallEventEnvelope } from '../../contract/calls.ts';
 
-export type { BridgeSnapshot, CallEvent, ChannelSnapshot, ChannelState, HangupCause, Party, TransferPolicy } from '../../contract/calls.ts';
+export type { BridgeSnapshot, CallEvent, ChannelSnapshot, ChannelState, HangupCause, LegMedia, LegQuality, Party, TransferPolicy } from '../../contract/calls.ts';
 
 export type CallEventType = CallEvent['type'];
 type Payload<T extends CallEventType> = Omit<Extract<CallEvent, { type: T }>, keyof CallEventEnvelope>;

@@ -6,7 +6,7 @@
  * to their transactions (transactions.ts), not here.
  */
 import type { Step } from '../sip/pipeline.ts';
-import { headerText } from '../sip/message.ts';
+import { headerText, type SipResponse } from '../sip/message.ts';
 import type { SipStack } from '../sip/stack.ts';
 import type { ServerTransaction } from '../sip/transactions.ts';
 import type { Call } from './call.ts';
@@ -56,12 +56,16 @@ export class InDialogRequests {
     return true;
   };
 
-  /** Passes a mid-call request to the other side of the bridge and its answer back. */
-  private relay(call: Call, from: Channel, tx: ServerTransaction): Promise<void> {
+  /**
+   * Passes a mid-call request to the other side of the bridge and its answer back. The SDP of a
+   * re-INVITE or UPDATE (hold, resume, a codec change) goes through the relay both ways: an offer
+   * from `from` answered by `to`, or, offerless, the 2xx offering and the ACK answering.
+   */
+  private async relay(call: Call, from: Channel, tx: ServerTransaction): Promise<void> {
     const to = call.bridgeOf(from)?.peersOf(from)[0];
     if (!to) {
       tx.respond(481);
-      return Promise.resolve();
+      return;
     }
     const req = tx.request;
     if (req.method === 'INVITE') tx.respond(100, 'Trying');
@@ -70,35 +74,59 @@ export class InDialogRequests {
       const v = headerText(req, h);
       if (v) extra[h] = v;
     }
-    const out = to.dialog.request(req.method, this.stack.contact(to.peer.transport), extra, bodyOf(req));
+    const negotiates = req.method === 'INVITE' || req.method === 'UPDATE';
+    let body = bodyOf(req);
+    if (negotiates && body) {
+      try {
+        body = await call.media.offer(from, to, body);
+      } catch (err) {
+        from.log.warn({ err: (err as Error).message, method: req.method }, 'media relay refused a mid-call offer');
+        tx.respond(488, 'Not Acceptable Here');
+        return;
+      }
+    }
+    const out = to.dialog.request(req.method, this.stack.contact(to.peer.transport), extra, body);
     const seq = out.headers.cseq!.seq;
-    return new Promise<void>((answered) => {
+    const res = await new Promise<SipResponse>((resolve) => {
       this.stack.clientTransactions.send(out, to.peer, {
-        onProvisional: (res) => {
-          if (res.status > 100) tx.respond(res.status, res.reason);
+        onProvisional: (p) => {
+          if (p.status > 100) tx.respond(p.status, p.reason);
         },
-        onFinal: (res) => {
-          const accepted = req.method === 'INVITE' && res.status < 300;
-          const headers: Record<string, unknown> = {};
-          if (accepted) {
-            to.dialog.confirmFrom(res);
-            headers.contact = [{ uri: this.stack.contact(from.peer.transport).replace(/^<|>$/g, ''), params: {} }];
-          }
-          const st = headerText(res, 'session-expires');
-          if (st) headers['session-expires'] = st;
-          tx.respond(res.status, res.reason, headers, bodyOf(res));
-          if (accepted) {
-            // An offerless re-INVITE: the 2xx carries the other side's offer and the originator's
-            // ACK the answer, which our ACK must carry on. Otherwise ACK at once.
-            const lateOffer = !bodyOf(req) && Boolean(bodyOf(res));
-            if (!lateOffer) call.sendAck(to, seq);
-            call.awaitAck(tx, (ack) => {
-              if (lateOffer) call.sendAck(to, seq, ack ? bodyOf(ack) : undefined);
-            });
-          }
-          answered();
-        },
+        onFinal: resolve,
       });
+    });
+    const accepted = req.method === 'INVITE' && res.status < 300;
+    const headers: Record<string, unknown> = {};
+    if (accepted) {
+      to.dialog.confirmFrom(res);
+      headers.contact = [{ uri: this.stack.contact(from.peer.transport).replace(/^<|>$/g, ''), params: {} }];
+    }
+    const st = headerText(res, 'session-expires');
+    if (st) headers['session-expires'] = st;
+    // An offerless re-INVITE: the 2xx carries the other side's offer and the originator's ACK the
+    // answer, which our ACK must carry on. Otherwise the 2xx answers and we ACK at once.
+    const lateOffer = accepted && !bodyOf(req) && Boolean(bodyOf(res));
+    let resBody = bodyOf(res);
+    if (negotiates && res.status < 300 && resBody) {
+      try {
+        resBody = lateOffer ? await call.media.offer(to, from, resBody) : await call.media.answer(from, to, resBody);
+      } catch (err) {
+        // The other side accepted already; its SDP goes on as it is (audio may not reach it).
+        to.log.warn({ err: (err as Error).message, method: req.method }, 'media relay refused a mid-call answer: passed on untouched');
+      }
+    }
+    tx.respond(res.status, res.reason, headers, resBody);
+    if (!accepted) return;
+    if (!lateOffer) call.sendAck(to, seq);
+    call.awaitAck(tx, (ack) => {
+      if (!lateOffer) return;
+      void call.media.answer(to, from, ack ? bodyOf(ack) : undefined).then(
+        (answer) => call.sendAck(to, seq, answer),
+        (err: Error) => {
+          from.log.warn({ err: err.message }, "media relay refused the answer in a re-INVITE's ACK: passed on untouched");
+          call.sendAck(to, seq, ack ? bodyOf(ack) : undefined);
+        },
+      );
     });
   }
 }

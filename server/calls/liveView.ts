@@ -131,6 +131,12 @@ export class LiveView {
       case 'channel.hungup':
         call.channels.delete(e.channel.id);
         return;
+      case 'channel.media': {
+        // A leg's final figures come after it left: it stays gone from the live view.
+        const channel = call.channels.get(e.channelId);
+        if (channel) call.channels.set(e.channelId, { ...channel, media: e.media });
+        return;
+      }
       case 'bridge.created':
       case 'bridge.entered':
       case 'bridge.left':

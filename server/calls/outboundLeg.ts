@@ -17,6 +17,7 @@ import type { HangupCause, Party } from './events.ts';
 import { answerChallenge, readChallenge, type DigestCredentials } from '../sip/digestClient.ts';
 import { quotedDisplay } from '../sip/wireValues.ts';
 import { failureOfResponse } from '../domain/outcomes.ts';
+import { mediaFailure } from './callMedia.ts';
 
 /** Header names as the SIP layer keys them; values were validated with the dial (X- headers only). */
 function lowerCased(headers: Record<string, string> | undefined): Record<string, string> {
@@ -35,14 +36,14 @@ export type LegOutcome = { answered: true; status: number } | { answered: false;
  * answered and bridged; for a transfer, the transferee is moved to a new bridge.
  */
 export interface LegPurpose {
-  /** The INVITE's body (the caller's SDP offer), or none for a late offer. */
-  offer?: { type: string; content: string };
+  /** The body of the leg's INVITE (the caller's SDP offer, through the relay for this leg), or none for a late offer. */
+  offer(channel: Channel): Promise<{ type: string; content: string } | undefined>;
   maxForwards: number;
   /** A dial for the caller stops once the caller has its final answer; a transfer does not. */
   answersCaller: boolean;
-  progress(res: SipResponse): void;
+  progress(res: SipResponse, channel: Channel): void;
   /** The leg answered: take it (and ACK it, now or later) or refuse it (false: it is hung up). */
-  answered(channel: Channel, res: SipResponse, inviteSeq: number, options: LegOptions): boolean;
+  answered(channel: Channel, res: SipResponse, inviteSeq: number, options: LegOptions): Promise<boolean>;
 }
 
 /** A dial's legs answer the caller: the caller's INVITE supplies the offer. */
@@ -50,12 +51,13 @@ export function dialPurpose(call: Call): LegPurpose {
   const invite = call.inviteTx.request;
   const offer = bodyOf(invite);
   return {
-    ...(offer ? { offer } : {}),
+    // Each branch gets ports of its own: the caller's offer goes through the relay once per branch.
+    offer: (channel) => call.media.offer(call.inbound, channel, offer),
     maxForwards: Math.max(0, Number(invite.headers['max-forwards'] ?? 70) - 1),
     answersCaller: true,
-    progress: (res) => call.relayProgress(res),
-    answered: (channel, res, seq, options) => {
-      if (!call.answer(channel, res, options)) return false;
+    progress: (res, channel) => void call.relayProgress(res, channel),
+    answered: async (channel, res, seq, options) => {
+      if (!(await call.answer(channel, res, options))) return false;
       if (call.acksImmediately) call.sendAck(channel, seq);
       return true;
     },
@@ -74,6 +76,8 @@ export class OutboundLeg {
   private done = false;
   private winning = false;
   private challengeAnswered = false;
+  /** The INVITE's body as the relay rewrote it for this leg (kept for a resend after a challenge or failover). */
+  private offer: { type: string; content: string } | undefined;
   private readonly alternates: Peer[];
 
   private constructor(
@@ -117,8 +121,27 @@ export class OutboundLeg {
     });
     const leg = new OutboundLeg(call, channel, dest, options, purpose, Date.now() + options.timeout * 1000);
     leg.ringTimer = setTimeout(() => leg.cancel('no-answer'), options.timeout * 1000).unref();
-    leg.sendInvite();
+    void leg.start();
     return leg;
+  }
+
+  /** The offer through the relay first (this leg's ports), then the INVITE; a refused offer fails the leg. */
+  private async start(): Promise<void> {
+    try {
+      this.offer = await this.purpose.offer(this.channel);
+    } catch (err) {
+      const failure = mediaFailure(err);
+      this.channel.log.warn({ err: (err as Error).message, status: failure.status }, 'media relay refused the offer: leg not placed');
+      this.channel.hungUp(failure.result === 'unavailable' ? 'unavailable' : 'rejected', 'switch', failure.status);
+      this.finish({ answered: false, result: failure.result, status: failure.status });
+      return;
+    }
+    // Given up on while the relay answered.
+    if (this.done || this.cancelledAs) {
+      void this.call.media.drop(this.channel);
+      return;
+    }
+    this.sendInvite();
   }
 
   /**
@@ -183,7 +206,7 @@ export class OutboundLeg {
         allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY',
         ...(authorization ? { [authorization.header]: authorization.value } : {}),
       },
-      this.purpose.offer,
+      this.offer,
     );
     if (display) invite.headers.from = { ...invite.headers.from!, name: quotedDisplay(display) };
     // What a restart needs is recorded first: a send that fails at once settles the leg right away.
@@ -238,7 +261,7 @@ export class OutboundLeg {
     }
     if (res.status === 100) return;
     this.channel.setState('ringing');
-    this.purpose.progress(res);
+    this.purpose.progress(res, this.channel);
   }
 
   private final(res: SipResponse): void {
@@ -260,16 +283,7 @@ export class OutboundLeg {
       this.channel.dialog.confirmFrom(res);
       // Answering the caller cancels every branch still dialling: not this one.
       this.winning = !this.cancelledAs;
-      if (this.cancelledAs || !this.purpose.answered(this.channel, res, seq, this.options)) {
-        // Answered after we gave up on it (a race with CANCEL) or after another branch won:
-        // complete the handshake and hang up, so no phone is left connected to nobody.
-        this.call.sendAck(this.channel, seq);
-        this.call.sendBye(this.channel, this.cancelledAs ?? 'answered-elsewhere', 'switch');
-        this.finish({ answered: false, result: 'cancelled', status: res.status });
-        return;
-      }
-      this.call.services.dialogs.add(this.channel);
-      this.finish({ answered: true, status: res.status });
+      void this.take(res, seq);
       return;
     }
     if (this.cancelledAs) {
@@ -280,6 +294,20 @@ export class OutboundLeg {
     const failure = failureOfResponse(res.status);
     this.channel.hungUp(failure.cause, 'callee', res.status);
     this.finish({ answered: false, result: failure.result, status: res.status });
+  }
+
+  /** A 2xx: the purpose takes the leg (its answer through the relay first), or it is hung up at once. */
+  private async take(res: SipResponse, seq: number): Promise<void> {
+    if (this.cancelledAs || !(await this.purpose.answered(this.channel, res, seq, this.options))) {
+      // Answered after we gave up on it (a race with CANCEL) or after another branch won:
+      // complete the handshake and hang up, so no phone is left connected to nobody.
+      this.call.sendAck(this.channel, seq);
+      this.call.sendBye(this.channel, this.cancelledAs ?? 'answered-elsewhere', 'switch');
+      this.finish({ answered: false, result: 'cancelled', status: res.status });
+      return;
+    }
+    this.call.services.dialogs.add(this.channel);
+    this.finish({ answered: true, status: res.status });
   }
 
   /** A challenge answered once with the destination's credentials, or the next address tried. */
@@ -300,6 +328,8 @@ export class OutboundLeg {
     this.done = true;
     clearTimeout(this.ringTimer);
     clearTimeout(this.failoverTimer);
+    // A branch that did not win gives its media ports back now.
+    if (!o.answered) this.call.legLeft(this.channel);
     this.settle(o);
   }
 

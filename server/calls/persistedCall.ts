@@ -27,6 +27,7 @@ const hangupCause = z.enum([
   'transferred',
   'dialplan-error',
   'switch-error',
+  'media-timeout',
 ]);
 
 export const channelSnapshotSchema = z.object({
@@ -49,6 +50,18 @@ export const channelSnapshotSchema = z.object({
   bridgeId: text.optional(),
   hangupCause: hangupCause.optional(),
   sipStatus: z.number().int().optional(),
+  media: z
+    .object({
+      silentSince: z.number().nullable(),
+      quality: z
+        .object({
+          fromPhone: z.object({ packets: z.number(), lost: z.number().nullable(), jitterMs: z.number().nullable() }),
+          toPhone: z.object({ packets: z.number() }),
+          flowing: z.object({ fromPhone: z.boolean(), toPhone: z.boolean() }),
+        })
+        .nullable(),
+    })
+    .optional(),
 });
 
 export const dialogStateSchema = z.object({

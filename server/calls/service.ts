@@ -30,6 +30,7 @@ import { InDialogRequests } from './inDialog.ts';
 import { readPersistedCall } from './persistedCall.ts';
 import { resumeCall } from './recovery.ts';
 import { CallRouter } from './routing.ts';
+import type { MediaEngine, MediaEvent } from '../media/engine.ts';
 
 export interface CallServiceOptions {
   domain: string;
@@ -44,6 +45,8 @@ export interface CallServiceOptions {
   hops: HopLookup;
   /** Counts what the toll-fraud limits refuse, by limit. */
   refused?: RefusalCounter;
+  /** The media relay every call's SDP passes through. */
+  media: MediaEngine;
 }
 
 export class CallService {
@@ -96,6 +99,33 @@ export class CallService {
       applyCallLimits(this.budgets, o.refused),
       (c) => this.connect(c),
     ];
+    o.media.subscribe((e) => this.mediaEvent(e));
+  }
+
+  /**
+   * What the relay noticed about a leg's audio: a phone silent while it should send (one-way
+   * audio) is flagged on its channel and logged; silent for the longer time, its call is ended.
+   */
+  private mediaEvent(e: MediaEvent): void {
+    if (e.type === 'media.dtmf') return;
+    const call = this.byId.get(e.callId);
+    const channel = call && [call.inbound, ...call.outbound].find((c) => c.id === e.tag && c.live);
+    if (!call || !channel) return;
+    const leg = `${channel.direction === 'inbound' ? 'the caller' : 'the callee'} ${channel.direction === 'inbound' ? channel.init.from.user : channel.init.to.user}`;
+    switch (e.type) {
+      case 'media.silent':
+        channel.log.warn({ silentMs: e.silentMs }, `no audio from ${leg} (one-way audio?)`);
+        call.media.silent(channel, Date.now() - e.silentMs);
+        return;
+      case 'media.resumed':
+        channel.log.info(`audio from ${leg} again`);
+        call.media.silent(channel, null);
+        return;
+      case 'media.timeout':
+        channel.log.warn({ silentMs: e.silentMs }, `no audio from ${leg} for ${Math.round(e.silentMs / 1000)} s: ending the call`);
+        call.hangupAll('media-timeout');
+        return;
+    }
   }
 
   get activeCalls(): number {
@@ -207,7 +237,7 @@ export class CallService {
   }
 
   private callServices(): CallServices {
-    return { stack: this.stack, dialogs: this.dialogs, bus: this.bus, maxCallMs: this.o.maxCallMs, onEnded: (c: Call) => this.ended(c) };
+    return { stack: this.stack, dialogs: this.dialogs, bus: this.bus, maxCallMs: this.o.maxCallMs, media: this.o.media, onEnded: (c: Call) => this.ended(c) };
   }
 
   /** A call this node handles: findable by its INVITE and its id, counted in its budget. */

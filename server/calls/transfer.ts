@@ -14,7 +14,8 @@
  *   so C's phone takes the transferee's call in place of the consultation and ends that one itself.
  *
  * Media either way: the new leg is invited without SDP (late offer); its 200 carries an offer,
- * which goes to the transferee in a re-INVITE; the transferee's answer goes back in the ACK.
+ * which goes (through the relay, where the transferee keeps its port) to the transferee in a
+ * re-INVITE; the transferee's answer goes back in the ACK. The transferer's ports go when it leaves.
  */
 import type { Logger } from 'pino';
 import type { DialResult } from '../dialplan/types.ts';
@@ -247,10 +248,11 @@ async function runTransfer(call: Call, transferer: Channel, transferee: Channel,
 
   let moved = false;
   const purpose: LegPurpose = {
+    offer: async () => undefined,
     maxForwards: 70,
     answersCaller: false,
     progress: () => {},
-    answered: (newChannel, res, seq, options) => {
+    answered: async (newChannel, res, seq, options) => {
       // The transferred call keeps the limits it had: a leg's maxDuration applies to dials only.
       const offer = bodyOf(res);
       if (!transferee.live || !offer) return false;
@@ -258,7 +260,7 @@ async function runTransfer(call: Call, transferer: Channel, transferee: Channel,
       call.newBridge(transferPolicy(options.transfer), transferee, newChannel);
       newChannel.setState('up');
       moved = true;
-      reinvite(call, transferee, newChannel, offer, seq);
+      void reinvite(call, transferee, newChannel, offer, seq);
       return true;
     },
   };
@@ -292,21 +294,32 @@ function notify(call: Call, to: Channel, sipfrag: string, subscriptionState: str
 }
 
 /** Gives the transferee the new party's SDP; its answer completes the new party's INVITE in the ACK. */
-function reinvite(call: Call, transferee: Channel, target: Channel, offer: { type: string; content: string }, targetSeq: number): void {
+async function reinvite(call: Call, transferee: Channel, target: Channel, offer: { type: string; content: string }, targetSeq: number): Promise<void> {
+  const refuse = (why: string) => {
+    // The new media cannot be set up: complete the target's handshake and end that leg.
+    target.log.warn({ why }, 'transfer: the new party cannot be connected to the transferee');
+    call.sendAck(target, targetSeq);
+    call.sendBye(target, 'switch-error', 'switch');
+  };
+  let relayed: { type: string; content: string } | undefined;
+  try {
+    relayed = await call.media.offer(target, transferee, offer);
+  } catch (err) {
+    refuse(`media relay refused the offer: ${(err as Error).message}`);
+    return;
+  }
   const stack = call.services.stack;
-  const req = transferee.dialog.request('INVITE', stack.contact(transferee.peer.transport), {}, offer);
+  const req = transferee.dialog.request('INVITE', stack.contact(transferee.peer.transport), {}, relayed);
   const seq = req.headers.cseq!.seq;
   stack.clientTransactions.send(req, transferee.peer, {
     onFinal: (res) => {
-      if (res.status < 300) {
-        transferee.dialog.confirmFrom(res);
-        call.sendAck(transferee, seq);
-        call.sendAck(target, targetSeq, bodyOf(res));
-        return;
-      }
-      // The transferee refused the new media: complete the target's handshake and end that leg.
-      call.sendAck(target, targetSeq);
-      call.sendBye(target, 'switch-error', 'switch');
+      if (res.status >= 300) return refuse(`the transferee answered ${res.status}`);
+      transferee.dialog.confirmFrom(res);
+      call.sendAck(transferee, seq);
+      call.media.answer(target, transferee, bodyOf(res)).then(
+        (answer) => call.sendAck(target, targetSeq, answer),
+        (err: Error) => refuse(`media relay refused the answer: ${err.message}`),
+      );
     },
   });
 }

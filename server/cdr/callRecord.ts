@@ -68,6 +68,8 @@ function toLeg(c: ChannelSnapshot, previous: CdrLeg | undefined): CdrLeg {
   if (c.endedAt !== undefined) leg.endedAt = c.endedAt;
   if (c.sipStatus !== undefined) leg.sipStatus = c.sipStatus;
   if (c.hangupCause !== undefined) leg.hangupCause = c.hangupCause;
+  const media = c.media ?? previous?.media;
+  if (media !== undefined) leg.media = media;
   if (previous?.hangupBy) leg.hangupBy = previous.hangupBy;
   leg.transport = c.peer.transport;
   return leg;
@@ -111,6 +113,11 @@ export function applyEvent(s: CallState, e: CallEvent): void {
         by: e.by,
         wasUp: e.channel.answeredAt !== undefined,
       });
+      return;
+    }
+    case 'channel.media': {
+      const leg = s.legs.find((l) => l.id === e.channelId);
+      if (leg) leg.media = e.media;
       return;
     }
     case 'dialplan.started':

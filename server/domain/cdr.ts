@@ -3,7 +3,7 @@
  * when they hung up) and its dialplan log. Times are epoch milliseconds. The API's views of it
  * (server/api/cdrViews.ts) are the portal's: contract/cdrs.ts.
  */
-import type { CdrDirection, CdrParty, CdrStatus, HangupSide } from '../../contract/cdrs.ts';
+import type { CdrDirection, CdrParty, CdrStatus, HangupSide, LegMedia } from '../../contract/cdrs.ts';
 
 export { CDR_STATUSES, type CdrDirection, type CdrParty, type CdrStatus, type HangupSide } from '../../contract/cdrs.ts';
 
@@ -25,6 +25,7 @@ export interface CdrLeg {
   hangupBy?: HangupSide;
   /** The SIP transport the leg's signalling used (udp, tcp, tls, ws, wss); records older than this field lack it. */
   transport?: string;
+  media?: LegMedia;
 }
 
 export interface CdrLogLine {

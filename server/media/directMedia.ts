@@ -1,5 +1,5 @@
 /**
- * Direct media (`MEDIA_DIRECT=true`): SDP passes untouched and phones send audio to each other.
+ * Direct media (`MEDIA_ENGINE=direct`): SDP passes untouched and phones send audio to each other.
  * Only right where they reach each other's addresses (one LAN, no NAT between them); the switch
  * then sees no audio, so there are no statistics, no no-RTP detection and no audio verbs.
  */

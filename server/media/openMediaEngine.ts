@@ -61,10 +61,10 @@ async function advertisedIPv4(value: string): Promise<string> {
 export class MediaConfigError extends Error {}
 
 export async function openMediaEngine(given: MediaSettings, deps: MediaDeps): Promise<MediaEngine> {
-  const settings = given.direct ? given : { ...given, advertisedAddress: await advertisedIPv4(given.advertisedAddress) };
+  const settings = given.engine === 'direct' ? given : { ...given, advertisedAddress: await advertisedIPv4(given.advertisedAddress) };
   const silence = { flagMs: settings.noRtpFlagMs, endMs: settings.noRtpHangupMs, sweepMs: deps.sweepMs };
   const log = deps.log.child({ component: 'media' });
-  if (settings.direct) {
+  if (settings.engine === 'direct') {
     log.info('media: direct (SDP untouched, no relay)');
     return new DirectMedia();
   }

@@ -1,13 +1,14 @@
 /** The media settings `server/config.ts` validates (README, "Configuration"). */
 
-export const MEDIA_ENGINES = ['auto', 'rtpengine', 'embedded'] as const;
+export const MEDIA_ENGINES = ['auto', 'rtpengine', 'embedded', 'direct'] as const;
 export type MediaEngineChoice = (typeof MEDIA_ENGINES)[number];
 
 export interface MediaSettings {
-  /** `auto`: rtpengine when `RTPENGINE_NG` is set or its binary is found, else the embedded relay. */
+  /**
+   * `auto`: rtpengine when `RTPENGINE_NG` is set or its binary is found, else the embedded relay.
+   * `direct`: no relay, SDP left alone: phones send audio to each other (one LAN, no NAT between them).
+   */
   engine: MediaEngineChoice;
-  /** Leave SDP alone: phones send audio to each other (one LAN, no NAT between them). */
-  direct: boolean;
   /** Address media sockets bind to. */
   bindAddress: string;
   /**

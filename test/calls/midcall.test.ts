@@ -19,6 +19,18 @@ const sdpLines = (m: SippMessage) =>
     .map((l) => l.trim())
     .filter(Boolean);
 
+/** The lines the media relay leaves alone: its address (o=, c=) and its port (m=) replace the phone's. */
+const unrelayed = (lines: string[]) => lines.filter((l) => !l.startsWith('c=')).map((l) => l.replace(/^m=(\S+) \d+/, 'm=$1 *').replace(/^(o=.*IN IP4) \S+$/, '$1 *'));
+const mediaPort = (lines: string[]) => Number(/^m=audio (\d+)/.exec(lines.find((l) => l.startsWith('m=audio')) ?? '')?.[1]);
+
+/** `got` is `sent` with the relay in place of the phone: the relay's address and a port of the test switch's media range. */
+function assertRelayed(got: SippMessage, sent: SippMessage, what: string): void {
+  assert.deepEqual(unrelayed(sdpLines(got)), unrelayed(sdpLines(sent)), `${what}: relayed with only the address and port rewritten`);
+  assert.ok(sdpLines(got).includes('c=IN IP4 127.0.0.1'));
+  const port = mediaPort(sdpLines(got));
+  assert.ok(port >= 30000 && port <= 30999 && port !== mediaPort(sdpLines(sent)), `${what}: the media port ${port} is the relay's`);
+}
+
 const noSipp = skipWithout('sipp', 'sip-tester');
 
 describe('mid-call requests and early media (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
@@ -61,11 +73,14 @@ describe('mid-call requests and early media (sqlite)', { skip: noSipp, timeout: 
 
       const reinviteSent = holder.messages.filter((m) => m.kind === 'INVITE' && m.dir === 'sent').at(-1)!;
       const reinviteGot = held.messages.filter((m) => m.kind === 'INVITE' && m.dir === 'received').at(-1)!;
-      assert.deepEqual(sdpLines(reinviteGot), sdpLines(reinviteSent), 'the re-INVITE SDP is relayed unchanged');
+      assertRelayed(reinviteGot, reinviteSent, 'the re-INVITE SDP');
       assert.ok(sdpLines(reinviteGot).includes('a=sendonly'));
       const okSent = held.messages.filter((m) => m.kind === '200' && m.dir === 'sent' && /INVITE/.test(headerOf(m, 'CSeq') ?? '')).at(-1)!;
       const okGot = holder.messages.filter((m) => m.kind === '200' && m.dir === 'received' && /INVITE/.test(headerOf(m, 'CSeq') ?? '')).at(-1)!;
-      assert.deepEqual(sdpLines(okGot), sdpLines(okSent), 'the answer SDP is relayed unchanged');
+      assertRelayed(okGot, okSent, 'the answer SDP');
+      // Hold keeps the ports: the held party is told the same relay port as in the call's INVITE.
+      const firstGot = held.messages.find((m) => m.kind === (fromCaller ? 'INVITE' : '200') && m.dir === 'received')!;
+      assert.equal(mediaPort(sdpLines(reinviteGot)), mediaPort(sdpLines(firstGot)));
       assert.ok(sdpLines(okGot).includes('a=recvonly'));
       // In the held party's dialog the re-INVITE comes from the switch: the dialog's Call-ID, a higher CSeq.
       const first = held.messages.find((m) => m.kind === 'INVITE')!;
@@ -126,11 +141,13 @@ describe('mid-call requests and early media (sqlite)', { skip: noSipp, timeout: 
     assert.deepEqual(flowOf(b.messages), ['<INVITE', '>183', '>200', '<ACK', '<BYE', '>200']);
     const sent183 = b.messages.find((m) => m.kind === '183')!;
     const got183 = c.messages.find((m) => m.kind === '183')!;
-    assert.deepEqual(sdpLines(got183), sdpLines(sent183), 'the early SDP is relayed unchanged');
+    assertRelayed(got183, sent183, 'the early SDP');
     assert.ok(sdpLines(got183).includes('s=early-bob'));
     assert.match(headerOf(got183, 'Content-Type') ?? '', /application\/sdp/);
-    // The 200's SDP is the callee's final answer, not the early one.
-    assert.ok(sdpLines(c.messages.find((m) => m.kind === '200')!).includes('s=bob'));
+    // The 200's SDP is the callee's final answer, not the early one, on the same relay port.
+    const got200 = c.messages.find((m) => m.kind === '200')!;
+    assert.ok(sdpLines(got200).includes('s=bob'));
+    assert.equal(mediaPort(sdpLines(got200)), mediaPort(sdpLines(got183)), 'early media and the answer reach the caller on one relay port');
 
     await log.ended();
     assertPlainAnsweredCall(log, 'caller');

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeUdpTcpPort } from '../interop/tools.ts';
+import { testMediaEnv } from './mediaPorts.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -65,6 +66,7 @@ export async function spawnSwitch(env: Record<string, string> = {}): Promise<Pro
     DIALPLAN_WORKERS: '1',
     SECRET_KEY: randomBytes(24).toString('hex'),
     CREDENTIALS_KEY: randomBytes(32).toString('hex'),
+    ...testMediaEnv(),
     ...env,
   };
   let child: ChildProcess | undefined;

@@ -4,6 +4,7 @@ import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/observability/log.ts';
 import { startSwitch, type RunningSwitch, type SwitchOptions } from '../../server/switch.ts';
 import { createTestDatabase, type Dialect, type TestDatabase } from './databases.ts';
+import { testMediaEnv } from './mediaPorts.ts';
 
 export interface TestSwitch {
   running: RunningSwitch;
@@ -25,8 +26,9 @@ export interface TestSwitchOptions extends SwitchOptions {
   logLines?: string[];
 }
 
-function configFor(db: TestDatabase, sipPort: number, env: Record<string, string>) {
+function configFor(db: TestDatabase, sipPort: number, env: Record<string, string>, media: Record<string, string>) {
   return loadConfig({
+    ...media,
     SIP_HOST: '127.0.0.1',
     SIP_PORT: String(sipPort),
     SIP_DOMAIN: '127.0.0.1',
@@ -58,7 +60,7 @@ function configFor(db: TestDatabase, sipPort: number, env: Record<string, string
   });
 }
 
-async function startOnFreePort(db: TestDatabase, opts: TestSwitchOptions, port = 0): Promise<RunningSwitch> {
+async function startOnFreePort(db: TestDatabase, opts: TestSwitchOptions, media: Record<string, string>, port = 0): Promise<RunningSwitch> {
   const lines = opts.logLines;
   const log = lines
     ? pino({ level: 'trace', base: { pid: process.pid } }, { write: (line: string) => void lines.push(line) })
@@ -66,7 +68,7 @@ async function startOnFreePort(db: TestDatabase, opts: TestSwitchOptions, port =
   // Port 0 picks a free UDP port; TCP then binds the same number, which is rarely taken: retry.
   for (let attempt = 0; ; attempt++) {
     try {
-      return await startSwitch(configFor(db, port, opts.env ?? {}), log, opts);
+      return await startSwitch(configFor(db, port, opts.env ?? {}, media), log, opts);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5 || port !== 0) throw err;
     }
@@ -76,7 +78,9 @@ async function startOnFreePort(db: TestDatabase, opts: TestSwitchOptions, port =
 export async function startTestSwitch(dialect: Dialect, options: TestSwitchOptions = {}): Promise<TestSwitch> {
   const db = await createTestDatabase(dialect);
   let opts = options;
-  let running = await startOnFreePort(db, opts);
+  // The same ports across a restart: a resumed call keeps its relay ports.
+  const media = testMediaEnv();
+  let running = await startOnFreePort(db, opts, media);
   const t: TestSwitch = {
     running,
     db,
@@ -86,7 +90,7 @@ export async function startTestSwitch(dialect: Dialect, options: TestSwitchOptio
       await running.stop();
       await whileStopped?.();
       if (env) opts = { ...opts, env: { ...opts.env, ...env } };
-      running = await startOnFreePort(db, opts, t.sipPort);
+      running = await startOnFreePort(db, opts, media, t.sipPort);
       t.running = running;
       t.httpUrl = running.httpUrl;
     },

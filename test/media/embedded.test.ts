@@ -77,7 +77,7 @@ describe('choosing the engine', { timeout: 30_000 }, () => {
   });
 
   test('direct media leaves SDP as it is', async () => {
-    const engine = await openMediaEngine(mediaSettings({ direct: true }), { log, dataDir });
+    const engine = await openMediaEngine(mediaSettings({ engine: 'direct' }), { log, dataDir });
     assert.equal(engine.kind, 'direct');
     const phone = await RtpPhone.open('d');
     const sdp = phone.sdp();

@@ -32,7 +32,6 @@ export interface TestEngine {
 export function mediaSettings(over: Partial<MediaSettings> = {}): MediaSettings {
   return {
     engine: 'embedded',
-    direct: false,
     bindAddress: '127.0.0.1',
     advertisedAddress: '127.0.0.1',
     portMin: 31000,

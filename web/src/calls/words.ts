@@ -22,6 +22,7 @@ const CAUSES: Record<string, string> = {
   'dialplan-error': 'dialplan error',
   'switch-error': 'switch error',
   'connection-lost': 'connection lost',
+  'media-timeout': 'no audio (timed out)',
 };
 
 /** `callee hung up`, `busy (486)`, `dialplan error by the switch`. */

@@ -77,6 +77,11 @@ export function applyEvent(state: LiveState, e: LiveEvent): LiveState {
     case 'channel.hungup':
       call = withChannel(call, { ...e.channel, hangupCause: e.cause, sipStatus: e.sipStatus ?? e.channel.sipStatus, hangupBy: e.by });
       break;
+    case 'channel.media': {
+      const channel = call.channels[e.channelId];
+      if (channel) call = { ...call, channels: { ...call.channels, [e.channelId]: { ...channel, media: e.media } } };
+      break;
+    }
     case 'bridge.created':
     case 'bridge.entered':
     case 'bridge.left':

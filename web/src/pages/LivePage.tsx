@@ -37,6 +37,8 @@ function eventSummary(e: CallEvent): string {
       return `${e.transferee} → ${e.target}: ${e.result}`;
     case 'transfer.attended':
       return `${e.transferee} → ${e.party} (attended): ${e.result}`;
+    case 'channel.media':
+      return `${e.channelId} ${e.media.silentSince !== null ? 'no audio' : 'audio'}`;
     case 'call.ended':
       return e.callId;
   }
