@@ -3,7 +3,7 @@
  * Only right where they reach each other's addresses (one LAN, no NAT between them); the switch
  * then sees no audio, so there are no statistics, no no-RTP detection and no audio verbs.
  */
-import type { CallMediaStats, MediaEngine, MediaEventListener, PlayRequest } from './engine.ts';
+import type { CallMediaStats, EndpointRequest, MediaEngine, MediaEventListener, PlayRequest, RecordingRequest } from './engine.ts';
 import { MediaNotSupportedError } from './engine.ts';
 
 export class DirectMedia implements MediaEngine {
@@ -29,6 +29,10 @@ export class DirectMedia implements MediaEngine {
     return () => {};
   }
 
+  async endpoint(_req: EndpointRequest): Promise<never> {
+    throw new MediaNotSupportedError('direct', 'answer calls itself (audio does not pass through the switch)');
+  }
+
   async play(_req: PlayRequest): Promise<never> {
     throw new MediaNotSupportedError('direct', 'play prompts (audio does not pass through the switch)');
   }
@@ -37,11 +41,11 @@ export class DirectMedia implements MediaEngine {
     throw new MediaNotSupportedError('direct', 'play prompts (audio does not pass through the switch)');
   }
 
-  async startRecording(_req: { callId: string; file: string }): Promise<never> {
+  async startRecording(_req: RecordingRequest): Promise<never> {
     throw new MediaNotSupportedError('direct', 'record calls (audio does not pass through the switch)');
   }
 
-  async stopRecording(_req: { callId: string }): Promise<never> {
+  async stopRecording(_req: { callId: string; tag: string }): Promise<never> {
     throw new MediaNotSupportedError('direct', 'record calls (audio does not pass through the switch)');
   }
 

@@ -83,6 +83,24 @@ export type MediaEvent =
 
 export type MediaEventListener = (event: MediaEvent) => void;
 
+/**
+ * The switch itself answers a leg (a dialplan's `answer()`): `sdp` is the phone's offer, the reply
+ * the SDP the switch answers with (G.711 and telephone-event). Its audio goes nowhere; prompts
+ * play into it, recordings take what its phone sends, its digits come as `media.dtmf`.
+ */
+export interface EndpointRequest {
+  callId: string;
+  tag: string;
+  sdp: string;
+}
+
+/** Records what one leg's phone sends into `file` (an 8 kHz mono 16-bit WAV). */
+export interface RecordingRequest {
+  callId: string;
+  tag: string;
+  file: string;
+}
+
 /** A prompt to play into a leg: an audio file the engine can read (WAV; rtpengine also MP3 and more). */
 export interface PlayRequest {
   callId: string;
@@ -104,12 +122,18 @@ export interface MediaEngine {
   /** Resolves when the engine answers (rtpengine: an ng ping). */
   ping(): Promise<void>;
   subscribe(listener: MediaEventListener): () => void;
-  /** Plays a prompt into a leg; resolves when it has started, with its length if known. */
+  /** Answers `tag`'s phone as the switch itself; returns the SDP answer. */
+  endpoint(req: EndpointRequest): Promise<string>;
+  /**
+   * Plays a prompt into a leg the switch answered (`endpoint`); resolves when it has started, with
+   * the length of one play (`repeat` plays in all, default 1). A new play replaces one in progress.
+   */
   play(req: PlayRequest): Promise<{ durationMs: number | null }>;
   stopPlay(req: { callId: string; tag: string }): Promise<void>;
-  /** Records the call's audio (both directions) into `file`. */
-  startRecording(req: { callId: string; file: string }): Promise<void>;
-  stopRecording(req: { callId: string }): Promise<void>;
+  /** Records what the phone of a leg the switch answered sends, until `stopRecording`. */
+  startRecording(req: RecordingRequest): Promise<void>;
+  /** Writes the recording's file; resolves with its length. */
+  stopRecording(req: { callId: string; tag: string }): Promise<{ durationMs: number; bytes: number }>;
   /** Frees every port; an engine process the switch started is stopped. */
   close(): Promise<void>;
 }

@@ -60,6 +60,9 @@ async function advertisedIPv4(value: string): Promise<string> {
 
 export class MediaConfigError extends Error {}
 
+/** Where the switch's own side of a leg it answers listens for rtpengine: on the media address, loopback if that is any. */
+const switchSideAddress = (bindAddress: string) => (bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress);
+
 export async function openMediaEngine(given: MediaSettings, deps: MediaDeps): Promise<MediaEngine> {
   const settings = given.engine === 'direct' ? given : { ...given, advertisedAddress: await advertisedIPv4(given.advertisedAddress) };
   const silence = { flagMs: settings.noRtpFlagMs, endMs: settings.noRtpHangupMs, sweepMs: deps.sweepMs };
@@ -86,7 +89,7 @@ export async function openMediaEngine(given: MediaSettings, deps: MediaDeps): Pr
   }
   if (settings.rtpengine.ng) {
     const client = new NgClient(settings.rtpengine.ng);
-    const engine = new RtpengineEngine({ client, silence });
+    const engine = new RtpengineEngine({ client, silence, localAddress: switchSideAddress(settings.bindAddress) });
     try {
       await engine.ping();
     } catch (err) {
@@ -118,6 +121,7 @@ export async function openMediaEngine(given: MediaSettings, deps: MediaDeps): Pr
   engine = new RtpengineEngine({
     client: new NgClient(daemon.control),
     silence,
+    localAddress: switchSideAddress(settings.bindAddress),
     onClose: async () => {
       dtmf.close();
       await daemon.stop();

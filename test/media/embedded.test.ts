@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { EmbeddedRelay } from '../../server/media/embedded/embeddedRelay.ts';
-import { MediaNotSupportedError, MediaRequestError } from '../../server/media/engine.ts';
+import { MediaRequestError } from '../../server/media/engine.ts';
 import { openMediaEngine } from '../../server/media/openMediaEngine.ts';
 import { mediaSettings } from './engines.ts';
 import { mediaTarget, RtpPhone } from './rtpPhone.ts';
@@ -48,9 +48,11 @@ describe('embedded relay limits', { timeout: 30_000 }, () => {
     assert.equal(relay.portUsage.used, 0, 'a refused offer holds no ports');
   });
 
-  test('prompts and recordings are not supported yet, and say so', async () => {
-    await assert.rejects(relay.play({ callId: 'c', tag: 'A', file: '/x.wav' }), MediaNotSupportedError);
-    await assert.rejects(relay.startRecording({ callId: 'c', file: '/x.wav' }), MediaNotSupportedError);
+  test('prompts and recordings into a leg the switch did not answer are refused, and say why', async () => {
+    await assert.rejects(relay.play({ callId: 'c', tag: 'A', file: '/x.wav' }), /no leg A in call c/);
+    await relay.offer({ callId: 'r', fromTag: 'A', toTag: 'B', sdp: phone.sdp() });
+    await assert.rejects(relay.startRecording({ callId: 'r', tag: 'A', file: '/x.wav' }), /relayed, not answered by the switch/);
+    await relay.delete({ callId: 'r' });
   });
 });
 

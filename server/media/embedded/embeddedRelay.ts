@@ -2,10 +2,25 @@
  * The embedded relay: the media engine that needs nothing installed. Each leg gets a port pair
  * from the configured range; a leg's packets go to the leg it is in a dialogue with (set by the
  * last answer between them), so of a forked call only the branch that answered last is heard, and
- * every answer gives the caller the same port. Audio and RTCP pass through; nothing is decoded.
+ * every answer gives the caller the same port. Audio and RTCP pass through; nothing is decoded,
+ * except on a leg the switch answered itself (`endpoint`): prompts are encoded into it and what its
+ * phone sends is decoded for a recording.
  */
-import type { AnswerRequest, CallMediaStats, DeleteRequest, MediaEngine, MediaEvent, MediaEventListener, OfferRequest, PlayRequest } from '../engine.ts';
-import { MediaNotSupportedError, MediaRequestError } from '../engine.ts';
+import { EndpointAudio } from '../audio/endpointAudio.ts';
+import type {
+  AnswerRequest,
+  CallMediaStats,
+  DeleteRequest,
+  EndpointRequest,
+  MediaEngine,
+  MediaEvent,
+  MediaEventListener,
+  OfferRequest,
+  PlayRequest,
+  RecordingRequest,
+} from '../engine.ts';
+import { MediaRequestError } from '../engine.ts';
+import { endpointAnswerSdp, readEndpointOffer } from '../endpointSdp.ts';
 import { audioSection, parseSdp, rewriteSdp, type MediaSection } from '../sdp.ts';
 import { SilenceWatch } from '../silenceWatch.ts';
 import { PortPool } from './portPool.ts';
@@ -105,20 +120,43 @@ export class EmbeddedRelay implements MediaEngine {
     return () => this.listeners.delete(listener);
   }
 
-  async play(_req: PlayRequest): Promise<never> {
-    throw new MediaNotSupportedError('embedded', 'play prompts');
+  async endpoint(req: EndpointRequest): Promise<string> {
+    const offer = readEndpointOffer(req.sdp);
+    const leg = await this.leg(req.callId, req.tag);
+    leg.setRemote(offer.section);
+    leg.endpoint?.close();
+    leg.endpoint = new EndpointAudio(offer.codec, (packet) => leg.sendToPhone(packet));
+    return endpointAnswerSdp({
+      address: this.opts.advertisedAddress,
+      port: leg.port,
+      codec: offer.codec,
+      sections: offer.sections,
+      audioIndex: offer.index,
+      sessionId: Date.now(),
+    });
   }
 
-  async stopPlay(_req: { callId: string; tag: string }): Promise<never> {
-    throw new MediaNotSupportedError('embedded', 'play prompts');
+  async play(req: PlayRequest): Promise<{ durationMs: number }> {
+    return this.endpointOf(req.callId, req.tag).play(req.file, req.repeat ?? 1);
   }
 
-  async startRecording(_req: { callId: string; file: string }): Promise<never> {
-    throw new MediaNotSupportedError('embedded', 'record calls');
+  async stopPlay(req: { callId: string; tag: string }): Promise<void> {
+    this.calls.get(req.callId)?.legs.get(req.tag)?.endpoint?.stopPlay();
   }
 
-  async stopRecording(_req: { callId: string }): Promise<never> {
-    throw new MediaNotSupportedError('embedded', 'record calls');
+  async startRecording(req: RecordingRequest): Promise<void> {
+    this.endpointOf(req.callId, req.tag).startRecording(req.file);
+  }
+
+  async stopRecording(req: { callId: string; tag: string }): Promise<{ durationMs: number; bytes: number }> {
+    return this.endpointOf(req.callId, req.tag).stopRecording();
+  }
+
+  private endpointOf(callId: string, tag: string): EndpointAudio {
+    const leg = this.calls.get(callId)?.legs.get(tag);
+    if (!leg) throw new MediaRequestError(`no leg ${tag} in call ${callId}`);
+    if (!leg.endpoint) throw new MediaRequestError(`leg ${tag} is relayed, not answered by the switch: prompts and recordings need an answered leg`);
+    return leg.endpoint;
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@
 import type { RemoteInfo } from 'node:dgram';
 import type { LegStats, MediaEvent } from '../engine.ts';
 import type { MediaSection } from '../sdp.ts';
+import type { EndpointAudio } from '../audio/endpointAudio.ts';
 import type { PortPair } from './portPool.ts';
 import { ReceiveStats } from './receiveStats.ts';
 
@@ -26,6 +27,8 @@ export class RelayLeg {
   strayPackets = 0;
   /** The leg whose phone this leg's packets go to, when that leg's packets come back here. */
   peer: RelayLeg | undefined;
+  /** Set when the switch answered this leg itself: its prompts and recording. */
+  endpoint: EndpointAudio | undefined;
   private sdpRtp: Address | undefined;
   private sdpRtcp: Address | undefined;
   private latchedRtp: Address | undefined;
@@ -83,6 +86,7 @@ export class RelayLeg {
         const timestamp = msg.readUInt32BE(4);
         this.stats.add(msg.readUInt16BE(2), timestamp, msg.readUInt32BE(8), msg.length, performance.now(), Date.now());
         if (pt === this.telephoneEvent) this.dtmf(msg, timestamp);
+        else this.endpoint?.received(msg);
       }
     }
     const peer = this.peer;
@@ -92,6 +96,15 @@ export class RelayLeg {
     peer.pair.rtp.send(msg, to.port, to.address);
     peer.sentPackets++;
     peer.sentBytes += msg.length;
+  }
+
+  /** A packet of the switch's own (a prompt) to this leg's phone. */
+  sendToPhone(packet: Buffer): void {
+    const to = this.latchedRtp ?? this.sdpRtp;
+    if (!to || this.closed) return;
+    this.pair.rtp.send(packet, to.port, to.address);
+    this.sentPackets++;
+    this.sentBytes += packet.length;
   }
 
   private onRtcp(msg: Buffer, from: RemoteInfo): void {
@@ -151,6 +164,7 @@ export class RelayLeg {
   close(): PortPair {
     this.closed = true;
     this.peer = undefined;
+    this.endpoint?.close();
     return this.pair;
   }
 }

@@ -3,8 +3,23 @@
  * one to one onto ng commands (call-id, from-tag, to-tag); what is ours is the set of flags every
  * offer and answer carries and reading `query` replies into per-leg statistics.
  */
-import type { AnswerRequest, CallMediaStats, DeleteRequest, LegStats, MediaEngine, MediaEvent, MediaEventListener, OfferRequest, PlayRequest } from '../engine.ts';
-import { MediaNotSupportedError, MediaRequestError } from '../engine.ts';
+import dgram from 'node:dgram';
+import { EndpointAudio } from '../audio/endpointAudio.ts';
+import type {
+  AnswerRequest,
+  CallMediaStats,
+  DeleteRequest,
+  EndpointRequest,
+  LegStats,
+  MediaEngine,
+  MediaEvent,
+  MediaEventListener,
+  OfferRequest,
+  PlayRequest,
+  RecordingRequest,
+} from '../engine.ts';
+import { MediaRequestError } from '../engine.ts';
+import { endpointAnswerSdp, readEndpointOffer } from '../endpointSdp.ts';
 import { SilenceWatch } from '../silenceWatch.ts';
 import { NgClient, NgCommandError, type NgDict } from './ngClient.ts';
 
@@ -24,6 +39,11 @@ const SDP_OPTIONS: NgDict = {
 export interface RtpengineEngineOptions {
   client: NgClient;
   silence: { flagMs: number; endMs: number; sweepMs?: number };
+  /**
+   * Where the switch's side of a leg it answers itself listens (see \`endpoint\`): an address
+   * rtpengine can send to (MEDIA_HOST; with an rtpengine elsewhere, one it reaches).
+   */
+  localAddress: string;
   /** Called by close(): stops what the engine depends on (the daemon the switch started, the DTMF socket). */
   onClose?: () => Promise<void>;
 }
@@ -33,8 +53,24 @@ const dict = (v: unknown): Dict => (typeof v === 'object' && v !== null && !Arra
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
+/**
+ * A leg the switch answers itself. rtpengine has no such thing as a leg ending in itself, so the
+ * switch is the other party of an ordinary offer/answer: the phone's offer goes to a tag of the
+ * switch's (\`<tag>.switch\`), answered with an SDP naming a UDP socket of the switch (the sink).
+ * Prompts play with rtpengine's own \`play media\` into the phone's tag; what the phone sends
+ * arrives at the sink, where it is recorded; its digits come from the DTMF log like any leg's.
+ */
+interface SwitchSide {
+  sink: dgram.Socket;
+  audio: EndpointAudio;
+}
+
+const switchTag = (tag: string) => `${tag}.switch`;
+
 export class RtpengineEngine implements MediaEngine {
   readonly kind = 'rtpengine' as const;
+  /** Legs the switch answered, by call id, then tag. */
+  private readonly endpoints = new Map<string, Map<string, SwitchSide>>();
   private readonly listeners = new Set<MediaEventListener>();
   private readonly watch: SilenceWatch;
   private readonly client: NgClient;
@@ -81,6 +117,7 @@ export class RtpengineEngine implements MediaEngine {
   }
 
   async delete(req: DeleteRequest): Promise<void> {
+    this.closeEndpoints(req.callId, req.leg?.tag);
     // ng names a branch by the dialogue's two tags.
     const args: NgDict = { 'call-id': req.callId, 'delete delay': 0, ...(req.leg ? { 'from-tag': req.leg.peerTag, 'to-tag': req.leg.tag } : {}) };
     this.watch.delete(req);
@@ -112,24 +149,82 @@ export class RtpengineEngine implements MediaEngine {
     return () => this.listeners.delete(listener);
   }
 
+  async endpoint(req: EndpointRequest): Promise<string> {
+    const callId = req.callId;
+    const toSwitch = await this.sdpCommand('offer', { 'call-id': callId, 'from-tag': req.tag, 'to-tag': switchTag(req.tag), sdp: req.sdp });
+    const offer = readEndpointOffer(toSwitch);
+    this.closeEndpoints(callId, req.tag);
+    const sink = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      sink.once('error', reject);
+      sink.bind(0, this.opts.localAddress, () => {
+        sink.off('error', reject);
+        resolve();
+      });
+    });
+    sink.on('error', () => {});
+    const audio = new EndpointAudio(offer.codec);
+    sink.on('message', (msg) => audio.received(msg));
+    let legs = this.endpoints.get(callId);
+    if (!legs) this.endpoints.set(callId, (legs = new Map()));
+    legs.set(req.tag, { sink, audio });
+    const ours = endpointAnswerSdp({
+      address: this.opts.localAddress,
+      port: sink.address().port,
+      codec: offer.codec,
+      sections: offer.sections,
+      audioIndex: offer.index,
+      sessionId: Date.now(),
+    });
+    try {
+      return await this.sdpCommand('answer', { 'call-id': callId, 'from-tag': req.tag, 'to-tag': switchTag(req.tag), sdp: ours });
+    } catch (err) {
+      this.closeEndpoints(callId, req.tag);
+      throw err;
+    }
+  }
+
   async play(req: PlayRequest): Promise<{ durationMs: number | null }> {
     const reply = await this.client.request('play media', { 'call-id': req.callId, 'from-tag': req.tag, file: req.file, ...(req.repeat ? { 'repeat-times': req.repeat } : {}) });
     return { durationMs: typeof reply.duration === 'number' ? reply.duration : null };
   }
 
   async stopPlay(req: { callId: string; tag: string }): Promise<void> {
-    await this.client.request('stop media', { 'call-id': req.callId, 'from-tag': req.tag });
+    try {
+      await this.client.request('stop media', { 'call-id': req.callId, 'from-tag': req.tag });
+    } catch (err) {
+      if (!(err instanceof NgCommandError)) throw err; // nothing playing: stopped already
+    }
   }
 
-  async startRecording(_req: { callId: string; file: string }): Promise<never> {
-    throw new MediaNotSupportedError('rtpengine', 'record calls (not wired yet: needs a recording directory and method)');
+  async startRecording(req: RecordingRequest): Promise<void> {
+    this.switchSide(req.callId, req.tag).audio.startRecording(req.file);
   }
 
-  async stopRecording(_req: { callId: string }): Promise<never> {
-    throw new MediaNotSupportedError('rtpengine', 'record calls (not wired yet: needs a recording directory and method)');
+  async stopRecording(req: { callId: string; tag: string }): Promise<{ durationMs: number; bytes: number }> {
+    return this.switchSide(req.callId, req.tag).audio.stopRecording();
+  }
+
+  private switchSide(callId: string, tag: string): SwitchSide {
+    const side = this.endpoints.get(callId)?.get(tag);
+    if (!side) throw new MediaRequestError(`leg ${tag} of call ${callId} was not answered by the switch: recordings need an answered leg`);
+    return side;
+  }
+
+  private closeEndpoints(callId: string, tag?: string): void {
+    const legs = this.endpoints.get(callId);
+    if (!legs) return;
+    for (const [t, side] of legs) {
+      if (tag !== undefined && t !== tag) continue;
+      side.audio.close();
+      side.sink.close();
+      legs.delete(t);
+    }
+    if (legs.size === 0) this.endpoints.delete(callId);
   }
 
   async close(): Promise<void> {
+    for (const callId of [...this.endpoints.keys()]) this.closeEndpoints(callId);
     this.watch.close();
     this.listeners.clear();
     this.client.close();
