@@ -16,6 +16,12 @@ export interface ApiResponse<T = UncheckedJson> {
 
 export const STRONG_PASSWORD = 'Plum-Orbit-Cascade-91';
 
+/** fetch's failure when the server closed the connection under the request (undici's SocketError). */
+function staleConnection(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string } } | undefined)?.cause;
+  return err instanceof TypeError && (cause?.code === 'UND_ERR_SOCKET' || cause?.code === 'ECONNRESET');
+}
+
 export class ApiClient {
   private cookie = '';
   bearer?: string;
@@ -27,10 +33,18 @@ export class ApiClient {
     if (body !== undefined) h['content-type'] ??= 'application/json';
     if (this.cookie) h.cookie = this.cookie;
     if (this.bearer) h.authorization = `Bearer ${this.bearer}`;
-    const res = await fetch(`${this.baseUrl}/api/v1${path}`, {
-      method,
-      headers: h,
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    const send = () =>
+      fetch(`${this.baseUrl}/api/v1${path}`, {
+        method,
+        headers: h,
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    // A kept-alive connection the server closed just as it was reused (its idle timer and ours ran
+    // late, e.g. after a long synchronous insert in this process) fails before any byte of the
+    // request was handled; as a browser does, an idempotent request is sent again once.
+    const res = await send().catch((err: unknown) => {
+      if ((method === 'GET' || method === 'HEAD') && staleConnection(err)) return send();
+      throw err;
     });
     const setCookie = res.headers.get('set-cookie');
     if (setCookie) this.cookie = setCookie.split(';')[0]!.startsWith('sid=;') ? '' : setCookie.split(';')[0]!;

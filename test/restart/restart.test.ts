@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { CdrView } from '../../contract/cdrs.ts';
 import { persistedCallSchema } from '../../server/calls/persistedCall.ts';
 import { spawnSwitch, type ProcessSwitch } from '../helpers/processSwitch.ts';
+import { answering, autoAnswer, placeAuthenticated } from '../helpers/sipDialog.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { skipWithout } from '../interop/tools.ts';
 import {
@@ -238,6 +239,33 @@ describe('restart in the middle of a call, and graceful shutdown', { skip }, () 
       assert.ok(record.talkMs >= 5000, `talk time spans the restart: ${record.talkMs}`);
     });
   }
+
+  test('established with a browser over ws://, SIGKILL, restart: its WebSocket went with the old run, so the call ends; the other side gets a BYE and the record says the connection was lost', async () => {
+    const t = await newTenant(asTestSwitch());
+    const [alice, bob] = [await t.account(), await t.account()];
+    const httpPort = Number(new URL(sw.httpUrl).port);
+    const browser = await TestPhone.open('ws', httpPort, '127.0.0.1', { origin: sw.httpUrl });
+    const answers = autoAnswer(browser, 'browser');
+    const desk = await TestPhone.open('udp', sw.sipPort);
+    const byes = answering(desk);
+    try {
+      assert.equal((await browser.register({ user: bob.username, password: bob.password })).final.status, 200);
+      const call = await placeAuthenticated(desk, sw.sipPort, alice, bob.username);
+      await crashAndRestart(t);
+      await desk.waitFor((m) => m.startsWith('BYE ') && m.includes(call.callId), 15_000);
+      const record = await onlyRecord(t);
+      assert.equal(record.status, 'answered');
+      assert.deepEqual(record.legs.map((l) => [l.transport, l.hangupCause]).sort(), [
+        ['udp', 'connection-lost'],
+        ['ws', 'connection-lost'],
+      ]);
+    } finally {
+      answers.stop();
+      byes.stop();
+      browser.close();
+      desk.close();
+    }
+  });
 
   test('SIGTERM while a call rings: new calls get 503 with Retry-After, the ringing call connects, the node exits, and after the restart the call ends cleanly', async () => {
     const t = await newTenant(asTestSwitch());
