@@ -11,6 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { exitOf, freeUdpTcpPort, startTool, waitFor, type Finished } from '../interop/tools.ts';
 import { elapse } from './time.ts';
+import { readWav } from './tone.ts';
 
 export interface PhoneAccount {
   username: string;
@@ -40,6 +41,11 @@ export interface Phone {
   close(): void;
   /** With `tone`: the WAV file of what the phone heard in its call (written as it goes), once there is one. */
   received(): string | undefined;
+  /** Seconds of audio in that file so far. */
+  recordedSeconds(): number;
+  /** SIGSTOP: the phone freezes (sends nothing, SIP nor RTP) until `resume`. */
+  freeze(): void;
+  resume(): void;
 }
 
 /** Netstrings: `<length>:<bytes>,`. */
@@ -87,6 +93,7 @@ export async function startPhone(dir: string, name: string, account: PhoneAccoun
   };
   const stop = async () => {
     if (!running()) return;
+    process.kill(pid, 'SIGCONT');
     process.kill(pid, 'SIGTERM');
     await Promise.race([exited, elapse(5000)]);
     kill();
@@ -124,6 +131,10 @@ export async function startPhone(dir: string, name: string, account: PhoneAccoun
     }
   });
   let tokens = 0;
+  const received = () => {
+    const file = readdirSync(recordings).find((f) => f.endsWith('-dec.wav'));
+    return file && path.join(recordings, file);
+  };
   return {
     name,
     listenPort,
@@ -144,9 +155,18 @@ export async function startPhone(dir: string, name: string, account: PhoneAccoun
       });
     },
     close: () => socket.destroy(),
-    received: () => {
-      const file = readdirSync(recordings).find((f) => f.endsWith('-dec.wav'));
-      return file && path.join(recordings, file);
+    received,
+    recordedSeconds: () => {
+      const file = received();
+      if (!file) return 0;
+      const wav = readWav(file);
+      return wav.samples.length / wav.sampleRate;
+    },
+    freeze: () => {
+      if (running()) process.kill(pid, 'SIGSTOP');
+    },
+    resume: () => {
+      if (running()) process.kill(pid, 'SIGCONT');
     },
   };
 }

@@ -12,17 +12,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
-import { startSipNat, type SipNat } from '../helpers/sipNat.ts';
-import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import type { Phone } from '../helpers/baresipPhone.ts';
 import { elapse, eventually } from '../helpers/time.ts';
 import { detectTone, readWav } from '../helpers/tone.ts';
-import { skipWithout, waitFor } from '../interop/tools.ts';
-import { dialplanSource, EventLog, newTenant, recordOf } from '../calls/harness.ts';
+import { skipWithout } from '../interop/tools.ts';
+import { recordOf } from '../calls/harness.ts';
 import { skipEngine } from './engines.ts';
-
-const ALICE_HZ = 440;
-const BOB_HZ = 880;
+import { ALICE_HZ, BOB_HZ, natCall, type NatCall } from './phoneCall.ts';
 /** Audio each phone must have recorded before the call is judged. */
 const LISTEN_SECONDS = 3;
 
@@ -34,47 +30,6 @@ const CASES = [
   { engine: 'direct', ports: [32200, 32299], skip: false },
 ] as const;
 
-interface NatCall {
-  sw: TestSwitch;
-  alice: Phone;
-  bob: Phone;
-  log: EventLog;
-  tenant: Awaited<ReturnType<typeof newTenant>>;
-  nats: SipNat[];
-}
-
-/** Two phones behind NATs, registered; alice calls bob, bob answers; resolves once both are in the call. */
-async function natCall(engine: string, ports: readonly [number, number], dir: string, cleanups: Array<() => Promise<void>>): Promise<NatCall> {
-  const sw = await startTestSwitch('sqlite', { env: { MEDIA_ENGINE: engine, MEDIA_PORT_MIN: String(ports[0]), MEDIA_PORT_MAX: String(ports[1]) } });
-  cleanups.push(() => sw.close());
-  const tenant = await newTenant(sw);
-  const log = new EventLog(sw, tenant.id);
-  cleanups.push(async () => log.stop());
-  await tenant.dialplan('default', dialplanSource('  await dial(call.to.user, { timeout: 15 });'));
-  const [aliceAccount, bobAccount] = [await tenant.account(), await tenant.account()];
-  const nats = [await startSipNat(sw.sipPort), await startSipNat(sw.sipPort)];
-  cleanups.push(async () => void (await Promise.all(nats.map((n) => n.close()))));
-  const alice = await startPhone(dir, 'alice', aliceAccount, { answer: 'manual', outboundPort: nats[0]!.port, tone: ALICE_HZ });
-  const bob = await startPhone(dir, 'bob', bobAccount, { answer: 'auto', outboundPort: nats[1]!.port, tone: BOB_HZ });
-  for (const p of [alice, bob])
-    cleanups.push(async () => {
-      p.close();
-      await p.stop();
-    });
-  const registered = async () => {
-    const names = ((await tenant.api.get('/registrations')).body.items as Array<{ username: string }>).map((x) => x.username);
-    return names.includes(aliceAccount.username) && names.includes(bobAccount.username);
-  };
-  await waitFor('both phones registered', 15_000, async () => (await registered()) || undefined);
-  const dialled = await alice.command('dial', `sip:${bobAccount.username}@127.0.0.1`);
-  assert.ok(dialled.ok, `dial accepted: ${JSON.stringify(dialled)}`);
-  const up = (p: Phone) => waitFor(`${p.name}: call established`, 15_000, async () => (p.events.some((e) => e.type === 'CALL_ESTABLISHED') ? true : undefined));
-  await Promise.all([up(alice), up(bob)]).catch((err: Error) => {
-    throw new Error(`${err.message}\nswitch events:\n${log.summary().join('\n')}\nalice:\n${alice.output().slice(-2000)}\nbob:\n${bob.output().slice(-2000)}`);
-  });
-  return { sw, alice, bob, log, tenant, nats };
-}
-
 /** The share of `phone`'s recording (past its first second) that holds `hz`. */
 function heard(phone: Phone, hz: number): { share: number; seconds: number } {
   const file = phone.received();
@@ -84,11 +39,6 @@ function heard(phone: Phone, hz: number): { share: number; seconds: number } {
   const report = detectTone({ ...wav, samples: wav.samples.subarray(skip) }, hz);
   return { share: report.windows ? report.withTone / report.windows : 0, seconds: report.seconds };
 }
-
-const recordedSeconds = (p: Phone) => {
-  const file = p.received();
-  return file ? readWav(file).samples.length / readWav(file).sampleRate : 0;
-};
 
 async function hangUp(c: NatCall): Promise<void> {
   assert.ok((await c.alice.command('hangup')).ok);
@@ -105,7 +55,7 @@ describe('a call between two phones behind NAT', { skip: noBaresip, timeout: 120
 
   for (const { engine, ports, skip } of CASES.filter((c) => c.engine !== 'direct')) {
     test(`${engine}: each phone hears the other's tone, and the record says audio flowed both ways`, { skip }, async () => {
-      const c = await natCall(engine, ports, dir, cleanups);
+      const c = await natCall({ engine, ports, dir, cleanups });
       assert.ok(
         c.nats.every((n) => n.rewritten > 0),
         'both phones named an unreachable address in their SDP',
@@ -113,7 +63,7 @@ describe('a call between two phones behind NAT', { skip: noBaresip, timeout: 120
       // Each phone's recording grows as it hears: wait until both have enough to judge.
       await eventually(
         `${LISTEN_SECONDS + 1} s recorded by both phones`,
-        () => recordedSeconds(c.alice) > LISTEN_SECONDS + 1 && recordedSeconds(c.bob) > LISTEN_SECONDS + 1,
+        () => c.alice.recordedSeconds() > LISTEN_SECONDS + 1 && c.bob.recordedSeconds() > LISTEN_SECONDS + 1,
         20_000,
         200,
       );
@@ -141,7 +91,7 @@ describe('a call between two phones behind NAT', { skip: noBaresip, timeout: 120
 
   test('direct media: the same call carries no audio (the phones send to the addresses their NATs made up)', async () => {
     const { engine, ports } = CASES[2];
-    const c = await natCall(engine, ports, dir, cleanups);
+    const c = await natCall({ engine, ports, dir, cleanups });
     // Time is the input here: as long as the relayed calls listened, and nothing must arrive.
     await elapse((LISTEN_SECONDS + 1) * 1000);
     const aliceHeard = heard(c.alice, BOB_HZ);
