@@ -9,6 +9,7 @@ import { hangupWords, STATUS_TONE, whyItEnded } from '../calls/words.ts';
 import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
+import { LegQuality } from '../components/LegQuality.tsx';
 
 export function CallDetailPage({ id }: { id: string }) {
   const fmt = useFormat();
@@ -97,6 +98,7 @@ export function CallDetailPage({ id }: { id: string }) {
                 <th scope="col">Ended</th>
                 <th scope="col">SIP status</th>
                 <th scope="col">Hang-up</th>
+                <th scope="col">Audio</th>
               </tr>
             </thead>
             <tbody>
@@ -118,6 +120,9 @@ export function CallDetailPage({ id }: { id: string }) {
                   <td>{fmt.time(l.endedAt)}</td>
                   <td>{l.sipStatus ?? '—'}</td>
                   <td>{hangupWords(l.hangupCause, l.hangupBy)}</td>
+                  <td>
+                    <LegQuality media={l.media} />
+                  </td>
                 </tr>
               ))}
             </tbody>
