@@ -4,7 +4,8 @@
  * (answermode=auto), alice hangs up. The call is answered and hung up cleanly on both phones, the
  * events are in order, and its record appears in GET /api/v1/cdrs.
  *
- * The phones are driven over baresip's ctrl_tcp module (test/helpers/baresipPhone.ts).
+ * The phones are baresip driven over its ctrl_tcp module (../helpers/baresipPhone.ts), headless,
+ * carrying no audio of their own.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,11 +16,7 @@ import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { elapse } from '../helpers/time.ts';
 import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
 import { skipWithout, waitFor } from '../interop/tools.ts';
-import { assertBetween, dialplanSource, EventLog, newTenant, recordOf, type Account } from './harness.ts';
-
-/** The accounts line for a phone of `account` sending to the switch over UDP; `answer` auto answers calls by itself. */
-const accountLine = (account: Account, sipPort: number, answer: 'manual' | 'auto') =>
-  `<sip:${account.username}@127.0.0.1>;auth_pass=${account.password};outbound="sip:127.0.0.1:${sipPort};transport=udp";regint=60;answermode=${answer};audio_codecs=PCMU`;
+import { assertBetween, dialplanSource, EventLog, newTenant, recordOf } from './harness.ts';
 
 const noBaresip = skipWithout('baresip', 'baresip');
 
@@ -51,9 +48,9 @@ describe('two baresip phones call each other (sqlite)', { skip: noBaresip, timeo
     const bob = await t.account();
     await t.dialplan('default', dialplanSource(`  log('call ' + call.from.user + ' -> ' + call.to.user);\n  await dial(call.to.user, { timeout: 15 });`));
 
-    const a = await startPhone(dir, 'alice', accountLine(alice, sw.sipPort, 'manual'));
+    const a = await startPhone(dir, 'alice', alice, { answer: 'manual', outboundPort: sw.sipPort });
     phones.push(a);
-    const b = await startPhone(dir, 'bob', accountLine(bob, sw.sipPort, 'auto'));
+    const b = await startPhone(dir, 'bob', bob, { answer: 'auto', outboundPort: sw.sipPort });
     phones.push(b);
     const registered = async (username: string) => {
       const r = await t.api.get('/registrations');

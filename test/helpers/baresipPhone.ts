@@ -1,13 +1,30 @@
 /**
- * A real phone: baresip, driven over its ctrl_tcp module (netstring-framed JSON commands `dial`,
- * `hangup`, `listcalls`, answered with responses and call events), headless: no audio devices, the
- * `aubridge` module stands in for both the player and the source, and G.711 is the codec.
+ * A real phone for tests: baresip, headless, driven over its ctrl_tcp module (netstring-framed
+ * JSON commands `dial`, `hangup`, `listcalls`, answered with responses and call events). Without
+ * `tone` it carries no audio of its own (the `aubridge` module stands in for player and source);
+ * with `tone` its microphone is a sine of that frequency (`ausine`) and what it hears is written
+ * to a WAV file by the `sndfile` module (`received()`), for a tone detector (tone.ts). Its SDP
+ * names loopback (`net_interface 127.0.0.1`); G.711 is the codec.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { exitOf, freeUdpTcpPort, startTool, waitFor, type Finished } from '../interop/tools.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { elapse } from './time.ts';
+import { readWav } from './tone.ts';
+
+export interface PhoneAccount {
+  username: string;
+  password: string;
+}
+
+export interface PhoneOptions {
+  answer: 'manual' | 'auto';
+  /** The switch's SIP port, or where the phone's SIP goes instead (a NAT in between: sipNat.ts). */
+  outboundPort: number;
+  /** A sine of this many Hz as the microphone, and what the phone hears recorded. */
+  tone?: number;
+}
 
 export interface Phone {
   name: string;
@@ -22,6 +39,13 @@ export interface Phone {
   /** Events baresip reported over ctrl_tcp (`CALL_RINGING`, `CALL_ESTABLISHED`, `CALL_CLOSED`, …). */
   events: Array<{ type: string; param?: string }>;
   close(): void;
+  /** With `tone`: the WAV file of what the phone heard in its call (written as it goes), once there is one. */
+  received(): string | undefined;
+  /** Seconds of audio in that file so far. */
+  recordedSeconds(): number;
+  /** SIGSTOP: the phone freezes (sends nothing, SIP nor RTP) until `resume`. */
+  freeze(): void;
+  resume(): void;
 }
 
 /** Netstrings: `<length>:<bytes>,`. */
@@ -29,10 +53,15 @@ function netstring(s: string): string {
   return `${Buffer.byteLength(s)}:${s},`;
 }
 
-/** A baresip phone in its own home under `dir`, with `accountLine` as its one account (baresip's accounts file syntax). */
-export async function startPhone(dir: string, name: string, accountLine: string): Promise<Phone> {
+/**
+ * `account`: a username and password (the phone registers at 127.0.0.1 through `outboundPort`), or
+ * an accounts line as baresip reads it, used as it is (e.g. the one the portal's setup guide gives).
+ */
+export async function startPhone(dir: string, name: string, account: PhoneAccount | string, o: PhoneOptions): Promise<Phone> {
   const home = mkdtempSync(path.join(dir, `${name}-`));
   const listenPort = await freeUdpTcpPort();
+  const recordings = path.join(home, 'recordings');
+  mkdirSync(recordings);
   const ctrlPort = await freeUdpTcpPort();
   writeFileSync(
     path.join(home, 'config'),
@@ -40,18 +69,27 @@ export async function startPhone(dir: string, name: string, accountLine: string)
       'poll_method\tepoll',
       `sip_listen\t127.0.0.1:${listenPort}`,
       'dns_server\t127.0.0.1:53',
+      'net_interface\t127.0.0.1',
       'module_path\t/usr/lib/baresip/modules',
       'module\tg711.so',
       'module\taubridge.so',
+      ...(o.tone
+        ? ['module\tausine.so', 'module\tsndfile.so', `snd_path\t${recordings}`, 'ausrc_srate\t48000', 'auplay_srate\t48000', 'ausrc_channels\t2', 'auplay_channels\t2']
+        : []),
       'module_tmp\taccount.so',
       'module_app\tmenu.so',
       'module_app\tctrl_tcp.so',
       `ctrl_tcp_listen\t127.0.0.1:${ctrlPort}`,
       `audio_player\taubridge,${name}`,
-      `audio_source\taubridge,${name}`,
+      o.tone ? `audio_source\tausine,${o.tone}` : `audio_source\taubridge,${name}`,
     ].join('\n') + '\n',
   );
-  writeFileSync(path.join(home, 'accounts'), `${accountLine}\n`);
+  writeFileSync(
+    path.join(home, 'accounts'),
+    typeof account === 'string'
+      ? `${account};answermode=${o.answer};audio_codecs=PCMU\n`
+      : `<sip:${account.username}@127.0.0.1>;auth_pass=${account.password};outbound="sip:127.0.0.1:${o.outboundPort};transport=udp";regint=60;answermode=${o.answer};audio_codecs=PCMU\n`,
+  );
   const tool = startTool('baresip', ['-4', '-f', home, '-t', '60'], home);
   const pid = tool.child.pid!;
   const exited = exitOf(tool.child, 70_000, tool.output);
@@ -61,8 +99,9 @@ export async function startPhone(dir: string, name: string, accountLine: string)
   };
   const stop = async () => {
     if (!running()) return;
+    process.kill(pid, 'SIGCONT');
     process.kill(pid, 'SIGTERM');
-    await Promise.race([exited, sleep(5000)]);
+    await Promise.race([exited, elapse(5000)]);
     kill();
   };
 
@@ -98,6 +137,10 @@ export async function startPhone(dir: string, name: string, accountLine: string)
     }
   });
   let tokens = 0;
+  const received = () => {
+    const file = readdirSync(recordings).find((f) => f.endsWith('-dec.wav'));
+    return file && path.join(recordings, file);
+  };
   return {
     name,
     listenPort,
@@ -118,5 +161,18 @@ export async function startPhone(dir: string, name: string, accountLine: string)
       });
     },
     close: () => socket.destroy(),
+    received,
+    recordedSeconds: () => {
+      const file = received();
+      if (!file) return 0;
+      const wav = readWav(file);
+      return wav.samples.length / wav.sampleRate;
+    },
+    freeze: () => {
+      if (running()) process.kill(pid, 'SIGSTOP');
+    },
+    resume: () => {
+      if (running()) process.kill(pid, 'SIGCONT');
+    },
   };
 }

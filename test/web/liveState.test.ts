@@ -80,3 +80,19 @@ test('a provider status change counts as such, and is no call', () => {
   assert.deepEqual(s.events, []);
   assert.equal(s.providerChanges, 1);
 });
+
+test("a leg's audio (silent, its figures) reaches its channel, also after it hung up, and a later channel state keeps it", () => {
+  let s = emptyLiveState;
+  s = applyEvent(s, ev({ type: 'channel.created', channel: channel('a', 'up', 1) }));
+  const silent = { silentSince: 5000, quality: null };
+  s = applyEvent(s, ev({ type: 'channel.media', channelId: 'a', media: silent }));
+  assert.deepEqual(s.calls['call-1']!.channels.a!.media, silent);
+  s = applyEvent(s, ev({ type: 'channel.hungup', channel: { ...channel('a', 'hungup', 1), media: silent }, cause: 'media-timeout', by: 'switch' }));
+  const final = { silentSince: 5000, quality: { fromPhone: { packets: 10, lost: 0, jitterMs: 1 }, toPhone: { packets: 400 }, flowing: { fromPhone: true, toPhone: true } } };
+  s = applyEvent(s, ev({ type: 'channel.media', channelId: 'a', media: final }));
+  assert.deepEqual(s.calls['call-1']!.channels.a!.media, final);
+  // An event for a channel the view does not know changes nothing.
+  const before = s.calls['call-1'];
+  s = applyEvent(s, ev({ type: 'channel.media', channelId: 'nobody', media: final }));
+  assert.deepEqual(s.calls['call-1']!.channels, before!.channels);
+});

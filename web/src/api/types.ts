@@ -167,7 +167,7 @@ export interface ApiKey {
 
 // Live calls: the call model's own event types (times in epoch milliseconds), so the portal
 // cannot drift from what the server emits.
-export type { BridgeSnapshot, CallEvent, ChannelSnapshot, ChannelState } from '../../../contract/calls.ts';
+export type { BridgeSnapshot, CallEvent, ChannelSnapshot, ChannelState, LegMedia } from '../../../contract/calls.ts';
 
 export interface LiveCall {
   callId: string;

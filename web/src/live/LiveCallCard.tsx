@@ -5,6 +5,7 @@ import { duration } from '../format.ts';
 import { CHANNEL_LABEL, CHANNEL_TONE, hangupWords } from '../calls/words.ts';
 import { useFormat } from '../session.tsx';
 import { channelsOf, type LiveCallView } from './liveState.ts';
+import { LegQuality } from '../components/LegQuality.tsx';
 
 export function LiveCallCard({ call, now }: { call: LiveCallView; now: number }) {
   const fmt = useFormat();
@@ -32,6 +33,7 @@ export function LiveCallCard({ call, now }: { call: LiveCallView; now: number })
               <th scope="col">State</th>
               <th scope="col">Peer</th>
               <th scope="col">Since</th>
+              <th scope="col">Audio</th>
             </tr>
           </thead>
           <tbody>
@@ -50,6 +52,9 @@ export function LiveCallCard({ call, now }: { call: LiveCallView; now: number })
                   {ch.peer.address}:{ch.peer.port} <TransportBadge transport={ch.peer.transport} />
                 </td>
                 <td>{fmt.time(ch.endedAt ?? ch.answeredAt ?? ch.ringingAt ?? ch.createdAt)}</td>
+                <td>
+                  <LegQuality media={ch.media} />
+                </td>
               </tr>
             ))}
           </tbody>

@@ -10,6 +10,7 @@ import { hangupWords, STATUS_TONE, whyItEnded } from '../calls/words.ts';
 import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
+import { LegQuality } from '../components/LegQuality.tsx';
 
 export function CallDetailPage({ id }: { id: string }) {
   const fmt = useFormat();
@@ -99,6 +100,7 @@ export function CallDetailPage({ id }: { id: string }) {
                 <th scope="col">SIP status</th>
                 <th scope="col">Hang-up</th>
                 <th scope="col">Signalling</th>
+                <th scope="col">Audio</th>
               </tr>
             </thead>
             <tbody>
@@ -122,6 +124,9 @@ export function CallDetailPage({ id }: { id: string }) {
                   <td>{hangupWords(l.hangupCause, l.hangupBy)}</td>
                   <td>
                     <TransportBadge transport={l.transport} />
+                  </td>
+                  <td>
+                    <LegQuality media={l.media} />
                   </td>
                 </tr>
               ))}
