@@ -15,6 +15,7 @@ import * as m006 from './migrations/006_providers.ts';
 import * as m007 from './migrations/007_toll_fraud.ts';
 import * as m008 from './migrations/008_key_scopes_quotas_paging.ts';
 import * as m011 from './migrations/011_provider_numbers.ts';
+import * as m015 from './migrations/015_audio.ts';
 import type { Database } from './schema.ts';
 
 export type DialectName = 'sqlite' | 'mysql';
@@ -56,6 +57,7 @@ const migrations: Record<string, Migration> = {
   '007_toll_fraud': m007,
   '011_provider_numbers': m011,
   '008_key_scopes_quotas_paging': m008,
+  '015_audio': m015,
 };
 
 export function openDatabase(url: string): Db {

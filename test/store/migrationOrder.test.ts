@@ -36,7 +36,7 @@ for (const dialect of DIALECTS) {
       try {
         const early = await new Migrator({ db: db.kysely, provider: { getMigrations: async () => BEFORE_008 } }).migrateToLatest();
         assert.equal(early.error, undefined);
-        assert.deepEqual(await migrateToLatest(db), ['008_key_scopes_quotas_paging']);
+        assert.deepEqual(await migrateToLatest(db), ['008_key_scopes_quotas_paging', '015_audio']);
         assert.deepEqual(await migrateToLatest(db), [], 'and nothing twice');
       } finally {
         await db.close();
