@@ -2,6 +2,7 @@
  * Call records as the API returns them (GET /cdrs, GET /cdrs/:id): the stored record
  * (server/domain/cdr.ts) without its tenant, times as ISO 8601 strings.
  */
+import type { RecordingView } from './audio.ts';
 import type { CdrStatus } from './outcomes.ts';
 
 export { CDR_STATUSES, type CdrStatus } from './outcomes.ts';
@@ -66,4 +67,6 @@ export interface CdrSummaryView {
 export interface CdrView extends CdrSummaryView {
   legs: CdrLegView[];
   log: CdrLogLineView[];
+  /** Recordings made during the call (a dialplan's `record()`), oldest first. */
+  recordings: RecordingView[];
 }
