@@ -3,6 +3,7 @@
  * (server/domain/cdr.ts) without its tenant, times as ISO 8601 strings.
  */
 import type { LegMedia } from './calls.ts';
+import type { RecordingView } from './audio.ts';
 import type { CdrStatus } from './outcomes.ts';
 
 export type { LegMedia, LegQuality } from './calls.ts';
@@ -75,4 +76,6 @@ export interface CdrSummaryView {
 export interface CdrView extends CdrSummaryView {
   legs: CdrLegView[];
   log: CdrLogLineView[];
+  /** Recordings made during the call (a dialplan's `record()`), oldest first. */
+  recordings: RecordingView[];
 }

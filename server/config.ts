@@ -172,6 +172,8 @@ const schema = z
     DIALPLAN_WORKER_RSS_MB: positiveInt.default(150),
     DIALPLAN_WARM_EXECUTIONS: positiveInt.default(1000),
     CDR_RETENTION_DAYS: positiveInt.max(36500).default(90),
+    RECORDING_RETENTION_DAYS: positiveInt.max(36500).default(90),
+    RECORDINGS_MB_PER_TENANT: positiveInt.max(10_485_760).default(1024),
     CALL_MAX_SECONDS: positiveInt.default(4 * 3600),
     CALLS_PER_TENANT: positiveInt.default(20),
     CALLS_PER_MINUTE_PER_TENANT: positiveInt.default(60),
@@ -318,6 +320,8 @@ export interface Config {
   dialplan: Pick<DialplanLimits, ConfiguredDialplanLimit> & { workers: number; workerRssBytes: number };
   /** Call records older than this are purged (in small batches, hourly). */
   cdr: { retentionDays: number };
+  /** Recordings: deleted after `retentionDays`; a tenant holding `bytesPerTenant` cannot start another. */
+  recordings: { retentionDays: number; bytesPerTenant: number };
   /**
    * What the node keeps on its own disk (DATA_DIR) to ride out failures: how often the sealed
    * snapshot of what it serves without the database is refreshed, the space pre-allocated for
@@ -455,6 +459,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       warmExecutions: c.DIALPLAN_WARM_EXECUTIONS,
     },
     cdr: { retentionDays: c.CDR_RETENTION_DAYS },
+    recordings: { retentionDays: c.RECORDING_RETENTION_DAYS, bytesPerTenant: c.RECORDINGS_MB_PER_TENANT * 1024 * 1024 },
     localDisk: {
       snapshotIntervalMs: c.LOCAL_SNAPSHOT_SECONDS * 1000,
       spoolReserveBytes: c.CDR_SPOOL_RESERVE_MB * 1024 * 1024,

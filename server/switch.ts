@@ -26,6 +26,8 @@ import { LiveView } from './calls/liveView.ts';
 import { startCdrWriter, type CdrWriter } from './cdr/writer.ts';
 import type { CallState } from './cdr/callRecord.ts';
 import { startCdrRetention } from './cdr/retention.ts';
+import { RecordingFiles } from './recordings/recordingFiles.ts';
+import { startRecordingRetention } from './recordings/retention.ts';
 import { openCdrSpool } from './cdr/spool.ts';
 import { withInsertDeadline } from './cdr/deadline.ts';
 import { loadCredentialCipher } from './credentialKey.ts';
@@ -171,6 +173,14 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
     () => cdrSpool.stop(),
   );
   stops.unshift(startCdrRetention({ archive: store.cdrs, retentionDays: config.cdr.retentionDays, log: log.child({ subsystem: 'cdr' }) }));
+  stops.unshift(
+    startRecordingRetention({
+      archive: store.recordings,
+      files: new RecordingFiles(config.dataDir),
+      retentionDays: config.recordings.retentionDays,
+      log: log.child({ subsystem: 'recordings' }),
+    }),
+  );
   try {
     const { workers, workerRssBytes, ...limits } = config.dialplan;
     const dialplans = await startDialplanRunner({

@@ -22,6 +22,9 @@ import type { TlsView } from '../../contract/settings.ts';
 import { settingsRoutes } from './settingsRoutes.ts';
 import { sipAccountRoutes } from './sipAccountRoutes.ts';
 import { providerRoutes } from './providerRoutes.ts';
+import { promptRoutes } from './promptRoutes.ts';
+import { recordingRoutes } from './recordingRoutes.ts';
+import { RecordingFiles } from '../recordings/recordingFiles.ts';
 import type { ProviderControl } from '../providers/service.ts';
 import { operatorEmails, operatorRoutes, sipBlockRoutes, type BanControl } from './banRoutes.ts';
 import { gettingStartedRoutes } from './gettingStartedRoutes.ts';
@@ -92,6 +95,8 @@ export function createApiApp(deps: ApiDeps): Express {
   tenantApi.use('/getting-started', gettingStartedRoutes());
   tenantApi.use('/sip-blocks', sipBlockRoutes(deps.bans, deps.config.nodeId));
   tenantApi.use(cdrRoutes(log));
+  tenantApi.use(promptRoutes());
+  tenantApi.use(recordingRoutes(new RecordingFiles(deps.config.dataDir)));
   tenantApi.use(liveRoutes(deps.liveView));
   api.use(tenantApi);
   api.use(unknownRoute);

@@ -90,9 +90,10 @@ export function cdrRoutes(log: Logger): Router {
 
   r.get('/cdrs/:id', async (req, res) => {
     const id = req.params.id;
-    const cdr = id.length <= 36 ? await scopeOf(req).cdrs.get(id) : undefined;
+    const scope = scopeOf(req);
+    const cdr = id.length <= 36 ? await scope.cdrs.get(id) : undefined;
     if (!cdr) throw notFound('call record');
-    res.json(detailView(cdr));
+    res.json(detailView(cdr, await scope.recordings.forCall(cdr.callId)));
   });
 
   return r;

@@ -3,6 +3,8 @@
  * tenant, times as ISO 8601 strings. The shapes are the portal's too (contract/cdrs.ts).
  */
 import type { CdrLegView, CdrLogLineView, CdrSummaryView, CdrView } from '../../contract/cdrs.ts';
+import type { Recording } from '../store/recordings.ts';
+import { recordingView } from './audioViews.ts';
 import type { Cdr, CdrLeg, CdrLogLine, CdrSummary } from '../domain/cdr.ts';
 import { isEncrypted, isTransportName } from '../sip/transport.ts';
 
@@ -45,8 +47,9 @@ export const legView = (l: CdrLeg): CdrLegView => ({
 
 const logLineView = (l: CdrLogLine): CdrLogLineView => ({ ...l, at: iso(l.at) });
 
-export const detailView = (c: Cdr): CdrView => ({
+export const detailView = (c: Cdr, recordings: Recording[]): CdrView => ({
   ...summaryView(c),
   legs: c.legs.map(legView),
   log: c.log.map(logLineView),
+  recordings: recordings.map(recordingView),
 });

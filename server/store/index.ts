@@ -26,6 +26,8 @@ import { CdrArchive, TenantCdrs } from './cdrs.ts';
 import { ProviderDirectory, TenantProviders, type ProviderCaches } from './providers.ts';
 import type { Sealer } from './sealer.ts';
 import type { SipAccount } from './sipAccounts.ts';
+import { TenantPrompts } from './prompts.ts';
+import { RecordingArchive, TenantRecordings } from './recordings.ts';
 
 export interface TenantScope {
   readonly tenantId: string;
@@ -37,6 +39,8 @@ export interface TenantScope {
   readonly kv: TenantKv;
   readonly cdrs: TenantCdrs;
   readonly providers: TenantProviders;
+  readonly prompts: TenantPrompts;
+  readonly recordings: TenantRecordings;
 }
 
 export interface StoreOptions {
@@ -108,6 +112,8 @@ export class Store {
   readonly cdrs: CdrArchive;
   /** Cross-tenant: the registration agent, the dialer and incoming-call routing. */
   readonly providers: ProviderDirectory;
+  /** Cross-tenant: the recordings' retention purge. */
+  readonly recordings: RecordingArchive;
   readonly kysely: Kysely<Database>;
 
   private readonly caches: Caches;
@@ -137,6 +143,7 @@ export class Store {
     this.liveCalls = new LiveCallStore(db.kysely);
     this.cdrs = new CdrArchive(db.kysely);
     this.providers = new ProviderDirectory(db.kysely, cipher, this.caches.providers);
+    this.recordings = new RecordingArchive(db.kysely);
   }
 
   static async open(url: string, options: StoreOptions = {}): Promise<Store> {
@@ -166,6 +173,8 @@ export class Store {
       kv: new TenantKv(k, tenantId),
       cdrs: new TenantCdrs(k, tenantId),
       providers: new TenantProviders(k, tenantId, this.cipher),
+      prompts: new TenantPrompts(k, tenantId),
+      recordings: new TenantRecordings(k, tenantId),
     };
   }
 

@@ -8,7 +8,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { finalise, newCallState } from '../../server/cdr/callRecord.ts';
+import { writeWav } from '../../server/media/audio/wav.ts';
+import { RecordingFiles } from '../../server/recordings/recordingFiles.ts';
+import { newId } from '../../server/store/ids.ts';
 import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
 import { DIALECTS, skipUnless } from '../helpers/databases.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
@@ -39,6 +44,8 @@ interface Objects {
   dialplan: string;
   provider: string;
   cdr: string;
+  prompt: string;
+  recording: string;
 }
 
 /** What tenant B tries against tenant A's objects, and what it must get. */
@@ -60,6 +67,14 @@ function attempts(a: Objects): Array<{ route: string; method: string; path: stri
     { route: 'PATCH /providers/:id', method: 'PATCH', path: `/providers/${a.provider}`, body: { host: 'evil.example' }, expect: 404 },
     { route: 'DELETE /providers/:id', method: 'DELETE', path: `/providers/${a.provider}`, expect: 404 },
     { route: 'GET /cdrs/:id', method: 'GET', path: `/cdrs/${a.cdr}`, expect: 404 },
+    { route: 'GET /prompts/:name', method: 'GET', path: `/prompts/${a.prompt}`, expect: 404 },
+    { route: 'GET /prompts/:name/audio', method: 'GET', path: `/prompts/${a.prompt}/audio`, expect: 404 },
+    { route: 'DELETE /prompts/:name', method: 'DELETE', path: `/prompts/${a.prompt}`, expect: 404 },
+    // Prompts are named per tenant: B uploading under A's name makes B's own prompt.
+    { route: 'PUT /prompts/:name', method: 'PUT', path: `/prompts/${a.prompt}`, body: writeWav(new Int16Array(800)), expect: 201 },
+    { route: 'GET /recordings/:id', method: 'GET', path: `/recordings/${a.recording}`, expect: 404 },
+    { route: 'GET /recordings/:id/audio', method: 'GET', path: `/recordings/${a.recording}/audio`, expect: 404 },
+    { route: 'DELETE /recordings/:id', method: 'DELETE', path: `/recordings/${a.recording}`, expect: 404 },
   ];
 }
 
@@ -75,6 +90,10 @@ const LISTS = [
   'GET /cdrs.csv',
   'GET /calls',
   'GET /settings',
+  'GET /prompts',
+  'GET /recordings',
+  'GET /tones',
+  'GET /tones/:name/audio',
 ];
 const CREATES = ['POST /sip-accounts', 'POST /api-keys', 'POST /dialplans', 'POST /dialplans/compile', 'POST /providers', 'PATCH /settings', 'GET /events'];
 
@@ -100,13 +119,31 @@ for (const dialect of DIALECTS) {
       const tenantA = (await a.get('/me')).body.tenant.id as string;
       const record = finalise(newCallState({ type: 'call.ended', tenantId: tenantA, callId: 'call-of-a', nodeId: 'n', seq: 1, at: Date.now() }), Date.now());
       await sw.running.store.cdrs.insert([record]);
-      objects = { account: { id: account.id, username: account.username }, apiKey: key.body.id, dialplan: 'a-plan', provider: provider.body.id, cdr: record.id };
+      assert.equal((await a.request('PUT', '/prompts/a-prompt', writeWav(new Int16Array(1600)))).status, 201);
+      const recording = newId();
+      const place = new RecordingFiles(sw.db.dir).place(tenantA, recording);
+      mkdirSync(path.dirname(place.absolute), { recursive: true });
+      writeFileSync(place.absolute, writeWav(new Int16Array(800)));
+      await sw.running.store
+        .tenant(tenantA)
+        .recordings.add({ id: recording, callId: 'call-of-a', channelId: 'ch', file: place.relative, durationMs: 100, bytes: 1644, createdAt: Date.now() });
+      objects = {
+        account: { id: account.id, username: account.username },
+        apiKey: key.body.id,
+        dialplan: 'a-plan',
+        provider: provider.body.id,
+        cdr: record.id,
+        prompt: 'a-prompt',
+        recording,
+      };
       before_ = {
         account: (await a.get(`/sip-accounts/${account.id}`)).body,
         dialplan: (await a.get('/dialplans/a-plan')).body,
         provider: (await a.get(`/providers/${provider.body.id}`)).body,
         cdr: (await a.get(`/cdrs/${record.id}`)).body,
         keys: (await a.get('/api-keys')).body,
+        prompt: (await a.get('/prompts/a-prompt/audio')).body,
+        recording: (await a.get(`/recordings/${recording}`)).body,
       };
     });
     after(async () => {
@@ -115,7 +152,7 @@ for (const dialect of DIALECTS) {
 
     test('the walk covers every route that names an object, and every other route is listed', () => {
       const declared = declaredRoutes();
-      const walked = new Set(attempts({ account: { id: '', username: '' }, apiKey: '', dialplan: '', provider: '', cdr: '' }).map((x) => x.route));
+      const walked = new Set(attempts({ account: { id: '', username: '' }, apiKey: '', dialplan: '', provider: '', cdr: '', prompt: '', recording: '' }).map((x) => x.route));
       const accounted = new Set([...walked, ...LISTS, ...CREATES]);
       const missing = [...declared].filter((r) => !accounted.has(r));
       assert.deepEqual(missing, [], 'routes not covered by the isolation walk');
@@ -134,10 +171,12 @@ for (const dialect of DIALECTS) {
       assert.equal(provider.updatedAt, (before_.provider as { updatedAt: string }).updatedAt);
       assert.deepEqual((await a.get(`/cdrs/${objects.cdr}`)).body, before_.cdr);
       assert.deepEqual((await a.get('/api-keys')).body, before_.keys);
+      assert.deepEqual((await a.get('/prompts/a-prompt/audio')).body, before_.prompt);
+      assert.deepEqual((await a.get(`/recordings/${objects.recording}`)).body, before_.recording);
     });
 
     test("B's lists show none of A's objects", async () => {
-      const secretsOfA = [objects.account.id, objects.account.username, objects.apiKey, objects.provider, objects.cdr, 'call-of-a', 'provider-secret-1'];
+      const secretsOfA = [objects.account.id, objects.account.username, objects.apiKey, objects.provider, objects.cdr, 'call-of-a', 'provider-secret-1', objects.recording];
       for (const path of [
         '/sip-accounts',
         '/registrations',
@@ -148,6 +187,8 @@ for (const dialect of DIALECTS) {
         '/cdrs',
         '/cdrs.csv',
         '/calls',
+        '/recordings',
+        '/recordings?callId=call-of-a',
         `/registrations?accountId=${objects.account.id}`,
       ]) {
         const r = await b.get(path);

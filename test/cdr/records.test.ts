@@ -56,7 +56,8 @@ for (const dialect of DIALECTS) {
           .hangup('A', { at: T0 + 63_110, cause: 'normal', by: 'switch' })
           .end(),
       );
-      const { c, legs, log, ...fields } = r;
+      const { c, legs, log, recordings, ...fields } = r;
+      assert.deepEqual(recordings, [], 'no recording was made');
       assert.deepEqual(fields, {
         callId: c.callId,
         direction: 'local',
@@ -102,7 +103,8 @@ for (const dialect of DIALECTS) {
           .hangup('A', { at: T0 + 210, cause: 'busy', by: 'switch', sipStatus: 486 })
           .end(),
       );
-      const { c, legs, log, ...fields } = r;
+      const { c, legs, log, recordings, ...fields } = r;
+      assert.deepEqual(recordings, [], 'no recording was made');
       assert.deepEqual(fields, {
         callId: c.callId,
         direction: 'in',
@@ -149,7 +151,8 @@ for (const dialect of DIALECTS) {
           .dialplanEnded('cancelled')
           .end(),
       );
-      const { c, legs, log, ...fields } = r;
+      const { c, legs, log, recordings, ...fields } = r;
+      assert.deepEqual(recordings, [], 'no recording was made');
       assert.deepEqual(fields, {
         callId: c.callId,
         direction: 'local',
@@ -201,7 +204,8 @@ for (const dialect of DIALECTS) {
           .hangup('C', { at: T0 + 12_420, cause: 'normal', by: 'switch' })
           .end(),
       );
-      const { c, legs, log, ...fields } = r;
+      const { c, legs, log, recordings, ...fields } = r;
+      assert.deepEqual(recordings, [], 'no recording was made');
       assert.deepEqual(fields, {
         callId: c.callId,
         direction: 'out',

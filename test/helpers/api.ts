@@ -30,14 +30,15 @@ export class ApiClient {
 
   async request<T = UncheckedJson>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
     const h: Record<string, string> = { ...headers };
-    if (body !== undefined) h['content-type'] ??= 'application/json';
+    const raw = body instanceof Uint8Array;
+    if (body !== undefined && !raw) h['content-type'] ??= 'application/json';
     if (this.cookie) h.cookie = this.cookie;
     if (this.bearer) h.authorization = `Bearer ${this.bearer}`;
     const send = () =>
       fetch(`${this.baseUrl}/api/v1${path}`, {
         method,
         headers: h,
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        body: body === undefined ? undefined : raw ? new Blob([body as Uint8Array<ArrayBuffer>]) : typeof body === 'string' ? body : JSON.stringify(body),
       });
     // A kept-alive connection the server closed just as it was reused (its idle timer and ours ran
     // late, e.g. after a long synchronous insert in this process) fails before any byte of the

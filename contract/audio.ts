@@ -1,0 +1,32 @@
+/**
+ * Dialplan audio as the API returns it: prompts a tenant uploaded (`/prompts`), the built-in tones
+ * (`/tones`), and recordings (`/recordings`, and with their call record). Times are ISO 8601.
+ */
+
+export interface PromptView {
+  name: string;
+  durationMs: number;
+  /** Size of the converted audio (8 kHz mono 16-bit WAV). */
+  bytes: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ToneView {
+  name: string;
+  description: string;
+  /** One cadence cycle; a dialplan repeats it. */
+  durationMs: number;
+}
+
+export interface RecordingView {
+  id: string;
+  /** The call record's `callId`. */
+  callId: string;
+  channelId: string;
+  durationMs: number;
+  bytes: number;
+  createdAt: string;
+  /** Where its audio is (audio/wav); add `?download=1` to get it as a file. */
+  audioUrl: string;
+}

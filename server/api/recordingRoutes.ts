@@ -1,0 +1,62 @@
+/**
+ * `/recordings`: a tenant's recordings, newest first (optionally of one call), their audio
+ * (audio/wav, with range requests for the portal's player; `?download=1` as a file), and deleting
+ * one (file and row). Another tenant's recording is a 404 like a missing one.
+ */
+import { Router } from 'express';
+import { z } from 'zod';
+import type { RecordingFiles } from '../recordings/recordingFiles.ts';
+import { HttpError, notFound, parse } from './errors.ts';
+import { recordingView } from './audioViews.ts';
+import { scopeOf } from './session.ts';
+
+const id = z.string().regex(/^[0-9a-f-]{36}$/, 'not a recording id');
+const listQuery = z.strictObject({
+  callId: z.string().min(1).max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: id.optional(),
+});
+const params = z.strictObject({ id });
+const audioQuery = z.strictObject({ download: z.enum(['0', '1']).optional() });
+
+export function recordingRoutes(files: RecordingFiles): Router {
+  const r = Router();
+
+  r.get('/recordings', async (req, res) => {
+    const q = parse(listQuery, req.query);
+    const page = await scopeOf(req).recordings.list(q.callId ? { callId: q.callId } : {}, { limit: q.limit, ...(q.cursor ? { before: q.cursor } : {}) });
+    res.json({ items: page.items.map(recordingView), nextCursor: page.nextCursor });
+  });
+
+  r.get('/recordings/:id', async (req, res) => {
+    const recording = await scopeOf(req).recordings.get(parse(params, req.params).id);
+    if (!recording) throw notFound('recording');
+    res.json(recordingView(recording));
+  });
+
+  r.get('/recordings/:id/audio', async (req, res) => {
+    const recording = await scopeOf(req).recordings.get(parse(params, req.params).id);
+    if (!recording) throw notFound('recording');
+    const { download } = parse(audioQuery, req.query);
+    const headers: Record<string, string> = { 'Content-Type': 'audio/wav', 'Cache-Control': 'private, no-store' };
+    if (download === '1') headers['Content-Disposition'] = `attachment; filename="recording-${recording.id}.wav"`;
+    await new Promise<void>((resolve, reject) =>
+      res.sendFile(files.absolute(recording.file), { headers, dotfiles: 'deny' }, (err) => {
+        if (!err) return resolve();
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new HttpError(404, 'the recording’s audio file is missing'));
+        if (res.headersSent) return resolve(); // the client went away mid-file
+        reject(err);
+      }),
+    );
+  });
+
+  r.delete('/recordings/:id', async (req, res) => {
+    const scope = scopeOf(req);
+    const recording = await scope.recordings.delete(parse(params, req.params).id);
+    if (!recording) throw notFound('recording');
+    await files.remove(recording.file);
+    res.status(204).end();
+  });
+
+  return r;
+}
