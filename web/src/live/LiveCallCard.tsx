@@ -4,6 +4,7 @@ import { duration } from '../format.ts';
 import { CHANNEL_LABEL, CHANNEL_TONE, hangupWords } from '../calls/words.ts';
 import { useFormat } from '../session.tsx';
 import { channelsOf, type LiveCallView } from './liveState.ts';
+import { TableWrap } from '../components/TableWrap.tsx';
 
 export function LiveCallCard({ call, now }: { call: LiveCallView; now: number }) {
   const fmt = useFormat();
@@ -22,7 +23,7 @@ export function LiveCallCard({ call, now }: { call: LiveCallView; now: number })
           {bridged && !ended && ' · talking'}
         </span>
       </header>
-      <div className="table-wrap">
+      <TableWrap label="Call legs">
         <table className="channels">
           <thead>
             <tr>
@@ -53,7 +54,7 @@ export function LiveCallCard({ call, now }: { call: LiveCallView; now: number })
             ))}
           </tbody>
         </table>
-      </div>
+      </TableWrap>
       {call.dialplan && (
         <p className="muted">
           Dialplan {call.dialplan.name} v{call.dialplan.version}

@@ -9,6 +9,7 @@ import { hangupWords, STATUS_TONE, whyItEnded } from '../calls/words.ts';
 import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
+import { TableWrap } from '../components/TableWrap.tsx';
 
 export function CallDetailPage({ id }: { id: string }) {
   const fmt = useFormat();
@@ -84,7 +85,7 @@ export function CallDetailPage({ id }: { id: string }) {
         </Section>
       </div>
       <Section title={`Legs (${c.legs.length})`}>
-        <div className="table-wrap">
+        <TableWrap label="Call legs">
           <table data-testid="cdr-legs">
             <thead>
               <tr>
@@ -122,7 +123,7 @@ export function CallDetailPage({ id }: { id: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       </Section>
     </Page>
   );

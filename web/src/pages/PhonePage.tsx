@@ -19,6 +19,7 @@ import { Link, navigate } from '../router.tsx';
 import { useFormat, useSettings } from '../session.tsx';
 import { useApi } from '../useApi.ts';
 import { REGISTRATION_POLL_MS } from './PhonesPage.tsx';
+import { TableWrap } from '../components/TableWrap.tsx';
 
 function SoftphoneSettings({ account }: { account: SipAccount }) {
   const { sip } = useSettings();
@@ -72,7 +73,7 @@ function RegistrationState({ account, bindings, error }: { account: SipAccount; 
             No device is registered as <strong>{account.username}</strong>. Type the settings above into your phone; this updates by itself when it registers.
           </p>
         ) : (
-          <div className="table-wrap">
+          <TableWrap label="Registered devices">
             <table>
               <thead>
                 <tr>
@@ -100,7 +101,7 @@ function RegistrationState({ account, bindings, error }: { account: SipAccount; 
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
         )}
       </div>
     </Section>
