@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { STARTER_DIALPLAN } from '../../contract/starterDialplan.ts';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
@@ -170,6 +171,18 @@ describe('getting started: a new user to an answered test call (sqlite, baresip)
     await checklist.getByRole('link', { name: 'See what happened' }).click();
     await page.getByTestId('why-it-ended').waitFor();
     await look('call-record');
+
+    // With a saved `default`, the dialplan pickers list it once (the empty choice is it).
+    const saved = await page.evaluate(
+      async (source) => (await fetch('/api/v1/dialplans/default', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source }) })).status,
+      STARTER_DIALPLAN,
+    );
+    assert.equal(saved, 201);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Phones' }).click();
+    await page.getByRole('link', { name: 'alice-desk' }).click();
+    const places = page.getByLabel('Dialplan for calls it places');
+    await places.locator('option', { hasText: 'default' }).first().waitFor({ state: 'attached' });
+    assert.deepEqual(await places.locator('option').allTextContents(), ['default']);
 
     assert.deepEqual(a11y, [], 'no serious accessibility violations');
     assert.deepEqual(problems, []);
