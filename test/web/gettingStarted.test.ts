@@ -170,7 +170,56 @@ describe('getting started: a new user to an answered test call (sqlite, baresip)
     // The record the checklist links to tells what happened.
     await checklist.getByRole('link', { name: 'See what happened' }).click();
     await page.getByTestId('why-it-ended').waitFor();
+    // Its story: both legs' messages as a ladder, with the legs on the same timeline; any message opens in full.
+    const ladder = page.getByTestId('ladder');
+    await ladder
+      .getByRole('button', { name: /^INVITE from 127\.0\.0\.1:/ })
+      .first()
+      .waitFor();
+    await ladder
+      .getByRole('button', { name: /^INVITE to 127\.0\.0\.1:/ })
+      .first()
+      .waitFor();
+    await ladder
+      .getByRole('button', { name: /^200 OK to / })
+      .first()
+      .waitFor();
+    await ladder.getByText(/^leg B outbound leg alice-desk → bob-lobby/).waitFor();
+    await ladder
+      .getByRole('button', { name: /^BYE from / })
+      .first()
+      .click();
+    assert.match((await page.getByTestId('sip-message').textContent())!, /^BYE sip:.*\nCSeq: \d+ BYE/ms);
+    const downloads = await page.getByRole('link', { name: /^Download/ }).evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).getAttribute('href')));
+    assert.deepEqual(
+      downloads.map((h) => h!.replace(/cdrs\/[^/]+\//, 'cdrs/ID/')),
+      ['/api/v1/cdrs/ID/story?format=text', '/api/v1/cdrs/ID/story?format=pcap'],
+    );
+    const pcap = await page.evaluate(async (href) => new Uint8Array(await (await fetch(href)).arrayBuffer()).slice(0, 4).join(','), downloads[1]!);
+    assert.equal(pcap, '212,195,178,161', 'a pcap file');
     await look('call-record');
+
+    // A call in progress: its messages so far, and the end-call button.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Live calls' }).click();
+    await page.locator('[data-testid="live-connection"][data-connection="live"]').waitFor();
+    const calls = deskPhone.events.length;
+    assert.ok((await deskPhone.command('dial', 'sip:101@127.0.0.1')).ok);
+    await waitFor('the second call connected', 15_000, async () => (deskPhone.events.slice(calls).some((e) => e.type === 'CALL_ESTABLISHED') ? true : undefined));
+    const liveCall = page.locator('[data-testid="live-call"][data-ended="no"]');
+    await liveCall.locator('tr[data-state="up"]').nth(1).waitFor();
+    await liveCall.getByRole('button', { name: 'Show SIP messages' }).click();
+    await liveCall
+      .getByTestId('ladder')
+      .getByRole('button', { name: /^INVITE from / })
+      .first()
+      .waitFor();
+    await look('live-call');
+    page.once('dialog', (d) => void d.accept());
+    await liveCall.getByRole('button', { name: 'End call' }).click();
+    await page.locator('[data-testid="live-call"][data-ended="yes"]').first().waitFor();
+    for (const p of [deskPhone, lobbyPhone]) {
+      await waitFor(`${p.name}: the call ended by the switch`, 10_000, async () => (p.events.filter((e) => e.type === 'CALL_CLOSED').length >= 2 ? true : undefined));
+    }
 
     // With a saved `default`, the dialplan pickers list it once (the empty choice is it).
     const saved = await page.evaluate(

@@ -1,4 +1,8 @@
-/** One call record: its parties and times, every leg with its SIP status and who hung up, and the dialplan's log. */
+/**
+ * One call record: its parties and times, every leg with its SIP status and who hung up, the
+ * dialplan's log, and its story: the SIP messages of every leg as a ladder, with the legs' changes
+ * and the log on the same timeline, downloadable as text and pcap.
+ */
 import type { ReactNode } from 'react';
 import type { Cdr } from '../api/types.ts';
 import { Badge } from '../components/Badge.tsx';
@@ -10,6 +14,8 @@ import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
 import { TableWrap } from '../components/TableWrap.tsx';
+import type { CallStoryView } from '../../../contract/callTrace.ts';
+import { Ladder } from '../calls/Ladder.tsx';
 
 export function CallDetailPage({ id }: { id: string }) {
   const fmt = useFormat();
@@ -84,6 +90,7 @@ export function CallDetailPage({ id }: { id: string }) {
           )}
         </Section>
       </div>
+      <CallStory id={c.id} />
       <Section title={`Legs (${c.legs.length})`}>
         <TableWrap label="Call legs">
           <table data-testid="cdr-legs">
@@ -126,5 +133,31 @@ export function CallDetailPage({ id }: { id: string }) {
         </TableWrap>
       </Section>
     </Page>
+  );
+}
+
+function CallStory({ id }: { id: string }) {
+  const story = useApi<CallStoryView>(`/cdrs/${encodeURIComponent(id)}/story`);
+  const base = `/api/v1/cdrs/${encodeURIComponent(id)}/story`;
+  return (
+    <Section
+      title="What happened"
+      id="story"
+      actions={
+        <>
+          <a href={`${base}?format=text`} download>
+            Download as text
+          </a>{' '}
+          ·{' '}
+          <a href={`${base}?format=pcap`} download>
+            Download pcap
+          </a>
+        </>
+      }
+    >
+      <ErrorNote error={story.error} />
+      {/* Per-leg call quality (packets, loss, jitter) joins each leg's rows here through legDetail. */}
+      {story.data ? <Ladder story={story.data} /> : !story.error && <Loading what="the call's messages" />}
+    </Section>
   );
 }
