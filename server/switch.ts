@@ -23,6 +23,7 @@ import { EventBus } from './calls/events.ts';
 import { CallService } from './calls/service.ts';
 import { persistCalls } from './calls/persistence.ts';
 import { LiveView } from './calls/liveView.ts';
+import { CallTraceRecorder } from './calls/callTraces.ts';
 import { startCdrWriter, type CdrWriter } from './cdr/writer.ts';
 import type { CallState } from './cdr/callRecord.ts';
 import { startCdrRetention } from './cdr/retention.ts';
@@ -239,6 +240,14 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       await resumePersistedCalls(store, calls, cdrWriter, config.nodeId, log);
     }
     await sip.forgetPreviousConnections();
+    const traces = new CallTraceRecorder({
+      bus,
+      local: () => ({ address: config.sip.host, port: sip.stack.port }),
+      save: (t) => store.callTraces.save(t),
+      log: log.child({ subsystem: 'calls' }),
+    });
+    sip.stack.transport.setWireTap(traces.observe);
+    stops.unshift(() => traces.stop());
     await sip.stack.start();
     stops.unshift(() => sip.stack.stop());
     stops.unshift(startBindingSweeper(store.location, log, metrics, options.sweepIntervalMs));
@@ -251,6 +260,13 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       limits: { signupsPerHour: config.http.signupsPerHour, loginsPer15Min: config.http.loginsPer15Min, loginsPer15MinPerAddress: config.http.loginsPer15MinPerAddress },
       dialplans,
       liveView,
+      traces,
+      endCall: (tenantId, callId) => {
+        const call = calls.callById(callId);
+        if (!call || call.tenantId !== tenantId) return false;
+        call.endByTenant();
+        return true;
+      },
       providers,
       bans: sip.guard,
       sipPort: sip.stack.port,

@@ -28,6 +28,8 @@ import { RecordingFiles } from '../recordings/recordingFiles.ts';
 import type { ProviderControl } from '../providers/service.ts';
 import { operatorEmails, operatorRoutes, sipBlockRoutes, type BanControl } from './banRoutes.ts';
 import { gettingStartedRoutes } from './gettingStartedRoutes.ts';
+import { callStoryRoutes, type EndCall } from './callStoryRoutes.ts';
+import type { CallTraceRecorder } from '../calls/callTraces.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -37,6 +39,10 @@ export interface ApiDeps {
   limits: AuthLimits;
   dialplans: DialplanRunner;
   liveView: LiveView;
+  /** The SIP messages of calls (in progress and, saved, of records), for the call's story. */
+  traces: CallTraceRecorder;
+  /** Ends a call of the tenant in progress on this node; false if there is none. */
+  endCall: EndCall;
   providers: ProviderControl;
   /** The SIP brute-force guard's blocks. */
   bans: BanControl;
@@ -98,6 +104,7 @@ export function createApiApp(deps: ApiDeps): Express {
   tenantApi.use(promptRoutes());
   tenantApi.use(recordingRoutes(new RecordingFiles(deps.config.dataDir)));
   tenantApi.use(liveRoutes(deps.liveView));
+  tenantApi.use(callStoryRoutes(deps.traces, deps.endCall));
   api.use(tenantApi);
   api.use(unknownRoute);
   app.use('/api/v1', api);

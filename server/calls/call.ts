@@ -290,6 +290,16 @@ export class Call implements CallContext {
     if (this.inbound.live || [...this.outbound].some((c) => c.live)) void this.media.drop(channel);
   }
 
+  /** The tenant ends the call (portal, API): a caller still waiting is told 487, answered legs get a BYE. */
+  endByTenant(): void {
+    if (!this.finalSent) {
+      for (const d of [...this.dialing]) d.cancel('cancelled');
+      this.reject(487, 'Request Terminated', 'cancelled');
+      return;
+    }
+    this.hangupAll('normal');
+  }
+
   /** Ends every live leg (max duration, no ACK, shutdown). */
   hangupAll(cause: HangupCause): void {
     for (const d of [...this.dialing]) d.cancel('cancelled');

@@ -21,6 +21,7 @@ import { ConnectionAdmission, type ConnectionRefusal, type Release } from './con
 import { flowKey, SipConnection, type AnyPeer, type ConnectionTimeout, type TransportName, type Wire } from './connection.ts';
 import { FairInbox } from './fairInbox.ts';
 import { frameDatagram, type Frame } from './framing.ts';
+import type { SipMessage } from './message.ts';
 import type { CertificateStore } from './tlsCertificates.ts';
 
 export { isConnectionBound, isEncrypted, isTransportName, TRANSPORTS, flowKey, type AnyPeer, type ConnectionTimeout, type Peer, type TransportName } from './connection.ts';
@@ -32,6 +33,12 @@ export interface Inbound {
   /** Set for connections: answer on the same connection while it is open. */
   connection?: SipConnection;
 }
+
+/**
+ * A SIP message passing the wire, for call traces: received as parsed (the bytes are not kept past
+ * framing), sent as the bytes that went out.
+ */
+export type WireEvent = { direction: 'in'; at: number; peer: AnyPeer; message: SipMessage } | { direction: 'out'; at: number; peer: AnyPeer; data: Buffer };
 
 export interface TransportOptions {
   host: string;
@@ -117,7 +124,7 @@ export class Transport {
       { perSource: options.udpBacklogPerSource, total: UDP_BACKLOG_TOTAL, sliceMs: UDP_DRAIN_SLICE_MS },
       ({ buf, address, port }) => {
         const frame = frameDatagram(buf, this.options.maxMessageBytes);
-        this.events.inbound({ frame, source: { transport: 'udp', address, port } });
+        this.deliver({ frame, source: { transport: 'udp', address, port } });
       },
       () => this.events.dropped('source-backlog'),
     );
@@ -277,7 +284,7 @@ export class Transport {
     }
     const frames = conn.framer ? conn.framer.push(data) : [frameDatagram(data, this.options.maxMessageBytes)];
     conn.received(frames.length, Date.now());
-    for (const frame of frames) this.events.inbound({ frame, source: conn.peer, connection: conn });
+    for (const frame of frames) this.deliver({ frame, source: conn.peer, connection: conn });
     // An unframeable stream cannot be resynchronised: whatever could be answered was, end it.
     if (conn.framer?.fatal) conn.close();
   }
@@ -337,6 +344,18 @@ export class Transport {
     return c?.open ? c : undefined;
   }
 
+  private wireTap: ((e: WireEvent) => void) | undefined;
+
+  /** Every message received or sent from now on is shown to `tap` too (call traces). */
+  setWireTap(tap: (e: WireEvent) => void): void {
+    this.wireTap = tap;
+  }
+
+  private deliver(inbound: Inbound): void {
+    if (this.wireTap && inbound.frame.kind === 'message') this.wireTap({ direction: 'in', at: Date.now(), peer: inbound.source, message: inbound.frame.message });
+    this.events.inbound(inbound);
+  }
+
   /**
    * Sends bytes to a peer: by UDP, or over its connection. A TCP or TLS peer with none gets one;
    * a WebSocket peer cannot be connected to, so its message is lost (false) like an unanswered one.
@@ -349,11 +368,13 @@ export class Transport {
         return false;
       }
       conn.write(data);
+      this.wireTap?.({ direction: 'out', at: Date.now(), peer, data });
       return true;
     }
     this.udp?.send(data, peer.port, peer.address, (err) => {
       if (err) this.log.warn({ err: err.message, peer }, 'UDP send failed');
     });
+    this.wireTap?.({ direction: 'out', at: Date.now(), peer, data });
     return true;
   }
 

@@ -204,12 +204,22 @@ async function purge(db: Db, cutoff: number, tenantId: string | undefined, o: Pu
   const batchSize = o.batchSize ?? 1000;
   let total = 0;
   while (!o.signal?.aborted) {
-    let q = db.selectFrom('cdrs').select('id').where('started_at', '<', cutoff);
+    let q = db.selectFrom('cdrs').select(['id', 'call_id']).where('started_at', '<', cutoff);
     if (tenantId !== undefined) q = q.where('tenant_id', '=', tenantId);
-    const ids = (await q.orderBy('started_at').limit(batchSize).execute()).map((r) => r.id);
+    const rows = await q.orderBy('started_at').limit(batchSize).execute();
+    const ids = rows.map((r) => r.id);
     if (!ids.length) break;
     await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('cdr_numbers').where('cdr_id', 'in', ids).execute();
+      // A call's SIP messages go with its record.
+      await trx
+        .deleteFrom('call_traces')
+        .where(
+          'call_id',
+          'in',
+          rows.map((r) => r.call_id),
+        )
+        .execute();
       const d = trx.deleteFrom('cdrs').where('id', 'in', ids).where('started_at', '<', cutoff);
       await (tenantId === undefined ? d : d.where('tenant_id', '=', tenantId)).execute();
     });

@@ -16,6 +16,7 @@ import * as m007 from './migrations/007_toll_fraud.ts';
 import * as m008 from './migrations/008_key_scopes_quotas_paging.ts';
 import * as m011 from './migrations/011_provider_numbers.ts';
 import * as m012 from './migrations/012_extensions.ts';
+import * as m013 from './migrations/013_call_traces.ts';
 import * as m015 from './migrations/015_audio.ts';
 import * as m016 from './migrations/016_nodes.ts';
 import type { Database } from './schema.ts';
@@ -59,6 +60,7 @@ const migrations: Record<string, Migration> = {
   '007_toll_fraud': m007,
   '011_provider_numbers': m011,
   '012_extensions': m012,
+  '013_call_traces': m013,
   '008_key_scopes_quotas_paging': m008,
   '015_audio': m015,
   '016_nodes': m016,

@@ -23,6 +23,7 @@ import { TenantSettings, type Tenant } from './tenantSettings.ts';
 import { TenantDialplans, type CurrentDialplan } from './dialplans.ts';
 import { TenantKv } from './kv.ts';
 import { CdrArchive, TenantCdrs } from './cdrs.ts';
+import { CallTraceArchive, TenantCallTraces } from './callTraces.ts';
 import { ProviderDirectory, TenantProviders, type ProviderCaches } from './providers.ts';
 import type { Sealer } from './sealer.ts';
 import type { SipAccount } from './sipAccounts.ts';
@@ -38,6 +39,7 @@ export interface TenantScope {
   readonly dialplans: TenantDialplans;
   readonly kv: TenantKv;
   readonly cdrs: TenantCdrs;
+  readonly callTraces: TenantCallTraces;
   readonly providers: TenantProviders;
   readonly prompts: TenantPrompts;
   readonly recordings: TenantRecordings;
@@ -110,6 +112,8 @@ export class Store {
   readonly liveCalls: LiveCallStore;
   /** Cross-tenant: the CDR writer's inserts and the retention purge. */
   readonly cdrs: CdrArchive;
+  /** Cross-tenant: the call trace recorder's writes. */
+  readonly callTraces: CallTraceArchive;
   /** Cross-tenant: the registration agent, the dialer and incoming-call routing. */
   readonly providers: ProviderDirectory;
   /** Cross-tenant: the recordings' retention purge. */
@@ -142,6 +146,7 @@ export class Store {
     });
     this.liveCalls = new LiveCallStore(db.kysely);
     this.cdrs = new CdrArchive(db.kysely);
+    this.callTraces = new CallTraceArchive(db.kysely);
     this.providers = new ProviderDirectory(db.kysely, cipher, this.caches.providers);
     this.recordings = new RecordingArchive(db.kysely);
   }
@@ -172,6 +177,7 @@ export class Store {
       dialplans: new TenantDialplans(k, tenantId, this.caches.dialplans),
       kv: new TenantKv(k, tenantId),
       cdrs: new TenantCdrs(k, tenantId),
+      callTraces: new TenantCallTraces(k, tenantId),
       providers: new TenantProviders(k, tenantId, this.cipher),
       prompts: new TenantPrompts(k, tenantId),
       recordings: new TenantRecordings(k, tenantId),

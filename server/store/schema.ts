@@ -46,6 +46,15 @@ export interface ApiKeysTable {
   last_used_at: number | null;
 }
 
+/** A call's SIP messages (contract/callTrace.ts TracedMessage[] as JSON), kept as long as its record. */
+export interface CallTracesTable {
+  call_id: string;
+  tenant_id: string;
+  started_at: number;
+  messages: string;
+  dropped: number;
+}
+
 export interface SipAccountsTable {
   id: string;
   tenant_id: string;
@@ -218,4 +227,5 @@ export interface Database {
   provider_status: ProviderStatusTable;
   provider_numbers: ProviderNumbersTable;
   nodes: NodesTable;
+  call_traces: CallTracesTable;
 }

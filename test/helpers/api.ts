@@ -64,6 +64,11 @@ export class ApiClient {
   patch = <T = UncheckedJson>(path: string, body: unknown) => this.request<T>('PATCH', path, body);
   delete = <T = UncheckedJson>(path: string) => this.request<T>('DELETE', path);
 
+  /** The reply as it came, for downloads (text, pcap), with this session. */
+  raw(path: string): Promise<Response> {
+    return fetch(`${this.baseUrl}/api/v1${path}`, { headers: this.cookie ? { cookie: this.cookie } : {} });
+  }
+
   hasSession(): boolean {
     return this.cookie.startsWith('sid=') && this.cookie.length > 4;
   }

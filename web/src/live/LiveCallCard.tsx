@@ -1,4 +1,13 @@
-/** One call as it happens: each channel by its stable id, its state, and the dialplan's log so far. */
+/**
+ * One call as it happens: each channel by its stable id, its state, the dialplan's log so far, its
+ * SIP messages so far as a ladder (on request), and a button that ends it.
+ */
+import { useState } from 'react';
+import type { CallStoryView } from '../../../contract/callTrace.ts';
+import { api } from '../api/client.ts';
+import { Ladder } from '../calls/Ladder.tsx';
+import { ErrorNote } from '../components/Feedback.tsx';
+import { useApi } from '../useApi.ts';
 import { Badge } from '../components/Badge.tsx';
 import { TransportBadge } from '../components/TransportBadge.tsx';
 import { duration } from '../format.ts';
@@ -6,6 +15,7 @@ import { CHANNEL_LABEL, CHANNEL_TONE, hangupWords } from '../calls/words.ts';
 import { useFormat } from '../session.tsx';
 import { channelsOf, type LiveCallView } from './liveState.ts';
 import { LegQuality } from '../components/LegQuality.tsx';
+import { TableWrap } from '../components/TableWrap.tsx';
 
 export function LiveCallCard({ call, now }: { call: LiveCallView; now: number }) {
   const fmt = useFormat();
@@ -24,7 +34,7 @@ export function LiveCallCard({ call, now }: { call: LiveCallView; now: number })
           {bridged && !ended && ' · talking'}
         </span>
       </header>
-      <div className="table-wrap">
+      <TableWrap label="Call legs">
         <table className="channels">
           <thead>
             <tr>
@@ -59,7 +69,7 @@ export function LiveCallCard({ call, now }: { call: LiveCallView; now: number })
             ))}
           </tbody>
         </table>
-      </div>
+      </TableWrap>
       {call.dialplan && (
         <p className="muted">
           Dialplan {call.dialplan.name} v{call.dialplan.version}
@@ -67,6 +77,7 @@ export function LiveCallCard({ call, now }: { call: LiveCallView; now: number })
           {call.dialplan.error && ` (${call.dialplan.error})`}
         </p>
       )}
+      {!ended && <LiveActions callId={call.callId} />}
       {call.logs.length > 0 && (
         <ol className="log compact">
           {call.logs.map((l, i) => (
@@ -77,5 +88,49 @@ export function LiveCallCard({ call, now }: { call: LiveCallView; now: number })
         </ol>
       )}
     </article>
+  );
+}
+
+/** How often an open ladder of a call in progress is brought up to date. */
+const LIVE_STORY_POLL_MS = 2000;
+
+function LiveStory({ callId }: { callId: string }) {
+  const story = useApi<CallStoryView>(`/calls/${encodeURIComponent(callId)}/story`, { pollMs: LIVE_STORY_POLL_MS });
+  return (
+    <>
+      <ErrorNote error={story.error} />
+      {story.data && <Ladder story={story.data} />}
+    </>
+  );
+}
+
+function LiveActions({ callId }: { callId: string }) {
+  const [showing, setShowing] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const [ending, setEnding] = useState(false);
+  const end = async () => {
+    if (!window.confirm('End this call for everyone on it?')) return;
+    setEnding(true);
+    setError(undefined);
+    try {
+      await api.post(`/calls/${encodeURIComponent(callId)}/hangup`, {});
+    } catch (err) {
+      setError(err);
+      setEnding(false);
+    }
+  };
+  return (
+    <div className="stack">
+      <ErrorNote error={error} />
+      <div className="form-actions">
+        <button type="button" className="btn small" aria-expanded={showing} onClick={() => setShowing(!showing)}>
+          {showing ? 'Hide SIP messages' : 'Show SIP messages'}
+        </button>
+        <button type="button" className="btn small danger" onClick={() => void end()} disabled={ending}>
+          {ending ? 'Ending…' : 'End call'}
+        </button>
+      </div>
+      {showing && <LiveStory callId={callId} />}
+    </div>
   );
 }

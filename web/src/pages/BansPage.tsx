@@ -12,6 +12,7 @@ import { Page } from '../components/Page.tsx';
 import { relative } from '../format.ts';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
+import { TableWrap } from '../components/TableWrap.tsx';
 
 const POLL_MS = 10_000;
 
@@ -43,7 +44,7 @@ function BanTable({ path, canLift, caption }: { path: string; canLift: (b: BanVi
       {bans.data?.items.length === 0 ? (
         <Empty>Nothing is blocked.</Empty>
       ) : (
-        <div className="table-wrap card">
+        <TableWrap card label="Blocks">
           <table aria-label={caption}>
             <thead>
               <tr>
@@ -80,7 +81,7 @@ function BanTable({ path, canLift, caption }: { path: string; canLift: (b: BanVi
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
     </>
   );

@@ -1,4 +1,8 @@
-/** One call record: its parties and times, every leg with its SIP status and who hung up, and the dialplan's log. */
+/**
+ * One call record: its parties and times, every leg with its SIP status and who hung up, the
+ * dialplan's log, and its story: the SIP messages of every leg as a ladder, with the legs' changes
+ * and the log on the same timeline, downloadable as text and pcap.
+ */
 import type { ReactNode } from 'react';
 import type { Cdr } from '../api/types.ts';
 import { Badge } from '../components/Badge.tsx';
@@ -11,6 +15,9 @@ import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
 import { LegQuality } from '../components/LegQuality.tsx';
+import { TableWrap } from '../components/TableWrap.tsx';
+import type { CallStoryView } from '../../../contract/callTrace.ts';
+import { Ladder } from '../calls/Ladder.tsx';
 
 export function CallDetailPage({ id }: { id: string }) {
   const fmt = useFormat();
@@ -85,8 +92,9 @@ export function CallDetailPage({ id }: { id: string }) {
           )}
         </Section>
       </div>
+      <CallStory id={c.id} />
       <Section title={`Legs (${c.legs.length})`}>
-        <div className="table-wrap">
+        <TableWrap label="Call legs">
           <table data-testid="cdr-legs">
             <thead>
               <tr>
@@ -132,8 +140,34 @@ export function CallDetailPage({ id }: { id: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       </Section>
     </Page>
+  );
+}
+
+function CallStory({ id }: { id: string }) {
+  const story = useApi<CallStoryView>(`/cdrs/${encodeURIComponent(id)}/story`);
+  const base = `/api/v1/cdrs/${encodeURIComponent(id)}/story`;
+  return (
+    <Section
+      title="What happened"
+      id="story"
+      actions={
+        <>
+          <a href={`${base}?format=text`} download>
+            Download as text
+          </a>{' '}
+          ·{' '}
+          <a href={`${base}?format=pcap`} download>
+            Download pcap
+          </a>
+        </>
+      }
+    >
+      <ErrorNote error={story.error} />
+      {/* Per-leg call quality (packets, loss, jitter) joins each leg's rows here through legDetail. */}
+      {story.data ? <Ladder story={story.data} /> : !story.error && <Loading what="the call's messages" />}
+    </Section>
   );
 }

@@ -17,6 +17,7 @@ import { useAfterCallEnds } from '../live/useAfterCallEnds.ts';
 import { Link, navigate, useLocation } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
+import { TableWrap } from '../components/TableWrap.tsx';
 
 const PAGE_SIZE = 50;
 
@@ -128,7 +129,7 @@ export function CallsPage() {
         <Empty>{filterQuery ? 'No call matches these filters.' : 'No calls yet. Calls appear here when they end.'}</Empty>
       ) : (
         page.data && (
-          <div className="table-wrap card">
+          <TableWrap card label="Call records">
             <table className="cdrs" data-testid="cdr-table">
               <thead>
                 <tr>
@@ -161,7 +162,7 @@ export function CallsPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
         )
       )}
       <nav className="pager" aria-label="Pages">

@@ -8,6 +8,7 @@ import { QuarantineNote } from '../dialplans/QuarantineNote.tsx';
 import { Link, navigate } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
+import { TableWrap } from '../components/TableWrap.tsx';
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
@@ -42,7 +43,7 @@ export function DialplansPage() {
         <Empty>No dialplans yet.</Empty>
       ) : (
         list.data && (
-          <div className="table-wrap card">
+          <TableWrap card label="Dialplans">
             <table>
               <thead>
                 <tr>
@@ -65,7 +66,7 @@ export function DialplansPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
         )
       )}
       <Section title="New dialplan">

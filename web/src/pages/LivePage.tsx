@@ -79,7 +79,7 @@ export function LivePage() {
         {state.events.length === 0 ? (
           <Empty>No events since this page opened.</Empty>
         ) : (
-          <div className="table-wrap event-feed">
+          <div className="table-wrap event-feed" role="region" aria-label="Events" tabIndex={0}>
             <table>
               <thead>
                 <tr>

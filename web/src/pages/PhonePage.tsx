@@ -19,6 +19,8 @@ import { Link, navigate } from '../router.tsx';
 import { useFormat, useSettings } from '../session.tsx';
 import { useApi } from '../useApi.ts';
 import { REGISTRATION_POLL_MS } from './PhonesPage.tsx';
+import { TableWrap } from '../components/TableWrap.tsx';
+import { DefaultDialplanOptions } from '../dialplans/DefaultDialplanOptions.tsx';
 
 function SoftphoneSettings({ account }: { account: SipAccount }) {
   const { sip } = useSettings();
@@ -72,7 +74,7 @@ function RegistrationState({ account, bindings, error }: { account: SipAccount; 
             No device is registered as <strong>{account.username}</strong>. Type the settings above into your phone; this updates by itself when it registers.
           </p>
         ) : (
-          <div className="table-wrap">
+          <TableWrap label="Registered devices">
             <table>
               <thead>
                 <tr>
@@ -100,7 +102,7 @@ function RegistrationState({ account, bindings, error }: { account: SipAccount; 
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
         )}
       </div>
     </Section>
@@ -163,10 +165,7 @@ function EditPhone({ account, onSaved }: { account: SipAccount; onSaved: (a: Sip
           hint="2–6 digits your other phones dial to reach this one; empty for none."
         />
         <SelectField label="Dialplan for calls it places" value={dialplanOut} onChange={(e) => setDialplanOut(e.target.value)} error={errs.forField('dialplanOut')}>
-          <option value="">default</option>
-          {names.map((n) => (
-            <option key={n}>{n}</option>
-          ))}
+          <DefaultDialplanOptions dialplans={dialplans.data?.items} />
         </SelectField>
         <SelectField
           label="Dialplan for calls it receives"

@@ -12,6 +12,7 @@ import { generateSipPassword, shownOnce } from '../phones/password.ts';
 import { useRegistrationsOf } from '../phones/useRegistrations.ts';
 import { Link, navigate, useLocation } from '../router.tsx';
 import { useApi } from '../useApi.ts';
+import { TableWrap } from '../components/TableWrap.tsx';
 
 export const REGISTRATION_POLL_MS = 3000;
 
@@ -104,7 +105,7 @@ export function PhonesPage() {
       ) : accounts.data?.items.length === 0 ? (
         !creating && <Empty>No phones yet. Create one, type its settings into your phone, and it will show up here as registered.</Empty>
       ) : (
-        <div className="table-wrap card">
+        <TableWrap card label="Phones">
           <table>
             <thead>
               <tr>
@@ -152,7 +153,7 @@ export function PhonesPage() {
               })}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       {pages > 1 && (
         <nav className="pager" aria-label="Pages">

@@ -15,6 +15,7 @@ import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
 import { providersMissing, ProvidersUnavailable } from './ProvidersPage.tsx';
 import { useProviderApi } from '../providers/useProviderApi.ts';
+import { DefaultDialplanOptions } from '../dialplans/DefaultDialplanOptions.tsx';
 
 /** The form's text state: every field as typed. */
 interface Draft {
@@ -230,10 +231,7 @@ function ProviderForm({ provider, onSaved }: { provider?: Provider; onSaved: (p:
       <Section title="Calls">
         <div className="form-grid cols">
           <SelectField label="Dialplan for incoming calls" value={d.dialplan} onChange={(e) => set('dialplan')(e.target.value)} error={err('dialplan')}>
-            <option value="">default</option>
-            {dialplans.data?.items.map((x) => (
-              <option key={x.name}>{x.name}</option>
-            ))}
+            <DefaultDialplanOptions dialplans={dialplans.data?.items} />
           </SelectField>
           <TextField label="From user (optional)" {...text('fromUser')} error={err('fromUser')} spellCheck={false} />
           <TextField label="From host (optional)" {...text('fromHost')} error={err('fromHost')} spellCheck={false} />

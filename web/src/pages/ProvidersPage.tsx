@@ -8,6 +8,7 @@ import { describeHealth, describeProviderStatus, providerTone, STATE_LABEL } fro
 import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useProviderApi } from '../providers/useProviderApi.ts';
+import { TableWrap } from '../components/TableWrap.tsx';
 
 /** The providers API answers 404 "no such route" on a switch that does not have it yet. */
 export const providersMissing = (err: unknown) => err instanceof ApiError && err.status === 404 && err.message === 'no such route';
@@ -39,7 +40,7 @@ export function ProvidersPage() {
         <Empty>No providers yet. Add the account your SIP provider gave you to call numbers outside the switch and receive calls from them.</Empty>
       ) : (
         providers.data && (
-          <div className="table-wrap card">
+          <TableWrap card label="Providers">
             <table>
               <thead>
                 <tr>
@@ -71,7 +72,7 @@ export function ProvidersPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
         )
       )}
     </Page>
