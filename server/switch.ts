@@ -34,6 +34,7 @@ import { DestinationPolicy } from './sip/destinationPolicy.ts';
 import { CertificateError, CertificateStore } from './sip/tlsCertificates.ts';
 import { tlsStatusOf } from './api/settingsRoutes.ts';
 import { RedisCallBudgets } from './calls/redisCallBudgets.ts';
+import { RedisRegistrationLeases } from './providers/registrationLeases.ts';
 import { joinCluster } from './cluster.ts';
 import { CONNECTION_BOUND_TRANSPORTS } from './sip/flowBindings.ts';
 import type { LiveCallRow } from './store/liveCalls.ts';
@@ -176,6 +177,9 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       recycle: { rssBytes: workerRssBytes },
     });
     stops.unshift(() => dialplans.stop());
+    const clusterLog = log.child({ subsystem: 'cluster' });
+    const redis = config.cluster.redisUrl ? await openRedis(config.cluster.redisUrl, clusterLog) : undefined;
+    if (redis) stops.push(() => void redis.disconnect());
     const destinations = new DestinationPolicy(config.deniedDestinations, config.allowedDestinations);
     // The agent sends through the stack, which is started below; its first REGISTERs wait on timers.
     const providers = await startProviderService({
@@ -187,12 +191,10 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       onStatus: (status) => liveView.providerStatus(status),
       onHealth: (health) => liveView.providerHealth(health),
       policy: destinations,
+      ...(redis ? { leases: new RedisRegistrationLeases(redis, config.nodeId, config.cluster.providerLeaseMs) } : {}),
     });
     stops.unshift(() => providers.stop());
     stops.unshift(sip.providerAddresses.start(providers.calls.resolver));
-    const clusterLog = log.child({ subsystem: 'cluster' });
-    const redis = config.cluster.redisUrl ? await openRedis(config.cluster.redisUrl, clusterLog) : undefined;
-    if (redis) stops.push(() => void redis.disconnect());
     const budgets = redis && new RedisCallBudgets(redis, config.calls.limits, config.nodeId, clusterLog);
     // Counts a previous run of this node left in Redis go before its resumed calls are counted again.
     await budgets?.resync();
