@@ -152,6 +152,13 @@ const schema = z
     CREDENTIALS_KEY: z.string().optional(),
     CREDENTIALS_KEY_FILE: z.string().optional(),
     NODE_ID: z.string().min(1).max(100).optional(),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    NODE_HEARTBEAT_SECONDS: positiveInt.default(2),
+    NODE_DEAD_AFTER_SECONDS: positiveInt.default(10),
+    PROVIDER_LEASE_SECONDS: positiveInt.default(15),
     DNS_SERVERS: z.string().default(''),
     DESTINATION_DENY: addressRanges(DEFAULT_DENIED_DESTINATIONS.join(',')),
     DESTINATION_ALLOW: addressRanges('none'),
@@ -310,6 +317,12 @@ export interface Config {
   allowedDestinations: string[];
   providers: { retryMinMs: number; retryMaxMs: number; nxdomainDisableMs: number; perTenant: number; pingIntervalMs: number };
   nodeId: string;
+  /**
+   * Several nodes (server/cluster.ts): Redis for the limits shared by the cluster (none: this
+   * node's own counts) and the provider registration leases (how long one lasts unrenewed), and on
+   * MySQL the heartbeat and how long a silent node has before a survivor ends its calls.
+   */
+  cluster: { redisUrl: string | null; heartbeatMs: number; deadAfterMs: number; providerLeaseMs: number };
   log: { level: string; pretty: boolean };
   /**
    * `shutdownGraceMs`: how long calls being set up may take to finish when the node is stopped.
@@ -433,6 +446,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pingIntervalMs: c.PROVIDER_PING_SECONDS * 1000,
     },
     nodeId: c.NODE_ID ?? `${hostname()}:${c.SIP_PORT}`,
+    cluster: {
+      redisUrl: c.REDIS_URL ?? null,
+      heartbeatMs: c.NODE_HEARTBEAT_SECONDS * 1000,
+      deadAfterMs: Math.max(c.NODE_DEAD_AFTER_SECONDS, 2 * c.NODE_HEARTBEAT_SECONDS) * 1000,
+      providerLeaseMs: c.PROVIDER_LEASE_SECONDS * 1000,
+    },
     log: { level: c.LOG_LEVEL, pretty: c.LOG_PRETTY ?? Boolean(process.stdout.isTTY) },
     calls: {
       maxSeconds: c.CALL_MAX_SECONDS,

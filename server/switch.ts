@@ -39,6 +39,12 @@ import { tlsStatusOf } from './api/settingsRoutes.ts';
 import type { MediaEngine } from './media/engine.ts';
 import { MediaConfigError, openMediaEngine } from './media/openMediaEngine.ts';
 import { RtpengineStartError } from './media/rtpengine/rtpengineProcess.ts';
+import { RedisCallBudgets } from './calls/redisCallBudgets.ts';
+import { RedisRegistrationLeases } from './providers/registrationLeases.ts';
+import { joinCluster } from './cluster.ts';
+import { CONNECTION_BOUND_TRANSPORTS } from './sip/flowBindings.ts';
+import type { LiveCallRow } from './store/liveCalls.ts';
+import { openRedis } from './store/redis.ts';
 
 export interface RunningSwitch {
   config: Config;
@@ -74,14 +80,19 @@ export interface SwitchOptions {
   sipTimers?: SipTimers;
 }
 
-/** Calls this node was handling when it stopped (restart, crash) carry on, before SIP resumes. */
-async function resumePersistedCalls(store: Store, calls: CallService, cdrWriter: CdrWriter, nodeId: string, log: Logger): Promise<void> {
-  const persisted = await store.liveCalls.forNode(nodeId);
-  if (!persisted.length) return;
+/** The records of persisted calls, in progress again, so the calls' ends complete them. */
+function resumeRecords(persisted: LiveCallRow[], cdrWriter: CdrWriter): void {
   for (const row of persisted) {
     const record = (row.state as { record?: CallState | null }).record;
     if (record) cdrWriter.resume(record);
   }
+}
+
+/** Calls this node was handling when it stopped (restart, crash) carry on, before SIP resumes. */
+async function resumePersistedCalls(store: Store, calls: CallService, cdrWriter: CdrWriter, nodeId: string, log: Logger): Promise<void> {
+  const persisted = await store.liveCalls.forNode(nodeId);
+  if (!persisted.length) return;
+  resumeRecords(persisted, cdrWriter);
   const unusable = calls.resume(persisted);
   await store.liveCalls.write([], unusable);
   log.info({ resumed: persisted.length - unusable.length, unusable: unusable.length }, 'resumed calls from the previous run');
@@ -192,6 +203,9 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       recycle: { rssBytes: workerRssBytes },
     });
     stops.unshift(() => dialplans.stop());
+    const clusterLog = log.child({ subsystem: 'cluster' });
+    const redis = config.cluster.redisUrl ? await openRedis(config.cluster.redisUrl, clusterLog) : undefined;
+    if (redis) stops.push(() => void redis.disconnect());
     const destinations = new DestinationPolicy(config.deniedDestinations, config.allowedDestinations);
     // The agent sends through the stack, which is started below; its first REGISTERs wait on timers.
     const providers = await startProviderService({
@@ -203,18 +217,23 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       onStatus: (status) => liveView.providerStatus(status),
       onHealth: (health) => liveView.providerHealth(health),
       policy: destinations,
+      ...(redis ? { leases: new RedisRegistrationLeases(redis, config.nodeId, config.cluster.providerLeaseMs) } : {}),
     });
     stops.unshift(() => providers.stop());
     stops.unshift(sip.providerAddresses.start(providers.calls.resolver));
     const media = await openMedia(config, log);
     // Closed after SIP and call persistence have stopped (stops run first-added last).
     stops.unshift(() => media.close());
+    const budgets = redis && new RedisCallBudgets(redis, config.calls.limits, config.nodeId, clusterLog);
+    // Counts a previous run of this node left in Redis go before its resumed calls are counted again.
+    await budgets?.resync();
     const calls = new CallService(
       {
         domain: config.sip.domain,
         media,
         maxCallMs: config.calls.maxSeconds * 1000,
         limits: config.calls.limits,
+        ...(budgets ? { budgets } : {}),
         refused: metrics.callsRefused,
         providers: providers.calls.directory,
         hops: { resolver: providers.calls.resolver, policy: destinations },
@@ -290,6 +309,25 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
     );
     const address = server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
+    // Several nodes share a MySQL database; a SQLite file is one node's alone.
+    if (store.dialect === 'mysql') {
+      const membership = await joinCluster({
+        self: { id: config.nodeId, sipAddress: `${config.sip.advertised.host}:${config.sip.advertised.port ?? sip.stack.port}`, httpUrl: `http://${config.http.host}:${httpPort}` },
+        nodes: store.nodes,
+        heartbeatMs: config.cluster.heartbeatMs,
+        deadAfterMs: config.cluster.deadAfterMs,
+        callsOf: (nodeId) => store.liveCalls.forNode(nodeId),
+        takeOver: async (dead, persisted) => {
+          await budgets?.forgetNode(dead.id);
+          resumeRecords(persisted, cdrWriter);
+          await store.liveCalls.write([], calls.endCallsOf(persisted));
+          const bindings = await store.location.deleteOfNode(dead.id, CONNECTION_BOUND_TRANSPORTS);
+          clusterLog.info({ deadNode: dead.id, calls: persisted.length, bindings }, "ended a dead node's calls and dropped the bindings of its connections");
+        },
+        log: clusterLog,
+      });
+      stops.unshift(() => membership.stop());
+    }
     server.on('upgrade', (req, socket, head) => {
       if (!sip.webSocket.upgrade(req, socket, head, 'ws')) socket.destroy();
     });

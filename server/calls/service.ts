@@ -194,6 +194,17 @@ export class CallService {
   }
 
   /**
+   * A dead node's calls, claimed by this one (server/cluster.ts): resumed here only to be ended
+   * cleanly — BYE to the answered legs, CANCEL to the ringing ones, an error to a caller still
+   * waiting — so their records close. Returns the ids that could not be resumed.
+   */
+  endCallsOf(persisted: Array<{ callId: string; state: unknown }>): string[] {
+    const unusable = this.resume(persisted);
+    for (const row of persisted) this.byId.get(row.callId)?.hangupAll('switch-error');
+    return unusable;
+  }
+
+  /**
    * Shutting down: new calls are turned away (refuseWhileDraining); resolves when no call is still
    * being set up, or at the deadline. Established calls are persisted and carry on after the restart.
    */

@@ -21,6 +21,7 @@ import type { Peer } from '../sip/transport.ts';
 import { describeFailure } from './failures.ts';
 import { bracketed, nextHop, providerUri } from './addressing.ts';
 import { resolveHops } from './allowedHops.ts';
+import { ALL_PROVIDERS_HERE, type RegistrationLeases } from './registrationLeases.ts';
 
 export interface RegistrationAgentOptions {
   retryMinMs: number;
@@ -40,6 +41,8 @@ export interface RegistrationAgentDeps {
   policy?: DestinationPolicy;
   /** Told of every status change (the live view). */
   onStatus?: (status: ProviderStatus) => void;
+  /** Which providers this node registers (in a cluster, those whose lease it holds); all without. */
+  leases?: RegistrationLeases;
 }
 
 const REFRESH_MARGIN = 0.85;
@@ -64,6 +67,8 @@ class ProviderRegistration {
   private failures = 0;
   private nxdomainSince: number | null = null;
   private stopped = false;
+  /** Started on this node (it holds the provider's lease); a loop waiting for the lease is not. */
+  started = false;
 
   constructor(
     readonly provider: Provider,
@@ -89,6 +94,7 @@ class ProviderRegistration {
   }
 
   start(previous?: ProviderStatus): void {
+    this.started = true;
     if (previous) this.status = { ...previous, providerId: this.provider.id, tenantId: this.provider.tenantId };
     if (!this.provider.enabled) return this.settle({ state: 'disabled', lastError: 'provider is disabled', nextAttemptAt: null, registeredUntil: null });
     if (!this.provider.register) return this.settle({ state: 'idle', lastError: null, nextAttemptAt: null, registeredUntil: null });
@@ -304,6 +310,7 @@ export class RegistrationAgent {
   private readonly loops = new Map<string, ProviderRegistration>();
   /** Each provider's latest status write, which the next one waits for. */
   private readonly writing = new Map<string, Promise<void>>();
+  private leaseTimer?: NodeJS.Timeout;
   readonly metrics: { rtt: Histogram; states: Gauge; writes: Counter };
 
   constructor(readonly deps: RegistrationAgentDeps) {
@@ -332,6 +339,10 @@ export class RegistrationAgent {
 
   async start(): Promise<void> {
     for (const p of await this.deps.directory.all()) await this.track(p);
+    if (Number.isFinite(this.leases.periodMs)) {
+      this.leaseTimer = setInterval(() => void this.renewLeases(), this.leases.periodMs / 3);
+      this.leaseTimer.unref();
+    }
   }
 
   /** A provider was created, changed or deleted: its loop starts over with the new definition. */
@@ -342,16 +353,52 @@ export class RegistrationAgent {
     old?.stop(!stillRegisteredHere);
     this.loops.delete(providerId);
     if (p) await this.track(p);
+    else if (old?.started) await this.leases.release(providerId).catch(() => {});
+  }
+
+  private get leases(): RegistrationLeases {
+    return this.deps.leases ?? ALL_PROVIDERS_HERE;
+  }
+
+  /**
+   * Whether this node registers the provider now. Without an answer from the lease store every
+   * node registers its providers itself: the provider then sees one contact per node, each of
+   * which reaches the switch, rather than none.
+   */
+  private async holdsLease(providerId: string): Promise<boolean> {
+    try {
+      return await this.leases.hold(providerId);
+    } catch (err) {
+      this.deps.log.warn({ providerId, err: (err as Error).message }, 'provider lease unknown (lease store unreachable): registering from this node');
+      return true;
+    }
+  }
+
+  /** Renews the leases this node holds and takes those nobody holds (their holder died); a lease lost stops its loop here. */
+  private async renewLeases(): Promise<void> {
+    for (const [id, loop] of [...this.loops]) {
+      const held = await this.holdsLease(id);
+      if (this.loops.get(id) !== loop || held === loop.started) continue;
+      if (held) {
+        this.deps.log.info({ tenantId: loop.provider.tenantId, providerId: id, provider: loop.provider.name }, 'took over the registration of a provider whose lease had run out');
+        loop.start(await this.deps.directory.status(id));
+        continue;
+      }
+      loop.stop(false);
+      this.loops.set(id, new ProviderRegistration(loop.provider, this));
+    }
   }
 
   private async track(p: Provider): Promise<void> {
     const loop = new ProviderRegistration(p, this);
     this.loops.set(p.id, loop);
-    loop.start(await this.deps.directory.status(p.id));
+    if (await this.holdsLease(p.id)) loop.start(await this.deps.directory.status(p.id));
   }
 
+  /** The status of a provider this node registers; another node's (its lease) is in the store. */
   status(providerId: string): ProviderStatus | undefined {
-    return this.loops.get(providerId)?.status;
+    const loop = this.loops.get(providerId);
+    return loop?.started ? loop.status : undefined;
   }
 
   statusChanged(loop: ProviderRegistration): void {
@@ -374,7 +421,12 @@ export class RegistrationAgent {
   }
 
   stop(): void {
-    for (const l of this.loops.values()) l.stop(false);
+    clearInterval(this.leaseTimer);
+    for (const [id, l] of this.loops) {
+      l.stop(false);
+      // Another node takes the provider at its next renewal instead of after the lease runs out.
+      if (l.started) void this.leases.release(id).catch(() => {});
+    }
     this.loops.clear();
   }
 }

@@ -9,6 +9,7 @@ import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider, ProviderDirectory, ProviderStatus } from '../store/providers.ts';
 import { DnsSipResolver, type SipResolver } from './dns.ts';
 import { RegistrationAgent, type RegistrationAgentOptions } from './registrationAgent.ts';
+import type { RegistrationLeases } from './registrationLeases.ts';
 import { ProviderHealthMonitor, type ProviderHealth } from './health.ts';
 
 export interface ProviderServiceOptions extends RegistrationAgentOptions {
@@ -47,6 +48,8 @@ export async function startProviderService(deps: {
   onHealth?: (health: ProviderHealth) => void;
   resolver?: SipResolver;
   policy: DestinationPolicy;
+  /** Which providers this node registers (a cluster's leases); all of them without. */
+  leases?: RegistrationLeases;
 }): Promise<ProviderService> {
   const { directory, stack, options } = deps;
   const resolver = deps.resolver ?? new DnsSipResolver({ ...(options.dnsServers.length ? { servers: options.dnsServers } : {}), timeoutMs: options.dnsTimeoutMs });
@@ -59,6 +62,7 @@ export async function startProviderService(deps: {
     options,
     policy: deps.policy,
     ...(deps.onStatus ? { onStatus: deps.onStatus } : {}),
+    ...(deps.leases ? { leases: deps.leases } : {}),
   });
   await agent.start();
   const monitor = new ProviderHealthMonitor({

@@ -10,6 +10,7 @@ import { AccountDirectory } from './accounts.ts';
 import { createCacheMetrics, ReadThroughCache } from './cache.ts';
 import { migrateToLatest, openDatabase, type Db, type DialectName } from './db.ts';
 import type { LocationJournal } from './locationJournal.ts';
+import { NodeDirectory } from './nodes.ts';
 import { LocationOverlay } from './locationOverlay.ts';
 import { SqlLocationStore, type Binding } from './registrations.ts';
 import { LiveCallStore } from './liveCalls.ts';
@@ -110,6 +111,8 @@ export class Store {
   /** The registrar's and the dialer's bindings, kept working while the database is unreachable. */
   readonly location: LocationOverlay;
   readonly liveCalls: LiveCallStore;
+  /** Cross-tenant: the nodes of a cluster on this database, their heartbeats and takeovers. */
+  readonly nodes: NodeDirectory;
   /** Cross-tenant: the CDR writer's inserts and the retention purge. */
   readonly cdrs: CdrArchive;
   /** Cross-tenant: the call trace recorder's writes. */
@@ -145,6 +148,7 @@ export class Store {
       ...(locationJournal ? { journal: locationJournal } : {}),
     });
     this.liveCalls = new LiveCallStore(db.kysely);
+    this.nodes = new NodeDirectory(db.kysely);
     this.cdrs = new CdrArchive(db.kysely);
     this.callTraces = new CallTraceArchive(db.kysely);
     this.providers = new ProviderDirectory(db.kysely, cipher, this.caches.providers);
