@@ -79,7 +79,7 @@ async function resumePersistedCalls(store: Store, calls: CallService, cdrWriter:
     const record = (row.state as { record?: CallState | null }).record;
     if (record) cdrWriter.resume(record);
   }
-  const unusable = calls.resume(persisted);
+  const unusable = await calls.resume(persisted);
   await store.liveCalls.write([], unusable);
   log.info({ resumed: persisted.length - unusable.length, unusable: unusable.length }, 'resumed calls from the previous run');
 }

@@ -27,7 +27,7 @@ import { DialogTable } from './dialogTable.ts';
 import { Dialer, type RefusalCounter } from './dialer.ts';
 import type { EventBus } from './events.ts';
 import { InDialogRequests } from './inDialog.ts';
-import { readPersistedCall } from './persistedCall.ts';
+import { readPersistedCall, type PersistedCall } from './persistedCall.ts';
 import { resumeCall } from './recovery.ts';
 import { CallRouter } from './routing.ts';
 import type { MediaEngine, MediaEvent } from '../media/engine.ts';
@@ -165,7 +165,7 @@ export class CallService {
    * their CANCELs, answers, BYEs and re-INVITEs find them. Returns the ids of those that could
    * not be resumed (their state is of no further use).
    */
-  resume(persisted: Array<{ callId: string; state: unknown }>): string[] {
+  async resume(persisted: Array<{ callId: string; state: unknown }>): Promise<string[]> {
     const unusable: string[] = [];
     for (const row of persisted) {
       const state = readPersistedCall(row.state);
@@ -177,6 +177,7 @@ export class CallService {
       try {
         const call = resumeCall(state, this.callServices(), this.dialer, this.log.child({ tenantId: state.tenantId, resumed: true }));
         this.track(call);
+        if (state.media) await this.resumeMedia(call, state.media);
         call.maybeEnd();
       } catch (err) {
         this.log.error({ err, callId: row.callId, tenantId: state.tenantId }, 'could not resume a persisted call');
@@ -184,6 +185,15 @@ export class CallService {
       }
     }
     return unusable;
+  }
+
+  /** A resumed call's audio: the engine takes it over, or (its ports taken meanwhile) the call goes on without. */
+  private async resumeMedia(call: Call, media: NonNullable<PersistedCall['media']>): Promise<void> {
+    try {
+      await call.media.restore(media, [call.inbound, ...call.outbound]);
+    } catch (err) {
+      call.log.warn({ err: (err as Error).message, channelId: call.inbound.id }, 'the audio of a resumed call could not be taken over: its phones may not hear each other');
+    }
   }
 
   /**

@@ -3,7 +3,7 @@
  * one to one onto ng commands (call-id, from-tag, to-tag); what is ours is the set of flags every
  * offer and answer carries and reading `query` replies into per-leg statistics.
  */
-import type { AnswerRequest, CallMediaStats, DeleteRequest, LegStats, MediaEngine, MediaEvent, MediaEventListener, OfferRequest, PlayRequest } from '../engine.ts';
+import type { AnswerRequest, CallMediaStats, DeleteRequest, LegStats, MediaEngine, MediaEvent, MediaEventListener, MediaSnapshot, OfferRequest, PlayRequest } from '../engine.ts';
 import { MediaNotSupportedError, MediaRequestError } from '../engine.ts';
 import { SilenceWatch } from '../silenceWatch.ts';
 import { NgClient, NgCommandError, type NgDict } from './ngClient.ts';
@@ -100,6 +100,16 @@ export class RtpengineEngine implements MediaEngine {
       throw err;
     }
     return { callId, legs: legStats(reply) };
+  }
+
+  /** rtpengine keeps the call itself (it runs on across a restart of the switch): only the watch is ours. */
+  snapshot(callId: string): MediaSnapshot | undefined {
+    const watch = this.watch.snapshot(callId);
+    return watch.length ? { watch } : undefined;
+  }
+
+  async restore(callId: string, snapshot: MediaSnapshot): Promise<void> {
+    this.watch.restore(callId, snapshot.watch);
   }
 
   async ping(): Promise<void> {
