@@ -93,7 +93,7 @@ async function resumePersistedCalls(store: Store, calls: CallService, cdrWriter:
   const persisted = await store.liveCalls.forNode(nodeId);
   if (!persisted.length) return;
   resumeRecords(persisted, cdrWriter);
-  const unusable = calls.resume(persisted);
+  const unusable = await calls.resume(persisted);
   await store.liveCalls.write([], unusable);
   log.info({ resumed: persisted.length - unusable.length, unusable: unusable.length }, 'resumed calls from the previous run');
 }
@@ -320,7 +320,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
         takeOver: async (dead, persisted) => {
           await budgets?.forgetNode(dead.id);
           resumeRecords(persisted, cdrWriter);
-          await store.liveCalls.write([], calls.endCallsOf(persisted));
+          await store.liveCalls.write([], await calls.endCallsOf(persisted));
           const bindings = await store.location.deleteOfNode(dead.id, CONNECTION_BOUND_TRANSPORTS);
           clusterLog.info({ deadNode: dead.id, calls: persisted.length, bindings }, "ended a dead node's calls and dropped the bindings of its connections");
         },

@@ -339,6 +339,7 @@ export class Call implements CallContext {
     const req = this.inviteTx.request;
     const channels = [this.inbound, ...this.outbound].filter((c) => c.live);
     const unacked2xx = this.inviteTx.unacked2xx;
+    const media = this.media.persistentState();
     return {
       version: 1,
       callId: this.id,
@@ -361,6 +362,7 @@ export class Call implements CallContext {
       })),
       bridges: [...this.bridges].map((b) => b.snapshot()),
       maxUntil: this.answeredAt ? this.answeredAt + this.limitMs : null,
+      ...(media ? { media } : {}),
     };
   }
 

@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { PortsExhaustedError } from '../media/embedded/portPool.ts';
-import { MediaRequestError, type LegStats, type MediaEngine } from '../media/engine.ts';
+import { MediaRequestError, type LegStats, type MediaEngine, type MediaSnapshot } from '../media/engine.ts';
 import type { Channel } from './channel.ts';
 import type { LegQuality } from './events.ts';
 
@@ -97,6 +97,23 @@ export class CallMedia {
     } catch (err) {
       this.log.warn({ err, channelId: channels[0]?.id }, 'media relay: could not free the ports of an ended call');
     }
+  }
+
+  /** What a restarted node needs to carry on the call's audio (persistedCall.ts); undefined when the engine has none of it. */
+  persistentState(): { peers: Record<string, string>; engine: MediaSnapshot | null } | undefined {
+    if (!this.peers.size) return undefined;
+    return { peers: Object.fromEntries(this.peers), engine: this.engine.snapshot(this.callId) ?? null };
+  }
+
+  /**
+   * The call's audio as a previous run of this node left it: the engine takes the call over (the
+   * embedded relay binds the same ports again; rtpengine kept running), before SIP resumes.
+   */
+  async restore(state: { peers: Record<string, string>; engine: MediaSnapshot | null }, live: Channel[]): Promise<void> {
+    for (const [tag, peer] of Object.entries(state.peers)) this.peers.set(tag, peer);
+    if (state.engine) await this.engine.restore(this.callId, state.engine);
+    const answered = live.filter((c) => c.state === 'up');
+    if (answered.length >= 2) this.startSampling(...answered);
   }
 
   /** The engine found `channel`'s phone silent since `since` (null: audio again). */

@@ -12,6 +12,7 @@ const params = z.record(z.string(), z.string().nullable());
 const peer = z.object({ transport: z.enum(TRANSPORTS), address: text, port: z.number().int().min(0).max(65535), serverName: text.optional() });
 const nameAddr = z.object({ name: text.optional(), uri: text, params });
 const via = z.object({ version: text, protocol: text, host: text, port: z.number().int().optional(), params });
+const endpoint = z.object({ address: text, port: z.number().int().min(0).max(65535) });
 const party = z.object({ user: text, host: text, display: text.optional(), uri: text });
 
 const hangupCause = z.enum([
@@ -115,6 +116,32 @@ export const persistedCallSchema = z.object({
   channels: z.array(z.object({ snapshot: channelSnapshotSchema, dialog: dialogStateSchema, pendingInvite: pendingInvite.optional() })),
   bridges: z.array(bridgeSnapshot),
   maxUntil: z.number().nullable(),
+  /** The call's audio through the relay (callMedia.ts): the legs the engine knows, and what the engine needs to take the call over. */
+  media: z
+    .object({
+      peers: z.record(text, text),
+      engine: z
+        .object({
+          watch: z.array(z.object({ tag: text, direction: z.enum(['sendrecv', 'sendonly', 'recvonly', 'inactive']), peer: text.optional(), answered: z.boolean() })),
+          legs: z
+            .array(
+              z.object({
+                tag: text,
+                port: z.number().int().min(1).max(65535),
+                peer: text.optional(),
+                sdpRtp: endpoint.optional(),
+                sdpRtcp: endpoint.optional(),
+                latchedRtp: endpoint.optional(),
+                latchedRtcp: endpoint.optional(),
+                telephoneEvent: z.number().int(),
+                telephoneEventClock: z.number().int(),
+              }),
+            )
+            .optional(),
+        })
+        .nullable(),
+    })
+    .optional(),
   /** The CDR writer's state of the call's record (persistence.ts adds it; the CDR writer reads it). */
   record: z.unknown(),
 });

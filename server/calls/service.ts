@@ -27,7 +27,7 @@ import { DialogTable } from './dialogTable.ts';
 import { Dialer, type RefusalCounter } from './dialer.ts';
 import type { EventBus } from './events.ts';
 import { InDialogRequests } from './inDialog.ts';
-import { readPersistedCall } from './persistedCall.ts';
+import { readPersistedCall, type PersistedCall } from './persistedCall.ts';
 import { resumeCall } from './recovery.ts';
 import { CallRouter } from './routing.ts';
 import type { MediaEngine, MediaEvent } from '../media/engine.ts';
@@ -172,7 +172,7 @@ export class CallService {
    * their CANCELs, answers, BYEs and re-INVITEs find them. Returns the ids of those that could
    * not be resumed (their state is of no further use).
    */
-  resume(persisted: Array<{ callId: string; state: unknown }>): string[] {
+  async resume(persisted: Array<{ callId: string; state: unknown }>): Promise<string[]> {
     const unusable: string[] = [];
     for (const row of persisted) {
       const state = readPersistedCall(row.state);
@@ -184,6 +184,7 @@ export class CallService {
       try {
         const call = resumeCall(state, this.callServices(), this.dialer, this.log.child({ tenantId: state.tenantId, resumed: true }));
         this.track(call);
+        if (state.media) await this.resumeMedia(call, state.media);
         call.maybeEnd();
       } catch (err) {
         this.log.error({ err, callId: row.callId, tenantId: state.tenantId }, 'could not resume a persisted call');
@@ -193,13 +194,22 @@ export class CallService {
     return unusable;
   }
 
+  /** A resumed call's audio: the engine takes it over, or (its ports taken meanwhile) the call goes on without. */
+  private async resumeMedia(call: Call, media: NonNullable<PersistedCall['media']>): Promise<void> {
+    try {
+      await call.media.restore(media, [call.inbound, ...call.outbound]);
+    } catch (err) {
+      call.log.warn({ err: (err as Error).message, channelId: call.inbound.id }, 'the audio of a resumed call could not be taken over: its phones may not hear each other');
+    }
+  }
+
   /**
    * A dead node's calls, claimed by this one (server/cluster.ts): resumed here only to be ended
    * cleanly — BYE to the answered legs, CANCEL to the ringing ones, an error to a caller still
    * waiting — so their records close. Returns the ids that could not be resumed.
    */
-  endCallsOf(persisted: Array<{ callId: string; state: unknown }>): string[] {
-    const unusable = this.resume(persisted);
+  async endCallsOf(persisted: Array<{ callId: string; state: unknown }>): Promise<string[]> {
+    const unusable = await this.resume(persisted);
     for (const row of persisted) this.byId.get(row.callId)?.hangupAll('switch-error');
     return unusable;
   }

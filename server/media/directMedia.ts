@@ -23,6 +23,12 @@ export class DirectMedia implements MediaEngine {
     return undefined;
   }
 
+  snapshot(): undefined {
+    return undefined;
+  }
+
+  async restore(): Promise<void> {}
+
   async ping(): Promise<void> {}
 
   subscribe(_listener: MediaEventListener): () => void {

@@ -110,6 +110,36 @@ export interface PlayRequest {
   repeat?: number;
 }
 
+/** A leg of the no-RTP watch (silenceWatch.ts) as a restart keeps it. */
+export interface WatchedLegSnapshot {
+  tag: string;
+  direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+  peer?: string;
+  answered: boolean;
+}
+
+/** A leg of the embedded relay as a restart keeps it: its port pair, its pairing, where its phone is. */
+export interface RelayLegSnapshot {
+  tag: string;
+  port: number;
+  peer?: string;
+  sdpRtp?: { address: string; port: number };
+  sdpRtcp?: { address: string; port: number };
+  latchedRtp?: { address: string; port: number };
+  latchedRtcp?: { address: string; port: number };
+  telephoneEvent: number;
+  telephoneEventClock: number;
+}
+
+/**
+ * What a restarted switch needs to carry on relaying one call (plain JSON, kept with the call's
+ * restart state): the no-RTP watch, and for the embedded relay its legs (rtpengine keeps its own).
+ */
+export interface MediaSnapshot {
+  watch: WatchedLegSnapshot[];
+  legs?: RelayLegSnapshot[];
+}
+
 export interface MediaEngine {
   readonly kind: MediaEngineKind;
   /** The rewritten offer for `toTag`'s phone: the relay's address and ports instead of the offerer's. */
@@ -134,8 +164,15 @@ export interface MediaEngine {
   startRecording(req: RecordingRequest): Promise<void>;
   /** Writes the recording's file; resolves with its length. */
   stopRecording(req: { callId: string; tag: string }): Promise<{ durationMs: number; bytes: number }>;
-  /** Frees every port; an engine process the switch started is stopped. */
-  close(): Promise<void>;
+  /** The call as a restart needs it; undefined for a call the engine does not know. */
+  snapshot(callId: string): MediaSnapshot | undefined;
+  /** Takes over a call a previous run of the switch relayed (its ports, pairing and watch), before SIP resumes. */
+  restore(callId: string, snapshot: MediaSnapshot): Promise<void>;
+  /**
+   * Frees every port; an engine process the switch started is stopped, unless `keepCalls` (live
+   * calls are persisted for the next start): then rtpengine is left running for that start to adopt.
+   */
+  close(opts?: { keepCalls?: boolean }): Promise<void>;
 }
 
 /** What this engine cannot do (yet): the caller decides whether that fails the verb or the call. */

@@ -5,7 +5,7 @@
  * in early media, or refused, a phone owes no audio. The engine feeds it the phones' SDPs and
  * tells it, per sweep, when each leg's last packet came.
  */
-import type { AnswerRequest, DeleteRequest, MediaEvent, OfferRequest } from './engine.ts';
+import type { AnswerRequest, DeleteRequest, MediaEvent, OfferRequest, WatchedLegSnapshot } from './engine.ts';
 import { audioSection, parseSdp, type Direction } from './sdp.ts';
 
 /** Epoch ms of each leg's last packet (null: none yet); undefined when the engine lost the call. */
@@ -67,6 +67,19 @@ export class SilenceWatch {
     const legs = this.calls.get(req.callId);
     legs?.delete(req.leg.tag);
     if (legs?.size === 0) this.calls.delete(req.callId);
+  }
+
+  /** The call's legs as a restart keeps them. */
+  snapshot(callId: string): WatchedLegSnapshot[] {
+    return [...(this.calls.get(callId) ?? [])].map(([tag, l]) => ({ tag, direction: l.direction, ...(l.peer !== undefined ? { peer: l.peer } : {}), answered: l.answered }));
+  }
+
+  /** A call a previous run watched: watched again from now (its phones get the whole time again). */
+  restore(callId: string, legs: WatchedLegSnapshot[]): void {
+    const restored = new Map<string, WatchedLeg>();
+    for (const l of legs) restored.set(l.tag, { direction: l.direction, ...(l.peer !== undefined ? { peer: l.peer } : {}), answered: l.answered, flagged: false, timedOut: false });
+    this.calls.set(callId, restored);
+    for (const tag of restored.keys()) this.rearm(restored, tag);
   }
 
   /** `tag`'s phone sent `sdp` in a dialogue with `peer`; `answered` marks a final answer. */

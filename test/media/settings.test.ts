@@ -7,7 +7,6 @@ test('defaults: auto engine, relayed, bound and advertised on the SIP address, 3
   const m = loadConfig({}).media;
   assert.deepEqual(m, {
     engine: 'auto',
-    direct: false,
     bindAddress: '127.0.0.1',
     advertisedAddress: '127.0.0.1',
     portMin: 30000,

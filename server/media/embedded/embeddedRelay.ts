@@ -15,6 +15,7 @@ import type {
   MediaEngine,
   MediaEvent,
   MediaEventListener,
+  MediaSnapshot,
   OfferRequest,
   PlayRequest,
   RecordingRequest,
@@ -111,6 +112,30 @@ export class EmbeddedRelay implements MediaEngine {
     const call = this.calls.get(callId);
     if (!call) return undefined;
     return { callId, legs: [...call.legs.values()].map((l) => l.snapshot()) };
+  }
+
+  snapshot(callId: string): MediaSnapshot | undefined {
+    const call = this.calls.get(callId);
+    if (!call) return undefined;
+    return { watch: this.watch.snapshot(callId), legs: [...call.legs.values()].map((l) => ({ ...l.state(), ...(l.peer ? { peer: l.peer.tag } : {}) })) };
+  }
+
+  /** The same ports bound again, the same pairing and latched phones: audio carries on where it stopped. */
+  async restore(callId: string, snapshot: MediaSnapshot): Promise<void> {
+    const legs = new Map<string, RelayLeg>();
+    try {
+      for (const s of snapshot.legs ?? []) {
+        const leg = new RelayLeg(callId, s.tag, await this.ports.takeExact(s.port), (e) => this.emit(e));
+        leg.restoreState(s);
+        legs.set(s.tag, leg);
+      }
+    } catch (err) {
+      for (const leg of legs.values()) this.ports.give(leg.close());
+      throw err;
+    }
+    for (const s of snapshot.legs ?? []) if (s.peer) legs.get(s.tag)!.peer = legs.get(s.peer);
+    this.calls.set(callId, { legs, opening: new Map() });
+    this.watch.restore(callId, snapshot.watch);
   }
 
   async ping(): Promise<void> {}

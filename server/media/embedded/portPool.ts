@@ -72,6 +72,22 @@ export class PortPool {
     throw new PortsExhaustedError(`no free media port pair left in ${this.first}-${this.first + 2 * this.pairs - 1} on ${this.host}`);
   }
 
+  /** The pair at `port` again (a call a previous run relayed keeps its ports); fails if another holds it. */
+  async takeExact(port: number): Promise<PortPair> {
+    const index = (port - this.first) / 2;
+    if (!Number.isInteger(index) || index < 0 || index >= this.pairs)
+      throw new MediaRequestError(`media port ${port} is not an RTP port of ${this.first}-${this.first + 2 * this.pairs - 1}`);
+    if (this.inUse.has(port)) throw new MediaRequestError(`media port ${port} is in use`);
+    this.inUse.add(port);
+    const rtp = dgram.createSocket({ type: 'udp4', lookup: ipLiteralOnly as never });
+    const rtcp = dgram.createSocket({ type: 'udp4', lookup: ipLiteralOnly as never });
+    if ((await bind(rtp, port, this.host)) && (await bind(rtcp, port + 1, this.host))) return { port, rtp, rtcp };
+    closeQuietly(rtp);
+    closeQuietly(rtcp);
+    this.inUse.delete(port);
+    throw new MediaRequestError(`media ports ${port}-${port + 1} on ${this.host} are held by another program`);
+  }
+
   give(pair: PortPair): void {
     closeQuietly(pair.rtp);
     closeQuietly(pair.rtcp);

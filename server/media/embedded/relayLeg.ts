@@ -6,7 +6,7 @@
  * a stray packet). Payloads pass through untouched (G.711, telephone-event, any codec).
  */
 import type { RemoteInfo } from 'node:dgram';
-import type { LegStats, MediaEvent } from '../engine.ts';
+import type { LegStats, MediaEvent, RelayLegSnapshot } from '../engine.ts';
 import type { MediaSection } from '../sdp.ts';
 import type { EndpointAudio } from '../audio/endpointAudio.ts';
 import type { PortPair } from './portPool.ts';
@@ -158,6 +158,30 @@ export class RelayLeg {
       source: this.latchedRtp ? `${this.latchedRtp.address}:${this.latchedRtp.port}` : null,
       flowing: { fromPhone: s.packets > 0, toPhone: this.sentPackets > 0 },
     };
+  }
+
+  /** Where its phone is and what it carries, as a restart keeps it (the pairing is the relay's). */
+  state(): Omit<RelayLegSnapshot, 'peer'> {
+    return {
+      tag: this.tag,
+      port: this.port,
+      ...(this.sdpRtp ? { sdpRtp: this.sdpRtp } : {}),
+      ...(this.sdpRtcp ? { sdpRtcp: this.sdpRtcp } : {}),
+      ...(this.latchedRtp ? { latchedRtp: this.latchedRtp } : {}),
+      ...(this.latchedRtcp ? { latchedRtcp: this.latchedRtcp } : {}),
+      telephoneEvent: this.telephoneEvent,
+      telephoneEventClock: this.telephoneEventClock,
+    };
+  }
+
+  /** The state a previous run kept (see `state`). */
+  restoreState(s: RelayLegSnapshot): void {
+    this.sdpRtp = s.sdpRtp;
+    this.sdpRtcp = s.sdpRtcp;
+    this.latchedRtp = s.latchedRtp;
+    this.latchedRtcp = s.latchedRtcp;
+    this.telephoneEvent = s.telephoneEvent;
+    this.telephoneEventClock = s.telephoneEventClock;
   }
 
   /** Marks the leg gone; the caller gives its ports back. */

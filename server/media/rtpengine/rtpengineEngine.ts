@@ -14,6 +14,7 @@ import type {
   MediaEngine,
   MediaEvent,
   MediaEventListener,
+  MediaSnapshot,
   OfferRequest,
   PlayRequest,
   RecordingRequest,
@@ -137,6 +138,16 @@ export class RtpengineEngine implements MediaEngine {
       throw err;
     }
     return { callId, legs: legStats(reply) };
+  }
+
+  /** rtpengine keeps the call itself (it runs on across a restart of the switch): only the watch is ours. */
+  snapshot(callId: string): MediaSnapshot | undefined {
+    const watch = this.watch.snapshot(callId);
+    return watch.length ? { watch } : undefined;
+  }
+
+  async restore(callId: string, snapshot: MediaSnapshot): Promise<void> {
+    this.watch.restore(callId, snapshot.watch);
   }
 
   async ping(): Promise<void> {
