@@ -11,16 +11,15 @@ export function ExampleGallery({ dirty, onUse }: { dirty: boolean; onUse: (sourc
   };
   return (
     <div className="stack" data-testid="examples">
-      <ul className="plain-list" role="radiogroup" aria-label="Examples">
+      <fieldset className="plain-list examples">
+        <legend className="visually-hidden">Examples</legend>
         {DIALPLAN_EXAMPLES.map((e) => (
-          <li key={e.id}>
-            <label className="example-choice">
-              <input type="radio" name="example" value={e.id} checked={e.id === chosen} onChange={() => setChosen(e.id)} /> <strong>{e.title}</strong>
-              <div className="muted small">{e.summary}</div>
-            </label>
-          </li>
+          <label key={e.id} className="example-choice">
+            <input type="radio" name="example" value={e.id} checked={e.id === chosen} onChange={() => setChosen(e.id)} /> <strong>{e.title}</strong>
+            <span className="muted small example-summary">{e.summary}</span>
+          </label>
         ))}
-      </ul>
+      </fieldset>
       <div>
         <button type="button" className="btn small" onClick={use}>
           Use “{example.title}” in the editor
