@@ -10,10 +10,9 @@ export default async function (call) {
   log(\`\${call.from.user} calls \${call.to.user}\`);
 
   // A colleague's extension (100, 101, …) or user name: ring that phone for 20 seconds.
+  // If nobody answers, the switch tells the caller why (busy, not registered, no such phone).
   const r = await dial(call.to.user, { timeout: 20 });
-
-  // Nobody answered, the phone is not registered, or no phone has that number.
-  if (!r.answered) return respond(480, 'Nobody answered');
+  log(r.answered ? 'answered' : \`not answered: \${r.result}\`);
 
   // To reach the phone network, add a provider and send numbers to it, for example:
   //   if (/^0\\d+$/.test(call.to.user)) return dial(\`\${call.to.user}@myprovider\`);

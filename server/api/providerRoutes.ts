@@ -254,6 +254,15 @@ export function providerRoutes(control: ProviderControl, maxPerTenant: number): 
     res.json(view(p, (await scope.providers.statuses()).get(id)));
   });
 
+  /** "Test now": an OPTIONS to the provider at once; its outcome and the exchange, as a call's story shows messages. */
+  r.post('/:id/test', async (req, res) => {
+    const { id } = parse(idParam, req.params);
+    const p = await scopeOf(req).providers.get(id);
+    if (!p) throw notFound('provider');
+    const { health, messages } = await control.testNow(p);
+    res.json({ health: healthView(health), messages });
+  });
+
   r.patch('/:id', async (req, res) => {
     const { id } = parse(idParam, req.params);
     const body = parse(patchBody, req.body) as ProviderChanges;

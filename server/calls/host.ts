@@ -10,12 +10,25 @@ import type { Call } from './call.ts';
 import type { Dialer } from './dialer.ts';
 import type { LegPurpose } from './outboundLeg.ts';
 import type { HangupCause, Party } from './events.ts';
-import { causeOfResponse } from '../domain/outcomes.ts';
+import { answerToCaller, causeOfResponse } from '../domain/outcomes.ts';
 import { resolveExtensions } from './extensions.ts';
 
 export interface CallHost extends DialplanHost {
   /** The outcome of the last dial, for the final answer when the script ends without one. */
   lastDial(): DialResult | undefined;
+}
+
+/**
+ * Why the call ends when the dialplan answers the caller itself: passing on the failure of its
+ * last dial (480 after a dial to a phone that is not registered) keeps that dial's reason
+ * (unavailable, not "no answer"); any other status is read as it is.
+ */
+function causeOf(status: number, last: DialResult | undefined): HangupCause {
+  if (last && !last.answered) {
+    const passedOn = answerToCaller(last);
+    if (passedOn.status === status) return passedOn.cause;
+  }
+  return causeOfResponse(status);
 }
 
 export function callHost(o: {
@@ -41,7 +54,7 @@ export function callHost(o: {
     async respond(status, reason) {
       if (o.respond) o.respond(status, reason);
       else if (status < 200) call.progress(status, reason);
-      else call.reject(status, reason, causeOfResponse(status));
+      else call.reject(status, reason, causeOf(status, last));
     },
     log(level: LogLevel, message: string) {
       call.bus.emit({ type: 'dialplan.log', tenantId: call.tenantId, callId: call.id, channelId: o.channelId, level, message });

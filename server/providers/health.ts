@@ -7,7 +7,8 @@
 import type { Logger } from 'pino';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { randomToken } from '../sip/random.ts';
-import type { SipRequest, SipResponse } from '../sip/message.ts';
+import { serialize, type SipRequest, type SipResponse } from '../sip/message.ts';
+import type { TracedMessage } from '../../contract/callTrace.ts';
 import type { SipStack } from '../sip/stack.ts';
 import type { Peer } from '../sip/transport.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
@@ -111,22 +112,38 @@ export class ProviderHealthMonitor {
     this.timers.set(p.id, t);
   }
 
-  private async check(p: Provider): Promise<void> {
+  /**
+   * "Test now": pings the provider at once and says what happened, with the OPTIONS as sent and
+   * its answer as received (none when it stayed silent), for the portal's ladder.
+   */
+  async testNow(p: Provider): Promise<{ health: ProviderHealth; messages: TracedMessage[] }> {
+    const { result, messages } = await this.probe(p);
+    const health: ProviderHealth = { providerId: p.id, tenantId: p.tenantId, checkedAt: Date.now(), ...result };
+    this.deps.log.info({ tenantId: p.tenantId, providerId: p.id, provider: p.name, reachable: health.reachable, detail: health.detail }, 'provider tested');
+    return { health, messages };
+  }
+
+  private async probe(p: Provider): Promise<{ result: Omit<ProviderHealth, 'providerId' | 'tenantId' | 'checkedAt'>; messages: TracedMessage[] }> {
     const hop = nextHop(p);
-    let result: Omit<ProviderHealth, 'providerId' | 'tenantId' | 'checkedAt'>;
     const hops = await resolveHops(this.deps, hop);
-    if ('failure' in hops) result = { reachable: false, rttMs: null, detail: `DNS lookup of ${hops.failure.hostname} failed (${hops.failure.kind})` };
-    else if ('denied' in hops) result = { reachable: false, rttMs: null, detail: `${hop.host} has no address this switch sends to` };
-    else {
-      const started = Date.now();
-      const res = await this.ping(p, hops.peers[0]);
-      const rttMs = Date.now() - started;
-      if (silent(res)) result = { reachable: false, rttMs: null, detail: `${hop.host} did not answer OPTIONS` };
-      else {
-        this.rtt.observe(rttMs / 1000);
-        result = { reachable: true, rttMs, detail: `${res.status} ${res.reason}` };
-      }
-    }
+    if ('failure' in hops) return { result: { reachable: false, rttMs: null, detail: `DNS lookup of ${hops.failure.hostname} failed (${hops.failure.kind})` }, messages: [] };
+    if ('denied' in hops) return { result: { reachable: false, rttMs: null, detail: `${hop.host} has no address this switch sends to` }, messages: [] };
+    const peer = hops.peers[0];
+    const started = Date.now();
+    const { req, res } = await this.ping(p, peer);
+    const rttMs = Date.now() - started;
+    const traced = (direction: TracedMessage['direction'], at: number, m: SipRequest | SipResponse): TracedMessage[] => {
+      const text = serialize(m)?.toString('utf8');
+      return text === undefined ? [] : [{ at, direction, peer, sipCallId: req.headers['call-id'] ?? '', firstLine: text.slice(0, text.indexOf('\r\n')), text }];
+    };
+    const sent = traced('out', started, req);
+    if (silent(res)) return { result: { reachable: false, rttMs: null, detail: `${hop.host} did not answer OPTIONS` }, messages: sent };
+    this.rtt.observe(rttMs / 1000);
+    return { result: { reachable: true, rttMs, detail: `${res.status} ${res.reason}` }, messages: [...sent, ...traced('in', started + rttMs, res)] };
+  }
+
+  private async check(p: Provider): Promise<void> {
+    const { result } = await this.probe(p);
     if (this.stopped || !this.timers.has(p.id)) return;
     const before = this.results.get(p.id);
     const health: ProviderHealth = { providerId: p.id, tenantId: p.tenantId, checkedAt: Date.now(), ...result };
@@ -137,7 +154,7 @@ export class ProviderHealthMonitor {
     }
   }
 
-  private ping(p: Provider, peer: Peer): Promise<SipResponse> {
+  private async ping(p: Provider, peer: Peer): Promise<{ req: SipRequest; res: SipResponse }> {
     const uri = providerUri(p);
     const req: SipRequest = {
       method: 'OPTIONS',
@@ -153,6 +170,7 @@ export class ProviderHealthMonitor {
       },
       content: '',
     };
-    return new Promise((resolve) => this.deps.stack.clientTransactions.send(req, peer, { onFinal: resolve }));
+    const res = await new Promise<SipResponse>((resolve) => this.deps.stack.clientTransactions.send(req, peer, { onFinal: resolve }));
+    return { req, res };
   }
 }

@@ -25,6 +25,8 @@ export interface ProviderControl {
   status(providerId: string): ProviderStatus | undefined;
   /** Whether the provider answered its last OPTIONS ping. */
   health(providerId: string): ProviderHealth | undefined;
+  /** Pings the provider now: its health, and the OPTIONS exchange as messages. */
+  testNow(p: Provider): ReturnType<ProviderHealthMonitor['testNow']>;
   /** A provider was created, changed or deleted. */
   changed(providerId: string): Promise<void>;
   /** The SIP URI a provider should send this entry's calls to. */
@@ -81,6 +83,7 @@ export async function startProviderService(deps: {
     agent,
     status: (id) => agent.status(id),
     health: (id) => monitor.health(id),
+    testNow: (p) => monitor.testNow(p),
     changed: async (id) => {
       directory.invalidate();
       await Promise.all([agent.reload(id), monitor.reload(id)]);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { STARTER_DIALPLAN } from '../../contract/starterDialplan.ts';
 import { skipWithout } from '../interop/tools.ts';
-import { assertSippOk, authRow, callSuite, flowOf, recordOf, scenario, startSipp } from './harness.ts';
+import { assertSippOk, authRow, callSuite, dialplanSource, flowOf, recordOf, scenario, startSipp } from './harness.ts';
 
 const noSipp = skipWithout('sipp', 'sip-tester');
 
@@ -79,4 +79,36 @@ describe('extensions (sqlite, sipp)', { skip: noSipp, timeout: 60_000 }, () => {
     assertSippOk({ caller: c });
     strangerPhone.kill();
   });
+
+  for (const [how, source] of [
+    ['the starter dialplan', STARTER_DIALPLAN],
+    [
+      'a dialplan passing the failure on as 480',
+      dialplanSource(`  const r = await dial(call.to.user, { timeout: 10 });\n  if (!r.answered) return respond(480, 'Nobody answered');`),
+    ],
+  ] as const) {
+    test(`a call to a phone that is not registered is recorded unavailable, through ${how}`, async () => {
+      const { t, log } = await suite.tenantWithLog();
+      const alice = await t.account();
+      await t.account();
+      await t.dialplan('default', source);
+      const caller = suite.track(
+        await startSipp({
+          dir: suite.dir,
+          name: 'caller-away',
+          scenario: scenario('uac_auth_call_unavailable.xml'),
+          remote: suite.remote(),
+          service: '101',
+          inf: [authRow(alice)],
+          keys: { party: 'alice' },
+        }),
+      );
+      assertSippOk({ caller: await caller.done });
+      await log.ended();
+      const cdr = await recordOf(suite.sw, t, log.events[0]!.callId);
+      assert.equal(cdr.status, 'unavailable');
+      assert.equal(cdr.sipStatus, 480);
+      assert.equal(cdr.hangupCause, 'unavailable');
+    });
+  }
 });

@@ -69,6 +69,11 @@ export class ApiClient {
     return fetch(`${this.baseUrl}/api/v1${path}`, { headers: this.cookie ? { cookie: this.cookie } : {} });
   }
 
+  /** The session token, to hand this session to a browser. */
+  cookieValue(): string {
+    return this.cookie.replace(/^sid=/, '');
+  }
+
   hasSession(): boolean {
     return this.cookie.startsWith('sid=') && this.cookie.length > 4;
   }

@@ -4,34 +4,14 @@
  * event stream.
  */
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
 import { signUp, type ApiClient } from '../helpers/api.ts';
+import { optionsPeer } from '../helpers/optionsPeer.ts';
 import type { ProviderHealth } from '../../web/src/api/types.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { FAST_SIP_TIMERS, PROVIDER_ENV } from './registrarHarness.ts';
 import type { LiveEvent } from '../../server/calls/liveView.ts';
 import { silence } from '../helpers/time.ts';
-
-/** A provider's SIP port that answers each OPTIONS with `status` while `answering` is true. */
-async function optionsPeer(status: string) {
-  const socket = dgram.createSocket('udp4');
-  const state = { answering: true, pings: 0 };
-  socket.on('message', (m, rinfo) => {
-    const text = m.toString('latin1');
-    if (!text.startsWith('OPTIONS ')) return;
-    state.pings++;
-    if (!state.answering) return;
-    const head = text.split('\r\n\r\n')[0]!.split('\r\n');
-    const copy = (name: string) => head.filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
-    const reply = [`SIP/2.0 ${status}`, ...copy('Via'), ...copy('From'), `${copy('To')[0]};tag=peer`, ...copy('Call-ID'), ...copy('CSeq'), 'Content-Length: 0', '', ''].join(
-      '\r\n',
-    );
-    socket.send(reply, rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
-  return { port: socket.address().port, state, close: () => socket.close() };
-}
 
 async function healthOf(api: ApiClient, id: string, want: (h: ProviderHealth) => boolean, what: string): Promise<ProviderHealth> {
   const deadline = Date.now() + 10_000;
@@ -73,6 +53,40 @@ describe('provider health (OPTIONS)', () => {
       assert.ok(peer.state.pings >= 2);
     } finally {
       stop();
+      peer.close();
+    }
+  });
+
+  test('test now: an OPTIONS at once, its outcome and the exchange as messages; silence is said; other tenants cannot', async () => {
+    const peer = await optionsPeer('200 OK');
+    const api = await signUp(sw.httpUrl);
+    try {
+      const created = await api.post('/providers', { name: 'tested', host: '127.0.0.1', port: peer.port });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const before = peer.state.pings;
+      const r = await api.post(`/providers/${created.body.id}/test`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.ok(peer.state.pings > before, 'pinged at once');
+      assert.equal(r.body.health.reachable, true);
+      assert.equal(r.body.health.detail, '200 OK');
+      assert.deepEqual(
+        r.body.messages.map((m: { direction: string; firstLine: string }) => `${m.direction} ${m.firstLine}`),
+        [`out OPTIONS sip:127.0.0.1:${peer.port} SIP/2.0`, 'in SIP/2.0 200 OK'],
+      );
+      assert.match(r.body.messages[0].text, /^Via: SIP\/2\.0\/UDP /m);
+
+      peer.state.answering = false;
+      const silent = await api.post(`/providers/${created.body.id}/test`);
+      assert.equal(silent.body.health.reachable, false);
+      assert.match(silent.body.health.detail, /did not answer OPTIONS/);
+      assert.deepEqual(
+        silent.body.messages.map((m: { direction: string }) => m.direction),
+        ['out'],
+      );
+
+      const other = await signUp(sw.httpUrl);
+      assert.equal((await other.post(`/providers/${created.body.id}/test`)).status, 404);
+    } finally {
       peer.close();
     }
   });

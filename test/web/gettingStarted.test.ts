@@ -9,7 +9,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { STARTER_DIALPLAN } from '../../contract/starterDialplan.ts';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
+import { seriousViolations } from '../helpers/axe.ts';
 import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { skipWithout, waitFor } from '../interop/tools.ts';
@@ -25,25 +25,7 @@ const noBrowser = skipWithout('chromium', 'chromium');
 const noBaresip = skipWithout('baresip', 'baresip');
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/getting-started/', import.meta.url));
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const PASSWORD = 'Plum-Orbit-Cascade-91';
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: Array<{ target: string[] }>;
-}
-
-/** Serious and critical axe-core violations on the page as it is now. */
-export async function seriousViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const run = (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: AxeViolation[] }> } }).axe.run;
-    return (await run(document, { resultTypes: ['violations'] })).violations;
-  });
-  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.help}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
 
 describe('getting started: a new user to an answered test call (sqlite, baresip)', { skip: noBrowser || noBaresip, timeout: 180_000 }, () => {
   let sw: TestSwitch;

@@ -16,6 +16,7 @@ import { QuarantineNote } from './QuarantineNote.tsx';
 import { revealLine, showErrors, type SourceError } from './editorSetup.ts';
 import { TestRunPanel } from './TestRunPanel.tsx';
 import { VersionsPanel } from './VersionsPanel.tsx';
+import { ExampleGallery } from './ExampleGallery.tsx';
 import { STARTER_DIALPLAN } from '../../../contract/starterDialplan.ts';
 
 type Loaded = { status: 'loading' } | { status: 'new' } | { status: 'saved'; dialplan: Dialplan } | { status: 'error'; error: unknown };
@@ -206,6 +207,14 @@ export default function DialplanEditorPage({ name }: { name: string }) {
         <div className="editor-side">
           <Section title="Test run" id="test-run">
             <TestRunPanel name={name} source={() => draft.current} onErrors={mark} />
+          </Section>
+          <Section title="Examples" id="examples">
+            <ExampleGallery
+              dirty={dirty}
+              onUse={(source) => {
+                if (view.current) replaceDocument(view.current, source);
+              }}
+            />
           </Section>
           {dialplan && (
             <Section title="Versions" id="versions">

@@ -1,9 +1,10 @@
-/** A dialplan's saved versions: look at one, or make it current again (as a new version). */
+/** A dialplan's saved versions: compare one with the current version side by side, or make it current again (as a new version). */
 import { useState } from 'react';
 import { api } from '../api/client.ts';
 import type { Dialplan } from '../api/types.ts';
 import { ErrorNote } from '../components/Feedback.tsx';
 import { useFormat } from '../session.tsx';
+import { VersionDiff } from './VersionDiff.tsx';
 
 export function VersionsPanel({ dialplan, dirty, onRestored }: { dialplan: Dialplan; dirty: boolean; onRestored: (version: number, from: number) => void }) {
   const fmt = useFormat();
@@ -51,7 +52,7 @@ export function VersionsPanel({ dialplan, dirty, onRestored }: { dialplan: Dialp
               </span>
               <span className="row-actions">
                 <button type="button" className="btn small ghost" onClick={() => void show(v.version)} aria-expanded={shown?.version === v.version}>
-                  {shown?.version === v.version ? 'Hide' : 'Show'}
+                  {shown?.version === v.version ? 'Hide' : v.version === dialplan.version ? 'Show' : 'Compare'}
                 </button>
                 {v.version !== dialplan.version && (
                   <button type="button" className="btn small" onClick={() => void restore(v.version)} disabled={busy}>
@@ -60,7 +61,12 @@ export function VersionsPanel({ dialplan, dirty, onRestored }: { dialplan: Dialp
                 )}
               </span>
             </div>
-            {shown?.version === v.version && <pre className="code-preview">{shown.source}</pre>}
+            {shown?.version === v.version &&
+              (v.version === dialplan.version ? (
+                <pre className="code-preview">{shown.source}</pre>
+              ) : (
+                <VersionDiff old={shown.source} current={dialplan.source} labels={[`Version ${v.version}`, `Version ${dialplan.version} (current)`]} />
+              ))}
           </li>
         ))}
       </ul>

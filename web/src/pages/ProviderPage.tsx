@@ -16,6 +16,7 @@ import { useApi } from '../useApi.ts';
 import { providersMissing, ProvidersUnavailable } from './ProvidersPage.tsx';
 import { useProviderApi } from '../providers/useProviderApi.ts';
 import { DefaultDialplanOptions } from '../dialplans/DefaultDialplanOptions.tsx';
+import { TestNow } from '../providers/TestNow.tsx';
 
 /** The form's text state: every field as typed. */
 interface Draft {
@@ -349,6 +350,7 @@ export function ProviderPage({ id }: { id?: string }) {
       <Section title="Registration state" actions={<Badge tone={providerTone(p.status)}>{STATE_LABEL[p.status.state]}</Badge>}>
         <p aria-live="polite">{describeProviderStatus(p, fmt.dateTime)}</p>
         <p>Answers OPTIONS pings: {describeHealth(p.health)}</p>
+        <TestNow providerId={p.id} onTested={() => void loaded.reload()} />
         <p className="muted">
           Calls from the provider reach the switch at <span className="mono">{p.contactUri}</span>
           {p.register ? ', the address it registers.' : '; give the provider this address.'}
