@@ -21,10 +21,6 @@ export class FrontDoors {
     this.doors = new Set(addresses);
   }
 
-  get any(): boolean {
-    return this.doors.size > 0;
-  }
-
   /** Where a request really came from: the front door's word for it, or the sender itself. */
   originOf<P extends AnyPeer>(req: SipRequest, sender: P): P {
     if (!this.doors.has(`${sender.address}:${sender.port}`)) return sender;
