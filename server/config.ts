@@ -152,6 +152,16 @@ const schema = z
     CREDENTIALS_KEY: z.string().optional(),
     CREDENTIALS_KEY_FILE: z.string().optional(),
     NODE_ID: z.string().min(1).max(100).optional(),
+    SIP_FRONT_DOORS: z
+      .string()
+      .default('')
+      .transform((t) =>
+        t
+          .split(',')
+          .map((a) => a.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(/^[0-9.]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'must be a comma-separated list of ip:port'))),
     REDIS_URL: z
       .string()
       .regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL')
@@ -265,6 +275,8 @@ export interface Config {
     streamMessageSeconds: number;
     /** Datagrams one address may have waiting to be parsed; beyond it its newest are dropped. */
     udpBacklogPerSource: number;
+    /** The cluster's front doors (`ip:port`), whose X-Sipswitch-Source says where a request came from (sip/frontDoor.ts). */
+    frontDoors: string[];
     /**
      * New requests without credentials one source address may send per second (10 s of them at
      * once); beyond it they are dropped unanswered. 0: no limit.
@@ -406,6 +418,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       streamMessageSeconds: c.SIP_STREAM_MESSAGE_SECONDS,
       udpBacklogPerSource: c.SIP_UDP_BACKLOG_PER_SOURCE,
       unauthenticatedPerSecond: c.SIP_UNAUTHENTICATED_PER_SECOND,
+      frontDoors: c.SIP_FRONT_DOORS,
     },
     tls: {
       sipPort: c.SIP_TLS_PORT,

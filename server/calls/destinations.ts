@@ -17,6 +17,7 @@ import { CredentialKeyError } from '../providers/credentials.ts';
 import { renderTemplate, type TemplateValues } from '../providers/templates.ts';
 import type { DigestCredentials } from '../sip/digestClient.ts';
 import { peerOfBinding } from '../sip/flowBindings.ts';
+import { pathHop } from '../sip/frontDoor.ts';
 import { isHost } from '../sip/hostPort.ts';
 import type { Peer } from '../sip/transport.ts';
 import { decodeUser, displayName, sipUri, targetUri } from '../sip/wireValues.ts';
@@ -89,9 +90,9 @@ export class DestinationResolver {
     return bindings.map((b) => ({
       requestUri: b.contactUri,
       to,
-      // NAT: the phone is reached where its REGISTER came from, not where its Contact claims.
-      peer: peerOfBinding(b),
-      // Through a front door (Kamailio): the REGISTER came from it, and its Path says how it finds the phone.
+      // NAT: the phone is reached where its REGISTER came from, not where its Contact claims; through
+      // a front door (Kamailio), along the Path its REGISTER came by.
+      peer: (b.path && pathHop(b.path)) ?? peerOfBinding(b),
       ...(b.path?.length ? { route: b.path } : {}),
       target: leg.target,
       account: account.username,

@@ -3,6 +3,7 @@
  * Everything below the pipeline is protocol mechanics; what to do with a request is the pipeline's
  * business (see pipeline.ts).
  */
+import { FrontDoors } from './frontDoor.ts';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.ts';
 import { isRequest, serialize, type SipRequest, type Via } from './message.ts';
@@ -63,6 +64,8 @@ export interface SipStackOptions extends TransportOptions {
   advertised?: { host: string; port: number | null };
   /** A connection ended (what was registered over it goes). */
   connectionClosed?: (connection: SipConnection) => void;
+  /** The cluster's front doors (`ip:port`): their requests' real source is what they say (frontDoor.ts). */
+  frontDoors?: readonly string[];
 }
 
 export class SipStack {
@@ -71,6 +74,8 @@ export class SipStack {
   readonly clientTransactions: ClientTransactionTable;
   private inFlight = 0;
 
+  private readonly frontDoors: FrontDoors;
+
   constructor(
     private readonly options: SipStackOptions,
     private readonly handler: RequestHandler,
@@ -78,6 +83,7 @@ export class SipStack {
     private readonly metrics: Metrics,
   ) {
     const admit = options.admit ?? (() => true);
+    this.frontDoors = new FrontDoors(options.frontDoors ?? []);
     this.transport = new Transport(
       options,
       {
@@ -212,11 +218,12 @@ export class SipStack {
       existing.retransmitted();
       return;
     }
-    if (this.options.admitRequest && !this.options.admitRequest(m, source)) {
+    const origin = this.frontDoors.originOf(m, source);
+    if (this.options.admitRequest && !this.options.admitRequest(m, origin)) {
       this.metrics.sipDropped.inc({ reason: 'rate-limited' });
       return;
     }
-    const tx = new ServerTransaction(key, m, responsePeer(via, source), source, connection, this.transactions);
+    const tx = new ServerTransaction(key, m, responsePeer(via, source), origin, connection, this.transactions);
     this.transactions.add(tx);
     this.dispatch(tx);
   }
