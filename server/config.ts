@@ -7,6 +7,7 @@ import type { CallLimits } from './calls/callBudgets.ts';
 import type { ConfiguredDialplanLimit, DialplanLimits } from './dialplan/options.ts';
 import { DEFAULT_DENIED_DESTINATIONS, parseDeniedRanges } from './sip/destinationPolicy.ts';
 import { parseHostPort } from './sip/hostPort.ts';
+import type { TransportOptions } from './sip/transport.ts';
 import { MEDIA_ENGINES, type MediaSettings } from './media/settings.ts';
 
 import { DIGEST_ALGORITHMS, type DigestAlgorithm } from '../contract/sipAccounts.ts';
@@ -230,8 +231,11 @@ const schema = z
     path: ['SIP_ADVERTISED_ADDRESS'],
   });
 
+/** The transport's limits, as the configuration sets them (see TransportOptions for what each means). */
+type TransportLimits = Pick<TransportOptions, 'maxMessageBytes' | 'tcpIdleSeconds' | 'tcpMaxConnections' | 'connectionsPerSource' | 'streamMessageSeconds' | 'udpBacklogPerSource'>;
+
 export interface Config {
-  sip: {
+  sip: TransportLimits & {
     host: string;
     port: number;
     /**
@@ -248,15 +252,6 @@ export interface Config {
     maxExpires: number;
     defaultExpires: number;
     maxContacts: number;
-    maxMessageBytes: number;
-    tcpIdleSeconds: number;
-    tcpMaxConnections: number;
-    /** Stream connections one address may hold open at once (TCP, and TLS/WebSocket when they come). */
-    connectionsPerSource: number;
-    /** A message on a stream connection must be complete this long after its first byte. */
-    streamMessageSeconds: number;
-    /** Datagrams one address may have waiting to be parsed; beyond it its newest are dropped. */
-    udpBacklogPerSource: number;
     /**
      * New requests without credentials one source address may send per second (10 s of them at
      * once); beyond it they are dropped unanswered. 0: no limit.
