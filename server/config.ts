@@ -7,6 +7,7 @@ import type { CallLimits } from './calls/callBudgets.ts';
 import type { ConfiguredDialplanLimit, DialplanLimits } from './dialplan/options.ts';
 import { DEFAULT_DENIED_DESTINATIONS, parseDeniedRanges } from './sip/destinationPolicy.ts';
 import { parseHostPort } from './sip/hostPort.ts';
+import type { TransportOptions } from './sip/transport.ts';
 import { MEDIA_ENGINES, type MediaSettings } from './media/settings.ts';
 
 import { DIGEST_ALGORITHMS, type DigestAlgorithm } from '../contract/sipAccounts.ts';
@@ -248,8 +249,11 @@ const schema = z
     path: ['SIP_ADVERTISED_ADDRESS'],
   });
 
+/** The transport's limits, as the configuration sets them (see TransportOptions for what each means). */
+type TransportLimits = Pick<TransportOptions, 'maxMessageBytes' | 'tcpIdleSeconds' | 'tcpMaxConnections' | 'connectionsPerSource' | 'streamMessageSeconds' | 'udpBacklogPerSource'>;
+
 export interface Config {
-  sip: {
+  sip: TransportLimits & {
     host: string;
     port: number;
     /**
@@ -266,15 +270,6 @@ export interface Config {
     maxExpires: number;
     defaultExpires: number;
     maxContacts: number;
-    maxMessageBytes: number;
-    tcpIdleSeconds: number;
-    tcpMaxConnections: number;
-    /** Stream connections one address may hold open at once (TCP, and TLS/WebSocket when they come). */
-    connectionsPerSource: number;
-    /** A message on a stream connection must be complete this long after its first byte. */
-    streamMessageSeconds: number;
-    /** Datagrams one address may have waiting to be parsed; beyond it its newest are dropped. */
-    udpBacklogPerSource: number;
     /** The cluster's front doors (`ip:port`), whose X-Sipswitch-Source says where a request came from (sip/frontDoor.ts). */
     frontDoors: string[];
     /**

@@ -35,7 +35,8 @@ function start(env: Record<string, string>) {
 test('starts, says where the data lives, answers SIP and HTTP, and stops cleanly on SIGTERM', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sw-start-'));
   const sipPort = 20000 + Math.floor(Math.random() * 20000);
-  const s = start({ DATA_DIR: dir, SIP_PORT: String(sipPort), HTTP_PORT: String(sipPort + 1), SIP_DOMAIN: '127.0.0.1' });
+  // TLS and HTTPS on ports of their own choosing: the defaults (5061, 8443) may be another test's.
+  const s = start({ DATA_DIR: dir, SIP_PORT: String(sipPort), HTTP_PORT: String(sipPort + 1), SIP_TLS_PORT: '0', HTTPS_PORT: '0', SIP_DOMAIN: '127.0.0.1' });
   await s.waitFor(/switch ready/);
   assert.match(s.output(), new RegExp(`data lives in SQLite file ${path.join(dir, 'switch.sqlite').replace(/[/.]/g, '\\$&')}`));
   const health = await fetch(`http://127.0.0.1:${sipPort + 1}/healthz`);

@@ -46,11 +46,11 @@ export interface TransportOptions {
   maxMessageBytes: number;
   tcpIdleSeconds: number;
   tcpMaxConnections: number;
-  /** Connections one address may hold open at once. */
+  /** Stream connections (TCP, TLS, WebSocket) one address may hold open at once. */
   connectionsPerSource: number;
   /** How long a message on a connection may take from its first byte to its last. */
   streamMessageSeconds: number;
-  /** Datagrams one address may have waiting to be parsed. */
+  /** Datagrams one address may have waiting to be parsed; beyond it its newest are dropped. */
   udpBacklogPerSource: number;
   /** SIP over TLS: the port (0: any free one) and the certificates; absent: no TLS listener. */
   tls?: { port: number; certificates: CertificateStore; trustedCa?: string[] };
