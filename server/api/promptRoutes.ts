@@ -5,6 +5,7 @@
  */
 import express, { Router, type Response } from 'express';
 import { z } from 'zod';
+import { PROMPT_NAME } from '../../contract/audio.ts';
 import { MAX_PROMPT_BYTES, PromptFormatError, convertPrompt } from '../media/prompts.ts';
 import { isToneName, TONE_NAMES, toneAudio } from '../media/tones.ts';
 import { PromptQuotaError } from '../store/prompts.ts';
@@ -15,7 +16,7 @@ import { scopeOf } from './session.ts';
 /** What a dialplan writes in `play('…')`: no spaces, no path, not a tone's name. */
 export const promptName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a prompt name is 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit')
+  .regex(PROMPT_NAME, 'a prompt name is 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit')
   .refine((n) => !isToneName(n), 'that is the name of a built-in tone');
 const params = z.strictObject({ name: promptName });
 
