@@ -6,7 +6,8 @@
 import express, { Router, type Response } from 'express';
 import { z } from 'zod';
 import { PROMPT_NAME } from '../../contract/audio.ts';
-import { MAX_PROMPT_BYTES, PromptFormatError, convertPrompt } from '../media/prompts.ts';
+import { MAX_PROMPT_BYTES, PromptFormatError } from '../media/prompts.ts';
+import { convertPromptOffThread, PromptConversionBusy } from '../media/promptThread.ts';
 import { isToneName, TONE_NAMES, toneAudio } from '../media/tones.ts';
 import { PromptQuotaError } from '../store/prompts.ts';
 import { HttpError, notFound, parse } from './errors.ts';
@@ -37,9 +38,10 @@ export function promptRoutes(): Router {
     if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new HttpError(400, 'send the audio file (WAV or MP3) as the request body, e.g. Content-Type: audio/wav');
     let converted;
     try {
-      converted = await convertPrompt(req.body);
+      converted = await convertPromptOffThread(req.body);
     } catch (err) {
       if (err instanceof PromptFormatError) throw new HttpError(400, `${name}: ${err.message}`);
+      if (err instanceof PromptConversionBusy) throw new HttpError(503, err.message);
       throw err;
     }
     try {
