@@ -3,6 +3,14 @@
  * (`/tones`), and recordings (`/recordings`, and with their call record). Times are ISO 8601.
  */
 
+/** The built-in tones a dialplan plays by name (`play('busy')`). */
+export const TONE_NAMES = ['ringback', 'busy', 'beep'] as const;
+export type ToneName = (typeof TONE_NAMES)[number];
+export const isToneName = (name: string): name is ToneName => (TONE_NAMES as readonly string[]).includes(name);
+
+/** A prompt's name, as uploaded and as `play('…')` names it: 1–64 letters, digits, `.`, `-`, `_`, not a tone's name. */
+export const PROMPT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 export interface PromptView {
   name: string;
   durationMs: number;

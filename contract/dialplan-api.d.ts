@@ -137,3 +137,62 @@ declare function registrations(account: string): Promise<Registration[]>;
 
 /** The current time in the tenant's time zone. */
 declare function now(): Now;
+
+/**
+ * A sound to play: a built-in tone (`'ringback'`, `'busy'`, `'beep'`: one cadence cycle, repeat
+ * it) or the name of one of your prompts (uploaded in the portal or with `PUT /prompts/:name`).
+ */
+type Sound = 'ringback' | 'busy' | 'beep' | (string & {});
+
+interface Recording {
+  /** The recording's id: `GET /recordings/:id`; it is listed with the call's record. */
+  readonly id: string;
+  readonly durationMs: number;
+}
+
+/**
+ * Answers the call (200 OK) with the switch itself at the other end, so that `play`, `collect`
+ * and `record` can run. Before `answer()` those reject; after it, `respond` does. Answering
+ * twice does nothing. `dial` still works afterwards (a menu choice connects the caller).
+ */
+declare function answer(): Promise<void>;
+
+/**
+ * Plays a tone or a prompt to the caller, `repeat` times (1–100, default 1); resolves when it has
+ * finished. Rejects for a prompt you do not have. Needs `answer()` first.
+ *
+ *   await answer();
+ *   await play('closed-hours');
+ */
+declare function play(sound: Sound, options?: { repeat?: number }): Promise<void>;
+
+/**
+ * Collects up to `digits` (1–32) DTMF digits the caller presses (RFC 4733 events), waiting
+ * `timeout` seconds (0.5–60) for each. `prompt` plays first and stops at the first digit; digits
+ * pressed during an earlier `play` count too. Resolves with the digits pressed, perhaps fewer
+ * than asked, or `''`. Needs `answer()` first.
+ *
+ *   const choice = await collect({ digits: 1, timeout: 5, prompt: 'menu' });
+ *   if (choice === '1') return dial('sales');
+ */
+declare function collect(options: { digits: number; timeout: number; prompt?: Sound }): Promise<string>;
+
+/**
+ * Records what the caller says until `maxSeconds` (1–3600, default 120), until they press `#`,
+ * or until they hang up, after a beep unless `beep: false`; the recording is kept whichever
+ * ends it, listed with the call's record, and deleted after the retention time. Rejects when
+ * your recordings already use all the space you have. Needs `answer()` first.
+ *
+ *   await answer();
+ *   await play('leave-a-message');
+ *   await record({ maxSeconds: 60 });
+ *   await hangup();
+ */
+declare function record(options?: { maxSeconds?: number; beep?: boolean }): Promise<Recording>;
+
+/**
+ * Ends the call: an answered call is hung up; one not answered yet is declined (603 Decline, as
+ * `respond(603)`). Nothing about the call can be done afterwards. A call connected by `dial`
+ * ends when one of its parties hangs up, not with this.
+ */
+declare function hangup(): Promise<void>;

@@ -169,6 +169,11 @@ const api = {
   respond: async (status, reason) => { await hostOp('respond', true, [status, reason]); },
   log: (...args) => logAt('info', args),
   registrations: (user) => hostOp('registrations', false, [user]),
+  answer: async () => { await hostOp('answer', true, []); },
+  play: async (sound, options) => { await hostOp('play', true, [sound, options]); },
+  collect: (options) => hostOp('collect', true, [options]),
+  record: (options) => hostOp('record', true, [options]),
+  hangup: async () => { await hostOp('hangup', true, []); },
   now,
   store: freeze({
     get: (key) => hostOp('store.get', false, [key]),

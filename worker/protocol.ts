@@ -29,7 +29,7 @@ export type DiscardReason = 'count' | 'idle' | 'failure' | 'heap' | 'version' | 
 export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** The sandbox's host operations that need an answer from the server. */
-export type HostOp = 'dial' | 'respond' | 'store.get' | 'store.set' | 'store.delete' | 'store.keys' | 'registrations';
+export type HostOp = 'dial' | 'respond' | 'store.get' | 'store.set' | 'store.delete' | 'store.keys' | 'registrations' | 'answer' | 'play' | 'collect' | 'record' | 'hangup';
 
 export type WorkerOutcome = 'completed' | 'error' | 'timeout' | 'memory';
 

@@ -46,6 +46,11 @@ const simulateBody = z.strictObject({
   outcomes: z.record(z.string().max(256), outcome).optional(),
   /** Test an unsaved draft instead of the saved version. */
   source: source.optional(),
+  /** The DTMF digits the caller presses, in order, for `collect()`. */
+  digits: z
+    .string()
+    .regex(/^[0-9*#A-D]{0,64}$/, 'digits are 0-9, *, # and A-D, at most 64')
+    .optional(),
 });
 
 /**
@@ -205,6 +210,8 @@ export function dialplanRoutes(runner: DialplanRunner): Router {
       registrations,
       timeZone: tenant?.timeZone ?? 'UTC',
       refusal: (leg) => (leg.kind === 'provider' ? internationalRefusal(leg, tenant) : undefined),
+      digits: body.digits ?? '',
+      prompts: (await scope.prompts.list()).map((p) => p.name),
     });
     res.json(result);
   });

@@ -5,7 +5,9 @@
  */
 import express, { Router, type Response } from 'express';
 import { z } from 'zod';
-import { MAX_PROMPT_BYTES, PromptFormatError, convertPrompt } from '../media/prompts.ts';
+import { PROMPT_NAME } from '../../contract/audio.ts';
+import { MAX_PROMPT_BYTES, PromptFormatError } from '../media/prompts.ts';
+import { convertPromptOffThread, PromptConversionBusy } from '../media/promptThread.ts';
 import { isToneName, TONE_NAMES, toneAudio } from '../media/tones.ts';
 import { PromptQuotaError } from '../store/prompts.ts';
 import { HttpError, notFound, parse } from './errors.ts';
@@ -15,7 +17,7 @@ import { scopeOf } from './session.ts';
 /** What a dialplan writes in `play('…')`: no spaces, no path, not a tone's name. */
 export const promptName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a prompt name is 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit')
+  .regex(PROMPT_NAME, 'a prompt name is 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit')
   .refine((n) => !isToneName(n), 'that is the name of a built-in tone');
 const params = z.strictObject({ name: promptName });
 
@@ -36,9 +38,10 @@ export function promptRoutes(): Router {
     if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new HttpError(400, 'send the audio file (WAV or MP3) as the request body, e.g. Content-Type: audio/wav');
     let converted;
     try {
-      converted = await convertPrompt(req.body);
+      converted = await convertPromptOffThread(req.body);
     } catch (err) {
       if (err instanceof PromptFormatError) throw new HttpError(400, `${name}: ${err.message}`);
+      if (err instanceof PromptConversionBusy) throw new HttpError(503, err.message);
       throw err;
     }
     try {

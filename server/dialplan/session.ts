@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { HostOp } from '../../worker/protocol.ts';
 import { KvQuotaError } from '../store/kv.ts';
+import { audioArgSchemas, DEFAULT_RECORD_SECONDS, toSound } from './audioVerbs.ts';
+import { AudioError, type CallAudio } from './callAudio.ts';
 import { legCount, maxDialSeconds, toDialSpec } from './dialString.ts';
 import type { Action, DialplanHost, DialResult, JsonValue, LogLevel, LogLine } from './types.ts';
 
@@ -45,7 +47,11 @@ const argSchemas = {
   'store.delete': z.tuple([key]),
   'store.keys': z.tuple([z.string().max(256).nullish()]),
   registrations: z.tuple([z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'not a valid account name')]),
+  ...audioArgSchemas,
 } satisfies Record<HostOp, z.ZodType>;
+
+/** Audio verbs last as long as the audio: the execution's own wall time bounds them. */
+const AUDIO_OP_MS = 3_600_000;
 
 const dialResultSchema = z.object({
   answered: z.boolean(),
@@ -102,6 +108,9 @@ export class ExecutionSession {
   private dialing = false;
   private finalStatus: number | null = null;
   private answered = false;
+  /** The call was answered by the switch itself (`answer()`): audio verbs may run. */
+  private switchAnswered = false;
+  private hungUp = false;
   private ended = false;
   private readonly journal: JournalEntry[] = [];
   /** Journal entries the current run has replayed, skipped or added. */
@@ -236,7 +245,7 @@ export class ExecutionSession {
     try {
       return reply.ok(await this.perform(hostOp, args.data));
     } catch (err) {
-      if (err instanceof ScriptFacingError || err instanceof KvQuotaError) return reply.error(err.message);
+      if (err instanceof ScriptFacingError || err instanceof KvQuotaError || err instanceof AudioError) return reply.error(err.message);
       this.logger().warn({ err, op }, 'dialplan host operation failed');
       return reply.error(`${op} failed (internal error)`);
     }
@@ -257,6 +266,7 @@ export class ExecutionSession {
         const [status, reason] = args as [number, string | null | undefined];
         this.refuseAfterFinal();
         if (this.answered) throw new ScriptFacingError('respond: the call was already answered by a dial');
+        if (this.switchAnswered) throw new ScriptFacingError('respond: the call was already answered (answer())');
         await this.withTimeout(op, this.limits.hostOpTimeoutMs, () => this.host.respond(status, reason ?? undefined));
         if (status >= 300) this.finalStatus = status;
         this.record({ type: 'respond', status, ...(reason ? { reason } : {}) });
@@ -280,7 +290,87 @@ export class ExecutionSession {
         return this.withTimeout(op, this.limits.hostOpTimeoutMs, () => store.keys((args[0] as string | null) ?? undefined));
       case 'registrations':
         return this.withTimeout(op, this.limits.hostOpTimeoutMs, () => this.host.registrations(args[0] as string));
+      case 'answer':
+        return this.answerCall();
+      case 'hangup':
+        return this.hangup();
+      case 'play': {
+        const [name, options] = args as [string, { repeat?: number } | null | undefined];
+        const repeat = options?.repeat ?? 1;
+        await this.audioOp('play', (audio, signal) => audio.play(toSound(name), { repeat, signal }));
+        this.record({ type: 'play', sound: name, repeat });
+        return null;
+      }
+      case 'collect': {
+        const [o] = args as [{ digits: number; timeout: number; prompt?: string }];
+        const digits = await this.audioOp('collect', (audio, signal) =>
+          audio.collect({ digits: o.digits, timeoutMs: o.timeout * 1000, ...(o.prompt ? { prompt: toSound(o.prompt) } : {}), signal }),
+        );
+        this.record({ type: 'collect', digits, ...(o.prompt ? { prompt: o.prompt } : {}) });
+        return digits;
+      }
+      case 'record': {
+        const [o] = args as [{ maxSeconds?: number; beep?: boolean } | null | undefined];
+        const info = await this.audioOp('record', (audio, signal) => audio.record({ maxSeconds: o?.maxSeconds ?? DEFAULT_RECORD_SECONDS, beep: o?.beep ?? true, signal }));
+        this.record({ type: 'record', recordingId: info.id, durationMs: info.durationMs });
+        return info;
+      }
     }
+  }
+
+  private audio(verb: string): CallAudio {
+    if (!this.host.audio) throw new ScriptFacingError(`${verb}: this call has no media path through the switch (direct media), so it cannot answer, play or record`);
+    return this.host.audio;
+  }
+
+  /** `answer()`: the switch answers the call itself; a second call does nothing. */
+  private async answerCall(): Promise<null> {
+    this.refuseAfterFinal();
+    if (this.answered) throw new ScriptFacingError('answer: the call was already answered by a dial');
+    if (this.switchAnswered) return null;
+    const audio = this.audio('answer');
+    await this.withTimeout('answer', this.limits.hostOpTimeoutMs, () => audio.answer());
+    this.switchAnswered = true;
+    // An answered caller is not left ringing: the deadline for the first dial no longer applies.
+    this.events.firstDial();
+    this.record({ type: 'answer' });
+    return null;
+  }
+
+  /**
+   * `hangup()`: an answered call ends (BYE); one not answered yet is declined (603), as a
+   * `respond(603)` would. Nothing about the call can be done after it.
+   */
+  private async hangup(): Promise<null> {
+    if (this.hungUp) return null;
+    if (this.answered) throw new ScriptFacingError('hangup: the call is connected to the party a dial reached; it ends when one of them hangs up');
+    if (this.switchAnswered) {
+      const audio = this.audio('hangup');
+      await this.withTimeout('hangup', this.limits.hostOpTimeoutMs, () => audio.hangup());
+    } else if (this.finalStatus === null) {
+      await this.withTimeout('hangup', this.limits.hostOpTimeoutMs, () => this.host.respond(603, 'Decline'));
+      this.finalStatus = 603;
+      this.record({ type: 'respond', status: 603, reason: 'Decline' });
+    }
+    this.hungUp = true;
+    this.events.firstDial();
+    this.record({ type: 'hangup' });
+    return null;
+  }
+
+  /** A verb that needs the switch to have answered; it stops (its signal aborts) when the execution ends. */
+  private audioOp<T>(verb: string, run: (audio: CallAudio, signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.hungUp) throw new ScriptFacingError(`${verb}: the call was hung up`);
+    if (this.answered) throw new ScriptFacingError(`${verb}: the call is connected to the party a dial reached`);
+    if (!this.switchAnswered) throw new ScriptFacingError(`${verb}: answer() the call first`);
+    const audio = this.audio(verb);
+    const stop = new AbortController();
+    return this.withTimeout(
+      verb,
+      AUDIO_OP_MS,
+      () => run(audio, stop.signal),
+      () => stop.abort(),
+    );
   }
 
   private async dial(target: unknown, options: unknown): Promise<DialResult> {
@@ -319,6 +409,7 @@ export class ExecutionSession {
   }
 
   private refuseAfterFinal(): void {
+    if (this.hungUp) throw new ScriptFacingError('the call was hung up');
     if (this.finalStatus !== null) {
       throw new ScriptFacingError(`the call was already answered with a final response (${this.finalStatus})`);
     }

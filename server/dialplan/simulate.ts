@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { checkKvWrite, DEFAULT_KV_LIMITS, entryBytes, type KvLimits, type KvUsage } from '../store/kv.ts';
 import { mostTelling, statusOfOutcome } from '../domain/outcomes.ts';
+import { AudioError, type CallAudio, type Sound } from './callAudio.ts';
 import type {
   Action,
   CallFacts,
@@ -32,6 +33,10 @@ export interface SimulationInput {
   timeZone?: string;
   /** Why the switch would refuse a leg before placing it (calls abroad off); such legs fail with 403. */
   refusal?: (leg: DialLeg) => string | undefined;
+  /** The digits the caller presses, in order, taken by `collect()`; default none. */
+  digits?: string;
+  /** The tenant's prompts' names; `play` of another name fails as on a call. Default: any name plays. */
+  prompts?: string[];
 }
 
 export interface SimulationResult {
@@ -95,6 +100,29 @@ function simulatedStore(store: Map<string, JsonValue>, limits: KvLimits): Dialpl
   };
 }
 
+/**
+ * The test run's audio: plays take no time (the result's actions list what the caller would
+ * hear), `collect` takes the next of the given digits, `record` stores nothing.
+ */
+function simulatedAudio(digits: string, prompts: string[] | undefined): CallAudio {
+  let pressed = digits;
+  const check = (sound: Sound) => {
+    if ('prompt' in sound && prompts && !prompts.includes(sound.prompt)) throw new AudioError(`play: there is no prompt named ${sound.prompt}`);
+  };
+  return {
+    answer: async () => {},
+    play: async (sound) => check(sound),
+    collect: async ({ digits: n, prompt }) => {
+      if (prompt) check(prompt);
+      const taken = pressed.slice(0, n);
+      pressed = pressed.slice(n);
+      return taken;
+    },
+    record: async () => ({ id: 'simulated-recording', durationMs: 0 }),
+    hangup: async () => {},
+  };
+}
+
 /** Runs a dialplan against a described call with made-up dial outcomes; no call is placed. */
 export async function simulate(runner: DialplanRunner, input: SimulationInput): Promise<SimulationResult> {
   const outcomes = input.outcomes ?? {};
@@ -108,6 +136,7 @@ export async function simulate(runner: DialplanRunner, input: SimulationInput): 
     return message !== undefined;
   };
   const host: DialplanHost = {
+    audio: simulatedAudio(input.digits ?? '', input.prompts),
     dial: async (spec) => simulateDial(spec, outcomes, refused),
     respond: async () => {},
     log: () => {},

@@ -1,3 +1,4 @@
+import type { CallAudio } from './callAudio.ts';
 import type { DialSpec } from './dialString.ts';
 
 export type { DialSpec, DialLeg, LegOptions } from './dialString.ts';
@@ -70,13 +71,22 @@ export interface DialplanHost {
     keys(prefix?: string): Promise<string[]>;
   };
   registrations(user: string): Promise<Registration[]>;
+  /** The audio verbs; absent where the call has no media path (direct media): they refuse then. */
+  audio?: CallAudio;
 }
 
 export type Action =
   | { type: 'dial'; at: number; spec: DialSpec; result: DialResult }
   | { type: 'respond'; at: number; status: number; reason?: string }
   | { type: 'store.set'; at: number; key: string }
-  | { type: 'store.delete'; at: number; key: string };
+  | { type: 'store.delete'; at: number; key: string }
+  | { type: 'answer'; at: number }
+  /** `sound`: a tone's or prompt's name. */
+  | { type: 'play'; at: number; sound: string; repeat: number }
+  /** `digits`: what the caller pressed. */
+  | { type: 'collect'; at: number; digits: string; prompt?: string }
+  | { type: 'record'; at: number; recordingId: string; durationMs: number }
+  | { type: 'hangup'; at: number };
 
 export interface LogLine {
   /** Milliseconds since the execution started. */

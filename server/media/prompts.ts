@@ -91,23 +91,53 @@ function mixDown(channels: Float32Array[]): Float32Array {
 
 /** Zero crossings of the sinc on each side: enough for a clean phone band, cheap enough for minutes of audio. */
 const HALF_ZEROS = 8;
+/** Most kernel phases kept; rates whose ratio needs more use the nearest of these. */
+const MAX_PHASES = 1024;
 
-/** Band-limited rate conversion: a Blackman-windowed sinc, its cut-off below the lower of the two Nyquist rates. */
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * Band-limited rate conversion: a Blackman-windowed sinc, its cut-off below the lower of the two
+ * Nyquist rates. Polyphase: the kernel is computed once per fractional position (the ratio's
+ * denominator of them, at most MAX_PHASES), so each output sample is a plain dot product — two
+ * minutes of 48 kHz audio convert in a fraction of a second instead of many seconds of trigonometry.
+ */
 export function resample(input: Float32Array, from: number, to: number): Float32Array {
   if (from === to) return input;
   const ratio = to / from;
   const cutoff = Math.min(1, ratio) * 0.92;
   const half = HALF_ZEROS / cutoff;
-  const out = new Float32Array(Math.floor(input.length * ratio));
-  for (let n = 0; n < out.length; n++) {
-    const t = n / ratio;
-    let sum = 0;
-    for (let k = Math.max(0, Math.ceil(t - half)); k <= Math.min(input.length - 1, Math.floor(t + half)); k++) {
-      const x = k - t;
+  const lo = -Math.ceil(half);
+  const width = 2 * Math.ceil(half) + 2;
+  const step = from / gcd(from, to);
+  const denominator = to / gcd(from, to);
+  const phases = Math.min(denominator, MAX_PHASES);
+  const kernel = new Float32Array(phases * width);
+  for (let p = 0; p < phases; p++) {
+    const frac = p / phases;
+    for (let j = 0; j < width; j++) {
+      const x = lo + j - frac;
+      if (Math.abs(x) >= half) continue;
       const w = 0.42 + 0.5 * Math.cos((Math.PI * x) / half) + 0.08 * Math.cos((2 * Math.PI * x) / half);
       const arg = Math.PI * cutoff * x;
-      sum += input[k]! * w * (x === 0 ? cutoff : (cutoff * Math.sin(arg)) / arg);
+      kernel[p * width + j] = w * (x === 0 ? cutoff : (cutoff * Math.sin(arg)) / arg);
     }
+  }
+  const out = new Float32Array(Math.floor(input.length * ratio));
+  for (let n = 0; n < out.length; n++) {
+    // Position n·from/to, exactly: whole part and phase from integers, so no drift over minutes.
+    const numerator = n * step;
+    let base = Math.floor(numerator / denominator);
+    let p = Math.round(((numerator % denominator) / denominator) * phases);
+    if (p === phases) {
+      p = 0;
+      base += 1;
+    }
+    const k = p * width;
+    const first = Math.max(0, -(base + lo));
+    const last = Math.min(width, input.length - (base + lo));
+    let sum = 0;
+    for (let j = first; j < last; j++) sum += input[base + lo + j]! * kernel[k + j]!;
     out[n] = sum;
   }
   return out;

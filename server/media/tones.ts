@@ -3,7 +3,10 @@
  * format), one cadence cycle each: a dialplan repeats them. Frequencies and cadences of the North
  * American plan (ITU-T E.180 lists each country's), the ones most phones' users recognise.
  */
+import type { ToneName } from '../../contract/audio.ts';
 import { SWITCH_RATE, writeWav } from './audio/wav.ts';
+
+export { isToneName, TONE_NAMES, type ToneName } from '../../contract/audio.ts';
 
 export interface ToneSpec {
   description: string;
@@ -16,11 +19,7 @@ export const TONES = {
   ringback: { description: 'Ringing (440 + 480 Hz, 2 s on, 4 s off)', frequencies: [440, 480], cadenceMs: [2000, 4000] },
   busy: { description: 'Busy (480 + 620 Hz, 0.5 s on, 0.5 s off)', frequencies: [480, 620], cadenceMs: [500, 500] },
   beep: { description: 'A beep (1000 Hz, 0.25 s), as before a recording', frequencies: [1000], cadenceMs: [250] },
-} as const satisfies Record<string, ToneSpec>;
-
-export type ToneName = keyof typeof TONES;
-export const TONE_NAMES = Object.keys(TONES) as ToneName[];
-export const isToneName = (name: string): name is ToneName => Object.hasOwn(TONES, name);
+} as const satisfies Record<ToneName, ToneSpec>;
 
 const cache = new Map<ToneName, { wav: Buffer; durationMs: number }>();
 

@@ -79,6 +79,27 @@ for (const dialect of DIALECTS) {
       assert.equal((await api.get('/prompts/bad')).status, 404, 'nothing was stored');
     });
 
+    test('a test run takes the digits pressed, plays only prompts the tenant has, and shows what the caller heard', async () => {
+      assert.equal((await api.request('PUT', '/prompts/menu', cdQualityWav(0.5))).status, 201);
+      const source = `export default async function () {
+        await answer();
+        const choice = await collect({ digits: 1, timeout: 5, prompt: 'menu' });
+        if (choice === '2') return dial('support');
+        await play('not-uploaded');
+      }`;
+      assert.equal((await api.request('PUT', '/dialplans/ivr', { source })).status, 201);
+      const two = await api.post('/dialplans/ivr/simulate', { digits: '2', outcomes: { support: 'answered' } });
+      assert.equal(two.status, 200, JSON.stringify(two.body));
+      assert.deepEqual(
+        two.body.actions.map((a: { type: string; digits?: string }) => (a.type === 'collect' ? `collect ${a.digits}` : a.type)),
+        ['answer', 'collect 2', 'dial'],
+      );
+      const none = await api.post('/dialplans/ivr/simulate', {});
+      assert.equal(none.body.outcome, 'error');
+      assert.match(none.body.error.message, /there is no prompt named not-uploaded/);
+      assert.equal((await api.post('/dialplans/ivr/simulate', { digits: 'x' })).status, 400);
+    });
+
     test('built-in tones are listed and served', async () => {
       const tones = await api.get('/tones');
       assert.deepEqual(

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { readSwitchWav, readWav } from '../../server/media/audio/wav.ts';
 import { convertPrompt, MAX_PROMPT_SECONDS, PromptFormatError } from '../../server/media/prompts.ts';
+import { convertPromptOffThread } from '../../server/media/promptThread.ts';
 import { TONE_NAMES, toneAudio } from '../../server/media/tones.ts';
 import { toneShare } from './audioSignal.ts';
 
@@ -86,6 +87,14 @@ describe('converting prompts', () => {
     const long = wav({ rate: 8000, channels: 1, bits: 8, freq: 440, seconds: MAX_PROMPT_SECONDS + 1 });
     await assert.rejects(convertPrompt(long), /a prompt may last at most 300 s/);
     await assert.rejects(convertPrompt(Buffer.concat([Buffer.from('ID3'), Buffer.alloc(5000, 7)])), /MP3 file cannot be decoded/);
+  });
+});
+
+describe('converting off the event loop', () => {
+  test('a worker thread gives the same audio, and the same errors for the uploader', async () => {
+    const upload = wav({ rate: 44100, channels: 2, bits: 16, freq: 1000, seconds: 0.5 });
+    assert.deepEqual(await convertPromptOffThread(upload), await convertPrompt(upload));
+    await assert.rejects(convertPromptOffThread(Buffer.from('nope')), (err) => err instanceof PromptFormatError && err.message === 'the file is neither WAV nor MP3');
   });
 });
 
