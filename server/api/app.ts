@@ -28,6 +28,7 @@ import { RecordingFiles } from '../recordings/recordingFiles.ts';
 import type { ProviderControl } from '../providers/service.ts';
 import { operatorEmails, operatorRoutes, sipBlockRoutes, type BanControl } from './banRoutes.ts';
 import { gettingStartedRoutes } from './gettingStartedRoutes.ts';
+import { statsRoutes } from './statsRoutes.ts';
 import { callStoryRoutes, type EndCall } from './callStoryRoutes.ts';
 import type { CallTraceRecorder } from '../calls/callTraces.ts';
 
@@ -99,6 +100,7 @@ export function createApiApp(deps: ApiDeps): Express {
   tenantApi.use('/dialplans', dialplanRoutes(deps.dialplans));
   tenantApi.use('/providers', providerRoutes(deps.providers, deps.config.providers.perTenant));
   tenantApi.use('/getting-started', gettingStartedRoutes());
+  tenantApi.use('/stats', statsRoutes());
   tenantApi.use('/sip-blocks', sipBlockRoutes(deps.bans, deps.config.nodeId));
   tenantApi.use(cdrRoutes(log));
   tenantApi.use(promptRoutes());

@@ -6,6 +6,8 @@ import { type Expression, type ExpressionBuilder, type Kysely, type Selectable, 
 import type { Cdr, CdrDirection, CdrLeg, CdrLogLine, CdrStatus, CdrSummary, HangupSide } from '../domain/cdr.ts';
 import type { Database } from './schema.ts';
 import { searchableNumbers } from './cdrNumbers.ts';
+import { callStatsByHour } from './callStats.ts';
+import type { CallStatsHour } from '../../contract/callStats.ts';
 
 export interface CdrsTable {
   id: string;
@@ -272,6 +274,11 @@ export class TenantCdrs {
     private readonly tenantId: string,
   ) {
     this.db = db.withTables<{ cdrs: CdrsTable; cdr_numbers: CdrNumbersTable }>();
+  }
+
+  /** Calls per hour in [from, to), for the dashboard's charts. */
+  hourlyStats(from: number, to: number): Promise<CallStatsHour[]> {
+    return callStatsByHour(this.db, this.tenantId, from, to);
   }
 
   /** Newest first. Throws InvalidCursorError for a cursor this API did not make. */

@@ -143,6 +143,10 @@ describe('getting started: a new user to an answered test call (sqlite, baresip)
     await step('testCall', 'yes').waitFor();
     const took = Date.now() - started;
     mark('checklist shows the test call');
+    // The dashboard's pictures count the call (server-side hourly aggregates, drawn with uPlot).
+    await page.locator('[data-chart="Calls per hour"]').getByText('1 call in the period').waitFor();
+    await page.locator('[data-chart="Answer-seizure ratio"]').getByText('100 % of calls answered').waitFor();
+    assert.equal(await page.locator('[data-testid="chart"] canvas').count(), 4);
     await look('dashboard-after-call');
 
     const timeline = marks.map(([what, ms]) => `${(ms / 1000).toFixed(1).padStart(6)} s  ${what}`).join('\n');

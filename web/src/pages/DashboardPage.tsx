@@ -13,6 +13,7 @@ import { useRegistrationsOf } from '../phones/useRegistrations.ts';
 import { describeProviderStatus, providerTone, STATE_LABEL } from '../providers/statusWords.ts';
 import { QuarantineNote } from '../dialplans/QuarantineNote.tsx';
 import { GettingStarted } from '../dashboard/GettingStarted.tsx';
+import { CallCharts } from '../dashboard/CallCharts.tsx';
 import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { useApi } from '../useApi.ts';
@@ -155,6 +156,7 @@ export function DashboardPage() {
         <CallsNow />
         <RecentCalls />
       </div>
+      <CallCharts />
     </Page>
   );
 }
