@@ -24,6 +24,7 @@ import { sipAccountRoutes } from './sipAccountRoutes.ts';
 import { providerRoutes } from './providerRoutes.ts';
 import type { ProviderControl } from '../providers/service.ts';
 import { operatorEmails, operatorRoutes, sipBlockRoutes, type BanControl } from './banRoutes.ts';
+import { operatorNodeRoutes } from './nodeRoutes.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -80,6 +81,7 @@ export function createApiApp(deps: ApiDeps): Express {
   api.use('/me/password', passwordRoutes(store));
   api.use('/me', meRoutes(store, isOperator));
   api.use('/operator', operatorRoutes(store, deps.bans, isOperator, deps.config.nodeId));
+  api.use('/operator', operatorNodeRoutes(store, isOperator, deps.config.nodeId, deps.config.cluster.deadAfterMs));
   const tenantApi = express.Router();
   tenantApi.use(requireAuth(store));
   tenantApi.use('/sip-accounts', sipAccountRoutes(store, deps.config));
