@@ -43,8 +43,8 @@ export interface ClusterNode {
   readonly running: boolean;
   /** SIGKILL (a crash) or SIGTERM (a clean stop); resolves once the process is gone. */
   kill(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
-  /** Starts it again on the same data and ports; resolves when it is ready. */
-  start(): Promise<void>;
+  /** Starts it again on the same data and ports (with `env` on top of its settings); resolves when it is ready. */
+  start(env?: Record<string, string>): Promise<void>;
   logFile: string;
 }
 
@@ -244,9 +244,9 @@ function clusterNode(n: number, ports: { sip: number; http: number }, c: { o: Cl
       return running();
     },
     kill: (signal = 'SIGKILL') => stopProcess(p, signal),
-    start: async () => {
+    start: async (extra = {}) => {
       if (running()) return;
-      p = startProcess(process.execPath, ['--import', 'tsx', 'server/main.ts'], logFile, env);
+      p = startProcess(process.execPath, ['--import', 'tsx', 'server/main.ts'], logFile, { ...env, ...extra });
       await until(
         `${id} ready`,
         60_000,

@@ -31,6 +31,7 @@ import { gettingStartedRoutes } from './gettingStartedRoutes.ts';
 import { statsRoutes } from './statsRoutes.ts';
 import { callStoryRoutes, type EndCall } from './callStoryRoutes.ts';
 import type { CallTraceRecorder } from '../calls/callTraces.ts';
+import { operatorNodeRoutes } from './nodeRoutes.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -91,6 +92,7 @@ export function createApiApp(deps: ApiDeps): Express {
   api.use('/me/password', passwordRoutes(store));
   api.use('/me', meRoutes(store, isOperator));
   api.use('/operator', operatorRoutes(store, deps.bans, isOperator, deps.config.nodeId));
+  api.use('/operator', operatorNodeRoutes(store, isOperator, deps.config.nodeId, deps.config.cluster.deadAfterMs));
   const tenantApi = express.Router();
   tenantApi.use(requireAuth(store));
   tenantApi.use('/sip-accounts', sipAccountRoutes(store, deps.config));

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mysql from 'mysql2/promise';
 import { startLocalCluster, type LocalCluster } from '../../deploy/cluster/localCluster.ts';
+import type { NodeView } from '../../contract/nodes.ts';
+import { ApiClient, STRONG_PASSWORD } from '../helpers/api.ts';
 import { authRow, newTenant, registerFrom, scenario, scratch, type Account, type Tenant } from '../calls/harness.ts';
 import { createTestDatabase, skipUnless, type TestDatabase } from '../helpers/databases.ts';
 import { freeUdpTcpPort, lastSippStats, skipWithout, startTool, exitOf, waitFor } from '../interop/tools.ts';
@@ -60,6 +62,8 @@ async function sipp(dir: string, name: string, args: string[], o: { port?: numbe
   await waitFor(`sipp ${name} bound to ${port}`, 5000, async () => (udpPortBound(port) || tool.child.exitCode !== null ? true : undefined));
   return { port, done };
 }
+
+const OPERATOR = 'operator@example.com';
 
 const count = (r: SippRun, field: string) => Number(r.stats[field] ?? 'NaN');
 
@@ -247,6 +251,17 @@ describe('three nodes behind Kamailio', { skip }, () => {
     const [[{ n: closed }]] = (await db.query("SELECT COUNT(*) AS n FROM cdrs WHERE tenant_id = ? AND hangup_cause = 'switch-error'", [tenant.id])) as unknown as [[{ n: number }]];
     assert.ok(Number(orphans) >= 1, 'the killed node had calls under way');
     assert.equal(Number(closed), Number(orphans), 'each call the dead node left has its record, closed by the survivor');
+    // Operators see it in the nodes list of any node (listed after signing up, as the README says).
+    const survivor = cluster.nodes.find((n) => n !== victim)!;
+    const operator = new ApiClient(survivor.httpUrl);
+    assert.equal((await operator.post('/auth/signup', { email: OPERATOR, password: STRONG_PASSWORD })).status, 201);
+    await survivor.kill('SIGTERM');
+    await survivor.start({ OPERATOR_EMAILS: OPERATOR });
+    const nodes = (await operator.get('/operator/nodes')).body as { items: NodeView[] };
+    assert.deepEqual(
+      nodes.items.map((n) => [n.id, n.state, n.takenOverBy]),
+      cluster.nodes.map((n) => (n === victim ? [n.id, 'taken-over', claimed] : [n.id, 'up', null])),
+    );
     t.diagnostic(`killed ${victim.id} with ${orphans} calls under way; ${failed} of ${total} calls failed; ${claimed} closed ${closed} records`);
   });
 });
