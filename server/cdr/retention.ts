@@ -4,6 +4,7 @@
  * backlog never holds a long lock; stopping aborts between batches.
  */
 import type { Logger } from 'pino';
+import { startPeriodicPurge } from '../domain/periodicPurge.ts';
 import type { CdrArchive, PurgeOptions } from '../store/cdrs.ts';
 
 export interface RetentionOptions {
@@ -16,27 +17,12 @@ export interface RetentionOptions {
 }
 
 export function startCdrRetention(o: RetentionOptions): () => Promise<void> {
-  const abort = new AbortController();
-  let running: Promise<void> | undefined;
-  const run = () => {
-    if (running) return;
-    const cutoff = Date.now() - o.retentionDays * 86_400_000;
-    running = o.archive
-      .purgeOlderThan(cutoff, { ...o.purge, signal: abort.signal })
-      .then((n) => {
-        if (n) o.log.info({ deleted: n, cutoff: new Date(cutoff).toISOString() }, 'old call records purged');
-      })
-      .catch((err: unknown) => o.log.error({ err }, 'call record purge failed; next try at the next interval'))
-      .finally(() => (running = undefined));
-  };
-  const first = setTimeout(run, o.firstRunMs ?? 60_000);
-  const every = setInterval(run, o.intervalMs ?? 3_600_000);
-  first.unref();
-  every.unref();
-  return async () => {
-    clearTimeout(first);
-    clearInterval(every);
-    abort.abort();
-    await running;
-  };
+  return startPeriodicPurge({
+    retentionDays: o.retentionDays,
+    purge: (cutoff, signal) => o.archive.purgeOlderThan(cutoff, { ...o.purge, signal }),
+    purged: (deleted, cutoff) => o.log.info({ deleted, cutoff: cutoff.toISOString() }, 'old call records purged'),
+    failed: (err) => o.log.error({ err }, 'call record purge failed; next try at the next interval'),
+    intervalMs: o.intervalMs,
+    firstRunMs: o.firstRunMs,
+  });
 }

@@ -4,6 +4,7 @@
  * after start and then every `intervalMs`, in batches; stopping waits for the batch in progress.
  */
 import type { Logger } from 'pino';
+import { startPeriodicPurge } from '../domain/periodicPurge.ts';
 import type { RecordingArchive } from '../store/recordings.ts';
 import type { RecordingFiles } from './recordingFiles.ts';
 
@@ -31,26 +32,12 @@ export async function purgeRecordings(o: Pick<RecordingRetentionOptions, 'archiv
 }
 
 export function startRecordingRetention(o: RecordingRetentionOptions): () => Promise<void> {
-  const abort = new AbortController();
-  let running: Promise<void> | undefined;
-  const run = () => {
-    if (running) return;
-    const cutoff = Date.now() - o.retentionDays * 86_400_000;
-    running = purgeRecordings(o, cutoff, abort.signal)
-      .then((n) => {
-        if (n) o.log.info({ deleted: n, cutoff: new Date(cutoff).toISOString() }, 'old recordings purged');
-      })
-      .catch((err: unknown) => o.log.error({ err }, 'recording purge failed; next try at the next interval'))
-      .finally(() => (running = undefined));
-  };
-  const first = setTimeout(run, o.firstRunMs ?? 60_000);
-  const every = setInterval(run, o.intervalMs ?? 3_600_000);
-  first.unref();
-  every.unref();
-  return async () => {
-    clearTimeout(first);
-    clearInterval(every);
-    abort.abort();
-    await running;
-  };
+  return startPeriodicPurge({
+    retentionDays: o.retentionDays,
+    purge: (cutoff, signal) => purgeRecordings(o, cutoff, signal),
+    purged: (deleted, cutoff) => o.log.info({ deleted, cutoff: cutoff.toISOString() }, 'old recordings purged'),
+    failed: (err) => o.log.error({ err }, 'recording purge failed; next try at the next interval'),
+    intervalMs: o.intervalMs,
+    firstRunMs: o.firstRunMs,
+  });
 }
