@@ -196,8 +196,10 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
     stops.unshift(() => providers.stop());
     stops.unshift(sip.providerAddresses.start(providers.calls.resolver));
     const media = await openMedia(config, log);
+    /** Live calls persisted for the next start keep their media engine running (rtpengine the switch started). */
+    let keepCalls = () => false;
     // Closed after SIP and call persistence have stopped (stops run first-added last).
-    stops.unshift(() => media.close());
+    stops.unshift(() => media.close({ keepCalls: keepCalls() }));
     const calls = new CallService(
       {
         domain: config.sip.domain,
@@ -216,6 +218,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       log.child({ subsystem: 'calls' }),
     );
     sip.route({ steps: [calls.cancel, calls.initialInvite, calls.inDialog] });
+    keepCalls = () => config.calls.persistState && calls.activeCalls > 0;
     if (config.calls.persistState) {
       const persistence = persistCalls({
         bus,

@@ -24,8 +24,8 @@ const SDP_OPTIONS: NgDict = {
 export interface RtpengineEngineOptions {
   client: NgClient;
   silence: { flagMs: number; endMs: number; sweepMs?: number };
-  /** Called by close(): stops what the engine depends on (the daemon the switch started, the DTMF socket). */
-  onClose?: () => Promise<void>;
+  /** Called by close(): stops what the engine depends on (the daemon the switch started, the DTMF socket); `keepCalls`: leave the daemon running. */
+  onClose?: (opts: { keepCalls?: boolean }) => Promise<void>;
 }
 
 type Dict = Record<string, unknown>;
@@ -139,11 +139,11 @@ export class RtpengineEngine implements MediaEngine {
     throw new MediaNotSupportedError('rtpengine', 'record calls (not wired yet: needs a recording directory and method)');
   }
 
-  async close(): Promise<void> {
+  async close(opts: { keepCalls?: boolean } = {}): Promise<void> {
     this.watch.close();
     this.listeners.clear();
     this.client.close();
-    await this.opts.onClose?.();
+    await this.opts.onClose?.(opts);
   }
 }
 
