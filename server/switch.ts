@@ -222,8 +222,10 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
     stops.unshift(() => providers.stop());
     stops.unshift(sip.providerAddresses.start(providers.calls.resolver));
     const media = await openMedia(config, log);
+    /** Live calls persisted for the next start keep their media engine running (rtpengine the switch started). */
+    let keepCalls = () => false;
     // Closed after SIP and call persistence have stopped (stops run first-added last).
-    stops.unshift(() => media.close());
+    stops.unshift(() => media.close({ keepCalls: keepCalls() }));
     const budgets = redis && new RedisCallBudgets(redis, config.calls.limits, config.nodeId, clusterLog);
     // Counts a previous run of this node left in Redis go before its resumed calls are counted again.
     await budgets?.resync();
@@ -246,6 +248,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       log.child({ subsystem: 'calls' }),
     );
     sip.route({ steps: [calls.cancel, calls.initialInvite, calls.inDialog], connectionClosed: (flow) => calls.connectionClosed(flow) });
+    keepCalls = () => config.calls.persistState && calls.activeCalls > 0;
     if (config.calls.persistState) {
       const persistence = persistCalls({
         bus,

@@ -57,6 +57,8 @@ export class Call implements CallContext {
   readonly media: CallMedia;
   /** A callee's answer is on its way to the caller (through the relay): other answers are too late. */
   private answering = false;
+  /** hangupAll is ending every leg at once. */
+  private endingAll = false;
   private maxDuration?: NodeJS.Timeout;
   /** The caller's INVITE had no SDP: its ACK carries the answer for the callee (late offer). */
   private lateOffer = false;
@@ -287,6 +289,7 @@ export class Call implements CallContext {
 
   /** A leg ended while others carry on (a transferer, a branch): its media ports go now, not with the call. */
   legLeft(channel: Channel): void {
+    if (this.endingAll) return;
     if (this.inbound.live || [...this.outbound].some((c) => c.live)) void this.media.drop(channel);
   }
 
@@ -307,6 +310,8 @@ export class Call implements CallContext {
       this.reject(cause === 'max-duration' ? 408 : 500, undefined, cause);
       return;
     }
+    // Every leg goes: their media ports go with the call (maybeEnd), each leg's figures recorded once.
+    this.endingAll = true;
     for (const c of [this.inbound, ...this.outbound]) if (c.live && c.state === 'up') this.sendBye(c, cause, 'switch');
     this.maybeEnd();
   }

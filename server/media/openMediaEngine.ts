@@ -101,7 +101,9 @@ export async function openMediaEngine(given: MediaSettings, deps: MediaDeps): Pr
   }
   const binary = findExecutable(settings.rtpengine.binary) ?? settings.rtpengine.binary;
   let engine: RtpengineEngine | undefined;
-  const dtmf = await DtmfLog.open((e) => engine?.emit(e));
+  const pidFile = path.join(deps.dataDir, 'rtpengine.pid');
+  // A daemon left running for this start sends its DTMF events where the previous run listened.
+  const dtmf = await DtmfLog.open((e) => engine?.emit(e), RtpengineProcess.keptDtmfPort(pidFile));
   let daemon: RtpengineProcess;
   try {
     daemon = await RtpengineProcess.start({
@@ -111,7 +113,7 @@ export async function openMediaEngine(given: MediaSettings, deps: MediaDeps): Pr
       portMin: settings.portMin,
       portMax: settings.portMax,
       dtmfLogDest: dtmf.destination,
-      pidFile: path.join(deps.dataDir, 'rtpengine.pid'),
+      pidFile,
       log,
     });
   } catch (err) {
@@ -122,11 +124,12 @@ export async function openMediaEngine(given: MediaSettings, deps: MediaDeps): Pr
     client: new NgClient(daemon.control),
     silence,
     localAddress: switchSideAddress(settings.bindAddress),
-    onClose: async () => {
+    onClose: async ({ keepCalls }) => {
       dtmf.close();
-      await daemon.stop();
+      await daemon.stop({ keep: keepCalls === true });
+      if (keepCalls && daemon.running) log.info({ pid: daemon.pid }, 'rtpengine left running for the live calls; the next start takes it over');
     },
   });
-  log.info({ pid: daemon.pid }, 'media: rtpengine (started by the switch, userspace)');
+  log.info({ pid: daemon.pid }, `media: rtpengine (${daemon.adopted ? 'left running by the previous run, taken over' : 'started by the switch'}, userspace)`);
   return engine;
 }

@@ -7,7 +7,7 @@
  * Media ports 32500–32699.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -16,9 +16,13 @@ import { eventually } from '../helpers/time.ts';
 import { detectTone, readWav } from '../helpers/tone.ts';
 import { skipWithout } from '../interop/tools.ts';
 import { EventLog, recordOf } from '../calls/harness.ts';
+import { skipEngine } from './engines.ts';
 import { ALICE_HZ, BOB_HZ, natCall } from './phoneCall.ts';
 
-const CASES = [{ engine: 'embedded', ports: [32500, 32599], skip: false }] as const;
+const CASES = [
+  { engine: 'embedded', ports: [32500, 32599], skip: false },
+  { engine: 'rtpengine', ports: [32600, 32699], skip: skipEngine('rtpengine') },
+] as const;
 
 /** The share of the last `seconds` of `phone`'s recording that holds `hz`. */
 function lastHeard(phone: Phone, hz: number, seconds: number): number {
@@ -46,7 +50,15 @@ describe("a call's audio across a restart of the switch", { skip: skipWithout('b
         const rows = await c.sw.running.store.liveCalls.forNode('test-node');
         return rows.some((r) => r.callId === callId && (r.state as { media?: unknown }).media !== undefined);
       });
-      await c.sw.restart();
+      let keptPid: number | undefined;
+      await c.sw.restart(undefined, async () => {
+        if (engine !== 'rtpengine') return;
+        // Stopped with a live call: the daemon it started is left running for the next start.
+        const kept = JSON.parse(readFileSync(path.join(c.sw.db.dir, 'rtpengine.json'), 'utf8')) as { pid: number };
+        keptPid = kept.pid;
+        process.kill(kept.pid, 0); // throws if it is gone
+      });
+      if (keptPid !== undefined) assert.equal(Number(readFileSync(path.join(c.sw.db.dir, 'rtpengine.pid'), 'utf8').split('\n')[0]), keptPid, 'the same daemon, taken over');
       // The restarted switch has a bus of its own, and its portal a new port.
       c.tenant.api.baseUrl = c.sw.httpUrl;
       const resumed = new EventLog(c.sw, c.tenant.id);

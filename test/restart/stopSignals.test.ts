@@ -21,6 +21,7 @@ import { answeredBy, ack, header, isFinalFor, isRequest, sdp, tagOf, uriOf } fro
 import type { TestSwitch } from '../helpers/switch.ts';
 import { freeUdpTcpPort, waitFor } from '../interop/tools.ts';
 import { elapse } from '../helpers/time.ts';
+import { testMediaEnv } from '../helpers/mediaPorts.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -62,6 +63,9 @@ async function startInOwnGroup(command: string, args: string[], dataDir: string,
       DIALPLAN_WORKERS: '1',
       SECRET_KEY: randomBytes(24).toString('hex'),
       CREDENTIALS_KEY: randomBytes(32).toString('hex'),
+      // The embedded relay: an rtpengine kept running for calls the next start would take over
+      // would outlive a test that never starts again.
+      ...testMediaEnv(),
       ...env,
     },
   });

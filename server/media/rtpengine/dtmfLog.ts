@@ -11,16 +11,26 @@ const DIGITS = '0123456789*#ABCD';
 export class DtmfLog {
   private constructor(private readonly socket: dgram.Socket) {}
 
-  /** Listens on 127.0.0.1 (a free port); `emit` gets each event as a `media.dtmf`. */
-  static async open(emit: (event: MediaEvent) => void): Promise<DtmfLog> {
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, '127.0.0.1', () => {
-        socket.off('error', reject);
-        resolve();
+  /**
+   * Listens on 127.0.0.1, on `port` if given and free (where a daemon left running by a previous
+   * run sends), else on a free one; `emit` gets each event as a `media.dtmf`.
+   */
+  static async open(emit: (event: MediaEvent) => void, port = 0): Promise<DtmfLog> {
+    const bind = (p: number) => {
+      const socket = dgram.createSocket('udp4');
+      return new Promise<dgram.Socket | undefined>((resolve) => {
+        socket.once('error', () => {
+          socket.close();
+          resolve(undefined);
+        });
+        socket.bind(p, '127.0.0.1', () => {
+          socket.removeAllListeners('error');
+          resolve(socket);
+        });
       });
-    });
+    };
+    const socket = (port ? await bind(port) : undefined) ?? (await bind(0));
+    if (!socket) throw new Error('cannot bind a UDP socket on 127.0.0.1 for DTMF events');
     socket.on('error', () => {});
     socket.on('message', (msg, from) => {
       if (from.address !== '127.0.0.1') return;

@@ -45,8 +45,8 @@ export interface RtpengineEngineOptions {
    * rtpengine can send to (MEDIA_HOST; with an rtpengine elsewhere, one it reaches).
    */
   localAddress: string;
-  /** Called by close(): stops what the engine depends on (the daemon the switch started, the DTMF socket). */
-  onClose?: () => Promise<void>;
+  /** Called by close(): stops what the engine depends on (the daemon the switch started, the DTMF socket); `keepCalls`: leave the daemon running. */
+  onClose?: (opts: { keepCalls?: boolean }) => Promise<void>;
 }
 
 type Dict = Record<string, unknown>;
@@ -234,12 +234,12 @@ export class RtpengineEngine implements MediaEngine {
     if (legs.size === 0) this.endpoints.delete(callId);
   }
 
-  async close(): Promise<void> {
+  async close(opts: { keepCalls?: boolean } = {}): Promise<void> {
     for (const callId of [...this.endpoints.keys()]) this.closeEndpoints(callId);
     this.watch.close();
     this.listeners.clear();
     this.client.close();
-    await this.opts.onClose?.();
+    await this.opts.onClose?.(opts);
   }
 }
 

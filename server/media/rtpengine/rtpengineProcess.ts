@@ -2,12 +2,16 @@
  * An rtpengine daemon the switch starts for itself: userspace forwarding (`--table=-1`, no kernel
  * module), the system's config file ignored (`--config-file=none`: the Debian one opens CLI and
  * HTTP ports), media ports from the configured range on the configured address, the ng control
- * port on loopback. Its PID is kept in a file so that a switch killed without a chance to stop it
- * stops it at its next start; it is stopped by that PID, never by name.
+ * port on loopback. It runs in a process group of its own (a SIGTERM to the switch's group does
+ * not reach it) with its output in `rtpengine.log` beside the PID file. Its PID is kept in a file
+ * so that a switch killed without a chance to stop it stops it at its next start; it is stopped by
+ * that PID, never by name. A switch that stops with live calls persisted leaves it running
+ * (`stop({ keep: true })`, its PID and ports in `rtpengine.json`) and the next start adopts it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { NgClient } from './ngClient.ts';
 
@@ -21,7 +25,7 @@ export interface RtpengineProcessOptions {
   portMax: number;
   /** Where rtpengine sends the DTMF events it sees (JSON over UDP), if anywhere. */
   dtmfLogDest?: string;
-  /** The file holding the PID of the daemon this switch started. */
+  /** The file holding the PID of the daemon this switch started (rtpengine.log and rtpengine.json go beside it). */
   pidFile: string;
   log: Logger;
   /** How long the daemon may take to answer its first ping. */
@@ -42,36 +46,88 @@ async function freeLoopbackPort(): Promise<number> {
   return port;
 }
 
+/** What `rtpengine.json` says of a daemon left running for the next start. */
+interface KeptDaemon {
+  pid: number;
+  controlPort: number;
+  dtmfLogDest: string | null;
+  portMin: number;
+  portMax: number;
+  iface: string;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The last bytes of the daemon's log file. */
+function tail(file: string, bytes = 8192): string {
+  try {
+    const size = statSync(file).size;
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(Math.min(bytes, size));
+      readSync(fd, buf, 0, buf.length, size - buf.length);
+      return buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
 export class RtpengineProcess {
+  /** The DTMF port a daemon left running for the next start sends to (rtpengine.json beside `pidFile`), if any. */
+  static keptDtmfPort(pidFile: string): number {
+    try {
+      const kept = JSON.parse(readFileSync(path.join(path.dirname(pidFile), 'rtpengine.json'), 'utf8')) as KeptDaemon;
+      return Number(kept.dtmfLogDest?.split(':')[1] ?? 0);
+    } catch {
+      return 0;
+    }
+  }
+
   private stopping = false;
-  private readonly exited: Promise<void>;
   /** A switch that exits without stopping the engine (process.exit) takes its daemon along. */
   private readonly onExit = () => {
-    if (this.running) this.child.kill('SIGKILL');
+    if (this.running) process.kill(this.pid, 'SIGKILL');
   };
 
   private constructor(
-    private readonly child: ChildProcess,
+    readonly pid: number,
     readonly control: { host: string; port: number },
-    private readonly pidFile: string,
-    private readonly output: () => string,
+    private readonly files: { pid: string; log: string; kept: string },
+    private readonly kept: Omit<KeptDaemon, 'pid' | 'controlPort'>,
+    /** The daemon as our child; undefined when adopted from a previous run. */
+    private readonly child: ChildProcess | undefined,
   ) {
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     process.once('exit', this.onExit);
   }
 
-  get pid(): number {
-    return this.child.pid!;
+  get running(): boolean {
+    return this.child ? this.child.exitCode === null && this.child.signalCode === null : alive(this.pid);
   }
 
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+  /** Whether this daemon was left running by a previous run and taken over. */
+  get adopted(): boolean {
+    return this.child === undefined;
   }
 
   static async start(opts: RtpengineProcessOptions): Promise<RtpengineProcess> {
+    const dir = path.dirname(opts.pidFile);
+    const files = { pid: opts.pidFile, log: path.join(dir, 'rtpengine.log'), kept: path.join(dir, 'rtpengine.json') };
+    const iface = opts.advertisedAddress === opts.bindAddress ? opts.bindAddress : `${opts.bindAddress}!${opts.advertisedAddress}`;
+    const settings = { dtmfLogDest: opts.dtmfLogDest ?? null, portMin: opts.portMin, portMax: opts.portMax, iface };
+    const adopted = await RtpengineProcess.adoptKept(files, settings, opts.log);
+    if (adopted) return adopted;
     await stopLeftover(opts.pidFile, opts.log);
     const controlPort = await freeLoopbackPort();
-    const iface = opts.advertisedAddress === opts.bindAddress ? opts.bindAddress : `${opts.bindAddress}!${opts.advertisedAddress}`;
     const args = [
       '--config-file=none',
       '--table=-1',
@@ -87,37 +143,36 @@ export class RtpengineProcess {
       '--delete-delay=0',
       ...(opts.dtmfLogDest ? [`--dtmf-log-dest=${opts.dtmfLogDest}`] : []),
     ];
+    const logFd = openSync(files.log, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(opts.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      // A process group of its own: signals to the switch's group (Ctrl-C, a service manager) are not its.
+      child = spawn(opts.binary, args, { stdio: ['ignore', logFd, logFd], detached: true });
     } catch (err) {
       throw missingBinary(opts.binary, err as Error);
+    } finally {
+      closeSync(logFd);
     }
-    let output = '';
-    const keep = (d: Buffer) => {
-      output = (output + d.toString()).slice(-8192);
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
     const spawned = await new Promise<Error | undefined>((resolve) => {
       child.once('spawn', () => resolve(undefined));
       child.once('error', (err) => resolve(err));
     });
     if (spawned) throw missingBinary(opts.binary, spawned);
-    const proc = new RtpengineProcess(child, { host: '127.0.0.1', port: controlPort }, opts.pidFile, () => output);
+    child.unref();
+    const proc = new RtpengineProcess(child.pid!, { host: '127.0.0.1', port: controlPort }, files, settings, child);
     writeFileSync(opts.pidFile, `${child.pid}\n${controlPort}\n`);
     child.once('exit', (code, signal) => {
-      if (!proc.stopping) opts.log.error({ code, signal, output: output.slice(-2000) }, 'rtpengine exited on its own: calls have no media relay');
+      if (!proc.stopping) opts.log.error({ code, signal, output: proc.recentOutput().slice(-2000) }, 'rtpengine exited on its own: calls have no media relay');
     });
     try {
       await proc.awaitPing(opts.startTimeoutMs ?? 5000);
     } catch (err) {
       await proc.stop();
       throw new RtpengineStartError(
-        `${opts.binary} did not answer on its control port 127.0.0.1:${controlPort}: ${(err as Error).message}\n${output.trim().split('\n').slice(-10).join('\n')}`,
+        `${opts.binary} did not answer on its control port 127.0.0.1:${controlPort}: ${(err as Error).message}\n${proc.recentOutput().trim().split('\n').slice(-10).join('\n')}`,
       );
     }
-    opts.log.info({ pid: child.pid, control: `127.0.0.1:${controlPort}`, ports: `${opts.portMin}-${opts.portMax}`, interface: iface }, 'rtpengine started');
+    opts.log.info({ pid: child.pid, control: `127.0.0.1:${controlPort}`, ports: `${opts.portMin}-${opts.portMax}`, interface: iface, log: files.log }, 'rtpengine started');
     return proc;
   }
 
@@ -126,7 +181,7 @@ export class RtpengineProcess {
     const client = new NgClient({ ...this.control, retryMs: 200, attempts: 1 });
     try {
       for (;;) {
-        if (!this.running) throw new Error(`it exited (${this.child.exitCode ?? this.child.signalCode})`);
+        if (!this.running) throw new Error(`it exited (${this.child?.exitCode ?? this.child?.signalCode ?? 'gone'})`);
         try {
           await client.request('ping');
           return;
@@ -141,20 +196,68 @@ export class RtpengineProcess {
 
   /** The last lines rtpengine wrote. */
   recentOutput(): string {
-    return this.output();
+    return tail(this.files.log);
   }
 
-  /** SIGTERM by PID, SIGKILL after `graceMs`; resolves once it has exited. */
-  async stop(graceMs = 3000): Promise<void> {
+  /**
+   * SIGTERM by PID, SIGKILL after `graceMs`; resolves once it has exited. With `keep` (live calls
+   * persisted for the next start) it is left running instead, and `rtpengine.json` says so.
+   */
+  async stop(opts: { graceMs?: number; keep?: boolean } = {}): Promise<void> {
     this.stopping = true;
     process.off('exit', this.onExit);
-    if (this.running) {
-      this.child.kill('SIGTERM');
-      const kill = setTimeout(() => this.running && this.child.kill('SIGKILL'), graceMs);
-      await this.exited;
-      clearTimeout(kill);
+    if (opts.keep && this.running) {
+      const kept: KeptDaemon = { pid: this.pid, controlPort: this.control.port, ...this.kept };
+      writeFileSync(this.files.kept, JSON.stringify(kept));
+      return;
     }
-    rmSync(this.pidFile, { force: true });
+    if (this.running) {
+      process.kill(this.pid, 'SIGTERM');
+      const deadline = Date.now() + (opts.graceMs ?? 3000);
+      while (this.running && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      if (this.running) process.kill(this.pid, 'SIGKILL');
+      while (this.running) await new Promise((r) => setTimeout(r, 20));
+    }
+    rmSync(this.files.pid, { force: true });
+    rmSync(this.files.kept, { force: true });
+  }
+
+  /**
+   * The daemon a previous run left running for this one (`rtpengine.json`), if it still runs as
+   * that rtpengine with the same settings and answers: its calls' audio has been flowing meanwhile.
+   */
+  private static async adoptKept(
+    files: { pid: string; log: string; kept: string },
+    settings: Omit<KeptDaemon, 'pid' | 'controlPort'>,
+    log: Logger,
+  ): Promise<RtpengineProcess | undefined> {
+    if (!existsSync(files.kept)) return undefined;
+    let kept: KeptDaemon;
+    try {
+      kept = JSON.parse(readFileSync(files.kept, 'utf8')) as KeptDaemon;
+    } catch {
+      rmSync(files.kept, { force: true });
+      return undefined;
+    }
+    rmSync(files.kept, { force: true });
+    const same = kept.portMin === settings.portMin && kept.portMax === settings.portMax && kept.iface === settings.iface && kept.dtmfLogDest === settings.dtmfLogDest;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${kept.pid}/cmdline`, 'utf8');
+    } catch {
+      return undefined; // gone: the leftover check and a fresh start follow
+    }
+    if (!same || !cmdline.includes('rtpengine') || !cmdline.includes(`--listen-ng=127.0.0.1:${kept.controlPort}`)) return undefined;
+    const adopted = new RtpengineProcess(kept.pid, { host: '127.0.0.1', port: kept.controlPort }, files, settings, undefined);
+    try {
+      await adopted.awaitPing(3000);
+    } catch {
+      process.off('exit', adopted.onExit);
+      return undefined;
+    }
+    writeFileSync(files.pid, `${kept.pid}\n${kept.controlPort}\n`);
+    log.info({ pid: kept.pid, control: `127.0.0.1:${kept.controlPort}` }, 'rtpengine: taking over the daemon the previous run left running for its calls');
+    return adopted;
   }
 }
 
