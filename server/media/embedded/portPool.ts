@@ -61,13 +61,8 @@ export class PortPool {
       const port = this.first + 2 * this.next;
       this.next = (this.next + 1) % this.pairs;
       if (this.inUse.has(port)) continue;
-      this.inUse.add(port);
-      const rtp = dgram.createSocket({ type: 'udp4', lookup: ipLiteralOnly as never });
-      const rtcp = dgram.createSocket({ type: 'udp4', lookup: ipLiteralOnly as never });
-      if ((await bind(rtp, port, this.host)) && (await bind(rtcp, port + 1, this.host))) return { port, rtp, rtcp };
-      closeQuietly(rtp);
-      closeQuietly(rtcp);
-      this.inUse.delete(port);
+      const pair = await this.bindPair(port);
+      if (pair) return pair;
     }
     throw new PortsExhaustedError(`no free media port pair left in ${this.first}-${this.first + 2 * this.pairs - 1} on ${this.host}`);
   }
@@ -78,6 +73,13 @@ export class PortPool {
     if (!Number.isInteger(index) || index < 0 || index >= this.pairs)
       throw new MediaRequestError(`media port ${port} is not an RTP port of ${this.first}-${this.first + 2 * this.pairs - 1}`);
     if (this.inUse.has(port)) throw new MediaRequestError(`media port ${port} is in use`);
+    const pair = await this.bindPair(port);
+    if (pair) return pair;
+    throw new MediaRequestError(`media ports ${port}-${port + 1} on ${this.host} are held by another program`);
+  }
+
+  /** Binds RTP at `port` and RTCP above it, marked in use; undefined (nothing held) when another program has either. */
+  private async bindPair(port: number): Promise<PortPair | undefined> {
     this.inUse.add(port);
     const rtp = dgram.createSocket({ type: 'udp4', lookup: ipLiteralOnly as never });
     const rtcp = dgram.createSocket({ type: 'udp4', lookup: ipLiteralOnly as never });
@@ -85,7 +87,7 @@ export class PortPool {
     closeQuietly(rtp);
     closeQuietly(rtcp);
     this.inUse.delete(port);
-    throw new MediaRequestError(`media ports ${port}-${port + 1} on ${this.host} are held by another program`);
+    return undefined;
   }
 
   give(pair: PortPair): void {
