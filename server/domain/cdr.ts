@@ -3,30 +3,20 @@
  * when they hung up) and its dialplan log. Times are epoch milliseconds. The API's views of it
  * (server/api/cdrViews.ts) are the portal's: contract/cdrs.ts.
  */
-import type { CdrDirection, CdrParty, CdrStatus, HangupSide, LegMedia } from '../../contract/cdrs.ts';
+import type { CdrDirection, CdrLegView, CdrStatus, HangupSide } from '../../contract/cdrs.ts';
 
 export { CDR_STATUSES, type CdrDirection, type CdrParty, type CdrStatus, type HangupSide } from '../../contract/cdrs.ts';
 
-/** One channel of the call as it was when it hung up. */
-export interface CdrLeg {
-  id: string;
-  direction: 'inbound' | 'outbound';
-  target?: string;
-  account?: string;
-  provider?: string;
-  from: CdrParty;
-  to: CdrParty;
+/**
+ * One channel of the call as it was when it hung up: the API's leg (contract/cdrs.ts) with its
+ * times as epoch milliseconds, absent until they happened, and without what the view derives.
+ */
+export type CdrLeg = Omit<CdrLegView, 'createdAt' | 'ringingAt' | 'answeredAt' | 'endedAt' | 'encrypted'> & {
   createdAt: number;
   ringingAt?: number;
   answeredAt?: number;
   endedAt?: number;
-  sipStatus?: number;
-  hangupCause?: string;
-  hangupBy?: HangupSide;
-  /** The SIP transport the leg's signalling used (udp, tcp, tls, ws, wss); records older than this field lack it. */
-  transport?: string;
-  media?: LegMedia;
-}
+};
 
 export interface CdrLogLine {
   at: number;
