@@ -44,6 +44,8 @@ interface Objects {
   dialplan: string;
   provider: string;
   cdr: string;
+  /** The call id of A's recorded call. */
+  callId: string;
   prompt: string;
   recording: string;
 }
@@ -67,6 +69,11 @@ function attempts(a: Objects): Array<{ route: string; method: string; path: stri
     { route: 'PATCH /providers/:id', method: 'PATCH', path: `/providers/${a.provider}`, body: { host: 'evil.example' }, expect: 404 },
     { route: 'DELETE /providers/:id', method: 'DELETE', path: `/providers/${a.provider}`, expect: 404 },
     { route: 'GET /cdrs/:id', method: 'GET', path: `/cdrs/${a.cdr}`, expect: 404 },
+    { route: 'GET /cdrs/:id/story', method: 'GET', path: `/cdrs/${a.cdr}/story`, expect: 404 },
+    { route: 'POST /providers/:id/test', method: 'POST', path: `/providers/${a.provider}/test`, body: {}, expect: 404 },
+    // A's calls in progress are not B's to see or end (the id of A's recorded call stands for one).
+    { route: 'GET /calls/:callId/story', method: 'GET', path: `/calls/${a.callId}/story`, expect: 404 },
+    { route: 'POST /calls/:callId/hangup', method: 'POST', path: `/calls/${a.callId}/hangup`, body: {}, expect: 404 },
     { route: 'GET /prompts/:name', method: 'GET', path: `/prompts/${a.prompt}`, expect: 404 },
     { route: 'GET /prompts/:name/audio', method: 'GET', path: `/prompts/${a.prompt}/audio`, expect: 404 },
     { route: 'DELETE /prompts/:name', method: 'DELETE', path: `/prompts/${a.prompt}`, expect: 404 },
@@ -90,6 +97,8 @@ const LISTS = [
   'GET /cdrs.csv',
   'GET /calls',
   'GET /settings',
+  'GET /getting-started',
+  'GET /stats/calls',
   'GET /prompts',
   'GET /recordings',
   'GET /tones',
@@ -133,6 +142,7 @@ for (const dialect of DIALECTS) {
         dialplan: 'a-plan',
         provider: provider.body.id,
         cdr: record.id,
+        callId: record.callId,
         prompt: 'a-prompt',
         recording,
       };
@@ -152,7 +162,9 @@ for (const dialect of DIALECTS) {
 
     test('the walk covers every route that names an object, and every other route is listed', () => {
       const declared = declaredRoutes();
-      const walked = new Set(attempts({ account: { id: '', username: '' }, apiKey: '', dialplan: '', provider: '', cdr: '', prompt: '', recording: '' }).map((x) => x.route));
+      const walked = new Set(
+        attempts({ account: { id: '', username: '' }, apiKey: '', dialplan: '', provider: '', cdr: '', callId: '', prompt: '', recording: '' }).map((x) => x.route),
+      );
       const accounted = new Set([...walked, ...LISTS, ...CREATES]);
       const missing = [...declared].filter((r) => !accounted.has(r));
       assert.deepEqual(missing, [], 'routes not covered by the isolation walk');
