@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import { DIGEST_ALGORITHMS, type Config } from '../config.ts';
@@ -38,7 +39,7 @@ const extension = z
   .regex(/^[1-9]\d{1,5}$/, 'must be 2-6 digits, not starting with 0 (0 is how numbers leave through providers)')
   .nullable();
 /** Tries for the next free extension when another phone took the one just found. */
-const EXTENSION_ATTEMPTS = 8;
+const EXTENSION_ATTEMPTS = 20;
 
 const createBody = z.strictObject({
   username,
@@ -112,7 +113,9 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
     for (let attempt = 1; ; attempt++) {
       const numbered = body.extension === undefined;
       try {
-        const a = await scope.sipAccounts.create({ ...account, extension: numbered ? await scope.sipAccounts.nextFreeExtension() : body.extension });
+        // After losing a number to a phone created at the same moment, a random one of the next free ones.
+        const skip = attempt === 1 ? 0 : randomInt(attempt);
+        const a = await scope.sipAccounts.create({ ...account, extension: numbered ? await scope.sipAccounts.nextFreeExtension(skip) : body.extension });
         store.sipAccountLookup.invalidate(a.username);
         res.status(201).json(view(a));
         return;

@@ -32,6 +32,17 @@ for (const dialect of DIALECTS) {
       assert.equal(await ext(a, (await createSipAccount(a)).id), '101');
     });
 
+    test('thirty phones created at once each get a number of their own', async () => {
+      const api = await signUp(sw.httpUrl);
+      const created = await Promise.all(Array.from({ length: 30 }, () => createSipAccount(api)));
+      const numbers = created.map((a) => (a as unknown as { extension: string }).extension);
+      assert.equal(new Set(numbers).size, 30, `distinct: ${numbers.join(' ')}`);
+      assert.ok(
+        numbers.every((n) => Number(n) >= 100),
+        numbers.join(' '),
+      );
+    });
+
     test('a taken or malformed number is refused on the field; a number can be changed and removed', async () => {
       const api = await signUp(sw.httpUrl);
       const x = await createSipAccount(api);
