@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ack, body, header, inDialog, place, sdp } from '../helpers/sipDialog.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
+import { TEST_MEDIA_PORTS } from '../helpers/mediaPorts.ts';
 import { eventually, silence } from '../helpers/time.ts';
 import { skipWithout } from '../interop/tools.ts';
 import { type Account, assertBetween, assertSippOk, bodyOf, callSuite, EventLog, flowOf, headerOf, recordOf, type SippMessage } from './harness.ts';
@@ -28,7 +29,7 @@ function assertRelayed(got: SippMessage, sent: SippMessage, what: string): void 
   assert.deepEqual(unrelayed(sdpLines(got)), unrelayed(sdpLines(sent)), `${what}: relayed with only the address and port rewritten`);
   assert.ok(sdpLines(got).includes('c=IN IP4 127.0.0.1'));
   const port = mediaPort(sdpLines(got));
-  assert.ok(port >= 30000 && port <= 30999 && port !== mediaPort(sdpLines(sent)), `${what}: the media port ${port} is the relay's`);
+  assert.ok(port >= TEST_MEDIA_PORTS.min && port <= TEST_MEDIA_PORTS.max && port !== mediaPort(sdpLines(sent)), `${what}: the media port ${port} is the relay's`);
 }
 
 const noSipp = skipWithout('sipp', 'sip-tester');
