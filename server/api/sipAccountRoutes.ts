@@ -1,5 +1,5 @@
-import { randomInt } from 'node:crypto';
 import { Router } from 'express';
+import { KeyedQueue } from '../domain/keyedQueue.ts';
 import { z } from 'zod';
 import { DIGEST_ALGORITHMS, type Config } from '../config.ts';
 import { computeHa1 } from '../sip/digest.ts';
@@ -39,7 +39,7 @@ const extension = z
   .regex(/^[1-9]\d{1,5}$/, 'must be 2-6 digits, not starting with 0 (0 is how numbers leave through providers)')
   .nullable();
 /** Tries for the next free extension when another phone took the one just found. */
-const EXTENSION_ATTEMPTS = 20;
+const EXTENSION_ATTEMPTS = 8;
 
 const createBody = z.strictObject({
   username,
@@ -64,6 +64,7 @@ const idParam = z.strictObject({ id: z.string().max(64) });
 
 export function sipAccountRoutes(store: Store, config: Config): Router {
   const r = Router();
+  const numbering = new KeyedQueue();
   const realm = config.sip.domain;
 
   const view = (a: SipAccount) => ({
@@ -113,9 +114,11 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
     for (let attempt = 1; ; attempt++) {
       const numbered = body.extension === undefined;
       try {
-        // After losing a number to a phone created at the same moment, a random one of the next free ones.
-        const skip = attempt === 1 ? 0 : randomInt(attempt);
-        const a = await scope.sipAccounts.create({ ...account, extension: numbered ? await scope.sipAccounts.nextFreeExtension(skip) : body.extension });
+        // A tenant's phones take their next free number in turn on this node (a burst of creations
+        // would otherwise all read the same one); another node's is what the retry is for.
+        const a = numbered
+          ? await numbering.run(scope.tenantId, async () => scope.sipAccounts.create({ ...account, extension: await scope.sipAccounts.nextFreeExtension() }))
+          : await scope.sipAccounts.create({ ...account, extension: body.extension });
         store.sipAccountLookup.invalidate(a.username);
         res.status(201).json(view(a));
         return;

@@ -95,16 +95,12 @@ export class TenantSipAccounts {
     return r && toSipAccount(r);
   }
 
-  /**
-   * The lowest number from FIRST_EXTENSION up that none of the tenant's phones carries; with `skip`,
-   * the free number that many places further (phones created at the same moment spread over the
-   * free numbers instead of all asking for the same one again).
-   */
-  async nextFreeExtension(skip = 0): Promise<string> {
+  /** The lowest number from FIRST_EXTENSION up that none of the tenant's phones carries. */
+  async nextFreeExtension(): Promise<string> {
     const rows = await this.db.selectFrom('sip_accounts').select('extension').where('tenant_id', '=', this.tenantId).where('extension', 'is not', null).execute();
     const taken = new Set(rows.map((r) => r.extension));
     let n = FIRST_EXTENSION;
-    for (let free = 0; ; n++) if (!taken.has(String(n)) && free++ === skip) break;
+    while (taken.has(String(n))) n++;
     return String(n);
   }
 

@@ -32,17 +32,6 @@ for (const dialect of DIALECTS) {
       assert.equal(await ext(a, (await createSipAccount(a)).id), '101');
     });
 
-    test('thirty phones created at once each get a number of their own', async () => {
-      const api = await signUp(sw.httpUrl);
-      const created = await Promise.all(Array.from({ length: 30 }, () => createSipAccount(api)));
-      const numbers = created.map((a) => (a as unknown as { extension: string }).extension);
-      assert.equal(new Set(numbers).size, 30, `distinct: ${numbers.join(' ')}`);
-      assert.ok(
-        numbers.every((n) => Number(n) >= 100),
-        numbers.join(' '),
-      );
-    });
-
     test('a taken or malformed number is refused on the field; a number can be changed and removed', async () => {
       const api = await signUp(sw.httpUrl);
       const x = await createSipAccount(api);
@@ -65,9 +54,13 @@ for (const dialect of DIALECTS) {
 
     test('phones created at the same moment get distinct numbers', async () => {
       const api = await signUp(sw.httpUrl);
-      const made = await Promise.all(Array.from({ length: 6 }, () => createSipAccount(api)));
+      // Thirty at once (a script, a burst of first registrations): each gets a number, with no gaps.
+      const made = await Promise.all(Array.from({ length: 30 }, () => createSipAccount(api)));
       const numbers = await Promise.all(made.map(async (m) => (await api.get(`/sip-accounts/${m.id}`)).body.extension as string));
-      assert.deepEqual([...numbers].sort(), ['100', '101', '102', '103', '104', '105']);
+      assert.deepEqual(
+        [...numbers].sort(),
+        Array.from({ length: 30 }, (_, i) => String(100 + i)),
+      );
     });
   });
 }
