@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { signUp, type ApiClient } from '../helpers/api.ts';
 import { DAY, leaf, makeCa } from '../helpers/certificates.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
+import { eventually } from '../helpers/time.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import type { SipRequest, SipResponse } from '../../server/sip/message.ts';
 import { newBranch } from '../../server/sip/clientTransactions.ts';
@@ -34,16 +35,6 @@ async function presented(port: number, servername: string, ca: string): Promise<
 }
 
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
-
-async function eventually<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('TLS certificates', () => {
   let dir: string;
@@ -100,7 +91,7 @@ describe('TLS certificates', () => {
     try {
       const renewed = await leaf(ca, ['b.test', '*.b.test']);
       write('b', renewed);
-      await eventually('the renewed certificate to be served', 10_000, async () => ((await presented(port, 'b.test', ca.cert)) === fingerprint(renewed.cert) ? true : undefined));
+      await eventually('the renewed certificate to be served', async () => ((await presented(port, 'b.test', ca.cert)) === fingerprint(renewed.cert) ? true : undefined), 10_000);
       assert.ok(logLines.some((l) => l.includes('TLS certificate reloaded')));
       assert.equal((await open.request({ method: 'OPTIONS' })).status, 200);
     } finally {
@@ -117,7 +108,7 @@ describe('TLS certificates', () => {
       const before = await presented(port, 'a.test', ca.cert);
       const refusedBefore = logLines.filter((l) => l.includes('TLS certificate refused')).length;
       write('a', await make());
-      const line = await eventually('the refusal', 10_000, () => logLines.filter((l) => l.includes('TLS certificate refused'))[refusedBefore]);
+      const line = await eventually('the refusal', () => logLines.filter((l) => l.includes('TLS certificate refused'))[refusedBefore], 10_000);
       assert.match(JSON.parse(line).reason, reason);
       assert.equal(await presented(port, 'a.test', ca.cert), before);
       assert.match((await api.get('/settings')).body.tls.lastReloadError, reason);

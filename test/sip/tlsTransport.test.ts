@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
 import { DIALECTS, skipUnless } from '../helpers/databases.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
+import { eventually } from '../helpers/time.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { peerOfBinding } from '../../server/sip/flowBindings.ts';
 import type { SipRequest } from '../../server/sip/message.ts';
@@ -22,17 +23,6 @@ interface BindingView {
   username: string;
   contact: string;
   source: { address: string; port: number; transport: string };
-}
-
-/** Polls `probe` until it returns something other than undefined, or fails after `ms`. */
-async function eventually<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Resolves when the other end closed the socket (it is read, so that its end is seen). */
@@ -121,8 +111,10 @@ for (const dialect of DIALECTS) {
       const second = await open('tls', tlsPort(), '127.0.0.2');
       assert.equal((await second.register({ user: acct.username, password: acct.password, contact })).final.status, 200);
       first.close();
-      await eventually('the switch to see the first connection close', 3000, () =>
-        sw.running.sip.stack.transport.connectionTo({ transport: 'tls', address: '127.0.0.1', port: first.localPort }) ? undefined : true,
+      await eventually(
+        'the switch to see the first connection close',
+        () => (sw.running.sip.stack.transport.connectionTo({ transport: 'tls', address: '127.0.0.1', port: first.localPort }) ? undefined : true),
+        3000,
       );
       const [b] = await bindingsOf(acct.username);
       assert.equal(b?.source.address, '127.0.0.2', 'the binding moved to the second connection and stays');
@@ -130,7 +122,7 @@ for (const dialect of DIALECTS) {
       await second.waitFor((m) => m.includes('reach2'), 3000);
 
       second.close();
-      await eventually('the binding to go with its connection', 5000, async () => ((await bindingsOf(acct.username)).length === 0 ? true : undefined));
+      await eventually('the binding to go with its connection', async () => ((await bindingsOf(acct.username)).length === 0 ? true : undefined), 5000);
       assert.ok(logLines.some((l) => l.includes('registration removed: its connection closed')));
     });
 
@@ -140,7 +132,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await p.register({ user: acct.username, password: acct.password })).final.status, 200);
       assert.equal((await bindingsOf(acct.username))[0]?.source.transport, 'tcp');
       p.close();
-      await eventually('the TCP binding to go', 5000, async () => ((await bindingsOf(acct.username)).length === 0 ? true : undefined));
+      await eventually('the TCP binding to go', async () => ((await bindingsOf(acct.username)).length === 0 ? true : undefined), 5000);
     });
 
     test('a connection holding a registration is not closed for idleness before the registration expires', async () => {
@@ -178,8 +170,10 @@ for (const dialect of DIALECTS) {
       const refusedCert = await new Promise<string>((resolve) => picky.once('error', (e: Error & { code?: string }) => resolve(e.code ?? e.message)));
       assert.match(refusedCert, /SELF_SIGNED|UNABLE_TO_VERIFY/);
 
-      await eventually('two handshake failures logged', 3000, () =>
-        logLines.filter((l) => l.includes('TLS connection refused: the handshake failed')).length >= before + 2 ? true : undefined,
+      await eventually(
+        'two handshake failures logged',
+        () => (logLines.filter((l) => l.includes('TLS connection refused: the handshake failed')).length >= before + 2 ? true : undefined),
+        3000,
       );
       const line = JSON.parse(logLines.filter((l) => l.includes('TLS connection refused: the handshake failed')).at(-1)!);
       assert.equal(line.ip, '127.0.0.1');

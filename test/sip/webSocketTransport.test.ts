@@ -10,21 +10,12 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createSipAccount, signUp, type ApiClient } from '../helpers/api.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
+import { eventually } from '../helpers/time.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 
 interface BindingView {
   username: string;
   source: { address: string; port: number; transport: string };
-}
-
-async function eventually<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('SIP over WebSocket', () => {
@@ -68,7 +59,7 @@ describe('SIP over WebSocket', () => {
     assert.deepEqual(settings.body.tls.webSocket.path, '/sip');
     assert.equal(settings.body.tls.webSocket.wsPort, httpPort());
     p.close();
-    await eventually('the WebSocket binding to go', 5000, async () => ((await bindingsOf(acct.username)).length === 0 ? true : undefined));
+    await eventually('the WebSocket binding to go', async () => ((await bindingsOf(acct.username)).length === 0 ? true : undefined), 5000);
   });
 
   test('wss:// on the HTTPS port, with the same certificate', async () => {
