@@ -12,6 +12,14 @@ import { mediaTarget, RtpPhone, until } from './rtpPhone.ts';
 
 const RANGES = { embedded: [31000, 31199], rtpengine: [31200, 31399] } as const;
 
+/**
+ * Waits until a UDP port on 127.0.0.1 can be bound (nobody holds it). rtpengine closes a deleted
+ * leg's sockets on its own thread, a moment after it answered the delete.
+ */
+async function becomesFree(port: number, what: string): Promise<void> {
+  await until(what, () => portFree(port), 3_000);
+}
+
 /** Whether a UDP port on 127.0.0.1 can be bound (nobody holds it). */
 async function portFree(port: number): Promise<boolean> {
   const s = dgram.createSocket('udp4');
@@ -85,8 +93,8 @@ for (const name of ENGINES) {
       const final = await t.engine.answer({ callId, fromTag: 'A', toTag: 'B1', sdp: b1.sdp() });
       assert.equal(mediaTarget(final).port, toRelayFromA, "the caller's port stays the same through the fork");
       await t.engine.delete({ callId, leg: { tag: 'B2', peerTag: 'A' } });
-      assert.ok(await portFree(toRelayFromB2), "the losing branch's port is free");
-      assert.ok(await portFree(toRelayFromB2 + 1), 'and its RTCP port');
+      await becomesFree(toRelayFromB2, "the losing branch's port is free");
+      await becomesFree(toRelayFromB2 + 1, 'and its RTCP port');
 
       await Promise.all([a.sendAudio(toRelayFromA, 40, { from: 100 }), b1.sendAudio(toRelayFromB1, 40), b2.sendAudio(toRelayFromB2, 20, { from: 100 })]);
       await until('caller and branch 1 hear each other', () => b1.numbersFrom(a).filter((n) => n >= 100).length >= 35 && a.numbersFrom(b1).length >= 35);
@@ -142,7 +150,7 @@ for (const name of ENGINES) {
       const toC = await t.engine.answer({ callId, fromTag: 'C', toTag: 'A', sdp: a.sdp() });
       const toRelayFromC = mediaTarget(toC).port;
       await t.engine.delete({ callId, leg: { tag: 'B', peerTag: 'A' } });
-      assert.ok(await portFree(toRelayFromB), "the old leg's port is free");
+      await becomesFree(toRelayFromB, "the old leg's port is free");
       await Promise.all([a.sendAudio(toRelayFromA, 30, { from: 100 }), c.sendAudio(toRelayFromC, 30)]);
       await until('A and C hear each other', () => c.numbersFrom(a).filter((n) => n >= 100).length >= 25 && a.numbersFrom(c).length >= 25);
       assert.deepEqual(
@@ -159,7 +167,7 @@ for (const name of ENGINES) {
       const { toRelayFromA, toRelayFromB } = await connect(callId, a, b);
       assert.equal(await portFree(toRelayFromA), false, 'held while the call lasts');
       await t.engine.delete({ callId });
-      for (const p of [toRelayFromA, toRelayFromA + 1, toRelayFromB, toRelayFromB + 1]) assert.ok(await portFree(p), `port ${p} is free`);
+      for (const p of [toRelayFromA, toRelayFromA + 1, toRelayFromB, toRelayFromB + 1]) await becomesFree(p, `port ${p} is free`);
       assert.equal(await t.engine.stats(callId), undefined, 'the engine no longer knows the call');
       await t.engine.delete({ callId }); // deleting again is harmless
     });
