@@ -2,13 +2,15 @@
  * Calls through the switch with a dialplan per call (issue 4's bench), measured the way the Kamailio
  * reference was (../shared/anchors/kamailio/run.sh): sipp UAC → switch → sipp UAS on loopback, the
  * anchor's uac.xml/uas.xml (as test/fixtures/sipp/bench_uac.xml / bench_uas.xml), the same sipp flags,
- * 10 s rate steps and the same "clean" rule. Three parts (and 2b, the cost of call-state persistence):
+ * 10 s rate steps and the same "clean" rule. Three parts (and 2b, the cost of call-state persistence; 2c, the cost of the media relay):
  *
  *  1. rate ladder of 0-hold calls: highest clean calls/s, switch CPU (main process + dialplan worker
  *     children, from /proc), sipp CPU, peak calls in flight, average INVITE→200 (sipp, 1 ms resolution);
  *  2. the switch's own INVITE-received → outbound-INVITE-sent time at 100 calls/s, p50/p90/p99/max,
  *     from loopback packet timestamps (an AF_PACKET sniffer like the anchor's sipsniff.py, but pairing
  *     the two legs of the B2BUA by the caller's From user, unique per call, since the Call-IDs differ);
+ *  2c. the same calls under the other media modes (rtpengine, embedded relay, direct media) at the
+ *     ladder's best clean rate and above: what the relay costs call set-up (the aim: within 20 %);
  *  3. memory per held call: 5 000 calls held, switch RSS/PSS and V8 heap before and while held.
  *
  * Every call comes from a caller that is not an account (From user caller<N>) to the account `bench`
@@ -26,6 +28,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { findExecutable } from '../server/media/openMediaEngine.ts';
 import { computeHa1 } from '../server/sip/digest.ts';
 import { Store } from '../server/store/index.ts';
 import { CLK_TCK, childrenOf, ownTicks, pssKb, stealTicks, statusKb, switchTicks, udpDrops, udpPortBound } from './lib/proc.ts';
@@ -57,6 +60,15 @@ const ACCOUNT = 'bench';
 const LADDER_BUDGET_MS = 3 * 60_000;
 /** The switch keeps an INVITE transaction 64×T1 = 32 s after its 2xx (RFC 6026 Accepted / Timer L). */
 const TX_LINGER_S = 32;
+
+/**
+ * The media modes compared (section 2c): the relay engines and direct media (signalling only). The
+ * ladder runs with the relay production uses: rtpengine where it is installed, else the embedded one.
+ */
+const MEDIA_MODES = ['rtpengine', 'embedded', 'direct'] as const;
+type MediaMode = (typeof MEDIA_MODES)[number];
+const RTPENGINE_HERE = findExecutable('rtpengine') !== undefined;
+const LADDER_MEDIA: MediaMode = RTPENGINE_HERE ? 'rtpengine' : 'embedded';
 
 /** Per-tenant limits raised for the bench (the defaults are 20 calls and 5 dialplans per tenant). */
 const LIMITS: Record<string, string> = {
@@ -649,9 +661,11 @@ export async function callsBench(): Promise<void> {
   const errors: string[] = [];
   /** Steps of the same calls with call-state persistence off. */
   const persistOff: StepResult[] = [];
+  /** Steps of the same calls under each media mode; the ladder's own mode is the ladder. */
+  const byMedia: Partial<Record<MediaMode, StepResult[]>> = {};
 
   /** A fresh switch (the previous one stopped), warmed up with a few hundred calls so JIT and isolates are ready. */
-  const fresh = async (section: string, inspectPort?: number, env: Record<string, string> = {}): Promise<number> => {
+  const fresh = async (section: string, inspectPort?: number, env: Record<string, string> = { MEDIA_ENGINE: LADDER_MEDIA }): Promise<number> => {
     await server?.stop();
     server = undefined;
     server = await startServer({ ...switchEnv({ sipPort: SIP_PORT, httpPort: HTTP_PORT, dataDir, databaseUrl }), ...LIMITS, ...env }, path.join(outDir, `switch.${section}.log`), {
@@ -675,7 +689,7 @@ export async function callsBench(): Promise<void> {
 
     // ---- 1. ladder
     console.log(`\n## 1. calls/s: sipp UAC -> switch (dialplan per call) -> sipp UAS, 0 hold, ${STEP_S} s steps`);
-    let pid = await fresh('ladder');
+    let pid = await fresh('ladder', undefined, { MEDIA_ENGINE: LADDER_MEDIA });
     TABLE.header();
     const ladderStart = Date.now();
     let unclean = 0;
@@ -714,17 +728,31 @@ export async function callsBench(): Promise<void> {
 
     // ---- 2b. the cost of persisting live calls (what restarts resume from)
     const bestOn = steps.filter((s) => s.clean).sort((a, b) => b.target - a.target)[0];
-    if (bestOn) {
-      console.log(`\n## 2b. without call-state persistence (CALL_STATE_PERSISTENCE=false): the ladder's best clean rate and above`);
-      pid = await fresh('no-persistence', undefined, { CALL_STATE_PERSISTENCE: 'false' });
+    /** The ladder's best clean rate and the two above it, on a fresh switch with `env`, until a step is unclean. */
+    const aroundBest = async (section: string, env: Record<string, string>): Promise<StepResult[]> => {
+      if (!bestOn) return [];
+      pid = await fresh(section, undefined, env);
       TABLE.header();
+      const out: StepResult[] = [];
       for (const rate of [bestOn.target, bestOn.target + 100, bestOn.target + 200]) {
-        const s = await callStep(rate, pid, outDir, `nopersist.r${rate}`);
-        persistOff.push(s);
+        const s = await callStep(rate, pid, outDir, `${section}.r${rate}`);
+        out.push(s);
         TABLE.row(s);
         if (!s.clean) break;
         await sleep(1000);
       }
+      return out;
+    };
+    if (bestOn) {
+      console.log(`\n## 2b. without call-state persistence (CALL_STATE_PERSISTENCE=false): the ladder's best clean rate and above`);
+      persistOff.push(...(await aroundBest('no-persistence', { MEDIA_ENGINE: LADDER_MEDIA, CALL_STATE_PERSISTENCE: 'false' })));
+    }
+
+    // ---- 2c. the media relay's cost to call set-up: the same calls under each other media mode
+    for (const mode of MEDIA_MODES.filter((m) => m !== LADDER_MEDIA && (m !== 'rtpengine' || RTPENGINE_HERE))) {
+      if (!bestOn) break;
+      console.log(`\n## 2c. media ${mode} (MEDIA_ENGINE=${mode}): the ladder's best clean rate and above`);
+      byMedia[mode] = await aroundBest(`media-${mode}`, { MEDIA_ENGINE: mode });
     }
 
     // ---- 3. memory
@@ -779,6 +807,24 @@ export async function callsBench(): Promise<void> {
           `at ${bestClean.target}/s switch CPU per call ${cpuPerCall(bestClean)} ms with, ${cpuPerCall(sameRateOff)} ms without`,
       );
     }
+    if (bestClean) {
+      const rateOf = (mode: MediaMode) => (mode === LADDER_MEDIA ? bestClean : (byMedia[mode] ?? []).filter((s) => s.clean).sort((a, b) => b.achieved - a.achieved)[0]);
+      const direct = rateOf('direct');
+      const figures = MEDIA_MODES.map((m) => {
+        const best = rateOf(m);
+        if (!best) return `${m} ${byMedia[m] || m === LADDER_MEDIA ? 'none clean' : 'not run'}`;
+        const ratio = direct && m !== 'direct' ? ` (${Math.round((best.target / direct.target) * 100)}% of direct)` : '';
+        return `${m} ${best.target}/s${ratio}`;
+      });
+      console.log(`call set-up rate by media mode (from the ladder's best clean rate, in steps of 100): ${figures.join(', ')}   [aim: a relay within 20% of direct]`);
+      // CPU per call at one rate moves less with the machine's load than the highest clean rate does.
+      const atRate = (mode: MediaMode) => (mode === LADDER_MEDIA ? bestClean : byMedia[mode]?.find((s) => s.target === bestClean.target));
+      const cpu = MEDIA_MODES.flatMap((m) => {
+        const st = atRate(m);
+        return st ? [`${m} ${(((st.switchCpu / 100) * 1000) / st.achieved).toFixed(2)} ms${st.clean ? '' : ' (unclean step)'}`] : [];
+      });
+      console.log(`switch CPU per call (rtpengine's daemon included) at ${bestClean.target}/s by media mode: ${cpu.join(', ')}`);
+    }
     if (mem)
       console.log(
         `memory per held call (${mem.held} of ${mem.target} held): ${mem.kbPerCall.heapAfterGc ?? '?'} KB V8 heap after GC, ${mem.kbPerCall.rss ?? '?'} KB RSS   [aim < 20 KB]`,
@@ -802,6 +848,8 @@ export async function callsBench(): Promise<void> {
       steps,
       bestClean,
       withoutPersistence: persistOff,
+      ladderMedia: LADDER_MEDIA,
+      byMedia,
       latency: lat,
       memory: mem,
       errors,

@@ -53,7 +53,8 @@ export class CallMedia {
   /** `from`'s offer, to be sent on to `to`'s phone. */
   async offer(from: Channel, to: Channel, body: Body | undefined): Promise<Body | undefined> {
     if (!isSdp(body) || !this.relayed) return body;
-    const sdp = await this.engine.offer({ callId: this.callId, fromTag: from.id, toTag: to.id, sdp: body.content });
+    // A phone over TLS gets SRTP (rtpengine's keys); any other leg plain RTP, so no key travels in clear.
+    const sdp = await this.engine.offer({ callId: this.callId, fromTag: from.id, toTag: to.id, sdp: body.content, srtp: to.peer.transport === 'tls' });
     // A new leg belongs to its offerer until an answer pairs it (the engine's rule too).
     if (!this.peers.has(to.id)) this.peers.set(to.id, from.id);
     if (!this.peers.has(from.id)) this.peers.set(from.id, to.id);

@@ -16,6 +16,13 @@ export interface OfferRequest {
   /** The leg the offer goes to. For a fork, one offer per branch, each with the branch's channel id. */
   toTag: string;
   sdp: string;
+  /**
+   * The leg the offer goes to is reached over TLS: its SDP offers SRTP with keys in the SDP
+   * (SDES, RFC 4568), which only encrypted signalling may carry; false: plain RTP, whatever the
+   * offerer sent, so no keys travel in clear. Undefined: the offer keeps the offerer's profile.
+   * An engine that cannot encrypt (the embedded relay) passes the offerer's profile on.
+   */
+  srtp?: boolean;
 }
 
 /** `toTag`'s answer to the offer `fromTag` made (a 183 or 200, or the ACK of a late offer). */

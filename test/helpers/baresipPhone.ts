@@ -24,6 +24,11 @@ export interface PhoneOptions {
   outboundPort: number;
   /** A sine of this many Hz as the microphone, and what the phone hears recorded. */
   tone?: number;
+  /**
+   * Registers and calls over TLS to this port of 127.0.0.1 instead of UDP, trusting the CA in
+   * `caFile`; `srtp`: its calls must be SRTP with keys in the SDP (baresip's `srtp-mand`).
+   */
+  tls?: { port: number; caFile: string; srtp?: boolean };
 }
 
 export interface Phone {
@@ -73,6 +78,7 @@ export async function startPhone(dir: string, name: string, account: PhoneAccoun
       'module_path\t/usr/lib/baresip/modules',
       'module\tg711.so',
       'module\taubridge.so',
+      ...(o.tls ? [`sip_cafile\t${o.tls.caFile}`, ...(o.tls.srtp ? ['module\tsrtp.so'] : [])] : []),
       ...(o.tone
         ? ['module\tausine.so', 'module\tsndfile.so', `snd_path\t${recordings}`, 'ausrc_srate\t48000', 'auplay_srate\t48000', 'ausrc_channels\t2', 'auplay_channels\t2']
         : []),
@@ -88,7 +94,9 @@ export async function startPhone(dir: string, name: string, account: PhoneAccoun
     path.join(home, 'accounts'),
     typeof account === 'string'
       ? `${account};answermode=${o.answer};audio_codecs=PCMU\n`
-      : `<sip:${account.username}@127.0.0.1>;auth_pass=${account.password};outbound="sip:127.0.0.1:${o.outboundPort};transport=udp";regint=60;answermode=${o.answer};audio_codecs=PCMU\n`,
+      : o.tls
+        ? `<sip:${account.username}@127.0.0.1;transport=tls>;auth_pass=${account.password};outbound="sip:127.0.0.1:${o.tls.port};transport=tls";regint=60;answermode=${o.answer};audio_codecs=PCMU${o.tls.srtp ? ';mediaenc=srtp-mand' : ''}\n`
+        : `<sip:${account.username}@127.0.0.1>;auth_pass=${account.password};outbound="sip:127.0.0.1:${o.outboundPort};transport=udp";regint=60;answermode=${o.answer};audio_codecs=PCMU\n`,
   );
   const tool = startTool('baresip', ['-4', '-f', home, '-t', '60'], home);
   const pid = tool.child.pid!;

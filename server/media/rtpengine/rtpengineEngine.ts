@@ -37,6 +37,37 @@ const SDP_OPTIONS: NgDict = {
   ICE: 'remove',
 };
 
+/**
+ * The SDES suites offered to an SRTP leg: the two every SDES phone has (RFC 4568's AES-CM with
+ * HMAC-SHA1), and no others. rtpengine 10.5 offers twelve, the GCM ones first; baresip 1.0 took one
+ * of those and could not decrypt what rtpengine sent it (measured: every packet failed its check).
+ */
+const SDES_OFFERED = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'];
+const SDES_KNOWN = [
+  'AEAD_AES_256_GCM',
+  'AEAD_AES_128_GCM',
+  'AES_256_CM_HMAC_SHA1_80',
+  'AES_256_CM_HMAC_SHA1_32',
+  'AES_192_CM_HMAC_SHA1_80',
+  'AES_192_CM_HMAC_SHA1_32',
+  ...SDES_OFFERED,
+  'F8_128_HMAC_SHA1_80',
+  'F8_128_HMAC_SHA1_32',
+  'NULL_HMAC_SHA1_80',
+  'NULL_HMAC_SHA1_32',
+];
+const SRTP_SDES: NgDict = { 'transport-protocol': 'RTP/SAVP', SDES: SDES_KNOWN.filter((s) => !SDES_OFFERED.includes(s)).map((s) => `no-${s}`), DTLS: 'off' };
+
+/**
+ * The RTP profile of the SDP an offer produces for its leg: SRTP with rtpengine's own SDES keys
+ * (a SIP phone over TLS: no DTLS), or plain RTP. rtpengine then encrypts and decrypts between the
+ * legs; the answer to the offerer keeps the offerer's profile.
+ */
+function profileOf(srtp: boolean | undefined): NgDict {
+  if (srtp === undefined) return {};
+  return srtp ? SRTP_SDES : { 'transport-protocol': 'RTP/AVP' };
+}
+
 export interface RtpengineEngineOptions {
   client: NgClient;
   silence: { flagMs: number; endMs: number; sweepMs?: number };
@@ -94,7 +125,7 @@ export class RtpengineEngine implements MediaEngine {
   }
 
   async offer(req: OfferRequest): Promise<string> {
-    const reply = await this.sdpCommand('offer', { 'call-id': req.callId, 'from-tag': req.fromTag, 'to-tag': req.toTag, sdp: req.sdp });
+    const reply = await this.sdpCommand('offer', { 'call-id': req.callId, 'from-tag': req.fromTag, 'to-tag': req.toTag, sdp: req.sdp, ...profileOf(req.srtp) });
     this.watch.offer(req);
     return reply;
   }
@@ -162,7 +193,8 @@ export class RtpengineEngine implements MediaEngine {
 
   async endpoint(req: EndpointRequest): Promise<string> {
     const callId = req.callId;
-    const toSwitch = await this.sdpCommand('offer', { 'call-id': callId, 'from-tag': req.tag, 'to-tag': switchTag(req.tag), sdp: req.sdp });
+    // The switch's own side hears plain RTP; an SRTP caller gets rtpengine's keys in the answer.
+    const toSwitch = await this.sdpCommand('offer', { 'call-id': callId, 'from-tag': req.tag, 'to-tag': switchTag(req.tag), sdp: req.sdp, ...profileOf(false) });
     const offer = readEndpointOffer(toSwitch);
     this.closeEndpoints(callId, req.tag);
     const sink = dgram.createSocket('udp4');
