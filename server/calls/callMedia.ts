@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { PortsExhaustedError } from '../media/embedded/portPool.ts';
-import { MediaRequestError, type LegStats, type MediaEngine, type MediaSnapshot } from '../media/engine.ts';
+import { MediaRequestError, type LegStats, type MediaEngine, type MediaProfile, type MediaSnapshot } from '../media/engine.ts';
 import type { Channel } from './channel.ts';
 import type { LegQuality } from './events.ts';
 
@@ -18,6 +18,17 @@ export const QUALITY_SAMPLE_MS = 5000;
 
 /** Only SDP goes through the relay; any other body (none, multipart, …) passes as it is. */
 const isSdp = (body: Body | undefined): body is Body => body !== undefined && /^\s*application\/sdp\s*(;|$)/i.test(body.type);
+
+/**
+ * How a leg's phone carries audio, from how its SIP arrives: over TLS SRTP with the relay's keys,
+ * over a WebSocket a browser's WebRTC, else plain RTP, so no key travels in clear signalling.
+ */
+export function profileOf(channel: Channel): MediaProfile {
+  const transport = channel.peer.transport;
+  if (transport === 'tls') return 'srtp-sdes';
+  if (transport === 'ws' || transport === 'wss') return 'webrtc';
+  return 'rtp';
+}
 
 export function qualityOf(s: LegStats): LegQuality {
   return {
@@ -53,8 +64,7 @@ export class CallMedia {
   /** `from`'s offer, to be sent on to `to`'s phone. */
   async offer(from: Channel, to: Channel, body: Body | undefined): Promise<Body | undefined> {
     if (!isSdp(body) || !this.relayed) return body;
-    // A phone over TLS gets SRTP (rtpengine's keys); any other leg plain RTP, so no key travels in clear.
-    const sdp = await this.engine.offer({ callId: this.callId, fromTag: from.id, toTag: to.id, sdp: body.content, srtp: to.peer.transport === 'tls' });
+    const sdp = await this.engine.offer({ callId: this.callId, fromTag: from.id, toTag: to.id, sdp: body.content, profile: profileOf(to) });
     // A new leg belongs to its offerer until an answer pairs it (the engine's rule too).
     if (!this.peers.has(to.id)) this.peers.set(to.id, from.id);
     if (!this.peers.has(from.id)) this.peers.set(from.id, to.id);
@@ -64,7 +74,14 @@ export class CallMedia {
   /** `answerer`'s answer to `offerer`'s offer, to be sent on to `offerer`'s phone. `early`: a 183. */
   async answer(offerer: Channel, answerer: Channel, body: Body | undefined, early = false): Promise<Body | undefined> {
     if (!isSdp(body) || !this.relayed) return body;
-    const sdp = await this.engine.answer({ callId: this.callId, fromTag: offerer.id, toTag: answerer.id, sdp: body.content, ...(early ? { early } : {}) });
+    const sdp = await this.engine.answer({
+      callId: this.callId,
+      fromTag: offerer.id,
+      toTag: answerer.id,
+      sdp: body.content,
+      profile: profileOf(offerer),
+      ...(early ? { early } : {}),
+    });
     this.peers.set(offerer.id, answerer.id);
     this.peers.set(answerer.id, offerer.id);
     if (!early) this.startSampling(offerer, answerer);

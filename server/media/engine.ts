@@ -16,14 +16,17 @@ export interface OfferRequest {
   /** The leg the offer goes to. For a fork, one offer per branch, each with the branch's channel id. */
   toTag: string;
   sdp: string;
-  /**
-   * The leg the offer goes to is reached over TLS: its SDP offers SRTP with keys in the SDP
-   * (SDES, RFC 4568), which only encrypted signalling may carry; false: plain RTP, whatever the
-   * offerer sent, so no keys travel in clear. Undefined: the offer keeps the offerer's profile.
-   * An engine that cannot encrypt (the embedded relay) passes the offerer's profile on.
-   */
-  srtp?: boolean;
+  /** How the leg the offer goes to carries audio; undefined: as the offerer does. */
+  profile?: MediaProfile;
 }
+
+/**
+ * How a leg carries audio, from how its SIP arrives: a phone over UDP or TCP plain RTP; a phone
+ * over TLS SRTP with keys in the SDP (SDES, RFC 4568), which only encrypted signalling may carry;
+ * a browser over WebSocket WebRTC (ICE, DTLS-SRTP, RTCP multiplexed). The engine converts between
+ * legs of different profiles; one that cannot (the embedded relay) passes the offerer's SDP on.
+ */
+export type MediaProfile = 'rtp' | 'srtp-sdes' | 'webrtc';
 
 /** `toTag`'s answer to the offer `fromTag` made (a 183 or 200, or the ACK of a late offer). */
 export interface AnswerRequest {
@@ -38,6 +41,8 @@ export interface AnswerRequest {
    * is not early: a ringing branch owes nobody audio.
    */
   early?: boolean;
+  /** How the offerer's leg, which the answer goes to, carries audio; undefined: as the answerer does. */
+  profile?: MediaProfile;
 }
 
 /**
@@ -99,6 +104,8 @@ export interface EndpointRequest {
   callId: string;
   tag: string;
   sdp: string;
+  /** How the leg's phone carries audio (the answer goes to it); undefined: as it offered. */
+  profile?: MediaProfile;
 }
 
 /** Records what one leg's phone sends into `file` (an 8 kHz mono 16-bit WAV). */

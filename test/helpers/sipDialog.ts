@@ -187,7 +187,14 @@ export async function invite(
  * A call placed by one of the tenant's phones: INVITE, the 407 challenge (ACKed), the INVITE again
  * with credentials; resolves with the caller's side of the answered, ACKed dialog.
  */
-export async function placeAuthenticated(phone: TestPhone, sipPort: number, account: { username: string; password: string }, target: string): Promise<Leg> {
+export async function placeAuthenticated(
+  phone: TestPhone,
+  sipPort: number,
+  account: { username: string; password: string },
+  target: string,
+  /** The SDP offer (a browser's); a plain G.711 one without. */
+  offer?: string,
+): Promise<Leg & { answer: string }> {
   const callId = `${randomBytes(6).toString('hex')}@auth`;
   const localUri = `sip:${account.username}@127.0.0.1`;
   const uri = `sip:${target}@127.0.0.1:${sipPort}`;
@@ -203,7 +210,7 @@ export async function placeAuthenticated(phone: TestPhone, sipPort: number, acco
         'Content-Type: application/sdp',
         ...extra,
       ],
-      body: sdp(account.username),
+      body: offer ?? sdp(account.username),
     });
     const from = phone.received.length;
     phone.sendRaw(req.text);
@@ -241,5 +248,5 @@ export async function placeAuthenticated(phone: TestPhone, sipPort: number, acco
     cseq: second.req.cseq,
   };
   ack(phone, leg, second.req.cseq);
-  return leg;
+  return { ...leg, answer: body(ok) };
 }

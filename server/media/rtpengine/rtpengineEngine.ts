@@ -19,7 +19,7 @@ import type {
   PlayRequest,
   RecordingRequest,
 } from '../engine.ts';
-import { MediaRequestError } from '../engine.ts';
+import { MediaRequestError, type MediaProfile } from '../engine.ts';
 import { endpointAnswerSdp, readEndpointOffer } from '../endpointSdp.ts';
 import { SilenceWatch } from '../silenceWatch.ts';
 import { NgClient, NgCommandError, type NgDict } from './ngClient.ts';
@@ -56,16 +56,37 @@ const SDES_KNOWN = [
   'NULL_HMAC_SHA1_80',
   'NULL_HMAC_SHA1_32',
 ];
-const SRTP_SDES: NgDict = { 'transport-protocol': 'RTP/SAVP', SDES: SDES_KNOWN.filter((s) => !SDES_OFFERED.includes(s)).map((s) => `no-${s}`), DTLS: 'off' };
 
 /**
- * The RTP profile of the SDP an offer produces for its leg: SRTP with rtpengine's own SDES keys
- * (a SIP phone over TLS: no DTLS), or plain RTP. rtpengine then encrypts and decrypts between the
- * legs; the answer to the offerer keeps the offerer's profile.
+ * What each profile asks of rtpengine for the SDP a leg is sent. Plain and SDES legs are SIP
+ * phones: no ICE, RTCP on its own port. A browser: ICE (rtpengine's candidates on its interface),
+ * DTLS-SRTP and RTCP multiplexed on the RTP port, as WebRTC requires.
  */
-function profileOf(srtp: boolean | undefined): NgDict {
-  if (srtp === undefined) return {};
-  return srtp ? SRTP_SDES : { 'transport-protocol': 'RTP/AVP' };
+const PROFILES: Record<MediaProfile, NgDict> = {
+  rtp: { 'transport-protocol': 'RTP/AVP', ICE: 'remove', 'rtcp-mux': ['demux'] },
+  'srtp-sdes': {
+    'transport-protocol': 'RTP/SAVP',
+    ICE: 'remove',
+    'rtcp-mux': ['demux'],
+    SDES: SDES_KNOWN.filter((s) => !SDES_OFFERED.includes(s)).map((s) => `no-${s}`),
+    DTLS: 'off',
+  },
+  webrtc: { 'transport-protocol': 'UDP/TLS/RTP/SAVPF', ICE: 'force', 'rtcp-mux': ['offer', 'require'], SDES: ['off'], flags: ['generate-mid'] },
+};
+
+/** The ng arguments for an offer going to a leg of `profile` (none named: the offerer's profile kept). */
+function offerOptions(profile: MediaProfile | undefined): NgDict {
+  if (!profile) return SDP_OPTIONS;
+  const p = PROFILES[profile];
+  return { ...SDP_OPTIONS, ...p, flags: [...(SDP_OPTIONS.flags as string[]), ...((p.flags as string[] | undefined) ?? [])] };
+}
+
+/**
+ * The ng arguments for an answer going back to an offerer of `profile`. Its profile is the one it
+ * offered (rtpengine answers in kind); only ICE must stay for a browser, which needs candidates.
+ */
+function answerOptions(profile: MediaProfile | undefined): NgDict {
+  return profile === 'webrtc' ? { ...SDP_OPTIONS, ICE: 'force' } : SDP_OPTIONS;
 }
 
 export interface RtpengineEngineOptions {
@@ -125,21 +146,21 @@ export class RtpengineEngine implements MediaEngine {
   }
 
   async offer(req: OfferRequest): Promise<string> {
-    const reply = await this.sdpCommand('offer', { 'call-id': req.callId, 'from-tag': req.fromTag, 'to-tag': req.toTag, sdp: req.sdp, ...profileOf(req.srtp) });
+    const reply = await this.sdpCommand('offer', { 'call-id': req.callId, 'from-tag': req.fromTag, 'to-tag': req.toTag, sdp: req.sdp }, offerOptions(req.profile));
     this.watch.offer(req);
     return reply;
   }
 
   async answer(req: AnswerRequest): Promise<string> {
-    const reply = await this.sdpCommand('answer', { 'call-id': req.callId, 'from-tag': req.fromTag, 'to-tag': req.toTag, sdp: req.sdp });
+    const reply = await this.sdpCommand('answer', { 'call-id': req.callId, 'from-tag': req.fromTag, 'to-tag': req.toTag, sdp: req.sdp }, answerOptions(req.profile));
     this.watch.answer(req);
     return reply;
   }
 
-  private async sdpCommand(command: 'offer' | 'answer', args: NgDict): Promise<string> {
+  private async sdpCommand(command: 'offer' | 'answer', args: NgDict, options: NgDict): Promise<string> {
     let reply: NgDict;
     try {
-      reply = await this.client.request(command, { ...args, ...SDP_OPTIONS });
+      reply = await this.client.request(command, { ...args, ...options });
     } catch (err) {
       if (err instanceof NgCommandError) throw new MediaRequestError(err.message);
       throw err;
@@ -194,7 +215,7 @@ export class RtpengineEngine implements MediaEngine {
   async endpoint(req: EndpointRequest): Promise<string> {
     const callId = req.callId;
     // The switch's own side hears plain RTP; an SRTP caller gets rtpengine's keys in the answer.
-    const toSwitch = await this.sdpCommand('offer', { 'call-id': callId, 'from-tag': req.tag, 'to-tag': switchTag(req.tag), sdp: req.sdp, ...profileOf(false) });
+    const toSwitch = await this.sdpCommand('offer', { 'call-id': callId, 'from-tag': req.tag, 'to-tag': switchTag(req.tag), sdp: req.sdp }, offerOptions('rtp'));
     const offer = readEndpointOffer(toSwitch);
     this.closeEndpoints(callId, req.tag);
     const sink = dgram.createSocket('udp4');
@@ -220,7 +241,7 @@ export class RtpengineEngine implements MediaEngine {
       sessionId: Date.now(),
     });
     try {
-      return await this.sdpCommand('answer', { 'call-id': callId, 'from-tag': req.tag, 'to-tag': switchTag(req.tag), sdp: ours });
+      return await this.sdpCommand('answer', { 'call-id': callId, 'from-tag': req.tag, 'to-tag': switchTag(req.tag), sdp: ours }, answerOptions(req.profile));
     } catch (err) {
       this.closeEndpoints(callId, req.tag);
       throw err;
