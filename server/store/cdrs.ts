@@ -341,6 +341,18 @@ export class TenantCdrs {
     return pageOf(rows, limit);
   }
 
+  /** The ids of the records of these calls (by the switch's call id), for those already written. */
+  async idsByCallId(callIds: readonly string[]): Promise<Map<string, string>> {
+    if (!callIds.length) return new Map();
+    const rows = await this.db
+      .selectFrom('cdrs')
+      .select(['id', 'call_id'])
+      .where('tenant_id', '=', this.tenantId)
+      .where('call_id', 'in', [...new Set(callIds)])
+      .execute();
+    return new Map(rows.map((r) => [r.call_id, r.id]));
+  }
+
   async get(id: string): Promise<Cdr | undefined> {
     const r = await this.db.selectFrom('cdrs').selectAll().where('tenant_id', '=', this.tenantId).where('id', '=', id).executeTakeFirst();
     return r && { ...toSummary(r), legs: JSON.parse(r.legs) as CdrLeg[], log: JSON.parse(r.log) as CdrLogLine[] };

@@ -5,7 +5,8 @@ import type { Kysely } from 'kysely';
  * in SQL, on both dialects, instead of reading every record's legs JSON): whether audio flowed both
  * ways on its answered legs, and the packets, loss and jitter of what the caller's phone and the
  * answering phone sent. Null when the relay measured nothing (no relay, direct media, unanswered),
- * and for records written before this migration.
+ * and for records written before this migration. And an index to find a call's record by the
+ * switch's call id (a recording names its call by that id).
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   // One statement per column: SQLite's ALTER TABLE adds one at a time.
@@ -20,9 +21,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   ] as const) {
     await db.schema.alterTable('cdrs').addColumn(name, type).execute();
   }
+  await db.schema.createIndex('cdrs_call').on('cdrs').columns(['tenant_id', 'call_id']).execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropIndex('cdrs_call').on('cdrs').execute();
   for (const name of ['audio_both_ways', 'caller_packets', 'caller_lost', 'caller_jitter_ms', 'callee_packets', 'callee_lost', 'callee_jitter_ms']) {
     await db.schema.alterTable('cdrs').dropColumn(name).execute();
   }
