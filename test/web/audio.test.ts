@@ -97,8 +97,9 @@ describe('portal audio: prompts, recordings with waveforms, call quality, simula
     await page.getByLabel('Audio file (WAV or MP3)').setInputFiles({ name: 'welcome.wav', mimeType: 'audio/wav', buffer: wav });
     assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), 'welcome', 'named after the file');
     await page.getByRole('button', { name: 'Upload' }).click();
-    await page.getByText('Uploaded welcome (2 s).').waitFor();
+    await page.getByText('Uploaded welcome (1.5 s).').waitFor();
     const row = page.locator('[data-testid="prompt"][data-name="welcome"]');
+    await row.getByText('1.5 s').waitFor();
     const stored = (await a.get('/prompts/welcome')).body as { durationMs: number; bytes: number };
     assert.equal(stored.durationMs, 1500);
     await row.getByText(`${Math.round(stored.bytes / 1024)} KB`).waitFor();
@@ -211,6 +212,8 @@ describe('portal audio: prompts, recordings with waveforms, call quality, simula
         ],
       };
     };
+    await page.goto('/');
+    await page.getByTestId('call-quality').getByText('No answered calls in the period.').waitFor();
     await sw.running.store.cdrs.insert([
       call(tenantA, quality(20, 4, true), quality(0, 2, true)),
       call(tenantA, quality(0, 6, true), quality(0, 2, false)),
@@ -221,8 +224,12 @@ describe('portal audio: prompts, recordings with waveforms, call quality, simula
     const box = page.getByTestId('call-quality');
     await box.locator('[data-figure="Audio both ways"]').getByText('50 % (1 of 2)').waitFor();
     assert.equal(await box.locator('[data-figure="Answered calls measured"]').textContent(), '2 of 2');
-    assert.equal(await box.locator('[data-figure="Packet loss"]').textContent(), 'caller 1.0 % · answering phone 0.0 %');
-    assert.equal(await box.locator('[data-figure="Mean jitter"]').textContent(), 'caller 5.0 ms · answering phone 2.0 ms');
+    const figure = (name: string) => box.locator(`[data-figure="${name}"]`).textContent();
+    // Loss: 20 of the caller's 2 × 1000 packets; jitter: the mean of 4 and 6 ms, of 2 and 2 ms.
+    assert.equal(await figure('Loss, caller'), '1.0 %');
+    assert.equal(await figure('Loss, answering phone'), '0.0 %');
+    assert.equal(await figure('Jitter, caller'), '5.0 ms');
+    assert.equal(await figure('Jitter, answering phone'), '2.0 ms');
     assert.equal(await box.getByTestId('chart').count(), 3);
     assert.deepEqual(await axeOf('/', '[data-testid="call-quality"] dl', async () => {}), []);
   });

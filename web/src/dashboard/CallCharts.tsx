@@ -9,7 +9,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { CallQualitySums, CallQualityView, CallStatsView } from '../../../contract/callStats.ts';
-import { ErrorNote } from '../components/Feedback.tsx';
+import { Empty, ErrorNote } from '../components/Feedback.tsx';
 import { SelectField } from '../components/Form.tsx';
 import { Section } from '../components/Page.tsx';
 import { duration } from '../format.ts';
@@ -75,7 +75,7 @@ function Chart({ hours, s }: { hours: number[]; s: Series }) {
       {
         width: Math.max(280, host.current!.clientWidth),
         height: 160,
-        legend: { show: Boolean(s.second) },
+        legend: { show: Boolean(s.second), live: false },
         scales: { x: { time: true } },
         series: [
           {},
@@ -102,8 +102,8 @@ function Chart({ hours, s }: { hours: number[]; s: Series }) {
 const lossPercent = (q: CallQualitySums) => (q.lossPackets + q.lost > 0 ? (100 * q.lost) / (q.lossPackets + q.lost) : null);
 const meanJitter = (q: CallQualitySums) => (q.jitterLegs ? q.jitterMsSum / q.jitterLegs : null);
 const round1 = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
-const percentWords = (v: number | null) => (v === null ? 'not measured' : `${v.toFixed(1)} %`);
-const msWords = (v: number | null) => (v === null ? 'not measured' : `${v.toFixed(1)} ms`);
+const percentWords = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)} %`);
+const msWords = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)} ms`);
 
 function qualityOf(q: CallQualityView): { hours: number[]; series: Series[]; figures: Array<[string, string]> } {
   const byHour = new Map(q.hours.map((h) => [h.hour, h]));
@@ -111,14 +111,16 @@ function qualityOf(q: CallQualityView): { hours: number[]; series: Series[]; fig
   const at = (h: number) => byHour.get(h);
   const t = q.total;
   const both = t.measured ? (100 * t.bothWays) / t.measured : null;
-  const sides = (f: (s: CallQualitySums) => number | null, words: (v: number | null) => string) => `caller ${words(f(t.caller))} · answering phone ${words(f(t.callee))}`;
+  const sides = (f: (s: CallQualitySums) => number | null, words: (v: number | null) => string) => `caller ${words(f(t.caller))}, answering phone ${words(f(t.callee))}`;
   return {
     hours,
     figures: [
       ['Answered calls measured', `${t.measured} of ${t.answered}`],
-      ['Audio both ways', both === null ? 'not measured' : `${Math.round(both)} % (${t.bothWays} of ${t.measured})`],
-      ['Packet loss', sides(lossPercent, percentWords)],
-      ['Mean jitter', sides(meanJitter, msWords)],
+      ['Audio both ways', both === null ? '—' : `${Math.round(both)} % (${t.bothWays} of ${t.measured})`],
+      ['Loss, caller', percentWords(lossPercent(t.caller))],
+      ['Loss, answering phone', percentWords(lossPercent(t.callee))],
+      ['Jitter, caller', msWords(meanJitter(t.caller))],
+      ['Jitter, answering phone', msWords(meanJitter(t.callee))],
     ],
     series: [
       {
@@ -157,7 +159,12 @@ function CallQuality({ range }: { range: { from: number; to: number } }) {
       <h3>Call quality</h3>
       <p className="hint">Answered calls whose audio went through the switch’s media relay, as the relay counted what each phone sent.</p>
       <ErrorNote error={stats.error} />
-      {data && (
+      {data && stats.data!.total.measured === 0 && (
+        <Empty>
+          {stats.data!.total.answered ? `None of the ${stats.data!.total.answered} answered calls of the period went through the media relay.` : 'No answered calls in the period.'}
+        </Empty>
+      )}
+      {data && stats.data!.total.measured > 0 && (
         <>
           <dl className="quality-figures">
             {data.figures.map(([k, v]) => (
@@ -167,13 +174,11 @@ function CallQuality({ range }: { range: { from: number; to: number } }) {
               </div>
             ))}
           </dl>
-          {stats.data!.total.measured > 0 && (
-            <div className="grid two charts">
-              {data.series.map((s) => (
-                <Chart key={s.title} hours={data.hours} s={s} />
-              ))}
-            </div>
-          )}
+          <div className="grid two charts">
+            {data.series.map((s) => (
+              <Chart key={s.title} hours={data.hours} s={s} />
+            ))}
+          </div>
         </>
       )}
     </div>

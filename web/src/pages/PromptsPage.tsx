@@ -31,6 +31,11 @@ export function nameFromFile(file: string): string {
     .slice(0, 64);
 }
 
+/** A prompt's length to the tenth of a second: `1.5 s`, `850 ms`, `2 min 05 s`. */
+export function length(ms: number): string {
+  return ms < 1000 || ms >= 60_000 ? duration(ms) : `${(ms / 1000).toFixed(1)} s`;
+}
+
 const audioUrl = (kind: 'prompts' | 'tones', name: string) => `${API_BASE}/${kind}/${encodeURIComponent(name)}/audio`;
 
 function Upload({ existing, onUploaded }: { existing: string[]; onUploaded: (p: Prompt, replaced: boolean) => Promise<void> }) {
@@ -129,7 +134,7 @@ export function PromptsPage() {
         <Upload
           existing={items.map((p) => p.name)}
           onUploaded={async (p, replaced) => {
-            setDone(`${replaced ? 'Replaced' : 'Uploaded'} ${p.name} (${duration(p.durationMs)}).`);
+            setDone(`${replaced ? 'Replaced' : 'Uploaded'} ${p.name} (${length(p.durationMs)}).`);
             await prompts.reload();
           }}
         />
@@ -158,7 +163,7 @@ export function PromptsPage() {
                 {items.map((p) => (
                   <tr key={p.name} data-testid="prompt" data-name={p.name}>
                     <td className="mono">{p.name}</td>
-                    <td>{duration(p.durationMs)}</td>
+                    <td>{length(p.durationMs)}</td>
                     <td>{size(p.bytes)}</td>
                     <td>{fmt.dateTime(p.updatedAt)}</td>
                     <td>
