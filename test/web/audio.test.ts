@@ -230,7 +230,7 @@ describe('portal audio: prompts, recordings with waveforms, call quality, simula
     assert.equal(await figure('Loss, answering phone'), '0.0 %');
     assert.equal(await figure('Jitter, caller'), '5.0 ms');
     assert.equal(await figure('Jitter, answering phone'), '2.0 ms');
-    assert.equal(await box.getByTestId('chart').count(), 3);
+    assert.equal(await box.locator('[data-testid="quality-chart"] canvas').count(), 3);
     assert.deepEqual(await axeOf('/', '[data-testid="call-quality"] dl', async () => {}), []);
   });
 

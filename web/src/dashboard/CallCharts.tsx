@@ -67,7 +67,7 @@ function seriesOf(stats: CallStatsView): { hours: number[]; series: Series[] } {
   };
 }
 
-function Chart({ hours, s }: { hours: number[]; s: Series }) {
+function Chart({ hours, s, testId = 'chart' }: { hours: number[]; s: Series; testId?: string }) {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const points = { show: hours.length <= 48 };
@@ -90,7 +90,7 @@ function Chart({ hours, s }: { hours: number[]; s: Series }) {
     return () => plot.destroy();
   }, [hours, s]);
   return (
-    <figure className="chart" data-testid="chart" data-chart={s.title}>
+    <figure className="chart" data-testid={testId} data-chart={s.title}>
       <figcaption>
         <strong>{s.title}</strong> <span className="muted small">{s.summary}</span>
       </figcaption>
@@ -176,7 +176,7 @@ function CallQuality({ range }: { range: { from: number; to: number } }) {
           </dl>
           <div className="grid two charts">
             {data.series.map((s) => (
-              <Chart key={s.title} hours={data.hours} s={s} />
+              <Chart key={s.title} hours={data.hours} s={s} testId="quality-chart" />
             ))}
           </div>
         </>
