@@ -12,12 +12,22 @@ import { Link } from '../router.tsx';
 import { useFormat } from '../session.tsx';
 import { Waveform } from './Waveform.tsx';
 
+/**
+ * The waveform needs the whole file in the browser, decoded (4 bytes a sample): past this (about
+ * 35 minutes at 8 kHz) the player plays on its own.
+ */
+const WAVEFORM_MAX_BYTES = 32 * 1024 * 1024;
+
 function Player({ r, label }: { r: Recording; label: string }) {
   const player = useRef<HTMLAudioElement>(null);
   return (
     <div className="recording-player" data-testid="recording-player">
       <audio ref={player} src={r.audioUrl} controls preload="metadata" aria-label={`Play ${label}`} />
-      <Waveform url={r.audioUrl} player={player} label={label} />
+      {r.bytes <= WAVEFORM_MAX_BYTES ? (
+        <Waveform url={r.audioUrl} player={player} label={label} />
+      ) : (
+        <p className="muted small">Too long to draw its waveform here; download it to see it in an audio editor.</p>
+      )}
     </div>
   );
 }
