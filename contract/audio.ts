@@ -37,4 +37,9 @@ export interface RecordingView {
   createdAt: string;
   /** Where its audio is (audio/wav); add `?download=1` to get it as a file. */
   audioUrl: string;
+  /**
+   * The id of its call record (`GET /cdrs/:id`), in `GET /recordings` and `GET /recordings/:id`;
+   * null until the record is written (shortly after the call ends).
+   */
+  cdrId?: string | null;
 }

@@ -1,7 +1,8 @@
 /**
  * `/recordings`: a tenant's recordings, newest first (optionally of one call), their audio
  * (audio/wav, with range requests for the portal's player; `?download=1` as a file), and deleting
- * one (file and row). Another tenant's recording is a 404 like a missing one.
+ * one (file and row). Another tenant's recording is a 404 like a missing one. Listed and single
+ * recordings carry the id of their call record, once it is written.
  */
 import { Router } from 'express';
 import { z } from 'zod';
@@ -24,14 +25,18 @@ export function recordingRoutes(files: RecordingFiles): Router {
 
   r.get('/recordings', async (req, res) => {
     const q = parse(listQuery, req.query);
-    const page = await scopeOf(req).recordings.list(q.callId ? { callId: q.callId } : {}, { limit: q.limit, ...(q.cursor ? { before: q.cursor } : {}) });
-    res.json({ items: page.items.map(recordingView), nextCursor: page.nextCursor });
+    const scope = scopeOf(req);
+    const page = await scope.recordings.list(q.callId ? { callId: q.callId } : {}, { limit: q.limit, ...(q.cursor ? { before: q.cursor } : {}) });
+    const records = await scope.cdrs.idsByCallId(page.items.map((r) => r.callId));
+    res.json({ items: page.items.map((r) => ({ ...recordingView(r), cdrId: records.get(r.callId) ?? null })), nextCursor: page.nextCursor });
   });
 
   r.get('/recordings/:id', async (req, res) => {
-    const recording = await scopeOf(req).recordings.get(parse(params, req.params).id);
+    const scope = scopeOf(req);
+    const recording = await scope.recordings.get(parse(params, req.params).id);
     if (!recording) throw notFound('recording');
-    res.json(recordingView(recording));
+    const records = await scope.cdrs.idsByCallId([recording.callId]);
+    res.json({ ...recordingView(recording), cdrId: records.get(recording.callId) ?? null });
   });
 
   r.get('/recordings/:id/audio', async (req, res) => {

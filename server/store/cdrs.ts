@@ -6,8 +6,8 @@ import { type Expression, type ExpressionBuilder, type Kysely, type Selectable, 
 import type { Cdr, CdrDirection, CdrLeg, CdrLogLine, CdrStatus, CdrSummary, HangupSide } from '../domain/cdr.ts';
 import type { Database } from './schema.ts';
 import { searchableNumbers } from './cdrNumbers.ts';
-import { callStatsByHour } from './callStats.ts';
-import type { CallStatsHour } from '../../contract/callStats.ts';
+import { callQualityByHour, callQualityColumns, callStatsByHour } from './callStats.ts';
+import type { CallQualityHour, CallStatsHour } from '../../contract/callStats.ts';
 
 export interface CdrsTable {
   id: string;
@@ -38,6 +38,14 @@ export interface CdrsTable {
   legs: string;
   /** JSON: CdrLogLine[]. */
   log: string;
+  /** Media quality in columns, for the dashboard's sums (server/store/callStats.ts, callQualityColumns). */
+  audio_both_ways: number | null;
+  caller_packets: number | null;
+  caller_lost: number | null;
+  caller_jitter_ms: number | null;
+  callee_packets: number | null;
+  callee_lost: number | null;
+  callee_jitter_ms: number | null;
 }
 
 interface CdrNumbersTable {
@@ -113,12 +121,13 @@ function toRow(c: Cdr): CdrsTable {
     dialplan_outcome: clampOrNull(c.dialplan?.outcome, 255),
     legs: JSON.stringify(c.legs),
     log: JSON.stringify(c.log),
+    ...callQualityColumns(c.legs),
   };
 }
 
 const nullableNumber = (v: number | null) => (v == null ? null : Number(v));
 
-function toSummary(r: Omit<Selectable<CdrsTable>, 'legs' | 'log'>): CdrSummary {
+function toSummary(r: Omit<Selectable<CdrsTable>, 'legs' | 'log' | keyof ReturnType<typeof callQualityColumns>>): CdrSummary {
   return {
     id: r.id,
     tenantId: r.tenant_id,
@@ -281,6 +290,11 @@ export class TenantCdrs {
     return callStatsByHour(this.db, this.tenantId, from, to);
   }
 
+  /** Media quality of the answered calls per hour in [from, to), for the dashboard. */
+  hourlyQuality(from: number, to: number): Promise<CallQualityHour[]> {
+    return callQualityByHour(this.db, this.tenantId, from, to);
+  }
+
   /** Newest first. Throws InvalidCursorError for a cursor this API did not make. */
   async list(filter: CdrFilter, page: { limit: number; cursor?: string }): Promise<CdrPage> {
     const after = page.cursor ? decodeCursor(page.cursor) : undefined;
@@ -325,6 +339,18 @@ export class TenantCdrs {
       .limit(limit + 1)
       .execute();
     return pageOf(rows, limit);
+  }
+
+  /** The ids of the records of these calls (by the switch's call id), for those already written. */
+  async idsByCallId(callIds: readonly string[]): Promise<Map<string, string>> {
+    if (!callIds.length) return new Map();
+    const rows = await this.db
+      .selectFrom('cdrs')
+      .select(['id', 'call_id'])
+      .where('tenant_id', '=', this.tenantId)
+      .where('call_id', 'in', [...new Set(callIds)])
+      .execute();
+    return new Map(rows.map((r) => [r.call_id, r.id]));
   }
 
   async get(id: string): Promise<Cdr | undefined> {

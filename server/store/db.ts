@@ -19,6 +19,7 @@ import * as m012 from './migrations/012_extensions.ts';
 import * as m013 from './migrations/013_call_traces.ts';
 import * as m015 from './migrations/015_audio.ts';
 import * as m016 from './migrations/016_nodes.ts';
+import * as m017 from './migrations/017_cdr_quality.ts';
 import type { Database } from './schema.ts';
 
 export type DialectName = 'sqlite' | 'mysql';
@@ -64,6 +65,7 @@ const migrations: Record<string, Migration> = {
   '008_key_scopes_quotas_paging': m008,
   '015_audio': m015,
   '016_nodes': m016,
+  '017_cdr_quality': m017,
 };
 
 export function openDatabase(url: string): Db {

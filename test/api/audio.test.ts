@@ -143,6 +143,7 @@ for (const dialect of DIALECTS) {
       );
       const one = (await api.get(`/recordings/${ids[0]}`)).body;
       assert.equal(one.audioUrl, `/api/v1/recordings/${ids[0]}/audio`);
+      assert.equal(one.cdrId, null, 'no call record yet');
       const key = await apiKey(api);
       const full = await fetch(`${sw.httpUrl}${one.audioUrl}`, { headers: { authorization: `Bearer ${key}` } });
       assert.equal(full.headers.get('content-type'), 'audio/wav');
@@ -158,6 +159,11 @@ for (const dialect of DIALECTS) {
       const record = finalise(newCallState({ type: 'call.ended', tenantId, callId, nodeId: 'n', seq: 1, at: Date.now() }), Date.now());
       await sw.running.store.cdrs.insert([record]);
       const cdr = (await api.get(`/cdrs/${record.id}`)).body;
+      assert.equal((await api.get(`/recordings/${ids[0]}`)).body.cdrId, record.id, 'a recording leads to its call record');
+      assert.deepEqual(
+        (await api.get('/recordings')).body.items.map((r: { cdrId: string | null }) => r.cdrId),
+        [null, record.id, record.id],
+      );
       assert.deepEqual(
         cdr.recordings.map((r: { id: string; durationMs: number }) => [r.id, r.durationMs]),
         [

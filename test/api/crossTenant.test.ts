@@ -99,6 +99,7 @@ const LISTS = [
   'GET /settings',
   'GET /getting-started',
   'GET /stats/calls',
+  'GET /stats/quality',
   'GET /prompts',
   'GET /recordings',
   'GET /tones',

@@ -147,6 +147,9 @@ describe('getting started: a new user to an answered test call (sqlite, baresip)
     await page.locator('[data-chart="Calls per hour"]').getByText('1 call in the period').waitFor();
     await page.locator('[data-chart="Answer-seizure ratio"]').getByText('100 % of calls answered').waitFor();
     assert.equal(await page.locator('[data-testid="chart"] canvas').count(), 4);
+    // Its audio went through the relay: the call-quality figures count it (it lasts too short a
+    // moment for both phones to have sent audio, so whether it flowed both ways is not asserted).
+    await page.getByTestId('call-quality').locator('[data-figure="Answered calls measured"]').getByText('1 of 1').waitFor();
     await look('dashboard-after-call');
 
     const timeline = marks.map(([what, ms]) => `${(ms / 1000).toFixed(1).padStart(6)} s  ${what}`).join('\n');

@@ -14,7 +14,9 @@ import { NotFoundPage } from './pages/NotFoundPage.tsx';
 import { PhonePage } from './pages/PhonePage.tsx';
 import { PhonesPage } from './pages/PhonesPage.tsx';
 import { ProviderPage } from './pages/ProviderPage.tsx';
+import { PromptsPage } from './pages/PromptsPage.tsx';
 import { ProvidersPage } from './pages/ProvidersPage.tsx';
+import { RecordingsPage } from './pages/RecordingsPage.tsx';
 import { SettingsPage } from './pages/SettingsPage.tsx';
 import { SignupPage } from './pages/SignupPage.tsx';
 import { match, navigate, useLocation } from './router.tsx';
@@ -44,6 +46,8 @@ const ROUTES: Route[] = [
   ['/calls', () => <CallsPage />],
   ['/calls/:id', (p) => <CallDetailPage id={p.id!} />],
   ['/live', () => <LivePage />],
+  ['/prompts', () => <PromptsPage />],
+  ['/recordings', () => <RecordingsPage />],
   ['/settings', () => <SettingsPage />],
   ['/blocks', () => <BlocksPage />],
   ['/operations', () => <OperationsPage />],

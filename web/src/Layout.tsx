@@ -11,6 +11,8 @@ const NAV: Array<[path: string, label: string]> = [
   ['/dialplans', 'Dialplans'],
   ['/live', 'Live calls'],
   ['/calls', 'Call records'],
+  ['/recordings', 'Recordings'],
+  ['/prompts', 'Prompts'],
   ['/settings', 'Settings'],
   ['/blocks', 'Blocks'],
 ];

@@ -8,6 +8,7 @@ import type { BridgeSnapshot, CallEvent, ChannelSnapshot } from '../../../contra
 import type { ProviderSettings, ProviderState } from '../../../contract/providers.ts';
 import type { CdrSummaryView } from '../../../contract/cdrs.ts';
 import type { DigestAlgorithm } from '../../../contract/sipAccounts.ts';
+import type { RecordingView } from '../../../contract/audio.ts';
 
 export interface Me {
   tenant: { id: string; name: string; timeZone: string } | null;
@@ -135,13 +136,29 @@ export type SimulatedAction =
   | { type: 'dial'; at: number; spec: { groups: DialLeg[][] }; result: { answered: boolean; result: string; sipStatus?: number; target?: string } }
   | { type: 'respond'; at: number; status: number; reason?: string }
   | { type: 'store.set'; at: number; key: string }
-  | { type: 'store.delete'; at: number; key: string };
+  | { type: 'store.delete'; at: number; key: string }
+  | { type: 'answer'; at: number }
+  /** `sound`: a tone's or prompt's name. */
+  | { type: 'play'; at: number; sound: string; repeat: number }
+  /** `digits`: what the caller pressed (in a test run, taken from the digits given). */
+  | { type: 'collect'; at: number; digits: string; prompt?: string }
+  | { type: 'record'; at: number; recordingId: string; durationMs: number }
+  | { type: 'hangup'; at: number };
 
 export interface SimulationResult {
   outcome: string;
   error?: { message: string; line?: number; column?: number };
   actions: SimulatedAction[];
   logs: Array<{ at: number; level: string; message: string }>;
+}
+
+// Dialplan audio and the dashboard's figures: the API's own views of them.
+export type { PromptView as Prompt, RecordingView as Recording, ToneView as Tone } from '../../../contract/audio.ts';
+export type { CallQualitySums, CallQualityView } from '../../../contract/callStats.ts';
+
+export interface RecordingPage {
+  items: RecordingView[];
+  nextCursor: string | null;
 }
 
 // Call records: the API's own views of them.

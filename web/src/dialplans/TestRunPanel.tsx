@@ -1,7 +1,8 @@
 /**
  * A test run: the dialplan (as it is in the editor, saved or not) runs against a described call,
- * with an outcome chosen for each target it dials; the panel shows what it did and logged. No call
- * is placed (POST /dialplans/:name/simulate).
+ * with an outcome chosen for each target it dials and the digits the caller presses for its
+ * `collect()`s; the panel shows what it did (dials, answer, play, collect, record, hangup) and
+ * logged. No call is placed (POST /dialplans/:name/simulate).
  */
 import { useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client.ts';
@@ -31,6 +32,16 @@ function describeAction(a: SimulatedAction): string {
       return `store.set ${a.key}`;
     case 'store.delete':
       return `store.delete ${a.key}`;
+    case 'answer':
+      return 'answer';
+    case 'play':
+      return `play ${a.sound}${a.repeat > 1 ? ` × ${a.repeat}` : ''}`;
+    case 'collect':
+      return `collect${a.prompt ? ` (prompt ${a.prompt})` : ''} → ${a.digits ? `“${a.digits}”` : 'no digits (timeout)'}`;
+    case 'record':
+      return 'record (nothing is stored in a test run)';
+    case 'hangup':
+      return 'hangup';
   }
 }
 
@@ -41,6 +52,7 @@ export function TestRunPanel({ name, source, onErrors }: { name: string; source:
   const [from, setFrom] = useState('+15551234567');
   const [to, setTo] = useState('100');
   const [account, setAccount] = useState('');
+  const [digits, setDigits] = useState('');
   const [rows, setRows] = useState<OutcomeRow[]>([]);
   const [result, setResult] = useState<SimulationResult>();
   const [error, setError] = useState<unknown>();
@@ -56,6 +68,7 @@ export function TestRunPanel({ name, source, onErrors }: { name: string; source:
         source: source(),
         call: { direction, from: { user: from }, to: { user: to }, ...(account.trim() ? { account: account.trim() } : {}) },
         outcomes,
+        ...(digits ? { digits } : {}),
       });
       setResult(r);
       onErrors(r.error?.line ? [{ line: r.error.line, column: r.error.column ?? 1, message: r.error.message, origin: 'test run' }] : []);
@@ -76,7 +89,7 @@ export function TestRunPanel({ name, source, onErrors }: { name: string; source:
   };
 
   const setRow = (i: number, change: Partial<OutcomeRow>) => setRows((x) => x.map((r, j) => (j === i ? { ...r, ...change } : r)));
-  const errs = fieldErrors(error, ['call.from.user', 'call.to.user', 'call.account']);
+  const errs = fieldErrors(error, ['call.from.user', 'call.to.user', 'call.account', 'digits']);
 
   return (
     <form onSubmit={run} className="test-run" aria-label="Test run">
@@ -89,6 +102,17 @@ export function TestRunPanel({ name, source, onErrors }: { name: string; source:
         <TextField label="Calling account (optional)" value={account} onChange={(e) => setAccount(e.target.value)} error={errs.forField('call.account')} spellCheck={false} />
         <TextField label="From" name="from" value={from} onChange={(e) => setFrom(e.target.value)} error={errs.forField('call.from.user')} spellCheck={false} />
         <TextField label="To (dialled)" name="to" value={to} onChange={(e) => setTo(e.target.value)} error={errs.forField('call.to.user')} spellCheck={false} />
+        <TextField
+          label="Digits the caller presses"
+          name="digits"
+          value={digits}
+          onChange={(e) => setDigits(e.target.value.replace(/\s/g, ''))}
+          error={errs.forField('digits')}
+          hint="In order, for collect(): 0–9, * and #. Each collect() takes as many as it asks for; none left is a timeout."
+          spellCheck={false}
+          autoComplete="off"
+          inputMode="tel"
+        />
       </div>
       <fieldset className="outcomes">
         <legend>What each dialled target does</legend>

@@ -1,7 +1,8 @@
 /**
  * One call record: its parties and times, every leg with its SIP status and who hung up, the
- * dialplan's log, and its story: the SIP messages of every leg as a ladder, with the legs' changes
- * and the log on the same timeline, downloadable as text and pcap.
+ * dialplan's log, the recordings its dialplan made (each played with its waveform), and its
+ * story: the SIP messages of every leg as a ladder, with the legs' changes and the log on the
+ * same timeline, downloadable as text and pcap.
  */
 import type { ReactNode } from 'react';
 import type { Cdr } from '../api/types.ts';
@@ -18,6 +19,7 @@ import { LegQuality } from '../components/LegQuality.tsx';
 import { TableWrap } from '../components/TableWrap.tsx';
 import type { CallStoryView } from '../../../contract/callTrace.ts';
 import { Ladder } from '../calls/Ladder.tsx';
+import { RecordingList } from '../audio/RecordingList.tsx';
 
 export function CallDetailPage({ id }: { id: string }) {
   const fmt = useFormat();
@@ -92,6 +94,11 @@ export function CallDetailPage({ id }: { id: string }) {
           )}
         </Section>
       </div>
+      {c.recordings.length > 0 && (
+        <Section title={`Recordings (${c.recordings.length})`}>
+          <RecordingList items={c.recordings} onDeleted={cdr.reload} showCall={false} />
+        </Section>
+      )}
       <CallStory id={c.id} />
       <Section title={`Legs (${c.legs.length})`}>
         <TableWrap label="Call legs">
