@@ -63,7 +63,7 @@ const SDES_KNOWN = [
  * DTLS-SRTP and RTCP multiplexed on the RTP port, as WebRTC requires.
  */
 const PROFILES: Record<MediaProfile, NgDict> = {
-  rtp: { 'transport-protocol': 'RTP/AVP', ICE: 'remove', 'rtcp-mux': ['demux'] },
+  rtp: { 'transport-protocol': 'RTP/AVP', ICE: 'remove', 'rtcp-mux': ['demux'], DTLS: 'off', SDES: ['off'] },
   'srtp-sdes': {
     'transport-protocol': 'RTP/SAVP',
     ICE: 'remove',
@@ -82,11 +82,13 @@ function offerOptions(profile: MediaProfile | undefined): NgDict {
 }
 
 /**
- * The ng arguments for an answer going back to an offerer of `profile`. Its profile is the one it
- * offered (rtpengine answers in kind); only ICE must stay for a browser, which needs candidates.
+ * The ng arguments for an answer going back to an offerer of `profile`. A phone's profile is the one
+ * it offered (rtpengine answers in kind: a phone over TLS may have offered plain RTP). A browser's
+ * must be named again: without it rtpengine took the answering phone's side for SRTP too, and
+ * sent that phone nothing ("SRTP output wanted, but no crypto suite was negotiated").
  */
 function answerOptions(profile: MediaProfile | undefined): NgDict {
-  return profile === 'webrtc' ? { ...SDP_OPTIONS, ICE: 'force' } : SDP_OPTIONS;
+  return profile === 'webrtc' ? { ...SDP_OPTIONS, 'transport-protocol': 'UDP/TLS/RTP/SAVPF', ICE: 'force' } : SDP_OPTIONS;
 }
 
 export interface RtpengineEngineOptions {

@@ -1,0 +1,228 @@
+/**
+ * Issue 18, a browser as a phone: Chromium's WebRTC (ICE, DTLS-SRTP, RTCP multiplexed) bridged by
+ * rtpengine to a plain RTP/G.711 phone (baresip) that calls the browser. (The other direction, the
+ * browser's offer, connects and the browser hears the phone, but rtpengine 10.5 fails to decrypt
+ * every packet the browser sends after the first few: not done yet, see server/media/README.md.) The test carries the SIP
+ * over a WebSocket itself (../helpers/sipPhone.ts, registered as the browser's account) and hands
+ * the SDP to and from an RTCPeerConnection in the page, as a softphone library would. The browser's
+ * microphone is a 440 Hz tone from a file, the phone's an 880 Hz sine: each must hear the other
+ * (the phone's recording holds 440 Hz; the page's WebRTC statistics count packets and an audio
+ * level received). The SDP the switch sends the browser is WebRTC's, the phone's plain RTP.
+ *
+ * Only loopback is used: Chromium may gather loopback candidates (--allow-loopback-in-peer-connection),
+ * and every other candidate is taken out of its SDP before the switch sees it.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
+import { answeredBy, body, header, uriOf } from '../helpers/sipDialog.ts';
+import { TestPhone } from '../helpers/sipPhone.ts';
+import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { eventually } from '../helpers/time.ts';
+import { detectTone, readWav } from '../helpers/tone.ts';
+import { skipWithout, waitFor } from '../interop/tools.ts';
+import { dialplanSource, EventLog, newTenant, type Account, type Tenant } from '../calls/harness.ts';
+import { skipEngine } from './engines.ts';
+
+const BROWSER_HZ = 440;
+const PHONE_HZ = 880;
+const skip = skipWithout('baresip', 'baresip') || skipWithout('chromium', 'chromium') || skipEngine('rtpengine');
+
+/** A mono 16-bit WAV of a sine, Chromium's microphone (it loops the file). */
+function sineWav(file: string, hz: number, seconds: number): void {
+  const rate = 48_000;
+  const samples = rate * seconds;
+  const b = Buffer.alloc(44 + samples * 2);
+  b.write('RIFF', 0, 'ascii');
+  b.writeUInt32LE(36 + samples * 2, 4);
+  b.write('WAVEfmt ', 8, 'ascii');
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(rate * 2, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36, 'ascii');
+  b.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i++) b.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 12_000), 44 + i * 2);
+  writeFileSync(file, b);
+}
+
+/** The SDP with only its loopback UDP candidates, its connection line on loopback. */
+function loopbackOnly(sdp: string): string {
+  const lines = sdp.split('\r\n').filter((l) => !l.startsWith('a=candidate:') || / udp \d+ 127\.0\.0\.1 /.test(l));
+  return lines.join('\r\n').replace(/^c=IN IP4 .*$/m, 'c=IN IP4 127.0.0.1');
+}
+
+/** What the page's peer connection received: packets and the loudest audio level seen. */
+interface Received {
+  packets: number;
+  level: number;
+  state: string;
+}
+
+describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium, baresip, rtpengine]', { skip, timeout: 120_000 }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sipswitch-webrtc-'));
+  const cleanups: Array<() => Promise<unknown>> = [];
+  let sw: TestSwitch;
+  let tenant: Tenant;
+  let browser: Browser;
+
+  before(async () => {
+    const mic = path.join(dir, 'mic.wav');
+    sineWav(mic, BROWSER_HZ, 5);
+    sw = await startTestSwitch('sqlite', { env: { MEDIA_ENGINE: 'rtpengine' } });
+    cleanups.push(() => sw.close());
+    tenant = await newTenant(sw);
+    await tenant.dialplan('default', dialplanSource('  await dial(call.to.user, { timeout: 15 });'));
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--use-fake-ui-for-media-stream',
+        '--use-fake-device-for-media-stream',
+        `--use-file-for-fake-audio-capture=${mic}`,
+        '--allow-loopback-in-peer-connection',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    });
+    cleanups.push(() => browser.close());
+  });
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A page of the portal's origin (a secure context on 127.0.0.1) with a peer connection and the microphone on it. */
+  async function webrtcPage(): Promise<Page> {
+    const page = await browser.newPage();
+    cleanups.push(() => page.close());
+    await page.goto(sw.httpUrl);
+    await page.evaluate(async () => {
+      const pc = new RTCPeerConnection({ iceServers: [] });
+      // Played, as a softphone plays it: Chromium measures the level of what it renders.
+      pc.addEventListener('track', (e) => {
+        const audio = new Audio();
+        audio.srcObject = e.streams[0] ?? new MediaStream([e.track]);
+        void audio.play();
+      });
+      const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+      for (const t of mic.getTracks()) pc.addTrack(t, mic);
+      (window as unknown as { pc: RTCPeerConnection }).pc = pc;
+    });
+    return page;
+  }
+
+  /** The page's local description once its candidates are gathered, after `step` (createOffer or createAnswer). */
+  async function localSdp(page: Page, remoteOffer?: string): Promise<string> {
+    const sdp = await page.evaluate(async (offer) => {
+      const pc = (window as unknown as { pc: RTCPeerConnection }).pc;
+      if (offer) await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      await pc.setLocalDescription(offer ? await pc.createAnswer() : await pc.createOffer());
+      await new Promise<void>((resolve) => {
+        if (pc.iceGatheringState === 'complete') return resolve();
+        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+        setTimeout(resolve, 5000);
+      });
+      return pc.localDescription!.sdp;
+    }, remoteOffer);
+    return loopbackOnly(sdp);
+  }
+
+  async function received(page: Page): Promise<Received> {
+    return page.evaluate(async () => {
+      const pc = (window as unknown as { pc: RTCPeerConnection }).pc;
+      const w = window as unknown as { loudest?: number };
+      let packets = 0;
+      (await pc.getStats()).forEach((s: { type: string; kind?: string; packetsReceived?: number; audioLevel?: number }) => {
+        if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
+        packets = s.packetsReceived ?? 0;
+        w.loudest = Math.max(w.loudest ?? 0, s.audioLevel ?? 0);
+      });
+      return { packets, level: w.loudest ?? 0, state: pc.connectionState };
+    });
+  }
+
+  async function registeredPhone(name: string, hz: number): Promise<{ phone: Phone; account: Account }> {
+    const account = await tenant.account();
+    const phone = await startPhone(dir, name, account, { answer: 'auto', outboundPort: sw.sipPort, tone: hz });
+    cleanups.push(async () => {
+      phone.close();
+      await phone.stop();
+    });
+    await waitFor(`${name} registered`, 15_000, async () => {
+      const items = (await tenant.api.get('/registrations')).body.items as Array<{ username: string }>;
+      return items.some((r) => r.username === account.username) || undefined;
+    });
+    return { phone, account };
+  }
+
+  /** The browser's account, registered over a WebSocket the test holds. */
+  async function browserSip(): Promise<{ sip: TestPhone; account: Account }> {
+    const account = await tenant.account();
+    const sip = await TestPhone.open('ws', sw.running.httpPort, '127.0.0.1', { origin: `http://127.0.0.1:${sw.running.httpPort}` });
+    cleanups.push(async () => sip.close());
+    assert.equal((await sip.register({ user: account.username, password: account.password })).final.status, 200);
+    return { sip, account };
+  }
+
+  /** Both ways: the page receives the phone's audio, the phone records the browser's tone. */
+  async function assertBothHear(page: Page, phone: Phone): Promise<void> {
+    await eventually(
+      'the browser receives audio',
+      async () => {
+        const r = await received(page);
+        return r.state === 'connected' && r.packets > 100 && r.level > 0.05;
+      },
+      20_000,
+      200,
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(await received(page))}\n${phone.output().slice(-2000)}`);
+    });
+    await eventually(`${phone.name} recorded 4 s`, () => phone.recordedSeconds() > 4, 20_000, 200);
+    const wav = readWav(phone.received()!);
+    const report = detectTone({ ...wav, samples: wav.samples.subarray(wav.sampleRate) }, BROWSER_HZ);
+    const share = report.windows ? report.withTone / report.windows : 0;
+    assert.ok(share > 0.6, `${phone.name} heard the browser's ${BROWSER_HZ} Hz in ${Math.round(share * 100)} % of ${report.seconds.toFixed(1)} s`);
+  }
+
+  function assertWebrtcSdp(sdp: string, what: string): void {
+    assert.match(sdp, /^m=audio \d+ UDP\/TLS\/RTP\/SAVPF /m, `${what}: WebRTC's profile`);
+    assert.match(sdp, /^a=fingerprint:/m, `${what}: DTLS`);
+    assert.match(sdp, /^a=ice-ufrag:/m, `${what}: ICE`);
+    assert.match(sdp, /^a=candidate:\S+ 1 (udp|UDP) \d+ 127\.0\.0\.1 /m, `${what}: the relay's candidate on loopback`);
+    assert.match(sdp, /^a=rtcp-mux/m, `${what}: RTCP multiplexed`);
+  }
+
+  test('a phone calls the browser: the offer it gets is WebRTC, and both hear each other', async () => {
+    const { phone: carol } = await registeredPhone('carol', PHONE_HZ);
+    const { sip, account } = await browserSip();
+    const page = await webrtcPage();
+    const log = new EventLog(sw, tenant.id);
+    cleanups.push(async () => log.stop());
+    const mark = sip.received.length;
+    assert.ok((await carol.command('dial', `sip:${account.username}@127.0.0.1`)).ok);
+    const invite = await sip.waitFor((raw) => raw.startsWith('INVITE '), 10_000, mark);
+    const offer = body(invite);
+    assertWebrtcSdp(offer, "the switch's offer to the browser");
+    const answer = await localSdp(page, offer);
+    const me = answeredBy(sip, invite);
+    sip.reply(invite, 200, 'OK', [`Contact: <sip:${account.username}@127.0.0.1:${sip.localPort};transport=ws>`, 'Content-Type: application/sdp'], answer);
+    await sip.waitFor((raw) => raw.startsWith('ACK ') && header(raw, 'Call-ID') === me.callId, 10_000, mark);
+    assert.equal(uriOf(header(invite, 'Contact')) !== '', true, 'the INVITE names where to send in the dialog');
+    await assertBothHear(page, carol);
+    const byeMark = sip.received.length;
+    assert.ok((await carol.command('hangup')).ok);
+    const bye = await sip.waitFor((raw) => raw.startsWith('BYE '), 10_000, byeMark);
+    sip.reply(bye, 200, 'OK');
+    await log.ended();
+  });
+});
