@@ -3,7 +3,8 @@
  * with the call's facts and a host whose dial() rings through the Dialer; without a dialplan, a call
  * to an account rings its phones and a phone calling a colleague rings the colleague's. Transfers
  * are routed the same way, as calls the tenant places (`call.transfer` set). When routing ends
- * without an answer, the caller is told what the outcome table says about the last dial.
+ * without an answer, the caller is told what the outcome table says about the last dial. A
+ * dialplan may answer the caller itself and play, collect and record (callerAudio.ts).
  */
 import { refusalReason } from '../dialplan/refusal.ts';
 import { selectDialplan, type CallOrigin, type SelectedDialplan } from '../dialplan/selection.ts';
@@ -16,6 +17,7 @@ import type { Store } from '../store/index.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
 import type { NewCall } from './admission/newCall.ts';
 import type { Call } from './call.ts';
+import { callerAudio, type CallerAudioSettings } from './callerAudio.ts';
 import type { Channel } from './channel.ts';
 import type { Dialer } from './dialer.ts';
 import type { EventBus } from './events.ts';
@@ -30,6 +32,8 @@ export interface RoutingDeps {
   runner: DialplanRunner;
   dialer: Dialer;
   bus: EventBus;
+  /** The dialplan's audio verbs on live calls; without it they refuse (as under direct media). */
+  audio?: CallerAudioSettings;
 }
 
 /** A leg ringing every phone of `account` (routing without a dialplan); the tenant's phones may transfer the call. */
@@ -68,10 +72,15 @@ export class CallRouter {
     const host = callHost({ call, scope, location: store.location, dialer, caller: asCallerAt(c.from, domain), channelId: call.inbound.id, account });
     // The call lasts at least as long as its routing: its events belong to this call.
     const untrack = call.trackDial({ cancel: () => {} });
+    let audio: ReturnType<typeof callerAudio>;
     try {
       const dialplan = await selectDialplan(scope, c.origin);
-      if (dialplan) await this.runDialplan(call, host, dialplan, c);
-      else {
+      if (dialplan) {
+        // Made before the script runs: a digit pressed while it starts is kept for its collect().
+        audio = this.deps.audio && callerAudio(call, scope, this.deps.audio);
+        call.audio = audio;
+        await this.runDialplan(call, audio ? { ...host, audio } : host, dialplan, c);
+      } else {
         const target = c.origin.kind === 'to-account' ? c.origin.callee : await account(c.calledUser);
         if (target) await host.dial(ringAccount(target), new AbortController().signal);
       }
@@ -83,8 +92,22 @@ export class CallRouter {
       const { status, reason, cause } = answerToCaller(host.lastDial());
       call.reject(status, reason, cause);
     }
+    if (audio) this.dialplanAudioOver(call, audio);
     untrack();
     call.maybeEnd();
+  }
+
+  /**
+   * The dialplan is over: its audio listens no more, and a caller it answered itself and left
+   * neither connected nor hung up would sit in silence until the call's time limit: it is hung up.
+   */
+  private dialplanAudioOver(call: Call, audio: NonNullable<ReturnType<typeof callerAudio>>): void {
+    audio.close();
+    call.audio = undefined;
+    if (call.answeredBySwitch && call.inbound.live && !call.answered) {
+      call.inbound.log.info('the dialplan ended with the caller it answered still on the line: hanging up');
+      call.hangupBySwitch();
+    }
   }
 
   private async runDialplan(call: Call, host: CallHost, dialplan: SelectedDialplan, c: NewCall): Promise<void> {
