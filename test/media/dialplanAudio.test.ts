@@ -53,6 +53,7 @@ for (const name of ENGINES) {
     const accounts: Record<string, Account> = {};
     const phones: SipRtpPhone[] = [];
     const logs: EventLog[] = [];
+    let registeredBob: SipRtpPhone | undefined;
 
     /** An account whose received calls `source` decides. */
     async function service(dialplan: string, source: string): Promise<Account> {
@@ -97,9 +98,19 @@ for (const name of ENGINES) {
      * answers; resolves once both are in the call, with what the caller heard before pressing.
      */
     async function menuChoice(press: (caller: SipRtpPhone) => Promise<void>, bobFormats?: string) {
+      const c = await menuRings(press, bobFormats ? { formats: bobFormats } : {});
+      await eventually('bob is connected', () => c.log.events.some((e) => e.type === 'bridge.created') || undefined);
+      return c;
+    }
+
+    /** The menu's choice 2 until bob's phone rings. */
+    async function menuRings(press: (caller: SipRtpPhone) => Promise<void>, bobOptions: { formats?: string; ringOnly?: boolean }) {
       const log = eventLog();
-      const bob = await phone('bob', bobFormats ? { formats: bobFormats } : {});
+      // Only this test's phone answers for bob: an earlier test's would answer too.
+      await registeredBob?.unregister(accounts.bob!);
+      const bob = await phone('bob', bobOptions);
       await bob.register(accounts.bob!);
+      registeredBob = bob;
       const caller = await phone('caller');
       const ok = await caller.call(accounts.menu!.username, sw.sipPort);
       assert.match(ok, /^SIP\/2\.0 200 /, 'the dialplan answered');
@@ -108,10 +119,9 @@ for (const name of ENGINES) {
       await eventually('the caller hears the prompt', () => heardSamples(caller).length >= 25 * 160);
       const prompt = heardSamples(caller);
       await press(caller);
-      await eventually('the dialplan dials bob, who answers', () => bob.invites.length === 1 || undefined, 10_000);
+      await eventually('the dialplan dials bob, whose phone rings', () => bob.invites.length === 1 || undefined, 10_000);
       const callId = log.events[0]!.callId;
       await eventually('the choice is stored', async () => (await sw.running.store.tenant(tenant.id).kv.get(`choice:${callId}`)) === '2' || undefined);
-      await eventually('bob is connected', () => log.events.some((e) => e.type === 'bridge.created') || undefined);
       return { log, bob, caller, callId, prompt };
     }
 
@@ -153,6 +163,19 @@ for (const name of ENGINES) {
       await c.log.ended();
       const cdr = await recordOf(sw, tenant, c.callId);
       assert.equal(cdr.hangupBy, 'callee');
+    });
+
+    test('the caller hanging up while bob’s phone rings for its choice stops the ringing (CANCEL); the record says the caller ended it', async () => {
+      const c = await menuRings(async (caller) => caller.rtp.sendDtmf(caller.switchPort, 2), { ringOnly: true });
+      assert.match(await c.caller.hangUp(), /^SIP\/2\.0 200 /);
+      await eventually('bob’s ringing is cancelled', () => c.bob.cancels.length === 1 || undefined);
+      await c.log.ended();
+      const cdr = await recordOf(sw, tenant, c.callId);
+      assert.equal(cdr.hangupBy, 'caller');
+      assert.deepEqual(
+        cdr.log.map((l) => l.message),
+        ['dialled cancelled'],
+      );
     });
 
     test('a bare digit as application/dtmf is a choice too: 9 has no branch, the dialplan hangs up and the caller gets its BYE', async () => {

@@ -15,8 +15,9 @@ export class SipRtpPhone {
   /** re-INVITEs and BYEs the switch sent, as received. */
   readonly reinvites: string[] = [];
   readonly byes: string[] = [];
-  /** INVITEs the switch sent this phone as a callee. */
+  /** INVITEs the switch sent this phone as a callee, and CANCELs of them. */
   readonly invites: string[] = [];
+  readonly cancels: string[] = [];
   /** The SDP the switch last gave this phone (its 200, an INVITE or a re-INVITE). */
   switchSdp = '';
   leg: Leg | undefined;
@@ -28,12 +29,14 @@ export class SipRtpPhone {
     readonly rtp: RtpPhone,
     /** The codecs this phone's answers offer (a callee that does not send DTMF as RTP events: '0'). */
     private readonly formats: string,
+    /** A callee that only rings (180), never answers. */
+    private readonly ringOnly: boolean,
   ) {
     this.timer = setInterval(() => this.answerRequests(), 10);
   }
 
-  static async open(name: string, sipPort: number, o: { formats?: string } = {}): Promise<SipRtpPhone> {
-    return new SipRtpPhone(await TestPhone.open('udp', sipPort), await RtpPhone.open(name), o.formats ?? '0 101');
+  static async open(name: string, sipPort: number, o: { formats?: string; ringOnly?: boolean } = {}): Promise<SipRtpPhone> {
+    return new SipRtpPhone(await TestPhone.open('udp', sipPort), await RtpPhone.open(name), o.formats ?? '0 101', o.ringOnly ?? false);
   }
 
   /** This phone's SDP: its real RTP socket, with the codecs it takes. */
@@ -56,6 +59,12 @@ export class SipRtpPhone {
   async register(account: { username: string; password: string }): Promise<void> {
     const { final } = await this.sip.register({ user: account.username, password: account.password, expires: 300 });
     assert.equal(final.status, 200, 'registered');
+  }
+
+  /** Removes this phone's registration: dials to the account no longer reach it. */
+  async unregister(account: { username: string; password: string }): Promise<void> {
+    const { final } = await this.sip.register({ user: account.username, password: account.password, expires: 0 });
+    assert.equal(final.status, 200, 'unregistered');
   }
 
   /** Calls `user` at the switch as a stranger; resolves with the final response (a 200 is ACKed). */
@@ -110,7 +119,13 @@ export class SipRtpPhone {
         (reinvite ? this.reinvites : this.invites).push(raw);
         if (body(raw)) this.switchSdp = body(raw);
         if (!reinvite) this.sip.reply(raw, 180, 'Ringing');
+        if (!reinvite && this.ringOnly) continue;
         this.sip.reply(raw, 200, 'OK', ['Content-Type: application/sdp'], this.sdp());
+      } else if (raw.startsWith('CANCEL ')) {
+        this.cancels.push(raw);
+        this.sip.reply(raw, 200, 'OK');
+        const invite = this.invites.find((i) => header(i, 'Call-ID') === header(raw, 'Call-ID'));
+        if (invite) this.sip.reply(invite, 487, 'Request Terminated');
       } else if (raw.startsWith('BYE ')) {
         this.byes.push(raw);
         this.sip.reply(raw, 200, 'OK');
