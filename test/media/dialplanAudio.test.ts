@@ -236,5 +236,23 @@ for (const name of ENGINES) {
       assert.equal(cdr.sipStatus, 603);
       assert.equal(cdr.answeredAt, null);
     });
+
+    // Last: it restarts the suite's switch.
+    test('a caller the dialplan answered is hung up after a restart of the switch (its dialplan cannot resume), and the engine lets go of the call', async () => {
+      const log = eventLog();
+      const caller = await phone('restarted');
+      assert.match(await caller.call(accounts.menu!.username, sw.sipPort), /^SIP\/2\.0 200 /);
+      const callId = log.events[0]!.callId;
+      await eventually('the call persisted', async () => (await sw.running.store.liveCalls.forNode('test-node')).some((r) => r.callId === callId) || undefined);
+      await sw.restart();
+      // The restarted switch has a bus of its own (it ends the call as it starts), and its portal a new port.
+      tenant.api.baseUrl = sw.httpUrl;
+      await eventually('the caller gets a BYE', () => caller.byes.length === 1 || undefined);
+      const cdr = await eventually('the call’s record is written', () => recordOf(sw, tenant, callId).catch(() => undefined));
+      assert.equal(cdr.status, 'answered');
+      assert.equal(cdr.hangupBy, 'switch');
+      assert.equal(cdr.hangupCause, 'switch-error');
+      await eventually('the engine holds nothing of the call', async () => (await sw.running.media.stats(callId)) === undefined || undefined);
+    });
   });
 }
