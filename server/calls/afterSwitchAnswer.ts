@@ -34,6 +34,7 @@ export function sameAudio(given: string, next: string): boolean {
  */
 export async function reofferCaller(call: Call, callee: Channel, calleeSdp: { type: string; content: string }): Promise<void> {
   const caller = call.inbound;
+  await call.callerAck();
   let offer: { type: string; content: string } | undefined;
   try {
     offer = await call.media.offer(callee, caller, calleeSdp);

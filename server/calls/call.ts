@@ -72,6 +72,9 @@ export class Call implements CallContext {
   audio: CallerAudio | undefined;
   /** The dialplan answered the caller itself (answer()): the SDP of the switch's 200. */
   private switchAnswer?: { sdp: string };
+  /** The caller's ACK for our 2xx came; who waits for it (a re-INVITE may only follow it). */
+  private callerAcked = false;
+  private readonly ackWaiters: Array<() => void> = [];
   /** A callee's answer is on its way to the caller (through the relay): other answers are too late. */
   private answering = false;
   /** hangupAll is ending every leg at once. */
@@ -148,6 +151,16 @@ export class Call implements CallContext {
     this.limitMs = this.services.maxCallMs;
     this.maxDuration = setTimeout(() => this.hangupAll('max-duration'), this.limitMs).unref();
     this.inbound.log.info('the dialplan answered the call');
+  }
+
+  /**
+   * Resolves once the caller has ACKed our 2xx: a request of ours in its dialog (a re-INVITE) must
+   * not overtake the INVITE's handshake (RFC 3261 §14.1). Never, if the ACK never comes (the call
+   * ends then).
+   */
+  callerAck(): Promise<void> {
+    if (this.callerAcked) return Promise.resolve();
+    return new Promise((resolve) => this.ackWaiters.push(resolve));
   }
 
   /** The dialplan hangs up a call it answered itself (hangup()): BYE to the caller. */
@@ -291,6 +304,8 @@ export class Call implements CallContext {
     if (pendingAck) this.pendingAck = pendingAck;
     this.inviteTx.expectAck({
       acked: (ack) => {
+        this.callerAcked = true;
+        for (const waiter of this.ackWaiters.splice(0)) waiter();
         const pending = this.pendingAck;
         if (!pending) return;
         this.pendingAck = undefined;
