@@ -5,7 +5,8 @@
  * RFC 4733 event or as SIP INFO; choice 2 dials a second phone, and audio then flows between the
  * caller and it. Voicemail records what the caller says until it hangs up, and the recording is
  * listed and downloadable. hangup() before answer() declines the call with 603; after it, the
- * caller gets the switch's BYE. Each call's record says who ended it.
+ * caller gets the switch's BYE. Each call's record says who ended it. A restart under a dialplan
+ * that answered hangs the caller up. Under direct media the verbs refuse (the caller gets 500).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -220,6 +221,10 @@ for (const name of ENGINES) {
       const cdr = await recordOf(sw, tenant, callId);
       assert.equal(cdr.hangupBy, 'caller');
       assert.equal(cdr.recordings.length, 1);
+      // The leg the switch answered has its audio figures like any relayed leg: what the caller sent.
+      // (rtpengine does not count the prompts it plays as sent to the phone: toPhone is not judged.)
+      const figures = cdr.legs[0]?.media?.quality;
+      assert.ok(figures && figures.fromPhone.packets >= 70 && figures.flowing.fromPhone, `the caller's leg: ${JSON.stringify(cdr.legs[0]?.media)}`);
       assert.deepEqual(
         cdr.log.map((l) => l.message),
         [`recorded ${rec.durationMs}`],
@@ -256,3 +261,36 @@ for (const name of ENGINES) {
     });
   });
 }
+
+describe('without a media path through the switch, the verbs refuse and the call fails', { timeout: 60_000 }, () => {
+  let sw: TestSwitch;
+  let tenant: Tenant;
+  let account: Account;
+  const phones: SipRtpPhone[] = [];
+  before(async () => {
+    sw = await startTestSwitch('sqlite', { env: { MEDIA_ENGINE: 'direct' } });
+    tenant = await newTenant(sw);
+    await tenant.dialplan('voicemail', voicemail);
+    account = await tenant.account();
+    assert.equal((await tenant.api.patch(`/sip-accounts/${account.id}`, { dialplanIn: 'voicemail' })).status, 200);
+  });
+  after(async () => {
+    for (const p of phones) p.close();
+    await sw?.close();
+  });
+
+  test('direct media: answer() refuses, the caller gets 500, and the record tells why', async () => {
+    const log = new EventLog(sw, tenant.id);
+    const caller = await SipRtpPhone.open('direct', sw.sipPort);
+    phones.push(caller);
+    try {
+      assert.match(await caller.call(account.username, sw.sipPort), /^SIP\/2\.0 500 /);
+      await log.ended();
+      const cdr = await recordOf(sw, tenant, log.events[0]!.callId);
+      assert.equal(cdr.answeredAt, null);
+      assert.match(cdr.dialplan?.outcome ?? '', /^error: .*answer: this call has no media path through the switch \(direct media\)/);
+    } finally {
+      log.stop();
+    }
+  });
+});
