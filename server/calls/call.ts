@@ -163,12 +163,12 @@ export class Call implements CallContext {
     return new Promise((resolve) => this.ackWaiters.push(resolve));
   }
 
-  /** The dialplan hangs up a call it answered itself (hangup()): BYE to the caller. */
-  hangupBySwitch(): void {
+  /** The dialplan hangs up a call it answered itself (hangup(), or its end): BYE to the caller. */
+  hangupBySwitch(cause: HangupCause = 'normal'): void {
     if (!this.inbound.live) return;
-    this.inbound.log.info('the dialplan hung up');
+    this.inbound.log.info({ cause }, 'the dialplan hung up');
     for (const d of [...this.dialing]) d.cancel('cancelled');
-    this.sendBye(this.inbound, 'normal', 'switch');
+    this.sendBye(this.inbound, cause, 'switch');
     this.maybeEnd();
   }
 

@@ -73,18 +73,20 @@ export class CallRouter {
     // The call lasts at least as long as its routing: its events belong to this call.
     const untrack = call.trackDial({ cancel: () => {} });
     let audio: ReturnType<typeof callerAudio>;
+    let failed = false;
     try {
       const dialplan = await selectDialplan(scope, c.origin);
       if (dialplan) {
         // Made before the script runs: a digit pressed while it starts is kept for its collect().
         audio = this.deps.audio && callerAudio(call, scope, this.deps.audio);
         call.audio = audio;
-        await this.runDialplan(call, audio ? { ...host, audio } : host, dialplan, c);
+        ({ failed } = await this.runDialplan(call, audio ? { ...host, audio } : host, dialplan, c));
       } else {
         const target = c.origin.kind === 'to-account' ? c.origin.callee : await account(c.calledUser);
         if (target) await host.dial(ringAccount(target), new AbortController().signal);
       }
     } catch (err) {
+      failed = true;
       c.log.error({ err, channelId: call.inbound.id }, 'call handling failed');
       call.reject(500, 'Server Internal Error', 'switch-error');
     }
@@ -92,25 +94,27 @@ export class CallRouter {
       const { status, reason, cause } = answerToCaller(host.lastDial());
       call.reject(status, reason, cause);
     }
-    if (audio) this.dialplanAudioOver(call, audio);
+    if (audio) this.dialplanAudioOver(call, audio, failed);
     untrack();
     call.maybeEnd();
   }
 
   /**
    * The dialplan is over: its audio listens no more, and a caller it answered itself and left
-   * neither connected nor hung up would sit in silence until the call's time limit: it is hung up.
+   * neither connected nor hung up would sit in silence until the call's time limit: it is hung up
+   * (its record says `dialplan-error` when the script failed rather than ended).
    */
-  private dialplanAudioOver(call: Call, audio: NonNullable<ReturnType<typeof callerAudio>>): void {
+  private dialplanAudioOver(call: Call, audio: NonNullable<ReturnType<typeof callerAudio>>, failed: boolean): void {
     audio.close();
     call.audio = undefined;
     if (call.answeredBySwitch && call.inbound.live && !call.answered) {
-      call.inbound.log.info('the dialplan ended with the caller it answered still on the line: hanging up');
-      call.hangupBySwitch();
+      call.inbound.log.info({ failed }, 'the dialplan ended with the caller it answered still on the line: hanging up');
+      call.hangupBySwitch(failed ? 'dialplan-error' : 'normal');
     }
   }
 
-  private async runDialplan(call: Call, host: CallHost, dialplan: SelectedDialplan, c: NewCall): Promise<void> {
+  /** Runs the call's dialplan; resolves with whether it failed (an error, a time limit, a crash). */
+  private async runDialplan(call: Call, host: CallHost, dialplan: SelectedDialplan, c: NewCall): Promise<{ failed: boolean }> {
     const inbound = call.inbound;
     const target = c.caller ? await this.accountOf(call.tenantId)(c.calledUser) : null;
     const source = c.tx.source;
@@ -127,12 +131,14 @@ export class CallRouter {
       ...(c.provider ? { provider: c.provider.name } : {}),
     };
     const result = await this.execute(call, host, dialplan, facts);
-    if (call.finalSent) return;
+    const failed = result.outcome !== 'completed' && result.outcome !== 'responded';
+    if (call.finalSent) return { failed };
     if (result.outcome === 'rejected') call.reject(503, refusalReason(result.refusal), 'dialplan-error');
-    else if (result.outcome !== 'completed' && result.outcome !== 'responded') {
+    else if (failed) {
       call.log.warn({ channelId: inbound.id, outcome: result.outcome, error: result.error?.message }, 'dialplan failed');
       call.reject(500, 'Dialplan Failed', 'dialplan-error');
     }
+    return { failed };
   }
 
   /**

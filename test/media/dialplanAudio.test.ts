@@ -41,6 +41,11 @@ const voicemail = dialplanSource(`  await answer();
 
 const declines = dialplanSource('  await hangup();');
 
+/** Answers, then fails: the caller must not be left on the line. */
+const fails = dialplanSource(`  await answer();
+  await play('beep');
+  throw new Error('the script broke');`);
+
 /** The caller's audio from the switch: PCMU packets of 20 ms, decoded. */
 function heardSamples(phone: SipRtpPhone, from = 0): Int16Array {
   const packets = phone.rtp.received.slice(from).filter((r) => r.pt === PCMU && r.payload.length === 160);
@@ -87,6 +92,7 @@ for (const name of ENGINES) {
       accounts.menu = await service('menu', menu(accounts.bob.username));
       accounts.voicemail = await service('voicemail', voicemail);
       accounts.declines = await service('declines', declines);
+      accounts.fails = await service('fails', fails);
     });
     after(async () => {
       for (const p of phones) p.close();
@@ -240,6 +246,18 @@ for (const name of ENGINES) {
       const cdr = await recordOf(sw, tenant, log.events[0]!.callId);
       assert.equal(cdr.sipStatus, 603);
       assert.equal(cdr.answeredAt, null);
+    });
+
+    test('a dialplan that fails after answer() does not leave the caller on the line: BYE, and the record says the dialplan failed', async () => {
+      const log = eventLog();
+      const caller = await phone('failed');
+      assert.match(await caller.call(accounts.fails!.username, sw.sipPort), /^SIP\/2\.0 200 /);
+      await eventually('the caller gets a BYE', () => caller.byes.length === 1 || undefined);
+      await log.ended();
+      const cdr = await recordOf(sw, tenant, log.events[0]!.callId);
+      assert.equal(cdr.hangupBy, 'switch');
+      assert.equal(cdr.hangupCause, 'dialplan-error');
+      assert.match(cdr.dialplan?.outcome ?? '', /^error: .*the script broke/);
     });
 
     // Last: it restarts the suite's switch.
