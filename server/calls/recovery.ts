@@ -82,7 +82,9 @@ export function resumeCall(state: PersistedCall, services: CallServices, dialer:
     call.inbound.log.info('call ended after the restart: its dialplan had answered it and cannot resume');
     // The engine may still hold the leg it answered (rtpengine runs on): freed with the call.
     call.media.answeredBySwitch(call.inbound);
-    call.hangupAll('switch-error');
+    // Once the node tracks the call (after this returns): a call that ended before would stay
+    // counted as live, and the node's stop would keep rtpengine running for it.
+    setImmediate(() => call.hangupAll('switch-error'));
     return call;
   }
   if (caller.unacked2xx !== undefined) {

@@ -9,6 +9,8 @@
  * that answered hangs the caller up. Under direct media the verbs refuse (the caller gets 500).
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeG711, encodeG711 } from '../../server/media/audio/g711.ts';
 import { readSwitchWav } from '../../server/media/audio/wav.ts';
@@ -276,6 +278,11 @@ for (const name of ENGINES) {
       assert.equal(cdr.hangupBy, 'switch');
       assert.equal(cdr.hangupCause, 'switch-error');
       await eventually('the engine holds nothing of the call', async () => (await sw.running.media.stats(callId)) === undefined || undefined);
+      // The node counts no live call any more: stopping it now keeps nothing running for one (rtpengine, rtpengine.json).
+      let kept = true;
+      await sw.restart(undefined, async () => void (kept = existsSync(path.join(sw.db.dir, 'rtpengine.json'))));
+      tenant.api.baseUrl = sw.httpUrl;
+      assert.equal(kept, false, 'a stop after the call ended keeps no daemon for live calls');
     });
   });
 }
