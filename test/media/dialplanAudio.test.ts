@@ -4,7 +4,8 @@
  * the API. A menu answers, plays the prompt (the caller hears it) and collects a digit sent as an
  * RFC 4733 event or as SIP INFO; choice 2 dials a second phone, and audio then flows between the
  * caller and it. Voicemail records what the caller says until it hangs up, and the recording is
- * listed and downloadable. hangup() before answer() declines the call with 603; after it, the
+ * listed and downloadable; a # sent as SIP INFO ends it too, and the dialplan, over with the caller
+ * on the line, hangs up. hangup() before answer() declines the call with 603; after it, the
  * caller gets the switch's BYE. Each call's record says who ended it. A restart under a dialplan
  * that answered hangs the caller up. Under direct media the verbs refuse (the caller gets 500).
  */
@@ -237,6 +238,32 @@ for (const name of ENGINES) {
         cdr.log.map((l) => l.message),
         [`recorded ${rec.durationMs}`],
         'the script got the recording after the caller hung up',
+      );
+    });
+
+    test('voicemail ended by # sent as SIP INFO: the recording is kept, and the dialplan, over with the caller still on the line, hangs up', async () => {
+      const log = eventLog();
+      const caller = await phone('hash');
+      assert.match(await caller.call(accounts.voicemail!.username, sw.sipPort), /^SIP\/2\.0 200 /);
+      await eventually('the caller hears the beep', () => heardSamples(caller).length >= 10 * 160);
+      await new Promise((r) => setTimeout(r, 400));
+      const voice = encodeG711('PCMU', tone(VOICE_HZ, 1000));
+      for (let i = 0; i < 50; i++) {
+        caller.rtp.sendRaw(caller.rtp.packet(PCMU, voice.subarray(i * 160, (i + 1) * 160)), caller.switchPort);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.match(await caller.info('#', 'application/dtmf-relay'), /^SIP\/2\.0 200 /);
+      await eventually('the switch hangs up', () => caller.byes.length === 1 || undefined, 10_000);
+      await log.ended();
+      const callId = log.events[0]!.callId;
+      const [rec] = (await tenant.api.get(`/recordings?callId=${callId}`)).body.items as Array<{ durationMs: number }>;
+      assert.ok(rec && rec.durationMs >= 800 && rec.durationMs <= 2500, `recorded ${rec?.durationMs} ms`);
+      const cdr = await recordOf(sw, tenant, callId);
+      assert.equal(cdr.hangupBy, 'switch');
+      assert.equal(cdr.hangupCause, 'normal');
+      assert.deepEqual(
+        cdr.log.map((l) => l.message),
+        [`recorded ${rec.durationMs}`],
       );
     });
 
