@@ -233,6 +233,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       {
         domain: config.sip.domain,
         media,
+        audio: { dataDir: config.dataDir, recordingBytesPerTenant: config.recordings.bytesPerTenant },
         maxCallMs: config.calls.maxSeconds * 1000,
         limits: config.calls.limits,
         ...(budgets ? { budgets } : {}),

@@ -53,9 +53,17 @@ export class MediaCallAudio implements CallAudio {
   constructor(private readonly o: MediaCallAudioOptions) {
     this.unsubscribe = o.engine.subscribe((e) => {
       if (e.type !== 'media.dtmf' || e.callId !== o.callId || e.tag !== o.channelId) return;
-      this.digits += e.digit;
-      this.wake();
+      this.dtmf(e.digit);
     });
+  }
+
+  /**
+   * A digit the caller pressed that reached the switch some other way than as RTP (SIP INFO): it
+   * counts exactly as one from `media.dtmf` does.
+   */
+  dtmf(digit: string): void {
+    this.digits += digit;
+    this.wake();
   }
 
   async answer(): Promise<void> {
@@ -64,10 +72,12 @@ export class MediaCallAudio implements CallAudio {
   }
 
   async play(sound: Sound, opts: { repeat: number; signal: AbortSignal }): Promise<void> {
+    this.refuseWhenGone('play');
     await this.playFor(sound, opts.repeat, opts.signal);
   }
 
   async collect(opts: { digits: number; timeoutMs: number; prompt?: Sound; signal: AbortSignal }): Promise<string> {
+    this.refuseWhenGone('collect');
     if (opts.prompt && this.digits === '') await this.playFor(opts.prompt, 1, opts.signal, () => this.digits !== '');
     while (this.digits.length < opts.digits) {
       const had = this.digits.length;
@@ -80,6 +90,7 @@ export class MediaCallAudio implements CallAudio {
   }
 
   async record(opts: { maxSeconds: number; beep: boolean; signal: AbortSignal }): Promise<RecordingInfo> {
+    this.refuseWhenGone('record');
     const used = await this.o.recordings.totalBytes();
     if (used >= this.o.recordingBytesPerTenant) {
       const mb = (n: number) => Math.round(n / (1024 * 1024));
@@ -135,6 +146,14 @@ export class MediaCallAudio implements CallAudio {
     this.unsubscribe();
     this.callerGone = true;
     this.wake();
+  }
+
+  /**
+   * Once the caller has hung up, a verb started after it has nobody to play to or record: the
+   * script is told so (and usually ends there) instead of each verb returning at once as if done.
+   */
+  private refuseWhenGone(verb: string): void {
+    if (this.callerGone) throw new AudioError(`${verb}: the caller hung up`);
   }
 
   /** Plays `sound` until it ends (or `stopEarly` holds, or the wait is cut short); stops it then. */

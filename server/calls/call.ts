@@ -17,6 +17,8 @@ import type { LegOptions } from '../dialplan/types.ts';
 import type { PersistedCall } from './persistedCall.ts';
 import type { MediaEngine } from '../media/engine.ts';
 import { CallMedia } from './callMedia.ts';
+import { AudioError } from '../dialplan/callAudio.ts';
+import { reofferCaller, sameAudio } from './afterSwitchAnswer.ts';
 
 export interface CallServices {
   stack: SipStack;
@@ -32,6 +34,17 @@ export interface CallServices {
 /** Something the call can stop: a dial in progress. */
 export interface Cancellable {
   cancel(cause: HangupCause): void;
+}
+
+/**
+ * The switch's own audio on the caller's leg (a dialplan's answer(), play(), collect(), record():
+ * server/audio/): what happens on the SIP side that it must know of.
+ */
+export interface CallerAudio {
+  /** The caller hung up: whatever waits stops, a recording in progress is stored; resolves once it is. */
+  callerHungUp(): Promise<void>;
+  /** A digit the caller sent as SIP INFO. */
+  dtmf(digit: string): void;
 }
 
 /** What a call resumed after a restart brings from its previous run (see persistentState). */
@@ -55,6 +68,13 @@ export class Call implements CallContext {
   finalSent = false;
   /** The call's audio through the media relay. */
   readonly media: CallMedia;
+  /** The dialplan's audio verbs on the caller's leg, while its routing runs (routing.ts sets it). */
+  audio: CallerAudio | undefined;
+  /** The dialplan answered the caller itself (answer()): the SDP of the switch's 200. */
+  private switchAnswer?: { sdp: string };
+  /** The caller's ACK for our 2xx came; who waits for it (a re-INVITE may only follow it). */
+  private callerAcked = false;
+  private readonly ackWaiters: Array<() => void> = [];
   /** A callee's answer is on its way to the caller (through the relay): other answers are too late. */
   private answering = false;
   /** hangupAll is ending every leg at once. */
@@ -99,6 +119,57 @@ export class Call implements CallContext {
 
   get answered(): boolean {
     return this.bridges.size > 0;
+  }
+
+  /** Whether the caller's leg was answered by the switch itself (a dialplan's answer()). */
+  get answeredBySwitch(): boolean {
+    return this.switchAnswer !== undefined;
+  }
+
+  /**
+   * Whether a dial may still connect the caller to someone: not answered yet, or answered by the
+   * switch (a menu's choice) and still there, in no bridge.
+   */
+  get awaitsParty(): boolean {
+    return this.switchAnswer ? this.inbound.live && !this.answered : !this.finalSent;
+  }
+
+  /**
+   * The dialplan answers the caller itself (answer()): our 200 with the switch's SDP (the media
+   * engine's endpoint for this leg), and the caller's leg is up without a bridge. The script is
+   * told when the caller is gone already.
+   */
+  answerBySwitch(sdp: string): void {
+    // Whatever happens next, the engine holds this leg now: its ports go when the call ends.
+    this.media.answeredBySwitch(this.inbound);
+    if (this.finalSent || !this.inbound.live) throw new AudioError('answer: the caller hung up');
+    this.finalSent = true;
+    this.switchAnswer = { sdp };
+    this.inviteTx.respond(200, 'OK', { contact: this.contactHeader() }, { type: 'application/sdp', content: sdp });
+    this.awaitCallerAck();
+    this.inbound.setState('up');
+    this.limitMs = this.services.maxCallMs;
+    this.maxDuration = setTimeout(() => this.hangupAll('max-duration'), this.limitMs).unref();
+    this.inbound.log.info('the dialplan answered the call');
+  }
+
+  /**
+   * Resolves once the caller has ACKed our 2xx: a request of ours in its dialog (a re-INVITE) must
+   * not overtake the INVITE's handshake (RFC 3261 §14.1). Never, if the ACK never comes (the call
+   * ends then).
+   */
+  callerAck(): Promise<void> {
+    if (this.callerAcked) return Promise.resolve();
+    return new Promise((resolve) => this.ackWaiters.push(resolve));
+  }
+
+  /** The dialplan hangs up a call it answered itself (hangup(), or its end): BYE to the caller. */
+  hangupBySwitch(cause: HangupCause = 'normal'): void {
+    if (!this.inbound.live) return;
+    this.inbound.log.info({ cause }, 'the dialplan hung up');
+    for (const d of [...this.dialing]) d.cancel('cancelled');
+    this.sendBye(this.inbound, cause, 'switch');
+    this.maybeEnd();
   }
 
   bridgeOf(channel: Channel): Bridge | undefined {
@@ -157,6 +228,7 @@ export class Call implements CallContext {
    * branch. Returns false if the call can no longer be answered (the caller gave up meanwhile).
    */
   async answer(callee: Channel, res: SipResponse, options: { maxDuration?: number; transfer?: LegOptions['transfer'] } = {}): Promise<boolean> {
+    if (this.switchAnswer) return this.connectAnswered(callee, res, options);
     if (this.finalSent || !this.inbound.live || this.answering) return false;
     this.answering = true;
     let body: { type: string; content: string } | undefined;
@@ -184,6 +256,47 @@ export class Call implements CallContext {
   }
 
   /**
+   * A party a dial reached after the switch had answered the caller itself (a menu's choice): the
+   * caller already has our 200, so the callee's answer is not a second one. Any prompt stops, the
+   * callee's SDP answers the caller's offer through the relay, and only if that changes what the
+   * caller was given (the callee chose other codecs) is the caller re-INVITEd; then the two are
+   * bridged like any answered call (a BYE from either ends both).
+   */
+  private async connectAnswered(callee: Channel, res: SipResponse, options: { maxDuration?: number; transfer?: LegOptions['transfer'] }): Promise<boolean> {
+    const switchAnswer = this.switchAnswer!;
+    if (!this.inbound.live || this.answered || this.answering) return false;
+    this.answering = true;
+    let body: { type: string; content: string } | undefined;
+    try {
+      await this.services.media.stopPlay({ callId: this.id, tag: this.inbound.id }).catch(() => {});
+      body = await this.media.answer(this.inbound, callee, bodyOf(res));
+    } catch (err) {
+      callee.log.warn({ err: (err as Error).message }, "media relay refused the callee's answer: this branch fails");
+      return false;
+    } finally {
+      this.answering = false;
+    }
+    if (!this.inbound.live) return false;
+    callee.setState('up');
+    this.newBridge(transferPolicy(options.transfer), this.inbound, callee);
+    for (const d of [...this.dialing]) d.cancel('answered-elsewhere');
+    if (options.maxDuration !== undefined) {
+      // The dial's own limit counts from now; the call's never grows.
+      clearTimeout(this.maxDuration);
+      const since = Date.now() - (this.answeredAt ?? Date.now());
+      this.limitMs = Math.min(this.limitMs, since + options.maxDuration * 1000);
+      this.maxDuration = setTimeout(() => this.hangupAll('max-duration'), this.limitMs - since).unref();
+    }
+    const calleeBody = bodyOf(res);
+    if (body && calleeBody && !sameAudio(switchAnswer.sdp, body.content)) {
+      this.inbound.log.info({ calleeChannelId: callee.id }, "the callee's audio differs from the switch's answer: re-INVITE to the caller");
+      void reofferCaller(this, callee, calleeBody);
+    }
+    this.inbound.log.info({ calleeChannelId: callee.id }, 'the caller the dialplan answered is connected to a callee');
+    return true;
+  }
+
+  /**
    * The caller's ACK for our 2xx (which its transaction resends until then). With a late offer it
    * carries the SDP answer for the callee. Without it in time the caller is gone: the call ends.
    */
@@ -191,6 +304,8 @@ export class Call implements CallContext {
     if (pendingAck) this.pendingAck = pendingAck;
     this.inviteTx.expectAck({
       acked: (ack) => {
+        this.callerAcked = true;
+        for (const waiter of this.ackWaiters.splice(0)) waiter();
         const pending = this.pendingAck;
         if (!pending) return;
         this.pendingAck = undefined;
@@ -254,6 +369,8 @@ export class Call implements CallContext {
   callerCancelled(): void {
     if (this.finalSent) return;
     this.finalSent = true;
+    // The dialplan's audio waits for nothing more (nothing can be recorded before the answer).
+    void this.audio?.callerHungUp();
     for (const d of [...this.dialing]) d.cancel('cancelled');
     this.inviteTx.respond(487, 'Request Terminated');
     this.inbound.hungUp('cancelled', 'caller', 487);
@@ -263,8 +380,29 @@ export class Call implements CallContext {
   /** A BYE from one side of the bridge: it ends, the other side gets a BYE from us. */
   byeFrom(channel: Channel, tx: ServerTransaction): void {
     tx.respond(200, 'OK');
+    if (channel === this.inbound && this.audio) {
+      void this.callerLeftDialplan(this.audio);
+      return;
+    }
     const by = channel === this.inbound ? 'caller' : 'callee';
     this.legEnded(channel, this.transferredAway.has(channel) ? 'transferred' : 'normal', by);
+  }
+
+  /**
+   * The caller hung up while its dialplan has its audio (answered by the switch): a recording in
+   * progress is stored first, then the leg ends as any caller's BYE ends it, and a dial still
+   * ringing for it stops. The media go when the call ends, after the dialplan.
+   */
+  private async callerLeftDialplan(audio: CallerAudio): Promise<void> {
+    this.audio = undefined;
+    this.inbound.log.info('the caller hung up while the dialplan ran');
+    try {
+      await audio.callerHungUp();
+    } catch (err) {
+      this.inbound.log.warn({ err: (err as Error).message }, "the dialplan's audio could not finish for a caller who hung up");
+    }
+    for (const d of [...this.dialing]) d.cancel('cancelled');
+    this.legEnded(this.inbound, 'normal', 'caller');
   }
 
   /** The connection that was a leg's only way to its peer (a browser's WebSocket) closed: it ends as if by BYE. */

@@ -49,6 +49,8 @@ export class CallMedia {
   /** Tags the engine knows, each with the leg it last exchanged SDP with (ng names a leg by both). */
   private readonly peers = new Map<string, string>();
   private sampler: NodeJS.Timeout | undefined;
+  /** The leg the switch answered itself (a dialplan's answer()), whose ports are the engine's too. */
+  private endpointTag: string | undefined;
 
   constructor(
     private readonly engine: MediaEngine,
@@ -89,6 +91,17 @@ export class CallMedia {
   }
 
   /**
+   * The switch answered `channel` itself (a dialplan's answer(): the engine's endpoint, made by
+   * server/audio/): its ports are freed and its figures recorded with the call's, and its
+   * figures are read while it is up like an answered call's.
+   */
+  answeredBySwitch(channel: Channel): void {
+    if (!this.relayed) return;
+    this.endpointTag = channel.id;
+    this.startSampling(channel);
+  }
+
+  /**
    * A leg left while the call carries on (a branch that lost or failed, a transferer): its final
    * figures go into its snapshot, its ports back to the engine.
    */
@@ -107,8 +120,9 @@ export class CallMedia {
   /** The call ended: every leg's final figures, then every port freed. */
   async end(channels: Channel[]): Promise<void> {
     clearInterval(this.sampler);
-    if (!this.peers.size) return;
+    if (!this.peers.size && this.endpointTag === undefined) return;
     this.peers.clear();
+    this.endpointTag = undefined;
     try {
       await this.recordFigures(channels, true);
       await this.engine.delete({ callId: this.callId });

@@ -50,7 +50,8 @@ export class Dialer {
   async dial(call: Call, spec: DialSpec, caller: Party, signal: AbortSignal, purpose: LegPurpose = dialPurpose(call)): Promise<DialResult> {
     let last: DialResult = { answered: false, result: 'unavailable' };
     for (const group of spec.groups) {
-      if (signal.aborted || (purpose.answersCaller && call.finalSent)) return { answered: false, result: 'cancelled' };
+      // The caller answered already (or gone) needs no more groups; one the dialplan answered itself may still be connected.
+      if (signal.aborted || (purpose.answersCaller && !call.awaitsParty)) return { answered: false, result: 'cancelled' };
       const result = await this.ring(call, () => Promise.all(group.map((leg) => this.plan(leg, call, caller, purpose))), signal);
       if (result.answered) return result;
       last = result;

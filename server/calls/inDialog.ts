@@ -1,7 +1,8 @@
 /**
  * Requests inside a call's dialogs, for every leg alike (inbound or outbound, placed now or
  * resumed after a restart): BYE ends the leg and hangs up the other side; REFER transfers
- * (transfer.ts); OPTIONS is answered here; everything else (re-INVITE, UPDATE, INFO, NOTIFY, …)
+ * (transfer.ts); OPTIONS is answered here, and so is a caller's DTMF INFO while its dialplan
+ * listens (infoDtmf.ts: the digit goes to the dialplan's collect()); everything else (re-INVITE, UPDATE, INFO, NOTIFY, …)
  * is relayed to the other side of the bridge and its answer relayed back. The ACKs of our 2xx go
  * to their transactions (transactions.ts), not here.
  */
@@ -13,6 +14,7 @@ import type { Call } from './call.ts';
 import type { Channel } from './channel.ts';
 import { bodyOf } from './dialog.ts';
 import type { DialogTable } from './dialogTable.ts';
+import { infoDigit } from './infoDtmf.ts';
 import { transferByRefer, type TransferDeps } from './transfer.ts';
 
 /** Headers of a relayed request that mean something to the other side (events, sessions, extensions). */
@@ -43,6 +45,9 @@ export class InDialogRequests {
       case 'OPTIONS':
         tx.respond(200, 'OK');
         break;
+      case 'INFO':
+        if (!this.digitForDialplan(call, channel, tx)) await this.relay(call, channel, tx);
+        break;
       case 'REFER':
         void transferByRefer(call, channel, tx, this.transfers(call)).catch((err: unknown) => {
           call.log.error({ err, channelId: channel.id }, 'transfer failed');
@@ -55,6 +60,21 @@ export class InDialogRequests {
     }
     return true;
   };
+
+  /**
+   * A digit the caller sent as INFO while the dialplan that answered it has its audio (and no
+   * bridge carries the INFO on to a callee): the dialplan gets it, the caller a 200.
+   */
+  private digitForDialplan(call: Call, channel: Channel, tx: ServerTransaction): boolean {
+    if (channel !== call.inbound || !call.audio || call.bridgeOf(channel)) return false;
+    const digit = infoDigit(bodyOf(tx.request));
+    if (digit === undefined) return false;
+    // The digit itself is not logged: it may be a PIN.
+    channel.log.info('DTMF digit in a SIP INFO, for the dialplan');
+    call.audio.dtmf(digit);
+    tx.respond(200, 'OK');
+    return true;
+  }
 
   /**
    * Passes a mid-call request to the other side of the bridge and its answer back. The SDP of a

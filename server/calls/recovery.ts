@@ -75,6 +75,18 @@ export function resumeCall(state: PersistedCall, services: CallServices, dialer:
     call.hangupAll('connection-lost');
     return call;
   }
+  // A caller the dialplan had answered itself (answer()) and not connected to anyone: that
+  // dialplan cannot resume mid-way, so nobody would ever speak to the caller again. It is hung up.
+  const alone = call.finalSent && call.inbound.live && call.inbound.state === 'up' && !call.bridges.size && ![...call.outbound].some((c) => c.live);
+  if (alone && !forks.length) {
+    call.inbound.log.info('call ended after the restart: its dialplan had answered it and cannot resume');
+    // The engine may still hold the leg it answered (rtpengine runs on): freed with the call.
+    call.media.answeredBySwitch(call.inbound);
+    // Once the node tracks the call (after this returns): a call that ended before would stay
+    // counted as live, and the node's stop would keep rtpengine running for it.
+    setImmediate(() => call.hangupAll('switch-error'));
+    return call;
+  }
   if (caller.unacked2xx !== undefined) {
     const pending = caller.pendingAck && byId.get(caller.pendingAck.channelId);
     call.awaitCallerAck(pending && caller.pendingAck ? { channel: pending, seq: caller.pendingAck.seq } : undefined);

@@ -3,7 +3,8 @@
  * with the call's facts and a host whose dial() rings through the Dialer; without a dialplan, a call
  * to an account rings its phones and a phone calling a colleague rings the colleague's. Transfers
  * are routed the same way, as calls the tenant places (`call.transfer` set). When routing ends
- * without an answer, the caller is told what the outcome table says about the last dial.
+ * without an answer, the caller is told what the outcome table says about the last dial. A
+ * dialplan may answer the caller itself and play, collect and record (callerAudio.ts).
  */
 import { refusalReason } from '../dialplan/refusal.ts';
 import { selectDialplan, type CallOrigin, type SelectedDialplan } from '../dialplan/selection.ts';
@@ -16,6 +17,7 @@ import type { Store } from '../store/index.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
 import type { NewCall } from './admission/newCall.ts';
 import type { Call } from './call.ts';
+import { callerAudio, type CallerAudioSettings } from './callerAudio.ts';
 import type { Channel } from './channel.ts';
 import type { Dialer } from './dialer.ts';
 import type { EventBus } from './events.ts';
@@ -30,6 +32,8 @@ export interface RoutingDeps {
   runner: DialplanRunner;
   dialer: Dialer;
   bus: EventBus;
+  /** The dialplan's audio verbs on live calls; without it they refuse (as under direct media). */
+  audio?: CallerAudioSettings;
 }
 
 /** A leg ringing every phone of `account` (routing without a dialplan); the tenant's phones may transfer the call. */
@@ -68,14 +72,21 @@ export class CallRouter {
     const host = callHost({ call, scope, location: store.location, dialer, caller: asCallerAt(c.from, domain), channelId: call.inbound.id, account });
     // The call lasts at least as long as its routing: its events belong to this call.
     const untrack = call.trackDial({ cancel: () => {} });
+    let audio: ReturnType<typeof callerAudio>;
+    let failed = false;
     try {
       const dialplan = await selectDialplan(scope, c.origin);
-      if (dialplan) await this.runDialplan(call, host, dialplan, c);
-      else {
+      if (dialplan) {
+        // Made before the script runs: a digit pressed while it starts is kept for its collect().
+        audio = this.deps.audio && callerAudio(call, scope, this.deps.audio);
+        call.audio = audio;
+        ({ failed } = await this.runDialplan(call, audio ? { ...host, audio } : host, dialplan, c));
+      } else {
         const target = c.origin.kind === 'to-account' ? c.origin.callee : await account(c.calledUser);
         if (target) await host.dial(ringAccount(target), new AbortController().signal);
       }
     } catch (err) {
+      failed = true;
       c.log.error({ err, channelId: call.inbound.id }, 'call handling failed');
       call.reject(500, 'Server Internal Error', 'switch-error');
     }
@@ -83,11 +94,27 @@ export class CallRouter {
       const { status, reason, cause } = answerToCaller(host.lastDial());
       call.reject(status, reason, cause);
     }
+    if (audio) this.dialplanAudioOver(call, audio, failed);
     untrack();
     call.maybeEnd();
   }
 
-  private async runDialplan(call: Call, host: CallHost, dialplan: SelectedDialplan, c: NewCall): Promise<void> {
+  /**
+   * The dialplan is over: its audio listens no more, and a caller it answered itself and left
+   * neither connected nor hung up would sit in silence until the call's time limit: it is hung up
+   * (its record says `dialplan-error` when the script failed rather than ended).
+   */
+  private dialplanAudioOver(call: Call, audio: NonNullable<ReturnType<typeof callerAudio>>, failed: boolean): void {
+    audio.close();
+    call.audio = undefined;
+    if (call.answeredBySwitch && call.inbound.live && !call.answered) {
+      call.inbound.log.info({ failed }, 'the dialplan ended with the caller it answered still on the line: hanging up');
+      call.hangupBySwitch(failed ? 'dialplan-error' : 'normal');
+    }
+  }
+
+  /** Runs the call's dialplan; resolves with whether it failed (an error, a time limit, a crash). */
+  private async runDialplan(call: Call, host: CallHost, dialplan: SelectedDialplan, c: NewCall): Promise<{ failed: boolean }> {
     const inbound = call.inbound;
     const target = c.caller ? await this.accountOf(call.tenantId)(c.calledUser) : null;
     const source = c.tx.source;
@@ -104,12 +131,14 @@ export class CallRouter {
       ...(c.provider ? { provider: c.provider.name } : {}),
     };
     const result = await this.execute(call, host, dialplan, facts);
-    if (call.finalSent) return;
+    const failed = result.outcome !== 'completed' && result.outcome !== 'responded';
+    if (call.finalSent) return { failed };
     if (result.outcome === 'rejected') call.reject(503, refusalReason(result.refusal), 'dialplan-error');
-    else if (result.outcome !== 'completed' && result.outcome !== 'responded') {
+    else if (failed) {
       call.log.warn({ channelId: inbound.id, outcome: result.outcome, error: result.error?.message }, 'dialplan failed');
       call.reject(500, 'Dialplan Failed', 'dialplan-error');
     }
+    return { failed };
   }
 
   /**

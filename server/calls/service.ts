@@ -30,6 +30,7 @@ import { InDialogRequests } from './inDialog.ts';
 import { readPersistedCall, type PersistedCall } from './persistedCall.ts';
 import { resumeCall } from './recovery.ts';
 import { CallRouter } from './routing.ts';
+import type { CallerAudioSettings } from './callerAudio.ts';
 import type { MediaEngine, MediaEvent } from '../media/engine.ts';
 
 export interface CallServiceOptions {
@@ -47,6 +48,8 @@ export interface CallServiceOptions {
   refused?: RefusalCounter;
   /** The media relay every call's SDP passes through. */
   media: MediaEngine;
+  /** Where a dialplan's audio verbs keep prompts and recordings; without it, they refuse. */
+  audio?: CallerAudioSettings;
 }
 
 export class CallService {
@@ -82,7 +85,7 @@ export class CallService {
       tollPolicy: (tenantId) => store.tenant(tenantId).settings.getCached(),
       ...(o.refused ? { refused: o.refused } : {}),
     });
-    this.router = new CallRouter({ domain: o.domain, store, runner, dialer: this.dialer, bus });
+    this.router = new CallRouter({ domain: o.domain, store, runner, dialer: this.dialer, bus, ...(o.audio ? { audio: o.audio } : {}) });
     this.inDialogRequests = new InDialogRequests(stack, this.dialogs, (call) => ({
       dialer: this.dialer,
       dialogs: this.dialogs,
