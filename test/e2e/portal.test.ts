@@ -199,7 +199,8 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
 
     await replaceSource(source(`'${desk.username}', { timeout: 10 }`));
     await page.getByRole('button', { name: 'Save' }).click();
-    await page.getByText('Saved as version 1.').waitFor();
+    // Version 1 is the commented default stored at sign-up.
+    await page.getByText('Saved as version 2.').waitFor();
     assert.equal(await page.locator('.cm-lintRange-error').count(), 0);
     assert.equal(await errors.count(), 0);
 
