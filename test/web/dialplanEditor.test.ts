@@ -112,6 +112,10 @@ describe('dialplan editor: examples, versions compared and restored (sqlite)', {
     await page.locator('.cm-lint-marker-warning').first().waitFor();
     assert.ok(await page.getByRole('button', { name: 'Save' }).isEnabled(), 'a warning does not withhold saving');
     assert.deepEqual(await seriousViolations(page, ['[data-testid="source-warnings"]']), []);
+    // Saved with its warnings (version 1 is the default stored at sign-up), which stay shown.
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved as version 2.').waitFor();
+    assert.equal(await warnings.locator('li').count(), 4, 'the warnings are still listed after saving');
 
     // A syntax error: the error is marked, and saving withheld.
     await editor.click();

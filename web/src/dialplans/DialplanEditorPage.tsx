@@ -91,8 +91,10 @@ export default function DialplanEditorPage({ name }: { name: string }) {
     setSaveError(undefined);
     setNotice(undefined);
     try {
-      const r = await api.put<{ version: number }>(`/dialplans/${encodeURIComponent(name)}`, { source: draft.current });
-      mark([]);
+      const saved = draft.current;
+      const r = await api.put<{ version: number }>(`/dialplans/${encodeURIComponent(name)}`, { source: saved });
+      // Saved, so it compiles: what is left to show are its warnings.
+      mark(warningsOf(saved));
       setDirty(false);
       setNotice(`Saved as version ${r.version}. New calls use it now.`);
       await load();
@@ -122,7 +124,7 @@ export default function DialplanEditorPage({ name }: { name: string }) {
       draft.current = d.source;
       replaceDocument(view.current, d.source);
       setDirty(false);
-      mark([]);
+      mark(warningsOf(d.source));
     }
     setNotice(`Version ${from} restored as version ${version}.`);
   };
