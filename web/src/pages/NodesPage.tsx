@@ -65,7 +65,7 @@ export function NodesPage() {
         <>
           <ErrorNote error={nodes.error} />
           {nodes.data?.items.length === 0 ? (
-            <Empty>No node has reported yet.</Empty>
+            <Empty>No node has reported: nodes record themselves when they share a MySQL database. A switch on SQLite is one node, this one.</Empty>
           ) : (
             nodes.data && (
               <TableWrap card label="Nodes">
