@@ -2,10 +2,12 @@
  * The operators' Nodes page in headless Chromium, on MySQL (where nodes record themselves): an
  * operator (OPERATOR_EMAILS) finds it in the navigation and sees this node alive with its fresh
  * heartbeat and the registration it holds, and a node that stopped beating as dead; a tenant's user
- * has no link to it, gets the API's refusal on the page, and a 403 from the API.
+ * has no link to it, gets the API's refusal on the page, and a 403 from the API. A screenshot
+ * lands in test-artifacts/nodes/ (git-ignored).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { ApiClient, createSipAccount, STRONG_PASSWORD, uniqueEmail } from '../helpers/api.ts';
@@ -82,6 +84,7 @@ describe('nodes page in Chromium (mysql)', { skip: skipUnless('mysql') || noBrow
     // This node takes the silent one over at its next beat; the page follows as it polls.
     await table.locator('[data-testid="node"][data-node="node-b"][data-state="taken-over"]').waitFor();
     await other.getByText('taken over by node-a').waitFor();
+    await page.screenshot({ path: fileURLToPath(new URL('../../test-artifacts/nodes/nodes.png', import.meta.url)), fullPage: true });
     assert.deepEqual(await seriousViolations(page), []);
   });
 

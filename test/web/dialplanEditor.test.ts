@@ -4,10 +4,11 @@
  * with the current one and restored; the gallery and the comparison pass axe-core. As the user
  * types, warnings (code that never runs, a dial not awaited, a name the API does not have) are
  * marked at their line in amber and listed under the editor, apart from errors, and do not stop
- * saving; an error does.
+ * saving; an error does. A screenshot of the warnings lands in test-artifacts/dialplan-editor/.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { signUp } from '../helpers/api.ts';
@@ -112,6 +113,7 @@ describe('dialplan editor: examples, versions compared and restored (sqlite)', {
     await page.locator('.cm-lint-marker-warning').first().waitFor();
     assert.ok(await page.getByRole('button', { name: 'Save' }).isEnabled(), 'a warning does not withhold saving');
     assert.deepEqual(await seriousViolations(page, ['[data-testid="source-warnings"]']), []);
+    await page.screenshot({ path: fileURLToPath(new URL('../../test-artifacts/dialplan-editor/warnings.png', import.meta.url)) });
     // Saved with its warnings (version 1 is the default stored at sign-up), which stay shown.
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Saved as version 2.').waitFor();
