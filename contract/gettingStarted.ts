@@ -10,6 +10,6 @@ export interface GettingStartedView {
   /** A call was answered; the newest such record, to look at. */
   testCall: { done: boolean; recordId: string | null };
   provider: { done: boolean };
-  /** A dialplan was saved. */
+  /** The tenant saved a dialplan of its own: a new version of the `default` it got at sign-up, or another one. */
   dialplan: { done: boolean };
 }

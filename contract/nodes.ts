@@ -12,4 +12,8 @@ export interface NodeView {
   takenOverBy: string | null;
   /** Whether this is the node answering the request. */
   self: boolean;
+  /** Calls in progress the node holds (their persisted state: a dead node's stay until a survivor ends them). */
+  calls: number;
+  /** Unexpired registrations of phones that registered through the node. */
+  registrations: number;
 }

@@ -3,6 +3,8 @@ import { Router } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { STARTER_DIALPLAN } from '../../contract/starterDialplan.ts';
+import { DEFAULT_DIALPLAN } from '../dialplan/selection.ts';
 import { EmailTakenError } from '../store/accounts.ts';
 import type { Store } from '../store/index.ts';
 import type { IsOperator } from './banRoutes.ts';
@@ -70,7 +72,11 @@ export function authRoutes(store: Store, limits: AuthLimits, log: Logger, isOper
     }
     let user;
     try {
-      user = await store.directory.createTenantWithOwner(email, await hashPassword(password), { country: country ?? null });
+      user = await store.directory.createTenantWithOwner(email, await hashPassword(password), {
+        country: country ?? null,
+        // Stored, not only shown in the editor: the tenant sees, versions and edits what its calls run.
+        dialplan: { name: DEFAULT_DIALPLAN, source: STARTER_DIALPLAN },
+      });
     } catch (err) {
       if (err instanceof EmailTakenError) throw new HttpError(409, 'email: this email is already registered; log in instead', 'email');
       throw err;

@@ -4,6 +4,7 @@
  */
 import { Router } from 'express';
 import type { GettingStartedView } from '../../contract/gettingStarted.ts';
+import { DEFAULT_DIALPLAN } from '../dialplan/selection.ts';
 import { scopeOf } from './session.ts';
 
 export function gettingStartedRoutes(): Router {
@@ -22,7 +23,8 @@ export function gettingStartedRoutes(): Router {
       registered: { done: registrations.registeredAccounts > 0 },
       testCall: { done: answered.items.length > 0, recordId: answered.items[0]?.id ?? null },
       provider: { done: providers.length > 0 },
-      dialplan: { done: dialplans.length > 0 },
+      // The `default` a tenant gets at sign-up (version 1) is not an edit of its own.
+      dialplan: { done: dialplans.some((d) => d.name !== DEFAULT_DIALPLAN || d.version > 1) },
     };
     res.json(view);
   });

@@ -1,4 +1,4 @@
-/** The nodes of the cluster for operators (`/operator/nodes`): who is up, who stopped, who died and who took it over. */
+/** The nodes of the cluster for operators (`/operator/nodes`): who is up, who stopped, who died and who took it over, and what each holds. */
 import { Router } from 'express';
 import type { NodeState, NodeView } from '../../contract/nodes.ts';
 import type { Store } from '../store/index.ts';
@@ -16,8 +16,10 @@ export function operatorNodeRoutes(store: Store, isOperator: IsOperator, self: s
   const r = Router();
   r.use(requireAuth(store), requireOperator(store, isOperator));
   r.get('/nodes', async (_req, res) => {
-    const silentSince = Date.now() - deadAfterMs;
-    const items: NodeView[] = (await store.nodes.list()).map((n) => ({
+    const now = Date.now();
+    const silentSince = now - deadAfterMs;
+    const [nodes, held] = await Promise.all([store.nodes.list(), store.nodes.held(now)]);
+    const items: NodeView[] = nodes.map((n) => ({
       id: n.id,
       sipAddress: n.sipAddress,
       httpUrl: n.httpUrl,
@@ -26,6 +28,8 @@ export function operatorNodeRoutes(store: Store, isOperator: IsOperator, self: s
       heartbeatAt: new Date(n.heartbeatAt).toISOString(),
       takenOverBy: n.takenOverBy,
       self: n.id === self,
+      calls: held.get(n.id)?.calls ?? 0,
+      registrations: held.get(n.id)?.registrations ?? 0,
     }));
     res.json({ items });
   });

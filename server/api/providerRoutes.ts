@@ -11,6 +11,7 @@ import { NoCredentialKeyError, ProviderNameTakenError, ProviderNumberTakenError 
 import type { TenantScope } from '../store/index.ts';
 import { templateProblems } from '../providers/templates.ts';
 import { isHost, parseHostPort } from '../sip/hostPort.ts';
+import type { ProviderTestView } from '../../contract/providerTest.ts';
 import type { ProviderHealth } from '../providers/health.ts';
 import type { ProviderControl } from '../providers/service.ts';
 import { dialplanName } from './dialplanRoutes.ts';
@@ -254,13 +255,17 @@ export function providerRoutes(control: ProviderControl, maxPerTenant: number): 
     res.json(view(p, (await scope.providers.statuses()).get(id)));
   });
 
-  /** "Test now": an OPTIONS to the provider at once; its outcome and the exchange, as a call's story shows messages. */
+  /**
+   * "Test now": an OPTIONS to the provider at once, and a REGISTER when it registers; the outcome
+   * of each and its exchange, as a call's story shows messages.
+   */
   r.post('/:id/test', async (req, res) => {
     const { id } = parse(idParam, req.params);
     const p = await scopeOf(req).providers.get(id);
     if (!p) throw notFound('provider');
-    const { health, messages } = await control.testNow(p);
-    res.json({ health: healthView(health), messages });
+    const { health, messages, register } = await control.testNow(p);
+    const view: ProviderTestView = { health: healthView(health)!, messages, register };
+    res.json(view);
   });
 
   r.patch('/:id', async (req, res) => {

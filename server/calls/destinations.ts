@@ -81,6 +81,12 @@ export class DestinationResolver {
     }
   }
 
+  /** Whether `username` is an account of the tenant at all (registered or not): a leg naming nobody is a 404, not an absent phone. */
+  async isAccount(username: string, tenantId: string): Promise<boolean> {
+    const account = await this.deps.account(username);
+    return account !== null && account.tenantId === tenantId;
+  }
+
   /** Every phone registered to the account, if it is the tenant's own (another tenant's is not there). */
   private async phones(leg: Extract<DialLeg, { kind: 'account' }>, tenantId: string): Promise<Destination[]> {
     const account = await this.deps.account(leg.account);

@@ -36,6 +36,8 @@ interface LegPlan {
   starts: Array<() => OutboundLeg>;
   /** Why the leg is refused before anything is sent (calls abroad off), for the tenant's log. */
   refusal?: string;
+  /** The leg names no account of the tenant (a number or name nobody has): Not Found, as without a dialplan. */
+  nobody?: boolean;
 }
 
 /** The dial's result when every leg of a group failed: its most telling failure. */
@@ -89,6 +91,7 @@ export class Dialer {
     if (refusal) return { ...base, starts: [], refusal };
     const from = leg.options.callerId ? { user: leg.options.callerId, host: this.deps.domain, uri: sipUri(leg.options.callerId, this.deps.domain) } : caller;
     const dests = await this.deps.destinations.forLeg(leg, call.tenantId, caller, call.log);
+    if (!dests.length && leg.kind === 'account' && !(await this.deps.destinations.isAccount(leg.account, call.tenantId))) return { ...base, starts: [], nobody: true };
     return { ...base, starts: dests.map((dest) => () => OutboundLeg.place(call, dest, from, leg.options, purpose)) };
   }
 
@@ -108,10 +111,15 @@ export class Dialer {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const outcomes: Array<Promise<{ o: LegOutcome; target: string }>> = [];
-      for (const { refusal, starts, target, delay } of await plan()) {
+      for (const { refusal, nobody, starts, target, delay } of await plan()) {
         if (refusal) {
           this.refuse(call, target, refusal);
           failures.push({ result: 'rejected:403', status: 403, target });
+          continue;
+        }
+        if (nobody) {
+          call.log.info({ target }, 'dial leg names no phone of the tenant');
+          failures.push({ result: 'rejected:404', status: 404, target });
           continue;
         }
         if (!starts.length) {

@@ -16,6 +16,7 @@ import type { Provider, ProviderDirectory } from '../store/providers.ts';
 import type { SipResolver } from './dns.ts';
 import { nextHop, providerUri } from './addressing.ts';
 import { resolveHops } from './allowedHops.ts';
+import { testRegister, type RegisterTestResult } from './registerTest.ts';
 
 export interface ProviderHealth {
   providerId: string;
@@ -114,13 +115,18 @@ export class ProviderHealthMonitor {
 
   /**
    * "Test now": pings the provider at once and says what happened, with the OPTIONS as sent and
-   * its answer as received (none when it stayed silent), for the portal's ladder.
+   * its answer as received (none when it stayed silent), for the portal's ladder; a provider that
+   * registers is then sent a REGISTER too (registerTest.ts), and that exchange is told the same way.
    */
-  async testNow(p: Provider): Promise<{ health: ProviderHealth; messages: TracedMessage[] }> {
+  async testNow(p: Provider): Promise<{ health: ProviderHealth; messages: TracedMessage[]; register: RegisterTestResult | null }> {
     const { result, messages } = await this.probe(p);
     const health: ProviderHealth = { providerId: p.id, tenantId: p.tenantId, checkedAt: Date.now(), ...result };
-    this.deps.log.info({ tenantId: p.tenantId, providerId: p.id, provider: p.name, reachable: health.reachable, detail: health.detail }, 'provider tested');
-    return { health, messages };
+    const register = p.register ? await testRegister(this.deps, p) : null;
+    this.deps.log.info(
+      { tenantId: p.tenantId, providerId: p.id, provider: p.name, reachable: health.reachable, detail: health.detail, register: register?.steps },
+      'provider tested',
+    );
+    return { health, messages, register };
   }
 
   private async probe(p: Provider): Promise<{ result: Omit<ProviderHealth, 'providerId' | 'tenantId' | 'checkedAt'>; messages: TracedMessage[] }> {

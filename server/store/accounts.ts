@@ -35,8 +35,17 @@ export class EmailTakenError extends Error {
 export class AccountDirectory {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** A new tenant has international calls off (toll-fraud guard) until it turns them on. */
-  async createTenantWithOwner(email: string, passwordHash: string, tenant: { country?: string | null } = {}, now = Date.now()): Promise<UserRow> {
+  /**
+   * A new tenant has international calls off (toll-fraud guard) until it turns them on. With
+   * `dialplan`, the tenant starts with that dialplan stored at version 1, created in the same
+   * transaction: a tenant never exists without the dialplan its sign-up promised.
+   */
+  async createTenantWithOwner(
+    email: string,
+    passwordHash: string,
+    tenant: { country?: string | null; dialplan?: { name: string; source: string } } = {},
+    now = Date.now(),
+  ): Promise<UserRow> {
     const tenantId = newId();
     const userId = newId();
     try {
@@ -46,6 +55,17 @@ export class AccountDirectory {
           .values({ id: tenantId, name: email, time_zone: 'UTC', country: tenant.country ?? null, international_calls: 0, created_at: now })
           .execute();
         await trx.insertInto('users').values({ id: userId, tenant_id: tenantId, email, password_hash: passwordHash, created_at: now }).execute();
+        if (tenant.dialplan) {
+          const dialplanId = newId();
+          await trx
+            .insertInto('dialplans')
+            .values({ id: dialplanId, tenant_id: tenantId, name: tenant.dialplan.name, current_version: 1, created_at: now, updated_at: now })
+            .execute();
+          await trx
+            .insertInto('dialplan_versions')
+            .values({ id: newId(), dialplan_id: dialplanId, tenant_id: tenantId, version: 1, source: tenant.dialplan.source, created_at: now })
+            .execute();
+        }
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new EmailTakenError();

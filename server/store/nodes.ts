@@ -64,6 +64,31 @@ export class NodeDirectory {
     return rows.map(toRecord);
   }
 
+  /**
+   * What each node holds now, by node id: its calls in progress (their persisted restart state)
+   * and its phones' unexpired registrations. A node holding nothing is absent.
+   */
+  async held(now = Date.now()): Promise<Map<string, { calls: number; registrations: number }>> {
+    const [calls, registrations] = await Promise.all([
+      this.db
+        .selectFrom('live_calls')
+        .select((eb) => ['node_id', eb.fn.countAll().as('n')])
+        .groupBy('node_id')
+        .execute(),
+      this.db
+        .selectFrom('registrations')
+        .select((eb) => ['node_id', eb.fn.countAll().as('n')])
+        .where('expires_at', '>', now)
+        .groupBy('node_id')
+        .execute(),
+    ]);
+    const out = new Map<string, { calls: number; registrations: number }>();
+    const at = (id: string) => out.get(id) ?? out.set(id, { calls: 0, registrations: 0 }).get(id)!;
+    for (const r of calls) at(r.node_id).calls = Number(r.n);
+    for (const r of registrations) at(r.node_id).registrations = Number(r.n);
+    return out;
+  }
+
   /** Nodes that stopped beating before `silentSince` without stopping cleanly, and that nobody claimed yet. */
   async dead(silentSince: number): Promise<NodeRecord[]> {
     const rows = await this.db.selectFrom('nodes').selectAll().where('heartbeat_at', '<', silentSince).where('stopped_at', 'is', null).where('taken_over_by', 'is', null).execute();

@@ -52,7 +52,10 @@ for (const dialect of DIALECTS) {
       assert.equal((await api.get('/dialplans/main')).body.source, RING_BOTH);
       assert.deepEqual(
         (await api.get('/dialplans')).body.items.map((d: { name: string; version: number }) => [d.name, d.version]),
-        [['main', 3]],
+        [
+          ['default', 1],
+          ['main', 3],
+        ],
       );
       const created = await api.request('PUT', '/dialplans/other', { source: RING_BOTH });
       assert.deepEqual([created.status, created.body.version], [201, 1]);
@@ -158,7 +161,11 @@ for (const dialect of DIALECTS) {
       assert.equal((await other.post('/dialplans/secret/simulate', {})).status, 404);
       assert.equal((await other.post('/dialplans/secret/restore', { version: 1 })).status, 404);
       assert.equal((await other.delete('/dialplans/secret')).status, 404);
-      assert.deepEqual((await other.get('/dialplans')).body.items, []);
+      assert.deepEqual(
+        (await other.get('/dialplans')).body.items.map((d: { name: string }) => d.name),
+        ['default'],
+        'only the default it got at sign-up',
+      );
       assert.equal((await api.get('/dialplans/secret')).status, 200);
     });
 
@@ -167,7 +174,10 @@ for (const dialect of DIALECTS) {
       const scope = sw.running.store.tenant((await t.get('/me')).body.tenant.id);
       const acct = await createSipAccount(t);
       const account = (await scope.sipAccounts.get(acct.id))!;
-      assert.equal(await selectDialplan(scope, { kind: 'account', account }), null, 'no dialplan at all yet');
+      const atSignUp = await selectDialplan(scope, { kind: 'account', account });
+      assert.deepEqual([atSignUp?.name, atSignUp?.version], ['default', 1], 'the default stored at sign-up');
+      assert.equal((await t.delete('/dialplans/default')).status, 204);
+      assert.equal(await selectDialplan(scope, { kind: 'account', account }), null, 'no dialplan at all once it is deleted');
       await t.request('PUT', '/dialplans/default', { source: RING_BOTH });
       await t.request('PUT', '/dialplans/mine', { source: `${RING_BOTH}// mine\n` });
       assert.equal((await selectDialplan(scope, { kind: 'account', account }))!.name, 'default');

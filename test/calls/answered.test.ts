@@ -81,7 +81,7 @@ describe('answered calls (sqlite)', { skip: noSipp, timeout: 60_000 }, () => {
     assert.equal(cdr.callee, bob.username);
     assert.equal(cdr.account, alice.username);
     assert.deepEqual(cdr.dialled, [bob.username]);
-    assert.deepEqual(cdr.dialplan, { name: 'default', version: 1, outcome: 'completed' });
+    assert.deepEqual(cdr.dialplan, { name: 'default', version: 2, outcome: 'completed' }, 'version 1 is the default stored at sign-up');
     assert.deepEqual(
       cdr.legs.map((l) => [l.id, l.direction, l.sipStatus, l.hangupCause, l.hangupBy]),
       [

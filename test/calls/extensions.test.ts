@@ -1,6 +1,7 @@
 /**
- * A phone dials a colleague by extension: without a dialplan (the switch rings the phone of that
- * number) and through a dialplan that dials the number; a number nobody carries rings no one.
+ * A phone dials a colleague by extension: without a dialplan (a tenant that deleted the `default`
+ * it got at sign-up: the switch rings the phone of that number) and through the stored `default`
+ * that dials the number; a number nobody carries rings no one.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -19,7 +20,8 @@ describe('extensions (sqlite, sipp)', { skip: noSipp, timeout: 60_000 }, () => {
     const bob = await t.account();
     const bobExtension = (await t.api.get(`/sip-accounts/${bob.id}`)).body.extension as string;
     assert.equal(bobExtension, '101');
-    if (withDialplan) await t.dialplan('default', STARTER_DIALPLAN);
+    if (withDialplan) assert.equal((await t.api.get('/dialplans/default')).body.source, STARTER_DIALPLAN, 'sign-up stored the starter as default');
+    else assert.equal((await t.api.delete('/dialplans/default')).status, 204);
     const callee = await suite.uas(bob, 'uas_answer.xml', { party: 'bob' });
     const caller = suite.track(
       await startSipp({
@@ -48,7 +50,7 @@ describe('extensions (sqlite, sipp)', { skip: noSipp, timeout: 60_000 }, () => {
     assert.equal(log.ofType('dialplan.started').length, 0);
   });
 
-  test('the starter dialplan the editor opens with rings the phone of the number dialled', async () => {
+  test('the default dialplan stored at sign-up (the starter) rings the phone of the number dialled', async () => {
     const { log } = await callExtension(true);
     log.assertInOrder(['dialplan.started default', 'dialplan.ended completed']);
     assert.match(log.ofType('dialplan.log')[0]!.message, / calls 101$/);

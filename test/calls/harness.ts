@@ -100,11 +100,13 @@ export interface SippOptions {
   pauseMs?: number;
   /** sipp's own global timeout; the process is killed a few seconds later regardless. */
   timeoutS?: number;
+  /** `-m`: how many calls (Call-IDs) it plays; default 1. */
+  calls?: number;
 }
 
 let seq = 0;
 
-/** Starts one sipp for one call (`-m 1`). Resolves once its SIP socket is bound. */
+/** Starts one sipp for one call (`-m 1`, or `calls`). Resolves once its SIP socket is bound. */
 export async function startSipp(o: SippOptions): Promise<SippPeer> {
   const port = o.port ?? (await freeUdpTcpPort());
   const tag = `${o.name}-${++seq}`;
@@ -123,7 +125,7 @@ export async function startSipp(o: SippOptions): Promise<SippPeer> {
     '-t',
     'u1',
     '-m',
-    '1',
+    String(o.calls ?? 1),
     '-nostdin',
     '-timeout',
     `${timeoutS}s`,

@@ -1,7 +1,8 @@
 /**
  * Issue 13, "Remote transfer requests obey the tenant's policy": a REFER is refused unless the
- * tenant allowed transfers for that call (its dialplan's `transfer` dial option; a call routed
- * without a dialplan lets the tenant's own phones transfer), and the transfer target then goes
+ * tenant allowed transfers for that call (its dialplan's `transfer` dial option: the default
+ * stored at sign-up, like a call routed without a dialplan, lets the tenant's own phones transfer),
+ * and the transfer target then goes
  * through the same admission and routing as a call the tenant places: its dialplan decides, with
  * the international guard, the deny list and the call limits. Phones are played by hand so every
  * request is seen.
@@ -68,7 +69,7 @@ describe('transfers obey the tenant’s policy (sqlite)', () => {
     assert.match(await inDialog(a, call, 'BYE'), /^SIP\/2\.0 200 /);
   });
 
-  test("the tenant's own phone may transfer without a dialplan, to the tenant's accounts only", async () => {
+  test("the tenant's own phone may transfer under the default dialplan of sign-up, to the tenant's accounts only", async () => {
     const t = await newTenant(sw);
     const log = new EventLog(sw, t.id);
     const [alice, bob, carol] = [await t.account(), await t.account(), await t.account()];

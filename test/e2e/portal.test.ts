@@ -155,8 +155,8 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
 
     // The default dialplan: completion from the API's declaration file, then a syntax error on line 3.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dialplans' }).click();
-    await page.getByLabel('Name').fill('default');
-    await page.getByRole('button', { name: 'Open editor' }).click();
+    // Stored at sign-up (version 1), it is listed with the tenant's dialplans.
+    await page.getByRole('table').getByRole('link', { name: 'default', exact: true }).click();
     const editor = page.locator('.cm-content');
     await editor.waitFor();
     await editor.click();
@@ -199,7 +199,8 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
 
     await replaceSource(source(`'${desk.username}', { timeout: 10 }`));
     await page.getByRole('button', { name: 'Save' }).click();
-    await page.getByText('Saved as version 1.').waitFor();
+    // Version 1 is the commented default stored at sign-up.
+    await page.getByText('Saved as version 2.').waitFor();
     assert.equal(await page.locator('.cm-lintRange-error').count(), 0);
     assert.equal(await errors.count(), 0);
 

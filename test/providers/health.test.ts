@@ -74,6 +74,7 @@ describe('provider health (OPTIONS)', () => {
         [`out OPTIONS sip:127.0.0.1:${peer.port} SIP/2.0`, 'in SIP/2.0 200 OK'],
       );
       assert.match(r.body.messages[0].text, /^Via: SIP\/2\.0\/UDP /m);
+      assert.equal(r.body.register, null, 'no REGISTER for a provider that does not register');
 
       peer.state.answering = false;
       const silent = await api.post(`/providers/${created.body.id}/test`);

@@ -36,6 +36,8 @@ export interface RegistrarOptions {
   /** What the registrar grants in the Contact's expires parameter (s). */
   expires?: number;
   keys?: Record<string, string>;
+  /** Call-IDs it serves (sipp's -m): one per registration loop, OPTIONS ping or test REGISTER; default 1. */
+  calls?: number;
 }
 
 export interface Registrar extends SippPeer {
@@ -58,6 +60,7 @@ export async function startRegistrar(o: RegistrarOptions): Promise<Registrar> {
     ...(o.port ? { port: o.port } : {}),
     keys: { user: o.user, password: o.password, expires: String(o.expires ?? 4), realm: REALM, ...o.keys },
     timeoutS: 60,
+    ...(o.calls ? { calls: o.calls } : {}),
   });
   // sipp refuses a scenario it cannot load by exiting before it binds its port.
   if (!udpPortBound(peer.port)) {

@@ -1,10 +1,14 @@
 /**
  * The dialplan editor in Chromium: a new dialplan opens with the commented starter, an example from
  * the gallery replaces it, two saves make two versions, the older one is compared side by side
- * with the current one and restored; the gallery and the comparison pass axe-core.
+ * with the current one and restored; the gallery and the comparison pass axe-core. As the user
+ * types, warnings (code that never runs, a dial not awaited, a name the API does not have) are
+ * marked at their line in amber and listed under the editor, apart from errors, and do not stop
+ * saving; an error does. A screenshot of the warnings lands in test-artifacts/dialplan-editor/.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { signUp } from '../helpers/api.ts';
@@ -37,7 +41,8 @@ describe('dialplan editor: examples, versions compared and restored (sqlite)', {
   });
 
   test('starter, example, two versions, compare, restore', async () => {
-    await page.goto('/dialplans/default');
+    // `default` exists from sign-up; a dialplan of another name is new and opens with the starter.
+    await page.goto('/dialplans/office');
     const editor = page.locator('.cm-content').first();
     await editor.getByText('// A colleague', { exact: false }).waitFor();
     const examples = page.getByTestId('examples');
@@ -65,5 +70,65 @@ describe('dialplan editor: examples, versions compared and restored (sqlite)', {
     await versions.getByRole('button', { name: 'Restore' }).click();
     await page.getByText('Version 1 restored as version 3.').waitFor();
     await editor.getByText('// Office hours', { exact: false }).waitFor();
+  });
+
+  test('warnings as you type: at their line, told apart from errors, and saving still offered', async () => {
+    await page.goto('/dialplans/default');
+    const editor = page.locator('.cm-content').first();
+    await editor.getByText('// A colleague', { exact: false }).waitFor();
+    const source = [
+      'export default async function (call) {',
+      '  log(call.form.user);',
+      "  dial('alice');",
+      "  const r = await dail('bob');",
+      '  return;',
+      "  log('never');",
+      '}',
+      '',
+    ].join('\n');
+    await editor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText(source);
+
+    const warnings = page.getByTestId('source-warnings');
+    await warnings.getByText(/Unreachable code/).waitFor();
+    const items = warnings.locator('li');
+    assert.deepEqual(await items.evaluateAll((lis) => lis.map((li) => li.getAttribute('data-line'))), ['2', '3', '4', '6']);
+    assert.match((await items.nth(0).textContent())!, /^Warning Line 2, column 12: `call` has no `form`/);
+    assert.match((await items.nth(1).textContent())!, /^Warning Line 3, column 3: dial\(\) is not awaited/);
+    assert.match((await items.nth(2).textContent())!, /`dail` is not defined.*did you mean `dial`\?/);
+    assert.match((await items.nth(3).textContent())!, /^Warning Line 6, column 3: Unreachable code: this never runs, it follows a return on line 5\./);
+    // Marked in the editor at their lines, as warnings: no error anywhere.
+    const lines = page.locator('.cm-line');
+    for (const [line, marked] of [
+      [1, 'form'],
+      [2, "dial('alice')"],
+      [3, 'dail'],
+      [5, "log('never');"],
+    ] as const) {
+      assert.equal(await lines.nth(line).locator('.cm-lintRange-warning').first().textContent(), marked, `line ${line + 1}`);
+    }
+    assert.equal(await page.locator('.cm-lintRange-error').count(), 0);
+    assert.equal(await page.getByTestId('source-errors').count(), 0);
+    await page.locator('.cm-lint-marker-warning').first().waitFor();
+    assert.ok(await page.getByRole('button', { name: 'Save' }).isEnabled(), 'a warning does not withhold saving');
+    assert.deepEqual(await seriousViolations(page, ['[data-testid="source-warnings"]']), []);
+    await page.screenshot({ path: fileURLToPath(new URL('../../test-artifacts/dialplan-editor/warnings.png', import.meta.url)) });
+    // Saved with its warnings (version 1 is the default stored at sign-up), which stay shown.
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved as version 2.').waitFor();
+    assert.equal(await warnings.locator('li').count(), 4, 'the warnings are still listed after saving');
+
+    // A syntax error: the error is marked, and saving withheld.
+    await editor.click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.insertText('const = 1;\n');
+    await page
+      .getByTestId('source-errors')
+      .getByText(/^Error Line 8, column/)
+      .waitFor();
+    await lines.nth(7).locator('.cm-lintRange-error').waitFor();
+    assert.ok(await page.getByRole('button', { name: 'Save' }).isDisabled());
+    assert.equal(await page.getByTestId('source-warnings').count(), 0, 'warnings wait until the source compiles');
   });
 });

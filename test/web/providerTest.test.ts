@@ -1,4 +1,8 @@
-/** A provider's "Test now" in Chromium: the OPTIONS goes out at once, and its answer shows with its ladder. */
+/**
+ * A provider's "Test now" in Chromium: the OPTIONS goes out at once, and its answer shows with its
+ * ladder; for a provider that registers, a REGISTER goes out too, to sipp as a digest registrar:
+ * challenged, answered with the provider's credentials and accepted, or refused for a wrong password.
+ */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -8,9 +12,10 @@ import { signUp, type ApiClient } from '../helpers/api.ts';
 import { optionsPeer } from '../helpers/optionsPeer.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { skipWithout } from '../interop/tools.ts';
-import { FAST_SIP_TIMERS, PROVIDER_ENV } from '../providers/registrarHarness.ts';
+import { scratch } from '../calls/harness.ts';
+import { answersIn, FAST_SIP_TIMERS, header, newSecret, PROVIDER_ENV, startRegistrar } from '../providers/registrarHarness.ts';
 
-const noBrowser = skipWithout('chromium', 'chromium');
+const noBrowser = skipWithout('chromium', 'chromium') || skipWithout('sipp', 'sip-tester');
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
 
 describe('provider test now (sqlite, Chromium)', { skip: noBrowser, timeout: 90_000 }, () => {
@@ -18,6 +23,7 @@ describe('provider test now (sqlite, Chromium)', { skip: noBrowser, timeout: 90_
   let browser: Browser;
   let page: Page;
   let api: ApiClient;
+  const tmp = scratch();
   before(async () => {
     await ensurePortalBuilt();
     sw = await startTestSwitch('sqlite', { env: PROVIDER_ENV, sipTimers: FAST_SIP_TIMERS });
@@ -31,6 +37,7 @@ describe('provider test now (sqlite, Chromium)', { skip: noBrowser, timeout: 90_
   after(async () => {
     await browser?.close();
     await sw?.close();
+    tmp.remove();
   });
 
   test('the answer and the exchange, then silence said as such', async () => {
@@ -51,6 +58,65 @@ describe('provider test now (sqlite, Chromium)', { skip: noBrowser, timeout: 90_
       await box.getByText(/^No answer: 127\.0\.0\.1 did not answer OPTIONS\.$/).waitFor();
     } finally {
       peer.close();
+    }
+  });
+
+  test('a provider that registers: REGISTER challenged, answered and accepted, then refused for a wrong password', async () => {
+    const password = newSecret();
+    // Each OPTIONS ping, test REGISTER and registration loop of the agent is a Call-ID of its own.
+    const registrar = await startRegistrar({ dir: tmp.dir, file: 'provider_registrar_options.xml', user: 'carol', password, expires: 120, calls: 50 });
+    try {
+      const created = await api.post('/providers', {
+        name: 'registrar',
+        host: '127.0.0.1',
+        port: registrar.port,
+        register: true,
+        username: 'carol',
+        password,
+        registerExpires: 300,
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const at = `127.0.0.1:${registrar.port}`;
+      await page.goto(`/providers/${created.body.id}`);
+      const box = page.getByTestId('provider-test');
+      await box.getByRole('button', { name: 'Test now' }).click();
+      await box.getByText(/^Answered 200 OK in \d+ ms\.$/).waitFor();
+      await box
+        .getByTestId('register-test')
+        .getByText("Registered: 401 Unauthorized, answered with the provider's credentials, then 200 OK; for 120 s.", { exact: true })
+        .waitFor();
+      // One ladder: OPTIONS and its 200, the REGISTER, its challenge, the REGISTER that answers it, and the 200.
+      const ladder = box.getByTestId('ladder');
+      assert.deepEqual(await ladder.locator('li[data-kind="sip"]').evaluateAll((lis) => lis.map((li) => li.querySelector('button')?.textContent?.trim())), [
+        `OPTIONS to ${at}`,
+        `200 OK from ${at}`,
+        `REGISTER to ${at}`,
+        `401 Unauthorized from ${at}`,
+        `REGISTER to ${at}`,
+        `200 OK from ${at}`,
+      ]);
+      await ladder
+        .getByRole('button', { name: `REGISTER to ${at}` })
+        .nth(1)
+        .click();
+      const sent = (await page.getByTestId('sip-message').textContent())!;
+      assert.match(sent, /^REGISTER sip:127\.0\.0\.1:\d+ SIP\/2\.0/);
+      assert.match(sent, /Authorization: Digest [^\r\n]*username="carol"/i);
+      assert.ok(!sent.includes(password), 'the password itself is never sent');
+      assert.deepEqual(await seriousViolations(page, ['[data-testid="provider-test"]']), []);
+      // What the registrar itself saw of the test's REGISTERs (a Call-ID of their own).
+      const tested = registrar.trace().filter((m) => header(m, 'Call-ID').endsWith('@regtest'));
+      assert.deepEqual(answersIn(tested), ['401', '200']);
+
+      const changed = await api.request('PATCH', `/providers/${created.body.id}`, { password: 'Not-the-right-one-1' });
+      assert.equal(changed.status, 200, JSON.stringify(changed.body));
+      await box.getByRole('button', { name: 'Test now' }).click();
+      await box
+        .getByTestId('register-test')
+        .getByText("Not registered: 401 Unauthorized, answered with the provider's credentials, then 403 Forbidden.", { exact: true })
+        .waitFor();
+    } finally {
+      registrar.kill();
     }
   });
 });

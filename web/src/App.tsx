@@ -10,6 +10,7 @@ import { DashboardPage } from './pages/DashboardPage.tsx';
 import { DialplansPage } from './pages/DialplansPage.tsx';
 import { LivePage } from './pages/LivePage.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
+import { NodesPage } from './pages/NodesPage.tsx';
 import { NotFoundPage } from './pages/NotFoundPage.tsx';
 import { PhonePage } from './pages/PhonePage.tsx';
 import { PhonesPage } from './pages/PhonesPage.tsx';
@@ -51,6 +52,7 @@ const ROUTES: Route[] = [
   ['/settings', () => <SettingsPage />],
   ['/blocks', () => <BlocksPage />],
   ['/operations', () => <OperationsPage />],
+  ['/nodes', () => <NodesPage />],
 ];
 
 const PUBLIC = new Set(['/login', '/signup']);

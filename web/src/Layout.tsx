@@ -17,7 +17,10 @@ const NAV: Array<[path: string, label: string]> = [
   ['/blocks', 'Blocks'],
 ];
 /** Shown to operators only (the API refuses everyone else anyway). */
-const OPERATOR_NAV: Array<[path: string, label: string]> = [['/operations', 'Operations']];
+const OPERATOR_NAV: Array<[path: string, label: string]> = [
+  ['/operations', 'Operations'],
+  ['/nodes', 'Nodes'],
+];
 
 export function Layout({ children }: { children: ReactNode }) {
   const { pathname } = useLocation();

@@ -13,7 +13,7 @@ import { Page, Section } from '../components/Page.tsx';
 import { Link, navigate } from '../router.tsx';
 import { CodeEditor, replaceDocument } from './CodeEditor.tsx';
 import { QuarantineNote } from './QuarantineNote.tsx';
-import { revealLine, showErrors, type SourceError } from './editorSetup.ts';
+import { isError, revealLine, showErrors, warningsOf, type SourceError } from './editorSetup.ts';
 import { TestRunPanel } from './TestRunPanel.tsx';
 import { VersionsPanel } from './VersionsPanel.tsx';
 import { ExampleGallery } from './ExampleGallery.tsx';
@@ -35,7 +35,7 @@ export default function DialplanEditorPage({ name }: { name: string }) {
   // The editor's text as of this render (the ref is what callbacks read): Save is offered again as
   // soon as the text changes, and withdrawn once the check finds the new text refused.
   const [shown, setShown] = useState('');
-  const refused = checked !== undefined && checked.source === shown && checked.errors.length > 0;
+  const refused = checked !== undefined && checked.source === shown && checked.errors.some(isError);
 
   const load = useCallback(async () => {
     try {
@@ -69,11 +69,14 @@ export default function DialplanEditorPage({ name }: { name: string }) {
     if (view.current) showErrors(view.current, list);
   }, []);
 
-  /** The server's compile check, which the editor's linter asks for while the user types. */
+  /**
+   * The server's compile check, which the editor's linter asks for while the user types; a source
+   * that compiles is then read for warnings here (a syntax error would only make them noise).
+   */
   const check = useCallback(async (source: string): Promise<SourceError[]> => {
     try {
       const r = await api.post<CompileResult>('/dialplans/compile', { source });
-      const found: SourceError[] = r.ok ? [] : [{ line: r.line, column: r.column, message: r.message, origin: 'check' }];
+      const found: SourceError[] = r.ok ? warningsOf(source) : [{ line: r.line, column: r.column, message: r.message, origin: 'check' }];
       setChecked({ source, errors: found });
       setErrors(found);
       return found;
@@ -88,8 +91,10 @@ export default function DialplanEditorPage({ name }: { name: string }) {
     setSaveError(undefined);
     setNotice(undefined);
     try {
-      const r = await api.put<{ version: number }>(`/dialplans/${encodeURIComponent(name)}`, { source: draft.current });
-      mark([]);
+      const saved = draft.current;
+      const r = await api.put<{ version: number }>(`/dialplans/${encodeURIComponent(name)}`, { source: saved });
+      // Saved, so it compiles: what is left to show are its warnings.
+      mark(warningsOf(saved));
       setDirty(false);
       setNotice(`Saved as version ${r.version}. New calls use it now.`);
       await load();
@@ -119,7 +124,7 @@ export default function DialplanEditorPage({ name }: { name: string }) {
       draft.current = d.source;
       replaceDocument(view.current, d.source);
       setDirty(false);
-      mark([]);
+      mark(warningsOf(d.source));
     }
     setNotice(`Version ${from} restored as version ${version}.`);
   };
@@ -190,16 +195,20 @@ export default function DialplanEditorPage({ name }: { name: string }) {
           <div aria-live="polite">
             {notice && <Notice tone="success">{notice}</Notice>}
             <ErrorNote error={saveError} />
-            {errors.length > 0 && (
-              <ul className="source-errors" data-testid="source-errors">
-                {errors.map((e, i) => (
-                  <li key={i}>
-                    <button type="button" className="link" onClick={() => view.current && revealLine(view.current, e.line, e.column)}>
-                      Line {e.line}, column {e.column}
-                    </button>
-                    : {e.message} <span className="muted">({e.origin})</span>
-                  </li>
+            {errors.some(isError) && (
+              <ul className="source-errors" data-testid="source-errors" aria-label="Errors">
+                {errors.filter(isError).map((e, i) => (
+                  <SourceProblem key={i} problem={e} view={view.current} />
                 ))}
+              </ul>
+            )}
+            {errors.some((e) => !isError(e)) && (
+              <ul className="source-warnings" data-testid="source-warnings" aria-label="Warnings">
+                {errors
+                  .filter((e) => !isError(e))
+                  .map((e, i) => (
+                    <SourceProblem key={i} problem={e} view={view.current} />
+                  ))}
               </ul>
             )}
           </div>
@@ -224,5 +233,18 @@ export default function DialplanEditorPage({ name }: { name: string }) {
         </div>
       </div>
     </Page>
+  );
+}
+
+/** One error or warning under the editor: its kind in words, where (a button that goes there), and what. */
+function SourceProblem({ problem: e, view }: { problem: SourceError; view: EditorView | null }) {
+  return (
+    <li data-line={e.line}>
+      <strong>{isError(e) ? 'Error' : 'Warning'}</strong>{' '}
+      <button type="button" className="link" onClick={() => view && revealLine(view, e.line, e.column)}>
+        Line {e.line}, column {e.column}
+      </button>
+      : {e.message} <span className="muted">({e.origin})</span>
+    </li>
   );
 }

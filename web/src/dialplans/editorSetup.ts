@@ -1,6 +1,8 @@
 /**
  * The dialplan editor's CodeMirror 6 set-up: JavaScript highlighting, completion of the dialplan
- * API, the server's compile check as the user types (marked at its line through CodeMirror's lint),
+ * API, the server's compile check as the user types and, for a source that compiles, the warnings
+ * read from it here (warnings.ts; both marked at their line through CodeMirror's lint, errors red,
+ * warnings amber),
  * a gutter for the errors the server reports, and the usual editing keys. Ctrl/Cmd-S saves.
  */
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from '@codemirror/autocomplete';
@@ -8,16 +10,17 @@ import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirro
 import { javascript, javascriptLanguage } from '@codemirror/lang-javascript';
 import { bracketMatching, foldGutter, foldKeymap, indentOnInput } from '@codemirror/language';
 import { linter, lintGutter, lintKeymap, setDiagnostics, type Diagnostic } from '@codemirror/lint';
-import { EditorState, type Extension, type Text } from '@codemirror/state';
+import { EditorState, Text, type Extension } from '@codemirror/state';
 import { drawSelection, EditorView, highlightActiveLine, highlightActiveLineGutter, highlightSpecialChars, keymap, lineNumbers } from '@codemirror/view';
 import { dialplanApi } from './apiModel.ts';
 import { dialplanCompletion } from './completion.ts';
 import { editorTheme } from './editorTheme.ts';
+import { dialplanWarnings } from './warnings.ts';
 
 export interface EditorCallbacks {
   onChange(source: string): void;
   onSave(): void;
-  /** What saving `source` would say: its errors, none if it would be saved. */
+  /** What saving `source` would say: its errors (none if it would be saved), and its warnings. */
   check(source: string): Promise<SourceError[]>;
 }
 
@@ -76,7 +79,22 @@ export interface SourceError {
   message: string;
   /** Where it came from: `check` (as the user types), `save` (the server's compile check) or `test run`. */
   origin: string;
+  /** An error stops the dialplan from being saved or run; a warning (warnings.ts) only points at a likely mistake. Default error. */
+  severity?: 'error' | 'warning';
+  /** Characters marked from the column (default 1). */
+  length?: number;
 }
+
+/** The warnings of a source that compiles (warnings.ts), at their line and column. */
+export function warningsOf(source: string): SourceError[] {
+  const text = Text.of(source.split('\n'));
+  return dialplanWarnings(source, javascriptLanguage.parser.parse(source), dialplanApi).map((w) => {
+    const line = text.lineAt(w.from);
+    return { line: line.number, column: w.from - line.from + 1, length: Math.max(1, Math.min(w.to, line.to) - w.from), message: w.message, origin: 'check', severity: 'warning' };
+  });
+}
+
+export const isError = (e: SourceError) => (e.severity ?? 'error') === 'error';
 
 /** Marks the errors at their line and column (1-based, as the server reports them). */
 export function showErrors(view: EditorView, errors: SourceError[]): void {
@@ -88,8 +106,8 @@ function diagnosticsFor(doc: Text, errors: SourceError[]): Diagnostic[] {
     const line = doc.line(Math.min(Math.max(1, e.line), doc.lines));
     let from = Math.min(line.from + Math.max(0, e.column - 1), line.to);
     if (from === line.to && line.length > 0) from = line.to - 1;
-    const to = Math.min(from + 1, line.to);
-    return { from, to: Math.max(to, from), severity: 'error', message: e.message, source: e.origin };
+    const to = Math.min(from + Math.max(1, e.length ?? 1), line.to);
+    return { from, to: Math.max(to, from), severity: e.severity ?? 'error', message: e.message, source: e.origin };
   });
 }
 

@@ -1,0 +1,119 @@
+/**
+ * "Test now" for a provider that registers: one REGISTER exchange at once, as the registration
+ * agent makes it (the same Contact with the entry's line token, the same credentials), answering a
+ * digest challenge once, and what came of it with every message sent and received, for the
+ * portal's ladder. It has a Call-ID of its own and the provider's configured expiry: a registrar
+ * that accepts it holds the same binding the agent keeps (same Contact), refreshed, so testing
+ * never removes the provider's registration. It changes nothing in the agent's state either: the
+ * agent goes on by its own schedule.
+ */
+import type { TracedMessage } from '../../contract/callTrace.ts';
+import type { RegisterTestView } from '../../contract/providerTest.ts';
+import { answerChallenge, readChallenge } from '../sip/digestClient.ts';
+import { headerInt, serialize, type SipRequest, type SipResponse } from '../sip/message.ts';
+import { randomToken } from '../sip/random.ts';
+import type { SipStack } from '../sip/stack.ts';
+import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
+import type { Provider, ProviderDirectory } from '../store/providers.ts';
+import { bracketed, nextHop, providerUri } from './addressing.ts';
+import { resolveHops } from './allowedHops.ts';
+import { CredentialKeyError } from './credentials.ts';
+import type { SipResolver } from './dns.ts';
+
+export type RegisterTestResult = RegisterTestView;
+
+export interface RegisterTestDeps {
+  directory: ProviderDirectory;
+  resolver: SipResolver;
+  stack: SipStack;
+  policy: DestinationPolicy;
+}
+
+/** Responses our own transaction layer makes up when nothing answered. */
+const silent = (res: SipResponse) => res.status === 408 || (res.status === 503 && res.reason === 'Destination Unreachable');
+
+export async function testRegister(deps: RegisterTestDeps, p: Provider): Promise<RegisterTestResult> {
+  const nothing = (detail: string): RegisterTestResult => ({ registered: false, steps: [], authenticated: false, expires: null, detail, rttMs: null, messages: [] });
+  const hop = nextHop(p);
+  const hops = await resolveHops(deps, hop);
+  if ('failure' in hops) return nothing(`DNS lookup of ${hops.failure.hostname} failed (${hops.failure.kind})`);
+  if ('denied' in hops) return nothing(`${hop.host} has no address this switch sends to`);
+  let password: string | null;
+  try {
+    password = await deps.directory.password(p);
+  } catch (err) {
+    if (!(err instanceof CredentialKeyError)) throw err;
+    return nothing(`the stored password cannot be opened (${err.message})`);
+  }
+  const peer = hops.peers[0]!;
+  const callId = `${randomToken(12)}@regtest`;
+  const fromTag = randomToken(8);
+  const aor = `sip:${p.username ?? p.contactUser ?? 'anonymous'}@${bracketed(p.host)}`;
+  const contact = deps.stack.contactUri(peer.transport, p.contactUser ?? p.username ?? undefined, { line: p.lineToken });
+  const messages: TracedMessage[] = [];
+  const trace = (direction: TracedMessage['direction'], at: number, m: SipRequest | SipResponse) => {
+    const text = serialize(m)?.toString('utf8');
+    if (text !== undefined) messages.push({ at, direction, peer, sipCallId: callId, firstLine: text.slice(0, text.indexOf('\r\n')), text });
+  };
+  let cseq = 0;
+  const send = async (auth?: { header: string; value: unknown }): Promise<SipResponse> => {
+    const req: SipRequest = {
+      method: 'REGISTER',
+      uri: providerUri(p),
+      version: '2.0',
+      headers: {
+        from: { uri: aor, params: { tag: fromTag } },
+        to: { uri: aor, params: {} },
+        'call-id': callId,
+        cseq: { seq: ++cseq, method: 'REGISTER' },
+        'max-forwards': '70',
+        contact: [{ uri: contact, params: {} }],
+        expires: String(p.registerExpires),
+        'user-agent': 'sipswitch',
+        ...(auth ? { [auth.header]: auth.value } : {}),
+      },
+      content: '',
+    };
+    const sentAt = Date.now();
+    const res = await new Promise<SipResponse>((resolve) => deps.stack.clientTransactions.send(req, peer, { onFinal: resolve }));
+    trace('out', sentAt, req);
+    if (!silent(res)) trace('in', Date.now(), res);
+    return res;
+  };
+
+  const started = Date.now();
+  const steps: string[] = [];
+  let res = await send();
+  let authenticated = false;
+  if ((res.status === 401 || res.status === 407) && !silent(res)) {
+    steps.push(`${res.status} ${res.reason}`);
+    const challenge = readChallenge(res);
+    if (!challenge) return { ...nothing(`${res.status} ${res.reason} without a digest challenge this switch can answer`), steps, messages };
+    if (password === null) return { ...nothing(`${res.status} ${res.reason}: the provider asks for a password and none is set`), steps, messages };
+    authenticated = true;
+    res = await send({
+      header: challenge.header,
+      value: [answerChallenge(challenge, { username: p.authUsername ?? p.username ?? '', password }, 'REGISTER', providerUri(p), { nonceCount: 1 })],
+    });
+  }
+  if (silent(res)) return { registered: false, steps, authenticated, expires: null, detail: `${hop.host} did not answer REGISTER`, rttMs: null, messages };
+  steps.push(`${res.status} ${res.reason}`);
+  const registered = res.status >= 200 && res.status < 300;
+  return {
+    registered,
+    steps,
+    authenticated,
+    expires: registered ? grantedExpires(res, p) : null,
+    detail: `${res.status} ${res.reason}`,
+    rttMs: Date.now() - started,
+    messages,
+  };
+}
+
+/** The expiry granted our Contact: its `expires` parameter, else the Expires header, else what we asked. */
+function grantedExpires(res: SipResponse, p: Provider): number {
+  const contacts = Array.isArray(res.headers.contact) ? res.headers.contact : [];
+  const ours = contacts.find((c) => c.uri.includes(`line=${p.lineToken}`));
+  const value = ours?.params.expires ? Number(ours.params.expires) : headerInt(res, 'expires');
+  return value !== undefined && Number.isFinite(value) && value > 0 ? value : p.registerExpires;
+}
