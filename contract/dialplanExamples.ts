@@ -1,8 +1,6 @@
 /**
  * The dialplan editor's gallery: small, commented dialplans for common wishes, each a complete
  * default dialplan to start from (test/api/dialplanExamples.test.ts compiles and runs each one).
- * A menu ("press 1 for sales") needs prompts and digits, which come with the audio verbs; it
- * joins the gallery with them.
  */
 export interface DialplanExample {
   id: string;
@@ -23,6 +21,27 @@ export default async function (call) {
     return dial('100 & 101 & 102', { timeout: 25 });
   }
   await dial(call.to.user, { timeout: 20 });
+}
+`,
+  },
+  {
+    id: 'menu',
+    title: 'Menu',
+    summary: 'Calls from your provider hear your "menu" prompt: 1 rings sales, 2 rings support, anything else or nothing leaves a message.',
+    source: `// Menu: "press 1 for sales, 2 for support". Upload a prompt named "menu" (and one named
+// "leave-a-message") on the Prompts page first; the test run beside the editor takes the digits.
+export default async function (call) {
+  if (call.direction !== 'in') return dial(call.to.user, { timeout: 20 });
+  await answer();
+  // The prompt stops at the first digit; then up to 5 seconds to press one.
+  const choice = await collect({ digits: 1, timeout: 5, prompt: 'menu' });
+  log(\`menu: \${choice || 'no choice'}\`);
+  if (choice === '1') return dial('100', { timeout: 20 });
+  if (choice === '2') return dial('101 & 102', { timeout: 20 });
+  // Voicemail: the recording is listed on the Recordings page and with the call's record.
+  await play('leave-a-message');
+  await record({ maxSeconds: 60 });
+  await hangup();
 }
 `,
   },

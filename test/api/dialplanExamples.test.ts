@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DIALPLAN_EXAMPLES } from '../../contract/dialplanExamples.ts';
+import { writeWav } from '../../server/media/audio/wav.ts';
 import { signUp, type ApiClient } from '../helpers/api.ts';
+import { tone } from '../media/audioSignal.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 
 const example = (id: string) => DIALPLAN_EXAMPLES.find((e) => e.id === id)!.source;
@@ -38,6 +40,22 @@ describe('dialplan examples (sqlite)', () => {
   test('ring group: 200 rings the team at once; another number rings that phone', async () => {
     assert.deepEqual(did(await simulate(example('ring-group'), { call: { to: { user: '200' } }, outcomes: { '101': 'answered' } })), ['dial 101']);
     assert.deepEqual(did(await simulate(example('ring-group'), { call: { to: { user: '102' } }, outcomes: { '102': 'answered', '101': 'answered' } })), ['dial 102']);
+  });
+
+  test('menu: 1 rings sales, 2 rings the support group, no choice leaves a message', async () => {
+    // The example's prompts, as a tenant uploads them on the Prompts page.
+    for (const name of ['menu', 'leave-a-message'])
+      assert.equal((await api.request('PUT', `/prompts/${name}`, writeWav(tone(440, 500)), { 'content-type': 'audio/wav' })).status, 201);
+    const menu = (digits: string, outcomes: Record<string, string>) => simulate(example('menu'), { call: { direction: 'in', to: { user: '0301234' } }, digits, outcomes });
+    const kinds = (s: Simulation) => s.actions.map((a) => a.type);
+    const one = await menu('1', { '100': 'answered' });
+    assert.deepEqual(kinds(one), ['answer', 'collect', 'dial']);
+    assert.deepEqual(did(one).at(-1), 'dial 100');
+    const two = await menu('2', { '102': 'answered' });
+    assert.deepEqual(did(two).at(-1), 'dial 102');
+    const none = await menu('', {});
+    assert.deepEqual(kinds(none), ['answer', 'collect', 'play', 'record', 'hangup']);
+    assert.ok(none.logs.some((l) => l.message === 'menu: no choice'));
   });
 
   test('office hours: provider calls ring the office when open and hear 480 when closed (by the tenant clock)', async () => {
