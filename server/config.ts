@@ -192,6 +192,12 @@ const schema = z
     CDR_RETENTION_DAYS: positiveInt.max(36500).default(90),
     RECORDING_RETENTION_DAYS: positiveInt.max(36500).default(90),
     RECORDINGS_MB_PER_TENANT: positiveInt.max(10_485_760).default(1024),
+    RECORDINGS_S3_BUCKET: z.string().min(3).max(63).optional(),
+    RECORDINGS_S3_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be the http(s) URL of an S3-compatible service' }).optional(),
+    RECORDINGS_S3_REGION: z.string().min(1).default('us-east-1'),
+    RECORDINGS_S3_PREFIX: z.string().default(''),
+    RECORDINGS_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+    RECORDINGS_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
     CALL_MAX_SECONDS: positiveInt.default(4 * 3600),
     CALLS_PER_TENANT: positiveInt.default(20),
     CALLS_PER_MINUTE_PER_TENANT: positiveInt.default(60),
@@ -251,6 +257,28 @@ const schema = z
 
 /** The transport's limits, as the configuration sets them (see TransportOptions for what each means). */
 type TransportLimits = Pick<TransportOptions, 'maxMessageBytes' | 'tcpIdleSeconds' | 'tcpMaxConnections' | 'connectionsPerSource' | 'streamMessageSeconds' | 'udpBacklogPerSource'>;
+
+/**
+ * An S3-compatible bucket for recordings; `endpoint` for a service other than AWS (addressed by
+ * path); without `credentials`, the AWS SDK's own (AWS_ACCESS_KEY_ID, a profile, an instance role).
+ */
+export interface S3Settings {
+  bucket: string;
+  region: string;
+  prefix: string;
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/**
+ * Recordings: deleted after `retentionDays`; a tenant holding `bytesPerTenant` cannot start another;
+ * kept in `s3` when a bucket is configured, else under DATA_DIR/recordings.
+ */
+export interface RecordingSettings {
+  retentionDays: number;
+  bytesPerTenant: number;
+  s3: S3Settings | null;
+}
 
 export interface Config {
   sip: TransportLimits & {
@@ -340,8 +368,7 @@ export interface Config {
   dialplan: Pick<DialplanLimits, ConfiguredDialplanLimit> & { workers: number; workerRssBytes: number };
   /** Call records older than this are purged (in small batches, hourly). */
   cdr: { retentionDays: number };
-  /** Recordings: deleted after `retentionDays`; a tenant holding `bytesPerTenant` cannot start another. */
-  recordings: { retentionDays: number; bytesPerTenant: number };
+  recordings: RecordingSettings;
   /**
    * What the node keeps on its own disk (DATA_DIR) to ride out failures: how often the sealed
    * snapshot of what it serves without the database is refreshed, the space pre-allocated for
@@ -486,7 +513,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       warmExecutions: c.DIALPLAN_WARM_EXECUTIONS,
     },
     cdr: { retentionDays: c.CDR_RETENTION_DAYS },
-    recordings: { retentionDays: c.RECORDING_RETENTION_DAYS, bytesPerTenant: c.RECORDINGS_MB_PER_TENANT * 1024 * 1024 },
+    recordings: {
+      retentionDays: c.RECORDING_RETENTION_DAYS,
+      bytesPerTenant: c.RECORDINGS_MB_PER_TENANT * 1024 * 1024,
+      s3: c.RECORDINGS_S3_BUCKET
+        ? {
+            bucket: c.RECORDINGS_S3_BUCKET,
+            region: c.RECORDINGS_S3_REGION,
+            prefix: c.RECORDINGS_S3_PREFIX,
+            ...(c.RECORDINGS_S3_ENDPOINT ? { endpoint: c.RECORDINGS_S3_ENDPOINT } : {}),
+            ...(c.RECORDINGS_S3_ACCESS_KEY_ID && c.RECORDINGS_S3_SECRET_ACCESS_KEY
+              ? { credentials: { accessKeyId: c.RECORDINGS_S3_ACCESS_KEY_ID, secretAccessKey: c.RECORDINGS_S3_SECRET_ACCESS_KEY } }
+              : {}),
+          }
+        : null,
+    },
     localDisk: {
       snapshotIntervalMs: c.LOCAL_SNAPSHOT_SECONDS * 1000,
       spoolReserveBytes: c.CDR_SPOOL_RESERVE_MB * 1024 * 1024,

@@ -27,7 +27,7 @@ import { CallTraceRecorder } from './calls/callTraces.ts';
 import { startCdrWriter, type CdrWriter } from './cdr/writer.ts';
 import type { CallState } from './cdr/callRecord.ts';
 import { startCdrRetention } from './cdr/retention.ts';
-import { RecordingFiles } from './recordings/recordingFiles.ts';
+import { openRecordingStore } from './recordings/recordingStore.ts';
 import { startRecordingRetention } from './recordings/retention.ts';
 import { openCdrSpool } from './cdr/spool.ts';
 import { withInsertDeadline } from './cdr/deadline.ts';
@@ -185,12 +185,14 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
     () => cdrSpool.stop(),
   );
   stops.unshift(startCdrRetention({ archive: store.cdrs, retentionDays: config.cdr.retentionDays, log: log.child({ subsystem: 'cdr' }) }));
+  const recordingsLog = log.child({ subsystem: 'recordings' });
+  const recordings = await openRecordingStore(config.recordings, config.dataDir, recordingsLog);
   stops.unshift(
     startRecordingRetention({
       archive: store.recordings,
-      files: new RecordingFiles(config.dataDir),
+      files: recordings,
       retentionDays: config.recordings.retentionDays,
-      log: log.child({ subsystem: 'recordings' }),
+      log: recordingsLog,
     }),
   );
   try {
@@ -233,7 +235,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       {
         domain: config.sip.domain,
         media,
-        audio: { dataDir: config.dataDir, recordingBytesPerTenant: config.recordings.bytesPerTenant },
+        audio: { dataDir: config.dataDir, recordings, recordingBytesPerTenant: config.recordings.bytesPerTenant },
         maxCallMs: config.calls.maxSeconds * 1000,
         limits: config.calls.limits,
         ...(budgets ? { budgets } : {}),
@@ -299,6 +301,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
         await store.ping();
         return dataDirHealth.canPersist;
       },
+      recordings,
     });
     const server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.http.port, config.http.host, (err?: Error) => (err ? reject(err) : resolve(s)));

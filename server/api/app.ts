@@ -24,7 +24,7 @@ import { sipAccountRoutes } from './sipAccountRoutes.ts';
 import { providerRoutes } from './providerRoutes.ts';
 import { promptRoutes } from './promptRoutes.ts';
 import { recordingRoutes } from './recordingRoutes.ts';
-import { RecordingFiles } from '../recordings/recordingFiles.ts';
+import type { RecordingStore } from '../recordings/recordingStore.ts';
 import type { ProviderControl } from '../providers/service.ts';
 import { operatorEmails, operatorRoutes, sipBlockRoutes, type BanControl } from './banRoutes.ts';
 import { gettingStartedRoutes } from './gettingStartedRoutes.ts';
@@ -54,6 +54,8 @@ export interface ApiDeps {
   tls?: () => TlsView;
   /** True once SIP is listening and the database answers. */
   ready: () => Promise<boolean>;
+  /** Where recordings' audio is read and deleted. */
+  recordings: RecordingStore;
 }
 
 const PORTAL_DIR = path.resolve(import.meta.dirname, '../../web/dist');
@@ -106,7 +108,7 @@ export function createApiApp(deps: ApiDeps): Express {
   tenantApi.use('/sip-blocks', sipBlockRoutes(deps.bans, deps.config.nodeId));
   tenantApi.use(cdrRoutes(log));
   tenantApi.use(promptRoutes());
-  tenantApi.use(recordingRoutes(new RecordingFiles(deps.config.dataDir)));
+  tenantApi.use(recordingRoutes(deps.recordings));
   tenantApi.use(liveRoutes(deps.liveView));
   tenantApi.use(callStoryRoutes(deps.traces, deps.endCall));
   api.use(tenantApi);

@@ -4,9 +4,10 @@
  * one (file and row). Another tenant's recording is a 404 like a missing one. Listed and single
  * recordings carry the id of their call record, once it is written.
  */
+import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import { z } from 'zod';
-import type { RecordingFiles } from '../recordings/recordingFiles.ts';
+import type { RecordingStore } from '../recordings/recordingStore.ts';
 import { HttpError, notFound, parse } from './errors.ts';
 import { recordingView } from './audioViews.ts';
 import { scopeOf } from './session.ts';
@@ -20,7 +21,7 @@ const listQuery = z.strictObject({
 const params = z.strictObject({ id });
 const audioQuery = z.strictObject({ download: z.enum(['0', '1']).optional() });
 
-export function recordingRoutes(files: RecordingFiles): Router {
+export function recordingRoutes(files: RecordingStore): Router {
   const r = Router();
 
   r.get('/recordings', async (req, res) => {
@@ -43,16 +44,24 @@ export function recordingRoutes(files: RecordingFiles): Router {
     const recording = await scopeOf(req).recordings.get(parse(params, req.params).id);
     if (!recording) throw notFound('recording');
     const { download } = parse(audioQuery, req.query);
-    const headers: Record<string, string> = { 'Content-Type': 'audio/wav', 'Cache-Control': 'private, no-store' };
-    if (download === '1') headers['Content-Disposition'] = `attachment; filename="recording-${recording.id}.wav"`;
-    await new Promise<void>((resolve, reject) =>
-      res.sendFile(files.absolute(recording.file), { headers, dotfiles: 'deny' }, (err) => {
-        if (!err) return resolve();
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new HttpError(404, 'the recording’s audio file is missing'));
-        if (res.headersSent) return resolve(); // the client went away mid-file
-        reject(err);
-      }),
-    );
+    const size = await files.size(recording.file);
+    if (size === undefined) throw new HttpError(404, 'the recording’s audio file is missing');
+    res.set({ 'Content-Type': 'audio/wav', 'Cache-Control': 'private, no-store', 'Accept-Ranges': 'bytes' });
+    if (download === '1') res.set('Content-Disposition', `attachment; filename="recording-${recording.id}.wav"`);
+    // One range (what audio players ask for) is served as such; several or a bad one get the whole file.
+    const ranges = req.range(size, { combine: true });
+    const range = Array.isArray(ranges) && ranges.length === 1 && ranges.type === 'bytes' ? ranges[0] : undefined;
+    if (ranges === -1) {
+      res.status(416).set('Content-Range', `bytes */${size}`).end();
+      return;
+    }
+    const body = await files.open(recording.file, range);
+    if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+    res.set('Content-Length', String(range ? range.end - range.start + 1 : size));
+    await pipeline(body, res).catch((err: unknown) => {
+      if (!res.headersSent) throw err;
+      // The client went away mid-file: nothing to answer.
+    });
   });
 
   r.delete('/recordings/:id', async (req, res) => {

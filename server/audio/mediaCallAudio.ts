@@ -13,7 +13,7 @@ import path from 'node:path';
 import { AudioError, type CallAudio, type RecordingInfo, type Sound } from '../dialplan/callAudio.ts';
 import type { MediaEngine } from '../media/engine.ts';
 import { isToneName, toneAudio } from '../media/tones.ts';
-import type { RecordingFiles } from '../recordings/recordingFiles.ts';
+import type { RecordingStore } from '../recordings/recordingStore.ts';
 import { newId } from '../store/ids.ts';
 import type { TenantPrompts } from '../store/prompts.ts';
 import type { TenantRecordings } from '../store/recordings.ts';
@@ -32,7 +32,7 @@ export interface MediaCallAudioOptions {
   sendBye(): Promise<void>;
   prompts: Pick<TenantPrompts, 'audio'>;
   recordings: Pick<TenantRecordings, 'add' | 'totalBytes'>;
-  files: RecordingFiles;
+  files: RecordingStore;
   /** Where prompts and tones are written for the engine to read (DATA_DIR/audio-cache). */
   cacheDir: string;
   /** A tenant whose recordings take this much cannot start another. */
@@ -107,6 +107,7 @@ export class MediaCallAudio implements CallAudio {
       // The '#' that ended it is not a digit for a later collect.
       this.digits = this.digits.slice(0, from);
       const made = await this.o.engine.stopRecording(media);
+      await this.o.files.keep(place.relative);
       await this.o.recordings.add({
         id,
         callId: this.o.callId,

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { MediaCallAudio } from '../audio/mediaCallAudio.ts';
-import { RecordingFiles } from '../recordings/recordingFiles.ts';
+import type { RecordingStore } from '../recordings/recordingStore.ts';
 import type { TenantScope } from '../store/index.ts';
 import type { Call } from './call.ts';
 import { bodyOf } from './dialog.ts';
@@ -15,6 +15,7 @@ import { bodyOf } from './dialog.ts';
 /** Where the verbs keep their files, and how much a tenant may record. */
 export interface CallerAudioSettings {
   dataDir: string;
+  recordings: RecordingStore;
   recordingBytesPerTenant: number;
 }
 
@@ -31,7 +32,7 @@ export function callerAudio(call: Call, scope: TenantScope, settings: CallerAudi
     sendBye: async () => call.hangupBySwitch(),
     prompts: scope.prompts,
     recordings: scope.recordings,
-    files: new RecordingFiles(settings.dataDir),
+    files: settings.recordings,
     cacheDir: path.join(settings.dataDir, 'audio-cache'),
     recordingBytesPerTenant: settings.recordingBytesPerTenant,
   });

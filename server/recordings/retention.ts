@@ -6,11 +6,11 @@
 import type { Logger } from 'pino';
 import { startPeriodicPurge } from '../domain/periodicPurge.ts';
 import type { RecordingArchive } from '../store/recordings.ts';
-import type { RecordingFiles } from './recordingFiles.ts';
+import type { RecordingStore } from './recordingStore.ts';
 
 export interface RecordingRetentionOptions {
   archive: RecordingArchive;
-  files: RecordingFiles;
+  files: RecordingStore;
   retentionDays: number;
   log: Logger;
   intervalMs?: number;

@@ -64,9 +64,9 @@ export class ApiClient {
   patch = <T = UncheckedJson>(path: string, body: unknown) => this.request<T>('PATCH', path, body);
   delete = <T = UncheckedJson>(path: string) => this.request<T>('DELETE', path);
 
-  /** The reply as it came, for downloads (text, pcap), with this session. */
-  raw(path: string): Promise<Response> {
-    return fetch(`${this.baseUrl}/api/v1${path}`, { headers: this.cookie ? { cookie: this.cookie } : {} });
+  /** The reply as it came, for downloads (text, pcap, audio with `range`), with this session. */
+  raw(path: string, headers: Record<string, string> = {}): Promise<Response> {
+    return fetch(`${this.baseUrl}/api/v1${path}`, { headers: { ...headers, ...(this.cookie ? { cookie: this.cookie } : {}) } });
   }
 
   /** The session token, to hand this session to a browser. */
