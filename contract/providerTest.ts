@@ -17,6 +17,8 @@ export interface RegisterTestView {
   /** The final answer, or why there was none. */
   detail: string;
   rttMs: number | null;
+  /** For a disabled provider that accepted the test: whether its binding was removed again (Expires: 0); null otherwise. */
+  removed: boolean | null;
   messages: TracedMessage[];
 }
 

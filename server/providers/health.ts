@@ -116,12 +116,12 @@ export class ProviderHealthMonitor {
   /**
    * "Test now": pings the provider at once and says what happened, with the OPTIONS as sent and
    * its answer as received (none when it stayed silent), for the portal's ladder; a provider that
-   * registers is then sent a REGISTER too (registerTest.ts), and that exchange is told the same way.
+   * registers is sent a REGISTER at the same time (registerTest.ts), and that exchange is told the same way.
    */
   async testNow(p: Provider): Promise<{ health: ProviderHealth; messages: TracedMessage[]; register: RegisterTestResult | null }> {
-    const { result, messages } = await this.probe(p);
+    // At once, not one after the other: a provider that stays silent costs one time-out, not two.
+    const [{ result, messages }, register] = await Promise.all([this.probe(p), p.register ? testRegister(this.deps, p) : null]);
     const health: ProviderHealth = { providerId: p.id, tenantId: p.tenantId, checkedAt: Date.now(), ...result };
-    const register = p.register ? await testRegister(this.deps, p) : null;
     this.deps.log.info(
       { tenantId: p.tenantId, providerId: p.id, provider: p.name, reachable: health.reachable, detail: health.detail, register: register?.steps },
       'provider tested',

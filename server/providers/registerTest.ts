@@ -5,7 +5,8 @@
  * portal's ladder. It has a Call-ID of its own and the provider's configured expiry: a registrar
  * that accepts it holds the same binding the agent keeps (same Contact), refreshed, so testing
  * never removes the provider's registration. It changes nothing in the agent's state either: the
- * agent goes on by its own schedule.
+ * agent goes on by its own schedule. A disabled provider, which the agent does not register, has
+ * the test's binding removed again at once (Expires: 0).
  */
 import type { TracedMessage } from '../../contract/callTrace.ts';
 import type { RegisterTestView } from '../../contract/providerTest.ts';
@@ -33,7 +34,7 @@ export interface RegisterTestDeps {
 const silent = (res: SipResponse) => res.status === 408 || (res.status === 503 && res.reason === 'Destination Unreachable');
 
 export async function testRegister(deps: RegisterTestDeps, p: Provider): Promise<RegisterTestResult> {
-  const nothing = (detail: string): RegisterTestResult => ({ registered: false, steps: [], authenticated: false, expires: null, detail, rttMs: null, messages: [] });
+  const nothing = (detail: string): RegisterTestResult => ({ registered: false, steps: [], authenticated: false, expires: null, detail, rttMs: null, removed: null, messages: [] });
   const hop = nextHop(p);
   const hops = await resolveHops(deps, hop);
   if ('failure' in hops) return nothing(`DNS lookup of ${hops.failure.hostname} failed (${hops.failure.kind})`);
@@ -56,7 +57,7 @@ export async function testRegister(deps: RegisterTestDeps, p: Provider): Promise
     if (text !== undefined) messages.push({ at, direction, peer, sipCallId: callId, firstLine: text.slice(0, text.indexOf('\r\n')), text });
   };
   let cseq = 0;
-  const send = async (auth?: { header: string; value: unknown }): Promise<SipResponse> => {
+  const send = async (expires: number, auth?: { header: string; value: unknown }): Promise<SipResponse> => {
     const req: SipRequest = {
       method: 'REGISTER',
       uri: providerUri(p),
@@ -68,7 +69,7 @@ export async function testRegister(deps: RegisterTestDeps, p: Provider): Promise
         cseq: { seq: ++cseq, method: 'REGISTER' },
         'max-forwards': '70',
         contact: [{ uri: contact, params: {} }],
-        expires: String(p.registerExpires),
+        expires: String(expires),
         'user-agent': 'sipswitch',
         ...(auth ? { [auth.header]: auth.value } : {}),
       },
@@ -80,32 +81,49 @@ export async function testRegister(deps: RegisterTestDeps, p: Provider): Promise
     if (!silent(res)) trace('in', Date.now(), res);
     return res;
   };
+  /** One REGISTER asking for `expires`, answering a digest challenge once: the answers, and the last (undefined: silence). */
+  const exchange = async (expires: number) => {
+    const steps: string[] = [];
+    let authenticated = false;
+    let res = await send(expires);
+    if ((res.status === 401 || res.status === 407) && !silent(res)) {
+      steps.push(`${res.status} ${res.reason}`);
+      const challenge = readChallenge(res);
+      if (!challenge) return { steps, authenticated, res, problem: `${res.status} ${res.reason} without a digest challenge this switch can answer` };
+      if (password === null) return { steps, authenticated, res, problem: `${res.status} ${res.reason}: the provider asks for a password and none is set` };
+      authenticated = true;
+      res = await send(expires, {
+        header: challenge.header,
+        value: [answerChallenge(challenge, { username: p.authUsername ?? p.username ?? '', password }, 'REGISTER', providerUri(p), { nonceCount: 1 })],
+      });
+    }
+    if (silent(res)) return { steps, authenticated, res: undefined, problem: `${hop.host} did not answer REGISTER` };
+    steps.push(`${res.status} ${res.reason}`);
+    return { steps, authenticated, res, problem: undefined };
+  };
 
   const started = Date.now();
-  const steps: string[] = [];
-  let res = await send();
-  let authenticated = false;
-  if ((res.status === 401 || res.status === 407) && !silent(res)) {
-    steps.push(`${res.status} ${res.reason}`);
-    const challenge = readChallenge(res);
-    if (!challenge) return { ...nothing(`${res.status} ${res.reason} without a digest challenge this switch can answer`), steps, messages };
-    if (password === null) return { ...nothing(`${res.status} ${res.reason}: the provider asks for a password and none is set`), steps, messages };
-    authenticated = true;
-    res = await send({
-      header: challenge.header,
-      value: [answerChallenge(challenge, { username: p.authUsername ?? p.username ?? '', password }, 'REGISTER', providerUri(p), { nonceCount: 1 })],
-    });
+  const tried = await exchange(p.registerExpires);
+  const rttMs = Date.now() - started;
+  if (tried.problem !== undefined || !tried.res) {
+    return { registered: false, steps: tried.steps, authenticated: tried.authenticated, expires: null, detail: tried.problem ?? '', rttMs: null, removed: null, messages };
   }
-  if (silent(res)) return { registered: false, steps, authenticated, expires: null, detail: `${hop.host} did not answer REGISTER`, rttMs: null, messages };
-  steps.push(`${res.status} ${res.reason}`);
+  const res = tried.res;
   const registered = res.status >= 200 && res.status < 300;
+  // A disabled provider is not registered by the agent: the test leaves no binding behind.
+  let removed: boolean | null = null;
+  if (registered && !p.enabled) {
+    const undone = await exchange(0);
+    removed = undone.res !== undefined && undone.res.status >= 200 && undone.res.status < 300;
+  }
   return {
     registered,
-    steps,
-    authenticated,
+    steps: tried.steps,
+    authenticated: tried.authenticated,
     expires: registered ? grantedExpires(res, p) : null,
     detail: `${res.status} ${res.reason}`,
-    rttMs: Date.now() - started,
+    rttMs,
+    removed,
     messages,
   };
 }

@@ -61,7 +61,7 @@ describe('provider test now (sqlite, Chromium)', { skip: noBrowser, timeout: 90_
     }
   });
 
-  test('a provider that registers: REGISTER challenged, answered and accepted, then refused for a wrong password', async () => {
+  test('a provider that registers: REGISTER challenged, answered and accepted, refused for a wrong password, and undone for a disabled provider', async () => {
     const password = newSecret();
     // Each OPTIONS ping, test REGISTER and registration loop of the agent is a Call-ID of its own.
     const registrar = await startRegistrar({ dir: tmp.dir, file: 'provider_registrar_options.xml', user: 'carol', password, expires: 120, calls: 50 });
@@ -85,16 +85,19 @@ describe('provider test now (sqlite, Chromium)', { skip: noBrowser, timeout: 90_
         .getByTestId('register-test')
         .getByText("Registered: 401 Unauthorized, answered with the provider's credentials, then 200 OK; for 120 s.", { exact: true })
         .waitFor();
-      // One ladder: OPTIONS and its 200, the REGISTER, its challenge, the REGISTER that answers it, and the 200.
+      // One ladder, in time order: the OPTIONS and its 200, and (sent at the same time) the
+      // REGISTER, its challenge, the REGISTER that answers it, and the 200.
       const ladder = box.getByTestId('ladder');
-      assert.deepEqual(await ladder.locator('li[data-kind="sip"]').evaluateAll((lis) => lis.map((li) => li.querySelector('button')?.textContent?.trim())), [
-        `OPTIONS to ${at}`,
-        `200 OK from ${at}`,
-        `REGISTER to ${at}`,
-        `401 Unauthorized from ${at}`,
-        `REGISTER to ${at}`,
-        `200 OK from ${at}`,
-      ]);
+      const arrows = (await ladder.locator('li[data-kind="sip"]').evaluateAll((lis) => lis.map((li) => li.querySelector('button')?.textContent?.trim()))) as string[];
+      assert.deepEqual(
+        [...arrows].sort(),
+        [`200 OK from ${at}`, `200 OK from ${at}`, `401 Unauthorized from ${at}`, `OPTIONS to ${at}`, `REGISTER to ${at}`, `REGISTER to ${at}`],
+        arrows.join('\n'),
+      );
+      const registerFlow = arrows.filter((a) => /^(REGISTER|401)/.test(a));
+      assert.deepEqual(registerFlow, [`REGISTER to ${at}`, `401 Unauthorized from ${at}`, `REGISTER to ${at}`]);
+      assert.ok(arrows.indexOf(`OPTIONS to ${at}`) < arrows.indexOf(`200 OK from ${at}`));
+      assert.equal(arrows.at(-1), `200 OK from ${at}`);
       await ladder
         .getByRole('button', { name: `REGISTER to ${at}` })
         .nth(1)
@@ -115,6 +118,27 @@ describe('provider test now (sqlite, Chromium)', { skip: noBrowser, timeout: 90_
         .getByTestId('register-test')
         .getByText("Not registered: 401 Unauthorized, answered with the provider's credentials, then 403 Forbidden.", { exact: true })
         .waitFor();
+
+      // A disabled provider (the agent does not register it): the test's binding is removed again.
+      const disabled = await api.request('PATCH', `/providers/${created.body.id}`, { password, enabled: false });
+      assert.equal(disabled.status, 200, JSON.stringify(disabled.body));
+      await page.reload();
+      await box.getByRole('button', { name: 'Test now' }).click();
+      await box
+        .getByTestId('register-test')
+        .getByText(
+          "Registered: 401 Unauthorized, answered with the provider's credentials, then 200 OK; for 120 s. The provider is disabled: the test registration was removed again.",
+          { exact: true },
+        )
+        .waitFor();
+      const tests = registrar.trace().filter((m) => header(m, 'Call-ID').endsWith('@regtest'));
+      const last = tests.filter((m) => header(m, 'Call-ID') === header(tests.at(-1)!, 'Call-ID'));
+      assert.deepEqual(
+        last.filter((m) => m.dir === 'received').map((m) => header(m, 'Expires')),
+        [String(300), String(300), '0', '0'],
+        'registered for the configured expiry, then removed (each answering the challenge)',
+      );
+      assert.deepEqual(answersIn(last), ['401', '200', '401', '200']);
     } finally {
       registrar.kill();
     }

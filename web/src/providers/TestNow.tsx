@@ -16,7 +16,15 @@ function describeRegisterTest(r: RegisterTestView): string {
     first === undefined
       ? r.detail
       : [r.authenticated ? `${first}, answered with the provider's credentials` : first, ...rest].map((s, i) => (i === 0 ? s : `then ${s}`)).join(', ');
-  if (r.registered) return `Registered: ${exchange}${r.expires !== null ? `; for ${r.expires} s` : ''}.`;
+  if (r.registered) {
+    const undone =
+      r.removed === null
+        ? ''
+        : r.removed
+          ? ' The provider is disabled: the test registration was removed again.'
+          : ' The provider is disabled, and removing the test registration failed.';
+    return `Registered: ${exchange}${r.expires !== null ? `; for ${r.expires} s` : ''}.${undone}`;
+  }
   return `Not registered: ${exchange}${first !== undefined && r.detail !== r.steps.at(-1) ? ` (${r.detail})` : ''}.`;
 }
 
