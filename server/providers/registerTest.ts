@@ -16,7 +16,8 @@ import { randomToken } from '../sip/random.ts';
 import type { SipStack } from '../sip/stack.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider, ProviderDirectory } from '../store/providers.ts';
-import { bracketed, nextHop, providerUri } from './addressing.ts';
+import { nextHop, providerUri } from './addressing.ts';
+import { registerRequest, registrationParties } from './registerRequest.ts';
 import { resolveHops } from './allowedHops.ts';
 import { CredentialKeyError } from './credentials.ts';
 import type { SipResolver } from './dns.ts';
@@ -49,8 +50,7 @@ export async function testRegister(deps: RegisterTestDeps, p: Provider): Promise
   const peer = hops.peers[0]!;
   const callId = `${randomToken(12)}@regtest`;
   const fromTag = randomToken(8);
-  const aor = `sip:${p.username ?? p.contactUser ?? 'anonymous'}@${bracketed(p.host)}`;
-  const contact = deps.stack.contactUri(peer.transport, p.contactUser ?? p.username ?? undefined, { line: p.lineToken });
+  const { aor, contact } = registrationParties(deps.stack, p, peer.transport);
   const messages: TracedMessage[] = [];
   const trace = (direction: TracedMessage['direction'], at: number, m: SipRequest | SipResponse) => {
     const text = serialize(m)?.toString('utf8');
@@ -58,23 +58,7 @@ export async function testRegister(deps: RegisterTestDeps, p: Provider): Promise
   };
   let cseq = 0;
   const send = async (expires: number, auth?: { header: string; value: unknown }): Promise<SipResponse> => {
-    const req: SipRequest = {
-      method: 'REGISTER',
-      uri: providerUri(p),
-      version: '2.0',
-      headers: {
-        from: { uri: aor, params: { tag: fromTag } },
-        to: { uri: aor, params: {} },
-        'call-id': callId,
-        cseq: { seq: ++cseq, method: 'REGISTER' },
-        'max-forwards': '70',
-        contact: [{ uri: contact, params: {} }],
-        expires: String(expires),
-        'user-agent': 'sipswitch',
-        ...(auth ? { [auth.header]: auth.value } : {}),
-      },
-      content: '',
-    };
+    const req = registerRequest(p, { aor, contact, callId, fromTag, cseq: ++cseq, expires, ...(auth ? { auth } : {}) });
     const sentAt = Date.now();
     const res = await new Promise<SipResponse>((resolve) => deps.stack.clientTransactions.send(req, peer, { onFinal: resolve }));
     trace('out', sentAt, req);

@@ -10,7 +10,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { randomToken } from '../sip/random.ts';
 import { answerChallenge, readChallenge, type Challenge } from '../sip/digestClient.ts';
-import { headerInt, type SipRequest, type SipResponse } from '../sip/message.ts';
+import { headerInt, type SipResponse } from '../sip/message.ts';
 import type { SipStack } from '../sip/stack.ts';
 import type { DestinationPolicy } from '../sip/destinationPolicy.ts';
 import type { Provider, ProviderDirectory, ProviderStatus } from '../store/providers.ts';
@@ -19,7 +19,8 @@ import { CredentialKeyError } from './credentials.ts';
 import type { DnsLookupError, SipResolver } from './dns.ts';
 import type { Peer } from '../sip/transport.ts';
 import { describeFailure } from './failures.ts';
-import { bracketed, nextHop, providerUri } from './addressing.ts';
+import { nextHop, providerUri } from './addressing.ts';
+import { registerRequest, registrationParties } from './registerRequest.ts';
 import { resolveHops } from './allowedHops.ts';
 import { ALL_PROVIDERS_HERE, type RegistrationLeases } from './registrationLeases.ts';
 
@@ -248,25 +249,8 @@ class ProviderRegistration {
   private send(target: Peer, expires: number, auth?: { header: string; value: unknown }): Promise<SipResponse> {
     const p = this.provider;
     const stack = this.agent.deps.stack;
-    const aor = `sip:${p.username ?? p.contactUser ?? 'anonymous'}@${bracketed(p.host)}`;
-    const contact = stack.contactUri(target.transport, p.contactUser ?? p.username ?? undefined, { line: p.lineToken });
-    const req: SipRequest = {
-      method: 'REGISTER',
-      uri: providerUri(p),
-      version: '2.0',
-      headers: {
-        from: { uri: aor, params: { tag: this.fromTag } },
-        to: { uri: aor, params: {} },
-        'call-id': this.callId,
-        cseq: { seq: ++this.cseq, method: 'REGISTER' },
-        'max-forwards': '70',
-        contact: [{ uri: contact, params: {} }],
-        expires: String(expires),
-        'user-agent': 'sipswitch',
-        ...(auth ? { [auth.header]: auth.value } : {}),
-      },
-      content: '',
-    };
+    const { aor, contact } = registrationParties(stack, p, target.transport);
+    const req = registerRequest(p, { aor, contact, callId: this.callId, fromTag: this.fromTag, cseq: ++this.cseq, expires, ...(auth ? { auth } : {}) });
     return new Promise((resolve) => {
       stack.clientTransactions.send(req, target, { onFinal: resolve });
     });

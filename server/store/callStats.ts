@@ -62,7 +62,8 @@ export async function callStatsByHour<DB extends CdrTimes>(db: Kysely<DB>, tenan
   return [...hours.values()].sort((a, b) => a.hour - b.hour);
 }
 
-type QualityColumns = {
+/** The call record's media quality columns (in `cdrs`), written by callQualityColumns and summed per hour. */
+export type QualityColumns = {
   audio_both_ways: number | null;
   caller_packets: number | null;
   caller_lost: number | null;

@@ -6,10 +6,11 @@ import { type Expression, type ExpressionBuilder, type Kysely, type Selectable, 
 import type { Cdr, CdrDirection, CdrLeg, CdrLogLine, CdrStatus, CdrSummary, HangupSide } from '../domain/cdr.ts';
 import type { Database } from './schema.ts';
 import { searchableNumbers } from './cdrNumbers.ts';
-import { callQualityByHour, callQualityColumns, callStatsByHour } from './callStats.ts';
+import { callQualityByHour, callQualityColumns, callStatsByHour, type QualityColumns } from './callStats.ts';
 import type { CallQualityHour, CallStatsHour } from '../../contract/callStats.ts';
 
-export interface CdrsTable {
+/** With the media quality in columns, for the dashboard's sums (callStats.ts). */
+export interface CdrsTable extends QualityColumns {
   id: string;
   tenant_id: string;
   call_id: string;
@@ -38,14 +39,6 @@ export interface CdrsTable {
   legs: string;
   /** JSON: CdrLogLine[]. */
   log: string;
-  /** Media quality in columns, for the dashboard's sums (server/store/callStats.ts, callQualityColumns). */
-  audio_both_ways: number | null;
-  caller_packets: number | null;
-  caller_lost: number | null;
-  caller_jitter_ms: number | null;
-  callee_packets: number | null;
-  callee_lost: number | null;
-  callee_jitter_ms: number | null;
 }
 
 interface CdrNumbersTable {
