@@ -1,3 +1,4 @@
+import type { NonDialAction } from '../../contract/dialplanActions.ts';
 import type { CallAudio } from './callAudio.ts';
 import type { DialSpec } from './dialString.ts';
 
@@ -75,18 +76,7 @@ export interface DialplanHost {
   audio?: CallAudio;
 }
 
-export type Action =
-  | { type: 'dial'; at: number; spec: DialSpec; result: DialResult }
-  | { type: 'respond'; at: number; status: number; reason?: string }
-  | { type: 'store.set'; at: number; key: string }
-  | { type: 'store.delete'; at: number; key: string }
-  | { type: 'answer'; at: number }
-  /** `sound`: a tone's or prompt's name. */
-  | { type: 'play'; at: number; sound: string; repeat: number }
-  /** `digits`: what the caller pressed. */
-  | { type: 'collect'; at: number; digits: string; prompt?: string }
-  | { type: 'record'; at: number; recordingId: string; durationMs: number }
-  | { type: 'hangup'; at: number };
+export type Action = { type: 'dial'; at: number; spec: DialSpec; result: DialResult } | NonDialAction;
 
 export interface LogLine {
   /** Milliseconds since the execution started. */

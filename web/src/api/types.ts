@@ -4,6 +4,7 @@
  * only part of the repository outside web/ the portal may import.
  */
 
+import type { NonDialAction } from '../../../contract/dialplanActions.ts';
 import type { BridgeSnapshot, CallEvent, ChannelSnapshot } from '../../../contract/calls.ts';
 import type { ProviderSettings, ProviderState } from '../../../contract/providers.ts';
 import type { CdrSummaryView } from '../../../contract/cdrs.ts';
@@ -133,17 +134,7 @@ export interface DialLeg {
 }
 
 export type SimulatedAction =
-  | { type: 'dial'; at: number; spec: { groups: DialLeg[][] }; result: { answered: boolean; result: string; sipStatus?: number; target?: string } }
-  | { type: 'respond'; at: number; status: number; reason?: string }
-  | { type: 'store.set'; at: number; key: string }
-  | { type: 'store.delete'; at: number; key: string }
-  | { type: 'answer'; at: number }
-  /** `sound`: a tone's or prompt's name. */
-  | { type: 'play'; at: number; sound: string; repeat: number }
-  /** `digits`: what the caller pressed (in a test run, taken from the digits given). */
-  | { type: 'collect'; at: number; digits: string; prompt?: string }
-  | { type: 'record'; at: number; recordingId: string; durationMs: number }
-  | { type: 'hangup'; at: number };
+  { type: 'dial'; at: number; spec: { groups: DialLeg[][] }; result: { answered: boolean; result: string; sipStatus?: number; target?: string } } | NonDialAction;
 
 export interface SimulationResult {
   outcome: string;
