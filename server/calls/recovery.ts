@@ -77,8 +77,7 @@ export function resumeCall(state: PersistedCall, services: CallServices, dialer:
     unreachable.log.info({ transport: unreachable.peer.transport }, 'call ended after the restart: its WebSocket leg has no connection any more');
     unreachable.hungUp('connection-lost', 'switch');
     services.dialogs.remove(unreachable);
-    call.hangupAll('connection-lost');
-    return { call };
+    return { call, end: 'connection-lost' };
   }
   // A caller the dialplan had answered itself (answer()) and not connected to anyone yet: that
   // dialplan cannot resume mid-way, so nobody would ever speak to the caller again. It is hung up,
