@@ -497,6 +497,7 @@ export class Call implements CallContext {
         lateOffer: this.lateOffer,
         ...(unacked2xx !== undefined ? { unacked2xx } : {}),
         ...(this.pendingAck ? { pendingAck: { channelId: this.pendingAck.channel.id, seq: this.pendingAck.seq } } : {}),
+        ...(this.switchAnswer ? { answeredBySwitch: true } : {}),
       },
       channels: channels.map((c) => ({
         snapshot: c.snapshot(),

@@ -112,6 +112,8 @@ export const persistedCallSchema = z.object({
     unacked2xx: text.optional(),
     /** A late offer's callee, waiting for the answer the caller's ACK carries. */
     pendingAck: z.object({ channelId: text, seq: z.number().int() }).optional(),
+    /** The dialplan answered the caller itself (answer()): without that dialplan, the call cannot go on. */
+    answeredBySwitch: z.boolean().optional(),
   }),
   channels: z.array(z.object({ snapshot: channelSnapshotSchema, dialog: dialogStateSchema, pendingInvite: pendingInvite.optional() })),
   bridges: z.array(bridgeSnapshot),

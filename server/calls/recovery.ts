@@ -7,6 +7,7 @@
  * with what its legs answer, as the dial would have.
  */
 import type { Logger } from 'pino';
+import type { HangupCause } from './events.ts';
 import { answerToCaller } from '../domain/outcomes.ts';
 import type { SipRequest } from '../sip/message.ts';
 import { ServerTransaction } from '../sip/transactions.ts';
@@ -21,8 +22,12 @@ import type { TransportName } from '../sip/transport.ts';
 /** Transports over which a restarted node can reach a peer again (it opens a new connection if need be). */
 const canReconnect = (t: TransportName): boolean => t !== 'ws' && t !== 'wss';
 
-/** Rebuilds one call; it is live again once the caller registers it (CallService.resume). */
-export function resumeCall(state: PersistedCall, services: CallServices, dialer: Dialer, log: Logger): Call {
+/**
+ * Rebuilds one call; it is live again once the caller registers it (CallService.resume). `end`: the
+ * call cannot go on and is to be ended with that cause once it is registered and its audio taken
+ * over (ended before, it would stay counted as live, or its ports bound after their release).
+ */
+export function resumeCall(state: PersistedCall, services: CallServices, dialer: Dialer, log: Logger): { call: Call; end?: HangupCause } {
   const { caller } = state;
   const invite: SipRequest = {
     method: 'INVITE',
@@ -72,20 +77,17 @@ export function resumeCall(state: PersistedCall, services: CallServices, dialer:
     unreachable.log.info({ transport: unreachable.peer.transport }, 'call ended after the restart: its WebSocket leg has no connection any more');
     unreachable.hungUp('connection-lost', 'switch');
     services.dialogs.remove(unreachable);
-    call.hangupAll('connection-lost');
-    return call;
+    return { call, end: 'connection-lost' };
   }
-  // A caller the dialplan had answered itself (answer()) and not connected to anyone: that
-  // dialplan cannot resume mid-way, so nobody would ever speak to the caller again. It is hung up.
-  const alone = call.finalSent && call.inbound.live && call.inbound.state === 'up' && !call.bridges.size && ![...call.outbound].some((c) => c.live);
-  if (alone && !forks.length) {
-    call.inbound.log.info('call ended after the restart: its dialplan had answered it and cannot resume');
+  // A caller the dialplan had answered itself (answer()) and not connected to anyone yet: that
+  // dialplan cannot resume mid-way, so nobody would ever speak to the caller again. It is hung up,
+  // and a menu's dial still ringing is resumed only to be cancelled.
+  if (caller.answeredBySwitch && call.inbound.live && !call.bridges.size) {
+    call.inbound.log.info({ ringing: forks.length }, 'call ends after the restart: its dialplan had answered it and cannot resume');
     // The engine may still hold the leg it answered (rtpengine runs on): freed with the call.
     call.media.answeredBySwitch(call.inbound);
-    // Once the node tracks the call (after this returns): a call that ended before would stay
-    // counted as live, and the node's stop would keep rtpengine running for it.
-    setImmediate(() => call.hangupAll('switch-error'));
-    return call;
+    if (forks.length) void dialer.resumeRinging(call, forks);
+    return { call, end: 'switch-error' };
   }
   if (caller.unacked2xx !== undefined) {
     const pending = caller.pendingAck && byId.get(caller.pendingAck.channelId);
@@ -101,5 +103,5 @@ export function resumeCall(state: PersistedCall, services: CallServices, dialer:
     // The dialplan was deciding when the node stopped; it cannot be resumed mid-way.
     call.reject(500, 'Switch Restarted', 'switch-error');
   }
-  return call;
+  return { call };
 }

@@ -8,7 +8,7 @@
  */
 import { refusalReason } from '../dialplan/refusal.ts';
 import { selectDialplan, type CallOrigin, type SelectedDialplan } from '../dialplan/selection.ts';
-import type { CallFacts, DialplanRunner, DialResult, DialSpec, ExecutionResult } from '../dialplan/types.ts';
+import { ENGINE_STOPPED, type CallFacts, type DialplanRunner, type DialResult, type DialSpec, type ExecutionResult } from '../dialplan/types.ts';
 import { answerToCaller } from '../domain/outcomes.ts';
 import { headerText, type SipRequest, type SipUri } from '../sip/message.ts';
 import { decodeUser } from '../sip/wireValues.ts';
@@ -74,13 +74,14 @@ export class CallRouter {
     const untrack = call.trackDial({ cancel: () => {} });
     let audio: ReturnType<typeof callerAudio>;
     let failed = false;
+    let nodeStopping = false;
     try {
       const dialplan = await selectDialplan(scope, c.origin);
       if (dialplan) {
         // Made before the script runs: a digit pressed while it starts is kept for its collect().
         audio = this.deps.audio && callerAudio(call, scope, this.deps.audio);
         call.audio = audio;
-        ({ failed } = await this.runDialplan(call, audio ? { ...host, audio } : host, dialplan, c));
+        ({ failed, nodeStopping } = await this.runDialplan(call, audio ? { ...host, audio } : host, dialplan, c));
       } else {
         const target = c.origin.kind === 'to-account' ? c.origin.callee : await account(c.calledUser);
         if (target) await host.dial(ringAccount(target), new AbortController().signal);
@@ -94,7 +95,7 @@ export class CallRouter {
       const { status, reason, cause } = answerToCaller(host.lastDial());
       call.reject(status, reason, cause);
     }
-    if (audio) this.dialplanAudioOver(call, audio, failed);
+    if (audio) this.dialplanAudioOver(call, audio, failed, nodeStopping);
     untrack();
     call.maybeEnd();
   }
@@ -102,19 +103,25 @@ export class CallRouter {
   /**
    * The dialplan is over: its audio listens no more, and a caller it answered itself and left
    * neither connected nor hung up would sit in silence until the call's time limit: it is hung up
-   * (its record says `dialplan-error` when the script failed rather than ended).
+   * (its record says `dialplan-error` when the script failed rather than ended). Not when the
+   * node is stopping: its SIP is down already, and the call, persisted, is ended by the next run
+   * (recovery.ts), which the caller then hears of.
    */
-  private dialplanAudioOver(call: Call, audio: NonNullable<ReturnType<typeof callerAudio>>, failed: boolean): void {
+  private dialplanAudioOver(call: Call, audio: NonNullable<ReturnType<typeof callerAudio>>, failed: boolean, nodeStopping: boolean): void {
     audio.close();
     call.audio = undefined;
+    if (nodeStopping) return;
     if (call.answeredBySwitch && call.inbound.live && !call.answered) {
       call.inbound.log.info({ failed }, 'the dialplan ended with the caller it answered still on the line: hanging up');
       call.hangupBySwitch(failed ? 'dialplan-error' : 'normal');
     }
   }
 
-  /** Runs the call's dialplan; resolves with whether it failed (an error, a time limit, a crash). */
-  private async runDialplan(call: Call, host: CallHost, dialplan: SelectedDialplan, c: NewCall): Promise<{ failed: boolean }> {
+  /**
+   * Runs the call's dialplan; resolves with whether it failed (an error, a time limit, a crash), and
+   * whether that was only the node stopping (the engine ended it).
+   */
+  private async runDialplan(call: Call, host: CallHost, dialplan: SelectedDialplan, c: NewCall): Promise<{ failed: boolean; nodeStopping: boolean }> {
     const inbound = call.inbound;
     const target = c.caller ? await this.accountOf(call.tenantId)(c.calledUser) : null;
     const source = c.tx.source;
@@ -132,13 +139,14 @@ export class CallRouter {
     };
     const result = await this.execute(call, host, dialplan, facts);
     const failed = result.outcome !== 'completed' && result.outcome !== 'responded';
-    if (call.finalSent) return { failed };
+    const nodeStopping = result.outcome === 'crashed' && result.error?.message === ENGINE_STOPPED;
+    if (call.finalSent) return { failed, nodeStopping };
     if (result.outcome === 'rejected') call.reject(503, refusalReason(result.refusal), 'dialplan-error');
     else if (failed) {
       call.log.warn({ channelId: inbound.id, outcome: result.outcome, error: result.error?.message }, 'dialplan failed');
       call.reject(500, 'Dialplan Failed', 'dialplan-error');
     }
-    return { failed };
+    return { failed, nodeStopping };
   }
 
   /**

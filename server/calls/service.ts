@@ -185,9 +185,10 @@ export class CallService {
         continue;
       }
       try {
-        const call = resumeCall(state, this.callServices(), this.dialer, this.log.child({ tenantId: state.tenantId, resumed: true }));
+        const { call, end } = resumeCall(state, this.callServices(), this.dialer, this.log.child({ tenantId: state.tenantId, resumed: true }));
         this.track(call);
         if (state.media) await this.resumeMedia(call, state.media);
+        if (end) call.hangupAll(end);
         call.maybeEnd();
       } catch (err) {
         this.log.error({ err, callId: row.callId, tenantId: state.tenantId }, 'could not resume a persisted call');

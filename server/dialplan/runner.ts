@@ -17,6 +17,7 @@ import type {
   RefusalKind,
   RunnerStats,
 } from './types.ts';
+import { ENGINE_STOPPED } from './types.ts';
 import { VersionKeys } from './versionKeys.ts';
 import { WorkerProcess } from './workerProcess.ts';
 
@@ -226,11 +227,11 @@ export class PooledDialplanRunner implements DialplanRunner {
     if (this.stopping) return;
     this.stopping = true;
     for (const execution of [...this.executions.values()]) {
-      this.finish(execution, 'crashed', 0, { message: 'the dialplan engine stopped' });
+      this.finish(execution, 'crashed', 0, { message: ENGINE_STOPPED });
     }
     for (const request of this.compiles.values()) {
       clearTimeout(request.timer);
-      request.reject(new Error('the dialplan engine stopped'));
+      request.reject(new Error(ENGINE_STOPPED));
     }
     this.compiles.clear();
     const workers = this.workers().filter((w) => w.alive);

@@ -85,6 +85,9 @@ export interface LogLine {
   message: string;
 }
 
+/** The error of the executions a stopping engine ends (`crashed`): the node is going down, not the script. */
+export const ENGINE_STOPPED = 'the dialplan engine stopped';
+
 export type ExecutionOutcome = 'completed' | 'responded' | 'error' | 'timeout' | 'memory' | 'crashed' | 'rejected';
 
 export interface ExecutionError {

@@ -361,6 +361,9 @@ export class Transport {
    * a WebSocket peer cannot be connected to, so its message is lost (false) like an unanswered one.
    */
   send(peer: AnyPeer, data: Buffer, connection?: SipConnection): boolean {
+    // Stopped: what calls still say on the node's way out (a CANCEL when the dialplan engine, which
+    // stops after SIP, ends a dial still ringing) is lost as in a crash, not thrown from a closed socket.
+    if (this.stopping) return false;
     if (peer.transport !== 'udp') {
       const conn = (connection?.open ? connection : undefined) ?? this.connectionTo(peer) ?? this.connect(peer);
       if (!conn?.open) {

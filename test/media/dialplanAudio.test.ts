@@ -289,7 +289,24 @@ for (const name of ENGINES) {
       assert.match(cdr.dialplan?.outcome ?? '', /^error: .*the script broke/);
     });
 
-    // Last: it restarts the suite's switch.
+    // Last: these restart the suite's switch.
+    test('a restart while the menu’s dial rings bob: the ringing is cancelled and the caller hung up (the dialplan cannot resume)', async () => {
+      const c = await menuRings(async (caller) => caller.rtp.sendDtmf(caller.switchPort, 2), { ringOnly: true });
+      await eventually('the call persisted with bob ringing', async () => {
+        const rows = await sw.running.store.liveCalls.forNode('test-node');
+        const row = rows.find((r) => r.callId === c.callId)?.state as { channels?: Array<{ pendingInvite?: unknown }> } | undefined;
+        return row?.channels?.some((ch) => ch.pendingInvite !== undefined) || undefined;
+      });
+      await sw.restart();
+      tenant.api.baseUrl = sw.httpUrl;
+      await eventually('bob’s ringing is cancelled', () => c.bob.cancels.length === 1 || undefined);
+      await eventually('the caller gets a BYE', () => c.caller.byes.length === 1 || undefined);
+      const cdr = await eventually('the call’s record is written', () => recordOf(sw, tenant, c.callId).catch(() => undefined));
+      assert.equal(cdr.hangupBy, 'switch');
+      assert.equal(cdr.hangupCause, 'switch-error');
+      await eventually('the engine holds nothing of the call', async () => (await sw.running.media.stats(c.callId)) === undefined || undefined);
+    });
+
     test('a caller the dialplan answered is hung up after a restart of the switch (its dialplan cannot resume), and the engine lets go of the call', async () => {
       const log = eventLog();
       const caller = await phone('restarted');
