@@ -66,7 +66,7 @@ export class CallMedia {
   /** `from`'s offer, to be sent on to `to`'s phone. */
   async offer(from: Channel, to: Channel, body: Body | undefined): Promise<Body | undefined> {
     if (!isSdp(body) || !this.relayed) return body;
-    const sdp = await this.engine.offer({ callId: this.callId, fromTag: from.id, toTag: to.id, sdp: body.content, profile: profileOf(to) });
+    const sdp = await this.engine.offer({ callId: this.callId, fromTag: from.id, toTag: to.id, sdp: body.content, profile: profileOf(to), offererProfile: profileOf(from) });
     // A new leg belongs to its offerer until an answer pairs it (the engine's rule too).
     if (!this.peers.has(to.id)) this.peers.set(to.id, from.id);
     if (!this.peers.has(from.id)) this.peers.set(from.id, to.id);
@@ -82,6 +82,7 @@ export class CallMedia {
       toTag: answerer.id,
       sdp: body.content,
       profile: profileOf(offerer),
+      answererProfile: profileOf(answerer),
       ...(early ? { early } : {}),
     });
     this.peers.set(offerer.id, answerer.id);

@@ -18,6 +18,8 @@ export interface OfferRequest {
   sdp: string;
   /** How the leg the offer goes to carries audio; undefined: as the offerer does. */
   profile?: MediaProfile;
+  /** How the offering leg carries audio (the SDP is its phone's); undefined: not known, taken for a SIP phone. */
+  offererProfile?: MediaProfile;
 }
 
 /**
@@ -43,6 +45,8 @@ export interface AnswerRequest {
   early?: boolean;
   /** How the offerer's leg, which the answer goes to, carries audio; undefined: as the answerer does. */
   profile?: MediaProfile;
+  /** How the answering leg carries audio (the SDP is its phone's); undefined: not known, taken for a SIP phone. */
+  answererProfile?: MediaProfile;
 }
 
 /**

@@ -1,8 +1,7 @@
 /**
  * Issue 18, a browser as a phone: Chromium's WebRTC (ICE, DTLS-SRTP, RTCP multiplexed) bridged by
- * rtpengine to a plain RTP/G.711 phone (baresip) that calls the browser. (The other direction, the
- * browser's offer, connects and the browser hears the phone, but rtpengine 10.5 fails to decrypt
- * every packet the browser sends after the first few: not done yet, see server/media/README.md.) The test carries the SIP
+ * rtpengine to a plain RTP/G.711 phone (baresip), each way: the phone calls the browser, and the
+ * browser calls the phone (its own offer, where it is ICE's controlling agent). The test carries the SIP
  * over a WebSocket itself (../helpers/sipPhone.ts, registered as the browser's account) and hands
  * the SDP to and from an RTCPeerConnection in the page, as a softphone library would. The browser's
  * microphone is a 440 Hz tone from a file, the phone's an 880 Hz sine: each must hear the other
@@ -19,7 +18,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
-import { answeredBy, body, header, uriOf } from '../helpers/sipDialog.ts';
+import { answeredBy, body, header, placeAuthenticated, uriOf } from '../helpers/sipDialog.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { eventually } from '../helpers/time.ts';
@@ -224,5 +223,15 @@ describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium,
     const bye = await sip.waitFor((raw) => raw.startsWith('BYE '), 10_000, byeMark);
     sip.reply(bye, 200, 'OK');
     await log.ended();
+  });
+
+  test('the browser calls a phone: the answer it gets is WebRTC, and both hear each other', async () => {
+    const { phone: bob, account: bobAccount } = await registeredPhone('bob', PHONE_HZ);
+    const { sip, account } = await browserSip();
+    const page = await webrtcPage();
+    const leg = await placeAuthenticated(sip, sw.running.httpPort, account, bobAccount.username, await localSdp(page));
+    assertWebrtcSdp(leg.answer, "the switch's answer to the browser");
+    await page.evaluate(async (sdp) => (window as unknown as { pc: RTCPeerConnection }).pc.setRemoteDescription({ type: 'answer', sdp }), leg.answer);
+    await assertBothHear(page, bob);
   });
 });

@@ -25,17 +25,32 @@ import { SilenceWatch } from '../silenceWatch.ts';
 import { NgClient, NgCommandError, type NgDict } from './ngClient.ts';
 
 /**
- * Every offer and answer: rewrite the origin and session addresses too; drop packets from anyone
- * but the latched source (strict source) and latch on the first packet (immediate learning) — as
- * the embedded relay does; keep our ports when a phone's port changes, so the caller keeps one
- * address through a fork's answers (port latching); no ICE towards plain SIP phones.
+ * Every offer and answer: rewrite the origin and session addresses too; latch on the first packet
+ * (immediate learning) — as the embedded relay does; keep our ports when a phone's port changes,
+ * so the caller keeps one address through a fork's answers (port latching); no ICE towards plain
+ * SIP phones. Strict source is added per command (`sourceFlags`).
  */
 const SDP_OPTIONS: NgDict = {
   replace: ['origin', 'session-connection'],
-  flags: ['strict-source', 'port-latching'],
+  flags: ['port-latching'],
   'endpoint-learning': 'immediate',
   ICE: 'remove',
 };
+
+/**
+ * Strict source (drop packets from anyone but the latched source) for the stream of the leg whose
+ * SDP a command carries: rtpengine sets it from the flags of the command that carries that leg's
+ * SDP — the offer for the offerer's stream, the answer for the answerer's — whatever the profile
+ * options say about the other side. Not for a browser: ICE decides its address, and the browser,
+ * as the controlling agent of its own offer, may nominate a pair rtpengine does not use (Chromium
+ * nominated a peer-reflexive pair from another interface of its own after five packets, while
+ * rtpengine kept sending to the loopback pair it had completed first); with strict source every
+ * packet of the browser from then on was dropped (counted as errors), and its phone heard
+ * nothing. Its packets are authenticated by SRTP instead.
+ */
+function sourceFlags(sender: MediaProfile | undefined): string[] {
+  return sender === 'webrtc' ? [] : ['strict-source'];
+}
 
 /**
  * The SDES suites offered to an SRTP leg: the two every SDES phone has (RFC 4568's AES-CM with
@@ -74,21 +89,23 @@ const PROFILES: Record<MediaProfile, NgDict> = {
   webrtc: { 'transport-protocol': 'UDP/TLS/RTP/SAVPF', ICE: 'force', 'rtcp-mux': ['offer', 'require'], SDES: ['off'], flags: ['generate-mid'] },
 };
 
-/** The ng arguments for an offer going to a leg of `profile` (none named: the offerer's profile kept). */
-function offerOptions(profile: MediaProfile | undefined): NgDict {
-  if (!profile) return SDP_OPTIONS;
-  const p = PROFILES[profile];
-  return { ...SDP_OPTIONS, ...p, flags: [...(SDP_OPTIONS.flags as string[]), ...((p.flags as string[] | undefined) ?? [])] };
+/**
+ * The ng arguments for an offer going to a leg of `profile` (none named: the offerer's profile
+ * kept), made by a leg of `offerer`'s profile.
+ */
+function offerOptions(profile: MediaProfile | undefined, offerer: MediaProfile | undefined): NgDict {
+  const p: NgDict = profile ? PROFILES[profile] : {};
+  return { ...SDP_OPTIONS, ...p, flags: [...(SDP_OPTIONS.flags as string[]), ...sourceFlags(offerer), ...((p.flags as string[] | undefined) ?? [])] };
 }
 
 /**
- * The ng arguments for an answer going back to an offerer of `profile`. A phone's profile is the one
- * it offered (rtpengine answers in kind: a phone over TLS may have offered plain RTP). A browser's
- * must be named again: without it rtpengine took the answering phone's side for SRTP too, and
- * sent that phone nothing ("SRTP output wanted, but no crypto suite was negotiated").
+ * The ng arguments for an answer, made by a leg of `answerer`'s profile, going back to an offerer
+ * of `profile`. A phone's profile is the one it offered (rtpengine answers in kind: a phone over
+ * TLS may have offered plain RTP). A browser's is named again.
  */
-function answerOptions(profile: MediaProfile | undefined): NgDict {
-  return profile === 'webrtc' ? { ...SDP_OPTIONS, 'transport-protocol': 'UDP/TLS/RTP/SAVPF', ICE: 'force' } : SDP_OPTIONS;
+function answerOptions(profile: MediaProfile | undefined, answerer: MediaProfile | undefined): NgDict {
+  const p: NgDict = profile === 'webrtc' ? { 'transport-protocol': 'UDP/TLS/RTP/SAVPF', ICE: 'force' } : {};
+  return { ...SDP_OPTIONS, ...p, flags: [...(SDP_OPTIONS.flags as string[]), ...sourceFlags(answerer)] };
 }
 
 export interface RtpengineEngineOptions {
@@ -148,13 +165,21 @@ export class RtpengineEngine implements MediaEngine {
   }
 
   async offer(req: OfferRequest): Promise<string> {
-    const reply = await this.sdpCommand('offer', { 'call-id': req.callId, 'from-tag': req.fromTag, 'to-tag': req.toTag, sdp: req.sdp }, offerOptions(req.profile));
+    const reply = await this.sdpCommand(
+      'offer',
+      { 'call-id': req.callId, 'from-tag': req.fromTag, 'to-tag': req.toTag, sdp: req.sdp },
+      offerOptions(req.profile, req.offererProfile),
+    );
     this.watch.offer(req);
     return reply;
   }
 
   async answer(req: AnswerRequest): Promise<string> {
-    const reply = await this.sdpCommand('answer', { 'call-id': req.callId, 'from-tag': req.fromTag, 'to-tag': req.toTag, sdp: req.sdp }, answerOptions(req.profile));
+    const reply = await this.sdpCommand(
+      'answer',
+      { 'call-id': req.callId, 'from-tag': req.fromTag, 'to-tag': req.toTag, sdp: req.sdp },
+      answerOptions(req.profile, req.answererProfile),
+    );
     this.watch.answer(req);
     return reply;
   }
@@ -217,7 +242,7 @@ export class RtpengineEngine implements MediaEngine {
   async endpoint(req: EndpointRequest): Promise<string> {
     const callId = req.callId;
     // The switch's own side hears plain RTP; an SRTP caller gets rtpengine's keys in the answer.
-    const toSwitch = await this.sdpCommand('offer', { 'call-id': callId, 'from-tag': req.tag, 'to-tag': switchTag(req.tag), sdp: req.sdp }, offerOptions('rtp'));
+    const toSwitch = await this.sdpCommand('offer', { 'call-id': callId, 'from-tag': req.tag, 'to-tag': switchTag(req.tag), sdp: req.sdp }, offerOptions('rtp', req.profile));
     const offer = readEndpointOffer(toSwitch);
     this.closeEndpoints(callId, req.tag);
     const sink = dgram.createSocket('udp4');
@@ -243,7 +268,7 @@ export class RtpengineEngine implements MediaEngine {
       sessionId: Date.now(),
     });
     try {
-      return await this.sdpCommand('answer', { 'call-id': callId, 'from-tag': req.tag, 'to-tag': switchTag(req.tag), sdp: ours }, answerOptions(req.profile));
+      return await this.sdpCommand('answer', { 'call-id': callId, 'from-tag': req.tag, 'to-tag': switchTag(req.tag), sdp: ours }, answerOptions(req.profile, 'rtp'));
     } catch (err) {
       this.closeEndpoints(callId, req.tag);
       throw err;
