@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AudioError, type CallAudio, type RecordingInfo, type Sound } from '../dialplan/callAudio.ts';
-import type { MediaEngine } from '../media/engine.ts';
+import type { MediaEngine, MediaProfile } from '../media/engine.ts';
 import { isToneName, toneAudio } from '../media/tones.ts';
 import type { RecordingStore } from '../recordings/recordingStore.ts';
 import { newId } from '../store/ids.ts';
@@ -26,6 +26,8 @@ export interface MediaCallAudioOptions {
   tenantId: string;
   /** The caller's SDP offer, from its INVITE. */
   offer: string;
+  /** How the caller's leg carries audio (a browser needs its ICE candidates in our answer). */
+  profile?: MediaProfile;
   /** Sends the 200 OK with this SDP (the call path's). */
   sendAnswer(sdp: string): Promise<void>;
   /** Ends the answered call, a BYE (the call path's). */
@@ -67,7 +69,7 @@ export class MediaCallAudio implements CallAudio {
   }
 
   async answer(): Promise<void> {
-    const sdp = await this.o.engine.endpoint({ callId: this.o.callId, tag: this.o.channelId, sdp: this.o.offer });
+    const sdp = await this.o.engine.endpoint({ callId: this.o.callId, tag: this.o.channelId, sdp: this.o.offer, ...(this.o.profile ? { profile: this.o.profile } : {}) });
     await this.o.sendAnswer(sdp);
   }
 

@@ -10,6 +10,7 @@ import { MediaCallAudio } from '../audio/mediaCallAudio.ts';
 import type { RecordingStore } from '../recordings/recordingStore.ts';
 import type { TenantScope } from '../store/index.ts';
 import type { Call } from './call.ts';
+import { profileOf } from './callMedia.ts';
 import { bodyOf } from './dialog.ts';
 
 /** Where the verbs keep their files, and how much a tenant may record. */
@@ -26,6 +27,7 @@ export function callerAudio(call: Call, scope: TenantScope, settings: CallerAudi
     engine: call.services.media,
     callId: call.id,
     channelId: call.inbound.id,
+    profile: profileOf(call.inbound),
     tenantId: call.tenantId,
     offer: offer.content,
     sendAnswer: async (sdp) => call.answerBySwitch(sdp),

@@ -25,32 +25,13 @@ import { eventually } from '../helpers/time.ts';
 import { detectTone, readWav } from '../helpers/tone.ts';
 import { skipWithout, waitFor } from '../interop/tools.ts';
 import { dialplanSource, EventLog, newTenant, type Account, type Tenant } from '../calls/harness.ts';
+import { writeWav } from '../../server/media/audio/wav.ts';
+import { tone } from './audioSignal.ts';
 import { skipEngine } from './engines.ts';
 
 const BROWSER_HZ = 440;
 const PHONE_HZ = 880;
 const skip = skipWithout('baresip', 'baresip') || skipWithout('chromium', 'chromium') || skipEngine('rtpengine');
-
-/** A mono 16-bit WAV of a sine, Chromium's microphone (it loops the file). */
-function sineWav(file: string, hz: number, seconds: number): void {
-  const rate = 48_000;
-  const samples = rate * seconds;
-  const b = Buffer.alloc(44 + samples * 2);
-  b.write('RIFF', 0, 'ascii');
-  b.writeUInt32LE(36 + samples * 2, 4);
-  b.write('WAVEfmt ', 8, 'ascii');
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36, 'ascii');
-  b.writeUInt32LE(samples * 2, 40);
-  for (let i = 0; i < samples; i++) b.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 12_000), 44 + i * 2);
-  writeFileSync(file, b);
-}
 
 /** The SDP with only its loopback UDP candidates, its connection line on loopback. */
 function loopbackOnly(sdp: string): string {
@@ -74,7 +55,8 @@ describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium,
 
   before(async () => {
     const mic = path.join(dir, 'mic.wav');
-    sineWav(mic, BROWSER_HZ, 5);
+    // Chromium's microphone: it loops the file.
+    writeFileSync(mic, writeWav(tone(BROWSER_HZ, 5000, 48_000), 48_000));
     sw = await startTestSwitch('sqlite', { env: { MEDIA_ENGINE: 'rtpengine' } });
     cleanups.push(() => sw.close());
     tenant = await newTenant(sw);
