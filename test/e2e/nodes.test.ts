@@ -8,17 +8,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { ApiClient, createSipAccount, STRONG_PASSWORD, uniqueEmail } from '../helpers/api.ts';
 import { seriousViolations } from '../helpers/axe.ts';
+import { launchChromium, noChromium } from '../helpers/chromium.ts';
 import { skipUnless } from '../helpers/databases.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
-import { skipWithout } from '../interop/tools.ts';
 
-const noBrowser = skipWithout('chromium', 'chromium');
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+const noBrowser = noChromium;
 
 describe('nodes page in Chromium (mysql)', { skip: skipUnless('mysql') || noBrowser, timeout: 120_000 }, () => {
   let sw: TestSwitch;
@@ -36,7 +35,7 @@ describe('nodes page in Chromium (mysql)', { skip: skipUnless('mysql') || noBrow
     await sw.restart({ OPERATOR_EMAILS: operatorEmail, NODE_ID: 'node-a' });
     tenant = new ApiClient(sw.httpUrl);
     assert.equal((await tenant.post('/auth/signup', { email: tenantEmail, password: STRONG_PASSWORD })).status, 201);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     phone?.close();

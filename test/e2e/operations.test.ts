@@ -5,15 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { ApiClient, createSipAccount, STRONG_PASSWORD, uniqueEmail } from '../helpers/api.ts';
+import { launchChromium, noChromium } from '../helpers/chromium.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
-import { skipWithout } from '../interop/tools.ts';
 
-const noBrowser = skipWithout('chromium', 'chromium');
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+const noBrowser = noChromium;
 
 describe('block pages in Chromium (sqlite)', { skip: noBrowser, timeout: 180_000 }, () => {
   let sw: TestSwitch;
@@ -31,7 +30,7 @@ describe('block pages in Chromium (sqlite)', { skip: noBrowser, timeout: 180_000
     const tenant = new ApiClient(sw.httpUrl);
     assert.equal((await tenant.post('/auth/signup', { email: tenantEmail, password: STRONG_PASSWORD })).status, 201);
     alice = await createSipAccount(tenant);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -9,16 +9,16 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { authRow, assertSippOk, registerFrom, scenario, scratch, startSipp, type Account, type SippPeer } from '../calls/harness.ts';
+import { launchChromium, noChromium } from '../helpers/chromium.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { freeUdpTcpPort, skipWithout } from '../interop/tools.ts';
 
-const noBrowser = skipWithout('chromium', 'chromium');
+const noBrowser = noChromium;
 const noSipp = skipWithout('sipp', 'sip-tester');
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/portal/', import.meta.url));
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
 const PASSWORD = 'Plum-Orbit-Cascade-91';
 const suffix = Math.random().toString(36).slice(2, 7);
 
@@ -37,7 +37,7 @@ describe('portal in Chromium (sqlite, sipp)', { skip: noBrowser || noSipp, timeo
     await ensurePortalBuilt();
     mkdirSync(ARTIFACTS, { recursive: true });
     sw = await startTestSwitch('sqlite');
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     // A browser set to German: sign-up takes the home country from it.
     const context = await browser.newContext({ baseURL: sw.httpUrl, viewport: { width: 1360, height: 900 }, locale: 'de-DE' });
     context.setDefaultTimeout(15_000);

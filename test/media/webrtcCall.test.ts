@@ -16,7 +16,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, noChromium } from '../helpers/chromium.ts';
 import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
 import { answeredBy, body, header, placeAuthenticated, uriOf } from '../helpers/sipDialog.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
@@ -31,7 +32,7 @@ import { skipEngine } from './engines.ts';
 
 const BROWSER_HZ = 440;
 const PHONE_HZ = 880;
-const skip = skipWithout('baresip', 'baresip') || skipWithout('chromium', 'chromium') || skipEngine('rtpengine');
+const skip = skipWithout('baresip', 'baresip') || noChromium || skipEngine('rtpengine');
 
 /** The SDP with only its loopback UDP candidates, its connection line on loopback. */
 function loopbackOnly(sdp: string): string {
@@ -61,20 +62,13 @@ describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium,
     cleanups.push(() => sw.close());
     tenant = await newTenant(sw);
     await tenant.dialplan('default', dialplanSource('  await dial(call.to.user, { timeout: 15 });'));
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        `--use-file-for-fake-audio-capture=${mic}`,
-        '--allow-loopback-in-peer-connection',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    browser = await launchChromium([
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${mic}`,
+      '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required',
+    ]);
     cleanups.push(() => browser.close());
   });
   after(async () => {

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { finalise, newCallState } from '../../server/cdr/callRecord.ts';
 import type { Cdr } from '../../server/domain/cdr.ts';
 import { writeWav } from '../../server/media/audio/wav.ts';
@@ -19,12 +19,11 @@ import { newId } from '../../server/store/ids.ts';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { seriousViolations } from '../helpers/axe.ts';
 import { signUp, type ApiClient } from '../helpers/api.ts';
+import { launchChromium, noChromium } from '../helpers/chromium.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
-import { skipWithout } from '../interop/tools.ts';
 import { tone } from '../media/audioSignal.ts';
 
-const noBrowser = skipWithout('chromium', 'chromium');
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+const noBrowser = noChromium;
 
 /** The audio element plays: its position moves on from 0. */
 async function playsIn(audio: Locator): Promise<{ duration: number; currentTime: number }> {
@@ -58,7 +57,7 @@ describe('portal audio: prompts, recordings with waveforms, call quality, simula
   before(async () => {
     await ensurePortalBuilt();
     sw = await startTestSwitch('sqlite');
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     a = await signUp(sw.httpUrl);
     b = await signUp(sw.httpUrl);
     tenantA = (await a.get('/me')).body.tenant.id as string;

@@ -9,15 +9,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { signUp } from '../helpers/api.ts';
+import { launchChromium, noChromium } from '../helpers/chromium.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
-import { skipWithout } from '../interop/tools.ts';
 import { seriousViolations } from '../helpers/axe.ts';
 
-const noBrowser = skipWithout('chromium', 'chromium');
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+const noBrowser = noChromium;
 
 describe('dialplan editor: examples, versions compared and restored (sqlite)', { skip: noBrowser, timeout: 120_000 }, () => {
   let sw: TestSwitch;
@@ -26,7 +25,7 @@ describe('dialplan editor: examples, versions compared and restored (sqlite)', {
   before(async () => {
     await ensurePortalBuilt();
     sw = await startTestSwitch('sqlite');
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     const context = await browser.newContext({ baseURL: sw.httpUrl, viewport: { width: 1360, height: 900 }, bypassCSP: true });
     context.setDefaultTimeout(15_000);
     // The session of a tenant signed up through the API, handed to the browser.

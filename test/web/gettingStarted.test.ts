@@ -13,18 +13,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { STARTER_DIALPLAN } from '../../contract/starterDialplan.ts';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { seriousViolations } from '../helpers/axe.ts';
 import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
+import { launchChromium, noChromium } from '../helpers/chromium.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { skipWithout, waitFor } from '../interop/tools.ts';
 
-const noBrowser = skipWithout('chromium', 'chromium');
+const noBrowser = noChromium;
 const noBaresip = skipWithout('baresip', 'baresip');
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/getting-started/', import.meta.url));
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
 const PASSWORD = 'Plum-Orbit-Cascade-91';
 
 describe('getting started: a new user to an answered test call (sqlite, baresip)', { skip: noBrowser || noBaresip, timeout: 180_000 }, () => {
@@ -47,7 +47,7 @@ describe('getting started: a new user to an answered test call (sqlite, baresip)
     await ensurePortalBuilt();
     mkdirSync(ARTIFACTS, { recursive: true });
     sw = await startTestSwitch('sqlite');
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     // axe-core is added as a script of its own, which the portal's policy would refuse: the policy
     // itself is checked in test/e2e/portal.test.ts.
     const context = await browser.newContext({ baseURL: sw.httpUrl, viewport: { width: 1280, height: 900 }, locale: 'pt-PT', bypassCSP: true });

@@ -5,18 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { seriousViolations } from '../helpers/axe.ts';
 import { signUp, type ApiClient } from '../helpers/api.ts';
+import { launchChromium, noChromium } from '../helpers/chromium.ts';
 import { optionsPeer } from '../helpers/optionsPeer.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { skipWithout } from '../interop/tools.ts';
 import { scratch } from '../calls/harness.ts';
 import { answersIn, FAST_SIP_TIMERS, header, newSecret, PROVIDER_ENV, startRegistrar } from '../providers/registrarHarness.ts';
 
-const noBrowser = skipWithout('chromium', 'chromium') || skipWithout('sipp', 'sip-tester');
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+const noBrowser = noChromium || skipWithout('sipp', 'sip-tester');
 
 describe('provider test now (sqlite, Chromium)', { skip: noBrowser, timeout: 90_000 }, () => {
   let sw: TestSwitch;
@@ -27,7 +27,7 @@ describe('provider test now (sqlite, Chromium)', { skip: noBrowser, timeout: 90_
   before(async () => {
     await ensurePortalBuilt();
     sw = await startTestSwitch('sqlite', { env: PROVIDER_ENV, sipTimers: FAST_SIP_TIMERS });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     const context = await browser.newContext({ baseURL: sw.httpUrl, viewport: { width: 1360, height: 900 }, bypassCSP: true });
     context.setDefaultTimeout(15_000);
     api = await signUp(sw.httpUrl);
