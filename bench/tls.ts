@@ -6,8 +6,10 @@
  *
  *   tsx bench/tls.ts      (or `npm run bench`)
  *
+ * Calls per second with both legs on connections (a caller's INVITE, the callee's 200, ACK, BYE,
+ * 0 hold as in calls.ts): over TLS and, with the same client, over plain TCP; calls.ts has UDP.
+ *
  * Knobs: TLS_SECONDS [10] per run, TLS_CONCURRENCY [32], WS_IDLE [2000] WebSocket registrations.
- * TLS calls/s is not measured: the call path does not take TLS legs yet (README, "TLS and WebSocket").
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CLK_TCK, rssMb, treeTicks } from './lib/proc.ts';
 import { sleep } from './lib/processes.ts';
-import { openTls, openWebSocket, register, type SipStream } from './lib/sipClient.ts';
+import { answerCalls, openTcp, openTls, openWebSocket, placeCall, register, type SipStream } from './lib/sipClient.ts';
 import { startServer, switchEnv, type RunningServer } from './lib/switch.ts';
 import { seed } from './register.ts';
 
@@ -33,6 +35,7 @@ export interface TlsBenchResult {
   cores: number;
   cpuModel: string;
   tls: Array<{ resumption: boolean; registrationsPerSecond: number; ok: number; failed: number; resumedPct: number; switchCpuPct: number }>;
+  calls: CallsRun[];
   webSocket: { registrations: number; rssBeforeMb: number; rssAfterMb: number; bytesEach: number; perGb: number };
 }
 
@@ -71,6 +74,68 @@ async function tlsRun(pid: number, resumption: boolean) {
     resumedPct: Math.round((100 * resumed) / Math.max(1, ok + failed)),
     switchCpuPct: Math.round((100 * (treeTicks(pid) - ticks0)) / CLK_TCK / wall),
   };
+}
+
+interface CallsRun {
+  transport: 'TLS' | 'TCP';
+  callsPerSecond: number;
+  answered: number;
+  failed: number;
+  switchCpuPct: number;
+  cpuMsPerCall: number;
+}
+
+/** How many registered phones take the calls (each on a connection of its own). */
+const CALLEES = 16;
+
+/**
+ * `CONCURRENCY` callers, each on one connection kept open, calling `CALLEES` registered phones in
+ * turn for `SECONDS`, each call hung up as soon as it is answered.
+ */
+async function callsRun(pid: number, transport: 'TLS' | 'TCP', seconds = SECONDS): Promise<CallsRun> {
+  const open = () => (transport === 'TLS' ? openTls(TLS_PORT).then((c) => c.stream) : openTcp(SIP_PORT));
+  const hostPort = `127.0.0.1:${transport === 'TLS' ? TLS_PORT : SIP_PORT}`;
+  const streams: SipStream[] = [];
+  try {
+    const callees = [];
+    for (let i = 1; i <= CALLEES; i++) {
+      const stream = await open();
+      streams.push(stream);
+      const reply = await register(stream, transport, hostPort, i);
+      if (reply?.status !== 200) throw new Error(`callee user${i} did not register over ${transport}: ${reply?.status}`);
+      callees.push(answerCalls(stream, transport, `user${i}`));
+    }
+    let answered = 0;
+    let failed = 0;
+    let n = 0;
+    const t0 = Date.now();
+    const ticks0 = treeTicks(pid);
+    const end = t0 + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        const stream = await open();
+        streams.push(stream);
+        while (Date.now() < end) {
+          const status = await placeCall(stream, transport, hostPort, `user${(n++ % CALLEES) + 1}`);
+          if (status === 200) answered++;
+          else failed++;
+          if (status === 0) return;
+        }
+      }),
+    );
+    const wall = (Date.now() - t0) / 1000;
+    const cpuSeconds = (treeTicks(pid) - ticks0) / CLK_TCK;
+    return {
+      transport,
+      callsPerSecond: Math.round(answered / wall),
+      answered,
+      failed,
+      switchCpuPct: Math.round((100 * cpuSeconds) / wall),
+      cpuMsPerCall: Number(((1000 * cpuSeconds) / Math.max(1, answered)).toFixed(2)),
+    };
+  } finally {
+    for (const s of streams) s.close();
+  }
 }
 
 /** `WS_IDLE` WebSockets, each registered once and then left idle; the switch's RSS before and after. */
@@ -116,6 +181,9 @@ export async function tlsBench(): Promise<TlsBenchResult> {
         HTTPS_PORT: String(HTTPS_PORT),
         SIP_CONNECTIONS_PER_SOURCE: '100000',
         SIP_TCP_MAX_CONNECTIONS: '100000',
+        // One tenant carries every call: its limits would measure themselves (as in calls.ts).
+        CALLS_PER_TENANT: '100000',
+        DIALPLAN_TENANT_CONCURRENCY: '1000',
       },
       path.join(outDir, 'switch.log'),
     );
@@ -123,10 +191,16 @@ export async function tlsBench(): Promise<TlsBenchResult> {
     const tls = [await tlsRun(server.pid, false), await tlsRun(server.pid, true)];
     console.log('resumption  registrations/s  ok  failed  resumed%  switch_cpu%');
     for (const r of tls) console.log(`${r.resumption ? 'yes' : 'no '}         ${r.registrationsPerSecond}  ${r.ok}  ${r.failed}  ${r.resumedPct}  ${r.switchCpuPct}`);
+    console.log(`\n## calls with both legs on connections: ${CONCURRENCY} callers, ${CALLEES} registered phones answering, 0 hold, ${SECONDS} s each`);
+    // A few seconds of calls first, unreported: the dialplan workers' contexts and the JIT warm up.
+    await callsRun(server.pid, 'TCP', 3);
+    const calls = [await callsRun(server.pid, 'TCP'), await callsRun(server.pid, 'TLS')];
+    console.log('transport  calls/s  answered  failed  switch_cpu%  cpu_ms/call');
+    for (const c of calls) console.log(`${c.transport}        ${c.callsPerSecond}  ${c.answered}  ${c.failed}  ${c.switchCpuPct}  ${c.cpuMsPerCall}`);
     console.log(`\n## idle WebSocket registrations: ${WS_IDLE} WebSockets, each registered once, then idle`);
     const webSocket = await idleWebSockets(server.pid);
     console.log(`RSS ${webSocket.rssBeforeMb} MB -> ${webSocket.rssAfterMb} MB: ${webSocket.bytesEach} bytes each, about ${webSocket.perGb.toLocaleString('en')} per GB`);
-    const result: TlsBenchResult = { cores: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', tls, webSocket };
+    const result: TlsBenchResult = { cores: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', tls, calls, webSocket };
     writeFileSync(path.join(outDir, 'result.json'), JSON.stringify(result, null, 2));
     return result;
   } finally {
