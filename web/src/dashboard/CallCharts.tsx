@@ -28,6 +28,8 @@ interface Series {
   /** A second line on the same chart, with its name (the first is then named `label`). */
   second?: { label: string; values: Array<number | null> };
   label?: string;
+  /** A share of a whole (0–100 %): the axis stays 0–100 instead of scaling past the whole. */
+  share?: boolean;
 }
 
 const COLOURS = ['#2456d6', '#b45309'];
@@ -53,6 +55,7 @@ function seriesOf(stats: CallStatsView): { hours: number[]; series: Series[] } {
       {
         title: 'Answer-seizure ratio',
         unit: '%',
+        share: true,
         values: hours.map((h) => (at(h)?.calls ? Math.round((100 * at(h)!.answered) / at(h)!.calls) : null)),
         summary: calls ? `${Math.round((100 * answered) / calls)} % of calls answered` : 'no calls',
       },
@@ -76,7 +79,7 @@ function Chart({ hours, s, testId = 'chart' }: { hours: number[]; s: Series; tes
         width: Math.max(280, host.current!.clientWidth),
         height: 160,
         legend: { show: Boolean(s.second), live: false },
-        scales: { x: { time: true } },
+        scales: { x: { time: true }, ...(s.share ? { y: { range: [0, 100] as [number, number] } } : {}) },
         series: [
           {},
           { label: s.label ?? s.title, stroke: COLOURS[0], width: 2, fill: s.second ? undefined : 'rgba(36, 86, 214, 0.08)', points, spanGaps: Boolean(s.second) },
@@ -126,6 +129,7 @@ function qualityOf(q: CallQualityView): { hours: number[]; series: Series[]; fig
       {
         title: 'Audio both ways',
         unit: '%',
+        share: true,
         values: hours.map((h) => (at(h)?.measured ? Math.round((100 * at(h)!.bothWays) / at(h)!.measured) : null)),
         summary: both === null ? 'no measured calls' : `${Math.round(both)} % of measured answered calls`,
       },
