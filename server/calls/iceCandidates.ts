@@ -5,7 +5,8 @@
  * WebSocket leg's SDP keeps only the candidates whose address `ICE_CANDIDATE_ALLOW` allows (CIDRs;
  * by default the public addresses: every private, shared, loopback, link-local and ULA range is
  * out). Candidates named by host name (mDNS `.local`) are dropped too: there is nothing to check.
- * Every other line passes untouched.
+ * A connection line naming an address taken out is pointed at the first candidate kept; every other
+ * line passes untouched.
  */
 import { BlockList, isIP } from 'node:net';
 
@@ -74,14 +75,36 @@ export function iceCandidateFilter(allow: readonly string[] | null): IceCandidat
   };
   return (sdp) => {
     const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
-    return sdp
-      .split(eol)
-      .filter((line) => {
-        if (!/^a=candidate:/i.test(line)) return true;
-        // a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ …
-        const address = line.split(' ')[4];
-        return address !== undefined && allowed(address);
-      })
-      .join(eol);
+    const lines = sdp.split(eol).filter((line) => {
+      if (!/^a=candidate:/i.test(line)) return true;
+      // a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ …
+      const address = line.split(' ')[4];
+      return address !== undefined && allowed(address);
+    });
+    // The connection line names the default candidate: when that one is gone, the first one kept
+    // (its address and port) stands in, so nothing is sent to the address taken out either.
+    const sections: number[][] = [[]];
+    lines.forEach((line, i) => (line.startsWith('m=') ? sections.push([i]) : sections.at(-1)!.push(i)));
+    const firstKept = (indexes: number[]): { address: string; port: string } | undefined => {
+      for (const i of indexes) {
+        const f = lines[i]!.split(' ');
+        if (/^a=candidate:/i.test(lines[i]!) && f[1] === '1') return { address: f[4]!, port: f[5]! };
+      }
+      return undefined;
+    };
+    const fix = (indexes: number[], kept: { address: string; port: string } | undefined): void => {
+      if (!kept) return;
+      for (const i of indexes) {
+        const c = /^c=IN (IP[46]) (\S+)$/.exec(lines[i]!);
+        if (c && !allowed(c[2]!)) {
+          lines[i] = `c=IN ${isIP(kept.address) === 6 ? 'IP6' : 'IP4'} ${kept.address}`;
+          const m = indexes[0]!;
+          if (lines[m]!.startsWith('m=')) lines[m] = lines[m]!.replace(/^(m=\S+ )\d+/, `$1${kept.port}`);
+        }
+      }
+    };
+    fix(sections[0]!, firstKept(sections.flat()));
+    for (const section of sections.slice(1)) fix(section, firstKept(section));
+    return lines.join(eol);
   };
 }

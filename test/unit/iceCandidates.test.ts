@@ -44,7 +44,8 @@ describe('ICE candidate filter', () => {
   });
 
   test('lines other than candidates pass untouched, in order', () => {
-    const out = iceCandidateFilter(['127.0.0.0/8'])(SDP);
+    const out = iceCandidateFilter(['0.0.0.0/0', '::/0'])(SDP.replace(/^a=candidate:.*\r\n/gm, ''));
+    assert.equal(out, SDP.replace(/^a=candidate:.*\r\n/gm, ''));
     const others = (s: string) => s.split('\r\n').filter((l) => !l.startsWith('a=candidate:'));
     assert.deepEqual(others(out), others(SDP));
     assert.ok(out.endsWith('\r\n'));
@@ -55,6 +56,21 @@ describe('ICE candidate filter', () => {
         .split('\n')
         .filter((l) => l.startsWith('a=candidate:')).length,
       1,
+    );
+  });
+
+  test('a connection line naming an address taken out points at the first candidate kept', () => {
+    const sdp = SDP.replace('m=audio 9 ', 'm=audio 50000 ').replace('c=IN IP4 0.0.0.0', 'c=IN IP4 192.168.1.20');
+    const out = iceCandidateFilter(['127.0.0.0/8'])(sdp);
+    assert.match(out, /^c=IN IP4 127\.0\.0\.1$/m);
+    assert.match(out, /^m=audio 50003 UDP\/TLS\/RTP\/SAVPF 111 0$/m);
+    // An allowed one stays as it is.
+    assert.equal(
+      iceCandidateFilter(['192.168.0.0/16'])(sdp),
+      sdp
+        .split('\r\n')
+        .filter((l) => !l.startsWith('a=candidate:') || / 192\.168\.\S+ \d+ typ/.test(l))
+        .join('\r\n'),
     );
   });
 
