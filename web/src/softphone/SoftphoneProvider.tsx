@@ -139,7 +139,10 @@ export function SoftphoneProvider({ children }: { children: ReactNode }) {
         transferredTo: null,
       });
       attach(s);
-      s.on('progress', () => update({ state: 'early' }));
+      // An incoming call's own 180 is 'progress' too: only the far end's counts.
+      s.on('progress', (e: { originator: string }) => {
+        if (e.originator === 'remote') update({ state: 'early' });
+      });
       s.on('accepted', () => update({ state: 'connected', connectedAt: Date.now() }));
       s.on('confirmed', () => setCall((c) => (c && c.state !== 'connected' ? { ...c, state: 'connected', connectedAt: c.connectedAt ?? Date.now() } : c)));
       s.on('muted', () => update({ muted: true }));
