@@ -86,7 +86,7 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
     cleanups.push(() => sw.close());
     tenant = await newTenant(sw);
     email = (await tenant.api.get('/me')).body.user.email as string;
-    await tenant.dialplan('default', dialplanSource('  await dial(call.to.user, { timeout: 15 });'));
+    await tenant.dialplan('default', dialplanSource("  await dial(call.to.user, { timeout: 15, transfer: 'phones' });"));
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       headless: true,
@@ -243,7 +243,7 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
     assert.equal(record.answeredAt !== null, true, 'the record says it was answered');
   });
 
-  test('the softphone calls the phone by its extension: connected, timer running, the page hears the phone, hang up', async () => {
+  test('the softphone calls the phone by its extension: connected, timer running, the page hears the phone, mute, hold and resume, blind transfer', async () => {
     const { phone: dave, account } = await registeredPhone('dave', PHONE_HZ);
     const extension = (await tenant.api.get(`/sip-accounts/${account.id}`)).body.extension as string;
     const bob = await tenant.account();
@@ -262,9 +262,36 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
     assert.match(first, /^\d\d:\d\d$/);
     await page.waitForTimeout(2100);
     assert.notEqual(await timer.innerText(), first, 'the timer runs');
-    await page.getByRole('button', { name: 'Hang up' }).click();
+
+    const mute = page.getByRole('button', { name: 'Mute', exact: true });
+    await mute.click();
+    await page.getByRole('button', { name: 'Unmute', pressed: true }).waitFor();
+    assert.match(await state.innerText(), /muted/);
+    await page.getByRole('button', { name: 'Unmute' }).click();
+    await page.getByRole('button', { name: 'Mute', exact: true, pressed: false }).waitFor();
+
+    // Hold is a re-INVITE through the switch: shown once the other end has agreed.
+    await page.getByRole('button', { name: 'Hold' }).click();
+    await state.filter({ hasText: 'on hold' }).waitFor();
+    await page.getByRole('button', { name: 'Resume', pressed: true }).click();
+    await page.getByRole('button', { name: 'Hold', pressed: false }).waitFor();
+    assert.doesNotMatch(await state.innerText(), /on hold/);
+
+    // Blind transfer (REFER): dave ends up talking to erin, the page's call ends.
+    const { phone: erin, account: erinAccount } = await registeredPhone('erin', PHONE_HZ);
+    const erinExtension = (await tenant.api.get(`/sip-accounts/${erinAccount.id}`)).body.extension as string;
+    await page.getByLabel('Transfer to').fill(erinExtension);
+    await page.getByRole('button', { name: 'Transfer', exact: true }).click();
+    await state
+      .filter({ hasText: 'Call ended' })
+      .waitFor({ timeout: 15_000 })
+      .catch(async (err: Error) => {
+        throw new Error(`${err.message}\nevents:\n${log.summary().join('\n')}\n${await page.locator('main').innerText()}\n${erin.output().slice(-1500)}`);
+      });
+    assert.match(await page.getByRole('status', { name: 'Transfer' }).innerText(), new RegExp(`Transferred to ${erinExtension}`));
+    await eventually('erin answered the transferred call', () => /Call established/.test(erin.output()), 15_000, 200);
+    assert.ok((await dave.command('hangup')).ok);
     await log.ended();
-    await state.filter({ hasText: 'Call ended' }).waitFor();
     const record = await recordOf(sw, tenant, callIdOf(log));
     assert.ok(record.endedAt);
   });

@@ -152,8 +152,14 @@ export function SoftphonePage() {
                     Transfer
                   </button>
                 </form>
-                {call.transferredTo && <p className="hint">Transfer to {call.transferredTo} asked.</p>}
               </>
+            )}
+            {call.transferredTo && call.transfer && (
+              <p className="hint" role="status" aria-label="Transfer">
+                {call.transfer === 'asked' && `Transferring to ${call.transferredTo}…`}
+                {call.transfer === 'done' && `Transferred to ${call.transferredTo}.`}
+                {call.transfer === 'failed' && `The transfer to ${call.transferredTo} failed; the call goes on.`}
+              </p>
             )}
             {call.state === 'ended' && (
               <button type="button" className="btn small ghost" onClick={() => phone.dismiss()}>

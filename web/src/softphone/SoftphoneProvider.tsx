@@ -41,6 +41,8 @@ export interface CallView {
   /** The last keys sent from the keypad. */
   digits: string;
   transferredTo: string | null;
+  /** How the last blind transfer went. */
+  transfer: 'asked' | 'done' | 'failed' | null;
 }
 
 interface SoftphoneValue {
@@ -137,6 +139,7 @@ export function SoftphoneProvider({ children }: { children: ReactNode }) {
         endedBecause: null,
         digits: '',
         transferredTo: null,
+        transfer: null,
       });
       attach(s);
       // An incoming call's own 180 is 'progress' too: only the far end's counts.
@@ -274,8 +277,18 @@ export function SoftphoneProvider({ children }: { children: ReactNode }) {
         const s = rtc.current;
         const t = target.trim();
         if (!s?.isEstablished() || !t) return;
-        s.refer(t);
-        update({ transferredTo: t });
+        update({ transferredTo: t, transfer: 'asked' });
+        // Blind: once the other end reports the new call answered (NOTIFY 200), this one is done.
+        s.refer(t, {
+          eventHandlers: {
+            accepted: () => {
+              update({ transfer: 'done' });
+              if (rtc.current === s) s.terminate();
+            },
+            requestFailed: () => update({ transfer: 'failed' }),
+            failed: () => update({ transfer: 'failed' }),
+          },
+        });
       },
       dismiss() {
         setCall((c) => (c?.state === 'ended' ? null : c));
