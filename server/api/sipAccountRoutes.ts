@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DIGEST_ALGORITHMS, type Config } from '../config.ts';
 import { computeHa1 } from '../sip/digest.ts';
 import type { BrowserSessions } from '../sip/browserSessions.ts';
+import type { BrowserSessionView } from '../../contract/sipAccounts.ts';
 import { SIP_WEBSOCKET_PATH } from '../sip/webSocketEndpoint.ts';
 import type { Store } from '../store/index.ts';
 import { ExtensionTakenError, UsernameTakenError, type NewSipAccount, type SipAccount, type SipAccountChanges } from '../store/sipAccounts.ts';
@@ -160,7 +161,7 @@ export function sipAccountRoutes(store: Store, config: Config, browserSessions?:
     if (!a.enabled) throw new HttpError(409, 'this SIP account is disabled: enable it to use it as a phone');
     const { password, expiresAt } = browserSessions.issue({ tenantId: scope.tenantId, accountId: a.id, username: a.username }, browserSessionTtlMs);
     res.set('Cache-Control', 'no-store');
-    res.status(201).json({
+    const session: BrowserSessionView = {
       accountId: a.id,
       webSocketUrl: `${req.secure ? 'wss' : 'ws'}://${req.get('host')}${SIP_WEBSOCKET_PATH}`,
       sipUri: `sip:${a.username}@${realm}`,
@@ -169,7 +170,8 @@ export function sipAccountRoutes(store: Store, config: Config, browserSessions?:
       extension: a.extension,
       password,
       expiresAt: new Date(expiresAt).toISOString(),
-    });
+    };
+    res.status(201).json(session);
   });
 
   r.patch('/:id', async (req, res) => {

@@ -10,18 +10,10 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useRef, use
 import type { UA } from 'jssip';
 import type { RTCSession } from 'jssip/lib/RTCSession';
 import type { DTMFOptions } from 'jssip/lib/RTCSession';
+import type { BrowserSessionView } from '../../../contract/sipAccounts.ts';
 import { api, describeError } from '../api/client.ts';
 
-export interface BrowserSession {
-  accountId: string;
-  webSocketUrl: string;
-  sipUri: string;
-  authorizationUser: string;
-  displayName: string | null;
-  extension: string | null;
-  password: string;
-  expiresAt: string;
-}
+export type BrowserSession = BrowserSessionView;
 
 export type PhoneStatus = 'off' | 'connecting' | 'registered' | 'failed';
 
