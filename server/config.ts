@@ -9,6 +9,7 @@ import { DEFAULT_DENIED_DESTINATIONS, parseDeniedRanges } from './sip/destinatio
 import { parseHostPort } from './sip/hostPort.ts';
 import type { TransportOptions } from './sip/transport.ts';
 import { MEDIA_ENGINES, type MediaSettings } from './media/settings.ts';
+import { cidrProblem, splitCidrs } from './calls/iceCandidates.ts';
 
 import { DIGEST_ALGORITHMS, type DigestAlgorithm } from '../contract/sipAccounts.ts';
 
@@ -212,6 +213,14 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.optional(),
     MEDIA_ENGINE: z.enum(MEDIA_ENGINES).default('auto'),
+    ICE_CANDIDATE_ALLOW: z
+      .string()
+      .optional()
+      .superRefine((t, ctx) => {
+        const problem = t === undefined ? undefined : cidrProblem(t);
+        if (problem) ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of CIDRs such as 203.0.113.0/24: ${problem}` });
+      }),
+    SOFTPHONE_PASSWORD_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
     MEDIA_HOST: z
       .string()
       .refine((h) => isIP(h) === 4, 'must be an IPv4 address')
@@ -328,6 +337,8 @@ export interface Config {
     loginsPer15Min: number;
     /** Login attempts one address may make per 15 minutes, whatever emails it tries (password spraying). */
     loginsPer15MinPerAddress: number;
+    /** How long a softphone's SIP password (POST /sip-accounts/:id/browser-session) is good for. */
+    softphonePasswordSeconds: number;
     /** Open event streams (`GET /events`) a tenant may have on this node. */
     eventStreamsPerTenant: number;
   };
@@ -458,6 +469,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       loginsPer15Min: c.HTTP_LOGINS_PER_15MIN,
       loginsPer15MinPerAddress: c.HTTP_LOGINS_PER_15MIN_PER_ADDRESS,
       eventStreamsPerTenant: c.HTTP_EVENT_STREAMS_PER_TENANT,
+      softphonePasswordSeconds: c.SOFTPHONE_PASSWORD_SECONDS,
     },
     operatorEmails: c.OPERATOR_EMAILS,
     dataDir,
@@ -542,6 +554,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       noRtpFlagMs: c.MEDIA_NO_RTP_FLAG_SECONDS * 1000,
       noRtpHangupMs: c.MEDIA_NO_RTP_HANGUP_SECONDS * 1000,
       rtpengine: { binary: c.RTPENGINE_BINARY, ng: c.RTPENGINE_NG ?? null },
+      iceCandidateAllow: c.ICE_CANDIDATE_ALLOW === undefined ? null : splitCidrs(c.ICE_CANDIDATE_ALLOW),
     },
   };
 }

@@ -21,6 +21,7 @@ import { startDataDirHealth } from './store/dataDirHealth.ts';
 import { startDialplanRunner, type PooledDialplanRunner } from './dialplan/runner.ts';
 import { EventBus } from './calls/events.ts';
 import { CallService } from './calls/service.ts';
+import { iceCandidateFilter } from './calls/iceCandidates.ts';
 import { persistCalls } from './calls/persistence.ts';
 import { LiveView } from './calls/liveView.ts';
 import { CallTraceRecorder } from './calls/callTraces.ts';
@@ -235,6 +236,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       {
         domain: config.sip.domain,
         media,
+        iceFilter: iceCandidateFilter(config.media.iceCandidateAllow ?? null),
         audio: { dataDir: config.dataDir, recordings, recordingBytesPerTenant: config.recordings.bytesPerTenant },
         maxCallMs: config.calls.maxSeconds * 1000,
         limits: config.calls.limits,
@@ -295,6 +297,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
       providers,
       bans: sip.guard,
       sipPort: sip.stack.port,
+      browserSessions: sip.browserSessions,
       tls: () => tlsStatusOf(config, sip.stack.transport.ports, certificates),
       // Ready: the database answers and this node can persist to its data directory.
       ready: async () => {

@@ -24,6 +24,7 @@ import { sipAccountRoutes } from './sipAccountRoutes.ts';
 import { providerRoutes } from './providerRoutes.ts';
 import { promptRoutes } from './promptRoutes.ts';
 import { recordingRoutes } from './recordingRoutes.ts';
+import type { BrowserSessions } from '../sip/browserSessions.ts';
 import type { RecordingStore } from '../recordings/recordingStore.ts';
 import type { ProviderControl } from '../providers/service.ts';
 import { operatorEmails, operatorRoutes, sipBlockRoutes, type BanControl } from './banRoutes.ts';
@@ -54,6 +55,8 @@ export interface ApiDeps {
   tls?: () => TlsView;
   /** True once SIP is listening and the database answers. */
   ready: () => Promise<boolean>;
+  /** The softphone's short-lived SIP passwords (absent: no softphone on this node). */
+  browserSessions?: BrowserSessions;
   /** Where recordings' audio is read and deleted. */
   recordings: RecordingStore;
 }
@@ -97,7 +100,7 @@ export function createApiApp(deps: ApiDeps): Express {
   api.use('/operator', operatorNodeRoutes(store, isOperator, deps.config.nodeId, deps.config.cluster.deadAfterMs));
   const tenantApi = express.Router();
   tenantApi.use(requireAuth(store));
-  tenantApi.use('/sip-accounts', sipAccountRoutes(store, deps.config));
+  tenantApi.use('/sip-accounts', sipAccountRoutes(store, deps.config, deps.browserSessions, deps.config.http.softphonePasswordSeconds * 1000));
   tenantApi.use('/registrations', registrationRoutes());
   tenantApi.use('/api-keys', apiKeyRoutes());
   tenantApi.use('/settings', settingsRoutes(deps.config, deps.sipPort, deps.tls));

@@ -3,6 +3,9 @@ import { KeyedQueue } from '../domain/keyedQueue.ts';
 import { z } from 'zod';
 import { DIGEST_ALGORITHMS, type Config } from '../config.ts';
 import { computeHa1 } from '../sip/digest.ts';
+import type { BrowserSessions } from '../sip/browserSessions.ts';
+import type { BrowserSessionView } from '../../contract/sipAccounts.ts';
+import { SIP_WEBSOCKET_PATH } from '../sip/webSocketEndpoint.ts';
 import type { Store } from '../store/index.ts';
 import { ExtensionTakenError, UsernameTakenError, type NewSipAccount, type SipAccount, type SipAccountChanges } from '../store/sipAccounts.ts';
 import { HttpError, notFound, parse } from './errors.ts';
@@ -62,7 +65,11 @@ const patchBody = z.strictObject({
 });
 const idParam = z.strictObject({ id: z.string().max(64) });
 
-export function sipAccountRoutes(store: Store, config: Config): Router {
+/** How long a softphone password is good for: enough to register and re-register a few times; the page asks for another before it runs out. */
+export const BROWSER_SESSION_TTL_MS = 10 * 60_000;
+const browserSessionBody = z.strictObject({}).optional();
+
+export function sipAccountRoutes(store: Store, config: Config, browserSessions?: BrowserSessions, browserSessionTtlMs = BROWSER_SESSION_TTL_MS): Router {
   const r = Router();
   const numbering = new KeyedQueue();
   const realm = config.sip.domain;
@@ -139,6 +146,34 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
     res.json(view(a));
   });
 
+  /**
+   * What the portal's softphone (JsSIP) needs to be this account from the browser: the WebSocket on
+   * the portal's own origin, the SIP URI and a short-lived random password (only its digests are
+   * kept, browserSessions.ts), never the account's password.
+   */
+  r.post('/:id/browser-session', async (req, res) => {
+    const { id } = parse(idParam, req.params);
+    parse(browserSessionBody, req.body ?? undefined);
+    const scope = scopeOf(req);
+    const a = await scope.sipAccounts.get(id);
+    if (!a) throw notFound('SIP account');
+    if (!browserSessions) throw new HttpError(503, 'the softphone is not available on this node');
+    if (!a.enabled) throw new HttpError(409, 'this SIP account is disabled: enable it to use it as a phone');
+    const { password, expiresAt } = browserSessions.issue({ tenantId: scope.tenantId, accountId: a.id, username: a.username }, browserSessionTtlMs);
+    res.set('Cache-Control', 'no-store');
+    const session: BrowserSessionView = {
+      accountId: a.id,
+      webSocketUrl: `${req.secure ? 'wss' : 'ws'}://${req.get('host')}${SIP_WEBSOCKET_PATH}`,
+      sipUri: `sip:${a.username}@${realm}`,
+      authorizationUser: a.username,
+      displayName: a.displayName,
+      extension: a.extension,
+      password,
+      expiresAt: new Date(expiresAt).toISOString(),
+    };
+    res.status(201).json(session);
+  });
+
   r.patch('/:id', async (req, res) => {
     const { id } = parse(idParam, req.params);
     const body = parse(patchBody, req.body);
@@ -164,6 +199,7 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
     });
     if (!a) throw notFound('SIP account');
     store.sipAccountLookup.invalidate(a.username);
+    if (body.enabled === false || body.password !== undefined) browserSessions?.revoke(a.username);
     res.json(view(a));
   });
 
@@ -173,6 +209,7 @@ export function sipAccountRoutes(store: Store, config: Config): Router {
     const a = await accounts.get(id);
     if (!a || !(await accounts.delete(id))) throw notFound('SIP account');
     store.sipAccountLookup.invalidate(a.username);
+    browserSessions?.revoke(a.username);
     res.status(204).end();
   });
 

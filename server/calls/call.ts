@@ -3,6 +3,7 @@
  * bridge that joins the answered ones. Owns the caller's INVITE transaction, so every answer to the
  * caller (progress, the final response, the 2xx retransmissions until the ACK) goes through here.
  */
+import type { IceCandidateFilter } from './iceCandidates.ts';
 import type { Logger } from 'pino';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { SipStack } from '../sip/stack.ts';
@@ -28,6 +29,8 @@ export interface CallServices {
   maxCallMs: number;
   /** The media relay every SDP of the call passes through. */
   media: MediaEngine;
+  /** What a browser leg's SDP keeps of its ICE candidates; absent: all. */
+  iceFilter?: IceCandidateFilter;
   onEnded(call: Call): void;
 }
 
@@ -99,7 +102,7 @@ export class Call implements CallContext {
     this.log = log.child({ callId: this.id, tenantId });
     this.lateOffer = resumed ? resumed.lateOffer : !inviteTx.request.content;
     this.finalSent = resumed?.finalSent ?? false;
-    this.media = new CallMedia(services.media, this.id, this.log);
+    this.media = new CallMedia(services.media, this.id, this.log, services.iceFilter);
   }
 
   /** A resumed answered call ends at the deadline its previous run set. */

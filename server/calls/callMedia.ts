@@ -10,6 +10,7 @@ import { PortsExhaustedError } from '../media/embedded/portPool.ts';
 import { MediaRequestError, type LegStats, type MediaEngine, type MediaProfile, type MediaSnapshot } from '../media/engine.ts';
 import type { Channel } from './channel.ts';
 import type { LegQuality } from './events.ts';
+import type { IceCandidateFilter } from './iceCandidates.ts';
 
 type Body = { type: string; content: string };
 
@@ -56,7 +57,14 @@ export class CallMedia {
     private readonly engine: MediaEngine,
     private readonly callId: string,
     private readonly log: Logger,
+    /** What a browser's SDP keeps of its ICE candidates (iceCandidates.ts); absent: all. */
+    private readonly iceFilter: IceCandidateFilter = (sdp) => sdp,
   ) {}
+
+  /** The SDP `from` sent, its ICE candidates filtered when it is a browser's. */
+  private fromLeg(from: Channel, sdp: string): string {
+    return profileOf(from) === 'webrtc' ? this.iceFilter(sdp) : sdp;
+  }
 
   /** Whether audio passes through the switch at all. */
   get relayed(): boolean {
@@ -66,7 +74,14 @@ export class CallMedia {
   /** `from`'s offer, to be sent on to `to`'s phone. */
   async offer(from: Channel, to: Channel, body: Body | undefined): Promise<Body | undefined> {
     if (!isSdp(body) || !this.relayed) return body;
-    const sdp = await this.engine.offer({ callId: this.callId, fromTag: from.id, toTag: to.id, sdp: body.content, profile: profileOf(to), offererProfile: profileOf(from) });
+    const sdp = await this.engine.offer({
+      callId: this.callId,
+      fromTag: from.id,
+      toTag: to.id,
+      sdp: this.fromLeg(from, body.content),
+      profile: profileOf(to),
+      offererProfile: profileOf(from),
+    });
     // A new leg belongs to its offerer until an answer pairs it (the engine's rule too).
     if (!this.peers.has(to.id)) this.peers.set(to.id, from.id);
     if (!this.peers.has(from.id)) this.peers.set(from.id, to.id);
@@ -80,7 +95,7 @@ export class CallMedia {
       callId: this.callId,
       fromTag: offerer.id,
       toTag: answerer.id,
-      sdp: body.content,
+      sdp: this.fromLeg(answerer, body.content),
       profile: profileOf(offerer),
       answererProfile: profileOf(answerer),
       ...(early ? { early } : {}),

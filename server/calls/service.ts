@@ -32,6 +32,7 @@ import { resumeCall } from './recovery.ts';
 import { CallRouter } from './routing.ts';
 import type { CallerAudioSettings } from './callerAudio.ts';
 import type { MediaEngine, MediaEvent } from '../media/engine.ts';
+import type { IceCandidateFilter } from './iceCandidates.ts';
 
 export interface CallServiceOptions {
   domain: string;
@@ -48,6 +49,8 @@ export interface CallServiceOptions {
   refused?: RefusalCounter;
   /** The media relay every call's SDP passes through. */
   media: MediaEngine;
+  /** What a browser leg's SDP keeps of its ICE candidates (iceCandidates.ts); absent: all. */
+  iceFilter?: IceCandidateFilter;
   /** Where a dialplan's audio verbs keep prompts and recordings; without it, they refuse. */
   audio?: CallerAudioSettings;
 }
@@ -262,7 +265,15 @@ export class CallService {
   }
 
   private callServices(): CallServices {
-    return { stack: this.stack, dialogs: this.dialogs, bus: this.bus, maxCallMs: this.o.maxCallMs, media: this.o.media, onEnded: (c: Call) => this.ended(c) };
+    return {
+      stack: this.stack,
+      dialogs: this.dialogs,
+      bus: this.bus,
+      maxCallMs: this.o.maxCallMs,
+      media: this.o.media,
+      ...(this.o.iceFilter ? { iceFilter: this.o.iceFilter } : {}),
+      onEnded: (c: Call) => this.ended(c),
+    };
   }
 
   /** A call this node handles: findable by its INVITE and its id, counted in its budget. */

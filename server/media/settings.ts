@@ -24,4 +24,6 @@ export interface MediaSettings {
   noRtpHangupMs: number;
   /** `ng`: an rtpengine already running (its own configuration applies); null: the switch starts one. */
   rtpengine: { binary: string; ng: { host: string; port: number } | null };
+  /** CIDRs a browser's (WebSocket leg's) ICE candidates must be in to reach the engine; null: public addresses only (server/calls/iceCandidates.ts). */
+  iceCandidateAllow?: string[] | null;
 }

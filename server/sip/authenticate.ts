@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { DigestAlgorithm } from '../../contract/sipAccounts.ts';
 import type { SipAccount } from '../store/sipAccounts.ts';
 import type { AuthGuard } from './authGuard.ts';
+import type { BrowserSessions } from './browserSessions.ts';
 import { DigestAuthenticator, readCredentials, type Credentials } from './digest.ts';
 import type { AuthParams, SipRequest } from './message.ts';
 import type { ServerTransaction } from './transactions.ts';
@@ -41,6 +42,8 @@ export class RequestAuthenticator {
     private readonly log: Logger,
     /** Who made an address exempt from bans (the providers naming it), for the log. */
     private readonly exemptBecause: (ip: string) => unknown = () => undefined,
+    /** The portal softphone's short-lived passwords, tried beside the account's own. */
+    private readonly browserSessions?: BrowserSessions,
   ) {}
 
   /** For REGISTER (401/WWW-Authenticate). `username` is the account the request claims to be. */
@@ -96,7 +99,8 @@ export class RequestAuthenticator {
       return undefined;
     }
     const usable = account && account.enabled ? account : null;
-    const ha1 = usable ? (creds.algorithm === 'SHA-256' ? usable.ha1Sha256 : usable.ha1Md5) : null;
+    const algorithm = creds.algorithm === 'SHA-256' ? 'SHA-256' : 'MD5';
+    const ha1 = usable ? [algorithm === 'SHA-256' ? usable.ha1Sha256 : usable.ha1Md5, ...(this.browserSessions?.ha1s(usable, algorithm) ?? [])] : null;
     const verdict = this.digest.verify(creds, tx.request.method, tx.request.uri, ip, offered, ha1);
     if (verdict.ok) {
       this.guard.recordSuccess(creds.username, ip);

@@ -135,8 +135,17 @@ export class DigestAuthenticator {
    * Checks credentials against the stored HA1 for their algorithm. `ha1` is null for an unknown
    * user: a stand-in is hashed so that unknown and known users cost the same and answer the same.
    * `requestUri` is the Request-URI of the request they came with: their `uri` must name it.
+   * Several HA1s may be given (the account's and its softphone passwords', browserSessions.ts): any one matching will do.
    */
-  verify(creds: Credentials, method: string, requestUri: string, clientIp: string, offered: readonly DigestAlgorithm[], ha1: string | null, now = Date.now()): Verdict {
+  verify(
+    creds: Credentials,
+    method: string,
+    requestUri: string,
+    clientIp: string,
+    offered: readonly DigestAlgorithm[],
+    ha1: string | null | readonly string[],
+    now = Date.now(),
+  ): Verdict {
     if (!creds.algorithm || !offered.includes(creds.algorithm)) return { ok: false, why: 'algorithm' };
     if (creds.realm !== this.options.realm) return { ok: false, why: 'bad-credentials' };
     if (creds.qop !== 'auth' || !creds.cnonce || !creds.nc || !/^[0-9a-fA-F]{8}$/.test(creds.nc)) {
@@ -147,12 +156,15 @@ export class DigestAuthenticator {
     if (!digestUriNames(creds.uri, requestUri)) return { ok: false, why: 'uri-mismatch' };
 
     const algorithm = creds.algorithm;
-    const key = ha1 ?? this.standInHa1(algorithm, creds.username);
+    const keys = ha1 === null ? [] : typeof ha1 === 'string' ? [ha1] : ha1;
     const ha2 = digestHash(algorithm, `${method}:${creds.uri}`);
-    const expected = digestHash(algorithm, `${key}:${creds.nonce}:${creds.nc}:${creds.cnonce}:auth:${ha2}`);
     const given = creds.response.toLowerCase();
-    const match = given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
-    if (!match || ha1 === null) return { ok: false, why: 'bad-credentials' };
+    let match = false;
+    for (const key of keys.length ? keys : [this.standInHa1(algorithm, creds.username)]) {
+      const expected = digestHash(algorithm, `${key}:${creds.nonce}:${creds.nc}:${creds.cnonce}:auth:${ha2}`);
+      if (given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected))) match = true;
+    }
+    if (!match || keys.length === 0) return { ok: false, why: 'bad-credentials' };
 
     if (now - issuedAt > this.options.nonceTtlMs) return { ok: false, why: 'stale' };
     const nc = parseInt(creds.nc, 16);

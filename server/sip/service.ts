@@ -18,6 +18,7 @@ import type { SipTimers } from './clientTransactions.ts';
 import { CONNECTION_BOUND_TRANSPORTS, FlowBindings } from './flowBindings.ts';
 import type { CertificateStore } from './tlsCertificates.ts';
 import { WebSocketEndpoint } from './webSocketEndpoint.ts';
+import { BrowserSessions } from './browserSessions.ts';
 
 export interface SipService {
   stack: SipStack;
@@ -26,6 +27,8 @@ export interface SipService {
   providerAddresses: ProviderAddresses;
   registrar: Registrar;
   auth: RequestAuthenticator;
+  /** The portal softphone's short-lived passwords (the API issues them, the digest check accepts them). */
+  browserSessions: BrowserSessions;
   /** Registrations over connections, which go when their connection closes. */
   flows: FlowBindings;
   /** SIP over WebSocket, for the HTTP servers' `upgrade` events. */
@@ -62,7 +65,8 @@ export function createSipService(
   const digest = new DigestAuthenticator({ realm: config.sip.domain, secret, nonceTtlMs: config.sip.nonceTtlSeconds * 1000 });
   const providerAddresses = new ProviderAddresses(store.providers, sipLog);
   const guard = new AuthGuard(guardOptions, (ip) => providerAddresses.has(ip));
-  const auth = new RequestAuthenticator(digest, store.sipAccountLookup, guard, config.sip.digestAlgorithms, sipLog, (ip) => providerAddresses.owners(ip));
+  const browserSessions = new BrowserSessions(config.sip.domain);
+  const auth = new RequestAuthenticator(digest, store.sipAccountLookup, guard, config.sip.digestAlgorithms, sipLog, (ip) => providerAddresses.owners(ip), browserSessions);
   const flows = new FlowBindings(store.location, sipLog);
   const registrar = new Registrar({ ...config.sip, nodeId: config.nodeId }, auth, store.location, sipLog, metrics, flows);
   let calls: CallRouting | undefined;
@@ -102,5 +106,17 @@ export function createSipService(
       sipLog.warn({ err }, 'could not remove the registrations over connections of the previous run; they expire on their own');
     }
   };
-  return { stack, guard, providerAddresses, registrar, auth, flows, webSocket, certificates: tls?.certificates, forgetPreviousConnections, route: (c) => (calls = c) };
+  return {
+    stack,
+    guard,
+    providerAddresses,
+    registrar,
+    auth,
+    browserSessions,
+    flows,
+    webSocket,
+    certificates: tls?.certificates,
+    forgetPreviousConnections,
+    route: (c) => (calls = c),
+  };
 }

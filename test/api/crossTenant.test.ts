@@ -57,6 +57,7 @@ function attempts(a: Objects): Array<{ route: string; method: string; path: stri
     { route: 'GET /sip-accounts/:id', method: 'GET', path: `/sip-accounts/${a.account.id}`, expect: 404 },
     { route: 'PATCH /sip-accounts/:id', method: 'PATCH', path: `/sip-accounts/${a.account.id}`, body: { displayName: 'stolen' }, expect: 404 },
     { route: 'DELETE /sip-accounts/:id', method: 'DELETE', path: `/sip-accounts/${a.account.id}`, expect: 404 },
+    { route: 'POST /sip-accounts/:id/browser-session', method: 'POST', path: `/sip-accounts/${a.account.id}/browser-session`, body: {}, expect: 404 },
     { route: 'DELETE /api-keys/:id', method: 'DELETE', path: `/api-keys/${a.apiKey}`, expect: 404 },
     { route: 'GET /dialplans/:name', method: 'GET', path: `/dialplans/${plan}`, expect: 404 },
     { route: 'GET /dialplans/:name/versions/:version', method: 'GET', path: `/dialplans/${plan}/versions/1`, expect: 404 },

@@ -9,7 +9,8 @@
  * level received). The SDP the switch sends the browser is WebRTC's, the phone's plain RTP.
  *
  * Only loopback is used: Chromium may gather loopback candidates (--allow-loopback-in-peer-connection),
- * and every other candidate is taken out of its SDP before the switch sees it.
+ * and every other candidate is taken out of its SDP before the switch sees it (and the switch, with
+ * ICE_CANDIDATE_ALLOW on loopback, would take them out too).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,7 +59,7 @@ describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium,
     const mic = path.join(dir, 'mic.wav');
     // Chromium's microphone: it loops the file.
     writeFileSync(mic, writeWav(tone(BROWSER_HZ, 5000, 48_000), 48_000));
-    sw = await startTestSwitch('sqlite', { env: { MEDIA_ENGINE: 'rtpengine' } });
+    sw = await startTestSwitch('sqlite', { env: { MEDIA_ENGINE: 'rtpengine', ICE_CANDIDATE_ALLOW: '127.0.0.0/8' } });
     cleanups.push(() => sw.close());
     tenant = await newTenant(sw);
     await tenant.dialplan('default', dialplanSource('  await dial(call.to.user, { timeout: 15 });'));

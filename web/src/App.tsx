@@ -20,6 +20,8 @@ import { ProvidersPage } from './pages/ProvidersPage.tsx';
 import { RecordingsPage } from './pages/RecordingsPage.tsx';
 import { SettingsPage } from './pages/SettingsPage.tsx';
 import { SignupPage } from './pages/SignupPage.tsx';
+import { SoftphonePage } from './pages/SoftphonePage.tsx';
+import { SoftphoneProvider } from './softphone/SoftphoneProvider.tsx';
 import { match, navigate, useLocation } from './router.tsx';
 import { SessionProvider, useSession } from './session.tsx';
 
@@ -47,6 +49,7 @@ const ROUTES: Route[] = [
   ['/calls', () => <CallsPage />],
   ['/calls/:id', (p) => <CallDetailPage id={p.id!} />],
   ['/live', () => <LivePage />],
+  ['/softphone', () => <SoftphonePage />],
   ['/prompts', () => <PromptsPage />],
   ['/recordings', () => <RecordingsPage />],
   ['/settings', () => <SettingsPage />],
@@ -89,18 +92,22 @@ function Routes() {
     const params = match(pattern, pathname);
     if (params) {
       return (
-        <LiveProvider>
-          <Layout>{render(params)}</Layout>
-        </LiveProvider>
+        <SoftphoneProvider>
+          <LiveProvider>
+            <Layout>{render(params)}</Layout>
+          </LiveProvider>
+        </SoftphoneProvider>
       );
     }
   }
   return (
-    <LiveProvider>
-      <Layout>
-        <NotFoundPage />
-      </Layout>
-    </LiveProvider>
+    <SoftphoneProvider>
+      <LiveProvider>
+        <Layout>
+          <NotFoundPage />
+        </Layout>
+      </LiveProvider>
+    </SoftphoneProvider>
   );
 }
 

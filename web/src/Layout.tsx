@@ -1,12 +1,14 @@
 /** The frame of every page behind login: navigation, who is logged in, and the page itself. */
 import type { ReactNode } from 'react';
 import { useLive } from './live/LiveProvider.tsx';
+import { CallBanner } from './softphone/CallBanner.tsx';
 import { Link, useLocation } from './router.tsx';
 import { useSession } from './session.tsx';
 
 const NAV: Array<[path: string, label: string]> = [
   ['/', 'Dashboard'],
   ['/phones', 'Phones'],
+  ['/softphone', 'Softphone'],
   ['/providers', 'Providers'],
   ['/dialplans', 'Dialplans'],
   ['/live', 'Live calls'],
@@ -69,6 +71,7 @@ export function Layout({ children }: { children: ReactNode }) {
         </div>
       </aside>
       <main id="main" className="content">
+        <CallBanner />
         {children}
       </main>
     </div>

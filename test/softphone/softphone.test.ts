@@ -1,0 +1,298 @@
+/**
+ * The portal's softphone (issue 18), in Chromium with fake media (its microphone a 440 Hz tone)
+ * against a baresip phone (880 Hz) through a switch with rtpengine and ICE_CANDIDATE_ALLOW on
+ * loopback, so the browser's other candidates never reach the relay (only loopback is used).
+ *
+ * - baresip calls the softphone's account while the portal shows another page: the banner rings
+ *   there, Answer connects, both hear each other (the page's WebRTC statistics; baresip's
+ *   recording holds the browser's tone), the keypad sends RFC 4733 DTMF (baresip reports the
+ *   events it received), and Hang up on the page
+ *   ends the call and closes its record.
+ * - the softphone dials baresip's extension: the call connects, the page hears the phone, shows
+ *   the state and a running timer, and hangs up. (That the phone hears the browser when the
+ *   browser offers is not asserted: a known rtpengine defect, server/media/README.md.)
+ * - the portal's own content security policy lets the page open the SIP WebSocket.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
+import { seriousViolations } from '../helpers/axe.ts';
+import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
+import { STRONG_PASSWORD } from '../helpers/api.ts';
+import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
+import { eventually } from '../helpers/time.ts';
+import { detectTone, readWav } from '../helpers/tone.ts';
+import { skipWithout, waitFor } from '../interop/tools.ts';
+import { dialplanSource, EventLog, newTenant, recordOf, type Account, type Tenant } from '../calls/harness.ts';
+import { skipEngine } from '../media/engines.ts';
+
+const BROWSER_HZ = 440;
+const PHONE_HZ = 880;
+const skip = skipWithout('baresip', 'baresip') || skipWithout('chromium', 'chromium') || skipEngine('rtpengine');
+
+function sineWav(file: string, hz: number, seconds: number): void {
+  const rate = 48_000;
+  const samples = rate * seconds;
+  const b = Buffer.alloc(44 + samples * 2);
+  b.write('RIFF', 0, 'ascii');
+  b.writeUInt32LE(36 + samples * 2, 4);
+  b.write('WAVEfmt ', 8, 'ascii');
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(rate * 2, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36, 'ascii');
+  b.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i++) b.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 12_000), 44 + i * 2);
+  writeFileSync(file, b);
+}
+
+/** Every peer connection the page makes, for its statistics (JsSIP's own stay private). */
+const RECORD_PEER_CONNECTIONS = `(() => {
+  const Original = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = class extends Original {
+    constructor(...args) { super(...args); window.__pcs.push(this); }
+  };
+})();`;
+
+interface Received {
+  packets: number;
+  level: number;
+  state: string;
+}
+
+describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout: 180_000 }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sipswitch-softphone-'));
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const problems: string[] = [];
+  let sw: TestSwitch;
+  let tenant: Tenant;
+  let email: string;
+  let browser: Browser;
+
+  before(async () => {
+    await ensurePortalBuilt();
+    const mic = path.join(dir, 'mic.wav');
+    sineWav(mic, BROWSER_HZ, 5);
+    sw = await startTestSwitch('sqlite', { env: { MEDIA_ENGINE: 'rtpengine', ICE_CANDIDATE_ALLOW: '127.0.0.0/8' } });
+    cleanups.push(() => sw.close());
+    tenant = await newTenant(sw);
+    email = (await tenant.api.get('/me')).body.user.email as string;
+    await tenant.dialplan('default', dialplanSource("  await dial(call.to.user, { timeout: 15, transfer: 'phones' });"));
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--use-fake-ui-for-media-stream',
+        '--use-fake-device-for-media-stream',
+        `--use-file-for-fake-audio-capture=${mic}`,
+        '--allow-loopback-in-peer-connection',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    });
+    cleanups.push(() => browser.close());
+  });
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+    assert.deepEqual(problems, [], 'no errors in the page');
+  });
+
+  /** A logged-in portal page (axe-core needs the policy bypassed: `bypassCSP`). */
+  async function portal(bypassCSP: boolean): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ baseURL: sw.httpUrl, bypassCSP, permissions: ['microphone'] });
+    context.setDefaultTimeout(15_000);
+    cleanups.push(() => context.close());
+    await context.addInitScript(RECORD_PEER_CONNECTIONS);
+    const login = await context.request.post('/api/v1/auth/login', { data: { email, password: STRONG_PASSWORD } });
+    assert.equal(login.status(), 200, await login.text());
+    const page = await context.newPage();
+    page.on('pageerror', (err) => problems.push(`page error: ${err.stack ?? err.message}`));
+    return { context, page };
+  }
+
+  /** The softphone page, connected as `account`. */
+  async function connectAs(page: Page, account: Account): Promise<void> {
+    await page.goto('/softphone');
+    await page.getByRole('heading', { name: 'Softphone', level: 1 }).waitFor();
+    await page.getByLabel('SIP account').selectOption(account.id);
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByRole('status').filter({ hasText: 'Connected: calls to this account ring here' }).waitFor({ timeout: 15_000 });
+  }
+
+  async function received(page: Page): Promise<Received> {
+    return page.evaluate(async () => {
+      const w = window as unknown as { __pcs: RTCPeerConnection[]; loudest?: number };
+      const pc = w.__pcs.at(-1);
+      if (!pc) return { packets: 0, level: 0, state: 'none' };
+      let packets = 0;
+      (await pc.getStats()).forEach((s: { type: string; kind?: string; packetsReceived?: number; audioLevel?: number }) => {
+        if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
+        packets = s.packetsReceived ?? 0;
+        w.loudest = Math.max(w.loudest ?? 0, s.audioLevel ?? 0);
+      });
+      return { packets, level: w.loudest ?? 0, state: pc.connectionState };
+    });
+  }
+
+  async function assertPageHears(page: Page, phone: Phone): Promise<void> {
+    await page.evaluate(() => delete (window as unknown as { loudest?: number }).loudest);
+    await eventually(
+      'the browser receives audio',
+      async () => {
+        const r = await received(page);
+        return r.state === 'connected' && r.packets > 100 && r.level > 0.05;
+      },
+      20_000,
+      200,
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(await received(page))}\n${phone.output().slice(-2000)}`);
+    });
+  }
+
+  async function registeredPhone(name: string, hz: number): Promise<{ phone: Phone; account: Account }> {
+    const account = await tenant.account();
+    const phone = await startPhone(dir, name, account, { answer: 'auto', outboundPort: sw.sipPort, tone: hz });
+    cleanups.push(async () => {
+      phone.close();
+      await phone.stop();
+    });
+    await waitFor(`${name} registered`, 15_000, async () => {
+      const items = (await tenant.api.get('/registrations')).body.items as Array<{ username: string }>;
+      return items.some((r) => r.username === account.username) || undefined;
+    });
+    return { phone, account };
+  }
+
+  function callIdOf(log: EventLog): string {
+    const id = log.events.find((e) => e.type === 'channel.created')?.callId;
+    assert.ok(id, 'the call was seen');
+    return id;
+  }
+
+  test('the portal policy lets the page open the SIP WebSocket and register', async () => {
+    const account = await tenant.account();
+    const { page } = await portal(false);
+    await connectAs(page, account);
+    const items = (await tenant.api.get('/registrations')).body.items as Array<{ username: string; transport?: string }>;
+    assert.ok(items.some((r) => r.username === account.username));
+    await page.getByRole('button', { name: 'Disconnect' }).click();
+    await page.getByRole('status').filter({ hasText: 'Not connected' }).waitFor();
+  });
+
+  test('a phone calls the softphone: it rings on another page, is answered there, both hear each other, keypad, hang up from the page', async () => {
+    const { phone: carol } = await registeredPhone('carol', PHONE_HZ);
+    const alice = await tenant.account();
+    const { page } = await portal(true);
+    await connectAs(page, alice);
+    assert.deepEqual(await seriousViolations(page), [], 'the connected softphone page passes axe-core');
+    // Another page, reached inside the app: the phone stays connected.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Call records' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Call records' }).waitFor();
+
+    const log = new EventLog(sw, tenant.id);
+    cleanups.push(async () => log.stop());
+    assert.ok((await carol.command('dial', `sip:${alice.username}@127.0.0.1`)).ok);
+    const ringing = page.getByRole('region', { name: 'Incoming call' });
+    await ringing.waitFor({ timeout: 15_000 }).catch(async (err: Error) => {
+      throw new Error(`${err.message}\nevents:\n${log.summary().join('\n')}\npage: ${await page.locator('main').innerText()}\n${carol.output().slice(-1500)}`);
+    });
+    assert.match(await ringing.innerText(), /Incoming call/);
+    assert.deepEqual(await seriousViolations(page), [], 'the ringing banner passes axe-core');
+    await ringing.getByRole('button', { name: 'Answer' }).click();
+    const inProgress = page.getByRole('region', { name: 'Call in progress' });
+    await inProgress.waitFor();
+    assert.match(await inProgress.innerText(), /Connected/);
+
+    await assertPageHears(page, carol);
+    await eventually('carol recorded 4 s', () => carol.recordedSeconds() > 4, 20_000, 200);
+    const wav = readWav(carol.received()!);
+    const report = detectTone({ ...wav, samples: wav.samples.subarray(wav.sampleRate) }, BROWSER_HZ);
+    const share = report.windows ? report.withTone / report.windows : 0;
+    assert.ok(share > 0.6, `carol heard the browser's ${BROWSER_HZ} Hz in ${Math.round(share * 100)} % of ${report.seconds.toFixed(1)} s`);
+
+    await inProgress.getByRole('link', { name: 'Open the phone' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Softphone' }).waitFor();
+    assert.match(await page.getByRole('status', { name: 'Call state' }).innerText(), /Connected from/);
+    const keypad = page.getByRole('group', { name: 'Keypad' });
+    for (const k of ['5', '#']) {
+      await keypad.getByRole('button', { name: `Key ${k}` }).click();
+      await page.waitForTimeout(400);
+    }
+    assert.equal(await page.getByTestId('digits-sent').innerText(), '5#');
+    // baresip reports the RFC 4733 events it receives in the audio.
+    await eventually('carol received the keys as RFC 4733 events', () => /received event: '5' \(end=1\)[\s\S]*received event: '#' \(end=1\)/.test(carol.output()), 10_000, 200);
+    assert.deepEqual(await seriousViolations(page), [], 'the softphone page in a call passes axe-core');
+
+    await page.getByRole('button', { name: 'Hang up' }).click();
+    await log.ended();
+    await page.getByRole('status', { name: 'Call state' }).filter({ hasText: 'Call ended' }).waitFor();
+    const record = await recordOf(sw, tenant, callIdOf(log));
+    assert.ok(record.endedAt, 'the record is closed');
+    assert.equal(record.answeredAt !== null, true, 'the record says it was answered');
+  });
+
+  test('the softphone calls the phone by its extension: connected, timer running, the page hears the phone, mute, hold and resume, blind transfer', async () => {
+    const { phone: dave, account } = await registeredPhone('dave', PHONE_HZ);
+    const extension = (await tenant.api.get(`/sip-accounts/${account.id}`)).body.extension as string;
+    const bob = await tenant.account();
+    const { page } = await portal(false);
+    await connectAs(page, bob);
+    const log = new EventLog(sw, tenant.id);
+    cleanups.push(async () => log.stop());
+    await page.getByLabel('Number or extension').fill(extension);
+    await page.getByRole('button', { name: 'Call', exact: true }).click();
+    const state = page.getByRole('status', { name: 'Call state' });
+    await state.filter({ hasText: 'Connected' }).waitFor({ timeout: 15_000 });
+    assert.match(await state.innerText(), new RegExp(`Connected to .*${extension}|Connected to`));
+    await assertPageHears(page, dave);
+    const timer = page.getByTestId('call-timer');
+    const first = await timer.innerText();
+    assert.match(first, /^\d\d:\d\d$/);
+    await page.waitForTimeout(2100);
+    assert.notEqual(await timer.innerText(), first, 'the timer runs');
+
+    const mute = page.getByRole('button', { name: 'Mute', exact: true });
+    await mute.click();
+    await page.getByRole('button', { name: 'Unmute', pressed: true }).waitFor();
+    assert.match(await state.innerText(), /muted/);
+    await page.getByRole('button', { name: 'Unmute' }).click();
+    await page.getByRole('button', { name: 'Mute', exact: true, pressed: false }).waitFor();
+
+    // Hold is a re-INVITE through the switch: shown once the other end has agreed.
+    await page.getByRole('button', { name: 'Hold' }).click();
+    await state.filter({ hasText: 'on hold' }).waitFor();
+    await page.getByRole('button', { name: 'Resume', pressed: true }).click();
+    await page.getByRole('button', { name: 'Hold', pressed: false }).waitFor();
+    assert.doesNotMatch(await state.innerText(), /on hold/);
+
+    // Blind transfer (REFER): dave ends up talking to erin, the page's call ends.
+    const { phone: erin, account: erinAccount } = await registeredPhone('erin', PHONE_HZ);
+    const erinExtension = (await tenant.api.get(`/sip-accounts/${erinAccount.id}`)).body.extension as string;
+    await page.getByLabel('Transfer to').fill(erinExtension);
+    await page.getByRole('button', { name: 'Transfer', exact: true }).click();
+    await state
+      .filter({ hasText: 'Call ended' })
+      .waitFor({ timeout: 15_000 })
+      .catch(async (err: Error) => {
+        throw new Error(`${err.message}\nevents:\n${log.summary().join('\n')}\n${await page.locator('main').innerText()}\n${erin.output().slice(-1500)}`);
+      });
+    assert.match(await page.getByRole('status', { name: 'Transfer' }).innerText(), new RegExp(`Transferred to ${erinExtension}`));
+    await eventually('erin answered the transferred call', () => /Call established/.test(erin.output()), 15_000, 200);
+    assert.ok((await dave.command('hangup')).ok);
+    await log.ended();
+    const record = await recordOf(sw, tenant, callIdOf(log));
+    assert.ok(record.endedAt);
+  });
+});
