@@ -41,6 +41,7 @@ import type { MediaEngine } from './media/engine.ts';
 import { MediaConfigError, openMediaEngine } from './media/openMediaEngine.ts';
 import { RtpengineStartError } from './media/rtpengine/rtpengineProcess.ts';
 import { RedisCallBudgets } from './calls/redisCallBudgets.ts';
+import { RedisLiveRelay } from './calls/redisLiveRelay.ts';
 import { RedisRegistrationLeases } from './providers/registrationLeases.ts';
 import { joinCluster } from './cluster.ts';
 import { CONNECTION_BOUND_TRANSPORTS } from './sip/flowBindings.ts';
@@ -209,6 +210,10 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
     const clusterLog = log.child({ subsystem: 'cluster' });
     const redis = config.cluster.redisUrl ? await openRedis(config.cluster.redisUrl, clusterLog) : undefined;
     if (redis) stops.push(() => void redis.disconnect());
+    if (redis) {
+      const relay = await RedisLiveRelay.start(redis, liveView, config.nodeId, clusterLog);
+      stops.unshift(() => relay.stop());
+    }
     const destinations = new DestinationPolicy(config.deniedDestinations, config.allowedDestinations);
     // The agent sends through the stack, which is started below; its first REGISTERs wait on timers.
     const providers = await startProviderService({

@@ -2,6 +2,8 @@
  * The live view: a consumer of the call event bus that keeps each tenant's current calls (their
  * live channels and bridges, by their stable ids) and fans the tenant's events out to listeners
  * (the portal's event stream). A listener only ever receives events of the tenant it asked for.
+ * In a cluster, `share` hands this node's events to the other nodes (redisLiveRelay.ts) and
+ * `ingest` takes theirs, so every node's view holds the calls of all of them.
  */
 import type { BridgeSnapshot, CallEvent, ChannelSnapshot, EventBus } from './events.ts';
 import type { ProviderStatus } from '../store/providers.ts';
@@ -41,6 +43,11 @@ interface CallEntry {
 
 export type LiveListener = (event: LiveEvent) => void;
 
+/** Where this node's live events go for the other nodes of a cluster. */
+export interface LiveRelay {
+  publish(event: LiveEvent): void;
+}
+
 export interface LiveViewOptions {
   /** Listeners (open event streams) one tenant may have at once; default 10. */
   maxListenersPerTenant?: number;
@@ -58,13 +65,27 @@ export class LiveView {
   private readonly streams = new Map<string, Set<LiveListener>>();
   private readonly unsubscribe: () => void;
   private readonly maxListeners: number;
+  private relay: LiveRelay | undefined;
 
   constructor(bus: EventBus, options: LiveViewOptions = {}) {
     this.maxListeners = options.maxListenersPerTenant ?? 10;
-    this.unsubscribe = bus.subscribe((e) => {
-      this.apply(e);
-      this.fanOut(e);
-    });
+    this.unsubscribe = bus.subscribe((e) => this.local(e));
+  }
+
+  /** From now on this node's events also go to `relay`, for the other nodes. */
+  share(relay: LiveRelay | undefined): void {
+    this.relay = relay;
+  }
+
+  /** An event of another node: into the view and to the tenant's listeners, not passed on again. */
+  ingest(e: LiveEvent): void {
+    if (e.type !== 'provider.status' && e.type !== 'provider.health') this.apply(e);
+    this.fanOut(e);
+  }
+
+  private local(e: LiveEvent): void {
+    this.ingest(e);
+    this.relay?.publish(e);
   }
 
   /** The tenant's current calls, oldest first. */
@@ -97,17 +118,18 @@ export class LiveView {
   /** Tells the tenant's open streams that one of its providers changed registration state. */
   providerStatus(s: ProviderStatus): void {
     const { tenantId, updatedAt, ...provider } = s;
-    this.fanOut({ type: 'provider.status', tenantId, at: updatedAt, provider });
+    this.local({ type: 'provider.status', tenantId, at: updatedAt, provider });
   }
 
   /** Tells the tenant's open streams that one of its providers became reachable or unreachable. */
   providerHealth(h: ProviderHealth): void {
     const { tenantId, checkedAt, ...provider } = h;
-    this.fanOut({ type: 'provider.health', tenantId, at: checkedAt, provider });
+    this.local({ type: 'provider.health', tenantId, at: checkedAt, provider });
   }
 
   stop(): void {
     this.unsubscribe();
+    this.relay = undefined;
     this.streams.clear();
     this.tenants.clear();
   }
