@@ -209,6 +209,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
     const clusterLog = log.child({ subsystem: 'cluster' });
     const redis = config.cluster.redisUrl ? await openRedis(config.cluster.redisUrl, clusterLog) : undefined;
     if (redis) stops.push(() => void redis.disconnect());
+    if (redis) sip.browserSessions.useRedis(redis);
     const destinations = new DestinationPolicy(config.deniedDestinations, config.allowedDestinations);
     // The agent sends through the stack, which is started below; its first REGISTERs wait on timers.
     const providers = await startProviderService({

@@ -100,7 +100,7 @@ export class RequestAuthenticator {
     }
     const usable = account && account.enabled ? account : null;
     const algorithm = creds.algorithm === 'SHA-256' ? 'SHA-256' : 'MD5';
-    const ha1 = usable ? [algorithm === 'SHA-256' ? usable.ha1Sha256 : usable.ha1Md5, ...(this.browserSessions?.ha1s(usable, algorithm) ?? [])] : null;
+    const ha1 = usable ? [algorithm === 'SHA-256' ? usable.ha1Sha256 : usable.ha1Md5, ...((await this.browserSessions?.ha1s(usable, algorithm)) ?? [])] : null;
     const verdict = this.digest.verify(creds, tx.request.method, tx.request.uri, ip, offered, ha1);
     if (verdict.ok) {
       this.guard.recordSuccess(creds.username, ip);
