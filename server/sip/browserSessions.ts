@@ -70,12 +70,29 @@ export class BrowserSessions {
     return { password, expiresAt };
   }
 
-  /** The HA1s of unexpired passwords issued for this very account (tenant and id must match). */
+  /** Whether passwords are shared with other nodes (Redis). */
+  get shared(): boolean {
+    return this.redis !== undefined;
+  }
+
+  /** The HA1s of unexpired passwords this node issued for this very account (tenant and id must match). */
+  localHa1s(account: { tenantId: string; id: string; username: string }, algorithm: 'MD5' | 'SHA-256'): string[] {
+    return this.pick(this.local(account.username).values(), account, algorithm);
+  }
+
+  /** The same, as Redis holds them for the whole cluster (none without Redis or when it is out of reach). */
+  async sharedHa1s(account: { tenantId: string; id: string; username: string }, algorithm: 'MD5' | 'SHA-256'): Promise<string[]> {
+    return this.pick((await this.readShared(account.username)).values(), account, algorithm);
+  }
+
+  /** Both: what this node issued and what the cluster holds. */
   async ha1s(account: { tenantId: string; id: string; username: string }, algorithm: 'MD5' | 'SHA-256'): Promise<string[]> {
-    const all = new Map(this.local(account.username));
-    for (const [id, s] of await this.shared(account.username)) all.set(id, s);
+    return [...new Set([...this.localHa1s(account, algorithm), ...(await this.sharedHa1s(account, algorithm))])];
+  }
+
+  private pick(sessions: Iterable<BrowserSession>, account: { tenantId: string; id: string }, algorithm: 'MD5' | 'SHA-256'): string[] {
     const now = this.now();
-    return [...all.values()]
+    return [...sessions]
       .filter((s) => s.expiresAt > now && s.tenantId === account.tenantId && s.accountId === account.id)
       .map((s) => (algorithm === 'SHA-256' ? s.ha1Sha256 : s.ha1Md5));
   }
@@ -94,7 +111,7 @@ export class BrowserSessions {
     return list;
   }
 
-  private async shared(username: string): Promise<Map<string, BrowserSession>> {
+  private async readShared(username: string): Promise<Map<string, BrowserSession>> {
     const out = new Map<string, BrowserSession>();
     if (!this.redis) return out;
     const fields = await this.redis.hgetall(redisKey(username)).catch(() => ({}) as Record<string, string>);
@@ -110,7 +127,7 @@ export class BrowserSessions {
 
   /** The shared hash keeps the newest PER_ACCOUNT per account, and no expired ones. */
   private async trimShared(username: string): Promise<void> {
-    const entries = [...(await this.shared(username))];
+    const entries = [...(await this.readShared(username))];
     const now = this.now();
     const drop = entries.filter(([, s]) => s.expiresAt <= now).map(([id]) => id);
     const byAccount = new Map<string, Array<[string, BrowserSession]>>();
