@@ -211,6 +211,7 @@ export async function startSwitch(config: Config, log: Logger, options: SwitchOp
     const redis = config.cluster.redisUrl ? await openRedis(config.cluster.redisUrl, clusterLog) : undefined;
     if (redis) stops.push(() => void redis.disconnect());
     if (redis) {
+      sip.browserSessions.useRedis(redis);
       const relay = await RedisLiveRelay.start(redis, liveView, config.nodeId, clusterLog);
       stops.unshift(() => relay.stop());
     }

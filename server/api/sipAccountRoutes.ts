@@ -159,7 +159,7 @@ export function sipAccountRoutes(store: Store, config: Config, browserSessions?:
     if (!a) throw notFound('SIP account');
     if (!browserSessions) throw new HttpError(503, 'the softphone is not available on this node');
     if (!a.enabled) throw new HttpError(409, 'this SIP account is disabled: enable it to use it as a phone');
-    const { password, expiresAt } = browserSessions.issue({ tenantId: scope.tenantId, accountId: a.id, username: a.username }, browserSessionTtlMs);
+    const { password, expiresAt } = await browserSessions.issue({ tenantId: scope.tenantId, accountId: a.id, username: a.username }, browserSessionTtlMs);
     res.set('Cache-Control', 'no-store');
     const session: BrowserSessionView = {
       accountId: a.id,
@@ -199,7 +199,7 @@ export function sipAccountRoutes(store: Store, config: Config, browserSessions?:
     });
     if (!a) throw notFound('SIP account');
     store.sipAccountLookup.invalidate(a.username);
-    if (body.enabled === false || body.password !== undefined) browserSessions?.revoke(a.username);
+    if (body.enabled === false || body.password !== undefined) await browserSessions?.revoke(a.username);
     res.json(view(a));
   });
 
@@ -209,7 +209,7 @@ export function sipAccountRoutes(store: Store, config: Config, browserSessions?:
     const a = await accounts.get(id);
     if (!a || !(await accounts.delete(id))) throw notFound('SIP account');
     store.sipAccountLookup.invalidate(a.username);
-    browserSessions?.revoke(a.username);
+    await browserSessions?.revoke(a.username);
     res.status(204).end();
   });
 

@@ -100,8 +100,14 @@ export class RequestAuthenticator {
     }
     const usable = account && account.enabled ? account : null;
     const algorithm = creds.algorithm === 'SHA-256' ? 'SHA-256' : 'MD5';
-    const ha1 = usable ? [algorithm === 'SHA-256' ? usable.ha1Sha256 : usable.ha1Md5, ...(this.browserSessions?.ha1s(usable, algorithm) ?? [])] : null;
-    const verdict = this.digest.verify(creds, tx.request.method, tx.request.uri, ip, offered, ha1);
+    const ha1 = usable ? [algorithm === 'SHA-256' ? usable.ha1Sha256 : usable.ha1Md5, ...(this.browserSessions?.localHa1s(usable, algorithm) ?? [])] : null;
+    let verdict = this.digest.verify(creds, tx.request.method, tx.request.uri, ip, offered, ha1);
+    if (usable && !verdict.ok && verdict.why === 'bad-credentials' && this.browserSessions?.shared) {
+      // A softphone password another node issued (Redis): looked up only when nothing here matched,
+      // so a phone's own password costs no round trip.
+      const more = await this.browserSessions.sharedHa1s(usable, algorithm);
+      if (more.length) verdict = this.digest.verify(creds, tx.request.method, tx.request.uri, ip, offered, more);
+    }
     if (verdict.ok) {
       this.guard.recordSuccess(creds.username, ip);
       return { account: usable!, algorithm: verdict.algorithm };

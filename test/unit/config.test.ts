@@ -63,3 +63,11 @@ test('the advertised address is host[:port], defaults to the bind address, and i
   );
   assert.equal(loadConfig({ SIP_HOST: '0.0.0.0', SIP_ADVERTISED_ADDRESS: '198.51.100.4' }).sip.host, '0.0.0.0');
 });
+
+test('softphone settings: ICE_CANDIDATE_ALLOW is a CIDR list (unset: public addresses only), SOFTPHONE_PASSWORD_SECONDS', () => {
+  assert.equal(loadConfig({}).media.iceCandidateAllow, null);
+  assert.equal(loadConfig({}).http.softphonePasswordSeconds, 600);
+  assert.deepEqual(loadConfig({ ICE_CANDIDATE_ALLOW: '127.0.0.0/8, 2001:db8::/32' }).media.iceCandidateAllow, ['127.0.0.0/8', '2001:db8::/32']);
+  assert.throws(() => loadConfig({ ICE_CANDIDATE_ALLOW: '10.0.0.0/40' }), /ICE_CANDIDATE_ALLOW/);
+  assert.throws(() => loadConfig({ SOFTPHONE_PASSWORD_SECONDS: '0' }), /SOFTPHONE_PASSWORD_SECONDS/);
+});
