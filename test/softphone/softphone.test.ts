@@ -8,9 +8,8 @@
  *   recording holds the browser's tone), the keypad sends RFC 4733 DTMF (baresip reports the
  *   events it received), and Hang up on the page
  *   ends the call and closes its record.
- * - the softphone dials baresip's extension: the call connects, the page hears the phone, shows
- *   the state and a running timer, and hangs up. (That the phone hears the browser when the
- *   browser offers is not asserted: a known rtpengine defect, server/media/README.md.)
+ * - the softphone dials baresip's extension: the call connects, both hear each other, the page
+ *   shows the state and a running timer; mute, hold and resume, a blind transfer.
  * - the portal's own content security policy lets the page open the SIP WebSocket.
  */
 import assert from 'node:assert/strict';
@@ -18,41 +17,24 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { writeWav } from '../../server/media/audio/wav.ts';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { seriousViolations } from '../helpers/axe.ts';
 import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
+import { launchChromium, noChromium } from '../helpers/chromium.ts';
 import { STRONG_PASSWORD } from '../helpers/api.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { eventually } from '../helpers/time.ts';
 import { detectTone, readWav } from '../helpers/tone.ts';
 import { skipWithout, waitFor } from '../interop/tools.ts';
 import { dialplanSource, EventLog, newTenant, recordOf, type Account, type Tenant } from '../calls/harness.ts';
+import { tone } from '../media/audioSignal.ts';
 import { skipEngine } from '../media/engines.ts';
 
 const BROWSER_HZ = 440;
 const PHONE_HZ = 880;
-const skip = skipWithout('baresip', 'baresip') || skipWithout('chromium', 'chromium') || skipEngine('rtpengine');
-
-function sineWav(file: string, hz: number, seconds: number): void {
-  const rate = 48_000;
-  const samples = rate * seconds;
-  const b = Buffer.alloc(44 + samples * 2);
-  b.write('RIFF', 0, 'ascii');
-  b.writeUInt32LE(36 + samples * 2, 4);
-  b.write('WAVEfmt ', 8, 'ascii');
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36, 'ascii');
-  b.writeUInt32LE(samples * 2, 40);
-  for (let i = 0; i < samples; i++) b.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 12_000), 44 + i * 2);
-  writeFileSync(file, b);
-}
+const skip = skipWithout('baresip', 'baresip') || noChromium || skipEngine('rtpengine');
 
 /** Every peer connection the page makes, for its statistics (JsSIP's own stay private). */
 const RECORD_PEER_CONNECTIONS = `(() => {
@@ -81,26 +63,19 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
   before(async () => {
     await ensurePortalBuilt();
     const mic = path.join(dir, 'mic.wav');
-    sineWav(mic, BROWSER_HZ, 5);
+    writeFileSync(mic, writeWav(tone(BROWSER_HZ, 5000, 48_000), 48_000));
     sw = await startTestSwitch('sqlite', { env: { MEDIA_ENGINE: 'rtpengine', ICE_CANDIDATE_ALLOW: '127.0.0.0/8' } });
     cleanups.push(() => sw.close());
     tenant = await newTenant(sw);
     email = (await tenant.api.get('/me')).body.user.email as string;
     await tenant.dialplan('default', dialplanSource("  await dial(call.to.user, { timeout: 15, transfer: 'phones' });"));
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        `--use-file-for-fake-audio-capture=${mic}`,
-        '--allow-loopback-in-peer-connection',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    browser = await launchChromium([
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${mic}`,
+      '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required',
+    ]);
     cleanups.push(() => browser.close());
   });
   after(async () => {
@@ -175,6 +150,15 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
     return { phone, account };
   }
 
+  /** The phone's recording holds the browser's tone (past its first second). */
+  async function assertPhoneHearsBrowser(phone: Phone): Promise<void> {
+    await eventually(`${phone.name} recorded 4 s`, () => phone.recordedSeconds() > 4, 20_000, 200);
+    const wav = readWav(phone.received()!);
+    const report = detectTone({ ...wav, samples: wav.samples.subarray(wav.sampleRate) }, BROWSER_HZ);
+    const share = report.windows ? report.withTone / report.windows : 0;
+    assert.ok(share > 0.6, `${phone.name} heard the browser's ${BROWSER_HZ} Hz in ${Math.round(share * 100)} % of ${report.seconds.toFixed(1)} s`);
+  }
+
   function callIdOf(log: EventLog): string {
     const id = log.events.find((e) => e.type === 'channel.created')?.callId;
     assert.ok(id, 'the call was seen');
@@ -216,11 +200,7 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
     assert.match(await inProgress.innerText(), /Connected/);
 
     await assertPageHears(page, carol);
-    await eventually('carol recorded 4 s', () => carol.recordedSeconds() > 4, 20_000, 200);
-    const wav = readWav(carol.received()!);
-    const report = detectTone({ ...wav, samples: wav.samples.subarray(wav.sampleRate) }, BROWSER_HZ);
-    const share = report.windows ? report.withTone / report.windows : 0;
-    assert.ok(share > 0.6, `carol heard the browser's ${BROWSER_HZ} Hz in ${Math.round(share * 100)} % of ${report.seconds.toFixed(1)} s`);
+    await assertPhoneHearsBrowser(carol);
 
     await inProgress.getByRole('link', { name: 'Open the phone' }).click();
     await page.getByRole('heading', { level: 1, name: 'Softphone' }).waitFor();
@@ -243,7 +223,7 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
     assert.equal(record.answeredAt !== null, true, 'the record says it was answered');
   });
 
-  test('the softphone calls the phone by its extension: connected, timer running, the page hears the phone, mute, hold and resume, blind transfer', async () => {
+  test('the softphone calls the phone by its extension: connected, both hear each other, timer running, mute, hold and resume, blind transfer', async () => {
     const { phone: dave, account } = await registeredPhone('dave', PHONE_HZ);
     const extension = (await tenant.api.get(`/sip-accounts/${account.id}`)).body.extension as string;
     const bob = await tenant.account();
@@ -257,6 +237,7 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
     await state.filter({ hasText: 'Connected' }).waitFor({ timeout: 15_000 });
     assert.match(await state.innerText(), new RegExp(`Connected to .*${extension}|Connected to`));
     await assertPageHears(page, dave);
+    await assertPhoneHearsBrowser(dave);
     const timer = page.getByTestId('call-timer');
     const first = await timer.innerText();
     assert.match(first, /^\d\d:\d\d$/);
