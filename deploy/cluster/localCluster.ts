@@ -10,9 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { stopLeftover } from '../../server/media/rtpengine/rtpengineProcess.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const KAMAILIO_CFG = path.join(ROOT, 'deploy/kamailio/sipswitch.cfg');
+const quiet = pino({ level: 'silent' });
 
 export interface ClusterPorts {
   /** Kamailio's SIP port (UDP and TCP), the one address phones use. */
@@ -145,6 +148,8 @@ export async function startLocalCluster(o: ClusterOptions): Promise<LocalCluster
     const nodes = o.ports.nodes.map((ports, i) => clusterNode(i + 1, ports, { o, redisUrl, shared }));
     stops.push(async () => {
       for (const n of nodes) await n.kill('SIGTERM');
+      // A node killed outright (or stopped with calls to resume) leaves its media relay running.
+      for (const n of nodes) await stopLeftover(path.join(n.dataDir, 'rtpengine.pid'), quiet);
     });
     // The first one migrates the database alone; the others start together.
     await nodes[0]!.start();

@@ -273,7 +273,12 @@ function missingBinary(binary: string, err: Error): RtpengineStartError {
  * A daemon a previous run of this switch started and could not stop (it was killed): stopped by
  * its PID, but only if that PID is still an rtpengine listening on the control port we gave it.
  */
-async function stopLeftover(pidFile: string, log: Logger): Promise<void> {
+/**
+ * Stops the rtpengine a run of the switch left running (its PID file names it and its control
+ * port; nothing else is touched): at start, before starting another, and when a whole local
+ * cluster is taken down (deploy/cluster), whose nodes may have died with calls and left theirs.
+ */
+export async function stopLeftover(pidFile: string, log: Logger): Promise<void> {
   if (!existsSync(pidFile)) return;
   const [pidText, portText] = readFileSync(pidFile, 'utf8').split('\n');
   const pid = Number(pidText);
