@@ -9,7 +9,6 @@ import { DEFAULT_DENIED_DESTINATIONS, parseDeniedRanges } from './sip/destinatio
 import { parseHostPort } from './sip/hostPort.ts';
 import type { TransportOptions } from './sip/transport.ts';
 import { MEDIA_ENGINES, type MediaSettings } from './media/settings.ts';
-import { cidrProblem, splitCidrs } from './calls/iceCandidates.ts';
 
 import { DIGEST_ALGORITHMS, type DigestAlgorithm } from '../contract/sipAccounts.ts';
 
@@ -213,13 +212,7 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: bool.optional(),
     MEDIA_ENGINE: z.enum(MEDIA_ENGINES).default('auto'),
-    ICE_CANDIDATE_ALLOW: z
-      .string()
-      .optional()
-      .superRefine((t, ctx) => {
-        const problem = t === undefined ? undefined : cidrProblem(t);
-        if (problem) ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of CIDRs such as 203.0.113.0/24: ${problem}` });
-      }),
+    ICE_CANDIDATE_ALLOW: addressRanges('none'),
     SOFTPHONE_PASSWORD_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
     MEDIA_HOST: z
       .string()
@@ -554,7 +547,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       noRtpFlagMs: c.MEDIA_NO_RTP_FLAG_SECONDS * 1000,
       noRtpHangupMs: c.MEDIA_NO_RTP_HANGUP_SECONDS * 1000,
       rtpengine: { binary: c.RTPENGINE_BINARY, ng: c.RTPENGINE_NG ?? null },
-      iceCandidateAllow: c.ICE_CANDIDATE_ALLOW === undefined ? null : splitCidrs(c.ICE_CANDIDATE_ALLOW),
+      iceCandidateAllow: c.ICE_CANDIDATE_ALLOW.length ? c.ICE_CANDIDATE_ALLOW : null,
     },
   };
 }
