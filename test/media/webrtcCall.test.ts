@@ -13,22 +13,19 @@
  * ICE_CANDIDATE_ALLOW on loopback, would take them out too).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, noChromium } from '../helpers/chromium.ts';
+import { noChromium } from '../helpers/chromium.ts';
 import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
 import { answeredBy, body, header, placeAuthenticated, uriOf } from '../helpers/sipDialog.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
-import { eventually } from '../helpers/time.ts';
-import { detectTone, readWav } from '../helpers/tone.ts';
+import { assertPageHears, assertPhoneHears, RECORD_PEER_CONNECTIONS, webrtcChromium } from '../helpers/webrtc.ts';
 import { skipWithout, waitFor } from '../interop/tools.ts';
 import { dialplanSource, EventLog, newTenant, type Account, type Tenant } from '../calls/harness.ts';
-import { writeWav } from '../../server/media/audio/wav.ts';
-import { tone } from './audioSignal.ts';
 import { skipEngine } from './engines.ts';
 
 const BROWSER_HZ = 440;
@@ -42,12 +39,6 @@ function loopbackOnly(sdp: string): string {
 }
 
 /** What the page's peer connection received: packets and the loudest audio level seen. */
-interface Received {
-  packets: number;
-  level: number;
-  state: string;
-}
-
 describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium, baresip, rtpengine]', { skip, timeout: 120_000 }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sipswitch-webrtc-'));
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -56,20 +47,11 @@ describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium,
   let browser: Browser;
 
   before(async () => {
-    const mic = path.join(dir, 'mic.wav');
-    // Chromium's microphone: it loops the file.
-    writeFileSync(mic, writeWav(tone(BROWSER_HZ, 5000, 48_000), 48_000));
     sw = await startTestSwitch('sqlite', { env: { MEDIA_ENGINE: 'rtpengine', ICE_CANDIDATE_ALLOW: '127.0.0.0/8' } });
     cleanups.push(() => sw.close());
     tenant = await newTenant(sw);
     await tenant.dialplan('default', dialplanSource('  await dial(call.to.user, { timeout: 15 });'));
-    browser = await launchChromium([
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${mic}`,
-      '--allow-loopback-in-peer-connection',
-      '--autoplay-policy=no-user-gesture-required',
-    ]);
+    browser = await webrtcChromium(dir, BROWSER_HZ);
     cleanups.push(() => browser.close());
   });
   after(async () => {
@@ -81,6 +63,7 @@ describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium,
   async function webrtcPage(): Promise<Page> {
     const page = await browser.newPage();
     cleanups.push(() => page.close());
+    await page.addInitScript(RECORD_PEER_CONNECTIONS);
     await page.goto(sw.httpUrl);
     await page.evaluate(async () => {
       const pc = new RTCPeerConnection({ iceServers: [] });
@@ -92,7 +75,6 @@ describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium,
       });
       const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
       for (const t of mic.getTracks()) pc.addTrack(t, mic);
-      (window as unknown as { pc: RTCPeerConnection }).pc = pc;
     });
     return page;
   }
@@ -100,7 +82,7 @@ describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium,
   /** The page's local description once its candidates are gathered, after `step` (createOffer or createAnswer). */
   async function localSdp(page: Page, remoteOffer?: string): Promise<string> {
     const sdp = await page.evaluate(async (offer) => {
-      const pc = (window as unknown as { pc: RTCPeerConnection }).pc;
+      const pc = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs.at(-1)!;
       if (offer) await pc.setRemoteDescription({ type: 'offer', sdp: offer });
       await pc.setLocalDescription(offer ? await pc.createAnswer() : await pc.createOffer());
       await new Promise<void>((resolve) => {
@@ -111,20 +93,6 @@ describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium,
       return pc.localDescription!.sdp;
     }, remoteOffer);
     return loopbackOnly(sdp);
-  }
-
-  async function received(page: Page): Promise<Received> {
-    return page.evaluate(async () => {
-      const pc = (window as unknown as { pc: RTCPeerConnection }).pc;
-      const w = window as unknown as { loudest?: number };
-      let packets = 0;
-      (await pc.getStats()).forEach((s: { type: string; kind?: string; packetsReceived?: number; audioLevel?: number }) => {
-        if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
-        packets = s.packetsReceived ?? 0;
-        w.loudest = Math.max(w.loudest ?? 0, s.audioLevel ?? 0);
-      });
-      return { packets, level: w.loudest ?? 0, state: pc.connectionState };
-    });
   }
 
   async function registeredPhone(name: string, hz: number): Promise<{ phone: Phone; account: Account }> {
@@ -152,22 +120,8 @@ describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium,
 
   /** Both ways: the page receives the phone's audio, the phone records the browser's tone. */
   async function assertBothHear(page: Page, phone: Phone): Promise<void> {
-    await eventually(
-      'the browser receives audio',
-      async () => {
-        const r = await received(page);
-        return r.state === 'connected' && r.packets > 100 && r.level > 0.05;
-      },
-      20_000,
-      200,
-    ).catch(async (err: Error) => {
-      throw new Error(`${err.message}: ${JSON.stringify(await received(page))}\n${phone.output().slice(-2000)}`);
-    });
-    await eventually(`${phone.name} recorded 4 s`, () => phone.recordedSeconds() > 4, 20_000, 200);
-    const wav = readWav(phone.received()!);
-    const report = detectTone({ ...wav, samples: wav.samples.subarray(wav.sampleRate) }, BROWSER_HZ);
-    const share = report.windows ? report.withTone / report.windows : 0;
-    assert.ok(share > 0.6, `${phone.name} heard the browser's ${BROWSER_HZ} Hz in ${Math.round(share * 100)} % of ${report.seconds.toFixed(1)} s`);
+    await assertPageHears(page, phone);
+    await assertPhoneHears(phone, BROWSER_HZ);
   }
 
   function assertWebrtcSdp(sdp: string, what: string): void {
@@ -208,7 +162,7 @@ describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium,
     const page = await webrtcPage();
     const leg = await placeAuthenticated(sip, sw.running.httpPort, account, bobAccount.username, await localSdp(page));
     assertWebrtcSdp(leg.answer, "the switch's answer to the browser");
-    await page.evaluate(async (sdp) => (window as unknown as { pc: RTCPeerConnection }).pc.setRemoteDescription({ type: 'answer', sdp }), leg.answer);
+    await page.evaluate(async (sdp) => (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs.at(-1)!.setRemoteDescription({ type: 'answer', sdp }), leg.answer);
     await assertBothHear(page, bob);
   });
 });

@@ -13,23 +13,21 @@
  * - the portal's own content security policy lets the page open the SIP WebSocket.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { writeWav } from '../../server/media/audio/wav.ts';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { seriousViolations } from '../helpers/axe.ts';
 import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
-import { launchChromium, noChromium } from '../helpers/chromium.ts';
+import { noChromium } from '../helpers/chromium.ts';
 import { STRONG_PASSWORD } from '../helpers/api.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { eventually } from '../helpers/time.ts';
-import { detectTone, readWav } from '../helpers/tone.ts';
+import { assertPageHears, assertPhoneHears, RECORD_PEER_CONNECTIONS, webrtcChromium } from '../helpers/webrtc.ts';
 import { skipWithout, waitFor } from '../interop/tools.ts';
 import { dialplanSource, EventLog, newTenant, recordOf, type Account, type Tenant } from '../calls/harness.ts';
-import { tone } from '../media/audioSignal.ts';
 import { skipEngine } from '../media/engines.ts';
 
 const BROWSER_HZ = 440;
@@ -37,20 +35,6 @@ const PHONE_HZ = 880;
 const skip = skipWithout('baresip', 'baresip') || noChromium || skipEngine('rtpengine');
 
 /** Every peer connection the page makes, for its statistics (JsSIP's own stay private). */
-const RECORD_PEER_CONNECTIONS = `(() => {
-  const Original = window.RTCPeerConnection;
-  window.__pcs = [];
-  window.RTCPeerConnection = class extends Original {
-    constructor(...args) { super(...args); window.__pcs.push(this); }
-  };
-})();`;
-
-interface Received {
-  packets: number;
-  level: number;
-  state: string;
-}
-
 describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout: 180_000 }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sipswitch-softphone-'));
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -62,20 +46,12 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
 
   before(async () => {
     await ensurePortalBuilt();
-    const mic = path.join(dir, 'mic.wav');
-    writeFileSync(mic, writeWav(tone(BROWSER_HZ, 5000, 48_000), 48_000));
     sw = await startTestSwitch('sqlite', { env: { MEDIA_ENGINE: 'rtpengine', ICE_CANDIDATE_ALLOW: '127.0.0.0/8' } });
     cleanups.push(() => sw.close());
     tenant = await newTenant(sw);
     email = (await tenant.api.get('/me')).body.user.email as string;
     await tenant.dialplan('default', dialplanSource("  await dial(call.to.user, { timeout: 15, transfer: 'phones' });"));
-    browser = await launchChromium([
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${mic}`,
-      '--allow-loopback-in-peer-connection',
-      '--autoplay-policy=no-user-gesture-required',
-    ]);
+    browser = await webrtcChromium(dir, BROWSER_HZ);
     cleanups.push(() => browser.close());
   });
   after(async () => {
@@ -106,36 +82,6 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
     await page.getByRole('status').filter({ hasText: 'Connected: calls to this account ring here' }).waitFor({ timeout: 15_000 });
   }
 
-  async function received(page: Page): Promise<Received> {
-    return page.evaluate(async () => {
-      const w = window as unknown as { __pcs: RTCPeerConnection[]; loudest?: number };
-      const pc = w.__pcs.at(-1);
-      if (!pc) return { packets: 0, level: 0, state: 'none' };
-      let packets = 0;
-      (await pc.getStats()).forEach((s: { type: string; kind?: string; packetsReceived?: number; audioLevel?: number }) => {
-        if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
-        packets = s.packetsReceived ?? 0;
-        w.loudest = Math.max(w.loudest ?? 0, s.audioLevel ?? 0);
-      });
-      return { packets, level: w.loudest ?? 0, state: pc.connectionState };
-    });
-  }
-
-  async function assertPageHears(page: Page, phone: Phone): Promise<void> {
-    await page.evaluate(() => delete (window as unknown as { loudest?: number }).loudest);
-    await eventually(
-      'the browser receives audio',
-      async () => {
-        const r = await received(page);
-        return r.state === 'connected' && r.packets > 100 && r.level > 0.05;
-      },
-      20_000,
-      200,
-    ).catch(async (err: Error) => {
-      throw new Error(`${err.message}: ${JSON.stringify(await received(page))}\n${phone.output().slice(-2000)}`);
-    });
-  }
-
   async function registeredPhone(name: string, hz: number): Promise<{ phone: Phone; account: Account }> {
     const account = await tenant.account();
     const phone = await startPhone(dir, name, account, { answer: 'auto', outboundPort: sw.sipPort, tone: hz });
@@ -148,15 +94,6 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
       return items.some((r) => r.username === account.username) || undefined;
     });
     return { phone, account };
-  }
-
-  /** The phone's recording holds the browser's tone (past its first second). */
-  async function assertPhoneHearsBrowser(phone: Phone): Promise<void> {
-    await eventually(`${phone.name} recorded 4 s`, () => phone.recordedSeconds() > 4, 20_000, 200);
-    const wav = readWav(phone.received()!);
-    const report = detectTone({ ...wav, samples: wav.samples.subarray(wav.sampleRate) }, BROWSER_HZ);
-    const share = report.windows ? report.withTone / report.windows : 0;
-    assert.ok(share > 0.6, `${phone.name} heard the browser's ${BROWSER_HZ} Hz in ${Math.round(share * 100)} % of ${report.seconds.toFixed(1)} s`);
   }
 
   function callIdOf(log: EventLog): string {
@@ -200,7 +137,7 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
     assert.match(await inProgress.innerText(), /Connected/);
 
     await assertPageHears(page, carol);
-    await assertPhoneHearsBrowser(carol);
+    await assertPhoneHears(carol, BROWSER_HZ);
 
     await inProgress.getByRole('link', { name: 'Open the phone' }).click();
     await page.getByRole('heading', { level: 1, name: 'Softphone' }).waitFor();
@@ -237,7 +174,7 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
     await state.filter({ hasText: 'Connected' }).waitFor({ timeout: 15_000 });
     assert.match(await state.innerText(), new RegExp(`Connected to .*${extension}|Connected to`));
     await assertPageHears(page, dave);
-    await assertPhoneHearsBrowser(dave);
+    await assertPhoneHears(dave, BROWSER_HZ);
     const timer = page.getByTestId('call-timer');
     const first = await timer.innerText();
     assert.match(first, /^\d\d:\d\d$/);
