@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../server/config.ts';
 
-test('defaults: auto engine, relayed, bound and advertised on the SIP address, 30000-40000, 10 s / 60 s', () => {
+test("defaults: auto engine, relayed, bound and advertised on the SIP address, 30000-40000, 10 s / 60 s, browsers' public ICE candidates only", () => {
   const m = loadConfig({}).media;
   assert.deepEqual(m, {
     engine: 'auto',
@@ -14,6 +14,7 @@ test('defaults: auto engine, relayed, bound and advertised on the SIP address, 3
     noRtpFlagMs: 10_000,
     noRtpHangupMs: 60_000,
     rtpengine: { binary: 'rtpengine', ng: null },
+    iceCandidateAllow: null,
   });
 });
 
