@@ -10,10 +10,12 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { writeWav } from '../../server/media/audio/wav.ts';
 import { tone } from '../media/audioSignal.ts';
-import type { Phone } from './baresipPhone.ts';
+import type { ApiClient } from './api.ts';
+import { startPhone, type Phone } from './baresipPhone.ts';
 import { launchChromium } from './chromium.ts';
 import { eventually } from './time.ts';
 import { detectTone, readWav } from './tone.ts';
+import { waitFor } from '../interop/tools.ts';
 
 /** An init script for a page or context: each RTCPeerConnection made goes into `window.__pcs`. */
 export const RECORD_PEER_CONNECTIONS = `(() => {
@@ -82,4 +84,29 @@ export async function assertPhoneHears(phone: Phone, hz: number): Promise<void> 
   const report = detectTone({ ...wav, samples: wav.samples.subarray(wav.sampleRate) }, hz);
   const share = report.windows ? report.withTone / report.windows : 0;
   assert.ok(share > 0.6, `${phone.name} heard the browser's ${hz} Hz in ${Math.round(share * 100)} % of ${report.seconds.toFixed(1)} s`);
+}
+
+/**
+ * A baresip phone answering at once, its microphone a `hz` tone, registered (over UDP to `sipPort`)
+ * as a new account of the tenant; stopped by `cleanups`.
+ */
+export async function registeredPhone<A extends { username: string; password: string }>(o: {
+  tenant: { account(): Promise<A>; api: ApiClient };
+  dir: string;
+  sipPort: number;
+  name: string;
+  hz: number;
+  cleanups: Array<() => Promise<unknown>>;
+}): Promise<{ phone: Phone; account: A }> {
+  const account = await o.tenant.account();
+  const phone = await startPhone(o.dir, o.name, account, { answer: 'auto', outboundPort: o.sipPort, tone: o.hz });
+  o.cleanups.push(async () => {
+    phone.close();
+    await phone.stop();
+  });
+  await waitFor(`${o.name} registered`, 15_000, async () => {
+    const items = (await o.tenant.api.get('/registrations')).body.items as Array<{ username: string }>;
+    return items.some((r) => r.username === account.username) || undefined;
+  });
+  return { phone, account };
 }

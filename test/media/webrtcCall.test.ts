@@ -19,12 +19,12 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { noChromium } from '../helpers/chromium.ts';
-import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
+import type { Phone } from '../helpers/baresipPhone.ts';
 import { answeredBy, body, header, placeAuthenticated, uriOf } from '../helpers/sipDialog.ts';
 import { TestPhone } from '../helpers/sipPhone.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
-import { assertPageHears, assertPhoneHears, RECORD_PEER_CONNECTIONS, webrtcChromium } from '../helpers/webrtc.ts';
-import { skipWithout, waitFor } from '../interop/tools.ts';
+import { assertPageHears, assertPhoneHears, RECORD_PEER_CONNECTIONS, registeredPhone as registeredBaresip, webrtcChromium } from '../helpers/webrtc.ts';
+import { skipWithout } from '../interop/tools.ts';
 import { dialplanSource, EventLog, newTenant, type Account, type Tenant } from '../calls/harness.ts';
 import { skipEngine } from './engines.ts';
 
@@ -95,19 +95,7 @@ describe('a browser (WebRTC) and a plain phone talk through rtpengine [chromium,
     return loopbackOnly(sdp);
   }
 
-  async function registeredPhone(name: string, hz: number): Promise<{ phone: Phone; account: Account }> {
-    const account = await tenant.account();
-    const phone = await startPhone(dir, name, account, { answer: 'auto', outboundPort: sw.sipPort, tone: hz });
-    cleanups.push(async () => {
-      phone.close();
-      await phone.stop();
-    });
-    await waitFor(`${name} registered`, 15_000, async () => {
-      const items = (await tenant.api.get('/registrations')).body.items as Array<{ username: string }>;
-      return items.some((r) => r.username === account.username) || undefined;
-    });
-    return { phone, account };
-  }
+  const registeredPhone = (name: string, hz: number) => registeredBaresip({ tenant, dir, sipPort: sw.sipPort, name, hz, cleanups });
 
   /** The browser's account, registered over a WebSocket the test holds. */
   async function browserSip(): Promise<{ sip: TestPhone; account: Account }> {

@@ -20,13 +20,12 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ensurePortalBuilt } from '../../web/scripts/ensureBuilt.ts';
 import { seriousViolations } from '../helpers/axe.ts';
-import { startPhone, type Phone } from '../helpers/baresipPhone.ts';
 import { noChromium } from '../helpers/chromium.ts';
 import { STRONG_PASSWORD } from '../helpers/api.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 import { eventually } from '../helpers/time.ts';
-import { assertPageHears, assertPhoneHears, RECORD_PEER_CONNECTIONS, webrtcChromium } from '../helpers/webrtc.ts';
-import { skipWithout, waitFor } from '../interop/tools.ts';
+import { assertPageHears, assertPhoneHears, RECORD_PEER_CONNECTIONS, registeredPhone as registeredBaresip, webrtcChromium } from '../helpers/webrtc.ts';
+import { skipWithout } from '../interop/tools.ts';
 import { dialplanSource, EventLog, newTenant, recordOf, type Account, type Tenant } from '../calls/harness.ts';
 import { skipEngine } from '../media/engines.ts';
 
@@ -82,19 +81,7 @@ describe('the portal softphone [chromium, baresip, rtpengine]', { skip, timeout:
     await page.getByRole('status').filter({ hasText: 'Connected: calls to this account ring here' }).waitFor({ timeout: 15_000 });
   }
 
-  async function registeredPhone(name: string, hz: number): Promise<{ phone: Phone; account: Account }> {
-    const account = await tenant.account();
-    const phone = await startPhone(dir, name, account, { answer: 'auto', outboundPort: sw.sipPort, tone: hz });
-    cleanups.push(async () => {
-      phone.close();
-      await phone.stop();
-    });
-    await waitFor(`${name} registered`, 15_000, async () => {
-      const items = (await tenant.api.get('/registrations')).body.items as Array<{ username: string }>;
-      return items.some((r) => r.username === account.username) || undefined;
-    });
-    return { phone, account };
-  }
+  const registeredPhone = (name: string, hz: number) => registeredBaresip({ tenant, dir, sipPort: sw.sipPort, name, hz, cleanups });
 
   function callIdOf(log: EventLog): string {
     const id = log.events.find((e) => e.type === 'channel.created')?.callId;
