@@ -10,6 +10,7 @@ import type { CallQualityView } from '../../contract/callStats.ts';
 import type { LegQuality } from '../../contract/calls.ts';
 import type { Cdr, CdrLeg } from '../../server/domain/cdr.ts';
 import { signUp } from '../helpers/api.ts';
+import { callRecord } from '../helpers/callRecords.ts';
 import { DIALECTS, skipUnless } from '../helpers/databases.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 
@@ -46,33 +47,9 @@ function leg(direction: 'inbound' | 'outbound', at: number, answered: boolean, f
   };
 }
 
-function record(tenantId: string, startedAt: number, answered: boolean, legs: CdrLeg[]): Cdr {
-  return {
-    id: randomUUID(),
-    tenantId,
-    callId: randomUUID(),
-    nodeId: 'n',
-    direction: 'local',
-    caller: 'a',
-    callee: 'b',
-    dialled: ['b'],
-    account: 'a',
-    provider: null,
-    startedAt,
-    ringingAt: startedAt,
-    answeredAt: answered ? startedAt : null,
-    endedAt: startedAt + 60_000,
-    ringMs: 0,
-    talkMs: answered ? 60_000 : 0,
-    status: answered ? 'answered' : 'no-answer',
-    sipStatus: answered ? 200 : 480,
-    hangupCause: 'normal',
-    hangupBy: 'caller',
-    dialplan: null,
-    legs,
-    log: [],
-  };
-}
+/** A minute's call with these legs (the hang-up cause does not count here). */
+const record = (tenantId: string, startedAt: number, answered: boolean, legs: CdrLeg[]): Cdr =>
+  callRecord({ tenantId, startedAt, seconds: 60, answered, legs, hangupCause: 'normal' });
 
 /** A bridged call, both legs measured. */
 function bridged(tenantId: string, at: number, caller: Figures, callee: Figures): Cdr {

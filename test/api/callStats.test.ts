@@ -1,44 +1,16 @@
 /** GET /stats/calls: calls per hour, answered, talk time and peak concurrency, from the tenant's own records only. */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { CallStatsView } from '../../contract/callStats.ts';
-import type { Cdr } from '../../server/domain/cdr.ts';
 import { signUp } from '../helpers/api.ts';
+import { callRecord } from '../helpers/callRecords.ts';
 import { DIALECTS, skipUnless } from '../helpers/databases.ts';
 import { startTestSwitch, type TestSwitch } from '../helpers/switch.ts';
 
 const HOUR = 3_600_000;
 const BASE = Date.UTC(2026, 5, 1, 10); // 10:00 UTC
 
-function record(tenantId: string, startedAt: number, seconds: number, answered: boolean): Cdr {
-  const endedAt = startedAt + seconds * 1000;
-  return {
-    id: randomUUID(),
-    tenantId,
-    callId: randomUUID(),
-    nodeId: 'n',
-    direction: 'local',
-    caller: 'a',
-    callee: 'b',
-    dialled: ['b'],
-    account: 'a',
-    provider: null,
-    startedAt,
-    ringingAt: startedAt,
-    answeredAt: answered ? startedAt : null,
-    endedAt,
-    ringMs: 0,
-    talkMs: answered ? seconds * 1000 : 0,
-    status: answered ? 'answered' : 'no-answer',
-    sipStatus: answered ? 200 : 480,
-    hangupCause: answered ? 'normal' : 'no-answer',
-    hangupBy: 'caller',
-    dialplan: null,
-    legs: [],
-    log: [],
-  };
-}
+const record = (tenantId: string, startedAt: number, seconds: number, answered: boolean) => callRecord({ tenantId, startedAt, seconds, answered });
 
 for (const dialect of DIALECTS) {
   describe(`call statistics [${dialect}]`, { skip: skipUnless(dialect) }, () => {
