@@ -41,6 +41,12 @@ export interface MediaCallAudioOptions {
   recordingBytesPerTenant: number;
 }
 
+/**
+ * Digits a caller may press ahead of the script's next collect(): more is noise, and a caller
+ * (or a peer sending INFOs in a loop) must not grow the call's memory without end.
+ */
+export const MAX_PENDING_DIGITS = 64;
+
 /** Why a wait ended. */
 type Woken = 'time' | 'signal' | 'caller-gone' | 'early';
 
@@ -64,6 +70,7 @@ export class MediaCallAudio implements CallAudio {
    * counts exactly as one from `media.dtmf` does.
    */
   dtmf(digit: string): void {
+    if (this.digits.length >= MAX_PENDING_DIGITS) return;
     this.digits += digit;
     this.wake();
   }

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MediaCallAudio } from '../../server/audio/mediaCallAudio.ts';
+import { MAX_PENDING_DIGITS, MediaCallAudio } from '../../server/audio/mediaCallAudio.ts';
 import { decodeG711, encodeG711 } from '../../server/media/audio/g711.ts';
 import { readSwitchWav } from '../../server/media/audio/wav.ts';
 import { convertPrompt } from '../../server/media/prompts.ts';
@@ -102,6 +102,17 @@ for (const name of ENGINES) {
       const started = Date.now();
       assert.equal(await collecting, '27', 'two digits, then the timeout');
       assert.ok(Date.now() - started >= 1000, 'it waited for a third digit');
+      c.audio.close();
+      await t.engine.delete({ callId: c.callId });
+    });
+
+    test('digits pressed ahead are kept up to a bound: a flood of INFO digits does not grow the call without end', async () => {
+      const c = await call();
+      for (let i = 0; i < 10_000; i++) c.audio.dtmf(String(i % 10));
+      const ahead = await c.audio.collect({ digits: 1000, timeoutMs: 50, signal: c.signal });
+      assert.equal(ahead, '0123456789'.repeat(7).slice(0, MAX_PENDING_DIGITS), 'the first ones, in order');
+      c.audio.dtmf('5');
+      assert.equal(await c.audio.collect({ digits: 1, timeoutMs: 1000, signal: c.signal }), '5', 'once collected, new digits count again');
       c.audio.close();
       await t.engine.delete({ callId: c.callId });
     });
